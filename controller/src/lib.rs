@@ -1,0 +1,1 @@
+//! foresight-controller (being built).

@@ -1,0 +1,1 @@
+//! foresight-datasets (being built).

@@ -1,0 +1,1 @@
+//! foresight-models (being built).

@@ -1,0 +1,1 @@
+//! foresight-reports (being built).

@@ -1,0 +1,1 @@
+//! foresight-simulator (being built).
