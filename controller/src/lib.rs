@@ -1,1 +1,12 @@
-//! foresight-controller (being built).
+//! foresight-controller: the live controller.
+//!
+//! It watches a real orchestrator through an [`adapter`], asks the candidate
+//! policy (with its predictor) and the baseline what they would do on the
+//! observed state, and, in shadow mode, only records: every cycle and every
+//! finished job goes to the append-only decision [`log`].
+//!
+//! Architecture invariant: the controller reimplements no policy; it calls
+//! the policies of `foresight-core` on the real clock, as the simulator
+//! calls them on a virtual one.
+
+pub mod log;
