@@ -10,3 +10,5 @@
 //! calls them on a virtual one.
 
 pub mod log;
+pub mod breaker;
+pub mod obs;
