@@ -12,3 +12,4 @@
 pub mod log;
 pub mod breaker;
 pub mod obs;
+pub mod adapter;

@@ -1,0 +1,153 @@
+//! Orchestrator adapters: the controller's only window on the cluster.
+//!
+//! An [`Orchestrator`] reads the cluster (nodes, running jobs, pending jobs
+//! with their requests) as a [`ClusterView`] of `foresight-core` types, and
+//! can act on it ([`Action`]: priority, hold, release, start). Shadow mode
+//! only reads; advise and enforce modes will call [`Orchestrator::act`].
+
+pub mod hostlist;
+pub mod slurm;
+
+#[cfg(test)]
+pub mod fake;
+
+use foresight_core::{Job, NodeSpec, Resources};
+use std::future::Future;
+
+/// Where a job stands in the orchestrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting to start (including held jobs).
+    Pending,
+    /// Started and not yet over (running, suspended, completing).
+    Running,
+    /// Over; the job's `status` says how.
+    Finished,
+}
+
+/// One job as the orchestrator reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobView {
+    /// The job, in canonical form; times are Unix seconds.
+    pub job: Job,
+    /// Where it stands.
+    pub phase: Phase,
+    /// The nodes it runs or ran on (empty while pending).
+    pub nodes: Vec<String>,
+    /// True when it is held (it will not start until released).
+    pub held: bool,
+}
+
+/// One node as the orchestrator reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeView {
+    /// Name and capacity.
+    pub spec: NodeSpec,
+    /// The orchestrator's state word (`idle`, `mixed`, `allocated`, `down`, ...).
+    pub state: String,
+    /// False when down, drained or draining: no new work goes there.
+    pub usable: bool,
+    /// What is allocated on it now.
+    pub allocated: Resources,
+}
+
+/// Everything one observation returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterView {
+    /// When it was observed, Unix seconds.
+    pub at_unix_s: f64,
+    /// Every node, in the orchestrator's order.
+    pub nodes: Vec<NodeView>,
+    /// Every job it still reports: pending, running and recently finished.
+    pub jobs: Vec<JobView>,
+}
+
+impl ClusterView {
+    /// Jobs in one phase.
+    pub fn in_phase(&self, phase: Phase) -> impl Iterator<Item = &JobView> {
+        self.jobs.iter().filter(move |j| j.phase == phase)
+    }
+}
+
+/// What the controller can ask an orchestrator to do (advise and enforce
+/// modes; shadow mode never acts).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Set a pending job's priority (higher starts sooner).
+    SetPriority {
+        /// The job.
+        job_id: String,
+        /// The new priority.
+        priority: u32,
+    },
+    /// Keep a pending job from starting.
+    Hold {
+        /// The job.
+        job_id: String,
+    },
+    /// Let a held job start again.
+    Release {
+        /// The job.
+        job_id: String,
+    },
+    /// Start a pending job now on these nodes (Slurm: pin the node list and
+    /// raise it to the top priority, so the next scheduling pass starts it).
+    Start {
+        /// The job.
+        job_id: String,
+        /// Where.
+        nodes: Vec<String>,
+    },
+}
+
+/// What can go wrong talking to an orchestrator.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// A command could not be run or did not succeed.
+    #[error("run `{command}`: {detail}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Its error or standard error.
+        detail: String,
+    },
+    /// The REST endpoint could not be reached or answered an error.
+    #[error("query {endpoint}: {detail}")]
+    Rest {
+        /// The socket and path.
+        endpoint: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The answer was not in the expected shape.
+    #[error("parse {what}: {detail}")]
+    Parse {
+        /// Which answer.
+        what: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// The call did not answer in time.
+    #[error("{0} timed out")]
+    Timeout(String),
+}
+
+/// An orchestrator the controller can observe and, later, act on.
+///
+/// The methods return `Send` futures so that the loop can run on a
+/// multi-threaded runtime; implementations can be written with `async fn`.
+pub trait Orchestrator: Send {
+    /// A short name for logs and metrics (`slurm`).
+    fn name(&self) -> &'static str;
+
+    /// Reads nodes and jobs.
+    fn observe(&mut self) -> impl Future<Output = Result<ClusterView, AdapterError>> + Send;
+
+    /// Looks up jobs that left the view before the controller saw them end
+    /// (the orchestrator forgot them, or the controller was down): returns
+    /// those it knows, finished or not.
+    fn lookup(&mut self, job_ids: &[String]) -> impl Future<Output = Result<Vec<JobView>, AdapterError>> + Send;
+
+    /// Carries out one action.
+    fn act(&mut self, action: &Action) -> impl Future<Output = Result<(), AdapterError>> + Send;
+}

@@ -1,0 +1,161 @@
+//! The Slurm adapter: reads state through the Slurm commands (`squeue
+//! --json`, `sinfo --json`, `sacct -P`) or through `slurmrestd` on a Unix
+//! socket, and acts through `scontrol`.
+
+pub mod parse;
+mod rest;
+
+use super::{Action, AdapterError, ClusterView, JobView, Orchestrator};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::process::Command;
+
+/// How the adapter reads Slurm's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlurmSource {
+    /// The client commands, found on `PATH` or in `bin_dir`.
+    Commands {
+        /// Where `squeue`, `sinfo`, `sacct` and `scontrol` live, if not on `PATH`.
+        bin_dir: Option<PathBuf>,
+    },
+    /// `slurmrestd` listening on a Unix socket (data format v0.0.38).
+    Rest {
+        /// The socket.
+        socket: PathBuf,
+    },
+}
+
+impl SlurmSource {
+    /// Parses a `--slurm` argument: `cmd` (commands on `PATH`), `cmd:DIR`,
+    /// or `unix:SOCKET` / a path to a socket.
+    pub fn parse(arg: &str) -> Self {
+        if arg == "cmd" || arg == "commands" {
+            SlurmSource::Commands { bin_dir: None }
+        } else if let Some(dir) = arg.strip_prefix("cmd:") {
+            SlurmSource::Commands { bin_dir: Some(dir.into()) }
+        } else {
+            SlurmSource::Rest { socket: arg.strip_prefix("unix:").unwrap_or(arg).into() }
+        }
+    }
+}
+
+/// A Slurm cluster seen through its commands or its REST daemon.
+#[derive(Debug, Clone)]
+pub struct SlurmAdapter {
+    source: SlurmSource,
+    timeout: Duration,
+}
+
+impl SlurmAdapter {
+    /// An adapter reading from `source`, giving each call 10 s.
+    pub fn new(source: SlurmSource) -> Self {
+        Self { source, timeout: Duration::from_secs(10) }
+    }
+
+    /// Changes the time each call may take.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn program(&self, name: &str) -> PathBuf {
+        match &self.source {
+            SlurmSource::Commands { bin_dir: Some(dir) } => dir.join(name),
+            _ => PathBuf::from(name),
+        }
+    }
+
+    /// Runs a Slurm command and returns its standard output.
+    async fn run(&self, name: &str, args: &[&str]) -> Result<String, AdapterError> {
+        let command = format!("{name} {}", args.join(" "));
+        let fail = |detail: String| AdapterError::Command { command: command.clone(), detail };
+        let mut cmd = Command::new(self.program(name));
+        cmd.args(args).env("SLURM_TIME_FORMAT", "%s").kill_on_drop(true);
+        let out = tokio::time::timeout(self.timeout, cmd.output())
+            .await
+            .map_err(|_| AdapterError::Timeout(command.clone()))?
+            .map_err(|e| fail(e.to_string()))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return Err(fail(format!("{}: {}", out.status, err.trim())));
+        }
+        String::from_utf8(out.stdout).map_err(|e| fail(e.to_string()))
+    }
+
+    async fn json(&self, name: &str, args: &[&str], rest_path: &str) -> Result<serde_json::Value, AdapterError> {
+        let body = match &self.source {
+            SlurmSource::Commands { .. } => self.run(name, args).await?,
+            SlurmSource::Rest { socket } => {
+                tokio::time::timeout(self.timeout, rest::get(socket, rest_path))
+                    .await
+                    .map_err(|_| AdapterError::Timeout(rest_path.to_string()))??
+            }
+        };
+        serde_json::from_str(&body).map_err(|e| AdapterError::Parse { what: name.to_string(), detail: e.to_string() })
+    }
+}
+
+fn now_unix_s() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+impl Orchestrator for SlurmAdapter {
+    fn name(&self) -> &'static str {
+        "slurm"
+    }
+
+    async fn observe(&mut self) -> Result<ClusterView, AdapterError> {
+        let at_unix_s = now_unix_s();
+        let nodes = parse::nodes(&self.json("sinfo", &["--json"], "/slurm/v0.0.38/nodes").await?)?;
+        let jobs = parse::jobs(&self.json("squeue", &["--json"], "/slurm/v0.0.38/jobs").await?)?;
+        Ok(ClusterView { at_unix_s, nodes, jobs })
+    }
+
+    async fn lookup(&mut self, job_ids: &[String]) -> Result<Vec<JobView>, AdapterError> {
+        if job_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let jobs = format!("--jobs={}", job_ids.join(","));
+        let out = self.run("sacct", &["-c", "-P", "-o", parse::SACCT_FIELDS, &jobs]).await?;
+        parse::sacct(&out)
+    }
+
+    async fn act(&mut self, action: &Action) -> Result<(), AdapterError> {
+        match action {
+            Action::SetPriority { job_id, priority } => {
+                self.run("scontrol", &["update", &format!("JobId={job_id}"), &format!("Priority={priority}")]).await?;
+            }
+            Action::Hold { job_id } => {
+                self.run("scontrol", &["hold", job_id]).await?;
+            }
+            Action::Release { job_id } => {
+                self.run("scontrol", &["release", job_id]).await?;
+            }
+            Action::Start { job_id, nodes } => {
+                let id = format!("JobId={job_id}");
+                self.run("scontrol", &["update", &id, &format!("ReqNodeList={}", nodes.join(","))]).await?;
+                self.run("scontrol", &["top", job_id]).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_source_arguments() {
+        assert_eq!(SlurmSource::parse("cmd"), SlurmSource::Commands { bin_dir: None });
+        assert_eq!(SlurmSource::parse("cmd:/opt/slurm/bin"), SlurmSource::Commands { bin_dir: Some("/opt/slurm/bin".into()) });
+        assert_eq!(SlurmSource::parse("unix:/run/s.sock"), SlurmSource::Rest { socket: "/run/s.sock".into() });
+    }
+
+    #[tokio::test]
+    async fn a_missing_command_is_an_error_not_a_panic() {
+        let mut a = SlurmAdapter::new(SlurmSource::Commands { bin_dir: Some("/nonexistent".into()) });
+        let err = a.observe().await.unwrap_err().to_string();
+        assert!(err.contains("sinfo --json"), "{err}");
+    }
+}

@@ -1,0 +1,73 @@
+use super::*;
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/test_data/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn maps_squeue_jobs_in_every_phase() {
+    let views = jobs(&fixture("squeue-22.05.json")).unwrap();
+    assert_eq!(views.len(), 9);
+    let by_id = |id: &str| views.iter().find(|v| v.job.job_id == id).unwrap();
+    let done = by_id("2");
+    assert_eq!((done.phase, done.job.status), (Phase::Finished, JobStatus::Completed));
+    assert_eq!(done.nodes, ["n1", "n2"]);
+    assert_eq!(done.job.runtime_s, Some(1.0));
+    assert_eq!(done.job.req_nodes, Some(2));
+    let running = by_id("8");
+    assert_eq!(running.phase, Phase::Running);
+    assert_eq!(running.job.start_s, Some(1795467579.0));
+    assert_eq!(running.job.end_s, None, "expected end of a running job is not its end");
+    let pending = by_id("7");
+    assert_eq!(pending.phase, Phase::Pending);
+    assert_eq!(pending.job.start_s, None, "expected start of a pending job is not a start");
+    assert_eq!(pending.job.req_mem_mb, Some(500));
+    assert_eq!(pending.job.req_time_s, None);
+    assert_eq!(pending.job.queue.as_deref(), Some("batch"));
+    assert_eq!(by_id("4").job.req_time_s, Some(120.0));
+    assert!(views.iter().all(|v| !v.held));
+}
+
+#[test]
+fn maps_sinfo_nodes_and_marks_drained_ones_unusable() {
+    let nodes = nodes(&fixture("sinfo-22.05.json")).unwrap();
+    assert_eq!(nodes.len(), 4);
+    assert_eq!(nodes[0].spec.capacity, Resources::new(4, 0, 2000));
+    assert_eq!(nodes[0].allocated.cpus, 4);
+    assert!(nodes[..3].iter().all(|n| n.usable));
+    assert!(!nodes[3].usable, "n4 is draining");
+}
+
+#[test]
+fn slurm_errors_are_reported() {
+    let doc = serde_json::json!({"errors": [{"error": "permission denied"}], "jobs": []});
+    let err = jobs(&doc).unwrap_err().to_string();
+    assert!(err.contains("permission denied"), "{err}");
+}
+
+#[test]
+fn parses_tres_and_gres() {
+    assert_eq!(tres_mem_mb("cpu=2,mem=2000M,node=1"), Some(2000));
+    assert_eq!(tres_mem_mb("cpu=2,mem=2G"), Some(2048));
+    assert_eq!(tres_mem_mb("cpu=2"), None);
+    assert_eq!(gpus_in("cpu=4,gres/gpu=2"), Some(2));
+    assert_eq!(gpus_in("gpu:2"), Some(2));
+    assert_eq!(gpus_in("gpu:a100:4(S:0-1)"), Some(4));
+    assert_eq!(gpus_in(""), None);
+}
+
+#[test]
+fn parses_sacct_with_epoch_times_and_skips_steps() {
+    let out = "JobID|JobName|Partition|User|Account|State|Submit|Start|End|NCPUS|NNodes|NodeList|Timelimit\n\
+               1|t1|batch|root(0)||COMPLETED|100|104|106|2|1|n1|1\n\
+               1.batch|batch||||COMPLETED|104|104|106|2|1|n1|\n\
+               5|x|batch|root||CANCELLED by 0|100|Unknown|Unknown|1|1|None assigned|5\n";
+    let views = sacct(out).unwrap();
+    assert_eq!(views.len(), 2);
+    assert_eq!(views[0].job.runtime_s, Some(2.0));
+    assert_eq!(views[0].job.req_time_s, Some(60.0));
+    assert_eq!(views[0].job.user.as_deref(), Some("root"));
+    assert_eq!((views[1].phase, views[1].job.status), (Phase::Finished, JobStatus::Cancelled));
+    assert!(views[1].nodes.is_empty() && views[1].job.start_s.is_none());
+}

@@ -1,0 +1,25 @@
+//! A minimal HTTP/1.0 GET over a Unix socket, for `slurmrestd`.
+//! HTTP/1.0 keeps the answer unchunked and ends it by closing.
+
+use crate::adapter::AdapterError;
+use std::path::Path;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+/// GETs `path` from the server on `socket`; the body of a 2xx answer.
+pub async fn get(socket: &Path, path: &str) -> Result<String, AdapterError> {
+    let endpoint = format!("unix:{}{path}", socket.display());
+    let fail = |detail: String| AdapterError::Rest { endpoint: endpoint.clone(), detail };
+    let mut stream = UnixStream::connect(socket).await.map_err(|e| fail(e.to_string()))?;
+    let req = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.map_err(|e| fail(e.to_string()))?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.map_err(|e| fail(e.to_string()))?;
+    let raw = String::from_utf8(raw).map_err(|e| fail(e.to_string()))?;
+    let (head, body) = raw.split_once("\r\n\r\n").ok_or_else(|| fail("no end of headers".into()))?;
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    if !status.starts_with('2') {
+        return Err(fail(format!("status {status}: {}", body.chars().take(200).collect::<String>())));
+    }
+    Ok(body.to_string())
+}
