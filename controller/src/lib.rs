@@ -13,3 +13,4 @@ pub mod log;
 pub mod breaker;
 pub mod obs;
 pub mod adapter;
+pub mod nvml;
