@@ -17,3 +17,7 @@ pub use cluster::{Cluster, NodeSpec};
 pub use job::{FeatureValue, Job, JobStatus};
 pub use resources::Resources;
 pub use trace::{Capacity, TraceMeta};
+pub mod policy;
+pub mod predictor;
+pub mod rng;
+pub mod state;

@@ -43,6 +43,15 @@ impl Resources {
         })
     }
 
+    /// Component-wise difference, clamped at zero.
+    pub fn saturating_sub(&self, other: &Resources) -> Resources {
+        Resources {
+            cpus: self.cpus.saturating_sub(other.cpus),
+            gpus: self.gpus.saturating_sub(other.gpus),
+            mem_mb: self.mem_mb.saturating_sub(other.mem_mb),
+        }
+    }
+
     /// True when every component is zero.
     pub fn is_zero(&self) -> bool {
         *self == Resources::default()

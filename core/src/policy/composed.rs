@@ -1,0 +1,101 @@
+//! The composed policy: a queue order, a backfilling rule with its candidate
+//! order, and a placement.
+
+use super::backfill::{Backfill, CandidateOrder, Pass};
+use super::order::{OrderScratch, QueueOrder};
+use super::placement::{Placement, Tentative};
+use super::profile::Profile;
+use super::{Decision, Policy};
+use crate::resources::Resources;
+use crate::state::ClusterState;
+
+/// A policy built from parts. Holds only scratch buffers between calls.
+#[derive(Debug, Clone)]
+pub struct ComposedPolicy {
+    name: String,
+    order: QueueOrder,
+    backfill: Backfill,
+    candidates: CandidateOrder,
+    placement: Placement,
+    scratch: Scratch,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    order: Vec<u32>,
+    order_scratch: OrderScratch,
+    candidates: Vec<u32>,
+    tent: Tentative,
+    started: Vec<(f64, Resources)>,
+    profile: Profile,
+}
+
+impl ComposedPolicy {
+    /// A policy named `name` from its parts.
+    pub fn new(
+        name: impl Into<String>,
+        order: QueueOrder,
+        backfill: Backfill,
+        candidates: CandidateOrder,
+        placement: Placement,
+    ) -> Self {
+        Self { name: name.into(), order, backfill, candidates, placement, scratch: Scratch::default() }
+    }
+
+    /// The queue order.
+    pub fn order(&self) -> QueueOrder {
+        self.order
+    }
+
+    /// The backfilling rule.
+    pub fn backfill(&self) -> Backfill {
+        self.backfill
+    }
+
+    /// The order of backfill candidates (EASY only).
+    pub fn candidates(&self) -> CandidateOrder {
+        self.candidates
+    }
+
+    /// The placement.
+    pub fn placement(&self) -> Placement {
+        self.placement
+    }
+}
+
+impl Policy for ComposedPolicy {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn decide(&mut self, state: &ClusterState, now: f64) -> Decision {
+        let mut decision = Decision::default();
+        if state.pending().is_empty() {
+            return decision;
+        }
+        let s = &mut self.scratch;
+        self.order.order_into(state, now, &mut s.order_scratch, &mut s.order);
+        s.tent.reset(state);
+        s.started.clear();
+        let mut pass = Pass {
+            state,
+            now,
+            placement: self.placement,
+            tent: &mut s.tent,
+            started: &mut s.started,
+            decision: &mut decision,
+        };
+        match self.backfill {
+            Backfill::None => {
+                let _ = pass.head_of_queue(&s.order);
+            }
+            Backfill::Easy => {
+                if let Some(head) = pass.head_of_queue(&s.order) {
+                    pass.easy(&s.order, head, self.candidates, &mut s.candidates);
+                }
+            }
+            Backfill::Conservative => pass.conservative(&s.order, &mut s.profile),
+        }
+        decision
+    }
+}

@@ -1,0 +1,85 @@
+//! Scheduling policies: for a cluster state at a time, which pending jobs
+//! start now and on which nodes, which running jobs are preempted, and when
+//! to look again.
+//!
+//! A policy is composed from parts, named for what they decide (as in the
+//! Kubernetes scheduling framework): a [`QueueOrder`], a [`Backfill`] rule
+//! (with an order for its candidates) and a [`Placement`]. Runtime
+//! estimates reach a policy through the state: every pending job carries the
+//! estimate its [`crate::predictor::Predictor`] made at submission and every
+//! running job its expected end, so `easy` with requested times and with
+//! predictions differ only in the predictor the caller was given.
+//!
+//! One implementation, two clocks: the simulator calls [`Policy::decide`]
+//! in virtual time, the controller in real time, on the same object.
+
+mod backfill;
+mod composed;
+mod order;
+mod placement;
+mod profile;
+mod registry;
+
+pub use backfill::{Backfill, CandidateOrder, easy_shadow};
+pub use composed::ComposedPolicy;
+pub use order::{OrderScratch, PriorityWeights, QueueOrder, ShareBy};
+pub use placement::{Placement, Tentative};
+pub use profile::Profile;
+pub use registry::{PolicySpec, UnknownPolicy};
+
+use crate::state::{ClusterState, JobKey, Slot};
+
+/// Start one pending job now on these slots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    /// The job.
+    pub key: JobKey,
+    /// Where it runs.
+    pub slots: Vec<Slot>,
+    /// True when it overtook a job ahead of it in the queue order.
+    pub backfilled: bool,
+}
+
+/// What a policy decided for one state at one time. Nothing happens until
+/// the caller applies it (the simulator to its state, the controller through
+/// the orchestrator, or only to its log in shadow mode).
+#[must_use = "a decision does nothing until it is applied"]
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decision {
+    /// Jobs to start now, in the order they were chosen.
+    pub starts: Vec<Start>,
+    /// Running jobs to preempt (they go back to the queue).
+    pub preempt: Vec<JobKey>,
+    /// Ask again at this time even if nothing happens before.
+    pub wake_at: Option<f64>,
+}
+
+impl Decision {
+    /// True when the decision changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty() && self.preempt.is_empty() && self.wake_at.is_none()
+    }
+}
+
+/// A scheduling policy.
+///
+/// `decide` must depend only on its arguments: the same state at the same
+/// time gives the same decision. `&mut self` is there for scratch buffers
+/// reused between calls, never for memory of earlier decisions.
+pub trait Policy: Send {
+    /// The name it is known by (`easy`, `easy++`, ...).
+    fn name(&self) -> &str;
+
+    /// The decision for `state` at `now`.
+    fn decide(&mut self, state: &ClusterState, now: f64) -> Decision;
+}
+
+impl<P: Policy + ?Sized> Policy for Box<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn decide(&mut self, state: &ClusterState, now: f64) -> Decision {
+        (**self).decide(state, now)
+    }
+}

@@ -1,0 +1,141 @@
+//! Queue orders: which waiting job comes first.
+
+use crate::state::{ClusterState, PendingJob};
+use serde::{Deserialize, Serialize};
+
+/// Whose usage fair share compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShareBy {
+    /// Each user has an equal share.
+    User,
+    /// Each group (account) has an equal share.
+    Group,
+}
+
+/// The weights of Slurm's priority/multifactor plugin that foresight models:
+/// `priority = age·min(wait/max_age, 1) + size·size_factor + fairshare·F`,
+/// where the size factor is the job's dominant share of the cluster (or one
+/// minus it when small jobs are favoured) and `F = 2^(-U/S)` is the classic
+/// fair-share factor (U: the user's share of the decayed usage, S: the
+/// user's share of the cluster, equal for every known user).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PriorityWeights {
+    /// `PriorityWeightAge`.
+    pub age: f64,
+    /// `PriorityWeightJobSize`.
+    pub size: f64,
+    /// `PriorityWeightFairshare`.
+    pub fairshare: f64,
+    /// `PriorityMaxAge`, seconds.
+    pub max_age_s: f64,
+    /// `PriorityFavorSmall`.
+    pub favor_small: bool,
+}
+
+impl Default for PriorityWeights {
+    fn default() -> Self {
+        Self { age: 1000.0, size: 1000.0, fairshare: 10_000.0, max_age_s: 7.0 * 86_400.0, favor_small: false }
+    }
+}
+
+/// The order of the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueOrder {
+    /// First come, first served.
+    #[default]
+    Fcfs,
+    /// Shortest estimated runtime first.
+    ShortestFirst,
+    /// Helios' quasi-shortest-service-first: smallest estimated service
+    /// (estimated runtime times GPUs, or CPUs for a CPU-only job) first.
+    Qssf,
+    /// Slurm multifactor priority, highest first.
+    Priority(PriorityWeights),
+    /// Lowest decayed usage relative to share first.
+    FairShare(ShareBy),
+}
+
+/// Scratch buffers of an ordering, reused from one decision to the next.
+#[derive(Debug, Clone, Default)]
+pub struct OrderScratch {
+    keyed: Vec<(f64, u32)>,
+    running_usage: Vec<f64>,
+}
+
+impl QueueOrder {
+    /// Writes into `out` the indices of `state.pending()` in this order
+    /// (ties by arrival).
+    pub fn order_into(&self, state: &ClusterState, now: f64, scratch: &mut OrderScratch, out: &mut Vec<u32>) {
+        out.clear();
+        let pending = state.pending();
+        if let QueueOrder::Fcfs = self {
+            out.extend(0..pending.len() as u32);
+            return;
+        }
+        let fs = match self {
+            QueueOrder::Priority(_) => Some(ShareBy::User),
+            QueueOrder::FairShare(by) => Some(*by),
+            _ => None,
+        };
+        let mut running_total = 0.0;
+        if let Some(by) = fs {
+            running_usage(state, now, by, &mut scratch.running_usage);
+            running_total = scratch.running_usage.iter().sum();
+        }
+        let running = (&scratch.running_usage[..], running_total);
+        let factor = |p: &PendingJob, by: ShareBy| fair_share_factor(state, now, by, running, p);
+        scratch.keyed.clear();
+        scratch.keyed.extend(pending.iter().enumerate().map(|(i, p)| {
+            let score = match self {
+                QueueOrder::Fcfs => 0.0,
+                QueueOrder::ShortestFirst => p.estimate_s,
+                QueueOrder::Qssf => p.estimate_s * f64::from(p.info.demand.size()),
+                QueueOrder::Priority(w) => {
+                    let age = ((now - p.info.submit_s) / w.max_age_s).clamp(0.0, 1.0);
+                    let share = p.info.demand.dominant_share(&state.up_total()).min(1.0);
+                    let size = if w.favor_small { 1.0 - share } else { share };
+                    -(w.age * age + w.size * size + w.fairshare * factor(p, ShareBy::User))
+                }
+                QueueOrder::FairShare(by) => -factor(p, *by),
+            };
+            (score, i as u32)
+        }));
+        scratch.keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        out.extend(scratch.keyed.iter().map(|k| k.1));
+    }
+}
+
+/// Usage accrued so far by running jobs, per user or group id.
+fn running_usage(state: &ClusterState, now: f64, by: ShareBy, out: &mut Vec<f64>) {
+    out.clear();
+    let cap = state.up_total();
+    for r in state.running() {
+        let id = match by {
+            ShareBy::User => r.info.user,
+            ShareBy::Group => r.info.group,
+        } as usize;
+        if out.len() <= id {
+            out.resize(id + 1, 0.0);
+        }
+        out[id] += r.info.demand.dominant_share(&cap) * (now - r.start_s).max(0.0);
+    }
+}
+
+/// The classic fair-share factor `2^(-U/S)` of a pending job's user or group.
+fn fair_share_factor(state: &ClusterState, now: f64, by: ShareBy, running: (&[f64], f64), p: &PendingJob) -> f64 {
+    let (running, running_total) = running;
+    let ledger = state.usage();
+    let (id, decayed, members) = match by {
+        ShareBy::User => (p.info.user, ledger.user_usage(p.info.user, now), ledger.users()),
+        ShareBy::Group => (p.info.group, ledger.group_usage(p.info.group, now), ledger.groups()),
+    };
+    let total = ledger.total_usage(now) + running_total;
+    if total <= 0.0 || members == 0 {
+        return 1.0;
+    }
+    let used = (decayed + running.get(id as usize).copied().unwrap_or(0.0)) / total;
+    let share = 1.0 / f64::from(members);
+    (-used / share).exp2()
+}

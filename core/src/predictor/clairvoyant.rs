@@ -1,0 +1,28 @@
+//! The clairvoyant oracle: the true runtime, for upper bounds on what any
+//! predictor could achieve. It reads the future and so must never run live.
+
+use super::Predictor;
+use crate::state::JobInfo;
+
+/// Predicts each job's real runtime, given up front by job key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clairvoyant {
+    runtimes_s: Vec<f64>,
+}
+
+impl Clairvoyant {
+    /// An oracle over the true runtimes, indexed by job key.
+    pub fn new(runtimes_s: Vec<f64>) -> Self {
+        Self { runtimes_s }
+    }
+}
+
+impl Predictor for Clairvoyant {
+    fn name(&self) -> &'static str {
+        "clairvoyant"
+    }
+
+    fn predict(&mut self, job: &JobInfo) -> f64 {
+        self.runtimes_s.get(job.key.0 as usize).copied().unwrap_or(job.limit_s)
+    }
+}

@@ -1,0 +1,75 @@
+//! EASY++'s predictor (Tsafrir, Etsion and Feitelson, "Backfilling using
+//! system-generated predictions rather than user runtime estimates", TPDS
+//! 2007): the mean of the user's last two runtimes, capped by the request,
+//! and raised step by step when a job outlives it.
+
+use super::{Outlived, Predictor};
+use crate::state::JobInfo;
+
+/// How far a prediction is raised after each successive under-prediction,
+/// as in the paper: the estimate becomes the initial one plus 1 min, 5 min,
+/// 15 min, 30 min, 1 h, 2 h, 5 h, 10 h, 20 h, 50 h, 100 h, then the limit.
+pub const TSAFRIR_CORRECTIONS_S: [f64; 11] =
+    [60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 18_000.0, 36_000.0, 72_000.0, 180_000.0, 360_000.0];
+
+/// The last two runtimes of every user (by interned id), most recent first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserHistory {
+    last_two: Vec<[Option<f64>; 2]>,
+}
+
+impl Predictor for UserHistory {
+    fn name(&self) -> &'static str {
+        "easy++"
+    }
+
+    /// The mean of the user's last two runtimes, capped by the request; the
+    /// request until the user has two finished jobs.
+    fn predict(&mut self, job: &JobInfo) -> f64 {
+        match self.last_two.get(job.user as usize) {
+            Some([Some(a), Some(b)]) => ((a + b) / 2.0).min(job.limit_s),
+            _ => job.limit_s,
+        }
+    }
+
+    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, _now: f64) {
+        let i = job.user as usize;
+        if self.last_two.len() <= i {
+            self.last_two.resize(i + 1, [None, None]);
+        }
+        let h = &mut self.last_two[i];
+        *h = [Some(runtime_s), h[0]];
+    }
+
+    fn correct(&mut self, job: &JobInfo, o: &Outlived) -> f64 {
+        match TSAFRIR_CORRECTIONS_S.get(o.corrections as usize) {
+            Some(step) => (o.initial_estimate_s + step).min(job.limit_s),
+            None => job.limit_s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::tests::info;
+
+    #[test]
+    fn mean_of_last_two_capped_by_request() {
+        let mut p = UserHistory::default();
+        let j = info(0, 1, 0.0, 1000.0);
+        assert_eq!(p.predict(&j), 1000.0, "no history: the request");
+        p.observe_end(&j, 100.0, 1.0);
+        assert_eq!(p.predict(&j), 1000.0, "one run is not enough");
+        p.observe_end(&j, 300.0, 2.0);
+        assert_eq!(p.predict(&j), 200.0);
+        p.observe_end(&j, 5000.0, 3.0);
+        assert_eq!(p.predict(&j), 1000.0, "capped by the request");
+        let o = Outlived { elapsed_s: 200.0, initial_estimate_s: 200.0, estimate_s: 200.0, corrections: 0 };
+        assert_eq!(p.correct(&j, &o), 260.0);
+        let o = Outlived { corrections: 1, estimate_s: 260.0, elapsed_s: 260.0, ..o };
+        assert_eq!(p.correct(&j, &o), 500.0);
+        let o = Outlived { corrections: 11, ..o };
+        assert_eq!(p.correct(&j, &o), 1000.0);
+    }
+}

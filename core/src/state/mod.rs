@@ -1,0 +1,262 @@
+//! The cluster state a policy sees: nodes with their free resources, the
+//! queue, the running jobs with their expected ends, and fair-share usage.
+//!
+//! The simulator keeps one `ClusterState` and changes it event by event with
+//! the methods here; the live controller builds and updates one the same way
+//! from what the orchestrator reports. Both then lend it to the very same
+//! [`crate::policy::Policy`].
+//!
+//! Invariants kept by every method: `pending` is sorted by key (arrival
+//! order); `running` is sorted by `(expected_end_s, key)`; the free resources
+//! of a node never exceed its capacity; `free_total` is the sum of the free
+//! resources of the nodes that are up.
+
+mod job;
+mod usage;
+
+pub use job::{Demand, JobInfo, JobKey, PendingJob, RunningJob, Slot};
+pub use usage::UsageLedger;
+
+use crate::cluster::Cluster;
+use crate::resources::Resources;
+use std::collections::HashMap;
+use std::fmt;
+
+/// One node as the scheduler sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeState {
+    /// What it offers.
+    pub capacity: Resources,
+    /// What is not held by a running job.
+    pub free: Resources,
+    /// False while the node is down.
+    pub up: bool,
+}
+
+/// A change that would break the state's invariants; the change is refused
+/// and the state is left as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateError {
+    /// The job is not in the queue.
+    NotPending(JobKey),
+    /// The job is not running.
+    NotRunning(JobKey),
+    /// The job is already queued or running.
+    Duplicate(JobKey),
+    /// A slot names a node that does not exist, is down, or lacks the room.
+    NoRoom {
+        /// The job being placed.
+        key: JobKey,
+        /// The node index.
+        node: u32,
+    },
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateError::NotPending(k) => write!(f, "job {} is not pending", k.0),
+            StateError::NotRunning(k) => write!(f, "job {} is not running", k.0),
+            StateError::Duplicate(k) => write!(f, "job {} is already known", k.0),
+            StateError::NoRoom { key, node } => {
+                write!(f, "job {} does not fit on node {node} (missing, down or full)", key.0)
+            }
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+/// A snapshot of the cluster at one instant, kept up to date incrementally.
+#[derive(Debug, Clone)]
+pub struct ClusterState {
+    nodes: Vec<NodeState>,
+    free_total: Resources,
+    up_total: Resources,
+    largest_node: Resources,
+    pending: Vec<PendingJob>,
+    running: Vec<RunningJob>,
+    ends: HashMap<JobKey, f64>,
+    usage: UsageLedger,
+}
+
+impl ClusterState {
+    /// An idle cluster with every node up; fair-share usage decays with the
+    /// given half-life.
+    pub fn new(cluster: &Cluster, usage_half_life_s: f64) -> Self {
+        let nodes: Vec<NodeState> = cluster
+            .nodes
+            .iter()
+            .map(|n| NodeState { capacity: n.capacity, free: n.capacity, up: true })
+            .collect();
+        let total = cluster.total();
+        let largest_node = nodes.iter().fold(Resources::default(), |m, n| Resources {
+            cpus: m.cpus.max(n.capacity.cpus),
+            gpus: m.gpus.max(n.capacity.gpus),
+            mem_mb: m.mem_mb.max(n.capacity.mem_mb),
+        });
+        Self {
+            nodes,
+            free_total: total,
+            up_total: total,
+            largest_node,
+            pending: Vec::new(),
+            running: Vec::new(),
+            ends: HashMap::new(),
+            usage: UsageLedger::new(usage_half_life_s),
+        }
+    }
+
+    /// The nodes, in cluster order.
+    pub fn nodes(&self) -> &[NodeState] {
+        &self.nodes
+    }
+
+    /// Free resources summed over the nodes that are up.
+    pub fn free_total(&self) -> Resources {
+        self.free_total
+    }
+
+    /// Capacity summed over the nodes that are up.
+    pub fn up_total(&self) -> Resources {
+        self.up_total
+    }
+
+    /// The component-wise largest node capacity (a job larger than this
+    /// cannot run on a single node).
+    pub fn largest_node(&self) -> Resources {
+        self.largest_node
+    }
+
+    /// Waiting jobs, in arrival (key) order.
+    pub fn pending(&self) -> &[PendingJob] {
+        &self.pending
+    }
+
+    /// Running jobs, by expected end then key.
+    pub fn running(&self) -> &[RunningJob] {
+        &self.running
+    }
+
+    /// Decayed resource usage per user and group.
+    pub fn usage(&self) -> &UsageLedger {
+        &self.usage
+    }
+
+    /// Mutable access to the usage ledger (to register users and charge
+    /// finished work).
+    pub fn usage_mut(&mut self) -> &mut UsageLedger {
+        &mut self.usage
+    }
+
+    /// Puts a job in the queue at its place in key order.
+    pub fn submit(&mut self, job: PendingJob) -> Result<(), StateError> {
+        let key = job.info.key;
+        if self.ends.contains_key(&key) {
+            return Err(StateError::Duplicate(key));
+        }
+        match self.pending.binary_search_by_key(&key, |p| p.info.key) {
+            Ok(_) => Err(StateError::Duplicate(key)),
+            Err(pos) => {
+                self.usage.register(job.info.user, job.info.group);
+                self.pending.insert(pos, job);
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts a pending job on the given slots at `now`, expected to end at
+    /// `expected_end_s`. Refused (state unchanged) if a slot does not fit.
+    pub fn start(&mut self, key: JobKey, slots: Vec<Slot>, now: f64, expected_end_s: f64) -> Result<(), StateError> {
+        let pos = self.pending.binary_search_by_key(&key, |p| p.info.key).map_err(|_| StateError::NotPending(key))?;
+        for (i, s) in slots.iter().enumerate() {
+            let taken = self.nodes.get_mut(s.node as usize).filter(|n| n.up).and_then(|n| {
+                n.free = n.free.checked_sub(&s.res)?;
+                Some(())
+            });
+            if taken.is_none() {
+                for undo in &slots[..i] {
+                    let n = &mut self.nodes[undo.node as usize];
+                    n.free = n.free.saturating_add(&undo.res);
+                }
+                return Err(StateError::NoRoom { key, node: s.node });
+            }
+        }
+        for s in &slots {
+            self.free_total = self.free_total.saturating_sub(&s.res);
+        }
+        let info = self.pending.remove(pos).info;
+        self.insert_running(RunningJob { info, start_s: now, expected_end_s, slots });
+        Ok(())
+    }
+
+    /// Removes a running job (it ended, failed or was preempted), frees its
+    /// slots and returns it.
+    pub fn finish(&mut self, key: JobKey) -> Result<RunningJob, StateError> {
+        let job = self.take_running(key)?;
+        for s in &job.slots {
+            let n = &mut self.nodes[s.node as usize];
+            n.free = n.free.saturating_add(&s.res);
+            if n.up {
+                self.free_total = self.free_total.saturating_add(&s.res);
+            }
+        }
+        Ok(job)
+    }
+
+    /// Changes a running job's expected end (after a prediction correction).
+    pub fn set_expected_end(&mut self, key: JobKey, expected_end_s: f64) -> Result<(), StateError> {
+        let mut job = self.take_running(key)?;
+        job.expected_end_s = expected_end_s;
+        self.insert_running(job);
+        Ok(())
+    }
+
+    /// Marks a node up or down. Jobs on a node that goes down keep their
+    /// slots until the caller finishes or requeues them (see
+    /// [`ClusterState::jobs_on_node`]). Returns false if nothing changed.
+    pub fn set_node_up(&mut self, node: u32, up: bool) -> bool {
+        let Some(n) = self.nodes.get_mut(node as usize) else { return false };
+        if n.up == up {
+            return false;
+        }
+        n.up = up;
+        if up {
+            self.free_total = self.free_total.saturating_add(&n.free);
+            self.up_total = self.up_total.saturating_add(&n.capacity);
+        } else {
+            self.free_total = self.free_total.saturating_sub(&n.free);
+            self.up_total = self.up_total.saturating_sub(&n.capacity);
+        }
+        true
+    }
+
+    /// Keys of the running jobs holding a slot on `node`, in key order.
+    pub fn jobs_on_node(&self, node: u32) -> Vec<JobKey> {
+        let mut keys: Vec<JobKey> =
+            self.running.iter().filter(|j| j.slots.iter().any(|s| s.node == node)).map(|j| j.info.key).collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    fn insert_running(&mut self, job: RunningJob) {
+        let at = (job.expected_end_s, job.info.key);
+        let pos = self.running.partition_point(|r| cmp_end(&(r.expected_end_s, r.info.key), &at).is_lt());
+        self.ends.insert(job.info.key, job.expected_end_s);
+        self.running.insert(pos, job);
+    }
+
+    fn take_running(&mut self, key: JobKey) -> Result<RunningJob, StateError> {
+        let end = self.ends.remove(&key).ok_or(StateError::NotRunning(key))?;
+        let pos = self.running.partition_point(|r| cmp_end(&(r.expected_end_s, r.info.key), &(end, key)).is_lt());
+        debug_assert_eq!(self.running[pos].info.key, key);
+        Ok(self.running.remove(pos))
+    }
+}
+
+fn cmp_end(a: &(f64, JobKey), b: &(f64, JobKey)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
+
+#[cfg(test)]
+mod tests;

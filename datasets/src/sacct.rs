@@ -1,0 +1,102 @@
+//! Slurm accounting as `sacct --parsable2` (or `--parsable`) prints it: a
+//! header of field names, then `|`-separated rows. Job steps (`.batch`,
+//! `.extern`, `.0`) are folded into their job; array tasks (`123_4`) are jobs
+//! of their own; requeued jobs (`--duplicates`) become attempts.
+
+mod fields;
+
+use crate::error::{IngestError, LineError};
+use crate::reject::Rejects;
+use crate::source::{Line, Lines, too_long_error};
+use crate::table::{Ingested, JobTable};
+use fields::{Columns, Row};
+use foresight_core::{Job, TraceMeta};
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::Path;
+
+/// Reads `sacct --parsable2` output from `input`; `path` names it in errors.
+pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested, IngestError> {
+    let mut rejects = Rejects::new(path, strict);
+    let mut lines = Lines::new(input);
+    let mut columns: Option<Columns> = None;
+    let mut jobs: Vec<Job> = Vec::new();
+    // Latest attempt of each job id, for folding steps and counting attempts.
+    let mut latest: HashMap<String, usize> = HashMap::new();
+    let mut steps_folded = 0u64;
+    while let Some((line_no, line)) = lines.next_line().map_err(|e| IngestError::io(path, e))? {
+        let bytes = match line {
+            Line::Text(t) => t,
+            Line::TooLong => {
+                rejects.reject(too_long_error(line_no))?;
+                continue;
+            }
+        };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            rejects.reject(LineError::new(line_no, Some(1), "line", "UTF-8 text", &String::from_utf8_lossy(bytes)))?;
+            continue;
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        let Some(cols) = &columns else {
+            columns = Some(Columns::from_header(text, line_no).map_err(|e| rejects.fatal(e))?);
+            continue;
+        };
+        let row = match Row::split(cols, text, line_no) {
+            Ok(row) => row,
+            Err(e) => {
+                rejects.reject(e)?;
+                continue;
+            }
+        };
+        let id = row.job_id();
+        if let Some((parent, _step)) = id.split_once('.') {
+            if let Some(&i) = latest.get(parent) {
+                match row.step_end() {
+                    Ok(end) => fold_step(&mut jobs[i], end),
+                    Err(e) => rejects.reject(e)?,
+                }
+                steps_folded += 1;
+            } else {
+                let found = id.to_string();
+                rejects.reject(LineError::new(line_no, Some(1), "JobID", "a step whose job is listed before it", &found))?;
+            }
+            continue;
+        }
+        match row.to_job() {
+            Ok(mut job) => {
+                if let Some(&prev) = latest.get(&job.job_id) {
+                    job.attempt = jobs[prev].attempt + 1;
+                }
+                latest.insert(job.job_id.clone(), jobs.len());
+                jobs.push(job);
+            }
+            Err(e) => rejects.reject(e)?,
+        }
+    }
+    if columns.is_none() || (jobs.is_empty() && rejects.report.is_empty()) {
+        return Err(IngestError::Empty { path: path.to_path_buf(), what: "job" });
+    }
+    let mut table = JobTable {
+        meta: TraceMeta { format: "sacct".into(), source: path.display().to_string(), ..TraceMeta::default() },
+        jobs,
+    };
+    table.rebase_to_first_submit();
+    table.meta.notes.push("sacct prints the cluster's local time; it was read as UTC".into());
+    table.meta.notes.push(format!("{steps_folded} job steps folded into their jobs"));
+    Ok(Ingested { table, skipped: rejects.report })
+}
+
+/// A step that ended after its job's recorded end extends the job.
+fn fold_step(job: &mut Job, step_end: Option<f64>) {
+    if let (Some(end), Some(start)) = (step_end, job.start_s) {
+        if job.end_s.is_none_or(|e| end > e) {
+            job.end_s = Some(end);
+            job.runtime_s = Some(end - start);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

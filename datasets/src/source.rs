@@ -1,0 +1,160 @@
+//! Opening trace files (plain or gzip, told apart by content) and reading
+//! them line by line with a bound on line length, so that memory stays
+//! bounded by the table being built, whatever the bytes.
+
+use crate::error::{IngestError, LineError};
+use flate2::read::MultiGzDecoder;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// The longest line a reader accepts (1 MiB); longer lines are reported and
+/// skipped without being held in memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Opens `path` for reading, decompressing it when it starts with the gzip
+/// magic bytes (whatever its name).
+pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, IngestError> {
+    let mut file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    let mut magic = [0u8; 2];
+    let n = read_up_to(&mut file, &mut magic).map_err(|e| IngestError::io(path, e))?;
+    let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(BufReader::with_capacity(1 << 18, MultiGzDecoder::new(BufReader::new(file)))))
+    } else {
+        Ok(Box::new(BufReader::with_capacity(1 << 18, file)))
+    }
+}
+
+/// Reads the first `limit` bytes of the (decompressed) file, for format
+/// detection.
+pub fn head(path: &Path, limit: usize) -> Result<Vec<u8>, IngestError> {
+    let mut buf = Vec::new();
+    open(path)?.take(limit as u64).read_to_end(&mut buf).map_err(|e| IngestError::io(path, e))?;
+    Ok(buf)
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// One line as a [`Lines`] reader hands it out.
+pub enum Line<'a> {
+    /// The line's bytes, without the line terminator (`\n` or `\r\n`).
+    Text(&'a [u8]),
+    /// The line was longer than [`MAX_LINE_BYTES`] and was skipped.
+    TooLong,
+}
+
+/// A line reader over any [`BufRead`] that counts lines and never holds
+/// more than [`MAX_LINE_BYTES`] of one line.
+pub struct Lines<R> {
+    inner: R,
+    buf: Vec<u8>,
+    line_no: u64,
+}
+
+impl<R: BufRead> Lines<R> {
+    /// Wraps a reader; line numbers start at 1.
+    pub fn new(inner: R) -> Self {
+        Self { inner, buf: Vec::with_capacity(256), line_no: 0 }
+    }
+
+    /// The 1-based number of the line last returned.
+    pub fn line_no(&self) -> u64 {
+        self.line_no
+    }
+
+    /// The next line with its 1-based number, or `None` at the end of input.
+    pub fn next_line(&mut self) -> std::io::Result<Option<(u64, Line<'_>)>> {
+        self.buf.clear();
+        let mut too_long = false;
+        let mut any = false;
+        loop {
+            let available = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            any = true;
+            let (chunk, done) = match memchr_newline(available) {
+                Some(i) => (&available[..i], Some(i + 1)),
+                None => (available, None),
+            };
+            if !too_long {
+                if self.buf.len() + chunk.len() > MAX_LINE_BYTES {
+                    too_long = true;
+                    self.buf.clear();
+                } else {
+                    self.buf.extend_from_slice(chunk);
+                }
+            }
+            let consumed = done.unwrap_or(available.len());
+            self.inner.consume(consumed);
+            if done.is_some() {
+                break;
+            }
+        }
+        if !any {
+            return Ok(None);
+        }
+        self.line_no += 1;
+        if too_long {
+            return Ok(Some((self.line_no, Line::TooLong)));
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        Ok(Some((self.line_no, Line::Text(&self.buf))))
+    }
+}
+
+/// The error a line longer than [`MAX_LINE_BYTES`] is reported with.
+pub fn too_long_error(line_no: u64) -> LineError {
+    LineError::new(line_no, Some(1), "line", "at most 1 MiB per line", "a longer line")
+}
+
+fn memchr_newline(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(input: &[u8]) -> Vec<Option<Vec<u8>>> {
+        let mut lines = Lines::new(input);
+        let mut out = Vec::new();
+        while let Some((_, line)) = lines.next_line().unwrap() {
+            out.push(match line {
+                Line::Text(t) => Some(t.to_vec()),
+                Line::TooLong => None,
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn splits_lines_and_strips_crlf() {
+        let got = collect(b"a\r\nbb\n\nlast");
+        assert_eq!(got, vec![Some(b"a".to_vec()), Some(b"bb".to_vec()), Some(vec![]), Some(b"last".to_vec())]);
+    }
+
+    #[test]
+    fn overlong_lines_are_reported_not_kept() {
+        let mut input = vec![b'x'; MAX_LINE_BYTES + 10];
+        input.extend_from_slice(b"\nok\n");
+        let got = collect(&input);
+        assert_eq!(got, vec![None, Some(b"ok".to_vec())]);
+    }
+}

@@ -1,0 +1,47 @@
+//! Subcommands of the `foresight` binary, one module each, and the one place
+//! that maps errors to exit codes.
+
+mod ingest;
+mod inspect;
+mod progress;
+pub mod trace_args;
+
+use clap::{Parser, Subcommand};
+
+/// foresight: learn from a cluster's history, simulate scheduling policies on
+/// it, shadow the live scheduler, and only then enforce.
+#[derive(Debug, Parser)]
+#[command(name = "foresight", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read a trace and write it as a Parquet job table.
+    Ingest(ingest::IngestArgs),
+    /// Summarise a trace or a Parquet table: jobs, users, span, outcomes,
+    /// estimate quality, offered load.
+    Inspect(inspect::InspectArgs),
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Ingest(args) => ingest::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    }
+}
+
+/// The exit code for an error: 2 for bad input (a trace that does not
+/// parse), 1 for everything else.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|e| e.downcast_ref::<foresight_datasets::IngestError>().is_some()) {
+        2
+    } else {
+        1
+    }
+}
