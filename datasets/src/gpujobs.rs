@@ -108,6 +108,6 @@ j1,hpc,matmul,1009.0,1009.0,1029.0,20.0,timeout,89,20.0,,32,bfloat16,True
     fn a_bad_status_names_its_column() {
         let text = SAMPLE.replace("timeout", "boom");
         let err = read(text.as_bytes(), Path::new("jobs.csv"), true).unwrap_err().to_string();
-        assert_eq!(err, "jobs.csv: line 3, column 51: field `status`: expected completed, failed, cancelled, timeout or unknown, found `boom`");
+        assert_eq!(err, "jobs.csv: line 3, column 41: field `status`: expected completed, failed, cancelled, timeout or unknown, found `boom`");
     }
 }

@@ -107,7 +107,7 @@ fn bad_time_limit_names_line_column_and_field() {
     let err = read_str(&text, true).unwrap_err().to_string();
     assert_eq!(
         err,
-        "sacct.txt: line 2, column 107: field `Timelimit`: expected a time limit like 1-02:03:04, UNLIMITED or Partition_Limit, found `1-2x:03:04`"
+        "sacct.txt: line 2, column 110: field `Timelimit`: expected a time limit like 1-02:03:04, UNLIMITED or Partition_Limit, found `1-2x:03:04`"
     );
 }
 

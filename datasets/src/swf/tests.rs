@@ -67,7 +67,7 @@ fn truncated_line_names_the_first_missing_field_under_strict() {
     let err = read_str(&text, true).unwrap_err().to_string();
     assert_eq!(
         err,
-        "test.swf: line 14, column 66: field `requested time`: expected 18 fields, the line ends after 8, found `end of line`"
+        "test.swf: line 13, column 51: field `requested time`: expected 18 fields, the line ends after 8, found `end of line`"
     );
 }
 
@@ -75,7 +75,7 @@ fn truncated_line_names_the_first_missing_field_under_strict() {
 fn garbled_field_names_line_column_and_field() {
     let text = format!("{LOG}    4      500     0    1x0    4     -1    -1    4 3600 -1 1 1 1 -1 -1 -1 -1 -1\n");
     let err = read_str(&text, true).unwrap_err().to_string();
-    assert!(err.starts_with("test.swf: line 14, column 28: field `run time`: expected a number"), "{err}");
+    assert!(err.starts_with("test.swf: line 13, column 25: field `run time`: expected a number"), "{err}");
     assert!(err.ends_with("found `1x0`"), "{err}");
 }
 
@@ -85,14 +85,14 @@ fn default_mode_skips_bad_lines_and_keeps_the_good_ones() {
     let read = read_str(&text, false).unwrap();
     assert_eq!(read.table.jobs.len(), 4);
     assert_eq!(read.skipped.total, 2);
-    assert_eq!(read.skipped.examples[0].line, 14);
+    assert_eq!(read.skipped.examples[0].line, 13);
     assert_eq!(read.skipped.examples[1].field, "submit time");
 }
 
 #[test]
 fn bad_header_value_is_reported() {
     let err = read_str("; MaxProcs: many\n", true).unwrap_err().to_string();
-    assert_eq!(err, "test.swf: line 1, column 12: field `MaxProcs`: expected a whole number of processors, found `many`");
+    assert_eq!(err, "test.swf: line 1, column 13: field `MaxProcs`: expected a whole number of processors, found `many`");
 }
 
 #[test]
