@@ -14,3 +14,5 @@ pub mod breaker;
 pub mod obs;
 pub mod adapter;
 pub mod nvml;
+pub mod model;
+pub mod shadow;

@@ -1,0 +1,174 @@
+//! The candidate's runtime model as the controller holds it: a
+//! `foresight-core` [`Predictor`] with a version, asked in batches, whose
+//! failures are errors the circuit breaker can count.
+//!
+//! Core predictors cannot fail; a model loaded from a file (or served from
+//! elsewhere) can: it may be missing, return an error or a non-finite
+//! estimate, or be slow. [`Model`] says so, and [`PredictorModel`] turns a
+//! core predictor into one, unchanged.
+
+use foresight_core::predictor::{Outlived, Predictor, PredictorKind, clamp_correction, clamp_estimate};
+use foresight_core::state::JobInfo;
+use std::path::{Path, PathBuf};
+
+/// Why the model could not give predictions.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    /// The model file could not be read.
+    #[error("read model file {path}: {detail}")]
+    Missing {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// The model file is not a model this version knows.
+    #[error("parse model file {path}: {detail}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// The model answered with an error or an impossible value.
+    #[error("predict: {0}")]
+    Predict(String),
+}
+
+/// A runtime model the controller can call, observe and replace.
+pub trait Model: Send {
+    /// The version recorded with every prediction.
+    fn version(&self) -> &str;
+
+    /// Estimated runtimes for jobs being submitted, in order.
+    fn predict(&mut self, jobs: &[JobInfo]) -> Result<Vec<f64>, ModelError>;
+
+    /// A job started at `now`.
+    fn observe_start(&mut self, job: &JobInfo, now: f64);
+
+    /// A job ended after `runtime_s`.
+    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64);
+
+    /// A new total estimate for a running job that outlived its estimate.
+    fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64;
+}
+
+/// A core predictor used as a model: estimates are clamped to the limit as
+/// in the simulator, and a NaN or negative raw estimate is an error.
+pub struct PredictorModel {
+    inner: Box<dyn Predictor>,
+    version: String,
+}
+
+impl std::fmt::Debug for PredictorModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PredictorModel").field("predictor", &self.inner.name()).field("version", &self.version).finish()
+    }
+}
+
+impl PredictorModel {
+    /// Wraps `inner`, reporting `version`.
+    pub fn new(inner: Box<dyn Predictor>, version: impl Into<String>) -> Self {
+        Self { inner, version: version.into() }
+    }
+
+    /// A model for a named core predictor (`requested`, `easy++`).
+    pub fn of_kind(kind: PredictorKind, version: impl Into<String>) -> Self {
+        Self::new(kind.build(Vec::new), version)
+    }
+}
+
+impl Model for PredictorModel {
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    fn predict(&mut self, jobs: &[JobInfo]) -> Result<Vec<f64>, ModelError> {
+        jobs.iter()
+            .map(|j| {
+                let raw = self.inner.predict(j);
+                if raw.is_nan() || raw < 0.0 {
+                    Err(ModelError::Predict(format!("{} gave {raw} for job {}", self.inner.name(), j.key.0)))
+                } else {
+                    Ok(clamp_estimate(j, raw))
+                }
+            })
+            .collect()
+    }
+
+    fn observe_start(&mut self, job: &JobInfo, now: f64) {
+        self.inner.observe_start(job, now);
+    }
+
+    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
+        self.inner.observe_end(job, runtime_s, now);
+    }
+
+    fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
+        clamp_correction(job, outlived.elapsed_s, self.inner.correct(job, outlived))
+    }
+}
+
+/// The model file the controller reads: which predictor and its version.
+///
+/// `{"predictor": "easy++", "version": "2026-11-23"}`. Trained models from
+/// `foresight-models` are to be loaded here as they gain a file format.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModelFile {
+    /// A predictor name `foresight-core` knows.
+    pub predictor: String,
+    /// The version to record with its predictions.
+    pub version: String,
+}
+
+/// Loads a model file.
+pub fn load(path: &Path) -> Result<Box<dyn Model>, ModelError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ModelError::Missing { path: path.to_path_buf(), detail: e.to_string() })?;
+    let invalid = |detail: String| ModelError::Invalid { path: path.to_path_buf(), detail };
+    let file: ModelFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let kind: PredictorKind = file.predictor.parse().map_err(|e: foresight_core::predictor::UnknownPredictor| invalid(e.to_string()))?;
+    if kind == PredictorKind::Clairvoyant {
+        return Err(invalid("the clairvoyant oracle needs true runtimes and cannot run live".into()));
+    }
+    Ok(Box::new(PredictorModel::of_kind(kind, file.version)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use foresight_core::state::{Demand, JobKey};
+    use foresight_core::Resources;
+
+    pub(crate) fn info(key: u32, limit_s: f64) -> JobInfo {
+        JobInfo { key: JobKey(key), user: 0, group: 0, queue: 0, submit_s: 0.0, demand: Demand::new(Resources::new(1, 0, 0)), limit_s }
+    }
+
+    #[test]
+    fn loads_a_model_file_and_reports_missing_or_invalid_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.json");
+        assert!(matches!(load(&path), Err(ModelError::Missing { .. })));
+        std::fs::write(&path, r#"{"predictor":"magic","version":"1"}"#).unwrap();
+        assert!(load(&path).err().unwrap().to_string().contains("unknown predictor `magic`"));
+        std::fs::write(&path, r#"{"predictor":"requested","version":"v7"}"#).unwrap();
+        let mut m = load(&path).unwrap();
+        assert_eq!(m.version(), "v7");
+        assert_eq!(m.predict(&[info(1, 120.0)]).unwrap(), vec![120.0]);
+    }
+
+    #[test]
+    fn a_nan_estimate_is_an_error() {
+        struct Nan;
+        impl Predictor for Nan {
+            fn name(&self) -> &'static str {
+                "nan"
+            }
+            fn predict(&mut self, _: &JobInfo) -> f64 {
+                f64::NAN
+            }
+        }
+        let mut m = PredictorModel::new(Box::new(Nan), "x");
+        assert!(matches!(m.predict(&[info(1, 10.0)]), Err(ModelError::Predict(_))));
+    }
+}

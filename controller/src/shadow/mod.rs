@@ -1,0 +1,4 @@
+//! Shadow mode: follow the orchestrator, ask the candidate and the baseline
+//! what they would do, and measure the candidate against what happened.
+
+pub mod track;

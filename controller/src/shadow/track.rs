@@ -1,0 +1,230 @@
+//! What the controller remembers between observations: every live job with
+//! its handle, its predictions and when the candidate would have started
+//! it, and the diff of each new observation against the last.
+
+use crate::adapter::{ClusterView, JobView, NodeView, Phase};
+use crate::log::{Change, ChangeKind, Placement};
+use foresight_core::state::{Demand, JobInfo, JobKey};
+use foresight_core::{Cluster, Job};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Dense ids for names (users, groups, queues), from 0.
+#[derive(Debug, Clone, Default)]
+pub struct Interner {
+    ids: HashMap<String, u32>,
+}
+
+impl Interner {
+    /// The id of `name` (`None` is the empty name).
+    pub fn id(&mut self, name: Option<&str>) -> u32 {
+        let name = name.unwrap_or("");
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.ids.len() as u32;
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+}
+
+/// One job the controller follows, from its first sighting to its end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracked {
+    /// The latest view of it.
+    pub view: JobView,
+    /// What the policies see of it.
+    pub info: JobInfo,
+    /// The candidate model's estimate made when it was first seen.
+    pub predicted_s: Option<f64>,
+    /// The current estimate (the prediction, or a correction once outlived).
+    pub estimate_s: Option<f64>,
+    /// Corrections made since it started.
+    pub corrections: u32,
+    /// The model version behind `predicted_s`.
+    pub model_version: Option<String>,
+    /// When the candidate first chose to start it (Unix seconds).
+    pub candidate_start_unix_s: Option<f64>,
+    /// True once the model was told it started.
+    pub start_observed: bool,
+}
+
+/// The difference between one observation and the previous one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Diff {
+    /// Every change, in view order.
+    pub changes: Vec<Change>,
+    /// Jobs the orchestrator started, with their nodes.
+    pub started: Vec<Placement>,
+    /// Jobs seen for the first time (they need a prediction).
+    pub new_jobs: Vec<JobKey>,
+    /// Jobs that ended after running, with their final view.
+    pub finished: Vec<Tracked>,
+}
+
+/// The controller's memory of the cluster.
+#[derive(Debug, Clone, Default)]
+pub struct Tracker {
+    nodes: Vec<NodeView>,
+    cluster: Cluster,
+    users: Interner,
+    groups: Interner,
+    queues: Interner,
+    live: BTreeMap<JobKey, Tracked>,
+    ids: HashMap<String, JobKey>,
+    done: HashSet<String>,
+    next_synthetic: u32,
+}
+
+impl Tracker {
+    /// An empty tracker.
+    pub fn new() -> Self {
+        Self { next_synthetic: 1 << 31, ..Self::default() }
+    }
+
+    /// Marks jobs as already reported (from a resumed log): they are not
+    /// reported again when the orchestrator still shows them finished.
+    pub fn mark_done(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.done.extend(ids);
+    }
+
+    /// The nodes of the last observation.
+    pub fn nodes(&self) -> &[NodeView] {
+        &self.nodes
+    }
+
+    /// The cluster of the last observation, in node order.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// Jobs waiting or running, in key (arrival) order.
+    pub fn live(&self) -> impl Iterator<Item = &Tracked> {
+        self.live.values()
+    }
+
+    /// A live job by key.
+    pub fn get_mut(&mut self, key: JobKey) -> Option<&mut Tracked> {
+        self.live.get_mut(&key)
+    }
+
+    /// A live job by its orchestrator id.
+    pub fn by_id(&self, id: &str) -> Option<&Tracked> {
+        self.ids.get(id).and_then(|k| self.live.get(k))
+    }
+
+    /// The orchestrator id of a handle.
+    pub fn id_of(&self, key: JobKey) -> Option<&str> {
+        self.live.get(&key).map(|t| t.view.job.job_id.as_str())
+    }
+
+    /// Ids of live jobs the view no longer shows: to be looked up.
+    pub fn vanished(&self, view: &ClusterView) -> Vec<String> {
+        let seen: HashSet<&str> = view.jobs.iter().map(|j| j.job.job_id.as_str()).collect();
+        self.live.values().map(|t| t.view.job.job_id.clone()).filter(|id| !seen.contains(id.as_str())).collect()
+    }
+
+    fn key_for(&mut self, id: &str) -> JobKey {
+        match id.parse::<u32>() {
+            Ok(n) if n < (1 << 31) => JobKey(n),
+            _ => {
+                self.next_synthetic += 1;
+                JobKey(self.next_synthetic)
+            }
+        }
+    }
+
+    fn info_of(&mut self, key: JobKey, job: &Job) -> JobInfo {
+        let nodes = job.req_nodes.filter(|&n| n > 1).unwrap_or(0);
+        JobInfo {
+            key,
+            user: self.users.id(job.user.as_deref()),
+            group: self.groups.id(job.group.as_deref()),
+            queue: self.queues.id(job.queue.as_deref()),
+            submit_s: job.submit_s,
+            demand: Demand { total: job.requested(), nodes },
+            limit_s: job.req_time_s.filter(|t| *t > 0.0).unwrap_or(f64::INFINITY),
+        }
+    }
+
+    /// Takes in a new observation. Live jobs the view does not show (after
+    /// the caller looked them up) are taken to have ended at the view's time
+    /// if they ran, and to have been withdrawn if they never did.
+    pub fn apply(&mut self, view: &ClusterView) -> Diff {
+        if self.nodes != view.nodes {
+            self.nodes = view.nodes.clone();
+            self.cluster = Cluster { nodes: view.nodes.iter().map(|n| n.spec.clone()).collect() };
+        }
+        let mut diff = Diff::default();
+        let mut seen = HashSet::new();
+        for jv in &view.jobs {
+            let id = jv.job.job_id.clone();
+            seen.insert(id.clone());
+            if self.done.contains(&id) {
+                continue;
+            }
+            self.step(jv.clone(), &mut diff);
+        }
+        let gone: Vec<JobKey> =
+            self.live.iter().filter(|(_, t)| !seen.contains(&t.view.job.job_id)).map(|(k, _)| *k).collect();
+        for key in gone {
+            let mut jv = self.live[&key].view.clone();
+            if jv.phase == Phase::Running {
+                jv.job.end_s = Some(view.at_unix_s);
+                jv.job.runtime_s = jv.job.start_s.map(|s| view.at_unix_s - s);
+            }
+            jv.phase = Phase::Finished;
+            self.step(jv, &mut diff);
+        }
+        self.done.retain(|id| seen.contains(id));
+        diff
+    }
+
+    fn step(&mut self, jv: JobView, diff: &mut Diff) {
+        let id = jv.job.job_id.clone();
+        let key = match self.ids.get(&id) {
+            Some(&k) => k,
+            None => {
+                let key = self.key_for(&id);
+                let info = self.info_of(key, &jv.job);
+                let pending = JobView { phase: Phase::Pending, ..jv.clone() };
+                let t = Tracked {
+                    view: pending,
+                    info,
+                    predicted_s: None,
+                    estimate_s: None,
+                    corrections: 0,
+                    model_version: None,
+                    candidate_start_unix_s: None,
+                    start_observed: false,
+                };
+                self.ids.insert(id.clone(), key);
+                self.live.insert(key, t);
+                diff.new_jobs.push(key);
+                diff.changes.push(Change { job_id: id.clone(), what: ChangeKind::Submitted });
+                key
+            }
+        };
+        let t = self.live.get_mut(&key).expect("tracked");
+        let before = t.view.phase;
+        let ran = jv.phase == Phase::Running || jv.job.start_s.is_some();
+        if before == Phase::Pending && ran && jv.phase != Phase::Pending {
+            diff.changes.push(Change { job_id: id.clone(), what: ChangeKind::Started });
+            diff.started.push(Placement { job_id: id.clone(), nodes: jv.nodes.clone() });
+        }
+        t.view = jv;
+        if t.view.phase == Phase::Finished {
+            let what = if ran { ChangeKind::Finished } else { ChangeKind::Withdrawn };
+            diff.changes.push(Change { job_id: id.clone(), what });
+            let t = self.live.remove(&key).expect("tracked");
+            self.ids.remove(&id);
+            self.done.insert(id);
+            if ran {
+                diff.finished.push(t);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "track_tests.rs"]
+mod tests;

@@ -1,0 +1,88 @@
+use super::*;
+use foresight_core::{JobStatus, NodeSpec, Resources};
+
+pub(crate) fn node(name: &str, cpus: u32) -> NodeView {
+    NodeView {
+        spec: NodeSpec { name: name.into(), capacity: Resources::new(cpus, 0, 0), gpu_type: None },
+        state: "idle".into(),
+        usable: true,
+        allocated: Resources::default(),
+    }
+}
+
+pub(crate) fn job(id: &str, phase: Phase, cpus: u32, submit: f64, start: Option<f64>, end: Option<f64>) -> JobView {
+    let status = if phase == Phase::Finished { JobStatus::Completed } else { JobStatus::Unknown };
+    JobView {
+        job: Job {
+            job_id: id.into(),
+            user: Some("u".into()),
+            submit_s: submit,
+            start_s: start,
+            end_s: end,
+            runtime_s: start.zip(end).map(|(s, e)| e - s),
+            req_cpus: Some(cpus),
+            req_time_s: Some(600.0),
+            status,
+            ..Job::default()
+        },
+        phase,
+        nodes: if start.is_some() { vec!["n1".into()] } else { vec![] },
+        held: false,
+    }
+}
+
+fn view(at: f64, jobs: Vec<JobView>) -> ClusterView {
+    ClusterView { at_unix_s: at, nodes: vec![node("n1", 4), node("n2", 4)], jobs }
+}
+
+fn kinds(diff: &Diff) -> Vec<(String, ChangeKind)> {
+    diff.changes.iter().map(|c| (c.job_id.clone(), c.what)).collect()
+}
+
+#[test]
+fn follows_a_job_from_submission_to_its_end() {
+    let mut t = Tracker::new();
+    let d = t.apply(&view(10.0, vec![job("5", Phase::Pending, 2, 9.0, None, None)]));
+    assert_eq!(kinds(&d), [("5".into(), ChangeKind::Submitted)]);
+    assert_eq!(d.new_jobs, [JobKey(5)]);
+    assert_eq!(t.by_id("5").unwrap().info.limit_s, 600.0);
+    let d = t.apply(&view(11.0, vec![job("5", Phase::Running, 2, 9.0, Some(11.0), None)]));
+    assert_eq!(kinds(&d), [("5".into(), ChangeKind::Started)]);
+    assert_eq!(d.started[0].nodes, ["n1"]);
+    let d = t.apply(&view(12.0, vec![job("5", Phase::Running, 2, 9.0, Some(11.0), None)]));
+    assert!(d.changes.is_empty());
+    let d = t.apply(&view(14.0, vec![job("5", Phase::Finished, 2, 9.0, Some(11.0), Some(14.0))]));
+    assert_eq!(kinds(&d), [("5".into(), ChangeKind::Finished)]);
+    assert_eq!(d.finished[0].view.job.runtime_s, Some(3.0));
+    let d = t.apply(&view(15.0, vec![job("5", Phase::Finished, 2, 9.0, Some(11.0), Some(14.0))]));
+    assert!(d.changes.is_empty(), "reported once");
+    assert_eq!(t.live().count(), 0);
+}
+
+#[test]
+fn a_job_seen_only_finished_is_submitted_started_and_finished_at_once() {
+    let mut t = Tracker::new();
+    let d = t.apply(&view(10.0, vec![job("7", Phase::Finished, 1, 5.0, Some(6.0), Some(8.0))]));
+    let k: Vec<ChangeKind> = d.changes.iter().map(|c| c.what).collect();
+    assert_eq!(k, [ChangeKind::Submitted, ChangeKind::Started, ChangeKind::Finished]);
+    assert_eq!(d.new_jobs.len(), 1);
+    assert_eq!(d.finished.len(), 1);
+}
+
+#[test]
+fn vanished_jobs_end_or_are_withdrawn_and_resumed_ones_are_not_repeated() {
+    let mut t = Tracker::new();
+    t.mark_done(["1".to_string()]);
+    t.apply(&view(
+        10.0,
+        vec![
+            job("1", Phase::Finished, 1, 1.0, Some(2.0), Some(3.0)),
+            job("2", Phase::Pending, 1, 9.0, None, None),
+            job("3", Phase::Running, 1, 9.0, Some(9.5), None),
+        ],
+    ));
+    assert_eq!(t.vanished(&view(11.0, vec![])), ["2", "3"]);
+    let d = t.apply(&view(12.0, vec![]));
+    assert_eq!(kinds(&d), [("2".into(), ChangeKind::Withdrawn), ("3".into(), ChangeKind::Finished)]);
+    assert_eq!(d.finished[0].view.job.end_s, Some(12.0));
+}
