@@ -10,14 +10,14 @@
 
 pub mod cluster;
 pub mod job;
+pub mod policy;
+pub mod predictor;
 pub mod resources;
+pub mod rng;
+pub mod state;
 pub mod trace;
 
 pub use cluster::{Cluster, NodeSpec};
 pub use job::{FeatureValue, Job, JobStatus};
 pub use resources::Resources;
 pub use trace::{Capacity, TraceMeta};
-pub mod policy;
-pub mod predictor;
-pub mod rng;
-pub mod state;

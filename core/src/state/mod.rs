@@ -259,4 +259,4 @@ fn cmp_end(a: &(f64, JobKey), b: &(f64, JobKey)) -> std::cmp::Ordering {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
