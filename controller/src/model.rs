@@ -135,7 +135,7 @@ pub fn load(path: &Path) -> Result<Box<dyn Model>, ModelError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use foresight_core::state::{Demand, JobKey};
     use foresight_core::Resources;

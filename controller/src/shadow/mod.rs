@@ -1,4 +1,7 @@
 //! Shadow mode: follow the orchestrator, ask the candidate and the baseline
 //! what they would do, and measure the candidate against what happened.
 
+pub mod build;
+pub mod engine;
+pub mod model_call;
 pub mod track;

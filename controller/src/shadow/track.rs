@@ -227,4 +227,4 @@ impl Tracker {
 
 #[cfg(test)]
 #[path = "track_tests.rs"]
-mod tests;
+pub(crate) mod tests;

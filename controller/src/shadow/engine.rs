@@ -1,0 +1,416 @@
+//! One shadow decision cycle: take in an observation, keep the model up to
+//! date, ask the baseline and (breaker permitting) the candidate what they
+//! would do, measure finished jobs, and say it all as log records.
+
+use super::build::cluster_state;
+use super::model_call::{self, ModelWork, SharedModel};
+use super::track::{Tracked, Tracker};
+use crate::adapter::{ClusterView, Phase};
+use crate::breaker::{Breaker, DriftMonitor, Failure, Permit, Transition};
+use crate::log::{Body, BreakerRecord, CycleRecord, DecisionSummary, FinishedRecord, Observed, Placement, Source};
+use crate::obs::metrics::{Metrics, bump};
+use foresight_core::policy::{Decision, Policy};
+use foresight_core::predictor::{Outlived, Predictor};
+use foresight_core::state::JobKey;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The limits of the candidate and its breaker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    /// The model's time per cycle; past it the breaker opens.
+    pub deadline: Duration,
+    /// How long the breaker stays open before a half-open trial.
+    pub cooldown: Duration,
+    /// Finished jobs in the drift window.
+    pub drift_window: usize,
+    /// Finished jobs needed before drift can trip the breaker.
+    pub drift_min_samples: usize,
+    /// Mean relative error past which the breaker opens.
+    pub drift_threshold: f64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_millis(250),
+            cooldown: Duration::from_secs(30),
+            drift_window: 50,
+            drift_min_samples: 10,
+            drift_threshold: 5.0,
+        }
+    }
+}
+
+/// What was known of a job before a restart, read back from the log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Restored {
+    /// Its prediction and the model version.
+    pub prediction: Option<(f64, Option<String>)>,
+    /// When the candidate first chose to start it.
+    pub candidate_start_unix_s: Option<f64>,
+}
+
+/// The shadow engine: the candidate and baseline policies, the model, the
+/// breaker and the tracker. It never acts on the cluster.
+pub struct Engine {
+    cfg: EngineConfig,
+    tracker: Tracker,
+    candidate: Box<dyn Policy>,
+    baseline: Box<dyn Policy>,
+    baseline_predictor: Box<dyn Predictor>,
+    baseline_est: HashMap<JobKey, f64>,
+    model: SharedModel,
+    breaker: Breaker,
+    drift: DriftMonitor,
+    cycle: u64,
+    metrics: Arc<Metrics>,
+    restored: HashMap<String, Restored>,
+}
+
+fn summary(tracker: &Tracker, d: &Decision) -> DecisionSummary {
+    let name = |k: JobKey| tracker.id_of(k).unwrap_or("?").to_string();
+    let node = |i: u32| tracker.nodes().get(i as usize).map_or_else(|| i.to_string(), |n| n.spec.name.clone());
+    DecisionSummary {
+        start: d
+            .starts
+            .iter()
+            .map(|s| {
+                let mut nodes: Vec<String> = s.slots.iter().map(|sl| node(sl.node)).collect();
+                nodes.dedup();
+                Placement { job_id: name(s.key), nodes }
+            })
+            .collect(),
+        preempt: d.preempt.iter().map(|&k| name(k)).collect(),
+    }
+}
+
+impl Engine {
+    /// An engine deciding with `candidate` (its estimates from `model`)
+    /// beside `baseline` (its estimates from `baseline_predictor`).
+    pub fn new(
+        cfg: EngineConfig,
+        candidate: Box<dyn Policy>,
+        baseline: Box<dyn Policy>,
+        baseline_predictor: Box<dyn Predictor>,
+        model: SharedModel,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            breaker: Breaker::new(cfg.cooldown),
+            drift: DriftMonitor::new(cfg.drift_window, cfg.drift_min_samples, cfg.drift_threshold),
+            cfg,
+            tracker: Tracker::new(),
+            candidate,
+            baseline,
+            baseline_predictor,
+            baseline_est: HashMap::new(),
+            model,
+            cycle: 0,
+            metrics,
+            restored: HashMap::new(),
+        }
+    }
+
+    /// Takes back what a previous run logged: jobs already reported
+    /// finished are not reported again; predictions and candidate starts
+    /// are reused for jobs still live.
+    pub fn restore(&mut self, done: impl IntoIterator<Item = String>, known: HashMap<String, Restored>) {
+        self.tracker.mark_done(done);
+        self.restored = known;
+    }
+
+    /// The tracker (for the loop's look-ups of vanished jobs).
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+
+    /// The model slot (to replace the model on reload).
+    pub fn model(&self) -> &SharedModel {
+        &self.model
+    }
+
+    /// The breaker's current state.
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
+    /// Cycles run so far.
+    pub fn cycles(&self) -> u64 {
+        self.cycle
+    }
+
+    fn model_work(&mut self, new_jobs: &[JobKey], finished: &[Tracked], trial: bool, now: f64) -> (ModelWork, Vec<JobKey>, Vec<JobKey>) {
+        let mut work = ModelWork::default();
+        let mut predict_keys = Vec::new();
+        let mut outlived_keys = Vec::new();
+        let new: HashSet<JobKey> = new_jobs.iter().copied().collect();
+        for t in self.tracker.live() {
+            if t.predicted_s.is_none() && (new.contains(&t.info.key) || trial) {
+                predict_keys.push(t.info.key);
+                work.predict.push(t.info);
+            }
+            if t.view.phase == Phase::Running {
+                let start = t.view.job.start_s.unwrap_or(now);
+                if !t.start_observed {
+                    work.starts.push((t.info, start));
+                }
+                if let Some(est) = t.estimate_s.filter(|e| start + e < now) {
+                    let o = Outlived { elapsed_s: now - start, initial_estimate_s: t.predicted_s.unwrap_or(est), estimate_s: est, corrections: t.corrections };
+                    outlived_keys.push(t.info.key);
+                    work.outlived.push((t.info, o));
+                }
+            }
+        }
+        for t in finished {
+            if t.predicted_s.is_none() {
+                predict_keys.push(t.info.key);
+                work.predict.push(t.info);
+            }
+            let (start, end) = (t.view.job.start_s.unwrap_or(now), t.view.job.end_s.unwrap_or(now));
+            if !t.start_observed {
+                work.starts.push((t.info, start));
+            }
+            work.ends.push((t.info, (end - start).max(0.0), end));
+        }
+        (work, predict_keys, outlived_keys)
+    }
+
+    fn transition(&self, t: Transition, out: &mut Vec<Body>) {
+        tracing::warn!(from = t.from, to = t.to, reason = %t.reason, "circuit breaker");
+        let gauge = self.breaker.state().gauge();
+        self.metrics.update(|v| {
+            v.breaker_state = gauge;
+            bump(&mut v.breaker_transitions, t.to);
+        });
+        out.push(Body::Breaker(BreakerRecord { from: t.from.into(), to: t.to.into(), reason: t.reason }));
+    }
+
+    /// Runs one cycle on `view`, woken by `trigger`; returns the records to
+    /// log, in order.
+    pub async fn cycle(&mut self, view: &ClusterView, trigger: &str) -> Vec<Body> {
+        let span = tracing::info_span!("cycle", n = self.cycle, trigger);
+        let _enter = span.enter();
+        let started_at = Instant::now();
+        let now = view.at_unix_s;
+        self.cycle += 1;
+        let mut out = Vec::new();
+        let diff = self.tracker.apply(view);
+        let mut finished = diff.finished;
+
+        // restored predictions first: a restart must not re-predict
+        for id in diff.changes.iter().map(|c| c.job_id.clone()).collect::<Vec<_>>() {
+            let Some(r) = self.restored.remove(&id) else { continue };
+            let key = self.tracker.by_id(&id).map(|t| t.info.key);
+            let target = match key {
+                Some(k) => self.tracker.get_mut(k),
+                None => finished.iter_mut().find(|t| t.view.job.job_id == id),
+            };
+            if let Some(t) = target {
+                if let Some((p, v)) = r.prediction {
+                    (t.predicted_s, t.estimate_s, t.model_version) = (Some(p), Some(p), v);
+                }
+                t.candidate_start_unix_s = t.candidate_start_unix_s.or(r.candidate_start_unix_s);
+            }
+        }
+
+        // the model: predictions, learning, corrections
+        let (permit, tr) = self.breaker.permit(started_at);
+        if let Some(tr) = tr {
+            self.transition(tr, &mut out);
+        }
+        let mut failure: Option<Failure> = None;
+        let mut fresh: BTreeMap<String, f64> = BTreeMap::new();
+        let mut model_version = None;
+        let mut candidate_time = Duration::ZERO;
+        if permit != Permit::Fallback {
+            let (work, predict_keys, outlived_keys) = self.model_work(&diff.new_jobs, &finished, permit == Permit::Trial, now);
+            let starts: Vec<JobKey> = work.starts.iter().map(|(i, _)| i.key).collect();
+            let asked = Instant::now();
+            let answer = model_call::call(&self.model, work, self.cfg.deadline).await;
+            candidate_time += asked.elapsed();
+            match answer {
+                Ok(answer) => {
+                    model_version = Some(answer.version.clone());
+                    for (key, est) in predict_keys.iter().zip(&answer.estimates) {
+                        let t = match self.tracker.get_mut(*key) {
+                            Some(t) => t,
+                            None => match finished.iter_mut().find(|t| t.info.key == *key) {
+                                Some(t) => t,
+                                None => continue,
+                            },
+                        };
+                        (t.predicted_s, t.estimate_s, t.model_version) = (Some(*est), Some(*est), Some(answer.version.clone()));
+                        fresh.insert(t.view.job.job_id.clone(), *est);
+                    }
+                    for key in starts {
+                        if let Some(t) = self.tracker.get_mut(key) {
+                            t.start_observed = true;
+                        }
+                    }
+                    for (key, est) in outlived_keys.iter().zip(&answer.corrections) {
+                        if let Some(t) = self.tracker.get_mut(*key) {
+                            t.estimate_s = Some(*est);
+                            t.corrections += 1;
+                        }
+                    }
+                }
+                Err(f) => failure = Some(f),
+            }
+        }
+
+        // finished jobs: prediction error, drift, counterfactual
+        for t in &finished {
+            out.push(Body::Finished(self.measure(t)));
+        }
+        if failure.is_none() && permit != Permit::Fallback {
+            failure = self.drift.check();
+        }
+
+        // the baseline, always
+        for t in self.tracker.live() {
+            if !self.baseline_est.contains_key(&t.info.key) {
+                let est = foresight_core::predictor::clamp_estimate(&t.info, self.baseline_predictor.predict(&t.info));
+                self.baseline_est.insert(t.info.key, est);
+            }
+        }
+        for t in &finished {
+            let (s, e) = (t.view.job.start_s.unwrap_or(now), t.view.job.end_s.unwrap_or(now));
+            self.baseline_predictor.observe_end(&t.info, (e - s).max(0.0), e);
+            self.baseline_est.remove(&t.info.key);
+        }
+        let base_state = cluster_state(&self.tracker, now, |k| self.baseline_est.get(&k).copied().unwrap_or(f64::INFINITY));
+        let baseline = summary(&self.tracker, &self.baseline.decide(&base_state, now));
+
+        // the candidate, when the breaker lets it
+        let mut candidate = None;
+        if permit != Permit::Fallback && failure.is_none() {
+            let decided_from = Instant::now();
+            let fallback_est = |k: JobKey| self.baseline_est.get(&k).copied().unwrap_or(f64::INFINITY);
+            let ests: HashMap<JobKey, f64> =
+                self.tracker.live().map(|t| (t.info.key, t.estimate_s.unwrap_or_else(|| fallback_est(t.info.key)))).collect();
+            let cand_state = cluster_state(&self.tracker, now, |k| ests[&k]);
+            let decision = self.candidate.decide(&cand_state, now);
+            candidate_time += decided_from.elapsed();
+            if candidate_time > self.cfg.deadline {
+                failure = Some(Failure::Deadline { limit: self.cfg.deadline });
+            } else {
+                candidate = Some(summary(&self.tracker, &decision));
+            }
+        }
+        let source = match &failure {
+            Some(f) => {
+                if matches!(f, Failure::Drift { .. }) {
+                    self.drift.reset();
+                }
+                if let Some(tr) = self.breaker.on_failure(started_at, f) {
+                    self.transition(tr, &mut out);
+                }
+                candidate = None;
+                Source::Fallback
+            }
+            None if permit == Permit::Fallback => Source::Fallback,
+            None => {
+                if let Some(tr) = self.breaker.on_success() {
+                    self.transition(tr, &mut out);
+                }
+                Source::Candidate
+            }
+        };
+        let fallback_reason = match (&failure, permit) {
+            (Some(f), _) => Some(f.to_string()),
+            (None, Permit::Fallback) => Some("circuit breaker open".to_string()),
+            _ => None,
+        };
+        if let Some(c) = &candidate {
+            for p in &c.start {
+                if let Some(t) = self.tracker.by_id(&p.job_id).map(|t| t.info.key).and_then(|k| self.tracker.get_mut(k)) {
+                    t.candidate_start_unix_s.get_or_insert(now);
+                }
+            }
+            for p in &c.start {
+                fresh.entry(p.job_id.clone()).or_insert_with(|| self.tracker.by_id(&p.job_id).and_then(|t| t.estimate_s).unwrap_or(f64::NAN));
+            }
+        }
+        fresh.retain(|_, v| v.is_finite());
+        let disagree = candidate.as_ref().is_some_and(|c| {
+            let a: HashSet<&str> = c.started_ids().into_iter().collect();
+            let b: HashSet<&str> = baseline.started_ids().into_iter().collect();
+            a != b
+        });
+        let latency = started_at.elapsed();
+        let observed = Observed {
+            nodes: view.nodes.iter().filter(|n| n.usable).count(),
+            pending: view.in_phase(Phase::Pending).count(),
+            running: view.in_phase(Phase::Running).count(),
+            free_cpus: view.nodes.iter().filter(|n| n.usable).map(|n| u64::from(n.spec.capacity.cpus.saturating_sub(n.allocated.cpus))).sum(),
+        };
+        let label = failure.as_ref().map(|f| f.label()).unwrap_or("breaker_open");
+        self.metrics.update(|v| {
+            v.queue_depth = observed.pending as i64;
+            v.running_jobs = observed.running as i64;
+            v.nodes = observed.nodes as i64;
+            v.cycle_latency.observe(latency.as_secs_f64());
+            bump(&mut v.decisions, if source == Source::Candidate { "candidate" } else { "fallback" });
+            if source == Source::Fallback {
+                bump(&mut v.fallbacks, label);
+            }
+            v.disagreements += u64::from(disagree);
+            v.rolling_error = self.drift.rolling_error().unwrap_or(0.0);
+            v.breaker_state = self.breaker.state().gauge();
+            v.last_cycle_unix_s = now;
+        });
+        let cycle = CycleRecord {
+            cycle: self.cycle,
+            trigger: trigger.to_string(),
+            observed_at_unix_s: now,
+            observed,
+            changes: diff.changes,
+            actual: Some(DecisionSummary { start: diff.started, preempt: Vec::new() }),
+            baseline: Some(baseline),
+            candidate,
+            source,
+            fallback_reason,
+            predictions: fresh,
+            model_version: model_version.or_else(|| model_call::version(&self.model)),
+            latency_us: latency.as_micros() as u64,
+        };
+        out.insert(out.iter().take_while(|b| matches!(b, Body::Breaker(_))).count(), Body::Cycle(cycle));
+        out
+    }
+
+    fn measure(&mut self, t: &Tracked) -> FinishedRecord {
+        let job = &t.view.job;
+        let start = job.start_s.unwrap_or(0.0);
+        let end = job.end_s.unwrap_or(start);
+        let runtime = (end - start).max(0.0);
+        let error = t.predicted_s.map(|p| p - runtime);
+        if let Some(p) = t.predicted_s {
+            self.drift.record(p, runtime);
+        }
+        self.metrics.update(|v| {
+            v.finished_jobs += 1;
+            if let Some(e) = error {
+                v.prediction_error.observe(e.abs());
+            }
+        });
+        FinishedRecord {
+            job_id: job.job_id.clone(),
+            submit_unix_s: job.submit_s,
+            start_unix_s: start,
+            end_unix_s: end,
+            runtime_s: runtime,
+            predicted_runtime_s: t.predicted_s,
+            error_s: error,
+            candidate_start_unix_s: t.candidate_start_unix_s,
+            counterfactual_delta_s: t.candidate_start_unix_s.map(|c| c - start),
+            model_version: t.model_version.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
