@@ -16,3 +16,5 @@ pub mod adapter;
 pub mod nvml;
 pub mod model;
 pub mod shadow;
+pub mod event;
+pub mod controller;

@@ -15,8 +15,8 @@ pub mod writer;
 
 pub use reader::{Filter, FileScan, read_file, read_log, segments};
 pub use record::{
-    Body, BreakerRecord, Change, ChangeKind, CycleRecord, DecisionSummary, FinishedRecord, Observed,
-    OutageRecord, Placement, Record, Source, StartRecord, StopRecord,
+    Body, BreakerRecord, Change, ChangeKind, CycleRecord, DecisionSummary, FinishedRecord, ModelRecord,
+    Observed, OutageRecord, Placement, Record, Source, StartRecord, StopRecord,
 };
 pub use writer::{FsyncPolicy, LogConfig, LogWriter, OpenReport};
 

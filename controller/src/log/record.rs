@@ -32,6 +32,8 @@ pub enum Body {
     Breaker(BreakerRecord),
     /// The orchestrator became unreachable, or reachable again.
     Outage(OutageRecord),
+    /// A model was loaded (or failed to load) while running.
+    Model(ModelRecord),
     /// The controller stopped cleanly.
     Stop(StopRecord),
 }
@@ -45,6 +47,7 @@ impl Body {
             Body::Finished(_) => "finished",
             Body::Breaker(_) => "breaker",
             Body::Outage(_) => "outage",
+            Body::Model(_) => "model",
             Body::Stop(_) => "stop",
         }
     }
@@ -237,6 +240,17 @@ pub struct OutageRecord {
     pub error: Option<String>,
     /// How long it was away, when it came back.
     pub down_s: Option<f64>,
+}
+
+/// A model (re)load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    /// The file it came from.
+    pub path: String,
+    /// Its version, when it loaded.
+    pub version: Option<String>,
+    /// Why it did not load, when it did not.
+    pub error: Option<String>,
 }
 
 /// A clean stop.

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// The limits of the candidate and its breaker.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,8 +192,11 @@ impl Engine {
     /// Runs one cycle on `view`, woken by `trigger`; returns the records to
     /// log, in order.
     pub async fn cycle(&mut self, view: &ClusterView, trigger: &str) -> Vec<Body> {
-        let span = tracing::info_span!("cycle", n = self.cycle, trigger);
-        let _enter = span.enter();
+        let span = tracing::info_span!("cycle", n = self.cycle + 1, trigger);
+        self.cycle_inner(view, trigger).instrument(span).await
+    }
+
+    async fn cycle_inner(&mut self, view: &ClusterView, trigger: &str) -> Vec<Body> {
         let started_at = Instant::now();
         let now = view.at_unix_s;
         self.cycle += 1;

@@ -1,0 +1,302 @@
+//! The live loop of shadow mode: start the event sources, consume their
+//! events one at a time, run the engine, write the decision log, keep the
+//! metrics, and stop cleanly.
+
+use crate::adapter::{ClusterView, Orchestrator};
+use crate::event::{self, Event};
+use crate::log::{self, Body, LogConfig, LogError, LogWriter, ModelRecord, OutageRecord, StartRecord, StopRecord};
+use crate::model::Model;
+use crate::obs::{Metrics, http};
+use crate::shadow::engine::{Engine, EngineConfig, Restored};
+use crate::shadow::model_call;
+use foresight_core::policy::{PolicySpec, UnknownPolicy};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Everything shadow mode needs to know.
+#[derive(Debug, Clone)]
+pub struct ShadowConfig {
+    /// The candidate policy's name (`easy++`, `sjbf`, ...).
+    pub policy: String,
+    /// The baseline policy's name (what the orchestrator is taken to do).
+    pub baseline: String,
+    /// The model file; `None` runs without a model (the breaker stays open).
+    pub model: Option<PathBuf>,
+    /// The decision log.
+    pub log: LogConfig,
+    /// Where to serve `/metrics` and `/healthz`, if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
+    /// How often the orchestrator is read.
+    pub poll: Duration,
+    /// How often a cycle runs even without a change.
+    pub timer: Duration,
+    /// The candidate's deadline, breaker and drift settings.
+    pub engine: EngineConfig,
+    /// A telemetry table to sample NVML into, and how often.
+    pub telemetry: Option<(PathBuf, Duration)>,
+}
+
+impl ShadowConfig {
+    /// Defaults around a candidate policy and a log path: baseline
+    /// `priority`, poll every second, a timer cycle every 10 s.
+    pub fn new(policy: &str, log: impl Into<PathBuf>) -> Self {
+        Self {
+            policy: policy.to_string(),
+            baseline: "priority".to_string(),
+            model: None,
+            log: LogConfig::new(log),
+            metrics_addr: None,
+            poll: Duration::from_secs(1),
+            timer: Duration::from_secs(10),
+            engine: EngineConfig::default(),
+            telemetry: None,
+        }
+    }
+}
+
+/// What stops the controller from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// A policy name is not one `foresight-core` knows.
+    #[error("choose policy")]
+    Policy(#[from] UnknownPolicy),
+    /// The decision log could not be opened or written.
+    #[error("keep the decision log")]
+    Log(#[from] LogError),
+    /// The metrics endpoint could not be bound.
+    #[error("serve metrics on {addr}")]
+    Metrics {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running shadow controller.
+#[derive(Debug)]
+pub struct ShadowHandle {
+    events: mpsc::Sender<Event>,
+    /// The metrics it keeps.
+    pub metrics: Arc<Metrics>,
+    /// Where `/metrics` and `/healthz` are served, when they are.
+    pub metrics_addr: Option<SocketAddr>,
+    task: JoinHandle<Result<u64, ControllerError>>,
+}
+
+impl ShadowHandle {
+    /// Asks the controller to stop and waits; returns the cycles it ran.
+    pub async fn shutdown(self, reason: &str) -> Result<u64, ControllerError> {
+        let _ = self.events.send(Event::Shutdown(reason.to_string())).await;
+        self.wait().await
+    }
+
+    /// Waits until the controller stops by itself (a signal).
+    pub async fn wait(self) -> Result<u64, ControllerError> {
+        self.task.await.unwrap_or_else(|e| panic!("controller task failed: {e}"))
+    }
+}
+
+fn now_unix_s() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Reads what an earlier run logged: finished job ids, and predictions and
+/// candidate starts of the others.
+fn restore_from(path: &std::path::Path) -> Result<(HashSet<String>, HashMap<String, Restored>), LogError> {
+    let mut done = HashSet::new();
+    let mut known: HashMap<String, Restored> = HashMap::new();
+    for scan in log::read_log(path)? {
+        for rec in scan.records {
+            match rec.body {
+                Body::Finished(f) => {
+                    known.remove(&f.job_id);
+                    done.insert(f.job_id);
+                }
+                Body::Cycle(c) => {
+                    for (id, p) in c.predictions {
+                        known.entry(id).or_default().prediction.get_or_insert((p, c.model_version.clone()));
+                    }
+                    for p in c.candidate.iter().flat_map(|d| &d.start) {
+                        known.entry(p.job_id.clone()).or_default().candidate_start_unix_s.get_or_insert(c.observed_at_unix_s);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    known.retain(|id, _| !done.contains(id));
+    Ok((done, known))
+}
+
+/// Starts shadow mode against `adapter`, with `model` as the candidate's
+/// model when given (else the one in `cfg.model`, else none). Listens to
+/// SIGINT and SIGTERM when `signals` is true.
+pub async fn start<O: Orchestrator + 'static>(
+    adapter: O,
+    cfg: ShadowConfig,
+    model: Option<Box<dyn Model>>,
+    signals: bool,
+) -> Result<ShadowHandle, ControllerError> {
+    let candidate: PolicySpec = cfg.policy.parse()?;
+    let baseline: PolicySpec = cfg.baseline.parse()?;
+    let metrics = Arc::new(Metrics::default());
+    let metrics_addr = match cfg.metrics_addr {
+        Some(addr) => Some(
+            http::serve(addr, metrics.clone()).await.map_err(|source| ControllerError::Metrics { addr, source })?.0,
+        ),
+        None => None,
+    };
+    let model = match (model, &cfg.model) {
+        (Some(m), _) => Ok(m),
+        (None, Some(path)) => crate::model::load(path).map_err(|e| e.to_string()),
+        (None, None) => Err("no model given".to_string()),
+    };
+    if let Err(why) = &model {
+        tracing::warn!(%why, "starting without a model: the baseline decides until one loads");
+    }
+    let slot = model_call::shared(model);
+    let mut writer = LogWriter::open(cfg.log.clone())?;
+    let (done, known) = restore_from(&cfg.log.path)?;
+    let mut engine = Engine::new(
+        cfg.engine.clone(),
+        Box::new(candidate.build()),
+        Box::new(baseline.build()),
+        baseline.predictor.build(Vec::new),
+        slot,
+        metrics.clone(),
+    );
+    engine.restore(done, known);
+    let report = writer.open_report().clone();
+    let start = StartRecord {
+        mode: "shadow".into(),
+        policy: candidate.name.clone(),
+        baseline: baseline.name.clone(),
+        model_version: model_call::version(engine.model()),
+        orchestrator: adapter.name().to_string(),
+        resumed: report.resumed,
+        torn_bytes_dropped: report.torn_bytes_dropped,
+    };
+    writer.append(now_unix_s(), Body::Start(start))?;
+    tracing::info!(policy = %candidate.name, baseline = %baseline.name, resumed = report.resumed, "shadow mode started");
+
+    let (tx, rx) = mpsc::channel(64);
+    let mut sources = vec![
+        tokio::spawn(event::watch(adapter, cfg.poll, tx.clone())),
+        tokio::spawn(event::timer(cfg.timer, tx.clone())),
+    ];
+    if let Some(path) = cfg.model.clone() {
+        sources.push(tokio::spawn(event::watch_model(path, Duration::from_secs(2), tx.clone())));
+    }
+    if signals {
+        sources.push(tokio::spawn(event::signals(tx.clone())));
+    }
+    if let Some((path, every)) = cfg.telemetry.clone() {
+        sources.push(tokio::spawn(sample_telemetry(path, every)));
+    }
+    let task = tokio::spawn(run(engine, writer, rx, metrics.clone(), sources));
+    Ok(ShadowHandle { events: tx, metrics, metrics_addr, task })
+}
+
+async fn sample_telemetry(path: PathBuf, every: Duration) {
+    let node = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let sampler = match tokio::task::spawn_blocking(move || crate::nvml::Sampler::new(node, path)).await {
+        Ok(s) if s.unavailable().is_none() => s,
+        _ => return,
+    };
+    let sampler = Arc::new(sampler);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let s = sampler.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.sample(now_unix_s())).await {
+            tracing::warn!(error = %e, "telemetry sample not written");
+        }
+    }
+}
+
+/// The loop proper: one event at a time.
+async fn run(
+    mut engine: Engine,
+    mut writer: LogWriter,
+    mut rx: mpsc::Receiver<Event>,
+    metrics: Arc<Metrics>,
+    sources: Vec<JoinHandle<()>>,
+) -> Result<u64, ControllerError> {
+    let mut last: Option<ClusterView> = None;
+    let mut down_since: Option<f64> = None;
+    let write = |writer: &mut LogWriter, body: Body| -> Result<(), ControllerError> {
+        writer.append(now_unix_s(), body)?;
+        metrics.update(|v| v.log_records += 1);
+        Ok(())
+    };
+    let reason = loop {
+        let Some(ev) = rx.recv().await else { break "all event sources ended".to_string() };
+        let trigger = ev.trigger();
+        match ev {
+            Event::StateChange(view) | Event::JobFinished(view) => {
+                if let Some(since) = down_since.take() {
+                    tracing::info!("orchestrator reachable again");
+                    metrics.update(|v| v.orchestrator_up = 1);
+                    let back = OutageRecord { reachable: true, error: None, down_s: Some(now_unix_s() - since) };
+                    write(&mut writer, Body::Outage(back))?;
+                }
+                metrics.update(|v| v.orchestrator_up = 1);
+                for body in engine.cycle(&view, trigger).await {
+                    write(&mut writer, body)?;
+                }
+                last = Some(view);
+            }
+            Event::Timer => {
+                let Some(view) = last.as_mut().filter(|_| down_since.is_none()) else { continue };
+                view.at_unix_s = now_unix_s();
+                for body in engine.cycle(view, trigger).await {
+                    write(&mut writer, body)?;
+                }
+            }
+            Event::Unreachable(error) => {
+                metrics.update(|v| {
+                    v.orchestrator_up = 0;
+                    v.orchestrator_errors += 1;
+                });
+                if down_since.is_none() {
+                    tracing::warn!(%error, "orchestrator unreachable");
+                    down_since = Some(now_unix_s());
+                    write(&mut writer, Body::Outage(OutageRecord { reachable: false, error: Some(error), down_s: None }))?;
+                }
+            }
+            Event::ModelReloaded { path, model } => {
+                let (version, error) = match &model {
+                    Ok(m) => (Some(m.version().to_string()), None),
+                    Err(e) => (None, Some(e.to_string())),
+                };
+                tracing::info!(?version, ?error, "model reloaded");
+                if let Ok(mut slot) = engine.model().try_lock() {
+                    match model {
+                        Ok(m) => slot.model = Some(m),
+                        Err(e) => slot.missing = e.to_string(),
+                    }
+                }
+                write(&mut writer, Body::Model(ModelRecord { path: path.display().to_string(), version, error }))?;
+            }
+            Event::Shutdown(reason) => break reason,
+        }
+    };
+    for s in &sources {
+        s.abort();
+    }
+    tracing::info!(%reason, cycles = engine.cycles(), "shadow mode stopped");
+    write(&mut writer, Body::Stop(StopRecord { reason, cycles: engine.cycles() }))?;
+    writer.sync()?;
+    Ok(engine.cycles())
+}
+
+#[cfg(test)]
+#[path = "controller_tests.rs"]
+mod tests;
