@@ -1,1 +1,23 @@
-//! foresight-simulator (being built).
+//! foresight-simulator: replays a job trace, in virtual time, under any
+//! policy of `foresight_core::policy` with any predictor, on the trace's
+//! cluster or a what-if one, with injected node failures; reports per-job
+//! and aggregated metrics as JSON and Parquet; runs comparisons and sweeps
+//! in parallel.
+//!
+//! Architecture invariant: the simulator never reads the wall clock and
+//! never reimplements a policy: it calls the same `Policy` object the live
+//! controller calls. Same inputs and seed, same results.
+
+pub mod cluster_file;
+pub mod engine;
+pub mod faults;
+pub mod metrics;
+pub mod output;
+pub mod run;
+pub mod workload;
+
+pub use engine::{EngineError, EngineStats, JobOutcome, SimOptions, SimResult, simulate};
+pub use faults::{FaultConfig, FaultRate, NodeOutage, OnFailure};
+pub use metrics::{JobMetrics, Report, Summary};
+pub use run::{Comparison, RunSpec, SimError, compare, run};
+pub use workload::{Filter, Workload, WorkloadBuilder, WorkloadOptions};

@@ -1,0 +1,6 @@
+//! Integration tests of the simulator, one file per behaviour.
+
+mod common;
+mod determinism;
+mod kth_literature;
+mod properties;
