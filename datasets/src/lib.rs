@@ -24,6 +24,7 @@ pub mod shared;
 pub mod source;
 pub mod summary;
 pub mod swf;
+pub mod synthetic;
 pub mod table;
 pub mod telemetry;
 pub mod timefmt;
