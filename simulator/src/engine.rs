@@ -369,6 +369,7 @@ impl Engine<'_> {
             match self.on_failure {
                 OnFailure::Requeue => self.requeue(key),
                 OnFailure::Fail => {
+                    self.attempt[i] += 1;
                     self.out[i].end_s = now;
                     self.out[i].failed = true;
                 }

@@ -94,27 +94,21 @@ pub struct Report {
     pub dropped: Dropped,
 }
 
-/// Per-job metrics by key (`None` for a job that did not end).
-pub fn job_metrics(workload: &Workload, result: &SimResult) -> Vec<Option<JobMetrics>> {
-    workload
-        .jobs
-        .iter()
-        .zip(&result.outcomes)
-        .map(|(j, o)| o.ended().then(|| JobMetrics::new(j.info.submit_s, o.start_s, o.end_s)))
-        .collect()
+/// The metrics of job `key` (`None` when it did not end).
+pub fn job_metrics(workload: &Workload, result: &SimResult, key: usize) -> Option<JobMetrics> {
+    let (j, o) = (&workload.jobs[key], &result.outcomes[key]);
+    o.ended().then(|| JobMetrics::new(j.info.submit_s, o.start_s, o.end_s))
 }
 
 /// Builds the report of one run.
 pub fn report(workload: &Workload, capacity: Resources, result: &SimResult, policy: &str, predictor: &str) -> Report {
-    let metrics = job_metrics(workload, result);
     let first = workload.jobs.first().map_or(0.0, |j| j.info.submit_s);
     let last = result.outcomes.iter().filter(|o| o.ended()).map(|o| o.end_s).fold(first, f64::max);
-    let ctx = Ctx { w: workload, r: result, m: &metrics, capacity, makespan: last - first };
-    let all: Vec<u32> = (0..workload.len() as u32).collect();
+    let ctx = Ctx { w: workload, r: result, capacity, makespan: last - first };
     Report {
         policy: policy.to_string(),
         predictor: predictor.to_string(),
-        summary: ctx.summary(&all),
+        summary: ctx.summary(0..workload.len() as u32),
         by_user: ctx.breakdown(&workload.users, |j| j.user),
         by_group: ctx.breakdown(&workload.groups, |j| j.group),
         by_queue: ctx.breakdown(&workload.queues, |j| j.queue),
@@ -126,7 +120,6 @@ pub fn report(workload: &Workload, capacity: Resources, result: &SimResult, poli
 struct Ctx<'a> {
     w: &'a Workload,
     r: &'a SimResult,
-    m: &'a [Option<JobMetrics>],
     capacity: Resources,
     makespan: f64,
 }
@@ -137,17 +130,20 @@ impl Ctx<'_> {
         for j in &self.w.jobs {
             sets[id(&j.info) as usize].push(j.info.key.0);
         }
-        sets.iter().enumerate().map(|(i, set)| (names.name(i as u32).to_string(), self.summary(set))).collect()
+        sets.iter()
+            .enumerate()
+            .map(|(i, set)| (names.name(i as u32).to_string(), self.summary(set.iter().copied())))
+            .collect()
     }
 
-    fn summary(&self, set: &[u32]) -> Summary {
+    fn summary(&self, set: impl ExactSizeIterator<Item = u32>) -> Summary {
         let mut s = Summary { jobs: set.len() as u64, makespan_s: self.makespan, ..Summary::default() };
         let mut waits = Vec::with_capacity(set.len());
         let (mut response, mut bsld, mut cpu_s, mut gpu_s) = (0.0, 0.0, 0.0, 0.0);
-        for &k in set {
+        for k in set {
             let (o, j) = (&self.r.outcomes[k as usize], &self.w.jobs[k as usize]);
             s.requeues += u64::from(o.requeues);
-            let Some(m) = self.m[k as usize] else { continue };
+            let Some(m) = job_metrics(self.w, self.r, k as usize) else { continue };
             s.ended += 1;
             s.killed += u64::from(o.killed);
             s.failed += u64::from(o.failed);

@@ -19,7 +19,7 @@ pub fn write_json<T: serde::Serialize>(value: &T, path: &Path) -> Result<(), Sim
 /// bounded slowdown, estimate, flags. `job_ids` gives the trace's job id by
 /// source row, when known.
 pub fn jobs_frame(workload: &Workload, result: &SimResult, job_ids: Option<&dyn Fn(u32) -> String>) -> PolarsResult<DataFrame> {
-    let m = job_metrics(workload, result);
+    let m: Vec<_> = (0..workload.len()).map(|k| job_metrics(workload, result, k)).collect();
     let jobs = &workload.jobs;
     let o = &result.outcomes;
     let f = |g: &dyn Fn(usize) -> Option<f64>| (0..jobs.len()).map(g).collect::<Vec<Option<f64>>>();

@@ -195,11 +195,14 @@ impl WorkloadBuilder {
     /// Sorts by submission, applies the load factor and hands out keys.
     pub fn finish(mut self) -> Workload {
         let w = &mut self.w;
-        let mut order: Vec<u32> = (0..w.jobs.len() as u32).collect();
-        order.sort_by(|&a, &b| w.jobs[a as usize].info.submit_s.total_cmp(&w.jobs[b as usize].info.submit_s));
-        let (jobs, rows) = (&w.jobs, &w.source_row);
-        let mut sorted: Vec<SimJob> = order.iter().map(|&i| jobs[i as usize]).collect();
-        w.source_row = order.iter().map(|&i| rows[i as usize]).collect();
+        let mut sorted = std::mem::take(&mut w.jobs);
+        if !sorted.is_sorted_by(|a, b| a.info.submit_s <= b.info.submit_s) {
+            let mut order: Vec<u32> = (0..sorted.len() as u32).collect();
+            order.sort_by(|&a, &b| sorted[a as usize].info.submit_s.total_cmp(&sorted[b as usize].info.submit_s));
+            let rows = &w.source_row;
+            w.source_row = order.iter().map(|&i| rows[i as usize]).collect();
+            sorted = order.iter().map(|&i| sorted[i as usize]).collect();
+        }
         let first = sorted.first().map_or(0.0, |j| j.info.submit_s);
         let factor = if self.opts.load_factor > 0.0 { self.opts.load_factor } else { 1.0 };
         for (i, j) in sorted.iter_mut().enumerate() {

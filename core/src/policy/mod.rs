@@ -83,3 +83,6 @@ impl<P: Policy + ?Sized> Policy for Box<P> {
         (**self).decide(state, now)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,135 @@
+//! Unit and property tests of the composed policies.
+
+use super::*;
+use crate::cluster::Cluster;
+use crate::resources::Resources;
+use crate::state::{Demand, JobInfo, JobKey, PendingJob};
+use proptest::prelude::*;
+
+fn info(key: u32, cpus: u32, limit_s: f64) -> JobInfo {
+    JobInfo {
+        key: JobKey(key),
+        user: key % 3,
+        group: 0,
+        queue: 0,
+        submit_s: 0.0,
+        demand: Demand::new(Resources::new(cpus, 0, 0)),
+        limit_s,
+    }
+}
+
+/// A cluster of `nodes` × `per_node` CPUs with jobs `running` as
+/// `(cpus, expected end)` started at 0 and jobs `pending` as `(cpus, estimate)`.
+fn state(nodes: u32, per_node: u32, running: &[(u32, f64)], pending: &[(u32, f64)]) -> ClusterState {
+    let mut st = ClusterState::new(&Cluster::homogeneous("n", nodes, Resources::new(per_node, 0, 0)), f64::INFINITY);
+    let mut t = Tentative::default();
+    let mut key = 0;
+    for &(cpus, end) in running {
+        t.reset(&st);
+        let p = PendingJob { info: info(key, cpus, 1e9), estimate_s: end };
+        let Some(slots) = t.place(&st, Placement::FirstFit, &p.info.demand) else { continue };
+        st.submit(p).unwrap();
+        st.start(JobKey(key), slots, 0.0, end).unwrap();
+        key += 1;
+    }
+    for &(cpus, est) in pending {
+        st.submit(PendingJob { info: info(key, cpus, 1e9), estimate_s: est }).unwrap();
+        key += 1;
+    }
+    st
+}
+
+/// Applies the starts of `d` (all of them, or only those not backfilled)
+/// to a copy of `st` at `now`.
+fn apply(st: &ClusterState, d: &Decision, now: f64, backfills_too: bool) -> ClusterState {
+    let mut after = st.clone();
+    for s in d.starts.iter().filter(|s| backfills_too || !s.backfilled) {
+        let est = st.pending().iter().find(|p| p.info.key == s.key).unwrap().estimate_s;
+        after.start(s.key, s.slots.clone(), now, now + est).unwrap();
+    }
+    after
+}
+
+#[test]
+fn easy_backfills_short_jobs_around_the_reservation() {
+    // 4 CPUs; 2 busy until t=100. Head wants 4; a 2-CPU job of 50 s fits
+    // before the shadow time, one of 200 s would delay the head.
+    let st = state(4, 1, &[(2, 100.0)], &[(4, 10.0), (2, 200.0), (2, 50.0)]);
+    let mut easy = "easy".parse::<PolicySpec>().unwrap().build();
+    let d = easy.decide(&st, 0.0);
+    assert_eq!(d.starts.len(), 1);
+    assert_eq!(d.starts[0].key, JobKey(3));
+    assert!(d.starts[0].backfilled);
+    let mut fcfs = "fcfs".parse::<PolicySpec>().unwrap().build();
+    assert!(fcfs.decide(&st, 0.0).starts.is_empty());
+    let mut cons = "conservative".parse::<PolicySpec>().unwrap().build();
+    assert_eq!(cons.decide(&st, 0.0).starts.iter().map(|s| s.key).collect::<Vec<_>>(), vec![JobKey(3)]);
+}
+
+#[test]
+fn sjbf_tries_the_shortest_candidate_first() {
+    // Room for one 2-CPU backfill before the shadow time at 100.
+    let st = state(4, 1, &[(2, 100.0)], &[(4, 10.0), (2, 90.0), (2, 30.0)]);
+    let mut easy = "easy".parse::<PolicySpec>().unwrap().build();
+    assert_eq!(easy.decide(&st, 0.0).starts[0].key, JobKey(2));
+    let mut sjbf = "sjbf".parse::<PolicySpec>().unwrap().build();
+    assert_eq!(sjbf.decide(&st, 0.0).starts[0].key, JobKey(3));
+}
+
+#[test]
+fn queue_orders_rank_as_named() {
+    let st = state(2, 1, &[(2, 100.0)], &[(2, 50.0), (1, 500.0), (1, 20.0)]);
+    let mut scratch = OrderScratch::default();
+    let mut out = Vec::new();
+    QueueOrder::ShortestFirst.order_into(&st, 0.0, &mut scratch, &mut out);
+    assert_eq!(out, vec![2, 0, 1]);
+    QueueOrder::Qssf.order_into(&st, 0.0, &mut scratch, &mut out);
+    assert_eq!(out, vec![2, 0, 1], "service = estimate x size: 20, 100, 500");
+    QueueOrder::Fcfs.order_into(&st, 0.0, &mut scratch, &mut out);
+    assert_eq!(out, vec![0, 1, 2]);
+}
+
+#[test]
+fn fair_share_puts_light_users_first() {
+    let mut st = state(2, 1, &[], &[(1, 10.0), (1, 10.0)]);
+    // Job 0 belongs to user 0, job 1 to user 1; user 0 has used a lot.
+    st.usage_mut().charge(0, 0, 5000.0, 0.0);
+    let mut scratch = OrderScratch::default();
+    let mut out = Vec::new();
+    QueueOrder::FairShare(ShareBy::User).order_into(&st, 10.0, &mut scratch, &mut out);
+    assert_eq!(out, vec![1, 0]);
+    QueueOrder::Priority(PriorityWeights::default()).order_into(&st, 10.0, &mut scratch, &mut out);
+    assert_eq!(out, vec![1, 0]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// The head's reservation (shadow time) computed after EASY's in-order
+    /// starts is never later once the backfilled jobs are added.
+    #[test]
+    fn proptest_easy_backfill_never_delays_the_head_reservation(
+        nodes in 1u32..6,
+        per_node in 1u32..5,
+        running in prop::collection::vec((1u32..6, 1u32..500), 0..8),
+        pending in prop::collection::vec((1u32..8, 0u32..600), 1..12),
+        sjbf in any::<bool>(),
+        now in 0u32..50,
+    ) {
+        let running: Vec<(u32, f64)> = running.iter().map(|&(c, e)| (c, f64::from(e))).collect();
+        let total = nodes * per_node;
+        let pending: Vec<(u32, f64)> = pending.iter().map(|&(c, e)| (c.min(total), f64::from(e))).collect();
+        let now = f64::from(now);
+        let st = state(nodes, per_node, &running, &pending);
+        let mut policy = if sjbf { "sjbf" } else { "easy" }.parse::<PolicySpec>().unwrap().build();
+        let d = policy.decide(&st, now);
+        let started: Vec<JobKey> = d.starts.iter().map(|s| s.key).collect();
+        let Some(head) = st.pending().iter().find(|p| !started.contains(&p.info.key)) else { return Ok(()) };
+        let need = head.info.demand.total;
+        let in_order = apply(&st, &d, now, false);
+        let all = apply(&st, &d, now, true);
+        let (before, _) = easy_shadow(now, in_order.free_total(), in_order.running(), &[], &need);
+        let (after, _) = easy_shadow(now, all.free_total(), all.running(), &[], &need);
+        prop_assert!(after <= before, "head reservation moved from {before} to {after}");
+    }
+}

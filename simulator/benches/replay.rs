@@ -1,0 +1,97 @@
+//! Replay speed: jobs per second replaying KTH-SP2 under EASY and EASY++,
+//! and the time and peak memory of a ten-million-job synthetic trace.
+//!
+//! `cargo bench -p foresight-simulator --bench replay` (set
+//! `FORESIGHT_BENCH_JOBS` to change the synthetic size).
+
+use foresight_core::policy::{Policy, PolicySpec};
+use foresight_core::predictor::PredictorKind;
+use foresight_core::{Cluster, Resources};
+use foresight_datasets::synthetic::{Synthetic, SyntheticConfig};
+use foresight_datasets::{ReadOptions, read_trace, shared::dataset};
+use foresight_simulator::metrics::report;
+use foresight_simulator::{Filter, SimOptions, Workload, WorkloadBuilder, WorkloadOptions, simulate};
+use std::time::Instant;
+
+fn main() {
+    kth();
+    synthetic();
+}
+
+/// Runs one simulation and returns its wall time in seconds.
+fn time_once(w: &Workload, c: &Cluster, policy: &str, predictor: &str) -> f64 {
+    let spec: PolicySpec = policy.parse().expect("known policy");
+    let kind: PredictorKind = predictor.parse().expect("known predictor");
+    let mut p = spec.build();
+    let mut pred = kind.build(|| w.effective_runtimes());
+    let t = Instant::now();
+    let r = simulate(w, c, &mut p, pred.as_mut(), &SimOptions::default()).expect("the run succeeds");
+    let dt = t.elapsed().as_secs_f64();
+    assert_eq!(r.stats.never_started, 0, "{}", p.name());
+    dt
+}
+
+fn kth() {
+    let Some(path) = dataset("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz") else {
+        println!("skipped: KTH-SP2 dataset missing");
+        return;
+    };
+    let table = read_trace(&path, &ReadOptions::default()).expect("KTH reads").table;
+    let cluster = table.meta.default_cluster().expect("KTH declares its machine");
+    let opts = WorkloadOptions { filter: Filter::Predictsim, ..WorkloadOptions::default() };
+    let w = Workload::from_jobs(&table.jobs, &cluster, opts);
+    for (policy, predictor) in [("easy", "requested"), ("easy++", "easy++"), ("easy++", "clairvoyant")] {
+        let _ = time_once(&w, &cluster, policy, predictor);
+        let mut times: Vec<f64> = (0..21).map(|_| time_once(&w, &cluster, policy, predictor)).collect();
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "KTH-SP2 {policy}/{predictor}: {} jobs in {:.2} ms (median of 21) = {:.2} M jobs/s (best {:.2} M jobs/s)",
+            w.len(),
+            median * 1e3,
+            w.len() as f64 / median / 1e6,
+            w.len() as f64 / times[0] / 1e6,
+        );
+    }
+}
+
+fn synthetic() {
+    let jobs: u64 = std::env::var("FORESIGHT_BENCH_JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+    // 64 nodes of 32 CPUs; about 70 % offered load.
+    let cluster = Cluster::homogeneous("n", 64, Resources::new(32, 0, 0));
+    let cfg = SyntheticConfig { jobs, users: 2000, cpus: 2048, mean_interarrival_s: 45.0, ..SyntheticConfig::default() };
+    let t0 = Instant::now();
+    let mut b = WorkloadBuilder::new(&cluster, WorkloadOptions::default());
+    for job in Synthetic::new(cfg) {
+        b.push(&job);
+    }
+    let w = b.finish();
+    let t_gen = t0.elapsed().as_secs_f64();
+    let spec: PolicySpec = "easy".parse().expect("known policy");
+    let mut p = spec.build();
+    let mut pred = PredictorKind::Requested.build(Vec::new);
+    let t1 = Instant::now();
+    let r = simulate(&w, &cluster, &mut p, pred.as_mut(), &SimOptions::default()).expect("the run succeeds");
+    let t_sim = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    let rep = report(&w, cluster.total(), &r, "easy", "requested");
+    let t_rep = t2.elapsed().as_secs_f64();
+    println!(
+        "synthetic {jobs} jobs on 2048 CPUs, easy/requested: generate+load {t_gen:.1} s, simulate {t_sim:.1} s ({:.2} M jobs/s), report {t_rep:.1} s, total {:.1} s; peak memory {:.0} MiB; utilisation {:.1} %, mean wait {:.0} s",
+        jobs as f64 / t_sim / 1e6,
+        t0.elapsed().as_secs_f64(),
+        peak_rss_mib(),
+        rep.summary.cpu_utilisation * 100.0,
+        rep.summary.mean_wait_s,
+    );
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
