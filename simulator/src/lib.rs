@@ -14,10 +14,12 @@ pub mod faults;
 pub mod metrics;
 pub mod output;
 pub mod run;
+pub mod sweep;
 pub mod workload;
 
 pub use engine::{EngineError, EngineStats, JobOutcome, SimOptions, SimResult, simulate};
 pub use faults::{FaultConfig, FaultRate, NodeOutage, OnFailure};
 pub use metrics::{JobMetrics, Report, Summary};
 pub use run::{Comparison, RunSpec, SimError, compare, run};
+pub use sweep::{Grid, SweepPoint, sweep};
 pub use workload::{Filter, Workload, WorkloadBuilder, WorkloadOptions};

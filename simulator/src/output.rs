@@ -85,3 +85,11 @@ pub fn summaries_frame(reports: &[Report]) -> PolarsResult<DataFrame> {
     ];
     DataFrame::new(reports.len(), columns)
 }
+
+pub use polars::prelude::DataFrame;
+
+/// Writes a frame as Parquet to an open file.
+pub fn write_frame(df: &mut DataFrame, file: &mut File) -> PolarsResult<()> {
+    ParquetWriter::new(file).finish(df)?;
+    Ok(())
+}

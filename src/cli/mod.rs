@@ -1,9 +1,12 @@
 //! Subcommands of the `foresight` binary, one module each, and the one place
 //! that maps errors to exit codes.
 
+mod compare;
 mod ingest;
 mod inspect;
 mod progress;
+mod simulate;
+mod sweep;
 pub mod trace_args;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +29,12 @@ pub enum Command {
     /// Summarise a trace or a Parquet table: jobs, users, span, outcomes,
     /// estimate quality, offered load.
     Inspect(inspect::InspectArgs),
+    /// Replay a trace under one policy and predictor.
+    Simulate(simulate::SimulateArgs),
+    /// Compare policies on one trace, in parallel, as a table.
+    Compare(compare::CompareArgs),
+    /// Sweep policies over clusters, load factors and seeds.
+    Sweep(sweep::SweepArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -33,6 +42,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ingest(args) => ingest::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Simulate(args) => simulate::run_simulate(args),
+        Command::Compare(args) => compare::run_compare(args),
+        Command::Sweep(args) => sweep::run_sweep(args),
     }
 }
 

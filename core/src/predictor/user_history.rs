@@ -23,11 +23,12 @@ impl Predictor for UserHistory {
         "easy++"
     }
 
-    /// The mean of the user's last two runtimes, capped by the request; the
+    /// The mean of the user's last two runtimes in whole seconds (rounded
+    /// down, as predictsim does), capped by the request; the
     /// request until the user has two finished jobs.
     fn predict(&mut self, job: &JobInfo) -> f64 {
         match self.last_two.get(job.user as usize) {
-            Some([Some(a), Some(b)]) => ((a + b) / 2.0).min(job.limit_s),
+            Some([Some(a), Some(b)]) => ((a + b) / 2.0).floor().min(job.limit_s),
             _ => job.limit_s,
         }
     }

@@ -1,0 +1,188 @@
+//! `foresight simulate`: replay a trace under one policy and predictor, and
+//! the what-if arguments `compare` and `sweep` share.
+
+use super::trace_args::TraceArgs;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use foresight_core::Cluster;
+use foresight_datasets::JobTable;
+use foresight_simulator::output::{write_jobs_parquet, write_json};
+use foresight_simulator::{
+    FaultConfig, FaultRate, Filter, NodeOutage, OnFailure, Report, RunSpec, SimError, SimOptions, Summary, Workload,
+    WorkloadOptions, cluster_file, run,
+};
+use std::path::PathBuf;
+
+/// Replay a trace under one policy: waits, slowdowns, utilisation.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    trace: TraceArgs,
+    /// The policy: fcfs, easy, easy++, sjbf, conservative, qssf, sjf,
+    /// fairshare, fairshare-group, priority, or a composition such as
+    /// `qssf/conservative/best-fit`.
+    #[arg(long, default_value = "easy")]
+    policy: String,
+    /// The runtime predictor: requested, easy++ or clairvoyant (default:
+    /// the policy's own).
+    #[arg(long)]
+    predictor: Option<String>,
+    #[command(flatten)]
+    what_if: WhatIf,
+    /// Write the full report (with per-user, group and queue breakdowns) as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write one row per job (wait, response, slowdown, ...) as Parquet.
+    #[arg(long, value_name = "FILE")]
+    parquet: Option<PathBuf>,
+}
+
+/// Which jobs are replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FilterArg {
+    /// Every job that ran and fits the cluster.
+    Ran,
+    /// The predictsim (SC'15) filter of SWF logs.
+    Predictsim,
+}
+
+/// What-if arguments: another cluster, another load, faults.
+#[derive(Debug, Clone, Args)]
+pub struct WhatIf {
+    /// A TOML cluster file (node types with counts) instead of the
+    /// machine the trace declares.
+    #[arg(long, value_name = "FILE")]
+    cluster: Option<PathBuf>,
+    /// Divide every inter-arrival time by this (2 doubles the load).
+    #[arg(long, default_value_t = 1.0)]
+    load_factor: f64,
+    /// Which jobs are replayed.
+    #[arg(long, value_enum, default_value = "ran")]
+    filter: FilterArg,
+    /// Seed of every random draw.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Inject random node failures: mean time between failures of one
+    /// node, seconds.
+    #[arg(long, value_name = "SECONDS")]
+    mtbf: Option<f64>,
+    /// Mean time to repair a failed node, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600.0)]
+    mttr: f64,
+    /// A planned outage, `NODE@START+DURATION` in seconds (node index from
+    /// 0); repeatable.
+    #[arg(long, value_name = "NODE@START+DURATION")]
+    outage: Vec<String>,
+    /// What happens to the jobs on a failed node.
+    #[arg(long, value_enum, default_value = "requeue")]
+    on_failure: OnFailureArg,
+    /// Ask the policy again when only a prediction was corrected.
+    #[arg(long)]
+    decide_on_correction: bool,
+}
+
+/// What happens to the jobs on a failed node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnFailureArg {
+    /// Back to the queue.
+    Requeue,
+    /// Ended, failed.
+    Fail,
+}
+
+impl WhatIf {
+    /// The cluster: the file's, or the one the trace declares.
+    pub fn cluster(&self, table: &JobTable) -> anyhow::Result<Cluster> {
+        match &self.cluster {
+            Some(path) => Ok(cluster_file::read(path)?),
+            None => table.meta.default_cluster().ok_or_else(|| SimError::NoCluster.into()),
+        }
+    }
+
+    /// Workload options.
+    pub fn workload_options(&self) -> WorkloadOptions {
+        let filter = match self.filter {
+            FilterArg::Ran => Filter::Ran,
+            FilterArg::Predictsim => Filter::Predictsim,
+        };
+        WorkloadOptions { filter, load_factor: self.load_factor }
+    }
+
+    /// Engine options.
+    pub fn sim_options(&self) -> anyhow::Result<SimOptions> {
+        let schedule = self.outage.iter().map(|o| parse_outage(o)).collect::<anyhow::Result<Vec<_>>>()?;
+        let on_failure = match self.on_failure {
+            OnFailureArg::Requeue => OnFailure::Requeue,
+            OnFailureArg::Fail => OnFailure::Fail,
+        };
+        let rate = self.mtbf.map(|mtbf_s| FaultRate { mtbf_s, mttr_s: self.mttr });
+        Ok(SimOptions {
+            faults: FaultConfig { schedule, rate, on_failure },
+            seed: self.seed,
+            decide_on_correction: self.decide_on_correction,
+            ..SimOptions::default()
+        })
+    }
+}
+
+fn parse_outage(text: &str) -> anyhow::Result<NodeOutage> {
+    let bad = || anyhow::anyhow!("invalid outage `{text}` (expected NODE@START+DURATION, e.g. 3@86400+3600)");
+    let (node, rest) = text.split_once('@').ok_or_else(bad)?;
+    let (at, dur) = rest.split_once('+').ok_or_else(bad)?;
+    Ok(NodeOutage {
+        node: node.trim().parse().map_err(|_| bad())?,
+        at_s: at.trim().parse().map_err(|_| bad())?,
+        duration_s: dur.trim().parse().map_err(|_| bad())?,
+    })
+}
+
+/// Runs `simulate`.
+pub fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    let table = args.trace.load()?.table;
+    let cluster = args.what_if.cluster(&table)?;
+    let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options());
+    let spec = RunSpec { policy: args.policy, predictor: args.predictor, options: args.what_if.sim_options()? };
+    let (result, report) = run(&workload, &cluster, &spec)?;
+    print!("{}", report_text(&report, &cluster));
+    if let Some(path) = &args.json {
+        write_json(&report, path).with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    if let Some(path) = &args.parquet {
+        let id = |row: u32| table.jobs[row as usize].job_id.clone();
+        write_jobs_parquet(&workload, &result, Some(&id), path)?;
+    }
+    Ok(())
+}
+
+/// A few lines a person reads at a glance.
+pub fn report_text(r: &Report, cluster: &Cluster) -> String {
+    let s: &Summary = &r.summary;
+    let cap = cluster.total();
+    let d = &r.dropped;
+    let mut out = format!(
+        "policy {} with predictor {}: {} jobs on {} nodes ({} CPUs, {} GPUs); {} dropped by the filter\n",
+        r.policy,
+        r.predictor,
+        s.jobs,
+        cluster.len(),
+        cap.cpus,
+        cap.gpus,
+        d.total()
+    );
+    out += &format!(
+        "  wait       mean {:.0} s, median {:.0} s, p95 {:.0} s, p99 {:.0} s\n",
+        s.mean_wait_s, s.median_wait_s, s.p95_wait_s, s.p99_wait_s
+    );
+    out += &format!("  slowdown   average bounded {:.2}, max {:.1} (10 s bound)\n", s.avg_bsld, s.max_bsld);
+    out += &format!(
+        "  machine    CPU utilisation {:.1} %, GPU utilisation {:.1} %, makespan {:.0} s\n",
+        s.cpu_utilisation * 100.0,
+        s.gpu_utilisation * 100.0,
+        s.makespan_s
+    );
+    out += &format!(
+        "  jobs       {} ended, {} killed at their limit, {} backfilled, {} failed, {} requeues, {} never started\n",
+        s.ended, s.killed, s.backfilled, s.failed, s.requeues, r.stats.never_started
+    );
+    out
+}
