@@ -97,6 +97,15 @@ impl ShadowHandle {
         self.wait().await
     }
 
+    /// Asks the controller to stop after `delay`, without waiting.
+    pub fn stop_after(&self, delay: Duration, reason: &str) {
+        let (tx, reason) = (self.events.clone(), reason.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send(Event::Shutdown(reason)).await;
+        });
+    }
+
     /// Waits until the controller stops by itself (a signal).
     pub async fn wait(self) -> Result<u64, ControllerError> {
         self.task.await.unwrap_or_else(|e| panic!("controller task failed: {e}"))

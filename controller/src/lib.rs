@@ -18,3 +18,4 @@ pub mod model;
 pub mod shadow;
 pub mod event;
 pub mod controller;
+pub mod run;

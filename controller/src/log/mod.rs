@@ -11,6 +11,7 @@
 pub mod frame;
 pub mod reader;
 pub mod record;
+pub mod show;
 pub mod writer;
 
 pub use reader::{Filter, FileScan, read_file, read_log, segments};

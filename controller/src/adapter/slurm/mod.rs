@@ -40,16 +40,43 @@ impl SlurmSource {
 }
 
 /// A Slurm cluster seen through its commands or its REST daemon.
+///
+/// Memory counts as a resource only where Slurm schedules it
+/// (`SelectTypeParameters` with `MEMORY`): elsewhere every job would seem
+/// to ask for a whole node's memory. By default this is read once from
+/// `scontrol show config`.
 #[derive(Debug, Clone)]
 pub struct SlurmAdapter {
     source: SlurmSource,
     timeout: Duration,
+    memory: Option<bool>,
 }
 
 impl SlurmAdapter {
     /// An adapter reading from `source`, giving each call 10 s.
     pub fn new(source: SlurmSource) -> Self {
-        Self { source, timeout: Duration::from_secs(10) }
+        Self { source, timeout: Duration::from_secs(10), memory: None }
+    }
+
+    /// Says whether memory is scheduled, instead of asking Slurm.
+    pub fn with_memory(mut self, scheduled: bool) -> Self {
+        self.memory = Some(scheduled);
+        self
+    }
+
+    async fn memory_scheduled(&mut self) -> bool {
+        if let Some(m) = self.memory {
+            return m;
+        }
+        match self.run("scontrol", &["show", "config"]).await {
+            Ok(out) => {
+                let m = parse::memory_scheduled(&out);
+                self.memory = Some(m);
+                m
+            }
+            // ask again next time; meanwhile count memory
+            Err(_) => true,
+        }
     }
 
     /// Changes the time each call may take.
@@ -106,8 +133,12 @@ impl Orchestrator for SlurmAdapter {
 
     async fn observe(&mut self) -> Result<ClusterView, AdapterError> {
         let at_unix_s = now_unix_s();
-        let nodes = parse::nodes(&self.json("sinfo", &["--json"], "/slurm/v0.0.38/nodes").await?)?;
-        let jobs = parse::jobs(&self.json("squeue", &["--json"], "/slurm/v0.0.38/jobs").await?)?;
+        let mut nodes = parse::nodes(&self.json("sinfo", &["--json"], "/slurm/v0.0.38/nodes").await?)?;
+        let mut jobs = parse::jobs(&self.json("squeue", &["--json"], "/slurm/v0.0.38/jobs").await?)?;
+        if !self.memory_scheduled().await {
+            nodes.iter_mut().for_each(|n| (n.spec.capacity.mem_mb, n.allocated.mem_mb) = (0, 0));
+            jobs.iter_mut().for_each(|j| j.job.req_mem_mb = None);
+        }
         Ok(ClusterView { at_unix_s, nodes, jobs })
     }
 

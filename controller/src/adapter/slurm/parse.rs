@@ -157,6 +157,15 @@ pub fn nodes(doc: &Value) -> Result<Vec<NodeView>, AdapterError> {
         .collect()
 }
 
+/// True when `scontrol show config` output says memory is a scheduled
+/// (consumable) resource.
+pub fn memory_scheduled(config: &str) -> bool {
+    config
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("SelectTypeParameters"))
+        .is_some_and(|v| v.to_uppercase().contains("MEMORY"))
+}
+
 /// The fields `sacct` is asked for, in order (with `SLURM_TIME_FORMAT=%s`).
 pub const SACCT_FIELDS: &str = "JobID,JobName,Partition,User,Account,State,Submit,Start,End,NCPUS,NNodes,NodeList,Timelimit";
 

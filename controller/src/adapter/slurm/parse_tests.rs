@@ -71,3 +71,10 @@ fn parses_sacct_with_epoch_times_and_skips_steps() {
     assert_eq!((views[1].phase, views[1].job.status), (Phase::Finished, JobStatus::Cancelled));
     assert!(views[1].nodes.is_empty() && views[1].job.start_s.is_none());
 }
+
+#[test]
+fn reads_whether_memory_is_scheduled() {
+    assert!(!memory_scheduled("SelectType              = select/cons_tres\nSelectTypeParameters    = CR_CORE\n"));
+    assert!(memory_scheduled("SelectTypeParameters    = CR_CORE_MEMORY\n"));
+    assert!(!memory_scheduled(""));
+}

@@ -1,0 +1,86 @@
+//! One line of text per record, for `foresight log`.
+
+use super::record::{Body, Record, Source};
+use std::fmt::Write;
+
+fn ids(list: &[&str]) -> String {
+    if list.is_empty() { "-".to_string() } else { list.join(",") }
+}
+
+/// A one-line, human-readable rendering of a record.
+pub fn line(r: &Record) -> String {
+    let mut s = format!("#{:<6} {:>14.3} {:<8} ", r.seq, r.ts_unix_s, r.body.kind());
+    let _ = match &r.body {
+        Body::Start(st) => write!(
+            s,
+            "mode={} policy={} baseline={} model={} orchestrator={} resumed={} torn_bytes_dropped={}",
+            st.mode,
+            st.policy,
+            st.baseline,
+            st.model_version.as_deref().unwrap_or("-"),
+            st.orchestrator,
+            st.resumed,
+            st.torn_bytes_dropped
+        ),
+        Body::Cycle(c) => {
+            let changes: Vec<String> = c.changes.iter().map(|ch| format!("{}:{:?}", ch.job_id, ch.what).to_lowercase()).collect();
+            let started = |d: &Option<super::DecisionSummary>| d.as_ref().map_or("n/a".to_string(), |d| ids(&d.started_ids()));
+            let source = match c.source {
+                Source::Candidate => "candidate".to_string(),
+                Source::Fallback => format!("fallback({})", c.fallback_reason.as_deref().unwrap_or("?")),
+            };
+            write!(
+                s,
+                "cycle={} trigger={} pending={} running={} changes=[{}] actual={} baseline={} candidate={} source={} predictions={} latency_us={}",
+                c.cycle,
+                c.trigger,
+                c.observed.pending,
+                c.observed.running,
+                changes.join(" "),
+                started(&c.actual),
+                started(&c.baseline),
+                started(&c.candidate),
+                source,
+                c.predictions.len(),
+                c.latency_us
+            )
+        }
+        Body::Finished(f) => {
+            let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+            write!(
+                s,
+                "job={} runtime_s={:.1} predicted_s={} error_s={} counterfactual_s={}",
+                f.job_id,
+                f.runtime_s,
+                opt(f.predicted_runtime_s),
+                opt(f.error_s),
+                opt(f.counterfactual_delta_s)
+            )
+        }
+        Body::Breaker(b) => write!(s, "{} -> {}: {}", b.from, b.to, b.reason),
+        Body::Outage(o) if o.reachable => write!(s, "orchestrator back after {:.1} s", o.down_s.unwrap_or(0.0)),
+        Body::Outage(o) => write!(s, "orchestrator unreachable: {}", o.error.as_deref().unwrap_or("?")),
+        Body::Model(m) => match (&m.version, &m.error) {
+            (Some(v), _) => write!(s, "loaded {} version {v}", m.path),
+            (None, e) => write!(s, "could not load {}: {}", m.path, e.as_deref().unwrap_or("?")),
+        },
+        Body::Stop(st) => write!(s, "reason={} cycles={}", st.reason, st.cycles),
+    };
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::record::BreakerRecord;
+
+    #[test]
+    fn renders_a_breaker_record() {
+        let r = Record {
+            seq: 4,
+            ts_unix_s: 10.0,
+            body: Body::Breaker(BreakerRecord { from: "closed".into(), to: "open".into(), reason: "model error: x".into() }),
+        };
+        assert_eq!(line(&r), "#4              10.000 breaker  closed -> open: model error: x");
+    }
+}
