@@ -17,6 +17,7 @@ pub mod embedded;
 pub mod error;
 pub mod gpujobs;
 pub mod openb;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod reject;
 pub mod sacct;
@@ -57,14 +58,26 @@ pub fn read_trace(path: &Path, opts: &ReadOptions) -> Result<Ingested, IngestErr
         Format::Sacct => sacct::read(input()?, path, opts.strict),
         Format::GpuJobs => gpujobs::read(input()?, path, opts.strict),
         Format::Openb => openb::read(input()?, path, opts.strict),
+        #[cfg(feature = "parquet")]
         Format::Parquet if !telemetry::parquet::is_telemetry(path)? => {
             Ok(Ingested { table: parquet::read(path)?, skipped: SkipReport::default() })
         }
-        Format::Parquet | Format::Telemetry => Err(IngestError::UnknownFormat {
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => Err(IngestError::Parquet {
             path: path.to_path_buf(),
-            reason: "it holds telemetry samples, not jobs".into(),
-            known: Format::job_formats(),
+            message: "this build has no Parquet support (feature `parquet` of foresight-datasets)".into(),
         }),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => Err(telemetry_not_jobs(path)),
+        Format::Telemetry => Err(telemetry_not_jobs(path)),
+    }
+}
+
+fn telemetry_not_jobs(path: &Path) -> IngestError {
+    IngestError::UnknownFormat {
+        path: path.to_path_buf(),
+        reason: "it holds telemetry samples, not jobs".into(),
+        known: Format::job_formats(),
     }
 }
 
@@ -76,6 +89,7 @@ pub fn read_telemetry(path: &Path, opts: &ReadOptions) -> Result<(telemetry::Tel
     };
     match format {
         Format::Telemetry => telemetry::read(source::open(path)?, path, opts.strict),
+        #[cfg(feature = "parquet")]
         Format::Parquet if telemetry::parquet::is_telemetry(path)? => {
             Ok((telemetry::parquet::read(path)?, SkipReport::default()))
         }

@@ -81,6 +81,7 @@ mod tests {
 /// Key of the table kind in a telemetry Parquet file's key-value metadata.
 pub const PARQUET_KIND_KEY: &str = "foresight.table";
 
+#[cfg(feature = "parquet")]
 /// The telemetry table as Parquet (long form: `ts_s, node, device, job_id,
 /// metric, value`), and back.
 pub mod parquet {

@@ -24,7 +24,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     let path = &args.trace.trace;
     let format = match args.trace.format {
         Some(f) => f,
-        None => detect::detect(path).with_context(|| format!("failed to read trace {}", path.display()))?,
+        None => detect::detect(path).context("failed to read trace")?,
     };
     let is_telemetry = match format {
         Format::Telemetry => true,
@@ -33,7 +33,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     };
     if is_telemetry {
         let (table, skipped) = read_telemetry(path, &args.trace.options())
-            .with_context(|| format!("failed to read telemetry {}", path.display()))?;
+            .context("failed to read telemetry")?;
         report_skipped(path, &skipped);
         telemetry::parquet::write(&table, &args.output)?;
         println!(

@@ -34,7 +34,7 @@ impl TraceArgs {
         let spinner = super::progress::spinner(format!("reading {}", self.trace.display()));
         let read = read_trace(&self.trace, &self.options());
         spinner.finish_and_clear();
-        let read = read.with_context(|| format!("failed to read trace {}", self.trace.display()))?;
+        let read = read.context("failed to read trace")?;
         report_skipped(&self.trace, &read.skipped);
         Ok(read)
     }
