@@ -7,167 +7,19 @@
 //! are made before the ends of that instant are learnt. The engine never
 //! reads the wall clock; the same inputs and seed give the same results.
 
+mod event;
+mod outcome;
+
+pub use outcome::{EngineError, EngineStats, JobOutcome, SimOptions, SimResult};
+
 use crate::faults::{FaultConfig, FaultStreams, OnFailure};
 use crate::workload::Workload;
+use event::{Event, Kind};
 use foresight_core::Cluster;
 use foresight_core::policy::{Decision, Policy};
 use foresight_core::predictor::{Outlived, Predictor, clamp_correction, clamp_estimate};
 use foresight_core::state::{ClusterState, JobKey, PendingJob, StateError};
-use serde::{Deserialize, Serialize};
-use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-
-/// Options of one simulation besides the policy and predictor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SimOptions {
-    /// Faults to inject.
-    pub faults: FaultConfig,
-    /// Seed of every random draw.
-    pub seed: u64,
-    /// Half-life of fair-share usage, seconds.
-    pub usage_half_life_s: f64,
-    /// Ask the policy again at an instant where only predictions were
-    /// corrected. Off by default, as in Tsafrir's EASY++ and the predictsim
-    /// simulator: a correction moves the reservation, and the next
-    /// submission or end acts on it. (On KTH-SP2, deciding at corrections
-    /// raises EASY++'s average bounded slowdown from 63.4 to 68.5.)
-    pub decide_on_correction: bool,
-}
-
-impl Default for SimOptions {
-    fn default() -> Self {
-        Self { faults: FaultConfig::default(), seed: 0, usage_half_life_s: 7.0 * 86_400.0, decide_on_correction: false }
-    }
-}
-
-/// What happened to one job. Times are NaN when it never started.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct JobOutcome {
-    /// Start of its last attempt.
-    pub start_s: f64,
-    /// End of its last attempt.
-    pub end_s: f64,
-    /// The estimate its predictor made at submission.
-    pub estimate_s: f64,
-    /// Times it went back to the queue (node failure or preemption).
-    pub requeues: u16,
-    /// Times its estimate was corrected.
-    pub corrections: u16,
-    /// Killed at its time limit.
-    pub killed: bool,
-    /// Ended by a node failure.
-    pub failed: bool,
-    /// Its last start overtook a job ahead of it.
-    pub backfilled: bool,
-}
-
-impl JobOutcome {
-    const NOT_STARTED: JobOutcome = JobOutcome {
-        start_s: f64::NAN,
-        end_s: f64::NAN,
-        estimate_s: f64::NAN,
-        requeues: 0,
-        corrections: 0,
-        killed: false,
-        failed: false,
-        backfilled: false,
-    };
-
-    /// True when the job ran to an end.
-    pub fn ended(&self) -> bool {
-        !self.end_s.is_nan()
-    }
-}
-
-/// Counters of one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EngineStats {
-    /// Events handled (submissions included).
-    pub events: u64,
-    /// Times the policy was asked.
-    pub decisions: u64,
-    /// Prediction corrections.
-    pub corrections: u64,
-    /// Node failures.
-    pub node_failures: u64,
-    /// Jobs sent back to the queue.
-    pub requeues: u64,
-    /// Jobs that never started (stranded when the run ended).
-    pub never_started: u64,
-}
-
-/// The result of one simulation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SimResult {
-    /// Per job, by key.
-    pub outcomes: Vec<JobOutcome>,
-    /// Counters.
-    pub stats: EngineStats,
-}
-
-/// Why a simulation stopped early. The run cannot go on after any of them.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum EngineError {
-    /// The policy asked for something the state refuses.
-    #[error("policy `{policy}` made an invalid decision at t={at_s}: {source}")]
-    InvalidDecision {
-        /// The policy.
-        policy: String,
-        /// When.
-        at_s: f64,
-        /// What the state refused.
-        source: StateError,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
-    Correction { key: JobKey, attempt: u16, n: u16 },
-    End { key: JobKey, attempt: u16 },
-    Up { node: u32, random: bool },
-    Down { node: u32, random: bool },
-    Wake,
-}
-
-impl Kind {
-    fn rank(&self) -> u8 {
-        match self {
-            Kind::Correction { .. } => 0,
-            Kind::End { .. } => 2,
-            Kind::Up { .. } => 3,
-            Kind::Down { .. } => 4,
-            Kind::Wake => 5,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Event {
-    t: f64,
-    seq: u64,
-    kind: Kind,
-}
-
-impl Ord for Event {
-    fn cmp(&self, o: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap and the earliest event must come first.
-        o.t.total_cmp(&self.t).then(o.kind.rank().cmp(&self.kind.rank())).then(o.seq.cmp(&self.seq))
-    }
-}
-
-impl PartialOrd for Event {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
-impl PartialEq for Event {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-
-impl Eq for Event {}
 
 /// Replays `workload` on `cluster` under `policy`, with runtime estimates
 /// from `predictor`.
