@@ -1,0 +1,1 @@
+//! Demand forecasts (placeholder, filled below).

@@ -1,0 +1,168 @@
+//! Training and evaluation split by time, always: a model is trained on
+//! jobs that had *ended* before the split instant (the submission of the
+//! first test job) and tested on the jobs submitted from then on, each
+//! featurised from what was known at its own submission.
+
+use crate::ModelError;
+use crate::classifier::{ClassifierMetrics, FailureModel};
+use crate::features::{Schema, build_rows};
+use crate::file::{ModelFile, TrainingWindow};
+use crate::history::JobTelemetry;
+use crate::metrics::RuntimeMetrics;
+use crate::runtime::{ModelKind, RuntimeModel};
+use foresight_core::Job;
+use foresight_datasets::JobTable;
+use serde::{Deserialize, Serialize};
+
+/// Where a trace is split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SplitOptions {
+    /// Share of jobs, by submission time, before the split.
+    pub train_fraction: f64,
+}
+
+impl Default for SplitOptions {
+    fn default() -> Self {
+        Self { train_fraction: 0.7 }
+    }
+}
+
+/// A split of a trace by submission time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeSplit {
+    /// The split instant: the first test job's submission (infinite when
+    /// every job is before it).
+    pub split_s: f64,
+    /// Rows of finished jobs that ended strictly before the split.
+    pub train: Vec<usize>,
+    /// Rows of finished jobs submitted at or after the split.
+    pub test: Vec<usize>,
+}
+
+/// Splits `jobs` so that the first `fraction` of them (by submission) come
+/// before the split.
+pub fn time_split(jobs: &[Job], fraction: f64) -> TimeSplit {
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by(|&a, &b| jobs[a].submit_s.total_cmp(&jobs[b].submit_s));
+    let k = ((jobs.len() as f64 * fraction.clamp(0.0, 1.0)).floor() as usize).min(jobs.len());
+    let split_s = order.get(k).map_or(f64::INFINITY, |&i| jobs[i].submit_s);
+    let ended = |j: &Job| j.runtime_s.is_some() && j.end_s.or(j.start_s.zip(j.runtime_s).map(|(s, r)| s + r)).is_some_and(|e| e < split_s);
+    let train = order.iter().copied().filter(|&i| jobs[i].submit_s < split_s && ended(&jobs[i])).collect();
+    let test = order.iter().copied().filter(|&i| jobs[i].submit_s >= split_s && jobs[i].runtime_s.is_some()).collect();
+    TimeSplit { split_s, train, test }
+}
+
+/// Trains a model of `kind` (and the failure classifier) on the first
+/// `fraction` of `table`, by time.
+pub fn train(table: &JobTable, kind: ModelKind, telemetry: &JobTelemetry, opts: SplitOptions) -> Result<ModelFile, ModelError> {
+    let split = time_split(&table.jobs, opts.train_fraction);
+    let past: Vec<Job> = table.jobs.iter().filter(|j| j.submit_s < split.split_s).cloned().collect();
+    let schema = Schema::from_jobs(&table.meta, &past);
+    let rows = build_rows(&schema, &table.jobs, telemetry);
+    train_on(table, kind, &schema, &rows, &split)
+}
+
+fn train_on(
+    table: &JobTable,
+    kind: ModelKind,
+    schema: &Schema,
+    rows: &[Vec<f64>],
+    split: &TimeSplit,
+) -> Result<ModelFile, ModelError> {
+    if split.train.is_empty() {
+        return Err(ModelError::NoTrainingData);
+    }
+    let x: Vec<Vec<f64>> = split.train.iter().map(|&i| rows[i].clone()).collect();
+    let y: Vec<f64> = split.train.iter().map(|&i| table.jobs[i].runtime_s.unwrap_or(0.0)).collect();
+    let runtime = RuntimeModel::train(kind, schema, &x, &y)?;
+    let failure = FailureModel::train(&table.jobs, &split.train, rows);
+    let jobs = &table.jobs;
+    let window = TrainingWindow {
+        trace: table.meta.source.clone(),
+        first_submit_s: split.train.iter().map(|&i| jobs[i].submit_s).fold(f64::INFINITY, f64::min),
+        split_s: split.split_s,
+        jobs: split.train.len(),
+    };
+    Ok(ModelFile::new(kind, schema.clone(), window, runtime, failure))
+}
+
+/// A model's scores on the test part, with its baselines on the same jobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The model evaluated.
+    pub model: String,
+    /// The split instant (trace seconds).
+    pub split_s: f64,
+    /// Finished jobs trained on.
+    pub train_jobs: usize,
+    /// The model's runtime metrics on the test jobs.
+    pub runtime: RuntimeMetrics,
+    /// The requested time's metrics on the same jobs.
+    pub requested: RuntimeMetrics,
+    /// EASY++'s (mean of the user's last two runtimes).
+    pub easy_plus_plus: RuntimeMetrics,
+    /// The failure/time-out classifier against the user-history baseline.
+    pub classifier: Option<ClassifierMetrics>,
+}
+
+/// Evaluates `model` on the jobs of `table` submitted at or after its
+/// training window's split instant.
+pub fn evaluate(table: &JobTable, model: &ModelFile, telemetry: &JobTelemetry) -> Result<Evaluation, ModelError> {
+    let rows = build_rows(&model.schema, &table.jobs, telemetry);
+    let split_s = model.training.split_s;
+    let test: Vec<usize> = (0..table.jobs.len())
+        .filter(|&i| table.jobs[i].submit_s >= split_s && table.jobs[i].runtime_s.is_some())
+        .collect();
+    if test.is_empty() {
+        return Err(ModelError::NoTestData);
+    }
+    let actual: Vec<f64> = test.iter().map(|&i| table.jobs[i].runtime_s.unwrap_or(0.0)).collect();
+    let score = |m: &RuntimeModel| {
+        let p: Vec<f64> = test.iter().map(|&i| m.predict(&model.schema, &rows[i])).collect();
+        RuntimeMetrics::of(&p, &actual)
+    };
+    Ok(Evaluation {
+        model: model.kind.to_string(),
+        split_s,
+        train_jobs: model.training.jobs,
+        runtime: score(&model.runtime),
+        requested: score(&RuntimeModel::Requested),
+        easy_plus_plus: score(&RuntimeModel::UserHistory),
+        classifier: model.failure.as_ref().map(|f| f.evaluate(&model.schema, &table.jobs, &test, &rows)),
+    })
+}
+
+/// Trains a model of `kind` on the first part of `table` and evaluates it
+/// on the rest.
+pub fn train_and_evaluate(
+    table: &JobTable,
+    kind: ModelKind,
+    telemetry: &JobTelemetry,
+    opts: SplitOptions,
+) -> Result<(ModelFile, Evaluation), ModelError> {
+    let mut file = train(table, kind, telemetry, opts)?;
+    let eval = evaluate(table, &file, telemetry)?;
+    file.metrics = Some(eval.clone());
+    Ok((file, eval))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_split_trains_only_on_jobs_ended_before_it() {
+        let job = |submit: f64, runtime: f64| Job {
+            submit_s: submit,
+            start_s: Some(submit),
+            end_s: Some(submit + runtime),
+            runtime_s: Some(runtime),
+            ..Job::default()
+        };
+        let jobs = vec![job(0.0, 1.0), job(1.0, 100.0), job(2.0, 1.0), job(3.0, 1.0), job(4.0, 1.0)];
+        let s = time_split(&jobs, 0.6);
+        assert_eq!(s.split_s, 3.0);
+        assert_eq!(s.train, vec![0], "job 1 ends after the split, job 2 at it");
+        assert_eq!(s.test, vec![3, 4]);
+    }
+}

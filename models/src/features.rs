@@ -1,0 +1,220 @@
+//! The features of a job at its submission: its request, the calendar, its
+//! name's tokens and submitted features (the static part, from the job row
+//! alone), and what the cluster's history says by then (the dynamic part,
+//! from [`History`], which learns only from jobs that have ended).
+//!
+//! Offline (training, evaluation) and online (inside a simulation) use the
+//! same code: [`Schema::static_row`] plus [`History::fill`], so a model sees
+//! the same features in both places.
+
+use crate::history::History;
+use foresight_core::{FeatureValue, Job, TraceMeta};
+use foresight_datasets::gpujobs::OBSERVED_COLUMNS;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Buckets user, queue and text values are hashed into.
+pub const CATEGORY_BUCKETS: u64 = 1024;
+
+/// Buckets the tokens of a job's name are hashed into.
+pub const NAME_BUCKETS: usize = 8;
+
+/// Names of the static features, in row order, before the submitted ones.
+pub const STATIC_NAMES: [&str; 9] =
+    ["log_req_time", "log_req_cpus", "log_req_gpus", "log_req_nodes", "log_req_mem", "hour", "weekday", "queue", "user"];
+
+/// What a model's rows contain: fixed columns, one column per submitted
+/// feature of the training table, and the history columns. Stored in model
+/// files so that a model is only ever fed the columns it was trained on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Submitted numeric features (log-scaled in rows).
+    pub numeric: Vec<String>,
+    /// Submitted text features (each value is hashed into
+    /// [`CATEGORY_BUCKETS`], so no vocabulary depends on the table).
+    pub text: Vec<String>,
+    /// Seconds to add to trace time for local calendar time.
+    pub calendar_offset_s: f64,
+}
+
+impl Schema {
+    /// The schema of a training table: every submitted feature that is not
+    /// measured during the run (`OBSERVED_COLUMNS`), numeric when all its
+    /// values are numbers.
+    pub fn from_jobs(meta: &TraceMeta, jobs: &[Job]) -> Schema {
+        let mut numeric = BTreeSet::new();
+        let mut text = BTreeSet::new();
+        for job in jobs {
+            for (k, v) in &job.features {
+                if OBSERVED_COLUMNS.contains(&k.as_str()) {
+                    continue;
+                }
+                match v {
+                    FeatureValue::Num(_) => {
+                        numeric.insert(k.clone());
+                    }
+                    FeatureValue::Text(_) => {
+                        text.insert(k.clone());
+                    }
+                }
+            }
+        }
+        for k in &text {
+            numeric.remove(k);
+        }
+        Schema {
+            numeric: numeric.into_iter().collect(),
+            text: text.into_iter().collect(),
+            calendar_offset_s: calendar_offset(meta),
+        }
+    }
+
+    /// All column names, in row order.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = STATIC_NAMES.iter().map(|s| s.to_string()).collect();
+        names.extend((0..NAME_BUCKETS).map(|i| format!("name_token_{i}")));
+        names.extend(self.numeric.iter().map(|n| format!("log_{n}")));
+        names.extend(self.text.iter().cloned());
+        names.extend(crate::history::HISTORY_NAMES.iter().map(|s| s.to_string()));
+        names
+    }
+
+    /// Number of columns.
+    pub fn width(&self) -> usize {
+        STATIC_NAMES.len() + NAME_BUCKETS + self.numeric.len() + self.text.len() + crate::history::HISTORY_NAMES.len()
+    }
+
+    /// The static part of a job's row (the history columns are NaN until
+    /// [`History::fill`] sets them). Missing values are NaN.
+    pub fn static_row(&self, job: &Job) -> Vec<f64> {
+        let mut row = Vec::with_capacity(self.width());
+        let log = |v: Option<f64>| v.map_or(f64::NAN, |x| x.max(0.0).ln_1p());
+        row.push(log(job.req_time_s));
+        row.push(log(job.req_cpus.map(f64::from)));
+        row.push(log(job.req_gpus.map(f64::from)));
+        row.push(log(job.req_nodes.map(f64::from)));
+        row.push(log(job.req_mem_mb.map(|m| m as f64)));
+        let local = job.submit_s + self.calendar_offset_s;
+        row.push((local.rem_euclid(86_400.0) / 3600.0).floor());
+        // Day 0 of the Unix epoch was a Thursday: weekday 0 is Monday.
+        row.push(((local / 86_400.0).floor() + 3.0).rem_euclid(7.0));
+        row.push(category(job.queue.as_deref()));
+        row.push(category(job.user.as_deref()));
+        let mut buckets = [0.0; NAME_BUCKETS];
+        for token in tokens(job.name.as_deref().unwrap_or("")) {
+            buckets[(fnv1a(token) % NAME_BUCKETS as u64) as usize] += 1.0;
+        }
+        row.extend(buckets);
+        for n in &self.numeric {
+            row.push(match job.features.get(n) {
+                Some(FeatureValue::Num(x)) => x.max(0.0).ln_1p(),
+                _ => f64::NAN,
+            });
+        }
+        for n in &self.text {
+            row.push(match job.features.get(n) {
+                Some(FeatureValue::Text(t)) => category(Some(t)),
+                _ => f64::NAN,
+            });
+        }
+        row.resize(self.width(), f64::NAN);
+        row
+    }
+
+    /// The offset of the history columns in a row.
+    pub fn history_offset(&self) -> usize {
+        self.width() - crate::history::HISTORY_NAMES.len()
+    }
+}
+
+/// Seconds from trace time to local calendar time: the epoch plus the time
+/// zone, or zero when the trace does not say (hours then count from its
+/// start).
+pub fn calendar_offset(meta: &TraceMeta) -> f64 {
+    meta.epoch_unix_s.unwrap_or(0.0) + f64::from(meta.tz_offset_s.unwrap_or(0))
+}
+
+fn category(value: Option<&str>) -> f64 {
+    value.map_or(f64::NAN, |v| (fnv1a(v) % CATEGORY_BUCKETS) as f64)
+}
+
+/// The tokens of a job name: runs of letters (digits and punctuation split
+/// them), lowercased by the hash.
+pub fn tokens(name: &str) -> impl Iterator<Item = &str> {
+    name.split(|c: char| !c.is_alphabetic()).filter(|t| !t.is_empty())
+}
+
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x100_0000_01b3))
+}
+
+/// Feature rows for every job of a table, each from what was known at its
+/// submission: jobs are visited in submission order and a job's runtime
+/// enters the history only once its end is before the submission being
+/// featurised (an end at the same instant comes after, as in the
+/// simulator). Rows are in table order.
+pub fn build_rows(schema: &Schema, jobs: &[Job], telemetry: &crate::history::JobTelemetry) -> Vec<Vec<f64>> {
+    let mut history = History::new(schema.history_offset());
+    let mut rows = vec![Vec::new(); jobs.len()];
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by(|&a, &b| jobs[a].submit_s.total_cmp(&jobs[b].submit_s));
+    // Starts and ends in time order; each is applied before the first
+    // submission strictly after it.
+    let mut events: Vec<(f64, bool, usize)> = Vec::new();
+    for (i, j) in jobs.iter().enumerate() {
+        if let Some(s) = j.start_s {
+            events.push((s, false, i));
+        }
+        if let (Some(e), Some(_)) = (j.end_s, j.runtime_s) {
+            events.push((e, true, i));
+        }
+    }
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut next = 0;
+    for &i in &order {
+        let job = &jobs[i];
+        while next < events.len() && events[next].0 < job.submit_s {
+            let (t, is_end, k) = events[next];
+            if is_end {
+                let rt = jobs[k].runtime_s.unwrap_or(0.0);
+                history.observe_end(&jobs[k], rt, telemetry.get(&jobs[k].job_id), t);
+            } else {
+                history.observe_start(&jobs[k]);
+            }
+            next += 1;
+        }
+        let mut row = schema.static_row(job);
+        history.fill(job, &mut row);
+        history.observe_submit(job);
+        rows[i] = row;
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_rows_hold_request_calendar_and_submitted_features() {
+        let mut job = Job { submit_s: 86_400.0 * 4.0 + 3.5 * 3600.0, req_time_s: Some(99.0), ..Job::default() };
+        job.name = Some("train_transformer-7".into());
+        job.features.insert("d_model".into(), FeatureValue::Num(511.0));
+        job.features.insert("dtype".into(), FeatureValue::Text("bf16".into()));
+        job.features.insert("peak_mem_mib".into(), FeatureValue::Num(9.0));
+        let schema = Schema::from_jobs(&TraceMeta::default(), std::slice::from_ref(&job));
+        assert_eq!(schema.numeric, vec!["d_model".to_string()], "observed columns are never features");
+        let row = schema.static_row(&job);
+        let names = schema.names();
+        assert_eq!(row.len(), names.len());
+        let at = |n: &str| row[names.iter().position(|x| x == n).unwrap()];
+        assert_eq!(at("log_req_time"), 100f64.ln());
+        assert_eq!(at("hour"), 3.0);
+        assert_eq!(at("weekday"), 0.0, "1970-01-05 was a Monday");
+        assert_eq!(at("log_d_model"), 512f64.ln());
+        assert_eq!(at("dtype"), category(Some("bf16")));
+        assert!(at("log_req_cpus").is_nan());
+        let tokens_seen: f64 = (0..NAME_BUCKETS).map(|i| at(&format!("name_token_{i}"))).sum();
+        assert_eq!(tokens_seen, 2.0);
+    }
+}

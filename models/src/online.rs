@@ -1,0 +1,220 @@
+//! Predictors for a simulation or a live controller, built on the job
+//! table the run replays: [`FilePredictor`] applies a trained model file,
+//! [`OnlinePredictor`] retrains a model on a sliding window of the jobs
+//! that have *finished* as time advances. Both keep the history columns up
+//! to date from the starts and ends they are told about, featurise a job
+//! when it is submitted, and correct an outlived estimate as EASY++ does.
+
+use crate::ModelError;
+use crate::features::Schema;
+use crate::file::ModelFile;
+use crate::history::{History, JobTelemetry, log_runtime};
+use crate::runtime::{ModelKind, RuntimeModel};
+use foresight_core::Job;
+use foresight_core::predictor::{Outlived, Predictor, UserHistory};
+use foresight_core::state::JobInfo;
+use foresight_datasets::JobTable;
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+
+/// The jobs of a run by key, and the history they build.
+#[derive(Debug, Clone)]
+struct Featurizer {
+    schema: Schema,
+    jobs: Vec<Job>,
+    telemetry: JobTelemetry,
+    history: History,
+    rows: HashMap<u32, Vec<f64>>,
+}
+
+impl Featurizer {
+    fn new(schema: Schema, table: &JobTable, source_rows: &[u32]) -> Self {
+        let jobs = source_rows.iter().map(|&r| table.jobs[r as usize].clone()).collect();
+        let history = History::new(schema.history_offset());
+        Self { schema, jobs, telemetry: JobTelemetry::new(), history, rows: HashMap::new() }
+    }
+
+    /// Featurises the job as of now (it joins the queue) and predicts with
+    /// `model`, if any.
+    fn submit(&mut self, info: &JobInfo, model: Option<&RuntimeModel>) -> Option<f64> {
+        let job = self.jobs.get(info.key.0 as usize)?;
+        let mut row = self.schema.static_row(job);
+        self.history.fill(job, &mut row);
+        self.history.observe_submit(job);
+        let p = model.map(|m| m.predict(&self.schema, &row));
+        self.rows.insert(info.key.0, row);
+        p
+    }
+
+    fn start(&mut self, info: &JobInfo) {
+        if let Some(job) = self.jobs.get(info.key.0 as usize) {
+            self.history.observe_start(job);
+        }
+    }
+
+    /// Learns the end; returns the job's row at submission.
+    fn end(&mut self, info: &JobInfo, runtime_s: f64, now: f64) -> Option<Vec<f64>> {
+        let job = self.jobs.get(info.key.0 as usize)?;
+        self.history.observe_end(job, runtime_s, self.telemetry.get(&job.job_id), now);
+        self.rows.remove(&info.key.0)
+    }
+
+    fn easy_plus_plus(&self, info: &JobInfo) -> f64 {
+        self.jobs.get(info.key.0 as usize).and_then(|j| self.history.last_two_mean(j)).unwrap_or(info.limit_s)
+    }
+}
+
+/// A trained model file applied to a run.
+#[derive(Debug, Clone)]
+pub struct FilePredictor {
+    features: Featurizer,
+    model: RuntimeModel,
+}
+
+impl FilePredictor {
+    /// Applies `file` to the jobs of `table`; `source_rows[key]` is the
+    /// table row of the run's job `key`.
+    pub fn new(file: ModelFile, table: &JobTable, source_rows: &[u32]) -> Self {
+        Self { features: Featurizer::new(file.schema, table, source_rows), model: file.runtime }
+    }
+}
+
+impl Predictor for FilePredictor {
+    fn name(&self) -> &'static str {
+        "model"
+    }
+
+    fn predict(&mut self, job: &JobInfo) -> f64 {
+        self.features.submit(job, Some(&self.model)).unwrap_or(job.limit_s)
+    }
+
+    fn observe_start(&mut self, job: &JobInfo, _now: f64) {
+        self.features.start(job);
+    }
+
+    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
+        self.features.end(job, runtime_s, now);
+    }
+
+    fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
+        UserHistory::default().correct(job, outlived)
+    }
+}
+
+/// How the online predictor learns. Fixed a priori, not tuned on any
+/// evaluated log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OnlineParams {
+    /// The model retrained.
+    pub kind: ModelKind,
+    /// Finished jobs in the sliding window.
+    pub window: usize,
+    /// Retrain after this many new finished jobs (or sooner, while the
+    /// window is small: whenever it has doubled).
+    pub retrain_every: usize,
+    /// Finished jobs needed before the first model; EASY++ until then.
+    pub min_train: usize,
+}
+
+impl Default for OnlineParams {
+    fn default() -> Self {
+        Self { kind: ModelKind::Gbt, window: 20_000, retrain_every: 1_000, min_train: 200 }
+    }
+}
+
+/// A runtime model retrained on a sliding window of finished jobs.
+#[derive(Debug, Clone)]
+pub struct OnlinePredictor {
+    features: Featurizer,
+    params: OnlineParams,
+    window: VecDeque<(Vec<f64>, f64)>,
+    since_train: usize,
+    model: Option<RuntimeModel>,
+    retrains: usize,
+}
+
+impl OnlinePredictor {
+    /// An online predictor over the jobs of `table` (`source_rows[key]` is
+    /// the table row of the run's job `key`). The schema's column types
+    /// come from the table's submitted features; no value of the table is
+    /// read before its job is submitted or ends in the run.
+    pub fn new(table: &JobTable, source_rows: &[u32], params: OnlineParams) -> Self {
+        let schema = Schema::from_jobs(&table.meta, &table.jobs);
+        Self {
+            features: Featurizer::new(schema, table, source_rows),
+            params,
+            window: VecDeque::new(),
+            since_train: 0,
+            model: None,
+            retrains: 0,
+        }
+    }
+
+    /// Times the model was retrained so far.
+    pub fn retrains(&self) -> usize {
+        self.retrains
+    }
+
+    fn retrain(&mut self) {
+        let (x, y): (Vec<Vec<f64>>, Vec<f64>) = self.window.iter().cloned().unzip();
+        if let Ok(m) = RuntimeModel::train(self.params.kind, &self.features.schema, &x, &y) {
+            self.model = Some(m);
+            self.retrains += 1;
+        }
+        self.since_train = 0;
+    }
+}
+
+impl Predictor for OnlinePredictor {
+    fn name(&self) -> &'static str {
+        "online"
+    }
+
+    fn predict(&mut self, job: &JobInfo) -> f64 {
+        let fallback = self.features.easy_plus_plus(job);
+        self.features.submit(job, self.model.as_ref()).unwrap_or(fallback)
+    }
+
+    fn observe_start(&mut self, job: &JobInfo, _now: f64) {
+        self.features.start(job);
+    }
+
+    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
+        let Some(row) = self.features.end(job, runtime_s, now) else { return };
+        self.window.push_back((row, runtime_s));
+        if self.window.len() > self.params.window {
+            self.window.pop_front();
+        }
+        self.since_train += 1;
+        let due = self.since_train >= self.params.retrain_every.min(self.window.len() / 2);
+        if self.window.len() >= self.params.min_train && due {
+            self.retrain();
+        }
+    }
+
+    fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
+        UserHistory::default().correct(job, outlived)
+    }
+}
+
+/// A predictor from a spec: `online` (or `online:<model kind>`, e.g.
+/// `online:gbt-under`) for an online model, else the path of a model file.
+/// `source_rows[key]` is the table row of the run's job `key`.
+pub fn predictor_from_spec(spec: &str, table: &JobTable, source_rows: &[u32]) -> Result<Box<dyn Predictor>, ModelError> {
+    if let Some(rest) = spec.strip_prefix("online") {
+        let kind = match rest.strip_prefix(':') {
+            Some(k) => k.parse()?,
+            None if rest.is_empty() => ModelKind::Gbt,
+            None => return Err(ModelError::UnknownModel(spec.to_string())),
+        };
+        let params = OnlineParams { kind, ..OnlineParams::default() };
+        return Ok(Box::new(OnlinePredictor::new(table, source_rows, params)));
+    }
+    let file = ModelFile::load(Path::new(spec))?;
+    Ok(Box::new(FilePredictor::new(file, table, source_rows)))
+}
+
+/// Runtime log of a prediction, for callers comparing on the training scale.
+pub fn log_prediction(p: f64) -> f64 {
+    log_runtime(p)
+}
