@@ -20,8 +20,8 @@ pub const CATEGORY_BUCKETS: u64 = 1024;
 pub const NAME_BUCKETS: usize = 8;
 
 /// Names of the static features, in row order, before the submitted ones.
-pub const STATIC_NAMES: [&str; 9] =
-    ["log_req_time", "log_req_cpus", "log_req_gpus", "log_req_nodes", "log_req_mem", "hour", "weekday", "queue", "user"];
+pub const STATIC_NAMES: [&str; 10] =
+    ["log_req_time", "log_req_cpus", "log_req_gpus", "log_req_nodes", "log_req_mem", "hour", "weekday", "queue", "user", "name"];
 
 /// What a model's rows contain: fixed columns, one column per submitted
 /// feature of the training table, and the history columns. Stored in model
@@ -100,6 +100,7 @@ impl Schema {
         row.push(((local / 86_400.0).floor() + 3.0).rem_euclid(7.0));
         row.push(category(job.queue.as_deref()));
         row.push(category(job.user.as_deref()));
+        row.push(category(job.name.as_deref()));
         let mut buckets = [0.0; NAME_BUCKETS];
         for token in tokens(job.name.as_deref().unwrap_or("")) {
             buckets[(fnv1a(token) % NAME_BUCKETS as u64) as usize] += 1.0;
@@ -119,6 +120,16 @@ impl Schema {
         }
         row.resize(self.width(), f64::NAN);
         row
+    }
+
+    /// The column holding the job name's hash.
+    pub const NAME_COLUMN: usize = 9;
+
+    /// Columns holding hashed categories (queue, user, name, submitted
+    /// text).
+    pub fn categorical_columns(&self) -> Vec<usize> {
+        let text = STATIC_NAMES.len() + NAME_BUCKETS + self.numeric.len();
+        [7, 8, 9].into_iter().chain(text..text + self.text.len()).collect()
     }
 
     /// The offset of the history columns in a row.

@@ -49,6 +49,15 @@ impl Default for GbtParams {
     }
 }
 
+impl GbtParams {
+    /// The defaults, with the smallest leaf scaled to the data: a hundredth
+    /// of the rows, between 3 and 20 (a priori, so that a few hundred jobs
+    /// still grow trees).
+    pub fn for_rows(n: usize) -> Self {
+        Self { min_leaf: (n / 100).clamp(3, 20), ..Self::default() }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Node {
     /// Feature tested, or `u32::MAX` for a leaf.

@@ -7,10 +7,9 @@
 use crate::ModelError;
 use crate::features::Schema;
 use crate::gbt::{Gbt, GbtParams, Loss};
-use crate::history::HISTORY_NAMES;
+use crate::history::{HISTORY_NAMES, log_runtime};
 use serde::{Deserialize, Serialize};
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::linear::ridge_regression::{RidgeRegression, RidgeRegressionParameters};
+use crate::linear::Linear;
 use std::fmt;
 use std::str::FromStr;
 
@@ -29,12 +28,29 @@ pub enum ModelKind {
     UserHistory,
     /// The requested time (`requested`).
     Requested,
+    /// Ridge regression with a shrunk correction per job name
+    /// (`linear-by-name`).
+    LinearByName,
+    /// `linear-by-name`, then boosted trees on its residuals (`linear+gbt`).
+    Hybrid,
+    /// Whichever of `gbt`, `linear`, `linear-by-name` and `linear+gbt` has the lowest mean
+    /// absolute log error on the last fifth of the training window, by
+    /// time, refitted on all of it (`auto`).
+    Auto,
 }
 
 impl ModelKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [ModelKind; 5] =
-        [ModelKind::Gbt, ModelKind::GbtUnder, ModelKind::Linear, ModelKind::UserHistory, ModelKind::Requested];
+    pub const ALL: [ModelKind; 8] = [
+        ModelKind::Gbt,
+        ModelKind::GbtUnder,
+        ModelKind::Linear,
+        ModelKind::UserHistory,
+        ModelKind::Requested,
+        ModelKind::LinearByName,
+        ModelKind::Hybrid,
+        ModelKind::Auto,
+    ];
 
     /// The canonical name.
     pub fn as_str(&self) -> &'static str {
@@ -44,6 +60,9 @@ impl ModelKind {
             ModelKind::Linear => "linear",
             ModelKind::UserHistory => "easy++",
             ModelKind::Requested => "requested",
+            ModelKind::LinearByName => "linear-by-name",
+            ModelKind::Hybrid => "linear+gbt",
+            ModelKind::Auto => "auto",
         }
     }
 }
@@ -67,59 +86,6 @@ impl FromStr for ModelKind {
 /// over-prediction only with a missed backfill.
 pub const UNDER_WEIGHT: f64 = 4.0;
 
-/// A ridge regression on standardised rows (missing values at the mean).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Linear {
-    means: Vec<f64>,
-    scales: Vec<f64>,
-    coefficients: Vec<f64>,
-    intercept: f64,
-}
-
-impl Linear {
-    /// Fits with smartcore's ridge regression (alpha 1, fixed a priori).
-    pub fn fit(rows: &[Vec<f64>], y: &[f64]) -> Result<Linear, ModelError> {
-        let width = rows.first().map_or(0, Vec::len);
-        let mut means = vec![0.0; width];
-        let mut scales = vec![1.0; width];
-        for f in 0..width {
-            let v: Vec<f64> = rows.iter().map(|r| r[f]).filter(|x| x.is_finite()).collect();
-            if v.is_empty() {
-                continue;
-            }
-            let m = v.iter().sum::<f64>() / v.len() as f64;
-            let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64;
-            means[f] = m;
-            scales[f] = if var > 1e-12 { var.sqrt() } else { 1.0 };
-        }
-        let mut model = Linear { means, scales, coefficients: vec![0.0; width], intercept: 0.0 };
-        let x: Vec<Vec<f64>> = rows.iter().map(|r| model.standardise(r)).collect();
-        let x = DenseMatrix::from_2d_vec(&x).map_err(|e| ModelError::Fit(e.to_string()))?;
-        // Columns are standardised here (smartcore's own rescaling refuses
-        // constant columns), so the intercept is the mean of the target.
-        let y_mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
-        let centred: Vec<f64> = y.iter().map(|v| v - y_mean).collect();
-        let params = RidgeRegressionParameters::default().with_alpha(1.0).with_normalize(false);
-        let fitted = RidgeRegression::fit(&x, &centred, params).map_err(|e| ModelError::Fit(e.to_string()))?;
-        use smartcore::linalg::basic::arrays::Array;
-        model.coefficients = (0..width).map(|f| *fitted.coefficients().get((f, 0))).collect();
-        model.intercept = y_mean + *fitted.intercept();
-        Ok(model)
-    }
-
-    fn standardise(&self, row: &[f64]) -> Vec<f64> {
-        row.iter()
-            .zip(self.means.iter().zip(&self.scales))
-            .map(|(x, (m, s))| if x.is_finite() { (x - m) / s } else { 0.0 })
-            .collect()
-    }
-
-    /// The predicted target of one row.
-    pub fn predict(&self, row: &[f64]) -> f64 {
-        self.intercept + self.standardise(row).iter().zip(&self.coefficients).map(|(x, c)| x * c).sum::<f64>()
-    }
-}
-
 /// A trained runtime model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
@@ -134,6 +100,13 @@ pub enum RuntimeModel {
         /// The regression.
         model: Linear,
     },
+    /// Ridge regression plus trees on its residuals.
+    Hybrid {
+        /// The regression.
+        linear: Linear,
+        /// The trees.
+        trees: Gbt,
+    },
     /// EASY++'s user history.
     UserHistory,
     /// The requested time.
@@ -147,23 +120,44 @@ pub fn requested_s(row: &[f64]) -> f64 {
 }
 
 impl RuntimeModel {
-    /// Trains a model of `kind` on rows of `schema` and their runtimes.
+    /// Trains a model of `kind` on rows of `schema` (in submission order)
+    /// and their runtimes.
     pub fn train(kind: ModelKind, schema: &Schema, rows: &[Vec<f64>], runtimes_s: &[f64]) -> Result<Self, ModelError> {
         if rows.len() != runtimes_s.len() {
             return Err(ModelError::Fit(format!("{} rows for {} runtimes", rows.len(), runtimes_s.len())));
         }
-        if rows.is_empty() && matches!(kind, ModelKind::Gbt | ModelKind::GbtUnder | ModelKind::Linear) {
+        if rows.is_empty() && !matches!(kind, ModelKind::UserHistory | ModelKind::Requested) {
             return Err(ModelError::NoTrainingData);
         }
-        let _ = schema;
-        let y: Vec<f64> = runtimes_s.iter().map(|r| crate::history::log_runtime(*r)).collect();
+        let y: Vec<f64> = runtimes_s.iter().map(|r| log_runtime(*r)).collect();
+        let trees = GbtParams::for_rows(rows.len());
+        let categorical = schema.categorical_columns();
+        let by_name = Some(Schema::NAME_COLUMN);
         Ok(match kind {
-            ModelKind::Gbt => RuntimeModel::Gbt { model: Gbt::fit(rows, &y, &GbtParams::default()) },
+            ModelKind::Gbt => RuntimeModel::Gbt { model: Gbt::fit(rows, &y, &trees) },
             ModelKind::GbtUnder => {
-                let params = GbtParams { loss: Loss::Asymmetric { under_weight: UNDER_WEIGHT }, ..GbtParams::default() };
+                let params = GbtParams { loss: Loss::Asymmetric { under_weight: UNDER_WEIGHT }, ..trees };
                 RuntimeModel::Gbt { model: Gbt::fit(rows, &y, &params) }
             }
-            ModelKind::Linear => RuntimeModel::Linear { model: Linear::fit(rows, &y)? },
+            ModelKind::Linear => RuntimeModel::Linear { model: Linear::fit(rows, &y, &categorical, None)? },
+            ModelKind::LinearByName => RuntimeModel::Linear { model: Linear::fit(rows, &y, &categorical, by_name)? },
+            ModelKind::Hybrid => {
+                let linear = Linear::fit(rows, &y, &categorical, by_name)?;
+                let residual: Vec<f64> = rows.iter().zip(&y).map(|(r, y)| y - linear.predict(r)).collect();
+                RuntimeModel::Hybrid { trees: Gbt::fit(rows, &residual, &trees), linear }
+            }
+            ModelKind::Auto => {
+                let cut = rows.len() * 4 / 5;
+                let mut best = (f64::INFINITY, ModelKind::Gbt);
+                for k in [ModelKind::Gbt, ModelKind::Linear, ModelKind::LinearByName, ModelKind::Hybrid] {
+                    let Ok(m) = RuntimeModel::train(k, schema, &rows[..cut], &runtimes_s[..cut]) else { continue };
+                    let err = rows[cut..].iter().zip(&y[cut..]).map(|(r, y)| (log_runtime(m.predict(schema, r)) - y).abs()).sum::<f64>();
+                    if err < best.0 {
+                        best = (err, k);
+                    }
+                }
+                RuntimeModel::train(best.1, schema, rows, runtimes_s)?
+            }
             ModelKind::UserHistory => RuntimeModel::UserHistory,
             ModelKind::Requested => RuntimeModel::Requested,
         })
@@ -176,6 +170,7 @@ impl RuntimeModel {
         let raw = match self {
             RuntimeModel::Gbt { model } => model.predict(row).exp(),
             RuntimeModel::Linear { model } => model.predict(row).clamp(-10.0, 25.0).exp(),
+            RuntimeModel::Hybrid { linear, trees } => (linear.predict(row) + trees.predict(row)).clamp(-10.0, 25.0).exp(),
             RuntimeModel::UserHistory => {
                 let h = schema.history_offset();
                 let count = row[h + 6];
@@ -207,7 +202,7 @@ mod tests {
             rts.push(f64::from(i % 30 + 1) * 10.0);
         }
         let mut probe = rows[5].clone();
-        for kind in [ModelKind::Gbt, ModelKind::Linear] {
+        for kind in [ModelKind::Gbt, ModelKind::Linear, ModelKind::Hybrid, ModelKind::Auto] {
             let m = RuntimeModel::train(kind, &schema, &rows, &rts).unwrap();
             let p = m.predict(&schema, &probe);
             assert!(p > 30.0 && p < 120.0, "{kind}: {p}");

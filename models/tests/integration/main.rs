@@ -1,0 +1,5 @@
+//! Integration tests of foresight-models on real data, one file per
+//! behaviour.
+
+mod h100_runtime;
+mod leakage;
