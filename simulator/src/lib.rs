@@ -10,6 +10,7 @@
 
 pub mod cluster_file;
 pub mod engine;
+pub mod evidence;
 pub mod faults;
 pub mod metrics;
 pub mod output;
@@ -18,6 +19,7 @@ pub mod sweep;
 pub mod workload;
 
 pub use engine::{EngineError, EngineStats, JobOutcome, SimOptions, SimResult, simulate};
+pub use evidence::{Evidence, EvidenceMeta, RunEvidence, StepTiming, Verdict, compare_evidence};
 pub use faults::{FaultConfig, FaultRate, NodeOutage, OnFailure};
 pub use metrics::{JobMetrics, Report, Summary};
 pub use run::{Comparison, RunSpec, SimError, compare, run};
