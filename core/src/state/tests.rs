@@ -1,3 +1,5 @@
+//! Tests of the cluster state, and a job helper the other core tests share.
+
 use super::*;
 
 pub(crate) fn info(key: u32, cpus: u32, submit_s: f64, limit_s: f64) -> JobInfo {
