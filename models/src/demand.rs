@@ -1,1 +1,138 @@
-//! Demand forecasts (placeholder, filled below).
+//! Demand forecasts: per hour, the jobs submitted and the CPU and GPU hours
+//! they request, for the whole cluster or one queue or tenant; forecast a
+//! day ahead (from values at least 24 hours old) by boosted trees on daily
+//! and weekly lags, and judged against the seasonal-naive forecasts (the
+//! same hour a week before, and a day before) on the hours after the
+//! split, by time.
+
+use crate::gbt::{Gbt, GbtParams};
+use foresight_core::Job;
+use serde::{Deserialize, Serialize};
+
+/// Hours ahead a forecast is made.
+pub const HORIZON_H: usize = 24;
+/// Longest lag a forecast reads (a week).
+const MAX_LAG_H: usize = 168;
+
+/// What is counted per hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Quantity {
+    /// Jobs submitted.
+    Jobs,
+    /// Requested CPU hours (CPUs times requested time).
+    CpuHours,
+    /// Requested GPU hours.
+    GpuHours,
+}
+
+impl Quantity {
+    /// Every quantity.
+    pub const ALL: [Quantity; 3] = [Quantity::Jobs, Quantity::CpuHours, Quantity::GpuHours];
+
+    fn of(&self, job: &Job) -> f64 {
+        let hours = job.req_time_s.unwrap_or(0.0) / 3600.0;
+        match self {
+            Quantity::Jobs => 1.0,
+            Quantity::CpuHours => f64::from(job.req_cpus.unwrap_or(0)) * hours,
+            Quantity::GpuHours => f64::from(job.req_gpus.unwrap_or(0)) * hours,
+        }
+    }
+}
+
+/// An hourly series from the hour of the first submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Local calendar hour (hours since the Unix epoch) of the first value.
+    pub first_hour: i64,
+    /// One value per hour.
+    pub values: Vec<f64>,
+}
+
+/// The hourly series of `quantity` over `jobs` (those `keep` accepts);
+/// `calendar_offset_s` turns trace time into local time.
+pub fn hourly(jobs: &[Job], quantity: Quantity, calendar_offset_s: f64, keep: impl Fn(&Job) -> bool) -> Series {
+    let hour = |j: &Job| ((j.submit_s + calendar_offset_s) / 3600.0).floor() as i64;
+    let first = jobs.iter().map(hour).min().unwrap_or(0);
+    let last = jobs.iter().map(hour).max().unwrap_or(0);
+    let mut values = vec![0.0; (last - first + 1).max(0) as usize];
+    for j in jobs.iter().filter(|j| keep(j)) {
+        values[(hour(j) - first) as usize] += quantity.of(j);
+    }
+    Series { first_hour: first, values }
+}
+
+fn features(s: &Series, t: usize) -> Vec<f64> {
+    let v = &s.values;
+    let lag = |h: usize| v[t - h];
+    let last_day = (HORIZON_H..HORIZON_H + 24).map(lag).sum::<f64>() / 24.0;
+    let last_week = (HORIZON_H..=168).map(lag).sum::<f64>() / (169 - HORIZON_H) as f64;
+    let hour = (s.first_hour + t as i64).rem_euclid(24) as f64;
+    // Hour 0 of the Unix epoch was on a Thursday: weekday 0 is Monday.
+    let weekday = ((s.first_hour + t as i64).div_euclid(24) + 3).rem_euclid(7) as f64;
+    [lag(24), lag(48), lag(72), lag(168), last_day, last_week, hour, weekday]
+        .into_iter()
+        .map(f64::ln_1p)
+        .collect()
+}
+
+/// A forecast's and the seasonal-naive forecasts' errors on test hours.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DemandMetrics {
+    /// Hours trained on.
+    pub train_hours: usize,
+    /// Hours tested on.
+    pub test_hours: usize,
+    /// MAE of the forecaster.
+    pub mae: f64,
+    /// MAE of the value a week before.
+    pub mae_seasonal_naive_week: f64,
+    /// MAE of the value a day before.
+    pub mae_seasonal_naive_day: f64,
+}
+
+/// Trains on the first `train_fraction` of the hours and scores the rest;
+/// `None` when the series is too short (under three weeks).
+pub fn evaluate(series: &Series, train_fraction: f64) -> Option<DemandMetrics> {
+    let n = series.values.len();
+    let split = ((n as f64 * train_fraction) as usize).max(MAX_LAG_H);
+    if n < MAX_LAG_H * 3 || split >= n {
+        return None;
+    }
+    let train: Vec<usize> = (MAX_LAG_H..split).collect();
+    let x: Vec<Vec<f64>> = train.iter().map(|&t| features(series, t)).collect();
+    let y: Vec<f64> = train.iter().map(|&t| series.values[t].ln_1p()).collect();
+    let model = Gbt::fit(&x, &y, &GbtParams::for_rows(x.len()));
+    let test = split..n;
+    let mae = |f: &dyn Fn(usize) -> f64| test.clone().map(|t| (f(t) - series.values[t]).abs()).sum::<f64>() / test.len() as f64;
+    Some(DemandMetrics {
+        train_hours: train.len(),
+        test_hours: test.len(),
+        mae: mae(&|t| model.predict(&features(series, t)).exp_m1().max(0.0)),
+        mae_seasonal_naive_week: mae(&|t| series.values[t - 168]),
+        mae_seasonal_naive_day: mae(&|t| series.values[t - 24]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_noisy_daily_cycle_is_forecast_better_than_a_week_ago() {
+        let mut jobs = Vec::new();
+        let mut state = 7u64;
+        for h in 0..(24 * 7 * 16) {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let noise = (state >> 60) as usize;
+            let n = if h % 24 >= 8 && h % 24 < 18 { 10 } else { 2 } + noise;
+            for _ in 0..n {
+                jobs.push(Job { submit_s: h as f64 * 3600.0 + 1.0, req_cpus: Some(4), req_time_s: Some(1800.0), ..Job::default() });
+            }
+        }
+        let s = hourly(&jobs, Quantity::CpuHours, 0.0, |_| true);
+        assert_eq!(s.values.iter().sum::<f64>(), jobs.len() as f64 * 2.0, "4 CPUs for half an hour each");
+        let m = evaluate(&hourly(&jobs, Quantity::Jobs, 0.0, |_| true), 0.7).unwrap();
+        assert!(m.mae < m.mae_seasonal_naive_week, "{m:?}");
+    }
+}

@@ -105,6 +105,25 @@ pub struct Evaluation {
     pub classifier: Option<ClassifierMetrics>,
 }
 
+impl std::fmt::Display for Evaluation {
+    /// A table: one row per predictor, one column per metric.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "split at {:.0} s; trained on {} finished jobs; tested on {}", self.split_s, self.train_jobs, self.runtime.n)?;
+        writeln!(f, "{:<16} {:>12} {:>9} {:>9} {:>8}", "predictor", "MAE s", "MdAPE %", "accuracy", "under %")?;
+        for (name, m) in [(self.model.as_str(), &self.runtime), ("requested", &self.requested), ("easy++", &self.easy_plus_plus)] {
+            writeln!(f, "{name:<16} {:>12.1} {:>9.1} {:>9.3} {:>8.1}", m.mae_s, m.mdape * 100.0, m.accuracy, m.under_rate * 100.0)?;
+        }
+        writeln!(f, "calibration of {} (by predicted quintile: median predicted -> median actual, s):", self.model)?;
+        for b in &self.runtime.calibration {
+            writeln!(f, "  {:>12.1} -> {:>12.1}  ({} jobs)", b.median_predicted_s, b.median_actual_s, b.n)?;
+        }
+        if let Some(c) = &self.classifier {
+            writeln!(f, "failure/time-out AUC {:.3} (user-history baseline {:.3}; {:.1}% of {} jobs)", c.auc, c.baseline_auc, c.positive_rate * 100.0, c.n)?;
+        }
+        Ok(())
+    }
+}
+
 /// Evaluates `model` on the jobs of `table` submitted at or after its
 /// training window's split instant.
 pub fn evaluate(table: &JobTable, model: &ModelFile, telemetry: &JobTelemetry) -> Result<Evaluation, ModelError> {
@@ -119,7 +138,7 @@ pub fn evaluate(table: &JobTable, model: &ModelFile, telemetry: &JobTelemetry) -
     let actual: Vec<f64> = test.iter().map(|&i| table.jobs[i].runtime_s.unwrap_or(0.0)).collect();
     let score = |m: &RuntimeModel| {
         let p: Vec<f64> = test.iter().map(|&i| m.predict(&model.schema, &rows[i])).collect();
-        RuntimeMetrics::of(&p, &actual)
+        RuntimeMetrics::of(&p, &actual, model.schema.runtime_floor_s)
     };
     Ok(Evaluation {
         model: model.kind.to_string(),

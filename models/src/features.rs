@@ -13,6 +13,10 @@ use foresight_datasets::gpujobs::OBSERVED_COLUMNS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+/// Submitted-looking columns that are only known once a job starts (the
+/// SWF log's allocated processors): never features.
+pub const KNOWN_AT_START: [&str; 1] = ["alloc_cpus"];
+
 /// Buckets user, queue and text values are hashed into.
 pub const CATEGORY_BUCKETS: u64 = 1024;
 
@@ -35,6 +39,10 @@ pub struct Schema {
     pub text: Vec<String>,
     /// Seconds to add to trace time for local calendar time.
     pub calendar_offset_s: f64,
+    /// The trace's runtime resolution: 1 s when every runtime is a whole
+    /// number of seconds (SWF logs), else 1 ms. Shorter runtimes count as
+    /// it on the log scale.
+    pub runtime_floor_s: f64,
 }
 
 impl Schema {
@@ -46,7 +54,7 @@ impl Schema {
         let mut text = BTreeSet::new();
         for job in jobs {
             for (k, v) in &job.features {
-                if OBSERVED_COLUMNS.contains(&k.as_str()) {
+                if OBSERVED_COLUMNS.contains(&k.as_str()) || KNOWN_AT_START.contains(&k.as_str()) {
                     continue;
                 }
                 match v {
@@ -66,6 +74,7 @@ impl Schema {
             numeric: numeric.into_iter().collect(),
             text: text.into_iter().collect(),
             calendar_offset_s: calendar_offset(meta),
+            runtime_floor_s: runtime_floor(jobs),
         }
     }
 
@@ -145,6 +154,12 @@ pub fn calendar_offset(meta: &TraceMeta) -> f64 {
     meta.epoch_unix_s.unwrap_or(0.0) + f64::from(meta.tz_offset_s.unwrap_or(0))
 }
 
+/// 1 s when every known runtime is a whole number of seconds, else 1 ms.
+pub fn runtime_floor(jobs: &[Job]) -> f64 {
+    let whole = jobs.iter().filter_map(|j| j.runtime_s).all(|r| r.fract() == 0.0);
+    if whole { 1.0 } else { 1e-3 }
+}
+
 fn category(value: Option<&str>) -> f64 {
     value.map_or(f64::NAN, |v| (fnv1a(v) % CATEGORY_BUCKETS) as f64)
 }
@@ -165,7 +180,7 @@ fn fnv1a(s: &str) -> u64 {
 /// featurised (an end at the same instant comes after, as in the
 /// simulator). Rows are in table order.
 pub fn build_rows(schema: &Schema, jobs: &[Job], telemetry: &crate::history::JobTelemetry) -> Vec<Vec<f64>> {
-    let mut history = History::new(schema.history_offset());
+    let mut history = History::new(schema.history_offset(), schema.runtime_floor_s);
     let mut rows = vec![Vec::new(); jobs.len()];
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by(|&a, &b| jobs[a].submit_s.total_cmp(&jobs[b].submit_s));

@@ -6,6 +6,7 @@
 //! over-prediction of the same size), and logistic for classifiers.
 //! Deterministic: no random draws.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// What a booster minimises.
@@ -19,6 +20,12 @@ pub enum Loss {
     Asymmetric {
         /// The weight of under-predictions (over-predictions weigh 1).
         under_weight: f64,
+    },
+    /// Pinball loss of quantile `q`: leaves hold the `q`-quantile of the
+    /// residuals of their rows (`q = 0.5` is the conditional median).
+    Quantile {
+        /// The quantile, in `(0, 1)`.
+        q: f64,
     },
     /// Log loss on 0/1 targets; predictions are log-odds.
     Logistic,
@@ -39,13 +46,16 @@ pub struct GbtParams {
     pub l2: f64,
     /// The loss.
     pub loss: Loss,
+    /// At most this many rows grow each tree (a deterministic sample of
+    /// the rest, different for each tree: stochastic gradient boosting).
+    pub max_rows_per_tree: usize,
 }
 
 impl Default for GbtParams {
     /// Fixed a priori (common defaults of histogram boosters), never tuned
     /// on an evaluated log: 100 trees of depth 6, rate 0.1.
     fn default() -> Self {
-        Self { trees: 100, depth: 6, learning_rate: 0.1, min_leaf: 20, l2: 1.0, loss: Loss::Squared }
+        Self { trees: 100, depth: 6, learning_rate: 0.1, min_leaf: 20, l2: 1.0, loss: Loss::Squared, max_rows_per_tree: 100_000 }
     }
 }
 
@@ -79,6 +89,8 @@ pub struct Gbt {
 }
 
 const MAX_BINS: usize = 255;
+/// Nodes with at least this many rows search their features in parallel.
+const PARALLEL_ROWS: usize = 20_000;
 const LEAF: Node = Node { feature: u32::MAX, threshold: 0.0, left: 0, value: 0.0 };
 
 /// Column-major binned features: bin 0 is NaN, bin `b > 0` holds values
@@ -113,6 +125,23 @@ fn bin_of(edges: &[f64], x: f64) -> u8 {
     if x.is_nan() { 0 } else { (1 + edges.partition_point(|e| *e < x)) as u8 }
 }
 
+/// Row indices for tree `seed`: all of them, or a deterministic sample of
+/// about `max` of them.
+fn sample_rows(n: usize, max: usize, seed: u64) -> Vec<u32> {
+    if n <= max || max == 0 {
+        return (0..n as u32).collect();
+    }
+    let threshold = (max as f64 / n as f64 * u32::MAX as f64) as u64;
+    (0..n as u32)
+        .filter(|&i| {
+            let mut z = (u64::from(i) << 20 ^ seed).wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) & 0xffff_ffff <= threshold
+        })
+        .collect()
+}
+
 fn grad_hess(loss: Loss, pred: f64, y: f64) -> (f64, f64) {
     match loss {
         Loss::Squared => (pred - y, 1.0),
@@ -120,11 +149,21 @@ fn grad_hess(loss: Loss, pred: f64, y: f64) -> (f64, f64) {
             let w = if pred < y { under_weight } else { 1.0 };
             (w * (pred - y), w)
         }
+        Loss::Quantile { q } => (if pred >= y { 1.0 - q } else { -q }, 1.0),
         Loss::Logistic => {
             let p = 1.0 / (1.0 + (-pred).exp());
             (p - y, (p * (1.0 - p)).max(1e-6))
         }
     }
+}
+
+/// The `q`-quantile of `values` (NaN when empty).
+fn quantile(mut values: Vec<f64>, q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * q).round() as usize]
 }
 
 fn base_score(loss: Loss, y: &[f64]) -> f64 {
@@ -134,6 +173,7 @@ fn base_score(loss: Loss, y: &[f64]) -> f64 {
             let p = mean.clamp(1e-6, 1.0 - 1e-6);
             (p / (1.0 - p)).ln()
         }
+        Loss::Quantile { q } => quantile(y.to_vec(), q),
         _ => mean,
     }
 }
@@ -152,8 +192,12 @@ impl Gbt {
             for i in 0..y.len() {
                 (g[i], h[i]) = grad_hess(params.loss, pred[i], y[i]);
             }
-            let mut builder = TreeBuilder { binned: &binned, g: &g, h: &h, params, nodes: vec![LEAF] };
-            builder.grow(0, (0..y.len() as u32).collect(), 0);
+            let residual: Vec<f64> = match params.loss {
+                Loss::Quantile { .. } => y.iter().zip(&pred).map(|(y, p)| y - p).collect(),
+                _ => Vec::new(),
+            };
+            let mut builder = TreeBuilder { binned: &binned, g: &g, h: &h, residual: &residual, params, nodes: vec![LEAF] };
+            builder.grow(0, sample_rows(y.len(), params.max_rows_per_tree, trees.len() as u64), 0);
             let tree = builder.nodes;
             for (i, p) in pred.iter_mut().enumerate() {
                 *p += eval_tree(&tree, |f| rows[i][f]);
@@ -202,6 +246,8 @@ struct TreeBuilder<'a> {
     binned: &'a Binned,
     g: &'a [f64],
     h: &'a [f64],
+    /// Targets minus predictions, for the quantile loss's leaf values.
+    residual: &'a [f64],
     params: &'a GbtParams,
     nodes: Vec<Node>,
 }
@@ -216,7 +262,10 @@ impl TreeBuilder<'_> {
     /// Grows the subtree of `rows` at `depth` into the node at `at`.
     fn grow(&mut self, at: usize, rows: Vec<u32>, depth: usize) {
         let (gs, hs) = rows.iter().fold((0.0, 0.0), |(a, b), &i| (a + self.g[i as usize], b + self.h[i as usize]));
-        let value = -gs / (hs + self.params.l2) * self.params.learning_rate;
+        let value = match self.params.loss {
+            Loss::Quantile { q } => quantile(rows.iter().map(|&i| self.residual[i as usize]).collect(), q),
+            _ => -gs / (hs + self.params.l2),
+        } * self.params.learning_rate;
         self.nodes[at] = Node { feature: u32::MAX, threshold: 0.0, left: 0, value };
         if depth >= self.params.depth || rows.len() < 2 * self.params.min_leaf {
             return;
@@ -235,15 +284,31 @@ impl TreeBuilder<'_> {
         self.grow(left_at + 1, right, depth + 1);
     }
 
+    /// The best split of `rows` over all features (in parallel when the
+    /// node is large); ties go to the lower feature.
     fn best_split(&self, rows: &[u32], gs: f64, hs: f64) -> Option<Split> {
+        let features = 0..self.binned.bins.len();
+        let better = |a: Option<Split>, b: Option<Split>| match (a, b) {
+            (Some(a), Some(b)) => Some(if b.gain > a.gain { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        if rows.len() >= PARALLEL_ROWS {
+            let per: Vec<Option<Split>> = features.into_par_iter().map(|f| self.best_split_on(f, rows, gs, hs)).collect();
+            per.into_iter().fold(None, better)
+        } else {
+            features.map(|f| self.best_split_on(f, rows, gs, hs)).fold(None, better)
+        }
+    }
+
+    fn best_split_on(&self, f: usize, rows: &[u32], gs: f64, hs: f64) -> Option<Split> {
         let l2 = self.params.l2;
         let parent = gs * gs / (hs + l2);
         let min_leaf = self.params.min_leaf as f64;
         let mut best: Option<Split> = None;
         let mut hist = [(0.0f64, 0.0f64, 0.0f64); MAX_BINS + 1];
-        for (f, column) in self.binned.bins.iter().enumerate() {
+        let column = &self.binned.bins[f];
+        {
             let nbins = self.binned.edges[f].len() + 2;
-            hist[..nbins].fill((0.0, 0.0, 0.0));
             for &i in rows {
                 let e = &mut hist[usize::from(column[i as usize])];
                 e.0 += self.g[i as usize];
@@ -285,6 +350,8 @@ mod tests {
         assert!((m.predict(&[f64::NAN, 0.0]) + 5.0).abs() < 0.1);
         let asym = Gbt::fit(&rows, &y, &GbtParams { loss: Loss::Asymmetric { under_weight: 4.0 }, ..GbtParams::default() });
         assert!(asym.predict(&[10.0, 0.0]) >= m.predict(&[10.0, 0.0]) - 1e-9);
+        let median = Gbt::fit(&rows, &y, &GbtParams { loss: Loss::Quantile { q: 0.5 }, ..GbtParams::default() });
+        assert!((median.predict(&[90.0, 0.0]) - 3.0).abs() < 0.05);
         let classes: Vec<f64> = y.iter().map(|v| f64::from(*v > 2.0)).collect();
         let c = Gbt::fit(&rows, &classes, &GbtParams { loss: Loss::Logistic, ..GbtParams::default() });
         assert!(c.predict_proba(&[90.0, 0.0]) > 0.9 && c.predict_proba(&[10.0, 0.0]) < 0.1);

@@ -51,10 +51,10 @@ pub fn job_telemetry(table: &TelemetryTable) -> JobTelemetry {
         .collect()
 }
 
-/// The log runtime scale of targets and history columns (a floor of a
-/// millisecond keeps zero runtimes finite).
-pub fn log_runtime(runtime_s: f64) -> f64 {
-    runtime_s.max(1e-3).ln()
+/// The log runtime scale of targets and history columns; runtimes below
+/// the trace's resolution `floor_s` count as it (zero stays finite).
+pub fn log_runtime(runtime_s: f64, floor_s: f64) -> f64 {
+    runtime_s.max(floor_s).ln()
 }
 
 #[derive(Debug, Clone, Default)]
@@ -73,6 +73,7 @@ struct UserState {
 #[derive(Debug, Clone, Default)]
 pub struct History {
     offset: usize,
+    floor_s: f64,
     users: HashMap<String, UserState>,
     running: u32,
     pending: u32,
@@ -88,9 +89,10 @@ fn user_of(job: &Job) -> &str {
 }
 
 impl History {
-    /// An empty history writing its columns from `offset` of a row.
-    pub fn new(offset: usize) -> Self {
-        Self { offset, ..Self::default() }
+    /// An empty history writing its columns from `offset` of a row, with
+    /// runtimes floored at `floor_s` on the log scale.
+    pub fn new(offset: usize, floor_s: f64) -> Self {
+        Self { offset, floor_s, ..Self::default() }
     }
 
     /// A job was submitted (it joins the queue).
@@ -142,6 +144,7 @@ impl History {
             return;
         };
         let rts: Vec<f64> = u.recent.iter().map(|r| r.0).collect();
+        let log_runtime = |rt: f64| log_runtime(rt, self.floor_s);
         if let Some(&last) = rts.first() {
             out[0] = log_runtime(last);
             out[1] = log_runtime(rts.iter().take(2).sum::<f64>() / rts.len().min(2) as f64);
@@ -211,7 +214,7 @@ mod tests {
 
     #[test]
     fn history_columns_follow_the_users_past() {
-        let mut h = History::new(0);
+        let mut h = History::new(0, 1e-3);
         let mut row = vec![0.0; HISTORY_NAMES.len()];
         let a = job("u", 0.0, 100.0);
         h.fill(&a, &mut row);

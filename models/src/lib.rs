@@ -39,7 +39,7 @@ pub use runtime::{ModelKind, RuntimeModel};
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// A model name that is not one.
-    #[error("unknown model `{0}` (expected gbt, gbt-under, linear, linear-by-name, linear+gbt, auto, easy++ or requested)")]
+    #[error("unknown model `{0}` (expected gbt, gbt-under, gbt-median, linear, linear-by-name, linear+gbt, auto, easy++ or requested)")]
     UnknownModel(String),
     /// Nothing to train on.
     #[error("no finished job to train on in the training window")]

@@ -34,15 +34,13 @@ pub struct RuntimeMetrics {
     pub calibration: Vec<CalibrationBin>,
 }
 
-/// Runtimes below this are counted as this in ratios (SWF logs have zero
-/// runtimes; the h100 log has sub-millisecond ones).
-pub const MIN_RUNTIME_S: f64 = 1e-3;
-
 impl RuntimeMetrics {
-    /// Metrics of predictions `p` against runtimes `r` (same length).
-    pub fn of(p: &[f64], r: &[f64]) -> RuntimeMetrics {
+    /// Metrics of predictions `p` against runtimes `r` (same length), both
+    /// floored at the trace's resolution `floor_s` (SWF logs have zero
+    /// runtimes).
+    pub fn of(p: &[f64], r: &[f64], floor_s: f64) -> RuntimeMetrics {
         let n = p.len().min(r.len());
-        let pairs: Vec<(f64, f64)> = p.iter().zip(r).map(|(p, r)| (p.max(MIN_RUNTIME_S), r.max(MIN_RUNTIME_S))).collect();
+        let pairs: Vec<(f64, f64)> = p.iter().zip(r).map(|(p, r)| (p.max(floor_s), r.max(floor_s))).collect();
         let mean = |f: &dyn Fn(&(f64, f64)) -> f64| if n == 0 { f64::NAN } else { pairs.iter().map(f).sum::<f64>() / n as f64 };
         let ape: Vec<f64> = pairs.iter().map(|(p, r)| (p - r).abs() / r).collect();
         let mut sorted = pairs.clone();
@@ -94,7 +92,7 @@ mod tests {
 
     #[test]
     fn metrics_match_hand_computed_values() {
-        let m = RuntimeMetrics::of(&[10.0, 50.0, 300.0], &[20.0, 50.0, 100.0]);
+        let m = RuntimeMetrics::of(&[10.0, 50.0, 300.0], &[20.0, 50.0, 100.0], 1.0);
         assert_eq!(m.n, 3);
         assert!((m.mae_s - 70.0).abs() < 1e-9);
         assert!((m.mdape - 0.5).abs() < 1e-9);

@@ -8,7 +8,7 @@
 use crate::ModelError;
 use crate::features::Schema;
 use crate::file::ModelFile;
-use crate::history::{History, JobTelemetry, log_runtime};
+use crate::history::{History, JobTelemetry};
 use crate::runtime::{ModelKind, RuntimeModel};
 use foresight_core::Job;
 use foresight_core::predictor::{Outlived, Predictor, UserHistory};
@@ -30,7 +30,7 @@ struct Featurizer {
 impl Featurizer {
     fn new(schema: Schema, table: &JobTable, source_rows: &[u32]) -> Self {
         let jobs = source_rows.iter().map(|&r| table.jobs[r as usize].clone()).collect();
-        let history = History::new(schema.history_offset());
+        let history = History::new(schema.history_offset(), schema.runtime_floor_s);
         Self { schema, jobs, telemetry: JobTelemetry::new(), history, rows: HashMap::new() }
     }
 
@@ -212,9 +212,4 @@ pub fn predictor_from_spec(spec: &str, table: &JobTable, source_rows: &[u32]) ->
     }
     let file = ModelFile::load(Path::new(spec))?;
     Ok(Box::new(FilePredictor::new(file, table, source_rows)))
-}
-
-/// Runtime log of a prediction, for callers comparing on the training scale.
-pub fn log_prediction(p: f64) -> f64 {
-    log_runtime(p)
 }

@@ -22,6 +22,9 @@ pub enum ModelKind {
     /// Boosted trees on log runtime where an under-prediction costs four
     /// times an over-prediction (`gbt-under`).
     GbtUnder,
+    /// Boosted trees on log runtime, pinball loss at the median: the
+    /// conditional median (`gbt-median`).
+    GbtMedian,
     /// Ridge regression on log runtime (`linear`).
     Linear,
     /// The mean of the user's last two runtimes (`easy++`).
@@ -33,7 +36,8 @@ pub enum ModelKind {
     LinearByName,
     /// `linear-by-name`, then boosted trees on its residuals (`linear+gbt`).
     Hybrid,
-    /// Whichever of `gbt`, `linear`, `linear-by-name` and `linear+gbt` has the lowest mean
+    /// Whichever of `gbt`, `gbt-median`, `linear`, `linear-by-name` and
+    /// `linear+gbt` has the lowest mean
     /// absolute log error on the last fifth of the training window, by
     /// time, refitted on all of it (`auto`).
     Auto,
@@ -41,9 +45,10 @@ pub enum ModelKind {
 
 impl ModelKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [ModelKind; 8] = [
+    pub const ALL: [ModelKind; 9] = [
         ModelKind::Gbt,
         ModelKind::GbtUnder,
+        ModelKind::GbtMedian,
         ModelKind::Linear,
         ModelKind::UserHistory,
         ModelKind::Requested,
@@ -57,6 +62,7 @@ impl ModelKind {
         match self {
             ModelKind::Gbt => "gbt",
             ModelKind::GbtUnder => "gbt-under",
+            ModelKind::GbtMedian => "gbt-median",
             ModelKind::Linear => "linear",
             ModelKind::UserHistory => "easy++",
             ModelKind::Requested => "requested",
@@ -129,7 +135,8 @@ impl RuntimeModel {
         if rows.is_empty() && !matches!(kind, ModelKind::UserHistory | ModelKind::Requested) {
             return Err(ModelError::NoTrainingData);
         }
-        let y: Vec<f64> = runtimes_s.iter().map(|r| log_runtime(*r)).collect();
+        let floor = schema.runtime_floor_s;
+        let y: Vec<f64> = runtimes_s.iter().map(|r| log_runtime(*r, floor)).collect();
         let trees = GbtParams::for_rows(rows.len());
         let categorical = schema.categorical_columns();
         let by_name = Some(Schema::NAME_COLUMN);
@@ -137,6 +144,10 @@ impl RuntimeModel {
             ModelKind::Gbt => RuntimeModel::Gbt { model: Gbt::fit(rows, &y, &trees) },
             ModelKind::GbtUnder => {
                 let params = GbtParams { loss: Loss::Asymmetric { under_weight: UNDER_WEIGHT }, ..trees };
+                RuntimeModel::Gbt { model: Gbt::fit(rows, &y, &params) }
+            }
+            ModelKind::GbtMedian => {
+                let params = GbtParams { loss: Loss::Quantile { q: 0.5 }, ..trees };
                 RuntimeModel::Gbt { model: Gbt::fit(rows, &y, &params) }
             }
             ModelKind::Linear => RuntimeModel::Linear { model: Linear::fit(rows, &y, &categorical, None)? },
@@ -149,9 +160,9 @@ impl RuntimeModel {
             ModelKind::Auto => {
                 let cut = rows.len() * 4 / 5;
                 let mut best = (f64::INFINITY, ModelKind::Gbt);
-                for k in [ModelKind::Gbt, ModelKind::Linear, ModelKind::LinearByName, ModelKind::Hybrid] {
+                for k in [ModelKind::Gbt, ModelKind::GbtMedian, ModelKind::Linear, ModelKind::LinearByName, ModelKind::Hybrid] {
                     let Ok(m) = RuntimeModel::train(k, schema, &rows[..cut], &runtimes_s[..cut]) else { continue };
-                    let err = rows[cut..].iter().zip(&y[cut..]).map(|(r, y)| (log_runtime(m.predict(schema, r)) - y).abs()).sum::<f64>();
+                    let err = rows[cut..].iter().zip(&y[cut..]).map(|(r, y)| (log_runtime(m.predict(schema, r), floor) - y).abs()).sum::<f64>();
                     if err < best.0 {
                         best = (err, k);
                     }

@@ -3,3 +3,4 @@
 
 mod h100_runtime;
 mod leakage;
+mod swf_logs;
