@@ -159,6 +159,11 @@ fn parse_number(b: &[u8]) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
+/// A number as an identifier: whole numbers without a decimal point.
+fn number_text(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 { (x as i64).to_string() } else { x.to_string() }
+}
+
 /// Checks the ranges of the numbers and maps them onto a canonical job.
 fn to_job(v: &[f64; 18], line_no: u64) -> Result<Job, LineError> {
     let bad = |i: usize, expected: &str| LineError::new(line_no, None, FIELDS[i], expected, &v[i].to_string());
@@ -174,7 +179,7 @@ fn to_job(v: &[f64; 18], line_no: u64) -> Result<Job, LineError> {
     if v[1] < 0.0 {
         return Err(bad(1, "a non-negative submit time"));
     }
-    let id = |i: usize| known(i).filter(|x| *x >= 0.0).map(|x| format!("{x}"));
+    let id = |i: usize| known(i).filter(|x| *x >= 0.0).map(number_text);
     let procs = |i: usize| known(i).filter(|x| *x > 0.0).map(|x| x.min(u32::MAX as f64) as u32);
     let submit = v[1];
     let start = known(2).map(|w| submit + w);
@@ -187,7 +192,7 @@ fn to_job(v: &[f64; 18], line_no: u64) -> Result<Job, LineError> {
         _ => JobStatus::Unknown,
     };
     let mut job = Job {
-        job_id: format!("{}", v[0]),
+        job_id: number_text(v[0]),
         user: id(11),
         group: id(12),
         queue: id(15).or_else(|| id(14)),
@@ -205,7 +210,7 @@ fn to_job(v: &[f64; 18], line_no: u64) -> Result<Job, LineError> {
         depends_on: id(16).into_iter().collect(),
         ..Job::default()
     };
-    if let Some(alloc) = procs(4) {
+    if let Some(alloc) = procs(4).filter(|a| Some(*a) != req_cpus) {
         job.features.insert("alloc_cpus".into(), FeatureValue::Num(f64::from(alloc)));
     }
     if let (Some(q), true) = (id(14), id(15).is_some()) {
