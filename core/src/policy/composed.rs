@@ -23,6 +23,7 @@ pub struct ComposedPolicy {
 #[derive(Debug, Clone, Default)]
 struct Scratch {
     order: Vec<u32>,
+    identity: Vec<u32>,
     order_scratch: OrderScratch,
     candidates: Vec<u32>,
     tent: Tentative,
@@ -74,7 +75,16 @@ impl Policy for ComposedPolicy {
             return decision;
         }
         let s = &mut self.scratch;
-        self.order.order_into(state, now, &mut s.order_scratch, &mut s.order);
+        let n = state.pending().len();
+        let order: &[u32] = if self.order == QueueOrder::Fcfs {
+            // The queue is kept in arrival order: FCFS is the identity,
+            // which only ever grows.
+            s.identity.extend(s.identity.len() as u32..n as u32);
+            &s.identity[..n]
+        } else {
+            self.order.order_into(state, now, &mut s.order_scratch, &mut s.order);
+            &s.order
+        };
         s.tent.reset(state);
         s.started.clear();
         let mut pass = Pass {
@@ -87,14 +97,14 @@ impl Policy for ComposedPolicy {
         };
         match self.backfill {
             Backfill::None => {
-                let _ = pass.head_of_queue(&s.order);
+                let _ = pass.head_of_queue(order);
             }
             Backfill::Easy => {
-                if let Some(head) = pass.head_of_queue(&s.order) {
-                    pass.easy(&s.order, head, self.candidates, &mut s.candidates);
+                if let Some(head) = pass.head_of_queue(order) {
+                    pass.easy(order, head, self.candidates, &mut s.candidates);
                 }
             }
-            Backfill::Conservative => pass.conservative(&s.order, &mut s.profile),
+            Backfill::Conservative => pass.conservative(order, &mut s.profile),
         }
         decision
     }
