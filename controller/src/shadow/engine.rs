@@ -190,7 +190,8 @@ impl Engine {
     }
 
     /// Runs one cycle on `view`, woken by `trigger`; returns the records to
-    /// log, in order.
+    /// log: the cycle first, then the finished jobs and breaker transitions
+    /// it saw, in order.
     pub async fn cycle(&mut self, view: &ClusterView, trigger: &str) -> Vec<Body> {
         let span = tracing::info_span!("cycle", n = self.cycle + 1, trigger);
         self.cycle_inner(view, trigger).instrument(span).await
@@ -381,7 +382,7 @@ impl Engine {
             model_version: model_version.or_else(|| model_call::version(&self.model)),
             latency_us: latency.as_micros() as u64,
         };
-        out.insert(out.iter().take_while(|b| matches!(b, Body::Breaker(_))).count(), Body::Cycle(cycle));
+        out.insert(0, Body::Cycle(cycle));
         out
     }
 

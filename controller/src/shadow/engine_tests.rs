@@ -57,7 +57,7 @@ async fn predicts_decides_and_measures_a_finished_job() {
 async fn a_failing_model_opens_the_breaker_in_one_cycle_and_falls_back() {
     let mut e = engine(ScriptedModel { sleep: Duration::ZERO, fail: true, estimate: 1.0 });
     let recs = e.cycle(&view(100.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "timer").await;
-    assert!(matches!(&recs[0], Body::Breaker(b) if b.to == "open" && b.reason.contains("scripted failure")));
+    assert!(matches!(&recs[1], Body::Breaker(b) if b.to == "open" && b.reason.contains("scripted failure")));
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Fallback);
     assert!(c.candidate.is_none() && c.baseline.is_some());
@@ -72,7 +72,7 @@ async fn a_failing_model_opens_the_breaker_in_one_cycle_and_falls_back() {
 async fn a_slow_model_misses_its_deadline_then_a_healthy_one_closes_the_breaker() {
     let mut e = engine(ScriptedModel { sleep: Duration::from_millis(400), fail: false, estimate: 1.0 });
     let recs = e.cycle(&view(100.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "timer").await;
-    assert!(matches!(&recs[0], Body::Breaker(b) if b.reason.contains("deadline")));
+    assert!(matches!(&recs[1], Body::Breaker(b) if b.reason.contains("deadline")));
     tokio::time::sleep(Duration::from_millis(450)).await; // let the late call end
     e.model().lock().unwrap().model = Some(Box::new(healthy()));
     e.breaker = Breaker::new(Duration::ZERO);
