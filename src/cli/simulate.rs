@@ -24,7 +24,10 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "easy")]
     policy: String,
     /// The runtime predictor: requested, easy++ or clairvoyant (default:
-    /// the policy's own).
+    /// the policy's own); `online` for foresight's model retrained on the
+    /// jobs finished so far as the replay advances (`online:KIND` for
+    /// another model, e.g. `online:gbt`); or a model file from
+    /// `foresight train`.
     #[arg(long)]
     predictor: Option<String>,
     #[command(flatten)]
@@ -79,6 +82,10 @@ pub struct WhatIf {
     /// Ask the policy again when only a prediction was corrected.
     #[arg(long)]
     decide_on_correction: bool,
+    /// Ask the policy after each event rather than once per instant (as the
+    /// predictsim simulator does).
+    #[arg(long)]
+    decide_per_event: bool,
 }
 
 /// What happens to the jobs on a failed node.
@@ -120,6 +127,7 @@ impl WhatIf {
             faults: FaultConfig { schedule, rate, on_failure },
             seed: self.seed,
             decide_on_correction: self.decide_on_correction,
+            decide_per_event: self.decide_per_event,
             ..SimOptions::default()
         })
     }
@@ -142,7 +150,10 @@ pub fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
     let cluster = args.what_if.cluster(&table)?;
     let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options());
     let spec = RunSpec { policy: args.policy, predictor: args.predictor, options: args.what_if.sim_options()? };
-    let (result, report) = run(&workload, &cluster, &spec)?;
+    let (result, report) = match spec.predictor.as_deref().filter(|p| is_model_predictor(p)) {
+        Some(p) => run_with_model(&workload, &cluster, &spec, p, &table)?,
+        None => run(&workload, &cluster, &spec)?,
+    };
     print!("{}", report_text(&report, &cluster));
     if let Some(path) = &args.json {
         write_json(&report, path).with_context(|| format!("failed to write {}", path.display()))?;
@@ -152,6 +163,27 @@ pub fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
         write_jobs_parquet(&workload, &result, Some(&id), path)?;
     }
     Ok(())
+}
+
+/// True for a predictor `foresight-models` builds: `online`, `online:KIND`
+/// or a model file (`*.json`).
+pub fn is_model_predictor(name: &str) -> bool {
+    name.starts_with("online") || name.ends_with(".json")
+}
+
+/// Runs `spec` with the `foresight-models` predictor named `predictor`.
+pub fn run_with_model(
+    workload: &Workload,
+    cluster: &Cluster,
+    spec: &RunSpec,
+    predictor: &str,
+    table: &JobTable,
+) -> anyhow::Result<(foresight_simulator::SimResult, Report)> {
+    let policy: foresight_core::policy::PolicySpec = spec.policy.parse()?;
+    let mut p = foresight_models::predictor_from_spec(predictor, table, &workload.source_row)?;
+    let result = foresight_simulator::simulate(workload, cluster, &mut policy.build(), p.as_mut(), &spec.options)?;
+    let report = foresight_simulator::metrics::report(workload, cluster.total(), &result, &policy.name, predictor);
+    Ok((result, report))
 }
 
 /// A few lines a person reads at a glance.

@@ -3,7 +3,8 @@
 //!
 //! Events at the same instant are applied together, in a fixed order
 //! (corrections, submissions, ends, repairs, failures, wake-ups), and then
-//! the policy is asked once. Predictions for jobs submitted at an instant
+//! the policy is asked once (or after each event, as predictsim does, with
+//! `SimOptions::decide_per_event`). Predictions for jobs submitted at an instant
 //! are made before the ends of that instant are learnt. The engine never
 //! reads the wall clock; the same inputs and seed give the same results.
 
@@ -45,6 +46,7 @@ pub fn simulate(
         capacity: cluster.total(),
         next_wake: f64::INFINITY,
         decide_on_correction: opts.decide_on_correction,
+        decide_per_event: opts.decide_per_event,
     };
     e.plan_faults(&opts.faults);
     e.run(policy, predictor)?;
@@ -68,6 +70,7 @@ struct Engine<'w> {
     capacity: foresight_core::Resources,
     next_wake: f64,
     decide_on_correction: bool,
+    decide_per_event: bool,
 }
 
 impl Engine<'_> {
@@ -110,10 +113,14 @@ impl Engine<'_> {
             if next_submit.is_none() && self.live == 0 && self.idle_for_good() {
                 break;
             }
+            let per_event = self.decide_per_event;
             let mut only_corrections = true;
             while let Some(ev) = self.heap.peek().copied().filter(|e| e.t == now && e.kind.rank() == 0) {
                 self.heap.pop();
                 self.handle(ev, predictor);
+                if per_event && self.decide_on_correction {
+                    self.decide(policy, predictor, now)?;
+                }
             }
             while let Some(j) = jobs.get(cursor).filter(|j| j.info.submit_s == now) {
                 let estimate_s = clamp_estimate(&j.info, predictor.predict(&j.info));
@@ -122,20 +129,32 @@ impl Engine<'_> {
                 self.stats.events += 1;
                 cursor += 1;
                 only_corrections = false;
+                if per_event {
+                    self.decide(policy, predictor, now)?;
+                }
             }
             while let Some(ev) = self.heap.peek().copied().filter(|e| e.t == now) {
                 only_corrections = false;
                 self.heap.pop();
                 self.handle(ev, predictor);
+                if per_event {
+                    self.decide(policy, predictor, now)?;
+                }
             }
-            if self.state.pending().is_empty() || (only_corrections && !self.decide_on_correction) {
-                continue;
+            if !per_event && (!only_corrections || self.decide_on_correction) {
+                self.decide(policy, predictor, now)?;
             }
-            self.stats.decisions += 1;
-            let decision = policy.decide(&self.state, now);
-            self.apply(decision, now, policy.name(), predictor)?;
         }
         Ok(())
+    }
+
+    fn decide(&mut self, policy: &mut dyn Policy, predictor: &mut dyn Predictor, now: f64) -> Result<(), EngineError> {
+        if self.state.pending().is_empty() {
+            return Ok(());
+        }
+        self.stats.decisions += 1;
+        let decision = policy.decide(&self.state, now);
+        self.apply(decision, now, policy.name(), predictor)
     }
 
     /// Nothing runs, nothing can start again: no node is down, or none will

@@ -14,15 +14,18 @@ pub fn kth() -> Option<(Workload, Cluster)> {
     Some((Workload::from_jobs(&ingested.table.jobs, &cluster, opts), cluster))
 }
 
-/// Average bounded slowdown of one run.
+/// Average bounded slowdown of one run (printed with the maximum).
 pub fn avg_bsld(w: &Workload, c: &Cluster, policy: &str, predictor: &str) -> f64 {
     avg_bsld_of(w, c, &RunSpec { predictor: Some(predictor.to_string()), ..RunSpec::new(policy) })
 }
 
-/// Average bounded slowdown of one run, fully specified.
+/// Average bounded slowdown of one run, fully specified (printed with the
+/// maximum).
 pub fn avg_bsld_of(w: &Workload, c: &Cluster, spec: &RunSpec) -> f64 {
     let (_, report) = run(w, c, spec).expect("the run succeeds");
-    report.summary.avg_bsld
+    let s = report.summary;
+    println!("{} / {}: avg bsld {:.3}, max bsld {:.1}", report.policy, report.predictor, s.avg_bsld, s.max_bsld);
+    s.avg_bsld
 }
 
 /// A small synthetic job: submitted at `submit`, `cpus` processors,
