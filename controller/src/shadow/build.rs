@@ -5,10 +5,10 @@
 //! The state is rebuilt from scratch every cycle, so it can never drift
 //! from what the orchestrator reports.
 
-use super::track::Tracker;
+use super::track::{Tracked, Tracker};
 use crate::adapter::Phase;
 use foresight_core::Resources;
-use foresight_core::state::{ClusterState, JobKey, PendingJob, Slot};
+use foresight_core::state::{ClusterState, PendingJob, Slot};
 use std::collections::HashMap;
 
 /// Half-life of fair-share usage in the states the controller builds.
@@ -20,8 +20,9 @@ fn share(total: u64, k: u64, i: u64) -> u64 {
 }
 
 /// The state for one policy at `now`, where `estimate` gives each job's
-/// current runtime estimate.
-pub fn cluster_state(tracker: &Tracker, now: f64, estimate: impl Fn(JobKey) -> f64) -> ClusterState {
+/// current runtime estimate. Running jobs are placed before the queue is
+/// filled, so that each start leaves a short queue to take its job from.
+pub fn cluster_state(tracker: &Tracker, now: f64, estimate: impl Fn(&Tracked) -> f64) -> ClusterState {
     let mut state = ClusterState::new(tracker.cluster(), USAGE_HALF_LIFE_S);
     let index: HashMap<&str, u32> =
         tracker.nodes().iter().enumerate().map(|(i, n)| (n.spec.name.as_str(), i as u32)).collect();
@@ -30,13 +31,19 @@ pub fn cluster_state(tracker: &Tracker, now: f64, estimate: impl Fn(JobKey) -> f
             state.set_node_up(i as u32, false);
         }
     }
-    for t in tracker.live() {
-        let est = estimate(t.info.key);
-        let job = PendingJob { info: t.info, estimate_s: est };
-        if state.submit(job).is_err() {
-            continue;
-        }
-        if t.view.phase != Phase::Running {
+    // started in order of expected end, so each lands at the end of the
+    // state's running list instead of being shifted into its middle
+    let mut running: Vec<(f64, f64, &Tracked)> = tracker
+        .live()
+        .filter(|t| t.view.phase == Phase::Running)
+        .map(|t| {
+            let est = estimate(t);
+            ((t.view.job.start_s.unwrap_or(now) + est).max(now), est, t)
+        })
+        .collect();
+    running.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.info.key.cmp(&b.2.info.key)));
+    for (expected_end, est, t) in running {
+        if state.submit(PendingJob { info: t.info, estimate_s: est }).is_err() {
             continue;
         }
         let start = t.view.job.start_s.unwrap_or(now);
@@ -61,8 +68,10 @@ pub fn cluster_state(tracker: &Tracker, now: f64, estimate: impl Fn(JobKey) -> f
                 }
             })
             .collect();
-        let expected_end = (start + est).max(now);
         let _ = state.start(t.info.key, slots, start, expected_end);
+    }
+    for t in tracker.live().filter(|t| t.view.phase != Phase::Running) {
+        let _ = state.submit(PendingJob { info: t.info, estimate_s: estimate(t) });
     }
     state
 }
@@ -84,7 +93,7 @@ mod tests {
             jobs: vec![job("1", Phase::Running, 3, 10.0, Some(50.0), None), job("2", Phase::Pending, 2, 60.0, None, None)],
         };
         t.apply(&view);
-        let state = cluster_state(&t, 100.0, |k| if k == JobKey(1) { 80.0 } else { 30.0 });
+        let state = cluster_state(&t, 100.0, |t| if t.info.key.0 == 1 { 80.0 } else { 30.0 });
         assert_eq!(state.running().len(), 1);
         assert_eq!(state.running()[0].expected_end_s, 130.0);
         assert_eq!(state.pending().len(), 1);

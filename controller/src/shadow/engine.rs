@@ -62,7 +62,6 @@ pub struct Engine {
     candidate: Box<dyn Policy>,
     baseline: Box<dyn Policy>,
     baseline_predictor: Box<dyn Predictor>,
-    baseline_est: HashMap<JobKey, f64>,
     model: SharedModel,
     breaker: Breaker,
     drift: DriftMonitor,
@@ -107,7 +106,6 @@ impl Engine {
             candidate,
             baseline,
             baseline_predictor,
-            baseline_est: HashMap::new(),
             model,
             cycle: 0,
             metrics,
@@ -274,31 +272,35 @@ impl Engine {
             failure = self.drift.check();
         }
 
-        // the baseline, always
-        for t in self.tracker.live() {
-            if !self.baseline_est.contains_key(&t.info.key) {
-                let est = foresight_core::predictor::clamp_estimate(&t.info, self.baseline_predictor.predict(&t.info));
-                self.baseline_est.insert(t.info.key, est);
+        // the baseline always, and the candidate when the breaker lets it:
+        // each builds its own state and decides on its own thread
+        for t in self.tracker.live_mut() {
+            if t.baseline_s.is_none() {
+                t.baseline_s = Some(foresight_core::predictor::clamp_estimate(&t.info, self.baseline_predictor.predict(&t.info)));
             }
         }
         for t in &finished {
             let (s, e) = (t.view.job.start_s.unwrap_or(now), t.view.job.end_s.unwrap_or(now));
             self.baseline_predictor.observe_end(&t.info, (e - s).max(0.0), e);
-            self.baseline_est.remove(&t.info.key);
         }
-        let base_state = cluster_state(&self.tracker, now, |k| self.baseline_est.get(&k).copied().unwrap_or(f64::INFINITY));
-        let baseline = summary(&self.tracker, &self.baseline.decide(&base_state, now));
-
-        // the candidate, when the breaker lets it
+        let ask_candidate = permit != Permit::Fallback && failure.is_none();
+        let (tracker, base_policy, cand_policy) = (&self.tracker, &mut self.baseline, &mut self.candidate);
+        let base_est = |t: &Tracked| t.baseline_s.unwrap_or(f64::INFINITY);
+        let (base_decision, cand) = std::thread::scope(|scope| {
+            let cand = ask_candidate.then(|| {
+                scope.spawn(move || {
+                    let from = Instant::now();
+                    let state = cluster_state(tracker, now, |t| t.estimate_s.unwrap_or_else(|| base_est(t)));
+                    (cand_policy.decide(&state, now), from.elapsed())
+                })
+            });
+            let base = base_policy.decide(&cluster_state(tracker, now, base_est), now);
+            (base, cand.map(|h| h.join().expect("the candidate policy panicked")))
+        });
+        let baseline = summary(&self.tracker, &base_decision);
         let mut candidate = None;
-        if permit != Permit::Fallback && failure.is_none() {
-            let decided_from = Instant::now();
-            let fallback_est = |k: JobKey| self.baseline_est.get(&k).copied().unwrap_or(f64::INFINITY);
-            let ests: HashMap<JobKey, f64> =
-                self.tracker.live().map(|t| (t.info.key, t.estimate_s.unwrap_or_else(|| fallback_est(t.info.key)))).collect();
-            let cand_state = cluster_state(&self.tracker, now, |k| ests[&k]);
-            let decision = self.candidate.decide(&cand_state, now);
-            candidate_time += decided_from.elapsed();
+        if let Some((decision, took)) = cand {
+            candidate_time += took;
             if candidate_time > self.cfg.deadline {
                 failure = Some(Failure::Deadline { limit: self.cfg.deadline });
             } else {

@@ -8,6 +8,7 @@ use foresight_core::state::{Demand, JobInfo, JobKey};
 use foresight_core::{Cluster, Job};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+
 /// Dense ids for names (users, groups, queues), from 0.
 #[derive(Debug, Clone, Default)]
 pub struct Interner {
@@ -46,6 +47,10 @@ pub struct Tracked {
     pub candidate_start_unix_s: Option<f64>,
     /// True once the model was told it started.
     pub start_observed: bool,
+    /// The baseline predictor's estimate, once made.
+    pub baseline_s: Option<f64>,
+    /// The last observation that showed it.
+    seen_in: u64,
 }
 
 /// The difference between one observation and the previous one.
@@ -71,8 +76,9 @@ pub struct Tracker {
     queues: Interner,
     live: BTreeMap<JobKey, Tracked>,
     ids: HashMap<String, JobKey>,
-    done: HashSet<String>,
+    done: HashMap<String, u64>,
     next_synthetic: u32,
+    generation: u64,
 }
 
 impl Tracker {
@@ -84,7 +90,8 @@ impl Tracker {
     /// Marks jobs as already reported (from a resumed log): they are not
     /// reported again when the orchestrator still shows them finished.
     pub fn mark_done(&mut self, ids: impl IntoIterator<Item = String>) {
-        self.done.extend(ids);
+        let g = self.generation;
+        self.done.extend(ids.into_iter().map(|id| (id, g)));
     }
 
     /// The nodes of the last observation.
@@ -100,6 +107,11 @@ impl Tracker {
     /// Jobs waiting or running, in key (arrival) order.
     pub fn live(&self) -> impl Iterator<Item = &Tracked> {
         self.live.values()
+    }
+
+    /// Jobs waiting or running, mutably, in key order.
+    pub fn live_mut(&mut self) -> impl Iterator<Item = &mut Tracked> {
+        self.live.values_mut()
     }
 
     /// A live job by key.
@@ -155,17 +167,25 @@ impl Tracker {
             self.cluster = Cluster { nodes: view.nodes.iter().map(|n| n.spec.clone()).collect() };
         }
         let mut diff = Diff::default();
-        let mut seen = HashSet::new();
+        self.generation += 1;
+        let g = self.generation;
         for jv in &view.jobs {
-            let id = jv.job.job_id.clone();
-            seen.insert(id.clone());
-            if self.done.contains(&id) {
+            let id = jv.job.job_id.as_str();
+            if let Some(seen) = self.done.get_mut(id) {
+                *seen = g;
                 continue;
+            }
+            // an unchanged job costs a look-up, not a copy
+            if let Some(t) = self.ids.get(id).and_then(|k| self.live.get_mut(k)) {
+                t.seen_in = g;
+                let v = &t.view;
+                if v.phase == jv.phase && v.nodes == jv.nodes && v.job.start_s == jv.job.start_s && v.held == jv.held {
+                    continue;
+                }
             }
             self.step(jv.clone(), &mut diff);
         }
-        let gone: Vec<JobKey> =
-            self.live.iter().filter(|(_, t)| !seen.contains(&t.view.job.job_id)).map(|(k, _)| *k).collect();
+        let gone: Vec<JobKey> = self.live.iter().filter(|(_, t)| t.seen_in != g).map(|(k, _)| *k).collect();
         for key in gone {
             let mut jv = self.live[&key].view.clone();
             if jv.phase == Phase::Running {
@@ -175,7 +195,7 @@ impl Tracker {
             jv.phase = Phase::Finished;
             self.step(jv, &mut diff);
         }
-        self.done.retain(|id| seen.contains(id));
+        self.done.retain(|_, seen| *seen == g);
         diff
     }
 
@@ -196,6 +216,8 @@ impl Tracker {
                     model_version: None,
                     candidate_start_unix_s: None,
                     start_observed: false,
+                    baseline_s: None,
+                    seen_in: self.generation,
                 };
                 self.ids.insert(id.clone(), key);
                 self.live.insert(key, t);
@@ -217,7 +239,7 @@ impl Tracker {
             diff.changes.push(Change { job_id: id.clone(), what });
             let t = self.live.remove(&key).expect("tracked");
             self.ids.remove(&id);
-            self.done.insert(id);
+            self.done.insert(id, self.generation);
             if ran {
                 diff.finished.push(t);
             }
