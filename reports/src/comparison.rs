@@ -181,7 +181,8 @@ fn timeline(e: &Evidence, utilisation: bool) -> Block {
         .iter()
         .map(|r| Series { name: r.label.clone(), points: r.timeline.t_s.iter().map(|t| t / div).zip(pick(r)).collect() })
         .collect();
-    let top = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(if utilisation { 100.0 } else { 1.0 }, f64::max);
+    let top = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0, f64::max);
+    let top = if utilisation { 100.0 } else { top };
     let x = Axis::linear(&format!("time since first submission ({unit})"), 0.0, end / div);
     let (caption, y_label, header) = if utilisation {
         (format!("{} in use over time", e.resource), format!("{} in use (%)", e.resource), "mean utilisation (%)")

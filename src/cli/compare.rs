@@ -25,6 +25,10 @@ pub struct CompareArgs {
     /// Write the summary table as Parquet.
     #[arg(long, value_name = "FILE")]
     parquet: Option<PathBuf>,
+    /// Write an HTML report with charts (Markdown and the results JSON go
+    /// beside it): the first policy is the baseline, the second the candidate.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 /// `policy[:predictor]` as a run.
@@ -44,7 +48,10 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
     let table = args.trace.load()?.table;
     let cluster = args.what_if.cluster(&table)?;
     let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options());
-    let cmp = compare(&workload, &cluster, &specs)?;
+    let cmp = match &args.report {
+        Some(html) => super::report::compare_and_write(&workload, &cluster, &specs, &args.trace.trace, html)?,
+        None => compare(&workload, &cluster, &specs)?,
+    };
     let rows = cmp.reports.iter().map(|r| (Vec::new(), r)).collect();
     print!("{}", summary_table(&[], rows));
     if let Some(path) = &args.json {

@@ -2,9 +2,11 @@
 //! that maps errors to exit codes.
 
 mod compare;
+mod demo;
 mod ingest;
 mod inspect;
 mod progress;
+mod report;
 mod simulate;
 mod sweep;
 pub mod trace_args;
@@ -35,6 +37,12 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Sweep policies over clusters, load factors and seeds.
     Sweep(sweep::SweepArgs),
+    /// Render a results file as an HTML report with charts (and Markdown,
+    /// JSON beside it).
+    Report(report::ReportArgs),
+    /// Run the whole pipeline on the embedded dataset, offline, and write a
+    /// report: the first command to run.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -45,6 +53,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run_simulate(args),
         Command::Compare(args) => compare::run_compare(args),
         Command::Sweep(args) => sweep::run_sweep(args),
+        Command::Report(args) => report::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 

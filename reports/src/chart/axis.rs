@@ -98,7 +98,8 @@ impl Axis {
 fn nice_step(span: f64) -> f64 {
     let raw = span / 5.0;
     let mag = 10f64.powf(raw.log10().floor());
-    let unit = raw / mag;
+    // A hair of tolerance, so that 100.000001 still steps by 20.
+    let unit = raw / mag - 1e-9;
     mag * if unit <= 1.0 {
         1.0
     } else if unit <= 2.0 {
