@@ -5,8 +5,10 @@ mod compare;
 mod demo;
 mod ingest;
 mod inspect;
+mod log;
 mod progress;
 mod report;
+mod shadow;
 mod simulate;
 mod sweep;
 pub mod trace_args;
@@ -31,6 +33,11 @@ pub enum Command {
     /// Summarise a trace or a Parquet table: jobs, users, span, outcomes,
     /// estimate quality, offered load.
     Inspect(inspect::InspectArgs),
+    /// Watch a live Slurm in shadow mode: what the candidate policy would do,
+    /// measured against what Slurm did; never acts.
+    Shadow(shadow::ShadowArgs),
+    /// Read and filter a decision log.
+    Log(log::LogArgs),
     /// Replay a trace under one policy and predictor.
     Simulate(simulate::SimulateArgs),
     /// Compare policies on one trace, in parallel, as a table.
@@ -50,6 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ingest(args) => ingest::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Shadow(args) => shadow::run(args),
+        Command::Log(args) => log::run(args),
         Command::Simulate(args) => simulate::run_simulate(args),
         Command::Compare(args) => compare::run_compare(args),
         Command::Sweep(args) => sweep::run_sweep(args),

@@ -12,8 +12,14 @@ pub const REQUIRE_ENV: &str = "FORESIGHT_REQUIRE_SLURM";
 
 static SLURM: Mutex<()> = Mutex::new(());
 
+/// The project's `scripts/` folder (this file is also used by the
+/// workspace's end-to-end tests, one level up).
 fn scripts() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts")
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    [here.join("scripts"), here.join("../scripts")]
+        .into_iter()
+        .find(|d| d.join("slurm-up.sh").is_file())
+        .expect("scripts/slurm-up.sh in the repository")
 }
 
 fn on_path(bin: &str) -> bool {

@@ -1,0 +1,94 @@
+//! `foresight shadow`: watch a live Slurm, say what the candidate policy
+//! would do, measure it against what Slurm did, and never act.
+
+use clap::Args;
+use foresight_controller::adapter::slurm::SlurmSource;
+use foresight_controller::controller::ShadowConfig;
+use foresight_controller::log::FsyncPolicy;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Run a candidate policy in shadow mode beside a real Slurm.
+#[derive(Debug, Args)]
+pub struct ShadowArgs {
+    /// How to read Slurm: `cmd` (squeue/sinfo/sacct on PATH), `cmd:DIR`, or
+    /// `unix:SOCKET` for slurmrestd.
+    #[arg(long, value_name = "SOURCE", default_value = "cmd")]
+    slurm: String,
+    /// The candidate's model file (`{"predictor": "easy++", "version": "..."}`);
+    /// without one the baseline decides.
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// The candidate policy.
+    #[arg(long, default_value = "easy++")]
+    policy: String,
+    /// The baseline policy: what Slurm is taken to do, and the fallback.
+    #[arg(long, default_value = "priority")]
+    baseline: String,
+    /// The decision log (append-only; resumed if it exists).
+    #[arg(long, value_name = "FILE")]
+    log: PathBuf,
+    /// Serve Prometheus metrics and /healthz on this address.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+    /// Read Slurm every this many milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    poll_ms: u64,
+    /// Decide at least every this many seconds.
+    #[arg(long, default_value_t = 10.0)]
+    timer_s: f64,
+    /// The model's deadline per cycle, milliseconds.
+    #[arg(long, default_value_t = 250)]
+    deadline_ms: u64,
+    /// Seconds the breaker stays open before trying the model again.
+    #[arg(long, default_value_t = 30.0)]
+    cooldown_s: f64,
+    /// Rolling mean relative error that opens the breaker.
+    #[arg(long, default_value_t = 5.0)]
+    drift_threshold: f64,
+    /// Rotate the log at this many MiB.
+    #[arg(long, default_value_t = 64)]
+    log_max_mib: u64,
+    /// fsync after every record (`always`), every N records (`N`), or `never`.
+    #[arg(long, default_value = "always")]
+    fsync: String,
+    /// Sample NVML telemetry into this table (wide CSV).
+    #[arg(long, value_name = "FILE")]
+    telemetry: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
+    #[arg(long)]
+    duration_s: Option<f64>,
+    /// Log level on standard error.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+fn fsync_policy(s: &str) -> anyhow::Result<FsyncPolicy> {
+    Ok(match s {
+        "always" => FsyncPolicy::Always,
+        "never" => FsyncPolicy::Never,
+        n => FsyncPolicy::Every(n.parse().map_err(|_| anyhow::anyhow!("--fsync takes always, never or a count, not `{n}`"))?),
+    })
+}
+
+/// Runs `shadow`.
+pub fn run(args: ShadowArgs) -> anyhow::Result<()> {
+    foresight_controller::run::init_tracing(&args.log_level);
+    let mut cfg = ShadowConfig::new(&args.policy, &args.log);
+    cfg.baseline = args.baseline;
+    cfg.model = args.model;
+    cfg.metrics_addr = args.metrics;
+    cfg.poll = Duration::from_millis(args.poll_ms.max(10));
+    cfg.timer = Duration::from_secs_f64(args.timer_s.max(0.1));
+    cfg.engine.deadline = Duration::from_millis(args.deadline_ms);
+    cfg.engine.cooldown = Duration::from_secs_f64(args.cooldown_s.max(0.0));
+    cfg.engine.drift_threshold = args.drift_threshold;
+    cfg.log.max_bytes = args.log_max_mib.max(1) << 20;
+    cfg.log.fsync = fsync_policy(&args.fsync)?;
+    cfg.telemetry = args.telemetry.map(|p| (p, Duration::from_secs(5)));
+    let limit = args.duration_s.map(|s| Duration::from_secs_f64(s.max(0.0)));
+    let cycles = foresight_controller::run::shadow_slurm(SlurmSource::parse(&args.slurm), cfg, limit)?;
+    eprintln!("shadow mode stopped after {cycles} cycles; decisions in {}", args.log.display());
+    Ok(())
+}
