@@ -25,7 +25,7 @@ fn demo_with_no_arguments_writes_the_report_and_says_where() {
         assert!(out.join(file).is_file(), "{file} is missing");
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 6, "six charts");
+    assert_eq!(html.matches("<svg").count(), 9, "nine charts");
 
     let again = ok(&foresight(&["report", "foresight-demo/report.json", "-o", "again/report.html"], dir.path()));
     assert!(again.contains("report: again/report.html"), "{again}");

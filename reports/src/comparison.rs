@@ -34,6 +34,7 @@ pub fn doc(e: &Evidence) -> Doc {
         timeline(e, true),
         timeline(e, false),
     ];
+    blocks.extend(crate::prediction::blocks(e));
     if !e.notes.is_empty() {
         blocks.push(Block::Heading("Notes".into()));
         blocks.push(Block::List(e.notes.clone()));

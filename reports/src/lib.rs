@@ -12,6 +12,7 @@ pub mod comparison;
 pub mod doc;
 pub mod html;
 pub mod markdown;
+pub mod prediction;
 
 pub use foresight_simulator::Evidence;
 use std::path::{Path, PathBuf};

@@ -18,6 +18,14 @@ pub enum Scale {
         /// Highest value shown.
         max: f64,
     },
+    /// `log10(v)` from `min` to `max`, both powers of ten (runtimes
+    /// against predictions).
+    Log {
+        /// Lowest value shown.
+        min: f64,
+        /// Highest value shown.
+        max: f64,
+    },
     /// Named categories, one band each.
     Category(Vec<String>),
 }
@@ -46,6 +54,13 @@ impl Axis {
         Self { label: label.to_string(), scale: Scale::Log1p { max: 10f64.powf(decades) } }
     }
 
+    /// A `log10` axis over whole decades covering `[min, max]` (`min > 0`).
+    pub fn log(label: &str, min: f64, max: f64) -> Self {
+        let lo = min.max(f64::MIN_POSITIVE).log10().floor();
+        let hi = max.max(min).log10().ceil().max(lo + 1.0);
+        Self { label: label.to_string(), scale: Scale::Log { min: 10f64.powf(lo), max: 10f64.powf(hi) } }
+    }
+
     /// A categorical axis.
     pub fn categories(label: &str, names: Vec<String>) -> Self {
         Self { label: label.to_string(), scale: Scale::Category(names) }
@@ -56,6 +71,7 @@ impl Axis {
         match &self.scale {
             Scale::Linear { min, max } => (v - min) / (max - min),
             Scale::Log1p { max } => v.max(0.0).ln_1p() / max.ln_1p(),
+            Scale::Log { min, max } => (v.max(*min).ln() - min.ln()) / (max.ln() - min.ln()),
             Scale::Category(names) => (v + 0.5) / names.len().max(1) as f64,
         }
     }
@@ -83,6 +99,10 @@ impl Axis {
                 std::iter::once((0.0, "0".to_string()))
                     .chain((0..=decades).map(|d| 10f64.powi(d)).map(|v| (v, number(v))))
                     .collect()
+            }
+            Scale::Log { min, max } => {
+                let (lo, hi) = (min.log10().round() as i32, max.log10().round() as i32);
+                (lo..=hi).map(|d| 10f64.powi(d)).map(|v| (v, number(v))).collect()
             }
             Scale::Category(names) => names.iter().enumerate().map(|(i, n)| (i as f64, n.clone())).collect(),
         }
@@ -161,6 +181,15 @@ mod tests {
         let labels: Vec<String> = a.ticks().into_iter().map(|t| t.1).collect();
         assert_eq!(labels, ["0", "1", "10", "100", "1000", "10k"]);
         assert_eq!((a.fraction(0.0), a.fraction(10_000.0)), (0.0, 1.0));
+    }
+
+    #[test]
+    fn log_axes_span_whole_decades() {
+        let a = Axis::log("runtime (s)", 0.3, 42.0);
+        assert_eq!(a.scale, Scale::Log { min: 0.1, max: 100.0 });
+        let labels: Vec<String> = a.ticks().into_iter().map(|t| t.1).collect();
+        assert_eq!(labels, ["0.1", "1", "10", "100"]);
+        assert!((a.fraction(10.0) - 2.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod axis;
 pub mod bar;
 pub mod cdf;
 pub mod line;
+pub mod scatter;
 
 use axis::Axis;
 use std::fmt::Write as _;

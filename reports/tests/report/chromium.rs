@@ -52,7 +52,7 @@ fn the_html_report_renders_every_chart_in_chromium() {
     assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
     let html = String::from_utf8(dom.stdout).unwrap();
     let charts: Vec<&str> = html.split("<svg").skip(1).collect();
-    assert_eq!(charts.len(), 6, "six charts in the rendered DOM");
+    assert_eq!(charts.len(), 9, "nine charts in the rendered DOM");
     for chart in &charts {
         let svg = &chart[..chart.find("</svg>").expect("a closed svg")];
         let marks = svg.matches(r#"class="data""#).count();

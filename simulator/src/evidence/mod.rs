@@ -7,8 +7,10 @@
 //! `RESULTS.json` and what `foresight report` reads back, so every field is
 //! finite (no NaN reaches the JSON).
 
+mod predictions;
 mod series;
 
+pub use predictions::{FactorBin, PredictionEvidence, UserAccuracy};
 pub use series::{CLASS_QUANTILES, ClassStat, CdfPoint, Timeline};
 
 use crate::engine::SimResult;
@@ -69,6 +71,8 @@ pub struct RunEvidence {
     pub bsld_by_runtime: Vec<ClassStat>,
     /// Utilisation and queue length over time.
     pub timeline: Timeline,
+    /// How good the run's runtime estimates were.
+    pub predictions: PredictionEvidence,
 }
 
 /// The headline comparison of the candidate against the baseline.
@@ -166,6 +170,7 @@ pub fn build(
             bsld_by_size: ctx.by_size(result),
             bsld_by_runtime: ctx.by_runtime(result),
             timeline: ctx.timeline(result),
+            predictions: predictions::predictions(workload, result),
         })
         .collect();
     let users = user_deltas(&runs[baseline].report, &runs[candidate].report);

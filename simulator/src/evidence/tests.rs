@@ -72,3 +72,17 @@ fn a_bad_index_is_an_error() {
     let err = compare_evidence(EvidenceMeta::default(), &w, &c, &[RunSpec::new("fcfs")], 0, 1).unwrap_err();
     assert!(err.to_string().contains("not one of 1 runs"), "{err}");
 }
+
+#[test]
+fn prediction_quality_compares_estimates_with_runtimes() {
+    let e = evidence();
+    let requested = &e.runs[0].predictions;
+    assert_eq!((requested.jobs, requested.under_rate), (3, 0.0));
+    assert!((requested.accuracy - (0.1 + 0.1 + 0.001) / 3.0).abs() < 1e-12, "{}", requested.accuracy);
+    assert_eq!(requested.error_factors.last().unwrap().jobs, 3, "1000 s limits are 10x and 1000x the runtimes");
+    let oracle = &e.runs[1].predictions;
+    assert_eq!((oracle.accuracy, oracle.under_rate, oracle.scatter.len()), (1.0, 0.0, 3));
+    assert_eq!(oracle.error_factors.iter().find(|b| b.bin == "1-2x").unwrap().jobs, 3);
+    let users: Vec<_> = oracle.by_user.iter().map(|u| (u.name.as_str(), u.jobs)).collect();
+    assert_eq!(users, [("a", 2), ("b", 1)]);
+}
