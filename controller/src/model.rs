@@ -126,6 +126,13 @@ pub fn load(path: &Path) -> Result<Box<dyn Model>, ModelError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ModelError::Missing { path: path.to_path_buf(), detail: e.to_string() })?;
     let invalid = |detail: String| ModelError::Invalid { path: path.to_path_buf(), detail };
+    if serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.get("format_version").is_some()) {
+        return Err(invalid(
+            "this is a trained model file from `foresight train`; shadow mode cannot serve it live yet \
+             (it needs a per-job feature API): give {\"predictor\": \"easy++\", \"version\": \"...\"}"
+                .into(),
+        ));
+    }
     let file: ModelFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     let kind: PredictorKind = file.predictor.parse().map_err(|e: foresight_core::predictor::UnknownPredictor| invalid(e.to_string()))?;
     if kind == PredictorKind::Clairvoyant {
@@ -151,6 +158,8 @@ pub(crate) mod tests {
         assert!(matches!(load(&path), Err(ModelError::Missing { .. })));
         std::fs::write(&path, r#"{"predictor":"magic","version":"1"}"#).unwrap();
         assert!(load(&path).err().unwrap().to_string().contains("unknown predictor `magic`"));
+        std::fs::write(&path, r#"{"format_version":1,"kind":"gbt"}"#).unwrap();
+        assert!(load(&path).err().unwrap().to_string().contains("foresight train"));
         std::fs::write(&path, r#"{"predictor":"requested","version":"v7"}"#).unwrap();
         let mut m = load(&path).unwrap();
         assert_eq!(m.version(), "v7");

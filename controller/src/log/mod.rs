@@ -12,6 +12,7 @@ pub mod frame;
 pub mod reader;
 pub mod record;
 pub mod show;
+pub mod summary;
 pub mod writer;
 
 pub use reader::{Filter, FileScan, read_file, read_log, segments};

@@ -1,0 +1,208 @@
+//! The shadow section of a report, computed from a decision log: prediction
+//! error over time, agreement of the candidate with the baseline, and the
+//! counterfactual waits (how much earlier or later the candidate would have
+//! started each job). The reports crate renders it; this only counts.
+
+use super::record::{Body, Record, Source};
+use serde::{Deserialize, Serialize};
+
+/// One time bucket of finished jobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBucket {
+    /// Start of the bucket, Unix seconds.
+    pub from_unix_s: f64,
+    /// Finished jobs with a prediction in it.
+    pub jobs: usize,
+    /// Mean absolute error, seconds.
+    pub mean_abs_error_s: f64,
+    /// Mean signed error (positive: overestimates), seconds.
+    pub mean_error_s: f64,
+}
+
+/// What a shadow run showed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShadowSummary {
+    /// Decision cycles.
+    pub cycles: usize,
+    /// Cycles where the candidate's decision stood.
+    pub candidate_cycles: usize,
+    /// Cycles decided by the baseline (breaker open or model failure).
+    pub fallback_cycles: usize,
+    /// Cycles where both decided and started the same jobs.
+    pub agreeing_cycles: usize,
+    /// `agreeing / (cycles where both decided)`.
+    pub agreement: Option<f64>,
+    /// Finished jobs seen.
+    pub finished_jobs: usize,
+    /// Finished jobs with a prediction.
+    pub predicted_jobs: usize,
+    /// Mean absolute prediction error, seconds.
+    pub mean_abs_error_s: Option<f64>,
+    /// Prediction error over time.
+    pub error_over_time: Vec<ErrorBucket>,
+    /// Counterfactual start deltas (candidate minus actual), seconds, by job.
+    pub counterfactual_s: Vec<(String, f64)>,
+    /// Mean of the counterfactual deltas (negative: the candidate starts earlier).
+    pub mean_counterfactual_s: Option<f64>,
+    /// Circuit-breaker openings.
+    pub breaker_openings: usize,
+    /// Orchestrator outages.
+    pub outages: usize,
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
+    let (n, s) = v.fold((0usize, 0.0), |(n, s), x| (n + 1, s + x));
+    (n > 0).then(|| s / n as f64)
+}
+
+/// Summarises records, with prediction errors bucketed by `bucket_s`.
+pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f64) -> ShadowSummary {
+    let mut s = ShadowSummary::default();
+    let mut errors: Vec<(f64, f64)> = Vec::new();
+    let mut both = 0;
+    for r in records {
+        match &r.body {
+            Body::Cycle(c) => {
+                s.cycles += 1;
+                match c.source {
+                    Source::Candidate => s.candidate_cycles += 1,
+                    Source::Fallback => s.fallback_cycles += 1,
+                }
+                if let (Some(cand), Some(base)) = (&c.candidate, &c.baseline) {
+                    both += 1;
+                    let (mut a, mut b) = (cand.started_ids(), base.started_ids());
+                    a.sort_unstable();
+                    b.sort_unstable();
+                    s.agreeing_cycles += usize::from(a == b);
+                }
+            }
+            Body::Finished(f) => {
+                s.finished_jobs += 1;
+                if let Some(e) = f.error_s {
+                    s.predicted_jobs += 1;
+                    errors.push((f.end_unix_s, e));
+                }
+                if let Some(d) = f.counterfactual_delta_s {
+                    s.counterfactual_s.push((f.job_id.clone(), d));
+                }
+            }
+            Body::Breaker(b) if b.to == "open" => s.breaker_openings += 1,
+            Body::Outage(o) if !o.reachable => s.outages += 1,
+            _ => {}
+        }
+    }
+    s.agreement = (both > 0).then(|| s.agreeing_cycles as f64 / f64::from(both));
+    s.mean_abs_error_s = mean(errors.iter().map(|e| e.1.abs()));
+    s.mean_counterfactual_s = mean(s.counterfactual_s.iter().map(|c| c.1));
+    errors.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let bucket_s = bucket_s.max(1e-9);
+    for chunk in errors.chunk_by(|a, b| (a.0 / bucket_s).floor() == (b.0 / bucket_s).floor()) {
+        s.error_over_time.push(ErrorBucket {
+            from_unix_s: (chunk[0].0 / bucket_s).floor() * bucket_s,
+            jobs: chunk.len(),
+            mean_abs_error_s: mean(chunk.iter().map(|e| e.1.abs())).unwrap_or(0.0),
+            mean_error_s: mean(chunk.iter().map(|e| e.1)).unwrap_or(0.0),
+        });
+    }
+    s
+}
+
+impl ShadowSummary {
+    /// The summary as Markdown, the shadow section of a report.
+    pub fn markdown(&self) -> String {
+        let opt = |v: Option<f64>, unit: &str| v.map_or("n/a".to_string(), |v| format!("{v:.1}{unit}"));
+        let mut out = String::from("## Shadow mode\n\n");
+        out += &format!(
+            "- cycles: {} ({} candidate, {} fallback); breaker opened {} times; {} orchestrator outages\n",
+            self.cycles, self.candidate_cycles, self.fallback_cycles, self.breaker_openings, self.outages
+        );
+        out += &format!("- agreement with the baseline: {}\n", opt(self.agreement.map(|a| a * 100.0), " %"));
+        out += &format!(
+            "- finished jobs: {} ({} with a prediction); mean absolute error {}\n",
+            self.finished_jobs,
+            self.predicted_jobs,
+            opt(self.mean_abs_error_s, " s")
+        );
+        out += &format!(
+            "- counterfactual start (candidate minus actual) over {} jobs: mean {}\n\n",
+            self.counterfactual_s.len(),
+            opt(self.mean_counterfactual_s, " s")
+        );
+        out += "| from (Unix s) | jobs | mean abs error (s) | mean error (s) |\n|---:|---:|---:|---:|\n";
+        for b in &self.error_over_time {
+            out += &format!("| {:.0} | {} | {:.1} | {:.1} |\n", b.from_unix_s, b.jobs, b.mean_abs_error_s, b.mean_error_s);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::record::{CycleRecord, DecisionSummary, FinishedRecord, Observed, Placement};
+
+    fn cycle(cand: &[&str], base: &[&str], source: Source) -> Record {
+        let d = |ids: &[&str]| DecisionSummary {
+            start: ids.iter().map(|i| Placement { job_id: i.to_string(), nodes: vec![] }).collect(),
+            preempt: vec![],
+        };
+        Record {
+            seq: 0,
+            ts_unix_s: 0.0,
+            body: Body::Cycle(CycleRecord {
+                cycle: 1,
+                trigger: "timer".into(),
+                observed_at_unix_s: 0.0,
+                observed: Observed::default(),
+                changes: vec![],
+                actual: None,
+                baseline: Some(d(base)),
+                candidate: (source == Source::Candidate).then(|| d(cand)),
+                source,
+                fallback_reason: None,
+                predictions: Default::default(),
+                model_version: None,
+                latency_us: 1,
+            }),
+        }
+    }
+
+    fn finished(id: &str, end: f64, error: f64, delta: f64) -> Record {
+        Record {
+            seq: 0,
+            ts_unix_s: end,
+            body: Body::Finished(FinishedRecord {
+                job_id: id.into(),
+                submit_unix_s: 0.0,
+                start_unix_s: 0.0,
+                end_unix_s: end,
+                runtime_s: 10.0,
+                predicted_runtime_s: Some(10.0 + error),
+                error_s: Some(error),
+                candidate_start_unix_s: None,
+                counterfactual_delta_s: Some(delta),
+                model_version: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn counts_agreement_errors_over_time_and_counterfactuals() {
+        let recs = [
+            cycle(&["1", "2"], &["2", "1"], Source::Candidate),
+            cycle(&["3"], &["4"], Source::Candidate),
+            cycle(&[], &["5"], Source::Fallback),
+            finished("1", 5.0, 4.0, -2.0),
+            finished("2", 8.0, -2.0, 0.0),
+            finished("3", 15.0, 6.0, 1.0),
+        ];
+        let s = summarise(&recs, 10.0);
+        assert_eq!((s.cycles, s.candidate_cycles, s.fallback_cycles), (3, 2, 1));
+        assert_eq!(s.agreement, Some(0.5));
+        assert_eq!(s.mean_abs_error_s, Some(4.0));
+        assert_eq!(s.error_over_time.len(), 2);
+        assert_eq!((s.error_over_time[0].jobs, s.error_over_time[0].mean_error_s), (2, 1.0));
+        assert_eq!(s.mean_counterfactual_s, Some(-1.0 / 3.0));
+        assert!(s.markdown().contains("agreement with the baseline: 50.0 %"));
+    }
+}
