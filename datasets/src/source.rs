@@ -59,12 +59,15 @@ pub struct Lines<R> {
     inner: R,
     buf: Vec<u8>,
     line_no: u64,
+    /// Bytes of the inner buffer handed out as the last line, consumed on
+    /// the next call.
+    pending: usize,
 }
 
 impl<R: BufRead> Lines<R> {
     /// Wraps a reader; line numbers start at 1.
     pub fn new(inner: R) -> Self {
-        Self { inner, buf: Vec::with_capacity(256), line_no: 0 }
+        Self { inner, buf: Vec::with_capacity(256), line_no: 0, pending: 0 }
     }
 
     /// The 1-based number of the line last returned.
@@ -74,6 +77,21 @@ impl<R: BufRead> Lines<R> {
 
     /// The next line with its 1-based number, or `None` at the end of input.
     pub fn next_line(&mut self) -> std::io::Result<Option<(u64, Line<'_>)>> {
+        self.inner.consume(std::mem::take(&mut self.pending));
+        // Fast path: the whole line is in the reader's buffer; hand it out
+        // from there without copying.
+        let whole_line = match self.inner.fill_buf() {
+            Ok(available) => memchr_newline(available).filter(|i| *i <= MAX_LINE_BYTES),
+            Err(_) => None,
+        };
+        if let Some(i) = whole_line {
+            self.pending = i + 1;
+            self.line_no += 1;
+            let available = self.inner.fill_buf()?;
+            let text = &available[..i];
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            return Ok(Some((self.line_no, Line::Text(text))));
+        }
         self.buf.clear();
         let mut too_long = false;
         let mut any = false;
@@ -125,7 +143,7 @@ pub fn too_long_error(line_no: u64) -> LineError {
 }
 
 fn memchr_newline(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 #[cfg(test)]

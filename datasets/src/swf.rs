@@ -104,29 +104,47 @@ fn parse_header(body: &[u8], line_no: u64, meta: &mut TraceMeta) -> Result<(), L
     Ok(())
 }
 
-/// Splits a job line into its 18 numbers.
+/// Splits a job line into its 18 numbers. Whole numbers, the common case,
+/// are accumulated while scanning; anything else goes through
+/// [`parse_number`].
 fn parse_fields(line: &[u8], line_no: u64, out: &mut [f64; 18]) -> Result<(), LineError> {
     let mut n = 0;
     let mut i = 0;
     let len = line.len();
     while i < len {
-        while i < len && line[i].is_ascii_whitespace() {
+        if is_space(line[i]) {
             i += 1;
-        }
-        if i == len {
-            break;
+            continue;
         }
         let start = i;
-        while i < len && !line[i].is_ascii_whitespace() {
+        let neg = line[i] == b'-';
+        i += usize::from(neg);
+        let digits = i;
+        let mut whole: i64 = 0;
+        while i < len && i - digits < 18 {
+            let d = line[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            whole = whole * 10 + i64::from(d);
             i += 1;
         }
-        let field = &line[start..i];
-        if n == 18 {
-            return Err(LineError::new(line_no, Some(start + 1), "line", "exactly 18 fields", &lossy(field)));
+        let fast = i > digits && (i == len || is_space(line[i]));
+        if !fast {
+            while i < len && !is_space(line[i]) {
+                i += 1;
+            }
         }
-        out[n] = parse_number(field).ok_or_else(|| {
-            LineError::new(line_no, Some(start + 1), FIELDS[n], "a number (-1 when unknown)", &lossy(field))
-        })?;
+        if n == 18 {
+            return Err(LineError::new(line_no, Some(start + 1), "line", "exactly 18 fields", &lossy(&line[start..i])));
+        }
+        out[n] = if fast {
+            (if neg { -whole } else { whole }) as f64
+        } else {
+            parse_number(&line[start..i]).ok_or_else(|| {
+                LineError::new(line_no, Some(start + 1), FIELDS[n], "a number (-1 when unknown)", &lossy(&line[start..i]))
+            })?
+        };
         n += 1;
     }
     if n < 18 {
@@ -139,6 +157,20 @@ fn parse_fields(line: &[u8], line_no: u64, out: &mut [f64; 18]) -> Result<(), Li
         ));
     }
     Ok(())
+}
+
+/// ASCII whitespace, by table: the separator test runs once per byte.
+fn is_space(b: u8) -> bool {
+    const SPACE: [bool; 256] = {
+        let mut t = [false; 256];
+        t[b' ' as usize] = true;
+        t[b'\t' as usize] = true;
+        t[b'\n' as usize] = true;
+        t[b'\r' as usize] = true;
+        t[0x0c] = true;
+        t
+    };
+    SPACE[usize::from(b)]
 }
 
 fn lossy(b: &[u8]) -> String {

@@ -110,3 +110,12 @@ fn numbers_parse_fast_and_exactly() {
     assert_eq!(parse_number(b"-"), None);
     assert_eq!(parse_number(b""), None);
 }
+
+#[test]
+fn identifiers_print_as_whole_numbers() {
+    assert_eq!(number_text(0.0), "0");
+    assert_eq!(number_text(1234567.0), "1234567");
+    assert_eq!(number_text(-42.0), "-42");
+    assert_eq!(number_text(10.5), "10.5");
+    assert_eq!(number_text(1e20), "100000000000000000000");
+}
