@@ -19,56 +19,77 @@ fn share(total: u64, k: u64, i: u64) -> u64 {
     total / k + u64::from(i < total % k)
 }
 
+/// Node name to index, in the tracker's node order.
+pub fn node_index(tracker: &Tracker) -> HashMap<String, u32> {
+    tracker.nodes().iter().enumerate().map(|(i, n)| (n.spec.name.clone(), i as u32)).collect()
+}
+
+/// Where a running job sits: its demand shared over its nodes, each share
+/// cut to what the node still has free (the orchestrator's allocation is
+/// the truth: never refuse it).
+fn slots_for(state: &ClusterState, index: &HashMap<String, u32>, t: &Tracked) -> Vec<Slot> {
+    let nodes: Vec<u32> = t.view.nodes.iter().filter_map(|n| index.get(n.as_str()).copied()).collect();
+    let k = nodes.len().max(1) as u64;
+    let total = t.info.demand.total;
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, &node)| {
+            let i = i as u64;
+            let free = state.nodes()[node as usize].free;
+            let res = Resources::new(
+                (share(total.cpus.into(), k, i) as u32).min(free.cpus),
+                (share(total.gpus.into(), k, i) as u32).min(free.gpus),
+                share(total.mem_mb, k, i).min(free.mem_mb),
+            );
+            Slot { node, res }
+        })
+        .collect()
+}
+
+/// The expected end of a running job with estimate `est`, never before `now`.
+fn expected_end(t: &Tracked, est: f64, now: f64) -> f64 {
+    (t.view.job.start_s.unwrap_or(now) + est).max(now)
+}
+
+/// Adds a job the state does not hold yet: queued, and started on its
+/// nodes if it runs. False when the state refused it (rebuild then).
+pub fn add_job(state: &mut ClusterState, index: &HashMap<String, u32>, t: &Tracked, est: f64, now: f64) -> bool {
+    if state.submit(PendingJob { info: t.info, estimate_s: est }).is_err() {
+        return false;
+    }
+    t.view.phase != Phase::Running || start_job(state, index, t, est, now)
+}
+
+/// Starts a queued job on its nodes. False when the state refused.
+pub fn start_job(state: &mut ClusterState, index: &HashMap<String, u32>, t: &Tracked, est: f64, now: f64) -> bool {
+    let slots = slots_for(state, index, t);
+    let start = t.view.job.start_s.unwrap_or(now);
+    state.start(t.info.key, slots, start, expected_end(t, est, now)).is_ok()
+}
+
 /// The state for one policy at `now`, where `estimate` gives each job's
 /// current runtime estimate. Running jobs are placed before the queue is
-/// filled, so that each start leaves a short queue to take its job from.
+/// filled, and in order of expected end, so that nothing is shifted.
 pub fn cluster_state(tracker: &Tracker, now: f64, estimate: impl Fn(&Tracked) -> f64) -> ClusterState {
     let mut state = ClusterState::new(tracker.cluster(), USAGE_HALF_LIFE_S);
-    let index: HashMap<&str, u32> =
-        tracker.nodes().iter().enumerate().map(|(i, n)| (n.spec.name.as_str(), i as u32)).collect();
+    let index = node_index(tracker);
     for (i, n) in tracker.nodes().iter().enumerate() {
         if !n.usable {
             state.set_node_up(i as u32, false);
         }
     }
-    // started in order of expected end, so each lands at the end of the
-    // state's running list instead of being shifted into its middle
     let mut running: Vec<(f64, f64, &Tracked)> = tracker
         .live()
         .filter(|t| t.view.phase == Phase::Running)
         .map(|t| {
             let est = estimate(t);
-            ((t.view.job.start_s.unwrap_or(now) + est).max(now), est, t)
+            (expected_end(t, est, now), est, t)
         })
         .collect();
     running.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.info.key.cmp(&b.2.info.key)));
-    for (expected_end, est, t) in running {
-        if state.submit(PendingJob { info: t.info, estimate_s: est }).is_err() {
-            continue;
-        }
-        let start = t.view.job.start_s.unwrap_or(now);
-        let nodes: Vec<u32> = t.view.nodes.iter().filter_map(|n| index.get(n.as_str()).copied()).collect();
-        let k = nodes.len().max(1) as u64;
-        let total = t.info.demand.total;
-        let slots: Vec<Slot> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, &node)| {
-                let i = i as u64;
-                let want = Resources::new(
-                    share(total.cpus.into(), k, i) as u32,
-                    share(total.gpus.into(), k, i) as u32,
-                    share(total.mem_mb, k, i),
-                );
-                // the orchestrator's allocation is the truth: never refuse it
-                let free = state.nodes()[node as usize].free;
-                Slot {
-                    node,
-                    res: Resources::new(want.cpus.min(free.cpus), want.gpus.min(free.gpus), want.mem_mb.min(free.mem_mb)),
-                }
-            })
-            .collect();
-        let _ = state.start(t.info.key, slots, start, expected_end);
+    for (_, est, t) in running {
+        add_job(&mut state, &index, t, est, now);
     }
     for t in tracker.live().filter(|t| t.view.phase != Phase::Running) {
         let _ = state.submit(PendingJob { info: t.info, estimate_s: estimate(t) });

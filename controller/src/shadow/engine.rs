@@ -2,16 +2,16 @@
 //! date, ask the baseline and (breaker permitting) the candidate what they
 //! would do, measure finished jobs, and say it all as log records.
 
-use super::build::cluster_state;
+use super::build::{add_job, cluster_state, node_index, start_job};
 use super::model_call::{self, ModelWork, SharedModel};
 use super::track::{Tracked, Tracker};
 use crate::adapter::{ClusterView, Phase};
 use crate::breaker::{Breaker, DriftMonitor, Failure, Permit, Transition};
-use crate::log::{Body, BreakerRecord, CycleRecord, DecisionSummary, FinishedRecord, Observed, Placement, Source};
+use crate::log::{Body, BreakerRecord, ChangeKind, CycleRecord, DecisionSummary, FinishedRecord, Observed, Placement, Source};
 use crate::obs::metrics::{Metrics, bump};
 use foresight_core::policy::{Decision, Policy};
 use foresight_core::predictor::{Outlived, Predictor};
-use foresight_core::state::JobKey;
+use foresight_core::state::{ClusterState, JobKey};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +68,22 @@ pub struct Engine {
     cycle: u64,
     metrics: Arc<Metrics>,
     restored: HashMap<String, Restored>,
+    states: Option<States>,
+}
+
+/// The baseline's and the candidate's states, kept up to date between
+/// cycles and rebuilt when the cluster's shape changes.
+struct States {
+    base: ClusterState,
+    cand: ClusterState,
+    index: HashMap<String, u32>,
+}
+
+/// Takes a job out of a state, running or queued.
+fn remove_job(state: &mut ClusterState, key: JobKey, now: f64) {
+    if state.finish(key).is_err() && state.start(key, Vec::new(), now, now).is_ok() {
+        let _ = state.finish(key);
+    }
 }
 
 fn summary(tracker: &Tracker, d: &Decision) -> DecisionSummary {
@@ -110,6 +126,7 @@ impl Engine {
             cycle: 0,
             metrics,
             restored: HashMap::new(),
+            states: None,
         }
     }
 
@@ -228,6 +245,7 @@ impl Engine {
         let mut fresh: BTreeMap<String, f64> = BTreeMap::new();
         let mut model_version = None;
         let mut candidate_time = Duration::ZERO;
+        let mut corrected: Vec<JobKey> = Vec::new();
         if permit != Permit::Fallback {
             let (work, predict_keys, outlived_keys) = self.model_work(&diff.new_jobs, &finished, permit == Permit::Trial, now);
             let starts: Vec<JobKey> = work.starts.iter().map(|(i, _)| i.key).collect();
@@ -257,6 +275,7 @@ impl Engine {
                         if let Some(t) = self.tracker.get_mut(*key) {
                             t.estimate_s = Some(*est);
                             t.corrections += 1;
+                            corrected.push(*key);
                         }
                     }
                 }
@@ -284,17 +303,29 @@ impl Engine {
             self.baseline_predictor.observe_end(&t.info, (e - s).max(0.0), e);
         }
         let ask_candidate = permit != Permit::Fallback && failure.is_none();
-        let (tracker, base_policy, cand_policy) = (&self.tracker, &mut self.baseline, &mut self.candidate);
+        let rebuild = permit == Permit::Trial
+            || diff.nodes_changed
+            || diff.changes.iter().any(|c| c.what == ChangeKind::Withdrawn)
+            || !self.update_states(&diff.new_jobs, &diff.started, &finished, &corrected, now);
         let base_est = |t: &Tracked| t.baseline_s.unwrap_or(f64::INFINITY);
+        let cand_est = |t: &Tracked| t.estimate_s.unwrap_or_else(|| base_est(t));
+        if rebuild {
+            let (base, cand) = std::thread::scope(|scope| {
+                let cand = scope.spawn(|| cluster_state(&self.tracker, now, cand_est));
+                (cluster_state(&self.tracker, now, base_est), cand.join().expect("building a state panicked"))
+            });
+            self.states = Some(States { base, cand, index: node_index(&self.tracker) });
+        }
+        let st = self.states.as_ref().expect("states built");
+        let (base_policy, cand_policy) = (&mut self.baseline, &mut self.candidate);
         let (base_decision, cand) = std::thread::scope(|scope| {
             let cand = ask_candidate.then(|| {
-                scope.spawn(move || {
+                scope.spawn(|| {
                     let from = Instant::now();
-                    let state = cluster_state(tracker, now, |t| t.estimate_s.unwrap_or_else(|| base_est(t)));
-                    (cand_policy.decide(&state, now), from.elapsed())
+                    (cand_policy.decide(&st.cand, now), from.elapsed())
                 })
             });
-            let base = base_policy.decide(&cluster_state(tracker, now, base_est), now);
+            let base = base_policy.decide(&st.base, now);
             (base, cand.map(|h| h.join().expect("the candidate policy panicked")))
         });
         let baseline = summary(&self.tracker, &base_decision);
@@ -386,6 +417,33 @@ impl Engine {
         };
         out.insert(0, Body::Cycle(cycle));
         out
+    }
+
+    /// Brings the kept states up to date with one cycle's changes; false
+    /// when there are none yet or one refused a change (rebuild then).
+    fn update_states(&mut self, new_jobs: &[JobKey], started: &[Placement], finished: &[Tracked], corrected: &[JobKey], now: f64) -> bool {
+        let Some(st) = self.states.as_mut() else { return false };
+        let mut ok = true;
+        for t in finished {
+            remove_job(&mut st.base, t.info.key, now);
+            remove_job(&mut st.cand, t.info.key, now);
+        }
+        let base_est = |t: &Tracked| t.baseline_s.unwrap_or(f64::INFINITY);
+        let cand_est = |t: &Tracked| t.estimate_s.unwrap_or_else(|| base_est(t));
+        let new: HashSet<JobKey> = new_jobs.iter().copied().collect();
+        for t in new_jobs.iter().filter_map(|&k| self.tracker.get(k)) {
+            ok &= add_job(&mut st.base, &st.index, t, base_est(t), now);
+            ok &= add_job(&mut st.cand, &st.index, t, cand_est(t), now);
+        }
+        for t in started.iter().filter_map(|p| self.tracker.by_id(&p.job_id)).filter(|t| !new.contains(&t.info.key)) {
+            ok &= start_job(&mut st.base, &st.index, t, base_est(t), now);
+            ok &= start_job(&mut st.cand, &st.index, t, cand_est(t), now);
+        }
+        for t in corrected.iter().filter_map(|&k| self.tracker.get(k)) {
+            let end = (t.view.job.start_s.unwrap_or(now) + cand_est(t)).max(now);
+            ok &= st.cand.set_expected_end(t.info.key, end).is_ok();
+        }
+        ok
     }
 
     fn measure(&mut self, t: &Tracked) -> FinishedRecord {

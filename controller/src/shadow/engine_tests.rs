@@ -1,4 +1,5 @@
 use super::*;
+use crate::shadow::build::cluster_state;
 use crate::adapter::{ClusterView, JobView};
 use crate::log::ChangeKind;
 use crate::shadow::model_call::shared;
@@ -83,4 +84,34 @@ async fn a_slow_model_misses_its_deadline_then_a_healthy_one_closes_the_breaker(
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Candidate);
     assert_eq!(c.predictions.get("1"), Some(&30.0), "the trial predicts jobs that arrived while open");
+}
+
+#[tokio::test]
+async fn kept_states_match_a_fresh_build_after_changes() {
+    let mut e = engine(healthy());
+    let p = |id: &str, submit: f64| job(id, Phase::Pending, 2, submit, None, None);
+    let r = |id: &str, start: f64| job(id, Phase::Running, 2, 90.0, Some(start), None);
+    let f = |id: &str, start: f64, end: f64| job(id, Phase::Finished, 2, 90.0, Some(start), Some(end));
+    let views = [
+        view(100.0, vec![p("1", 90.0), p("2", 91.0), p("3", 92.0)]),
+        view(101.0, vec![r("1", 101.0), r("2", 101.0), p("3", 92.0), p("4", 100.5)]),
+        view(102.0, vec![f("1", 101.0, 102.0), r("2", 101.0), r("3", 102.0), p("4", 100.5), r("5", 101.5)]),
+        view(103.0, vec![r("2", 101.0), f("3", 102.0, 103.0), r("4", 103.0), r("5", 101.5), p("6", 102.5)]),
+    ];
+    for v in &views {
+        e.cycle(v, "state_change").await;
+    }
+    let keys = |s: &ClusterState| {
+        let mut pending: Vec<u32> = s.pending().iter().map(|j| j.info.key.0).collect();
+        let mut running: Vec<u32> = s.running().iter().map(|j| j.info.key.0).collect();
+        pending.sort_unstable();
+        running.sort_unstable();
+        (pending, running, s.free_total())
+    };
+    let kept = e.states.as_ref().unwrap();
+    let fresh = cluster_state(&e.tracker, 103.0, |t| t.baseline_s.unwrap_or(f64::INFINITY));
+    assert_eq!(keys(&kept.base), keys(&fresh));
+    assert_eq!(keys(&kept.base), (vec![6], vec![2, 4, 5], foresight_core::Resources::new(4, 0, 0)), "n1 is full (clipped), n2 free");
+    let fresh = cluster_state(&e.tracker, 103.0, |t| t.estimate_s.unwrap_or(f64::INFINITY));
+    assert_eq!(keys(&kept.cand), keys(&fresh));
 }

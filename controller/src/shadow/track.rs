@@ -64,6 +64,8 @@ pub struct Diff {
     pub new_jobs: Vec<JobKey>,
     /// Jobs that ended after running, with their final view.
     pub finished: Vec<Tracked>,
+    /// True when nodes came, went, changed size or became (un)usable.
+    pub nodes_changed: bool,
 }
 
 /// The controller's memory of the cluster.
@@ -114,6 +116,11 @@ impl Tracker {
         self.live.values_mut()
     }
 
+    /// A live job by key, to read.
+    pub fn get(&self, key: JobKey) -> Option<&Tracked> {
+        self.live.get(&key)
+    }
+
     /// A live job by key.
     pub fn get_mut(&mut self, key: JobKey) -> Option<&mut Tracked> {
         self.live.get_mut(&key)
@@ -162,11 +169,13 @@ impl Tracker {
     /// the caller looked them up) are taken to have ended at the view's time
     /// if they ran, and to have been withdrawn if they never did.
     pub fn apply(&mut self, view: &ClusterView) -> Diff {
+        let mut diff = Diff::default();
         if self.nodes != view.nodes {
+            diff.nodes_changed = self.nodes.len() != view.nodes.len()
+                || self.nodes.iter().zip(&view.nodes).any(|(a, b)| a.spec != b.spec || a.usable != b.usable);
             self.nodes = view.nodes.clone();
             self.cluster = Cluster { nodes: view.nodes.iter().map(|n| n.spec.clone()).collect() };
         }
-        let mut diff = Diff::default();
         self.generation += 1;
         let g = self.generation;
         for jv in &view.jobs {
