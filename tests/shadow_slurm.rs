@@ -117,4 +117,10 @@ fn shadow_killed_with_sigkill_resumes_and_loses_no_complete_record() {
     let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(lines.iter().any(|v| v["kind"] == "finished" && v["job_id"] == submitted[0].as_str()), "{lines:?}");
+    let out = foresight(&["log", path, "--summary", "--json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["finished_jobs"].as_u64(), Some(finished as u64), "{summary}");
+    assert!(summary["cycles"].as_u64().unwrap() > 0 && summary["agreement"].is_number(), "{summary}");
+    let out = foresight(&["log", path, "--summary"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("## Shadow mode"));
 }

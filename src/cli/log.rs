@@ -29,6 +29,13 @@ pub struct LogArgs {
     /// Print JSON lines instead of text.
     #[arg(long)]
     json: bool,
+    /// Print the shadow summary (prediction error over time, agreement with
+    /// the baseline, counterfactual starts) instead of the records.
+    #[arg(long)]
+    summary: bool,
+    /// Width of the summary's error-over-time buckets, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    bucket_s: f64,
     /// Fail (exit 1) when a file is damaged (not merely torn by a crash).
     #[arg(long)]
     strict: bool,
@@ -48,8 +55,17 @@ pub fn run(args: LogArgs) -> anyhow::Result<()> {
         anyhow::bail!("no decision log at {}", args.file.display());
     }
     let mut damaged = false;
+    if args.summary {
+        let kept = scans.iter().flat_map(|s| &s.records).filter(|r| filter.matches(r));
+        let summary = log::summary::summarise(kept, args.bucket_s);
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            print!("{}", summary.markdown());
+        }
+    }
     for scan in &scans {
-        for r in scan.records.iter().filter(|r| filter.matches(r)) {
+        for r in scan.records.iter().filter(|r| !args.summary && filter.matches(r)) {
             if args.json {
                 println!("{}", serde_json::to_string(r)?);
             } else {
