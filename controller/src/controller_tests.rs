@@ -1,3 +1,5 @@
+//! Tests of the controller loop against a scripted fake orchestrator.
+
 use super::*;
 use crate::adapter::Phase;
 use crate::adapter::fake::FakeOrchestrator;

@@ -1,3 +1,5 @@
+//! Tests of the log writer: resume, torn tails at every byte, damage, rotation.
+
 use super::*;
 use crate::log::reader::read_log;
 use crate::log::record::StopRecord;

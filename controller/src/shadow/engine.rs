@@ -2,7 +2,8 @@
 //! date, ask the baseline and (breaker permitting) the candidate what they
 //! would do, measure finished jobs, and say it all as log records.
 
-use super::build::{add_job, cluster_state, node_index, start_job};
+use super::build::{cluster_state, node_index};
+use super::states::States;
 use super::model_call::{self, ModelWork, SharedModel};
 use super::track::{Tracked, Tracker};
 use crate::adapter::{ClusterView, Phase};
@@ -11,7 +12,7 @@ use crate::log::{Body, BreakerRecord, ChangeKind, CycleRecord, DecisionSummary, 
 use crate::obs::metrics::{Metrics, bump};
 use foresight_core::policy::{Decision, Policy};
 use foresight_core::predictor::{Outlived, Predictor};
-use foresight_core::state::{ClusterState, JobKey};
+use foresight_core::state::JobKey;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,21 +70,6 @@ pub struct Engine {
     metrics: Arc<Metrics>,
     restored: HashMap<String, Restored>,
     states: Option<States>,
-}
-
-/// The baseline's and the candidate's states, kept up to date between
-/// cycles and rebuilt when the cluster's shape changes.
-struct States {
-    base: ClusterState,
-    cand: ClusterState,
-    index: HashMap<String, u32>,
-}
-
-/// Takes a job out of a state, running or queued.
-fn remove_job(state: &mut ClusterState, key: JobKey, now: f64) {
-    if state.finish(key).is_err() && state.start(key, Vec::new(), now, now).is_ok() {
-        let _ = state.finish(key);
-    }
 }
 
 fn summary(tracker: &Tracker, d: &Decision) -> DecisionSummary {
@@ -306,7 +292,7 @@ impl Engine {
         let rebuild = permit == Permit::Trial
             || diff.nodes_changed
             || diff.changes.iter().any(|c| c.what == ChangeKind::Withdrawn)
-            || !self.update_states(&diff.new_jobs, &diff.started, &finished, &corrected, now);
+            || !self.states.as_mut().is_some_and(|st| st.update(&self.tracker, &diff.new_jobs, &diff.started, &finished, &corrected, now));
         let base_est = |t: &Tracked| t.baseline_s.unwrap_or(f64::INFINITY);
         let cand_est = |t: &Tracked| t.estimate_s.unwrap_or_else(|| base_est(t));
         if rebuild {
@@ -417,33 +403,6 @@ impl Engine {
         };
         out.insert(0, Body::Cycle(cycle));
         out
-    }
-
-    /// Brings the kept states up to date with one cycle's changes; false
-    /// when there are none yet or one refused a change (rebuild then).
-    fn update_states(&mut self, new_jobs: &[JobKey], started: &[Placement], finished: &[Tracked], corrected: &[JobKey], now: f64) -> bool {
-        let Some(st) = self.states.as_mut() else { return false };
-        let mut ok = true;
-        for t in finished {
-            remove_job(&mut st.base, t.info.key, now);
-            remove_job(&mut st.cand, t.info.key, now);
-        }
-        let base_est = |t: &Tracked| t.baseline_s.unwrap_or(f64::INFINITY);
-        let cand_est = |t: &Tracked| t.estimate_s.unwrap_or_else(|| base_est(t));
-        let new: HashSet<JobKey> = new_jobs.iter().copied().collect();
-        for t in new_jobs.iter().filter_map(|&k| self.tracker.get(k)) {
-            ok &= add_job(&mut st.base, &st.index, t, base_est(t), now);
-            ok &= add_job(&mut st.cand, &st.index, t, cand_est(t), now);
-        }
-        for t in started.iter().filter_map(|p| self.tracker.by_id(&p.job_id)).filter(|t| !new.contains(&t.info.key)) {
-            ok &= start_job(&mut st.base, &st.index, t, base_est(t), now);
-            ok &= start_job(&mut st.cand, &st.index, t, cand_est(t), now);
-        }
-        for t in corrected.iter().filter_map(|&k| self.tracker.get(k)) {
-            let end = (t.view.job.start_s.unwrap_or(now) + cand_est(t)).max(now);
-            ok &= st.cand.set_expected_end(t.info.key, end).is_ok();
-        }
-        ok
     }
 
     fn measure(&mut self, t: &Tracked) -> FinishedRecord {

@@ -1,5 +1,8 @@
+//! Tests of the shadow engine with scripted models: decisions, measurement, breaker, kept states.
+
 use super::*;
 use crate::shadow::build::cluster_state;
+use foresight_core::state::ClusterState;
 use crate::adapter::{ClusterView, JobView};
 use crate::log::ChangeKind;
 use crate::shadow::model_call::shared;

@@ -4,4 +4,5 @@
 pub mod build;
 pub mod engine;
 pub mod model_call;
+pub mod states;
 pub mod track;

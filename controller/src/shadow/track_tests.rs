@@ -1,3 +1,5 @@
+//! Tests of the job tracker, and view builders shared with other tests.
+
 use super::*;
 use foresight_core::{JobStatus, NodeSpec, Resources};
 

@@ -1,3 +1,5 @@
+//! Tests of the Slurm parsers on answers captured from a real Slurm 22.05.
+
 use super::*;
 
 fn fixture(name: &str) -> Value {
