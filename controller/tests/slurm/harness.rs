@@ -54,12 +54,16 @@ pub fn slurm_or_skip() -> Option<Slurm> {
     }
     let out = Command::new(scripts().join("slurm-up.sh"))
         .env("FS_SLURM_INSTALL", "0")
+        .env("FS_SLURM_REST", "1")
         .output()
         .expect("run scripts/slurm-up.sh");
     assert!(out.status.success(), "slurm-up.sh failed: {}", String::from_utf8_lossy(&out.stderr));
     cancel_all();
     Some(Slurm { _lock: lock })
 }
+
+/// The slurmrestd socket `slurm-up.sh` serves with `FS_SLURM_REST=1`.
+pub const REST_SOCKET: &str = "/run/slurm/slurmrestd.sock";
 
 /// Cancels every job and waits until nothing runs.
 pub fn cancel_all() {
@@ -89,7 +93,7 @@ pub fn stop_slurmctld() {
 
 /// Starts Slurm again after [`stop_slurmctld`].
 pub fn restart_slurm() {
-    let out = Command::new(scripts().join("slurm-up.sh")).env("FS_SLURM_INSTALL", "0").output().unwrap();
+    let out = Command::new(scripts().join("slurm-up.sh")).env("FS_SLURM_INSTALL", "0").env("FS_SLURM_REST", "1").output().unwrap();
     assert!(out.status.success(), "slurm-up.sh failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 

@@ -7,6 +7,7 @@ mod breaker_opens;
 mod harness;
 mod outage;
 mod replay_trace;
+mod rest_source;
 
 use foresight_controller::adapter::slurm::{SlurmAdapter, SlurmSource};
 use foresight_controller::controller::{self, ShadowConfig, ShadowHandle};

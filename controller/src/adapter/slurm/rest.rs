@@ -21,5 +21,30 @@ pub async fn get(socket: &Path, path: &str) -> Result<String, AdapterError> {
     if !status.starts_with('2') {
         return Err(fail(format!("status {status}: {}", body.chars().take(200).collect::<String>())));
     }
-    Ok(body.to_string())
+    Ok(body_of(head, body).to_string())
+}
+
+/// The body as long as `Content-Length` says: slurmrestd 22.05 writes a
+/// stray `Connection: Close` line after the body of an HTTP/1.0 answer.
+fn body_of<'a>(head: &str, body: &'a str) -> &'a str {
+    let len = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim().eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+    });
+    match len {
+        Some(n) if n <= body.len() && body.is_char_boundary(n) => &body[..n],
+        _ => body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_of;
+
+    #[test]
+    fn the_body_stops_at_its_content_length() {
+        let head = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json";
+        assert_eq!(body_of(head, "{}Connection: Close\r\n"), "{}");
+        assert_eq!(body_of("HTTP/1.0 200 OK", "{}"), "{}");
+    }
 }
