@@ -174,7 +174,9 @@ impl Breaker {
 /// The rolling prediction error of the last finished jobs.
 ///
 /// The error of one job is `|predicted - actual| / max(actual, floor_s)`,
-/// a relative error that does not explode for very short jobs.
+/// a relative error that does not explode for very short jobs; the rolling
+/// error is the median of the window, so that one job predicted at a
+/// year-long limit does not trip the breaker alone.
 #[derive(Debug, Clone)]
 pub struct DriftMonitor {
     window: usize,
@@ -201,9 +203,15 @@ impl DriftMonitor {
         err
     }
 
-    /// The mean relative error of the window, when it holds any sample.
+    /// The median relative error of the window, when it holds any sample.
     pub fn rolling_error(&self) -> Option<f64> {
-        (!self.errors.is_empty()).then(|| self.errors.iter().sum::<f64>() / self.errors.len() as f64)
+        let mut v: Vec<f64> = self.errors.iter().copied().collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
     }
 
     /// A drift failure when the window is full enough and past the threshold.
@@ -265,6 +273,8 @@ mod tests {
         }
         assert_eq!(d.check(), None, "old errors leave the window");
         assert_eq!(d.record(0.5, 0.1), 0.4, "floor of one second for tiny jobs");
+        d.record(1e6, 1.0);
+        assert!(d.rolling_error().unwrap() < 0.5, "one outlier does not move the median");
         d.reset();
         assert_eq!(d.rolling_error(), None);
     }

@@ -44,7 +44,8 @@ pub struct ShadowArgs {
     /// Seconds the breaker stays open before trying the model again.
     #[arg(long, default_value_t = 30.0)]
     cooldown_s: f64,
-    /// Rolling mean relative error that opens the breaker.
+    /// Rolling median relative error (over the last 50 finished jobs) that
+    /// opens the breaker.
     #[arg(long, default_value_t = 5.0)]
     drift_threshold: f64,
     /// Rotate the log at this many MiB.

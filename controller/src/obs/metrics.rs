@@ -59,7 +59,7 @@ pub struct Values {
     pub cycle_latency: Histogram,
     /// Absolute prediction error of finished jobs, seconds.
     pub prediction_error: Histogram,
-    /// The drift monitor's rolling relative error.
+    /// The drift monitor's rolling (median) relative error.
     pub rolling_error: f64,
     /// 0 closed, 1 half-open, 2 open.
     pub breaker_state: i64,
@@ -148,7 +148,7 @@ impl Metrics {
         let _ = writeln!(out, "# HELP foresight_prediction_error_seconds Absolute runtime prediction error of finished jobs.");
         let _ = writeln!(out, "# TYPE foresight_prediction_error_seconds histogram");
         v.prediction_error.render(&mut out, "foresight_prediction_error_seconds");
-        gauge(&mut out, "foresight_prediction_rolling_error", "Rolling mean relative prediction error.", v.rolling_error.to_string());
+        gauge(&mut out, "foresight_prediction_rolling_error", "Rolling median relative prediction error.", v.rolling_error.to_string());
         gauge(&mut out, "foresight_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.", v.breaker_state.to_string());
         labelled(&mut out, "foresight_breaker_transitions_total", "Breaker transitions by target state.", "to", &v.breaker_transitions);
         labelled(&mut out, "foresight_decisions_total", "Decision cycles by whose decision stood.", "source", &v.decisions);

@@ -30,7 +30,7 @@ pub struct EngineConfig {
     pub drift_window: usize,
     /// Finished jobs needed before drift can trip the breaker.
     pub drift_min_samples: usize,
-    /// Mean relative error past which the breaker opens.
+    /// Median relative error of the window past which the breaker opens.
     pub drift_threshold: f64,
 }
 
