@@ -3,6 +3,7 @@
 //! skips with "skipped: ..." when not root or Slurm is not installed,
 //! unless `FORESIGHT_REQUIRE_SLURM=1`.
 
+mod acting;
 mod breaker_opens;
 mod harness;
 mod outage;
