@@ -262,15 +262,20 @@ impl TreeBuilder<'_> {
     /// Grows the subtree of `rows` at `depth` into the node at `at`.
     fn grow(&mut self, at: usize, rows: Vec<u32>, depth: usize) {
         let (gs, hs) = rows.iter().fold((0.0, 0.0), |(a, b), &i| (a + self.g[i as usize], b + self.h[i as usize]));
-        let value = match self.params.loss {
-            Loss::Quantile { q } => quantile(rows.iter().map(|&i| self.residual[i as usize]).collect(), q),
-            _ => -gs / (hs + self.params.l2),
-        } * self.params.learning_rate;
-        self.nodes[at] = Node { feature: u32::MAX, threshold: 0.0, left: 0, value };
-        if depth >= self.params.depth || rows.len() < 2 * self.params.min_leaf {
+        let split = if depth >= self.params.depth || rows.len() < 2 * self.params.min_leaf {
+            None
+        } else {
+            self.best_split(&rows, gs, hs)
+        };
+        let Some(split) = split else {
+            // A leaf: only leaves need a value (the quantile loss sorts).
+            let value = match self.params.loss {
+                Loss::Quantile { q } => quantile(rows.iter().map(|&i| self.residual[i as usize]).collect(), q),
+                _ => -gs / (hs + self.params.l2),
+            } * self.params.learning_rate;
+            self.nodes[at] = Node { feature: u32::MAX, threshold: 0.0, left: 0, value };
             return;
-        }
-        let Some(split) = self.best_split(&rows, gs, hs) else { return };
+        };
         let column = &self.binned.bins[split.feature];
         let (left, right): (Vec<u32>, Vec<u32>) = rows.iter().partition(|&&i| usize::from(column[i as usize]) <= split.bin);
         drop(rows);
@@ -278,7 +283,7 @@ impl TreeBuilder<'_> {
         let threshold = if split.bin == 0 { f64::NEG_INFINITY } else { edges[split.bin - 1] };
         // Children are pushed as a pair so that the right one is `left + 1`.
         let left_at = self.nodes.len();
-        self.nodes[at] = Node { feature: split.feature as u32, threshold, left: left_at as u32, value };
+        self.nodes[at] = Node { feature: split.feature as u32, threshold, left: left_at as u32, value: 0.0 };
         self.nodes.extend([LEAF, LEAF]);
         self.grow(left_at, left, depth + 1);
         self.grow(left_at + 1, right, depth + 1);
