@@ -7,7 +7,31 @@ use crate::log::{Change, ChangeKind, Placement};
 use foresight_core::state::{Demand, JobInfo, JobKey};
 use foresight_core::{Cluster, Job};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
+
+/// FNV-1a: job ids are short strings looked up tens of thousands of times
+/// per cycle, where SipHash's protection against chosen collisions costs
+/// more than it buys (the ids come from the orchestrator, not the public).
+#[derive(Debug, Clone, Copy, Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// Dense ids for names (users, groups, queues), from 0.
 #[derive(Debug, Clone, Default)]
@@ -77,8 +101,8 @@ pub struct Tracker {
     groups: Interner,
     queues: Interner,
     live: BTreeMap<JobKey, Tracked>,
-    ids: HashMap<String, JobKey>,
-    done: HashMap<String, u64>,
+    ids: FastMap<String, JobKey>,
+    done: FastMap<String, u64>,
     next_synthetic: u32,
     generation: u64,
 }
@@ -180,10 +204,6 @@ impl Tracker {
         let g = self.generation;
         for jv in &view.jobs {
             let id = jv.job.job_id.as_str();
-            if let Some(seen) = self.done.get_mut(id) {
-                *seen = g;
-                continue;
-            }
             // an unchanged job costs a look-up, not a copy
             if let Some(t) = self.ids.get(id).and_then(|k| self.live.get_mut(k)) {
                 t.seen_in = g;
@@ -191,6 +211,9 @@ impl Tracker {
                 if v.phase == jv.phase && v.nodes == jv.nodes && v.job.start_s == jv.job.start_s && v.held == jv.held {
                     continue;
                 }
+            } else if let Some(seen) = self.done.get_mut(id) {
+                *seen = g;
+                continue;
             }
             self.step(jv.clone(), &mut diff);
         }
