@@ -5,17 +5,33 @@
 //! observed state, and, in shadow mode, only records: every cycle and every
 //! finished job goes to the append-only decision [`log`].
 //!
+//! Codemap:
+//! - [`adapter`]: the `Orchestrator` trait (read the cluster; act on it:
+//!   priority, hold, release, start) and the Slurm adapter (commands or
+//!   slurmrestd).
+//! - [`event`]: the closed `Event` enum and the tasks that produce events.
+//! - [`controller`]: the loop that consumes them (shadow mode), resumes
+//!   from its log, and stops cleanly.
+//! - [`shadow`]: one decision cycle: tracker, kept cluster states, the model
+//!   under its deadline, baseline and candidate, measurement.
+//! - [`breaker`]: circuit breaker and drift monitor; [`model`]: the model
+//!   the breaker guards.
+//! - [`log`]: checksummed, torn-tail-safe, rotated decision log; its reader,
+//!   filters and shadow summary.
+//! - [`obs`]: Prometheus metrics and health over a tiny HTTP endpoint.
+//! - [`nvml`]: GPU telemetry sampling; [`run`]: entry points for the binary.
+//!
 //! Architecture invariant: the controller reimplements no policy; it calls
 //! the policies of `foresight-core` on the real clock, as the simulator
-//! calls them on a virtual one.
+//! calls them on a virtual one. It never acts in shadow mode.
 
-pub mod log;
-pub mod breaker;
-pub mod obs;
 pub mod adapter;
-pub mod nvml;
-pub mod model;
-pub mod shadow;
-pub mod event;
+pub mod breaker;
 pub mod controller;
+pub mod event;
+pub mod log;
+pub mod model;
+pub mod nvml;
+pub mod obs;
 pub mod run;
+pub mod shadow;
