@@ -1,6 +1,7 @@
 //! foresight-reports: renders results computed elsewhere (a policy
-//! comparison's [`Evidence`]) as one self-contained HTML page with inline SVG
-//! charts, the same content as Markdown, and the numbers as JSON.
+//! comparison's [`Evidence`], runtime models' evaluations) as one
+//! self-contained HTML page with inline SVG charts, the same content as
+//! Markdown, and the numbers as JSON.
 //!
 //! Architecture invariant: reports render; they compute no result. Every
 //! number shown comes from the evidence (see
@@ -12,6 +13,7 @@ pub mod comparison;
 pub mod doc;
 pub mod html;
 pub mod markdown;
+pub mod model;
 pub mod prediction;
 
 pub use foresight_simulator::Evidence;
@@ -86,7 +88,23 @@ pub fn render_comparison(evidence: &Evidence) -> Result<Rendered, ReportError> {
 /// Renders a policy comparison and writes it: the HTML to `html_path`, the
 /// Markdown and JSON beside it (same name, `.md` and `.json`).
 pub fn write_comparison(evidence: &Evidence, html_path: &Path) -> Result<Written, ReportError> {
-    let r = render_comparison(evidence)?;
+    write(&render_comparison(evidence)?, html_path)
+}
+
+/// Renders the model report of `evals` (runtime models scored after their
+/// training windows).
+pub fn render_model(title: &str, evals: &[foresight_models::Evaluation]) -> Result<Rendered, ReportError> {
+    let doc = model::doc(title, evals);
+    let json = serde_json::to_string_pretty(evals).map_err(|source| ReportError::Json { path: PathBuf::new(), source })?;
+    Ok(Rendered { html: html::render(&doc), markdown: markdown::render(&doc), json: json + "\n" })
+}
+
+/// Renders the model report and writes it as [`write_comparison`] does.
+pub fn write_model(title: &str, evals: &[foresight_models::Evaluation], html_path: &Path) -> Result<Written, ReportError> {
+    write(&render_model(title, evals)?, html_path)
+}
+
+fn write(r: &Rendered, html_path: &Path) -> Result<Written, ReportError> {
     let written = Written {
         html: html_path.to_path_buf(),
         markdown: html_path.with_extension("md"),

@@ -42,18 +42,36 @@ fn console_errors(stderr: &str) -> Vec<&str> {
 #[test]
 fn the_html_report_renders_every_chart_in_chromium() {
     let Some(bin) = chromium() else { return };
+    let page = out_dir().join("report.html");
+    foresight_reports::write_comparison(&evidence(), &page).unwrap();
+    check_page(&bin, &page, 9);
+}
+
+#[test]
+fn the_model_report_renders_every_chart_in_chromium() {
+    let Some(bin) = chromium() else { return };
+    let page = out_dir().join("model.html");
+    foresight_reports::write_model("Runtime models: fixture", &super::model::evaluations(), &page).unwrap();
+    check_page(&bin, &page, 3);
+}
+
+/// Where pages and screenshots go (kept after the test, for a person).
+fn out_dir() -> PathBuf {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-chromium");
     std::fs::create_dir_all(&out).unwrap();
-    let page = out.join("report.html");
-    foresight_reports::write_comparison(&evidence(), &page).unwrap();
-    let profile = tempfile::tempdir().unwrap();
+    out
+}
 
-    let dom = headless(&bin, profile.path(), &["--dump-dom".into()], &page);
+/// Opens `page` in Chromium: `charts` charts in the DOM, each with data
+/// marks, a legend and axis labels; a clean console; a screenshot beside it.
+fn check_page(bin: &Path, page: &Path, charts: usize) {
+    let profile = tempfile::tempdir().unwrap();
+    let dom = headless(bin, profile.path(), &["--dump-dom".into()], page);
     assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
     let html = String::from_utf8(dom.stdout).unwrap();
-    let charts: Vec<&str> = html.split("<svg").skip(1).collect();
-    assert_eq!(charts.len(), 9, "nine charts in the rendered DOM");
-    for chart in &charts {
+    let svgs: Vec<&str> = html.split("<svg").skip(1).collect();
+    assert_eq!(svgs.len(), charts, "charts in the rendered DOM of {}", page.display());
+    for chart in &svgs {
         let svg = &chart[..chart.find("</svg>").expect("a closed svg")];
         let marks = svg.matches(r#"class="data""#).count();
         assert!(marks > 0, "a chart without data marks: {}", &svg[..svg.len().min(300)]);
@@ -63,9 +81,9 @@ fn the_html_report_renders_every_chart_in_chromium() {
     let stderr = String::from_utf8_lossy(&dom.stderr);
     assert_eq!(console_errors(&stderr), Vec::<&str>::new(), "console messages while loading the report");
 
-    let shot = out.join("report.png");
+    let shot = page.with_extension("png");
     let args = [format!("--screenshot={}", shot.display()), "--window-size=1280,2400".into()];
-    let run = headless(&bin, profile.path(), &args, &page);
+    let run = headless(bin, profile.path(), &args, page);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot");

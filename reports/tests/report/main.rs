@@ -1,6 +1,8 @@
-//! Integration tests of the reports crate: Markdown snapshots and the HTML
-//! page opened in a real headless Chromium.
+//! Integration tests of the reports crate: Markdown snapshots of the
+//! comparison and model reports, and their HTML pages opened in a real
+//! headless Chromium.
 
 mod chromium;
 mod fixture;
+mod model;
 mod snapshots;

@@ -1,0 +1,104 @@
+//! The model report: runtime models scored on the jobs after their
+//! training window (as `foresight_models::Evaluation` holds them), each
+//! beside the user's requested time and EASY++ on the same jobs: the
+//! metrics, accuracy and under-prediction rate as bars, calibration
+//! (median predicted against median actual runtime per quintile) on
+//! log-log axes, and the failure classifier's AUC.
+//!
+//! What an evaluation does not hold (per-job points, per-user accuracy,
+//! demand series, feature importances) is not shown here; the comparison
+//! report's prediction-quality section draws per-job estimates from a
+//! replay.
+
+use crate::chart::{Series, bar, scatter};
+use crate::doc::{Block, Doc, Table};
+use foresight_models::Evaluation;
+use foresight_models::metrics::RuntimeMetrics;
+
+/// The report of `evals` as a document.
+pub fn doc(title: &str, evals: &[Evaluation]) -> Doc {
+    let mut blocks = Vec::new();
+    if let Some(best) = evals.iter().min_by(|a, b| a.runtime.mdape.total_cmp(&b.runtime.mdape)) {
+        blocks.push(Block::Verdict(format!(
+            "{} predicts runtimes with a median error of {:.0}% on {} jobs it never saw (EASY++ {:.0}%, requested time {:.0}%); {:.0}% of jobs run longer than predicted.",
+            best.model,
+            100.0 * best.runtime.mdape,
+            best.runtime.n,
+            100.0 * best.easy_plus_plus.mdape,
+            100.0 * best.requested.mdape,
+            100.0 * best.runtime.under_rate
+        )));
+    }
+    let mut t = Table::new(&["model", "predictor", "jobs", "MAE (s)", "MdAPE (%)", "accuracy (1 = perfect)", "under-predicted (%)"]);
+    for e in evals {
+        for (name, m) in rows(e) {
+            t.row(vec![
+                e.model.clone(),
+                name.to_string(),
+                m.n.to_string(),
+                format!("{:.1}", m.mae_s),
+                format!("{:.1}", 100.0 * m.mdape),
+                format!("{:.3}", m.accuracy),
+                format!("{:.1}", 100.0 * m.under_rate),
+            ]);
+        }
+    }
+    blocks.extend([Block::Heading("Runtime predictions on the test jobs".into()), Block::Table(t)]);
+    blocks.push(metric_bars(evals, "Accuracy: mean of min(p, r) / max(p, r)", "accuracy (1 = perfect)", |m| m.accuracy));
+    blocks.push(metric_bars(evals, "Under-prediction rate: jobs that ran longer than predicted", "jobs under-predicted (%)", |m| 100.0 * m.under_rate));
+    blocks.push(Block::Heading("Calibration".into()));
+    blocks.push(calibration(evals));
+    let classifiers: Vec<_> = evals.iter().filter_map(|e| e.classifier.as_ref().map(|c| (e, c))).collect();
+    if !classifiers.is_empty() {
+        let mut t = Table::new(&["model", "jobs", "failed or timed out (%)", "AUC", "user-history AUC"]);
+        for (e, c) in classifiers {
+            t.row(vec![e.model.clone(), c.n.to_string(), format!("{:.1}", 100.0 * c.positive_rate), format!("{:.3}", c.auc), format!("{:.3}", c.baseline_auc)]);
+        }
+        blocks.extend([Block::Heading("Failure and time-out classifier".into()), Block::Table(t)]);
+    }
+    Doc { title: title.to_string(), blocks }
+}
+
+/// The model and its two baselines, named.
+fn rows(e: &Evaluation) -> [(&str, &RuntimeMetrics); 3] {
+    [(e.model.as_str(), &e.runtime), ("easy++", &e.easy_plus_plus), ("requested", &e.requested)]
+}
+
+fn metric_bars(evals: &[Evaluation], caption: &str, y_label: &str, value: impl Fn(&RuntimeMetrics) -> f64) -> Block {
+    let names: Vec<String> = evals.iter().map(|e| e.model.clone()).collect();
+    let series: Vec<Series> = ["model", "easy++", "requested"]
+        .iter()
+        .enumerate()
+        .map(|(k, name)| Series {
+            name: name.to_string(),
+            points: evals.iter().enumerate().map(|(i, e)| (i as f64, value(rows(e)[k].1))).collect(),
+        })
+        .collect();
+    let svg = bar::render(caption, "model evaluated", names, y_label, &series);
+    let mut t = Table::new(&["model", "model itself", "easy++", "requested"]);
+    for e in evals {
+        let mut row = vec![e.model.clone()];
+        row.extend(rows(e).iter().map(|(_, m)| format!("{:.3}", value(m))));
+        t.row(row);
+    }
+    Block::Figure { caption: caption.into(), svg, table: t }
+}
+
+fn calibration(evals: &[Evaluation]) -> Block {
+    let caption = "Calibration: median actual against median predicted runtime, per quintile of prediction (log-log)";
+    let series: Vec<Series> = evals
+        .iter()
+        .map(|e| Series {
+            name: e.model.clone(),
+            points: e.runtime.calibration.iter().map(|b| (b.median_predicted_s, b.median_actual_s)).collect(),
+        })
+        .collect();
+    let svg = scatter::render(caption, "median predicted runtime (s, log scale)", "median actual runtime (s, log scale)", &series);
+    let mut t = Table::new(&["model", "quintile", "jobs", "median predicted (s)", "median actual (s)"]);
+    for e in evals {
+        for (i, b) in e.runtime.calibration.iter().enumerate() {
+            t.row(vec![e.model.clone(), (i + 1).to_string(), b.n.to_string(), format!("{:.1}", b.median_predicted_s), format!("{:.1}", b.median_actual_s)]);
+        }
+    }
+    Block::Figure { caption: caption.into(), svg, table: t }
+}
