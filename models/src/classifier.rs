@@ -15,10 +15,13 @@ pub struct ClassifierMetrics {
     /// Test jobs.
     pub n: usize,
     /// Share of them that failed or timed out.
+    #[serde(deserialize_with = "crate::file::null_float::nan")]
     pub positive_rate: f64,
     /// AUC of the classifier.
+    #[serde(deserialize_with = "crate::file::null_float::nan")]
     pub auc: f64,
     /// AUC of the user's past failure/time-out share.
+    #[serde(deserialize_with = "crate::file::null_float::nan")]
     pub baseline_auc: f64,
 }
 
@@ -27,6 +30,7 @@ pub struct ClassifierMetrics {
 pub struct FailureModel {
     model: Gbt,
     /// The training share of failed or timed-out jobs.
+    #[serde(deserialize_with = "crate::file::null_float::nan")]
     pub base_rate: f64,
 }
 

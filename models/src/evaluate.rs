@@ -92,6 +92,7 @@ pub struct Evaluation {
     /// The model evaluated.
     pub model: String,
     /// The split instant (trace seconds).
+    #[serde(deserialize_with = "crate::file::null_float::infinity")]
     pub split_s: f64,
     /// Finished jobs trained on.
     pub train_jobs: usize,

@@ -10,6 +10,22 @@ use crate::runtime::{ModelKind, RuntimeModel};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// JSON has no NaN or infinity: serde_json writes them as `null`. These
+/// read a `null` back as the value it stood for.
+pub mod null_float {
+    use serde::{Deserialize, Deserializer};
+
+    /// `null` as NaN (an undefined metric).
+    pub fn nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    /// `null` as infinity (a split after every job).
+    pub fn infinity<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+    }
+}
+
 /// The model file format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -19,8 +35,10 @@ pub struct TrainingWindow {
     /// The trace (its source path or name).
     pub trace: String,
     /// Submission of the first job trained on (trace seconds).
+    #[serde(deserialize_with = "null_float::nan")]
     pub first_submit_s: f64,
     /// The split instant: every job trained on ended before it.
+    #[serde(deserialize_with = "null_float::infinity")]
     pub split_s: f64,
     /// Finished jobs trained on.
     pub jobs: usize,
@@ -88,5 +106,33 @@ impl ModelFile {
             return Err(ModelError::Version { path: path.to_path_buf(), found, expected: FORMAT_VERSION });
         }
         serde_json::from_value(value).map_err(|e| err(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluate::{SplitOptions, train_and_evaluate};
+    use crate::history::JobTelemetry;
+
+    #[test]
+    fn model_files_round_trip_with_undefined_metrics_and_refuse_other_versions() {
+        let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
+        let (mut file, _) = train_and_evaluate(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+        if let Some(c) = file.metrics.as_mut().and_then(|m| m.classifier.as_mut()) {
+            c.baseline_auc = f64::NAN;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        file.save(&path).unwrap();
+        let back = ModelFile::load(&path).unwrap();
+        let rows = crate::features::build_rows(&back.schema, &table.jobs, &JobTelemetry::new());
+        for row in rows.iter().step_by(10) {
+            assert_eq!(back.runtime.predict(&back.schema, row), file.runtime.predict(&file.schema, row));
+        }
+        assert_eq!(back.metrics.as_ref().unwrap().runtime.mdape, file.metrics.as_ref().unwrap().runtime.mdape);
+        assert!(back.metrics.unwrap().classifier.unwrap().baseline_auc.is_nan());
+        std::fs::write(&path, r#"{"format_version": 99}"#).unwrap();
+        assert!(matches!(ModelFile::load(&path), Err(ModelError::Version { found: 99, .. })));
     }
 }

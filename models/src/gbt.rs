@@ -280,7 +280,8 @@ impl TreeBuilder<'_> {
         let (left, right): (Vec<u32>, Vec<u32>) = rows.iter().partition(|&&i| usize::from(column[i as usize]) <= split.bin);
         drop(rows);
         let edges = &self.binned.edges[split.feature];
-        let threshold = if split.bin == 0 { f64::NEG_INFINITY } else { edges[split.bin - 1] };
+        // The lowest finite number, not -inf, so that JSON keeps it.
+        let threshold = if split.bin == 0 { f64::MIN } else { edges[split.bin - 1] };
         // Children are pushed as a pair so that the right one is `left + 1`.
         let left_at = self.nodes.len();
         self.nodes[at] = Node { feature: split.feature as u32, threshold, left: left_at as u32, value: 0.0 };

@@ -12,8 +12,10 @@ pub struct CalibrationBin {
     /// Jobs in the bin.
     pub n: usize,
     /// Median prediction in the bin, seconds.
+    #[serde(deserialize_with = "crate::file::null_float::nan")]
     pub median_predicted_s: f64,
     /// Median actual runtime in the bin, seconds.
+    #[serde(deserialize_with = "crate::file::null_float::nan")]
     pub median_actual_s: f64,
 }
 
@@ -23,12 +25,16 @@ pub struct RuntimeMetrics {
     /// Jobs evaluated.
     pub n: usize,
     /// Mean absolute error, seconds.
+    #[serde(deserialize_with = "crate::file::null_float::nan")]
     pub mae_s: f64,
     /// Median of `|p - r| / r`, as a fraction.
+    #[serde(deserialize_with = "crate::file::null_float::nan")]
     pub mdape: f64,
     /// Mean of `min(p, r) / max(p, r)`.
+    #[serde(deserialize_with = "crate::file::null_float::nan")]
     pub accuracy: f64,
     /// Share of jobs predicted to end before they did.
+    #[serde(deserialize_with = "crate::file::null_float::nan")]
     pub under_rate: f64,
     /// Five bins by predicted runtime (quintiles).
     pub calibration: Vec<CalibrationBin>,
