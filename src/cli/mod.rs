@@ -2,6 +2,7 @@
 //! that maps errors to exit codes.
 
 mod compare;
+mod evaluate;
 mod demo;
 mod ingest;
 mod inspect;
@@ -11,6 +12,7 @@ mod report;
 mod shadow;
 mod simulate;
 mod sweep;
+mod train;
 pub mod trace_args;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +46,11 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Sweep policies over clusters, load factors and seeds.
     Sweep(sweep::SweepArgs),
+    /// Fit a runtime model and a failure/time-out classifier on a trace
+    /// and write a model file.
+    Train(train::TrainArgs),
+    /// Score runtime, failure and demand models on a trace, split by time.
+    Evaluate(evaluate::EvaluateArgs),
     /// Render a results file as an HTML report with charts (and Markdown,
     /// JSON beside it).
     Report(report::ReportArgs),
@@ -62,6 +69,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run_simulate(args),
         Command::Compare(args) => compare::run_compare(args),
         Command::Sweep(args) => sweep::run_sweep(args),
+        Command::Train(args) => train::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
         Command::Report(args) => report::run(args),
         Command::Demo(args) => demo::run(args),
     }

@@ -1,0 +1,71 @@
+//! `foresight evaluate`: score a model file on the jobs after its training
+//! window, or, without one, train every runtime model on the first 70% of
+//! a trace by time and score them on the rest, with the demand forecaster
+//! against seasonal-naive.
+
+use super::trace_args::TraceArgs;
+use clap::Args;
+use foresight_models::demand::{Quantity, evaluate as evaluate_demand, hourly};
+use foresight_models::evaluate::train_and_evaluate;
+use foresight_models::features::calendar_offset;
+use foresight_models::{ModelFile, ModelKind, SplitOptions, evaluate};
+use std::path::PathBuf;
+
+/// Evaluate runtime, failure and demand models on a trace, split by time.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    trace: TraceArgs,
+    /// A model file from `foresight train` (scored on the jobs submitted
+    /// after its training window).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Without a model file: the share of jobs, by submission time, to
+    /// train on.
+    #[arg(long, default_value_t = 0.7)]
+    train_fraction: f64,
+    /// NVML telemetry of the trace's jobs.
+    #[arg(long, value_name = "FILE")]
+    telemetry: Option<PathBuf>,
+    /// Also write the evaluations as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+/// Runs `evaluate`.
+pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
+    let table = args.trace.load()?.table;
+    let telemetry = super::train::load_telemetry(args.telemetry.as_deref())?;
+    let mut all = Vec::new();
+    if let Some(path) = &args.model {
+        let file = ModelFile::load(path)?;
+        let e = evaluate(&table, &file, &telemetry)?;
+        print!("{e}");
+        all.push(e);
+    } else {
+        let opts = SplitOptions { train_fraction: args.train_fraction };
+        for kind in [ModelKind::Auto, ModelKind::GbtMedian, ModelKind::Gbt, ModelKind::Linear] {
+            let (_, e) = train_and_evaluate(&table, kind, &telemetry, opts)?;
+            println!("== {kind}");
+            print!("{e}");
+            all.push(e);
+        }
+        let offset = calendar_offset(&table.meta);
+        for q in Quantity::ALL {
+            let series = hourly(&table.jobs, q, offset, |_| true);
+            if series.values.iter().all(|v| *v == 0.0) {
+                continue;
+            }
+            if let Some(m) = evaluate_demand(&series, args.train_fraction) {
+                println!(
+                    "demand {q:?} per hour, a day ahead: MAE {:.3} vs seasonal-naive {:.3} (a week before), {:.3} (a day before); {} test hours",
+                    m.mae, m.mae_seasonal_naive_week, m.mae_seasonal_naive_day, m.test_hours
+                );
+            }
+        }
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&all)?)?;
+    }
+    Ok(())
+}
