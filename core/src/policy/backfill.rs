@@ -84,8 +84,9 @@ impl Pass<'_> {
         if scratch.is_empty() {
             return;
         }
-        if candidates == CandidateOrder::ShortestFirst {
-            scratch.sort_by(|&a, &b| {
+        if candidates == CandidateOrder::ShortestFirst && scratch.len() > 1 {
+            // Keys are unique, so an unstable sort is deterministic.
+            scratch.sort_unstable_by(|&a, &b| {
                 let (a, b) = (&pending[a as usize], &pending[b as usize]);
                 a.estimate_s.total_cmp(&b.estimate_s).then(a.info.key.cmp(&b.info.key))
             });

@@ -23,12 +23,14 @@ pub enum Placement {
 }
 
 /// The free room of every node as a decision takes shape: jobs started
-/// earlier in the same decision are subtracted. Copies the state's nodes
-/// lazily, on the first placement of a decision, and reuses its buffers.
+/// earlier in the same decision are subtracted. Only the nodes a decision
+/// touches are copied (stamped with the decision's number), so starting a
+/// decision costs nothing whatever the cluster's size.
 #[derive(Debug, Clone, Default)]
 pub struct Tentative {
     node_free: Vec<Resources>,
-    copied: bool,
+    stamp: Vec<u32>,
+    generation: u32,
     by_room: Vec<u32>,
     /// Free resources over all up nodes, minus this decision's starts.
     pub free_total: Resources,
@@ -37,8 +39,29 @@ pub struct Tentative {
 impl Tentative {
     /// Starts a new decision over `state`.
     pub fn reset(&mut self, state: &ClusterState) {
-        self.copied = false;
+        let n = state.nodes().len();
+        if self.stamp.len() != n {
+            self.stamp = vec![0; n];
+            self.node_free = vec![Resources::default(); n];
+            self.generation = 0;
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamp.fill(0);
+            self.generation = 1;
+        }
         self.free_total = state.free_total();
+    }
+
+    /// The free room of node `i` in this decision.
+    fn free(&self, state: &ClusterState, i: u32) -> Resources {
+        let i = i as usize;
+        if self.stamp[i] == self.generation {
+            self.node_free[i]
+        } else {
+            let n = &state.nodes()[i];
+            if n.up { n.free } else { Resources::default() }
+        }
     }
 
     /// Places `demand` now, takes the room and returns the slots, or `None`
@@ -47,55 +70,51 @@ impl Tentative {
         if !demand.total.fits_in(&self.free_total) {
             return None;
         }
-        if !self.copied {
-            self.node_free.clear();
-            self.node_free.extend(state.nodes().iter().map(|n| if n.up { n.free } else { Resources::default() }));
-            self.copied = true;
-        }
         if how == Placement::BestFit {
-            let free = &self.node_free;
-            self.by_room.clear();
-            self.by_room.extend((0..free.len() as u32).filter(|&i| !free[i as usize].is_zero()));
-            self.by_room.sort_by_key(|&i| {
-                let r = free[i as usize];
+            let mut by_room = std::mem::take(&mut self.by_room);
+            by_room.clear();
+            by_room.extend((0..self.stamp.len() as u32).filter(|&i| !self.free(state, i).is_zero()));
+            by_room.sort_by_key(|&i| {
+                let r = self.free(state, i);
                 (r.gpus, r.cpus, r.mem_mb, i)
             });
+            self.by_room = by_room;
         }
         let slots = if demand.nodes > 0 {
-            self.exact_nodes(how, demand)
+            self.exact_nodes(state, how, demand)
         } else if demand.total.fits_in(&state.largest_node()) {
-            self.single_node(how, demand).or_else(|| self.spread(how, demand))
+            self.single_node(state, how, demand).or_else(|| self.spread(state, how, demand))
         } else {
-            self.spread(how, demand)
+            self.spread(state, how, demand)
         }?;
         for s in &slots {
-            let f = &mut self.node_free[s.node as usize];
-            *f = f.saturating_sub(&s.res);
+            let left = self.free(state, s.node).saturating_sub(&s.res);
+            self.node_free[s.node as usize] = left;
+            self.stamp[s.node as usize] = self.generation;
             self.free_total = self.free_total.saturating_sub(&s.res);
         }
         Some(slots)
     }
 
-    fn candidates(&self, how: Placement) -> impl Iterator<Item = u32> + '_ {
-        let all = match how {
-            Placement::FirstFit => 0..self.node_free.len() as u32,
-            Placement::BestFit => 0..0,
-        };
-        all.chain(self.by_room.iter().copied().filter(move |_| how == Placement::BestFit))
+    fn candidates(&self, how: Placement) -> Candidates<'_> {
+        match how {
+            Placement::FirstFit => Candidates::InOrder(0..self.stamp.len() as u32),
+            Placement::BestFit => Candidates::ByRoom(self.by_room.iter()),
+        }
     }
 
-    fn single_node(&self, how: Placement, demand: &Demand) -> Option<Vec<Slot>> {
-        let node = self.candidates(how).find(|&i| demand.total.fits_in(&self.node_free[i as usize]))?;
+    fn single_node(&self, state: &ClusterState, how: Placement, demand: &Demand) -> Option<Vec<Slot>> {
+        let node = self.candidates(how).find(|&i| demand.total.fits_in(&self.free(state, i)))?;
         Some(vec![Slot { node, res: demand.total }])
     }
 
-    fn exact_nodes(&self, how: Placement, demand: &Demand) -> Option<Vec<Slot>> {
+    fn exact_nodes(&self, state: &ClusterState, how: Placement, demand: &Demand) -> Option<Vec<Slot>> {
         let n = demand.nodes;
         let mut slots = Vec::with_capacity(n as usize);
         for node in self.candidates(how) {
             let k = slots.len() as u32;
             let res = share(&demand.total, k, k + 1, n);
-            if res.fits_in(&self.node_free[node as usize]) {
+            if res.fits_in(&self.free(state, node)) {
                 slots.push(Slot { node, res });
                 if slots.len() as u32 == n {
                     return Some(slots);
@@ -105,15 +124,14 @@ impl Tentative {
         None
     }
 
-    fn spread(&self, how: Placement, demand: &Demand) -> Option<Vec<Slot>> {
+    fn spread(&self, state: &ClusterState, how: Placement, demand: &Demand) -> Option<Vec<Slot>> {
         let units = demand.size().max(1);
         let t = &demand.total;
         let per_unit = Resources::new(t.cpus.div_ceil(units), t.gpus.div_ceil(units), t.mem_mb.div_ceil(units.into()));
         let mut done = 0u32;
-        let mut slots = Vec::new();
+        let mut slots = Vec::with_capacity((units as usize).min(self.stamp.len()));
         for node in self.candidates(how) {
-            let free = &self.node_free[node as usize];
-            let fit = units_fitting(free, &per_unit).min(units - done);
+            let fit = units_fitting(&self.free(state, node), &per_unit).min(units - done);
             if fit == 0 {
                 continue;
             }
@@ -127,29 +145,56 @@ impl Tentative {
     }
 }
 
+/// Node indices in the order a placement tries them.
+enum Candidates<'a> {
+    InOrder(std::ops::Range<u32>),
+    ByRoom(std::slice::Iter<'a, u32>),
+}
+
+impl Iterator for Candidates<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        match self {
+            Candidates::InOrder(r) => r.next(),
+            Candidates::ByRoom(it) => it.next().copied(),
+        }
+    }
+}
+
 /// How many units of `per_unit` fit in `free`.
 fn units_fitting(free: &Resources, per_unit: &Resources) -> u32 {
-    let mut m = u64::MAX;
-    if per_unit.cpus > 0 {
-        m = m.min(u64::from(free.cpus / per_unit.cpus));
+    if !per_unit.fits_in(free) {
+        return 0;
     }
-    if per_unit.gpus > 0 {
-        m = m.min(u64::from(free.gpus / per_unit.gpus));
-    }
-    if per_unit.mem_mb > 0 {
-        m = m.min(free.mem_mb / per_unit.mem_mb);
-    }
+    let per = |f: u64, p: u64| match p {
+        0 => u64::MAX,
+        1 => f,
+        _ => f / p,
+    };
+    let m = per(free.cpus.into(), per_unit.cpus.into())
+        .min(per(free.gpus.into(), per_unit.gpus.into()))
+        .min(per(free.mem_mb, per_unit.mem_mb));
     m.min(u64::from(u32::MAX)) as u32
 }
 
 /// The part of `total` that units `from..to` out of `of` hold, so that the
 /// parts of a split add up exactly to the total.
 fn share(total: &Resources, from: u32, to: u32, of: u32) -> Resources {
-    let cum = |x: u64, k: u32| (u128::from(x) * u128::from(k) / u128::from(of)) as u64;
+    let part = |x: u64| -> u64 {
+        if x == 0 {
+            return 0;
+        }
+        if x == u64::from(of) {
+            return u64::from(to - from);
+        }
+        let cum = |k: u32| (u128::from(x) * u128::from(k) / u128::from(of)) as u64;
+        cum(to) - cum(from)
+    };
     Resources {
-        cpus: (cum(total.cpus.into(), to) - cum(total.cpus.into(), from)) as u32,
-        gpus: (cum(total.gpus.into(), to) - cum(total.gpus.into(), from)) as u32,
-        mem_mb: cum(total.mem_mb, to) - cum(total.mem_mb, from),
+        cpus: part(total.cpus.into()) as u32,
+        gpus: part(total.gpus.into()) as u32,
+        mem_mb: part(total.mem_mb),
     }
 }
 

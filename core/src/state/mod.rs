@@ -21,6 +21,30 @@ use crate::cluster::Cluster;
 use crate::resources::Resources;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast, deterministic hasher for job keys (a multiplicative hash; keys
+/// are small dense integers, not attacker-chosen).
+#[derive(Debug, Clone, Copy, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type KeyMap<V> = HashMap<JobKey, V, BuildHasherDefault<KeyHasher>>;
 
 /// One node as the scheduler sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +100,7 @@ pub struct ClusterState {
     largest_node: Resources,
     pending: Vec<PendingJob>,
     running: Vec<RunningJob>,
-    ends: HashMap<JobKey, f64>,
+    ends: KeyMap<f64>,
     usage: UsageLedger,
 }
 
@@ -102,7 +126,7 @@ impl ClusterState {
             largest_node,
             pending: Vec::new(),
             running: Vec::new(),
-            ends: HashMap::new(),
+            ends: KeyMap::default(),
             usage: UsageLedger::new(usage_half_life_s),
         }
     }
