@@ -5,7 +5,7 @@ use super::simulate::WhatIf;
 use super::trace_args::TraceArgs;
 use clap::Args;
 use foresight_simulator::output::{summaries_frame, write_frame, write_json};
-use foresight_simulator::{Report, RunSpec, Workload, compare};
+use foresight_simulator::{Comparison, Report, RunSpec, Workload, compare, run};
 use std::path::PathBuf;
 
 /// Compare policies on one trace: a table of waits, slowdowns, utilisation.
@@ -14,7 +14,9 @@ pub struct CompareArgs {
     #[command(flatten)]
     trace: TraceArgs,
     /// Comma-separated policies, each optionally with its predictor after a
-    /// colon: `fcfs,easy,easy++,easy++:clairvoyant,sjbf,conservative,qssf,fairshare`.
+    /// colon: `fcfs,easy,easy++,easy++:clairvoyant,sjbf,conservative,qssf,fairshare`;
+    /// `easy++:online` uses foresight's online model, `easy++:model.json` a
+    /// model file from `foresight train`.
     #[arg(long, value_delimiter = ',', default_value = "fcfs,easy,easy++,sjbf,conservative,qssf,fairshare")]
     policies: Vec<String>,
     #[command(flatten)]
@@ -38,8 +40,34 @@ pub fn run_spec(text: &str, what_if: &WhatIf) -> anyhow::Result<RunSpec> {
         None => (text.trim(), None),
     };
     let spec = RunSpec { policy: policy.to_string(), predictor, options: what_if.sim_options()? };
-    spec.resolve()?;
+    if !uses_model(&spec) {
+        spec.resolve()?;
+    }
     Ok(spec)
+}
+
+/// True when a run's predictor is one `foresight-models` builds (`online`,
+/// a model file).
+fn uses_model(spec: &RunSpec) -> bool {
+    spec.predictor.as_deref().is_some_and(super::simulate::is_model_predictor)
+}
+
+/// Runs the specs one after another when some use a `foresight-models`
+/// predictor (built from the trace's table).
+fn compare_with_models(
+    workload: &Workload,
+    cluster: &foresight_core::Cluster,
+    specs: &[RunSpec],
+    table: &foresight_datasets::JobTable,
+) -> anyhow::Result<Comparison> {
+    let reports = specs
+        .iter()
+        .map(|s| match s.predictor.as_deref().filter(|p| super::simulate::is_model_predictor(p)) {
+            Some(p) => super::simulate::run_with_model(workload, cluster, s, p, table).map(|(_, r)| r),
+            None => Ok(run(workload, cluster, s)?.1),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Comparison { reports })
 }
 
 /// Runs `compare`.
@@ -50,6 +78,7 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
     let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options());
     let cmp = match &args.report {
         Some(html) => super::report::compare_and_write(&workload, &cluster, &specs, &args.trace.trace, html)?,
+        None if specs.iter().any(uses_model) => compare_with_models(&workload, &cluster, &specs, &table)?,
         None => compare(&workload, &cluster, &specs)?,
     };
     let rows = cmp.reports.iter().map(|r| (Vec::new(), r)).collect();
