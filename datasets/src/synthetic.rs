@@ -187,11 +187,9 @@ impl Iterator for Synthetic {
         self.last[u] = Some((size, runtime, limit));
         // Repeats of one job vary a little in runtime.
         runtime = (runtime * (1.0 + 0.1 * self.rng.normal())).clamp(1.0, limit).round();
-        let (cpus, gpus) = if self.cfg.gpus > 0 {
-            let per_gpu = (self.cfg.cpus / self.cfg.gpus).max(1);
-            (size * per_gpu, size)
-        } else {
-            (size, 0)
+        let (cpus, gpus) = match self.cfg.cpus.checked_div(self.cfg.gpus) {
+            Some(per_gpu) => (size * per_gpu.max(1), size),
+            None => (size, 0),
         };
         self.made += 1;
         Some(Job {
