@@ -30,6 +30,9 @@ pub struct EvaluateArgs {
     /// Also write the evaluations as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write an HTML model report with charts (Markdown and JSON beside it).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 /// Runs `evaluate`.
@@ -63,6 +66,11 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    if let Some(path) = &args.report {
+        let title = format!("Runtime models: {}", args.trace.trace.display());
+        let w = foresight_reports::write_model(&title, &all, path)?;
+        println!("report: {} (Markdown {}, numbers {})", w.html.display(), w.markdown.display(), w.json.display());
     }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&all)?)?;
