@@ -4,7 +4,7 @@
 
 use crate::error::{IngestError, LineError};
 use crate::reject::{Rejects, SkipReport};
-use crate::source::{Line, Lines, too_long_error};
+use crate::source::{Line, Lines, too_long_error, utf8};
 use std::borrow::Cow;
 use std::io::BufRead;
 use std::path::Path;
@@ -134,11 +134,11 @@ pub(crate) fn read_rows<R: BufRead, T>(
                 continue;
             }
         };
-        let text = match std::str::from_utf8(bytes) {
+        let text = match utf8(bytes, line_no) {
             Ok(t) if !t.trim().is_empty() => t,
             Ok(_) => continue,
-            Err(_) => {
-                rejects.reject(LineError::new(line_no, Some(1), "line", "UTF-8 text", &String::from_utf8_lossy(bytes)))?;
+            Err(e) => {
+                rejects.reject(e)?;
                 continue;
             }
         };

@@ -7,7 +7,7 @@ mod fields;
 
 use crate::error::{IngestError, LineError};
 use crate::reject::Rejects;
-use crate::source::{Line, Lines, too_long_error};
+use crate::source::{Line, Lines, too_long_error, utf8};
 use crate::table::{Ingested, JobTable};
 use fields::{Columns, Row};
 use foresight_core::{Job, TraceMeta};
@@ -32,9 +32,12 @@ pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested,
                 continue;
             }
         };
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            rejects.reject(LineError::new(line_no, Some(1), "line", "UTF-8 text", &String::from_utf8_lossy(bytes)))?;
-            continue;
+        let text = match utf8(bytes, line_no) {
+            Ok(t) => t,
+            Err(e) => {
+                rejects.reject(e)?;
+                continue;
+            }
         };
         if text.trim().is_empty() {
             continue;

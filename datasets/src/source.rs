@@ -137,6 +137,13 @@ impl<R: BufRead> Lines<R> {
     }
 }
 
+/// A line's bytes as UTF-8 text, or the error a line that is not is
+/// reported with.
+pub fn utf8(bytes: &[u8], line_no: u64) -> Result<&str, LineError> {
+    std::str::from_utf8(bytes)
+        .map_err(|_| LineError::new(line_no, Some(1), "line", "UTF-8 text", &String::from_utf8_lossy(bytes)))
+}
+
 /// The error a line longer than [`MAX_LINE_BYTES`] is reported with.
 pub fn too_long_error(line_no: u64) -> LineError {
     LineError::new(line_no, Some(1), "line", "at most 1 MiB per line", "a longer line")
