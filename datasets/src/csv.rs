@@ -4,7 +4,7 @@
 
 use crate::error::{IngestError, LineError};
 use crate::reject::{Rejects, SkipReport};
-use crate::source::{Line, Lines, too_long_error, utf8};
+use crate::source::Lines;
 use std::borrow::Cow;
 use std::io::BufRead;
 use std::path::Path;
@@ -126,22 +126,10 @@ pub(crate) fn read_rows<R: BufRead, T>(
     let mut lines = Lines::new(input);
     let mut header: Option<Vec<String>> = None;
     let mut rows = Vec::new();
-    while let Some((line_no, line)) = lines.next_line().map_err(|e| IngestError::io(path, e))? {
-        let bytes = match line {
-            Line::Text(t) => t,
-            Line::TooLong => {
-                rejects.reject(too_long_error(line_no))?;
-                continue;
-            }
-        };
-        let text = match utf8(bytes, line_no) {
-            Ok(t) if !t.trim().is_empty() => t,
-            Ok(_) => continue,
-            Err(e) => {
-                rejects.reject(e)?;
-                continue;
-            }
-        };
+    while let Some((line_no, text)) = lines.next_str(&mut rejects)? {
+        if text.trim().is_empty() {
+            continue;
+        }
         let fields = match split(text) {
             Ok(f) => f,
             Err(col) => {

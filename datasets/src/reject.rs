@@ -58,6 +58,11 @@ impl Rejects {
         }
     }
 
+    /// The error for a failed read of the input.
+    pub(crate) fn io(&self, error: std::io::Error) -> IngestError {
+        IngestError::io(&self.path, error)
+    }
+
     /// The error for a line that cannot be skipped (a header).
     pub(crate) fn fatal(&self, error: LineError) -> IngestError {
         IngestError::Parse { path: self.path.clone(), error }

@@ -7,7 +7,7 @@ mod fields;
 
 use crate::error::{IngestError, LineError};
 use crate::reject::Rejects;
-use crate::source::{Line, Lines, too_long_error, utf8};
+use crate::source::Lines;
 use crate::table::{Ingested, JobTable};
 use fields::{Columns, Row};
 use foresight_core::{Job, TraceMeta};
@@ -24,21 +24,7 @@ pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested,
     // Latest attempt of each job id, for folding steps and counting attempts.
     let mut latest: HashMap<String, usize> = HashMap::new();
     let mut steps_folded = 0u64;
-    while let Some((line_no, line)) = lines.next_line().map_err(|e| IngestError::io(path, e))? {
-        let bytes = match line {
-            Line::Text(t) => t,
-            Line::TooLong => {
-                rejects.reject(too_long_error(line_no))?;
-                continue;
-            }
-        };
-        let text = match utf8(bytes, line_no) {
-            Ok(t) => t,
-            Err(e) => {
-                rejects.reject(e)?;
-                continue;
-            }
-        };
+    while let Some((line_no, text)) = lines.next_str(&mut rejects)? {
         if text.trim().is_empty() {
             continue;
         }

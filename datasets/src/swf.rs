@@ -4,7 +4,7 @@
 
 use crate::error::{IngestError, LineError};
 use crate::reject::Rejects;
-use crate::source::{Line, Lines, too_long_error};
+use crate::source::Lines;
 use crate::table::{Ingested, JobTable};
 use foresight_core::{FeatureValue, Job, JobStatus, TraceMeta};
 use std::io::BufRead;
@@ -41,14 +41,7 @@ pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested,
     let mut jobs = Vec::new();
     let mut lines = Lines::new(input);
     let mut values = [0f64; 18];
-    while let Some((line_no, line)) = lines.next_line().map_err(|e| IngestError::io(path, e))? {
-        let text = match line {
-            Line::Text(t) => t,
-            Line::TooLong => {
-                rejects.reject(too_long_error(line_no))?;
-                continue;
-            }
-        };
+    while let Some((line_no, text)) = lines.next_bytes(&mut rejects)? {
         let trimmed = text.trim_ascii_start();
         if trimmed.is_empty() {
             continue;
