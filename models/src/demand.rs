@@ -3,7 +3,8 @@
 //! day ahead (from values at least 24 hours old) by boosted trees on daily
 //! and weekly lags, and judged against the seasonal-naive forecasts (the
 //! same hour a week before, and a day before) on the hours after the
-//! split, by time.
+//! split, by time. [`forecast_after`] keeps the hours of a test window
+//! beside their forecasts, for a report's chart.
 
 use crate::gbt::{Gbt, GbtParams};
 use foresight_core::Job;
@@ -13,6 +14,10 @@ use serde::{Deserialize, Serialize};
 pub const HORIZON_H: usize = 24;
 /// Longest lag a forecast reads (a week).
 const MAX_LAG_H: usize = 168;
+/// Hours a forecaster must learn from, after the first week of lags.
+const MIN_TRAIN_H: usize = 168;
+/// Hours of a test window a [`DemandForecast`] keeps (its first two weeks).
+pub const SHOWN_H: usize = 336;
 
 /// What is counted per hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,18 +104,106 @@ pub fn evaluate(series: &Series, train_fraction: f64) -> Option<DemandMetrics> {
     if n < MAX_LAG_H * 3 || split >= n {
         return None;
     }
+    let model = fit(series, split);
+    Some(metrics(series, split, &model))
+}
+
+/// The forecaster trained on the hours before `split` (from the first hour
+/// with a week of lags).
+fn fit(series: &Series, split: usize) -> Gbt {
     let train: Vec<usize> = (MAX_LAG_H..split).collect();
     let x: Vec<Vec<f64>> = train.iter().map(|&t| features(series, t)).collect();
     let y: Vec<f64> = train.iter().map(|&t| series.values[t].ln_1p()).collect();
-    let model = Gbt::fit(&x, &y, &GbtParams::for_rows(x.len()));
-    let test = split..n;
+    Gbt::fit(&x, &y, &GbtParams::for_rows(x.len()))
+}
+
+fn predict(model: &Gbt, series: &Series, t: usize) -> f64 {
+    model.predict(&features(series, t)).exp_m1().max(0.0)
+}
+
+/// Errors on the hours from `split` (at least [`MAX_LAG_H`]) to the end.
+fn metrics(series: &Series, split: usize, model: &Gbt) -> DemandMetrics {
+    let test = split..series.values.len();
     let mae = |f: &dyn Fn(usize) -> f64| test.clone().map(|t| (f(t) - series.values[t]).abs()).sum::<f64>() / test.len() as f64;
-    Some(DemandMetrics {
-        train_hours: train.len(),
+    DemandMetrics {
+        train_hours: split - MAX_LAG_H,
         test_hours: test.len(),
-        mae: mae(&|t| model.predict(&features(series, t)).exp_m1().max(0.0)),
+        mae: mae(&|t| predict(model, series, t)),
         mae_seasonal_naive_week: mae(&|t| series.values[t - 168]),
         mae_seasonal_naive_day: mae(&|t| series.values[t - 24]),
+    }
+}
+
+/// One hour of a test window: what arrived and what was forecast for it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DemandHour {
+    /// Hours since the test window's first hour.
+    pub hour: usize,
+    /// The value that hour.
+    pub actual: f64,
+    /// The forecaster's, a day ahead (none when it could not be trained).
+    pub forecast: Option<f64>,
+    /// The value of the same hour a week before (none in the first week).
+    pub seasonal_naive_week: Option<f64>,
+    /// The value of the same hour a day before (none in the first day).
+    pub seasonal_naive_day: Option<f64>,
+}
+
+/// A test window's hourly values beside the forecasts made for them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DemandForecast {
+    /// What is counted.
+    pub quantity: Quantity,
+    /// Local calendar hour (hours since the Unix epoch) of the window's first hour.
+    pub first_hour: i64,
+    /// Hours of history before the window.
+    pub history_hours: usize,
+    /// Hours in the window (at least one; only the first [`SHOWN_H`] are kept).
+    pub test_hours: usize,
+    /// The window's first hours.
+    pub hours: Vec<DemandHour>,
+    /// Errors over the whole window, when the forecaster could be trained.
+    pub metrics: Option<DemandMetrics>,
+    /// Why something is missing, when it is.
+    pub note: Option<String>,
+}
+
+/// The hours of `series` (of `quantity`) from `split` on against the forecaster trained on
+/// the hours before it and against the seasonal-naive forecasts. Without
+/// two weeks before `split` (a week of lags, a week to learn from) the
+/// forecaster is not trained and the note says so. `None` when no hour is
+/// left from `split`.
+pub fn forecast_after(series: &Series, quantity: Quantity, split: usize) -> Option<DemandForecast> {
+    let n = series.values.len();
+    if split >= n {
+        return None;
+    }
+    let model = (split >= MAX_LAG_H + MIN_TRAIN_H).then(|| fit(series, split));
+    let v = &series.values;
+    let back = |t: usize, lag: usize| t.checked_sub(lag).map(|s| v[s]);
+    let hours = (split..n.min(split + SHOWN_H))
+        .map(|t| DemandHour {
+            hour: t - split,
+            actual: v[t],
+            forecast: model.as_ref().map(|m| predict(m, series, t)),
+            seasonal_naive_week: back(t, 168),
+            seasonal_naive_day: back(t, 24),
+        })
+        .collect();
+    let note = model.is_none().then(|| {
+        format!(
+            "{split} hours of history before the test window; the forecaster needs {} (a week of lags and a week to learn from), so it is not trained.",
+            MAX_LAG_H + MIN_TRAIN_H
+        )
+    });
+    Some(DemandForecast {
+        quantity,
+        first_hour: series.first_hour + split as i64,
+        history_hours: split,
+        test_hours: n - split,
+        hours,
+        metrics: model.as_ref().map(|m| metrics(series, split, m)),
+        note,
     })
 }
 
@@ -134,5 +227,14 @@ mod tests {
         assert_eq!(s.values.iter().sum::<f64>(), jobs.len() as f64 * 2.0, "4 CPUs for half an hour each");
         let m = evaluate(&hourly(&jobs, Quantity::Jobs, 0.0, |_| true), 0.7).unwrap();
         assert!(m.mae < m.mae_seasonal_naive_week, "{m:?}");
+        let series = hourly(&jobs, Quantity::Jobs, 0.0, |_| true);
+        let f = forecast_after(&series, Quantity::Jobs, 2000).unwrap();
+        assert_eq!((f.test_hours, f.hours.len(), f.note), (series.values.len() - 2000, SHOWN_H, None));
+        assert_eq!(f.hours[0].seasonal_naive_week, Some(series.values[2000 - 168]));
+        assert!(f.hours.iter().all(|h| h.forecast.is_some_and(f64::is_finite)) && f.metrics.is_some());
+        let short = forecast_after(&series, Quantity::Jobs, 30).unwrap();
+        assert!(short.metrics.is_none() && short.note.is_some() && short.hours[0].seasonal_naive_week.is_none());
+        assert_eq!(short.hours[0].seasonal_naive_day, Some(series.values[6]));
+        assert!(forecast_after(&series, Quantity::Jobs, series.values.len()).is_none());
     }
 }

@@ -1,14 +1,18 @@
 //! Training and evaluation split by time, always: a model is trained on
 //! jobs that had *ended* before the split instant (the submission of the
 //! first test job) and tested on the jobs submitted from then on, each
-//! featurised from what was known at its own submission.
+//! featurised from what was known at its own submission. An evaluation
+//! also holds what a report draws: accuracy per user, hourly arrivals in
+//! the test window against the demand forecasts, and the model's feature
+//! importances.
 
 use crate::ModelError;
 use crate::classifier::{ClassifierMetrics, FailureModel};
-use crate::features::{Schema, build_rows};
+use crate::demand::{DemandForecast, Quantity, forecast_after, hourly};
+use crate::features::{Schema, build_rows, calendar_offset};
 use crate::file::{ModelFile, TrainingWindow};
 use crate::history::JobTelemetry;
-use crate::metrics::RuntimeMetrics;
+use crate::metrics::{RuntimeMetrics, UserAccuracy, by_user};
 use crate::runtime::{ModelKind, RuntimeModel};
 use foresight_core::Job;
 use foresight_datasets::JobTable;
@@ -104,6 +108,64 @@ pub struct Evaluation {
     pub easy_plus_plus: RuntimeMetrics,
     /// The failure/time-out classifier against the user-history baseline.
     pub classifier: Option<ClassifierMetrics>,
+    /// Accuracy per user, the model's and EASY++'s (the users with the most
+    /// test jobs first; see [`crate::metrics::MAX_USERS`]).
+    #[serde(default)]
+    pub by_user: Vec<UserAccuracy>,
+    /// Jobs submitted per hour in the test window against the demand
+    /// forecaster and the seasonal-naive forecasts.
+    #[serde(default)]
+    pub demand: Option<DemandForecast>,
+    /// The model's feature importances, most important first (empty for
+    /// models without them).
+    #[serde(default)]
+    pub importances: Vec<FeatureImportance>,
+}
+
+/// How much a model relies on one feature (gain for boosted trees, the
+/// absolute standardised coefficient for linear models).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureImportance {
+    /// The feature's name in the schema.
+    pub feature: String,
+    /// Its importance (comparable only within one model).
+    pub importance: f64,
+}
+
+// TEMPORARY until runtime.rs has `RuntimeModel::feature_importances`.
+trait Importances {
+    fn feature_importances(&self, schema: &Schema) -> Vec<(String, f64)>;
+}
+impl Importances for RuntimeModel {
+    fn feature_importances(&self, _: &Schema) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+}
+
+/// `model`'s importances, finite ones only, most important first (ties by name).
+fn importances(model: &ModelFile) -> Vec<FeatureImportance> {
+    let mut v: Vec<FeatureImportance> = model
+        .runtime
+        .feature_importances(&model.schema)
+        .into_iter()
+        .filter(|(_, g)| g.is_finite())
+        .map(|(feature, importance)| FeatureImportance { feature, importance })
+        .collect();
+    v.sort_by(|a, b| b.importance.total_cmp(&a.importance).then_with(|| a.feature.cmp(&b.feature)));
+    v
+}
+
+/// Jobs submitted per hour from the split on, against the demand forecasts
+/// trained on the hours before it.
+fn demand(table: &JobTable, split_s: f64) -> Option<DemandForecast> {
+    let offset = calendar_offset(&table.meta);
+    let series = hourly(&table.jobs, Quantity::Jobs, offset, |_| true);
+    let split_hour = ((split_s + offset) / 3600.0).floor();
+    if !split_hour.is_finite() {
+        return None;
+    }
+    let split = (split_hour as i64 - series.first_hour).max(0) as usize;
+    forecast_after(&series, Quantity::Jobs, split)
 }
 
 impl std::fmt::Display for Evaluation {
@@ -137,18 +199,21 @@ pub fn evaluate(table: &JobTable, model: &ModelFile, telemetry: &JobTelemetry) -
         return Err(ModelError::NoTestData);
     }
     let actual: Vec<f64> = test.iter().map(|&i| table.jobs[i].runtime_s.unwrap_or(0.0)).collect();
-    let score = |m: &RuntimeModel| {
-        let p: Vec<f64> = test.iter().map(|&i| m.predict(&model.schema, &rows[i])).collect();
-        RuntimeMetrics::of(&p, &actual, model.schema.runtime_floor_s)
-    };
+    let floor = model.schema.runtime_floor_s;
+    let predict = |m: &RuntimeModel| test.iter().map(|&i| m.predict(&model.schema, &rows[i])).collect::<Vec<f64>>();
+    let (p_model, p_easy) = (predict(&model.runtime), predict(&RuntimeModel::UserHistory));
+    let users: Vec<&str> = test.iter().map(|&i| table.jobs[i].user.as_deref().unwrap_or("(none)")).collect();
     Ok(Evaluation {
         model: model.kind.to_string(),
         split_s,
         train_jobs: model.training.jobs,
-        runtime: score(&model.runtime),
-        requested: score(&RuntimeModel::Requested),
-        easy_plus_plus: score(&RuntimeModel::UserHistory),
+        runtime: RuntimeMetrics::of(&p_model, &actual, floor),
+        requested: RuntimeMetrics::of(&predict(&RuntimeModel::Requested), &actual, floor),
+        easy_plus_plus: RuntimeMetrics::of(&p_easy, &actual, floor),
         classifier: model.failure.as_ref().map(|f| f.evaluate(&model.schema, &table.jobs, &test, &rows)),
+        by_user: by_user(&users, &p_model, &p_easy, &actual, floor),
+        demand: demand(table, split_s),
+        importances: importances(model),
     })
 }
 
