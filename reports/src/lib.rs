@@ -1,5 +1,6 @@
 //! foresight-reports: renders results computed elsewhere (a policy
-//! comparison's [`Evidence`], runtime models' evaluations) as one
+//! comparison's [`Evidence`], runtime models' evaluations, a shadow run's
+//! summary as [`shadow::ShadowEvidence`]) as one
 //! self-contained HTML page with inline SVG charts, the same content as
 //! Markdown, and the numbers as JSON.
 //!
@@ -10,11 +11,13 @@
 
 pub mod chart;
 pub mod comparison;
+pub mod demand;
 pub mod doc;
 pub mod html;
 pub mod markdown;
 pub mod model;
 pub mod prediction;
+pub mod shadow;
 
 pub use foresight_simulator::Evidence;
 use std::path::{Path, PathBuf};
@@ -102,6 +105,18 @@ pub fn render_model(title: &str, evals: &[foresight_models::Evaluation]) -> Resu
 /// Renders the model report and writes it as [`write_comparison`] does.
 pub fn write_model(title: &str, evals: &[foresight_models::Evaluation], html_path: &Path) -> Result<Written, ReportError> {
     write(&render_model(title, evals)?, html_path)
+}
+
+/// Renders the shadow report of a decision log's summary.
+pub fn render_shadow(evidence: &shadow::ShadowEvidence) -> Result<Rendered, ReportError> {
+    let doc = shadow::doc(evidence);
+    let json = serde_json::to_string_pretty(evidence).map_err(|source| ReportError::Json { path: PathBuf::new(), source })?;
+    Ok(Rendered { html: html::render(&doc), markdown: markdown::render(&doc), json: json + "\n" })
+}
+
+/// Renders the shadow report and writes it as [`write_comparison`] does.
+pub fn write_shadow(evidence: &shadow::ShadowEvidence, html_path: &Path) -> Result<Written, ReportError> {
+    write(&render_shadow(evidence)?, html_path)
 }
 
 fn write(r: &Rendered, html_path: &Path) -> Result<Written, ReportError> {

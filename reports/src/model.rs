@@ -3,22 +3,35 @@
 //! beside the user's requested time and EASY++ on the same jobs: the
 //! metrics, accuracy and under-prediction rate as bars, calibration
 //! (median predicted against median actual runtime per quintile) on
-//! log-log axes, and the failure classifier's AUC.
+//! log-log axes, accuracy per user against EASY++'s, the feature
+//! importances of the model that has them, hourly arrivals against the
+//! demand forecasts ([`crate::demand`]), and the failure classifier's AUC.
 //!
-//! What an evaluation does not hold (per-job points, per-user accuracy,
-//! demand series, feature importances) is not shown here; the comparison
-//! report's prediction-quality section draws per-job estimates from a
-//! replay.
+//! Per-job points are not in an evaluation; the comparison report's
+//! prediction-quality section draws per-job estimates from a replay.
 
-use crate::chart::{Series, bar, scatter};
+use crate::chart::{Series, bar, hbar, scatter};
 use crate::doc::{Block, Doc, Table};
 use foresight_models::Evaluation;
 use foresight_models::metrics::RuntimeMetrics;
 
+/// Users drawn in the per-user chart (the rest of the evaluation's are in
+/// the table and the JSON).
+const MAX_USERS_DRAWN: usize = 15;
+/// Features drawn in the importance chart (the rest are in the JSON).
+const MAX_FEATURES: usize = 15;
+
+/// The evaluations, best first (lowest median error; ties keep their order).
+fn ranked(evals: &[Evaluation]) -> Vec<&Evaluation> {
+    let mut v: Vec<&Evaluation> = evals.iter().collect();
+    v.sort_by(|a, b| a.runtime.mdape.total_cmp(&b.runtime.mdape));
+    v
+}
+
 /// The report of `evals` as a document.
 pub fn doc(title: &str, evals: &[Evaluation]) -> Doc {
     let mut blocks = Vec::new();
-    if let Some(best) = evals.iter().min_by(|a, b| a.runtime.mdape.total_cmp(&b.runtime.mdape)) {
+    if let Some(best) = ranked(evals).first() {
         blocks.push(Block::Verdict(format!(
             "{} predicts runtimes with a median error of {:.0}% on {} jobs it never saw (EASY++ {:.0}%, requested time {:.0}%); {:.0}% of jobs run longer than predicted.",
             best.model,
@@ -48,6 +61,16 @@ pub fn doc(title: &str, evals: &[Evaluation]) -> Doc {
     blocks.push(metric_bars(evals, "Under-prediction rate: jobs that ran longer than predicted", "jobs under-predicted (%)", |m| 100.0 * m.under_rate));
     blocks.push(Block::Heading("Calibration".into()));
     blocks.push(calibration(evals));
+    if let Some(best) = ranked(evals).into_iter().find(|e| !e.by_user.is_empty()) {
+        blocks.extend([Block::Heading("Accuracy per user".into()), users(best)]);
+    }
+    if let Some(e) = ranked(evals).into_iter().find(|e| !e.importances.is_empty()) {
+        blocks.extend([Block::Heading("Feature importances".into()), importances(e)]);
+    }
+    if let Some(d) = evals.iter().find_map(|e| e.demand.as_ref()) {
+        blocks.push(Block::Heading("Demand forecast".into()));
+        blocks.extend(crate::demand::blocks(d));
+    }
     let classifiers: Vec<_> = evals.iter().filter_map(|e| e.classifier.as_ref().map(|c| (e, c))).collect();
     if !classifiers.is_empty() {
         let mut t = Table::new(&["model", "jobs", "failed or timed out (%)", "AUC", "user-history AUC"]);
@@ -101,4 +124,61 @@ fn calibration(evals: &[Evaluation]) -> Block {
         }
     }
     Block::Figure { caption: caption.into(), svg, table: t }
+}
+
+fn users(e: &Evaluation) -> Block {
+    let drawn = &e.by_user[..e.by_user.len().min(MAX_USERS_DRAWN)];
+    let caption = format!(
+        "Accuracy per user (1 = perfect): {} against EASY++, the {} users with the most test jobs",
+        e.model,
+        drawn.len()
+    );
+    let series = vec![
+        Series { name: e.model.clone(), points: drawn.iter().enumerate().map(|(i, u)| (i as f64, u.model.accuracy)).collect() },
+        Series { name: "easy++".into(), points: drawn.iter().enumerate().map(|(i, u)| (i as f64, u.easy_plus_plus.accuracy)).collect() },
+    ];
+    let names = drawn.iter().map(|u| u.user.clone()).collect();
+    let svg = hbar::render(&caption, names, "accuracy (1 = perfect)", &series);
+    let mut t = Table::new(&[
+        "user",
+        "jobs",
+        "accuracy",
+        "MdAPE (%)",
+        "under-predicted (%)",
+        "easy++ accuracy",
+        "easy++ MdAPE (%)",
+        "easy++ under-predicted (%)",
+    ]);
+    for u in &e.by_user {
+        let (m, b) = (&u.model, &u.easy_plus_plus);
+        t.row(vec![
+            u.user.clone(),
+            u.jobs.to_string(),
+            format!("{:.3}", m.accuracy),
+            format!("{:.1}", 100.0 * m.mdape),
+            format!("{:.1}", 100.0 * m.under_rate),
+            format!("{:.3}", b.accuracy),
+            format!("{:.1}", 100.0 * b.mdape),
+            format!("{:.1}", 100.0 * b.under_rate),
+        ]);
+    }
+    Block::Figure { caption, svg, table: t }
+}
+
+fn importances(e: &Evaluation) -> Block {
+    let shown = &e.importances[..e.importances.len().min(MAX_FEATURES)];
+    let caption = format!("Feature importances of {}: the {} most important of {} features", e.model, shown.len(), e.importances.len());
+    let series = [Series { name: e.model.clone(), points: shown.iter().enumerate().map(|(i, f)| (i as f64, f.importance)).collect() }];
+    let svg = hbar::render(&caption, shown.iter().map(|f| f.feature.clone()).collect(), "importance (tree gain or |standardised coefficient|)", &series);
+    let mut t = Table::new(&["feature", "importance"]);
+    for f in shown {
+        t.row(vec![f.feature.clone(), significant(f.importance)]);
+    }
+    Block::Figure { caption, svg, table: t }
+}
+
+/// `v` with four significant digits (importances span many magnitudes).
+fn significant(v: f64) -> String {
+    let digits = if v == 0.0 { 0 } else { (3 - v.abs().log10().floor() as i32).max(0) as usize };
+    format!("{v:.digits$}")
 }

@@ -9,6 +9,7 @@
 pub mod axis;
 pub mod bar;
 pub mod cdf;
+pub mod hbar;
 pub mod line;
 pub mod scatter;
 
@@ -66,6 +67,7 @@ pub fn escape(text: &str) -> String {
 struct Frame {
     x: Axis,
     y: Axis,
+    left: f64,
     top: f64,
     legend: Vec<(String, f64, f64)>,
 }
@@ -73,6 +75,11 @@ struct Frame {
 impl Frame {
     /// A frame whose legend lists `names` (laid out in rows above the plot).
     fn new(x: Axis, y: Axis, names: &[&str]) -> Self {
+        Self::with_left(x, y, names, LEFT)
+    }
+
+    /// A frame whose plot starts `left` pixels in (room for long labels).
+    fn with_left(x: Axis, y: Axis, names: &[&str], left: f64) -> Self {
         let (mut cx, mut row, mut legend) = (LEFT, 0.0, Vec::new());
         for name in names {
             let w = 28.0 + CHAR_W * name.chars().count() as f64 + 18.0;
@@ -84,11 +91,11 @@ impl Frame {
             cx += w;
         }
         let rows = if names.is_empty() { 0.0 } else { row + 1.0 };
-        Self { x, y, top: 16.0 + rows * LEGEND_ROW, legend }
+        Self { x, y, left, top: 16.0 + rows * LEGEND_ROW, legend }
     }
 
     fn plot_w(&self) -> f64 {
-        WIDTH - LEFT - RIGHT
+        WIDTH - self.left - RIGHT
     }
 
     fn plot_h(&self) -> f64 {
@@ -97,7 +104,7 @@ impl Frame {
 
     /// Pixel x of a data x.
     fn px(&self, x: f64) -> f64 {
-        LEFT + self.x.fraction(x).clamp(0.0, 1.0) * self.plot_w()
+        self.left + self.x.fraction(x).clamp(0.0, 1.0) * self.plot_w()
     }
 
     /// Pixel y of a data y.
@@ -114,13 +121,16 @@ impl Frame {
             r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" class="chart" font-family="sans-serif" font-size="12"><title>{}</title>"#,
             escape(title)
         );
-        let (bottom, right) = (self.top + self.plot_h(), LEFT + self.plot_w());
+        let (left, bottom, right) = (self.left, self.top + self.plot_h(), self.left + self.plot_w());
         for (v, label) in self.y.ticks() {
             let y = self.py(v);
+            if self.y.is_numeric() {
+                let _ = write!(s, r##"<line x1="{left}" x2="{right}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/>"##);
+            }
             let _ = write!(
                 s,
-                r##"<line x1="{LEFT}" x2="{right}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end" class="tick">{}</text>"##,
-                LEFT - 6.0,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="end" class="tick">{}</text>"##,
+                left - 6.0,
                 y + 4.0,
                 escape(&label)
             );
@@ -140,9 +150,9 @@ impl Frame {
         }
         let _ = write!(
             s,
-            r##"<path d="M{LEFT},{:.1}V{bottom:.1}H{right}" fill="none" stroke="#333"/><text x="{:.1}" y="{:.1}" text-anchor="middle" class="axis-label">{}</text><text transform="translate(16,{:.1}) rotate(-90)" text-anchor="middle" class="axis-label">{}</text>"##,
+            r##"<path d="M{left},{:.1}V{bottom:.1}H{right}" fill="none" stroke="#333"/><text x="{:.1}" y="{:.1}" text-anchor="middle" class="axis-label">{}</text><text transform="translate(16,{:.1}) rotate(-90)" text-anchor="middle" class="axis-label">{}</text>"##,
             self.top,
-            LEFT + self.plot_w() / 2.0,
+            left + self.plot_w() / 2.0,
             HEIGHT - 10.0,
             escape(&self.x.label),
             self.top + self.plot_h() / 2.0,

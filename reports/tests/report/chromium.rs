@@ -52,7 +52,21 @@ fn the_model_report_renders_every_chart_in_chromium() {
     let Some(bin) = chromium() else { return };
     let page = out_dir().join("model.html");
     foresight_reports::write_model("Runtime models: fixture", &super::model::evaluations(), &page).unwrap();
-    check_page(&bin, &page, 3);
+    let html = check_page(&bin, &page, 6);
+    for series in ["alice", "user_mean_log_runtime", "forecaster", "seasonal-naive (a week before)"] {
+        assert!(html.contains(series), "{series} is missing from the rendered model report");
+    }
+}
+
+#[test]
+fn the_shadow_report_renders_every_chart_in_chromium() {
+    let Some(bin) = chromium() else { return };
+    let page = out_dir().join("shadow.html");
+    foresight_reports::write_shadow(&super::shadow::evidence(), &page).unwrap();
+    let html = check_page(&bin, &page, 3);
+    for series in [r#"data-series="cycles""#, r#"data-series="mean absolute error""#, r#"data-series="candidate minus actual""#] {
+        assert!(html.contains(series), "{series} is missing from the rendered shadow report");
+    }
 }
 
 /// Where pages and screenshots go (kept after the test, for a person).
@@ -64,7 +78,8 @@ fn out_dir() -> PathBuf {
 
 /// Opens `page` in Chromium: `charts` charts in the DOM, each with data
 /// marks, a legend and axis labels; a clean console; a screenshot beside it.
-fn check_page(bin: &Path, page: &Path, charts: usize) {
+/// Hands back the rendered DOM.
+fn check_page(bin: &Path, page: &Path, charts: usize) -> String {
     let profile = tempfile::tempdir().unwrap();
     let dom = headless(bin, profile.path(), &["--dump-dom".into()], page);
     assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
@@ -88,4 +103,5 @@ fn check_page(bin: &Path, page: &Path, charts: usize) {
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot");
     println!("screenshot: {}", shot.display());
+    html
 }
