@@ -191,8 +191,9 @@ pub fn forecast_after(series: &Series, quantity: Quantity, split: usize) -> Opti
         })
         .collect();
     let note = model.is_none().then(|| {
+        let history = if split == 1 { "1 hour".to_string() } else { format!("{split} hours") };
         format!(
-            "{split} hours of history before the test window; the forecaster needs {} (a week of lags and a week to learn from), so it is not trained.",
+            "{history} of history before the test window; the forecaster needs {} (a week of lags and a week to learn from), so it is not trained.",
             MAX_LAG_H + MIN_TRAIN_H
         )
     });
