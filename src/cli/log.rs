@@ -1,10 +1,20 @@
 //! `foresight log`: read a decision log, filter it, print it as text or
-//! JSON lines, and say where a torn or damaged tail is.
+//! JSON lines, and say where a torn or damaged tail is; with `--summary`,
+//! the shadow summary, and with `--report`, the shadow report (HTML with
+//! charts, Markdown and JSON) from it.
 
+use anyhow::Context;
 use clap::Args;
 use foresight_controller::log::frame::Tail;
+use foresight_controller::log::summary::ShadowSummary;
 use foresight_controller::log::{self, Filter};
-use std::path::PathBuf;
+use foresight_reports::shadow::{CdfPoint, ErrorBucket, ShadowEvidence};
+use std::path::{Path, PathBuf};
+
+/// Points of the counterfactual CDF kept for the chart, at most.
+const CDF_POINTS: usize = 400;
+/// Quantiles of the counterfactual deltas tabulated beside it.
+const QUANTILES: [f64; 7] = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0];
 
 /// Read and filter a decision log written by `foresight shadow`.
 #[derive(Debug, Args)]
@@ -33,6 +43,10 @@ pub struct LogArgs {
     /// the baseline, counterfactual starts) instead of the records.
     #[arg(long)]
     summary: bool,
+    /// Write the shadow report to this HTML file (Markdown and JSON beside
+    /// it); implies `--summary`.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// Width of the summary's error-over-time buckets, seconds.
     #[arg(long, default_value_t = 60.0)]
     bucket_s: f64,
@@ -55,7 +69,8 @@ pub fn run(args: LogArgs) -> anyhow::Result<()> {
         anyhow::bail!("no decision log at {}", args.file.display());
     }
     let mut damaged = false;
-    if args.summary {
+    let summarise = args.summary || args.report.is_some();
+    if summarise {
         let kept = scans.iter().flat_map(|s| &s.records).filter(|r| filter.matches(r));
         let summary = log::summary::summarise(kept, args.bucket_s);
         if args.json {
@@ -63,9 +78,17 @@ pub fn run(args: LogArgs) -> anyhow::Result<()> {
         } else {
             print!("{}", summary.markdown());
         }
+        if let Some(html) = &args.report {
+            let evidence = shadow_evidence(&summary, &args.file, args.bucket_s);
+            if let Some(dir) = html.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+            }
+            let w = foresight_reports::write_shadow(&evidence, html).context("failed to write the shadow report")?;
+            eprintln!("report: {} (Markdown {}, numbers {})", w.html.display(), w.markdown.display(), w.json.display());
+        }
     }
     for scan in &scans {
-        for r in scan.records.iter().filter(|r| !args.summary && filter.matches(r)) {
+        for r in scan.records.iter().filter(|r| !summarise && filter.matches(r)) {
             if args.json {
                 println!("{}", serde_json::to_string(r)?);
             } else {
@@ -93,4 +116,45 @@ pub fn run(args: LogArgs) -> anyhow::Result<()> {
         anyhow::bail!("the decision log is damaged");
     }
     Ok(())
+}
+
+/// The shadow report's input from the controller's summary of `log`: the
+/// same numbers, with the counterfactual deltas' distribution and
+/// quantiles.
+pub fn shadow_evidence(s: &ShadowSummary, log: &Path, bucket_s: f64) -> ShadowEvidence {
+    let mut deltas: Vec<f64> = s.counterfactual_s.iter().map(|c| c.1).filter(|d| d.is_finite()).collect();
+    deltas.sort_by(f64::total_cmp);
+    let n = deltas.len();
+    let at = |q: f64| deltas[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
+    let counterfactual_cdf = if n <= CDF_POINTS {
+        let step = |i: usize, d: f64| [CdfPoint { value_s: d, fraction: i as f64 / n as f64 }, CdfPoint { value_s: d, fraction: (i + 1) as f64 / n as f64 }];
+        deltas.iter().enumerate().flat_map(|(i, &d)| step(i, d)).collect()
+    } else {
+        (0..=CDF_POINTS).map(|k| k as f64 / CDF_POINTS as f64).map(|q| CdfPoint { value_s: at(q), fraction: q }).collect()
+    };
+    let counterfactual_quantiles = if n == 0 { Vec::new() } else { QUANTILES.iter().map(|&q| CdfPoint { value_s: at(q), fraction: q }).collect() };
+    ShadowEvidence {
+        title: format!("Shadow mode: {}", log.display()),
+        log: log.display().to_string(),
+        cycles: s.cycles,
+        candidate_cycles: s.candidate_cycles,
+        fallback_cycles: s.fallback_cycles,
+        agreeing_cycles: s.agreeing_cycles,
+        agreement: s.agreement,
+        finished_jobs: s.finished_jobs,
+        predicted_jobs: s.predicted_jobs,
+        mean_abs_error_s: s.mean_abs_error_s,
+        bucket_s,
+        error_over_time: s
+            .error_over_time
+            .iter()
+            .map(|b| ErrorBucket { from_unix_s: b.from_unix_s, jobs: b.jobs, mean_abs_error_s: b.mean_abs_error_s, mean_error_s: b.mean_error_s })
+            .collect(),
+        counterfactual_s: s.counterfactual_s.clone(),
+        counterfactual_cdf,
+        counterfactual_quantiles,
+        mean_counterfactual_s: s.mean_counterfactual_s,
+        breaker_openings: s.breaker_openings,
+        outages: s.outages,
+    }
 }
