@@ -132,16 +132,6 @@ pub struct FeatureImportance {
     pub importance: f64,
 }
 
-// TEMPORARY until runtime.rs has `RuntimeModel::feature_importances`.
-trait Importances {
-    fn feature_importances(&self, schema: &Schema) -> Vec<(String, f64)>;
-}
-impl Importances for RuntimeModel {
-    fn feature_importances(&self, _: &Schema) -> Vec<(String, f64)> {
-        Vec::new()
-    }
-}
-
 /// `model`'s importances, finite ones only, most important first (ties by name).
 fn importances(model: &ModelFile) -> Vec<FeatureImportance> {
     let mut v: Vec<FeatureImportance> = model

@@ -169,7 +169,7 @@ fn importances(e: &Evaluation) -> Block {
     let shown = &e.importances[..e.importances.len().min(MAX_FEATURES)];
     let caption = format!("Feature importances of {}: the {} most important of {} features", e.model, shown.len(), e.importances.len());
     let series = [Series { name: e.model.clone(), points: shown.iter().enumerate().map(|(i, f)| (i as f64, f.importance)).collect() }];
-    let svg = hbar::render(&caption, shown.iter().map(|f| f.feature.clone()).collect(), "importance (tree gain or |standardised coefficient|)", &series);
+    let svg = hbar::render(&caption, shown.iter().map(|f| f.feature.clone()).collect(), "importance (share: tree gain, or |standardised coefficient| for linear)", &series);
     let mut t = Table::new(&["feature", "importance"]);
     for f in shown {
         t.row(vec![f.feature.clone(), significant(f.importance)]);
