@@ -12,6 +12,7 @@
 //! Expected ends come from the estimates in the state, so a prediction only
 //! moves reservations: it never changes when a job is killed.
 
+use super::order::sort_key;
 use super::placement::{Placement, Tentative};
 use super::profile::Profile;
 use super::{Decision, Start};
@@ -76,20 +77,24 @@ impl Pass<'_> {
     }
 
     /// EASY backfilling behind the blocked job at `order[head]`.
-    pub fn easy(&mut self, order: &[u32], head: usize, candidates: CandidateOrder, scratch: &mut Vec<u32>) {
+    pub fn easy(&mut self, order: &[u32], head: usize, candidates: CandidateOrder, scratch: &mut Vec<u32>, keyed: &mut Vec<u128>) {
         let pending = self.state.pending();
         let free = self.tent.free_total;
         scratch.clear();
-        scratch.extend(order[head + 1..].iter().copied().filter(|&i| pending[i as usize].info.demand.total.fits_in(&free)));
+        let fits = |&i: &u32| pending[i as usize].info.demand.total.fits_in(&free);
+        if candidates == CandidateOrder::ShortestFirst {
+            // By (estimate, key), and the queue is in key order: by
+            // (estimate, index). The keys are unique, so an unstable sort
+            // is deterministic.
+            keyed.clear();
+            keyed.extend(order[head + 1..].iter().filter(|i| fits(i)).map(|&i| sort_key(pending[i as usize].estimate_s, i)));
+            keyed.sort_unstable();
+            scratch.extend(keyed.iter().map(|&k| k as u32));
+        } else {
+            scratch.extend(order[head + 1..].iter().copied().filter(fits));
+        }
         if scratch.is_empty() {
             return;
-        }
-        if candidates == CandidateOrder::ShortestFirst && scratch.len() > 1 {
-            // Keys are unique, so an unstable sort is deterministic.
-            scratch.sort_unstable_by(|&a, &b| {
-                let (a, b) = (&pending[a as usize], &pending[b as usize]);
-                a.estimate_s.total_cmp(&b.estimate_s).then(a.info.key.cmp(&b.info.key))
-            });
         }
         self.started.sort_by(|a, b| a.0.total_cmp(&b.0));
         let need = pending[order[head] as usize].info.demand.total;

@@ -26,6 +26,7 @@ struct Scratch {
     identity: Vec<u32>,
     order_scratch: OrderScratch,
     candidates: Vec<u32>,
+    keyed: Vec<u128>,
     tent: Tentative,
     started: Vec<(f64, Resources)>,
     profile: Profile,
@@ -101,7 +102,7 @@ impl Policy for ComposedPolicy {
             }
             Backfill::Easy => {
                 if let Some(head) = pass.head_of_queue(order) {
-                    pass.easy(order, head, self.candidates, &mut s.candidates);
+                    pass.easy(order, head, self.candidates, &mut s.candidates, &mut s.keyed);
                 }
             }
             Backfill::Conservative => pass.conservative(order, &mut s.profile),

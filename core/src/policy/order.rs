@@ -60,8 +60,17 @@ pub enum QueueOrder {
 /// Scratch buffers of an ordering, reused from one decision to the next.
 #[derive(Debug, Clone, Default)]
 pub struct OrderScratch {
-    keyed: Vec<(f64, u32)>,
+    keyed: Vec<u128>,
     running_usage: Vec<f64>,
+    factors: Vec<Option<f64>>,
+}
+
+/// A sort key that orders as `(score.total_cmp, index)`: the score's bits
+/// mapped to an unsigned integer in total order, above the index.
+pub(crate) fn sort_key(score: f64, index: u32) -> u128 {
+    let bits = score.to_bits();
+    let ordered = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+    (u128::from(ordered) << 32) | u128::from(index)
 }
 
 impl QueueOrder {
@@ -85,7 +94,20 @@ impl QueueOrder {
             running_total = scratch.running_usage.iter().sum();
         }
         let running = (&scratch.running_usage[..], running_total);
-        let factor = |p: &PendingJob, by: ShareBy| fair_share_factor(state, now, by, running, p);
+        // a user's (or group's) factor is the same for all their jobs:
+        // computed once per decision
+        let factors = &mut scratch.factors;
+        factors.clear();
+        let mut factor = |p: &PendingJob, by: ShareBy| {
+            let id = match by {
+                ShareBy::User => p.info.user,
+                ShareBy::Group => p.info.group,
+            } as usize;
+            if factors.len() <= id {
+                factors.resize(id + 1, None);
+            }
+            *factors[id].get_or_insert_with(|| fair_share_factor(state, now, by, running, p))
+        };
         scratch.keyed.clear();
         scratch.keyed.extend(pending.iter().enumerate().map(|(i, p)| {
             let score = match self {
@@ -100,10 +122,12 @@ impl QueueOrder {
                 }
                 QueueOrder::FairShare(by) => -factor(p, *by),
             };
-            (score, i as u32)
+            sort_key(score, i as u32)
         }));
-        scratch.keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        out.extend(scratch.keyed.iter().map(|k| k.1));
+        // keys are unique (the index is part of them): an unstable sort
+        // gives the one order
+        scratch.keyed.sort_unstable();
+        out.extend(scratch.keyed.iter().map(|&k| k as u32));
     }
 }
 
@@ -138,4 +162,20 @@ fn fair_share_factor(state: &ClusterState, now: f64, by: ShareBy, running: (&[f6
     let used = (decayed + running.get(id as usize).copied().unwrap_or(0.0)) / total;
     let share = 1.0 / f64::from(members);
     (-used / share).exp2()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_key;
+
+    #[test]
+    fn sort_keys_order_as_total_cmp_then_index() {
+        let xs = [f64::NEG_INFINITY, -3.5, -0.0, 0.0, 1e-300, 2.0, f64::INFINITY, f64::NAN, -f64::NAN];
+        for (i, a) in xs.iter().enumerate() {
+            for (j, b) in xs.iter().enumerate() {
+                let want = a.total_cmp(b).then(i.cmp(&j));
+                assert_eq!(sort_key(*a, i as u32).cmp(&sort_key(*b, j as u32)), want, "{a} {b}");
+            }
+        }
+    }
 }

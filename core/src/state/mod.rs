@@ -9,11 +9,14 @@
 //! Invariants kept by every method: `pending` is sorted by key (arrival
 //! order); `running` is sorted by `(expected_end_s, key)`; the free resources
 //! of a node never exceed its capacity; `free_total` is the sum of the free
-//! resources of the nodes that are up.
+//! resources of the nodes that are up; the free index holds every node's
+//! free room (nothing for a node that is down).
 
+mod index;
 mod job;
 mod usage;
 
+pub use index::{FreeIndex, first_fit, max_room};
 pub use job::{Demand, JobInfo, JobKey, PendingJob, RunningJob, Slot};
 pub use usage::UsageLedger;
 
@@ -95,6 +98,7 @@ impl std::error::Error for StateError {}
 #[derive(Debug, Clone)]
 pub struct ClusterState {
     nodes: Vec<NodeState>,
+    index: FreeIndex,
     free_total: Resources,
     up_total: Resources,
     largest_node: Resources,
@@ -120,6 +124,7 @@ impl ClusterState {
             mem_mb: m.mem_mb.max(n.capacity.mem_mb),
         });
         Self {
+            index: FreeIndex::new(nodes.iter().map(|n| n.free)),
             nodes,
             free_total: total,
             up_total: total,
@@ -134,6 +139,12 @@ impl ClusterState {
     /// The nodes, in cluster order.
     pub fn nodes(&self) -> &[NodeState] {
         &self.nodes
+    }
+
+    /// The index of the nodes' free room (a node that is down has none),
+    /// for placements that look for the first node where a job fits.
+    pub fn free_index(&self) -> &FreeIndex {
+        &self.index
     }
 
     /// Free resources summed over the nodes that are up.
@@ -208,6 +219,7 @@ impl ClusterState {
         }
         for s in &slots {
             self.free_total = self.free_total.saturating_sub(&s.res);
+            self.index.set(s.node as usize, self.nodes[s.node as usize].free);
         }
         let info = self.pending.remove(pos).info;
         self.insert_running(RunningJob { info, start_s: now, expected_end_s, slots });
@@ -223,6 +235,7 @@ impl ClusterState {
             n.free = n.free.saturating_add(&s.res);
             if n.up {
                 self.free_total = self.free_total.saturating_add(&s.res);
+                self.index.set(s.node as usize, n.free);
             }
         }
         Ok(job)
@@ -245,6 +258,7 @@ impl ClusterState {
             return false;
         }
         n.up = up;
+        self.index.set(node as usize, if up { n.free } else { Resources::default() });
         if up {
             self.free_total = self.free_total.saturating_add(&n.free);
             self.up_total = self.up_total.saturating_add(&n.capacity);
