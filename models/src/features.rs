@@ -8,6 +8,7 @@
 //! the same features in both places.
 
 use crate::history::History;
+use crate::matrix::Matrix;
 use foresight_core::{FeatureValue, Job, TraceMeta};
 use foresight_datasets::gpujobs::OBSERVED_COLUMNS;
 use serde::{Deserialize, Serialize};
@@ -96,39 +97,51 @@ impl Schema {
     /// The static part of a job's row (the history columns are NaN until
     /// [`History::fill`] sets them). Missing values are NaN.
     pub fn static_row(&self, job: &Job) -> Vec<f64> {
-        let mut row = Vec::with_capacity(self.width());
+        let mut row = vec![f64::NAN; self.width()];
+        self.fill_static(job, &mut row);
+        row
+    }
+
+    /// Writes the static part of `job`'s row into `row` (`width` long) and
+    /// NaN into its history columns.
+    pub fn fill_static(&self, job: &Job, row: &mut [f64]) {
+        assert_eq!(row.len(), self.width(), "a row of the schema's width");
         let log = |v: Option<f64>| v.map_or(f64::NAN, |x| x.max(0.0).ln_1p());
-        row.push(log(job.req_time_s));
-        row.push(log(job.req_cpus.map(f64::from)));
-        row.push(log(job.req_gpus.map(f64::from)));
-        row.push(log(job.req_nodes.map(f64::from)));
-        row.push(log(job.req_mem_mb.map(|m| m as f64)));
         let local = job.submit_s + self.calendar_offset_s;
-        row.push((local.rem_euclid(86_400.0) / 3600.0).floor());
-        // Day 0 of the Unix epoch was a Thursday: weekday 0 is Monday.
-        row.push(((local / 86_400.0).floor() + 3.0).rem_euclid(7.0));
-        row.push(category(job.queue.as_deref()));
-        row.push(category(job.user.as_deref()));
-        row.push(category(job.name.as_deref()));
-        let mut buckets = [0.0; NAME_BUCKETS];
+        row[..STATIC_NAMES.len()].copy_from_slice(&[
+            log(job.req_time_s),
+            log(job.req_cpus.map(f64::from)),
+            log(job.req_gpus.map(f64::from)),
+            log(job.req_nodes.map(f64::from)),
+            log(job.req_mem_mb.map(|m| m as f64)),
+            (local.rem_euclid(86_400.0) / 3600.0).floor(),
+            // Day 0 of the Unix epoch was a Thursday: weekday 0 is Monday.
+            ((local / 86_400.0).floor() + 3.0).rem_euclid(7.0),
+            category(job.queue.as_deref()),
+            category(job.user.as_deref()),
+            category(job.name.as_deref()),
+        ]);
+        let rest = &mut row[STATIC_NAMES.len()..];
+        let (buckets, rest) = rest.split_at_mut(NAME_BUCKETS);
+        buckets.fill(0.0);
         for token in tokens(job.name.as_deref().unwrap_or("")) {
             buckets[(fnv1a(token) % NAME_BUCKETS as u64) as usize] += 1.0;
         }
-        row.extend(buckets);
-        for n in &self.numeric {
-            row.push(match job.features.get(n) {
+        let (numeric, rest) = rest.split_at_mut(self.numeric.len());
+        for (out, n) in numeric.iter_mut().zip(&self.numeric) {
+            *out = match job.features.get(n) {
                 Some(FeatureValue::Num(x)) => x.max(0.0).ln_1p(),
                 _ => f64::NAN,
-            });
+            };
         }
-        for n in &self.text {
-            row.push(match job.features.get(n) {
+        let (text, rest) = rest.split_at_mut(self.text.len());
+        for (out, n) in text.iter_mut().zip(&self.text) {
+            *out = match job.features.get(n) {
                 Some(FeatureValue::Text(t)) => category(Some(t)),
                 _ => f64::NAN,
-            });
+            };
         }
-        row.resize(self.width(), f64::NAN);
-        row
+        rest.fill(f64::NAN);
     }
 
     /// The column holding the job name's hash.
@@ -180,13 +193,18 @@ fn fnv1a(s: &str) -> u64 {
 /// featurised (an end at the same instant comes after, as in the
 /// simulator). Rows are in table order.
 pub fn build_rows(schema: &Schema, jobs: &[Job], telemetry: &crate::history::JobTelemetry) -> Vec<Vec<f64>> {
+    build_matrix(schema, jobs, telemetry).to_rows()
+}
+
+/// [`build_rows`] into one flat matrix (row `i` is job `i`'s).
+pub fn build_matrix(schema: &Schema, jobs: &[Job], telemetry: &crate::history::JobTelemetry) -> Matrix {
     let mut history = History::new(schema.history_offset(), schema.runtime_floor_s);
-    let mut rows = vec![Vec::new(); jobs.len()];
+    let mut rows = Matrix::nan(schema.width(), jobs.len());
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by(|&a, &b| jobs[a].submit_s.total_cmp(&jobs[b].submit_s));
     // Starts and ends in time order; each is applied before the first
     // submission strictly after it.
-    let mut events: Vec<(f64, bool, usize)> = Vec::new();
+    let mut events: Vec<(f64, bool, usize)> = Vec::with_capacity(2 * jobs.len());
     for (i, j) in jobs.iter().enumerate() {
         if let Some(s) = j.start_s {
             events.push((s, false, i));
@@ -195,6 +213,7 @@ pub fn build_rows(schema: &Schema, jobs: &[Job], telemetry: &crate::history::Job
             events.push((e, true, i));
         }
     }
+    // Stable: equal events keep table order.
     events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut next = 0;
     for &i in &order {
@@ -209,10 +228,10 @@ pub fn build_rows(schema: &Schema, jobs: &[Job], telemetry: &crate::history::Job
             }
             next += 1;
         }
-        let mut row = schema.static_row(job);
-        history.fill(job, &mut row);
+        let row = rows.row_mut(i);
+        schema.fill_static(job, row);
+        history.fill(job, row);
         history.observe_submit(job);
-        rows[i] = row;
     }
     rows
 }

@@ -6,7 +6,9 @@
 //! over-prediction of the same size), and logistic for classifiers.
 //! Deterministic: no random draws.
 
-use rayon::prelude::*;
+mod grow;
+
+use crate::matrix::Matrix;
 use serde::{Deserialize, Serialize};
 
 /// What a booster minimises.
@@ -80,67 +82,149 @@ struct Node {
     value: f64,
 }
 
-/// A trained ensemble.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl Node {
+    fn is_leaf(&self) -> bool {
+        self.feature == u32::MAX
+    }
+}
+
+/// A trained ensemble. Its trees are kept as nodes (the model file's form)
+/// and, for prediction, as complete binary trees in flat arrays.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "GbtData", into = "GbtData")]
 pub struct Gbt {
     base: f64,
     trees: Vec<Vec<Node>>,
     loss: Loss,
+    /// Total split gain per feature (empty in files from before it).
+    gain: Vec<f64>,
+    /// The trees for prediction; `None` when one is too deep to flatten.
+    flat: Option<Heap<f64>>,
 }
 
-const MAX_BINS: usize = 255;
-/// Nodes with at least this many rows search their features in parallel.
-const PARALLEL_ROWS: usize = 20_000;
-const LEAF: Node = Node { feature: u32::MAX, threshold: 0.0, left: 0, value: 0.0 };
-
-/// Column-major binned features: bin 0 is NaN, bin `b > 0` holds values
-/// in `(edges[b-2], edges[b-1]]`.
-struct Binned {
-    bins: Vec<Vec<u8>>,
-    edges: Vec<Vec<f64>>,
+/// The serialised form of [`Gbt`].
+#[derive(Serialize, Deserialize)]
+struct GbtData {
+    base: f64,
+    trees: Vec<Vec<Node>>,
+    loss: Loss,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    gain: Vec<f64>,
 }
 
-fn bin_features(rows: &[Vec<f64>], width: usize) -> Binned {
-    let mut bins = Vec::with_capacity(width);
-    let mut edges = Vec::with_capacity(width);
-    for f in 0..width {
-        let mut values: Vec<f64> = rows.iter().map(|r| r[f]).filter(|v| !v.is_nan()).collect();
-        values.sort_by(f64::total_cmp);
-        values.dedup();
-        let e: Vec<f64> = if values.len() < MAX_BINS {
-            values.iter().take(values.len().saturating_sub(1)).copied().collect()
-        } else {
-            let step = values.len() as f64 / (MAX_BINS - 1) as f64;
-            let mut e: Vec<f64> = (1..MAX_BINS - 1).map(|i| values[(i as f64 * step) as usize]).collect();
-            e.dedup();
-            e
+impl From<GbtData> for Gbt {
+    fn from(d: GbtData) -> Self {
+        let flat = Heap::new(&d.trees, |t, n| d.trees[t][n].threshold, f64::INFINITY);
+        Gbt { base: d.base, trees: d.trees, loss: d.loss, gain: d.gain, flat }
+    }
+}
+
+impl From<Gbt> for GbtData {
+    fn from(g: Gbt) -> Self {
+        GbtData { base: g.base, trees: g.trees, loss: g.loss, gain: g.gain }
+    }
+}
+
+impl PartialEq for Gbt {
+    /// The same trees (the flat copy follows from them).
+    fn eq(&self, other: &Self) -> bool {
+        self.base == other.base && self.trees == other.trees && self.loss == other.loss && self.gain == other.gain
+    }
+}
+
+/// Trees deeper than this are walked node by node instead (a complete tree
+/// of depth `d` has `2^d` leaves).
+const MAX_FLAT_DEPTH: usize = 12;
+
+/// Complete binary trees of one depth in heap order (node `k`'s children
+/// are `2k + 1` and `2k + 2`), one tree after another: go right when the
+/// value is above the threshold (NaN never is). A leaf above the bottom
+/// becomes nodes that always go left, its value at the leftmost bottom slot.
+#[derive(Debug, Clone, PartialEq)]
+struct Heap<T> {
+    depth: usize,
+    internal: usize,
+    /// Each node's threshold and feature.
+    split: Vec<(T, u32)>,
+    leaf: Vec<f64>,
+}
+
+fn depth_of(tree: &[Node], n: usize) -> usize {
+    let node = &tree[n];
+    if node.is_leaf() { 0 } else { 1 + depth_of(tree, node.left as usize).max(depth_of(tree, node.left as usize + 1)) }
+}
+
+impl<T: Copy + PartialOrd> Heap<T> {
+    /// The heap form of `trees`, with `threshold(tree, node)` at each split
+    /// and `always_left` at padding nodes; `None` when too deep.
+    fn new(trees: &[Vec<Node>], threshold: impl Fn(usize, usize) -> T, always_left: T) -> Option<Self> {
+        let depth = trees.iter().map(|t| depth_of(t, 0)).max().unwrap_or(0);
+        if depth > MAX_FLAT_DEPTH {
+            return None;
+        }
+        let internal = (1 << depth) - 1;
+        let mut heap = Heap {
+            depth,
+            internal,
+            split: vec![(always_left, 0); internal * trees.len()],
+            leaf: vec![0.0; (internal + 1) * trees.len()],
         };
-        bins.push(rows.iter().map(|r| bin_of(&e, r[f])).collect());
-        edges.push(e);
+        for (t, tree) in trees.iter().enumerate() {
+            heap.place(t, tree, &threshold, 0, 0, 0);
+        }
+        Some(heap)
     }
-    Binned { bins, edges }
+
+    fn place(&mut self, t: usize, tree: &[Node], threshold: &impl Fn(usize, usize) -> T, n: usize, k: usize, level: usize) {
+        let node = &tree[n];
+        if node.is_leaf() {
+            let bottom = (0..self.depth - level).fold(k, |k, _| 2 * k + 1);
+            self.leaf[t * (self.internal + 1) + bottom - self.internal] = node.value;
+            return;
+        }
+        self.split[t * self.internal + k] = (threshold(t, n), node.feature);
+        self.place(t, tree, threshold, node.left as usize, 2 * k + 1, level + 1);
+        self.place(t, tree, threshold, node.left as usize + 1, 2 * k + 2, level + 1);
+    }
+
+    /// Tree `t`'s value for `row`: `depth` steps, no branch on the data.
+    #[inline]
+    fn eval(&self, t: usize, row: &[T]) -> f64 {
+        let split = &self.split[t * self.internal..(t + 1) * self.internal];
+        let mut k = 0;
+        for _ in 0..self.depth {
+            let (threshold, feature) = split[k];
+            k = 2 * k + 1 + usize::from(row[feature as usize] > threshold);
+        }
+        self.leaf[t * (self.internal + 1) + k - self.internal]
+    }
+
+    /// Adds tree `t`'s values for `rows` (at most [`BLOCK`], `width` wide,
+    /// back to back) to `acc`, level by level: each level's steps are
+    /// independent of one another.
+    fn add_to(&self, t: usize, rows: &[T], width: usize, acc: &mut [f64]) {
+        let split = &self.split[t * self.internal..(t + 1) * self.internal];
+        let leaf = &self.leaf[t * (self.internal + 1)..(t + 1) * (self.internal + 1)];
+        let mut at = [0u32; BLOCK];
+        let at = &mut at[..acc.len()];
+        for _ in 0..self.depth {
+            for (k, row) in at.iter_mut().zip(rows.chunks_exact(width)) {
+                let (threshold, feature) = split[*k as usize];
+                *k = 2 * *k + 1 + u32::from(row[feature as usize] > threshold);
+            }
+        }
+        for (a, k) in acc.iter_mut().zip(at.iter()) {
+            *a += leaf[*k as usize - self.internal];
+        }
+    }
+
+    fn trees(&self) -> usize {
+        self.leaf.len() / (self.internal + 1)
+    }
 }
 
-fn bin_of(edges: &[f64], x: f64) -> u8 {
-    if x.is_nan() { 0 } else { (1 + edges.partition_point(|e| *e < x)) as u8 }
-}
-
-/// Row indices for tree `seed`: all of them, or a deterministic sample of
-/// about `max` of them.
-fn sample_rows(n: usize, max: usize, seed: u64) -> Vec<u32> {
-    if n <= max || max == 0 {
-        return (0..n as u32).collect();
-    }
-    let threshold = (max as f64 / n as f64 * u32::MAX as f64) as u64;
-    (0..n as u32)
-        .filter(|&i| {
-            let mut z = (u64::from(i) << 20 ^ seed).wrapping_add(0x9e37_79b9_7f4a_7c15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) & 0xffff_ffff <= threshold
-        })
-        .collect()
-}
+/// Rows predicted together, tree by tree (so a tree stays in cache).
+const BLOCK: usize = 64;
 
 fn grad_hess(loss: Loss, pred: f64, y: f64) -> (f64, f64) {
     match loss {
@@ -157,15 +241,6 @@ fn grad_hess(loss: Loss, pred: f64, y: f64) -> (f64, f64) {
     }
 }
 
-/// The `q`-quantile of `values` (NaN when empty).
-fn quantile(mut values: Vec<f64>, q: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    values[((values.len() - 1) as f64 * q).round() as usize]
-}
-
 fn base_score(loss: Loss, y: &[f64]) -> f64 {
     let mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
     match loss {
@@ -173,7 +248,7 @@ fn base_score(loss: Loss, y: &[f64]) -> f64 {
             let p = mean.clamp(1e-6, 1.0 - 1e-6);
             (p / (1.0 - p)).ln()
         }
-        Loss::Quantile { q } => quantile(y.to_vec(), q),
+        Loss::Quantile { q } => grow::quantile_in_place(&mut y.to_vec(), q),
         _ => mean,
     }
 }
@@ -181,35 +256,78 @@ fn base_score(loss: Loss, y: &[f64]) -> f64 {
 impl Gbt {
     /// Trains on `rows` (all of the same width) and targets `y`.
     pub fn fit(rows: &[Vec<f64>], y: &[f64], params: &GbtParams) -> Gbt {
-        let width = rows.first().map_or(0, Vec::len);
-        let binned = bin_features(rows, width);
+        Self::fit_matrix(&Matrix::from_rows(rows), y, params)
+    }
+
+    /// Trains on the rows of `x` and targets `y`. The same data and
+    /// parameters give the same model, bit for bit, on any number of
+    /// threads.
+    pub fn fit_matrix(x: &Matrix, y: &[f64], params: &GbtParams) -> Gbt {
+        assert_eq!(x.len(), y.len(), "one target per row");
+        let binned = grow::Binned::new(x);
         let base = base_score(params.loss, y);
         let mut pred = vec![base; y.len()];
         let mut trees = Vec::with_capacity(params.trees);
-        let mut g = vec![0.0; y.len()];
-        let mut h = vec![0.0; y.len()];
-        for _ in 0..params.trees {
-            for i in 0..y.len() {
+        let mut gain = vec![0.0; x.width()];
+        let (mut g, mut h) = (vec![0.0; y.len()], vec![0.0; y.len()]);
+        let mut ws = grow::Workspace::default();
+        for t in 0..params.trees {
+            grow::sample_rows(y.len(), params.max_rows_per_tree, t as u64, &mut ws.rows);
+            for &i in &ws.rows {
+                let i = i as usize;
                 (g[i], h[i]) = grad_hess(params.loss, pred[i], y[i]);
             }
-            let residual: Vec<f64> = match params.loss {
-                Loss::Quantile { .. } => y.iter().zip(&pred).map(|(y, p)| y - p).collect(),
-                _ => Vec::new(),
-            };
-            let mut builder = TreeBuilder { binned: &binned, g: &g, h: &h, residual: &residual, params, nodes: vec![LEAF] };
-            builder.grow(0, sample_rows(y.len(), params.max_rows_per_tree, trees.len() as u64), 0);
-            let tree = builder.nodes;
-            for (i, p) in pred.iter_mut().enumerate() {
-                *p += eval_tree(&tree, |f| rows[i][f]);
+            let ctx = grow::Ctx { bins: &binned, g: &g, h: &h, y, pred: &pred, params };
+            let (tree, bins) = ws.tree(&ctx, &mut gain);
+            let one = std::slice::from_ref(&tree);
+            if let Some(heap) = Heap::new(one, |_, n| bins[n], u8::MAX) {
+                grow::add_tree(&binned, &heap, &mut pred);
+            } else {
+                for (i, p) in pred.iter_mut().enumerate() {
+                    *p += eval_tree(&tree, x.row(i));
+                }
             }
             trees.push(tree);
         }
-        Gbt { base, trees, loss: params.loss }
+        GbtData { base, trees, loss: params.loss, gain }.into()
     }
 
     /// The raw score of one row (log-odds for the logistic loss).
     pub fn predict(&self, row: &[f64]) -> f64 {
-        self.base + self.trees.iter().map(|t| eval_tree(t, |f| row[f])).sum::<f64>()
+        let sum = match &self.flat {
+            Some(heap) => (0..heap.trees()).fold(0.0, |s, t| s + heap.eval(t, row)),
+            None => self.trees.iter().fold(0.0, |s, t| s + eval_tree(t, row)),
+        };
+        self.base + sum
+    }
+
+    /// The raw scores of the rows of `x` into `out` (one per row), equal to
+    /// [`Gbt::predict`]'s, computed a block of rows at a time.
+    pub fn predict_into(&self, x: &Matrix, out: &mut [f64]) {
+        assert_eq!(x.len(), out.len(), "one output per row");
+        self.predict_rows(x.as_slice(), x.width(), out);
+    }
+
+    /// [`Gbt::predict_into`] on rows `width` wide, back to back.
+    pub(crate) fn predict_rows(&self, rows: &[f64], width: usize, out: &mut [f64]) {
+        let heap = match &self.flat {
+            Some(heap) if width > 0 => heap,
+            _ => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = self.predict(&rows[i * width..(i + 1) * width]);
+                }
+                return;
+            }
+        };
+        for (acc, block) in out.chunks_mut(BLOCK).zip(rows.chunks(BLOCK * width)) {
+            acc.fill(0.0);
+            for t in 0..heap.trees() {
+                heap.add_to(t, block, width, acc);
+            }
+            for a in acc.iter_mut() {
+                *a += self.base;
+            }
+        }
     }
 
     /// The probability of the positive class (logistic loss only; other
@@ -217,6 +335,13 @@ impl Gbt {
     pub fn predict_proba(&self, row: &[f64]) -> f64 {
         let s = self.predict(row);
         if self.loss == Loss::Logistic { 1.0 / (1.0 + (-s).exp()) } else { s }
+    }
+
+    /// Total split gain per feature (the loss reduction of every split on
+    /// it, over all trees); empty for a model from a file written before
+    /// gains were kept.
+    pub fn gains(&self) -> &[f64] {
+        &self.gain
     }
 
     /// Number of trees.
@@ -230,114 +355,16 @@ impl Gbt {
     }
 }
 
-fn eval_tree(tree: &[Node], x: impl Fn(usize) -> f64) -> f64 {
+/// One tree's value for `row`, walked node by node.
+fn eval_tree(tree: &[Node], row: &[f64]) -> f64 {
     let mut n = 0usize;
     loop {
         let node = &tree[n];
-        if node.feature == u32::MAX {
+        if node.is_leaf() {
             return node.value;
         }
-        let v = x(node.feature as usize);
+        let v = row[node.feature as usize];
         n = if v.is_nan() || v <= node.threshold { node.left as usize } else { node.left as usize + 1 };
-    }
-}
-
-struct TreeBuilder<'a> {
-    binned: &'a Binned,
-    g: &'a [f64],
-    h: &'a [f64],
-    /// Targets minus predictions, for the quantile loss's leaf values.
-    residual: &'a [f64],
-    params: &'a GbtParams,
-    nodes: Vec<Node>,
-}
-
-struct Split {
-    feature: usize,
-    bin: usize,
-    gain: f64,
-}
-
-impl TreeBuilder<'_> {
-    /// Grows the subtree of `rows` at `depth` into the node at `at`.
-    fn grow(&mut self, at: usize, rows: Vec<u32>, depth: usize) {
-        let (gs, hs) = rows.iter().fold((0.0, 0.0), |(a, b), &i| (a + self.g[i as usize], b + self.h[i as usize]));
-        let split = if depth >= self.params.depth || rows.len() < 2 * self.params.min_leaf {
-            None
-        } else {
-            self.best_split(&rows, gs, hs)
-        };
-        let Some(split) = split else {
-            // A leaf: only leaves need a value (the quantile loss sorts).
-            let value = match self.params.loss {
-                Loss::Quantile { q } => quantile(rows.iter().map(|&i| self.residual[i as usize]).collect(), q),
-                _ => -gs / (hs + self.params.l2),
-            } * self.params.learning_rate;
-            self.nodes[at] = Node { feature: u32::MAX, threshold: 0.0, left: 0, value };
-            return;
-        };
-        let column = &self.binned.bins[split.feature];
-        let (left, right): (Vec<u32>, Vec<u32>) = rows.iter().partition(|&&i| usize::from(column[i as usize]) <= split.bin);
-        drop(rows);
-        let edges = &self.binned.edges[split.feature];
-        // The lowest finite number, not -inf, so that JSON keeps it.
-        let threshold = if split.bin == 0 { f64::MIN } else { edges[split.bin - 1] };
-        // Children are pushed as a pair so that the right one is `left + 1`.
-        let left_at = self.nodes.len();
-        self.nodes[at] = Node { feature: split.feature as u32, threshold, left: left_at as u32, value: 0.0 };
-        self.nodes.extend([LEAF, LEAF]);
-        self.grow(left_at, left, depth + 1);
-        self.grow(left_at + 1, right, depth + 1);
-    }
-
-    /// The best split of `rows` over all features (in parallel when the
-    /// node is large); ties go to the lower feature.
-    fn best_split(&self, rows: &[u32], gs: f64, hs: f64) -> Option<Split> {
-        let features = 0..self.binned.bins.len();
-        let better = |a: Option<Split>, b: Option<Split>| match (a, b) {
-            (Some(a), Some(b)) => Some(if b.gain > a.gain { b } else { a }),
-            (a, b) => a.or(b),
-        };
-        if rows.len() >= PARALLEL_ROWS {
-            let per: Vec<Option<Split>> = features.into_par_iter().map(|f| self.best_split_on(f, rows, gs, hs)).collect();
-            per.into_iter().fold(None, better)
-        } else {
-            features.map(|f| self.best_split_on(f, rows, gs, hs)).fold(None, better)
-        }
-    }
-
-    fn best_split_on(&self, f: usize, rows: &[u32], gs: f64, hs: f64) -> Option<Split> {
-        let l2 = self.params.l2;
-        let parent = gs * gs / (hs + l2);
-        let min_leaf = self.params.min_leaf as f64;
-        let mut best: Option<Split> = None;
-        let mut hist = [(0.0f64, 0.0f64, 0.0f64); MAX_BINS + 1];
-        let column = &self.binned.bins[f];
-        {
-            let nbins = self.binned.edges[f].len() + 2;
-            for &i in rows {
-                let e = &mut hist[usize::from(column[i as usize])];
-                e.0 += self.g[i as usize];
-                e.1 += self.h[i as usize];
-                e.2 += 1.0;
-            }
-            let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0.0);
-            for (b, e) in hist[..nbins - 1].iter().enumerate() {
-                gl += e.0;
-                hl += e.1;
-                nl += e.2;
-                let nr = rows.len() as f64 - nl;
-                if nl < min_leaf || nr < min_leaf {
-                    continue;
-                }
-                let (gr, hr) = (gs - gl, hs - hl);
-                let gain = gl * gl / (hl + l2) + gr * gr / (hr + l2) - parent;
-                if gain > 1e-9 && best.as_ref().is_none_or(|s| gain > s.gain) {
-                    best = Some(Split { feature: f, bin: b, gain });
-                }
-            }
-        }
-        best
     }
 }
 
@@ -361,5 +388,65 @@ mod tests {
         let classes: Vec<f64> = y.iter().map(|v| f64::from(*v > 2.0)).collect();
         let c = Gbt::fit(&rows, &classes, &GbtParams { loss: Loss::Logistic, ..GbtParams::default() });
         assert!(c.predict_proba(&[90.0, 0.0]) > 0.9 && c.predict_proba(&[10.0, 0.0]) < 0.1);
+    }
+
+    /// A deterministic pseudo-random table: 5 columns, some NaN.
+    fn table(n: usize) -> (Matrix, Vec<f64>) {
+        let mut x = Matrix::new(5);
+        let mut y = Vec::with_capacity(n);
+        let mut z = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..n {
+            let mut r = [0.0; 5];
+            for v in &mut r {
+                z ^= z << 13;
+                z ^= z >> 7;
+                z ^= z << 17;
+                *v = (z % 10_000) as f64 / 100.0;
+            }
+            r[4] = (r[4] / 10.0).floor();
+            if i % 13 == 0 {
+                r[1] = f64::NAN;
+            }
+            y.push(r[0].ln_1p() + if r[1] > 50.0 { 1.0 } else { 0.0 } + 0.1 * r[4] + (r[2] - 50.0) / 500.0);
+            x.push_row(&r);
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn the_same_model_on_one_thread_or_two_and_flat_prediction_matches_walking() {
+        // Large enough for parallel histograms, sub-histograms and
+        // subtraction; small enough for a debug build.
+        let (x, y) = table(60_000);
+        let params = GbtParams { trees: 8, depth: 5, max_rows_per_tree: 50_000, ..GbtParams::default() };
+        let fit = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| Gbt::fit_matrix(&x, &y, &params))
+        };
+        let (one, two) = (fit(1), fit(2));
+        assert_eq!(one, two);
+        assert_eq!(one.base.to_bits(), two.base.to_bits());
+        let mut batch = vec![0.0; x.len()];
+        one.predict_into(&x, &mut batch);
+        for (i, row) in x.rows().enumerate().step_by(97) {
+            let walked = one.base + one.trees.iter().fold(0.0, |s, t| s + eval_tree(t, row));
+            assert_eq!(one.predict(row).to_bits(), walked.to_bits(), "row {i}");
+            assert_eq!(batch[i].to_bits(), walked.to_bits(), "row {i}");
+        }
+        let back: Gbt = serde_json::from_str(&serde_json::to_string(&one).unwrap()).unwrap();
+        assert_eq!(back, one);
+        assert_eq!(back.predict(x.row(7)).to_bits(), one.predict(x.row(7)).to_bits());
+        let gains = one.gains();
+        assert!(gains[0] > gains[3] && gains[1] > gains[3], "{gains:?}");
+    }
+
+    #[test]
+    fn a_file_without_gains_still_reads() {
+        let json = r#"{"base":1.5,"trees":[[{"feature":0,"threshold":2.0,"left":1,"value":0.0},
+            {"feature":4294967295,"threshold":0.0,"left":0,"value":-1.0},
+            {"feature":4294967295,"threshold":0.0,"left":0,"value":1.0}]],"loss":{"kind":"squared"}}"#;
+        let m: Gbt = serde_json::from_str(json).unwrap();
+        assert!(m.gains().is_empty());
+        assert_eq!((m.predict(&[1.0]), m.predict(&[3.0]), m.predict(&[f64::NAN])), (0.5, 2.5, 0.5));
     }
 }

@@ -88,6 +88,16 @@ fn user_of(job: &Job) -> &str {
     job.user.as_deref().unwrap_or("-")
 }
 
+/// The state of `job`'s user, created on first sight (the name is only
+/// copied then).
+fn user_state<'a>(users: &'a mut HashMap<String, UserState>, job: &Job) -> &'a mut UserState {
+    let user = user_of(job);
+    if !users.contains_key(user) {
+        users.insert(user.to_string(), UserState::default());
+    }
+    users.get_mut(user).expect("just inserted")
+}
+
 impl History {
     /// An empty history writing its columns from `offset` of a row, with
     /// runtimes floored at `floor_s` on the log scale.
@@ -99,7 +109,7 @@ impl History {
     pub fn observe_submit(&mut self, job: &Job) {
         self.pending += 1;
         self.pending_work += work(job);
-        self.users.entry(user_of(job).to_string()).or_default().last_submit = Some(job.submit_s);
+        user_state(&mut self.users, job).last_submit = Some(job.submit_s);
     }
 
     /// A job started (it leaves the queue and runs).
@@ -107,13 +117,13 @@ impl History {
         self.pending = self.pending.saturating_sub(1);
         self.pending_work = (self.pending_work - work(job)).max(0.0);
         self.running += 1;
-        self.users.entry(user_of(job).to_string()).or_default().running += 1;
+        user_state(&mut self.users, job).running += 1;
     }
 
     /// A job ended after `runtime_s`, with its telemetry means if sampled.
     pub fn observe_end(&mut self, job: &Job, runtime_s: f64, telemetry: Option<&[f64; 3]>, _now: f64) {
         self.running = self.running.saturating_sub(1);
-        let u = self.users.entry(user_of(job).to_string()).or_default();
+        let u = user_state(&mut self.users, job);
         u.running = u.running.saturating_sub(1);
         let ratio = job.req_time_s.filter(|r| *r > 0.0).map_or(f64::NAN, |r| runtime_s / r);
         u.recent.push_front((runtime_s, ratio));
@@ -121,7 +131,12 @@ impl History {
         u.count += 1;
         u.fails += u64::from(failed_or_timed_out(job, runtime_s));
         if let Some(name) = &job.name {
-            u.by_name.insert(name.clone(), runtime_s);
+            match u.by_name.get_mut(name) {
+                Some(last) => *last = runtime_s,
+                None => {
+                    u.by_name.insert(name.clone(), runtime_s);
+                }
+            }
         }
         if let Some(t) = telemetry.filter(|t| t.iter().all(|v| v.is_finite())) {
             for (acc, v) in u.telemetry.iter_mut().zip(t) {
@@ -143,17 +158,22 @@ impl History {
             out[8] = 0.0;
             return;
         };
-        let rts: Vec<f64> = u.recent.iter().map(|r| r.0).collect();
+        let mut rts = [0.0; RECENT_K];
+        let n = u.recent.len().min(RECENT_K);
+        for (r, (rt, _)) in rts.iter_mut().zip(&u.recent) {
+            *r = *rt;
+        }
+        let rts = &mut rts[..n];
         let log_runtime = |rt: f64| log_runtime(rt, self.floor_s);
         if let Some(&last) = rts.first() {
             out[0] = log_runtime(last);
-            out[1] = log_runtime(rts.iter().take(2).sum::<f64>() / rts.len().min(2) as f64);
-            out[2] = log_runtime(rts.iter().sum::<f64>() / rts.len() as f64);
-            out[3] = log_runtime(median(&rts));
+            out[1] = log_runtime(rts.iter().take(2).sum::<f64>() / n.min(2) as f64);
+            out[2] = log_runtime(rts.iter().sum::<f64>() / n as f64);
+            out[3] = log_runtime(median_in_place(rts));
             out[4] = u.recent[0].1;
-            let ratios: Vec<f64> = u.recent.iter().map(|r| r.1).filter(|r| r.is_finite()).collect();
-            if !ratios.is_empty() {
-                out[5] = ratios.iter().sum::<f64>() / ratios.len() as f64;
+            let (sum, count) = u.recent.iter().map(|r| r.1).filter(|r| r.is_finite()).fold((0.0, 0), |(s, c), r| (s + r, c + 1));
+            if count > 0 {
+                out[5] = sum / f64::from(count);
             }
         }
         out[6] = (u.count as f64).ln_1p();
@@ -192,8 +212,12 @@ pub fn failed_or_timed_out(job: &Job, runtime_s: f64) -> bool {
 
 /// The median of a slice (NaN when empty).
 pub fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
+    median_in_place(&mut values.to_vec())
+}
+
+/// The median of a slice (NaN when empty), sorting it.
+fn median_in_place(v: &mut [f64]) -> f64 {
+    v.sort_unstable_by(f64::total_cmp);
     let n = v.len();
     if n == 0 {
         f64::NAN

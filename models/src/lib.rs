@@ -4,9 +4,12 @@
 //! - [`features`] and [`history`]: a job's feature row from what was known
 //!   at its submission (request, calendar, name tokens, submitted GPU-job
 //!   features, the user's recent runtimes and ratios, past telemetry, the
-//!   queue's state); the same code offline and online.
+//!   queue's state); the same code offline and online. [`matrix`]: the
+//!   flat row-major matrix that holds them for training and batch
+//!   prediction.
 //! - [`gbt`]: a histogram boosted-tree ensemble; [`runtime`]: runtime models
-//!   (trees, ridge regression via smartcore, EASY++, requested time).
+//!   (trees, ridge regression via smartcore, EASY++, requested time), their
+//!   batch prediction and feature importances.
 //! - [`evaluate`]: time-split evaluation and its metrics; [`file`]: model
 //!   files with schema, training window, metrics and version.
 //! - [`online`]: predictors for the simulator (a model file, or a model
@@ -25,12 +28,14 @@ pub mod file;
 pub mod gbt;
 pub mod history;
 pub mod linear;
+pub mod matrix;
 pub mod metrics;
 pub mod online;
 pub mod runtime;
 
 pub use evaluate::{Evaluation, SplitOptions, evaluate, time_split, train};
 pub use features::Schema;
+pub use matrix::Matrix;
 pub use file::ModelFile;
 pub use online::{FilePredictor, OnlineParams, OnlinePredictor, predictor_from_spec};
 pub use runtime::{ModelKind, RuntimeModel};

@@ -4,10 +4,12 @@
 //! and log sizes it fits power laws.
 
 use crate::ModelError;
+use crate::matrix::Matrix;
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::ridge_regression::{RidgeRegression, RidgeRegressionParameters};
+use std::collections::HashMap;
 
 /// Most frequent values of a categorical column that get their own
 /// coefficient; the rest share the baseline.
@@ -37,21 +39,27 @@ impl Linear {
     /// correction for each of its values (NaN is never a group) that has
     /// [`MIN_GROUP_ROWS`] rows.
     pub fn fit(rows: &[Vec<f64>], y: &[f64], categorical: &[usize], group_column: Option<usize>) -> Result<Linear, ModelError> {
-        let pooled = Ridge::fit(rows, y, categorical, POOLED_ALPHA)?;
-        let Some(group_column) = group_column else { return Ok(Linear { pooled, group_column: usize::MAX, groups: Vec::new() }) };
-        let mut values: Vec<f64> = rows.iter().filter_map(|r| at(r, group_column)).filter(|v| v.is_finite()).collect();
-        values.sort_by(f64::total_cmp);
-        values.dedup();
+        Self::fit_matrix(&Matrix::from_rows(rows), y, categorical, group_column)
+    }
+
+    /// [`Linear::fit`] on the rows of a matrix.
+    pub fn fit_matrix(x: &Matrix, y: &[f64], categorical: &[usize], group_column: Option<usize>) -> Result<Linear, ModelError> {
+        let pooled = Ridge::fit_matrix(x, y, categorical, POOLED_ALPHA)?;
+        let Some(group_column) = group_column.filter(|&c| c < x.width()) else {
+            return Ok(Linear { pooled, group_column: group_column.unwrap_or(usize::MAX), groups: Vec::new() });
+        };
+        // Rows by group value, then by row: each group's rows in order.
+        let mut by_value: Vec<usize> = (0..x.len()).filter(|&i| x.get(i, group_column).is_finite()).collect();
+        by_value.sort_by(|&a, &b| x.get(a, group_column).total_cmp(&x.get(b, group_column)).then(a.cmp(&b)));
         let mut groups = Vec::new();
-        for v in values {
-            let idx: Vec<usize> = (0..rows.len()).filter(|&i| at(&rows[i], group_column) == Some(v)).collect();
+        for idx in by_value.chunk_by(|&a, &b| x.get(a, group_column) == x.get(b, group_column)) {
             if idx.len() < MIN_GROUP_ROWS {
                 continue;
             }
-            let r: Vec<Vec<f64>> = idx.iter().map(|&i| rows[i].clone()).collect();
-            let t: Vec<f64> = idx.iter().map(|&i| y[i] - pooled.predict(&rows[i])).collect();
-            if let Ok(m) = Ridge::fit(&r, &t, categorical, GROUP_ALPHA) {
-                groups.push((v, m));
+            let r = x.select(idx);
+            let t: Vec<f64> = idx.iter().map(|&i| y[i] - pooled.predict(x.row(i))).collect();
+            if let Ok(m) = Ridge::fit_matrix(&r, &t, categorical, GROUP_ALPHA) {
+                groups.push((x.get(idx[0], group_column), m));
             }
         }
         Ok(Linear { pooled, group_column, groups })
@@ -61,6 +69,13 @@ impl Linear {
     pub fn predict(&self, row: &[f64]) -> f64 {
         let v = at(row, self.group_column).unwrap_or(f64::NAN);
         self.pooled.predict(row) + self.groups.iter().find(|(g, _)| *g == v).map_or(0.0, |(_, m)| m.predict(row))
+    }
+
+    /// The pooled regression's coefficients on standardised columns, by
+    /// column of the row (one-hot levels of a categorical column summed in
+    /// absolute value), `width` long.
+    pub fn abs_coefficients(&self, width: usize) -> Vec<f64> {
+        self.pooled.abs_coefficients(width)
     }
 }
 
@@ -85,16 +100,25 @@ impl Ridge {
     /// Fits with smartcore's ridge regression of penalty `alpha`;
     /// `categorical` lists the columns to one-hot encode.
     pub fn fit(rows: &[Vec<f64>], y: &[f64], categorical: &[usize], alpha: f64) -> Result<Ridge, ModelError> {
-        let width = rows.first().map_or(0, Vec::len);
+        Self::fit_matrix(&Matrix::from_rows(rows), y, categorical, alpha)
+    }
+
+    /// [`Ridge::fit`] on the rows of a matrix.
+    pub fn fit_matrix(x: &Matrix, y: &[f64], categorical: &[usize], alpha: f64) -> Result<Ridge, ModelError> {
+        let (n, width) = (x.len(), x.width());
         let mut model =
             Ridge { used: Vec::new(), means: Vec::new(), scales: Vec::new(), levels: Vec::new(), coefficients: Vec::new(), intercept: 0.0 };
-        for f in 0..width {
-            let v: Vec<f64> = rows.iter().map(|r| r[f]).filter(|x| x.is_finite()).collect();
-            if v.is_empty() || categorical.contains(&f) {
+        for f in (0..width).filter(|f| !categorical.contains(f)) {
+            let (mut sum, mut count) = (0.0, 0usize);
+            for v in x.rows().map(|r| r[f]).filter(|v| v.is_finite()) {
+                sum += v;
+                count += 1;
+            }
+            if count == 0 {
                 continue;
             }
-            let m = v.iter().sum::<f64>() / v.len() as f64;
-            let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64;
+            let m = sum / count as f64;
+            let var = x.rows().map(|r| r[f]).filter(|v| v.is_finite()).map(|v| (v - m).powi(2)).sum::<f64>() / count as f64;
             if var > 1e-12 {
                 model.used.push(f);
                 model.means.push(m);
@@ -102,23 +126,31 @@ impl Ridge {
             }
         }
         for &c in categorical.iter().filter(|&&c| c < width) {
-            let mut counts: Vec<(f64, usize)> = Vec::new();
-            for r in rows.iter().filter(|r| r[c].is_finite()) {
-                match counts.iter_mut().find(|(v, _)| *v == r[c]) {
-                    Some(e) => e.1 += 1,
-                    None => counts.push((r[c], 1)),
-                }
+            // Counts by value (0 and -0 are one value, as `==` says).
+            let mut counts: HashMap<u64, (f64, usize)> = HashMap::new();
+            for v in x.rows().map(|r| r[c]).filter(|v| v.is_finite()) {
+                counts.entry((v + 0.0).to_bits()).or_insert((v, 0)).1 += 1;
             }
+            let mut counts: Vec<(f64, usize)> = counts.into_values().collect();
             counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)));
             if counts.len() > 1 {
                 model.levels.push((c, counts.into_iter().take(MAX_LEVELS).map(|(v, _)| v).collect()));
             }
         }
-        if model.used.len() + model.levels.iter().map(|l| l.1.len()).sum::<usize>() >= rows.len() {
-            return Err(ModelError::Fit(format!("{} rows are too few for the columns", rows.len())));
+        let p = model.used.len() + model.levels.iter().map(|l| l.1.len()).sum::<usize>();
+        if p >= n {
+            return Err(ModelError::Fit(format!("{n} rows are too few for the columns")));
         }
-        let x: Vec<Vec<f64>> = rows.iter().map(|r| model.expand(r)).collect();
-        let x = DenseMatrix::from_2d_vec(&x).map_err(|e| ModelError::Fit(e.to_string()))?;
+        // Column-major, as smartcore keeps it.
+        let mut values = vec![0.0; n * p];
+        let mut expanded = vec![0.0; p];
+        for (i, row) in x.rows().enumerate() {
+            model.expand_into(row, &mut expanded);
+            for (j, v) in expanded.iter().enumerate() {
+                values[j * n + i] = *v;
+            }
+        }
+        let x = DenseMatrix::new(n, p, values, true).map_err(|e| ModelError::Fit(e.to_string()))?;
         // Columns are standardised here (smartcore's own rescaling refuses
         // constant columns), so the intercept is the mean of the target.
         let y_mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
@@ -131,22 +163,57 @@ impl Ridge {
         Ok(model)
     }
 
-    fn expand(&self, row: &[f64]) -> Vec<f64> {
-        let mut x: Vec<f64> = self
-            .used
-            .iter()
-            .zip(self.means.iter().zip(&self.scales))
-            .map(|(&f, (m, s))| if row[f].is_finite() { (row[f] - m) / s } else { 0.0 })
-            .collect();
-        for (c, levels) in &self.levels {
-            x.extend(levels.iter().map(|l| f64::from(row[*c] == *l)));
+    /// The standardised, one-hot encoded form of `row` into `out`.
+    fn expand_into(&self, row: &[f64], out: &mut [f64]) {
+        let mut j = 0;
+        for (&f, (m, s)) in self.used.iter().zip(self.means.iter().zip(&self.scales)) {
+            out[j] = if row[f].is_finite() { (row[f] - m) / s } else { 0.0 };
+            j += 1;
         }
-        x
+        for (c, levels) in &self.levels {
+            for l in levels {
+                out[j] = f64::from(row[*c] == *l);
+                j += 1;
+            }
+        }
     }
 
-    /// The predicted target of one row.
+    /// The predicted target of one row (no allocation).
     pub fn predict(&self, row: &[f64]) -> f64 {
-        self.intercept + self.expand(row).iter().zip(&self.coefficients).map(|(x, c)| x * c).sum::<f64>()
+        let mut sum = 0.0;
+        let mut coef = self.coefficients.iter();
+        for (&f, (m, s)) in self.used.iter().zip(self.means.iter().zip(&self.scales)) {
+            let x = if row[f].is_finite() { (row[f] - m) / s } else { 0.0 };
+            sum += x * coef.next().copied().unwrap_or(0.0);
+        }
+        for (c, levels) in &self.levels {
+            for l in levels {
+                sum += f64::from(row[*c] == *l) * coef.next().copied().unwrap_or(0.0);
+            }
+        }
+        self.intercept + sum
+    }
+
+    /// Absolute coefficients on standardised columns, by column of the row
+    /// (a categorical column's levels summed), `width` long.
+    pub fn abs_coefficients(&self, width: usize) -> Vec<f64> {
+        let mut out = vec![0.0; width];
+        let mut coef = self.coefficients.iter();
+        for &f in &self.used {
+            let c = coef.next().copied().unwrap_or(0.0).abs();
+            if let Some(o) = out.get_mut(f) {
+                *o += c;
+            }
+        }
+        for (c, levels) in &self.levels {
+            for _ in levels {
+                let v = coef.next().copied().unwrap_or(0.0).abs();
+                if let Some(o) = out.get_mut(*c) {
+                    *o += v;
+                }
+            }
+        }
+        out
     }
 }
 
