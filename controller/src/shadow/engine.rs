@@ -279,8 +279,11 @@ impl Engine {
 
         // the baseline always, and the candidate when the breaker lets it:
         // each builds its own state and decides on its own thread
-        for t in self.tracker.live_mut() {
-            if t.baseline_s.is_none() {
+        // only jobs seen for the first time lack the baseline's estimate
+        let mut new_keys = diff.new_jobs.clone();
+        new_keys.sort_unstable();
+        for key in new_keys {
+            if let Some(t) = self.tracker.get_mut(key).filter(|t| t.baseline_s.is_none()) {
                 t.baseline_s = Some(foresight_core::predictor::clamp_estimate(&t.info, self.baseline_predictor.predict(&t.info)));
             }
         }

@@ -6,9 +6,8 @@ use crate::adapter::{ClusterView, JobView, NodeView, Phase};
 use crate::log::{Change, ChangeKind, Placement};
 use foresight_core::state::{Demand, JobInfo, JobKey};
 use foresight_core::{Cluster, Job};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-
 
 /// FNV-1a: job ids are short strings looked up tens of thousands of times
 /// per cycle, where SipHash's protection against chosen collisions costs
@@ -32,6 +31,61 @@ impl Hasher for Fnv {
 }
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// A multiplicative hash for job keys (dense numbers from the orchestrator).
+#[derive(Debug, Clone, Copy, Default)]
+struct KeyHash(u64);
+
+impl Hasher for KeyHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type KeyMap<V> = HashMap<JobKey, V, BuildHasherDefault<KeyHash>>;
+
+/// How far ahead in the last view's order a job is looked for before it
+/// is looked up by id.
+const LOOK_AHEAD: usize = 8;
+
+/// One job of the last view, in its place: hashes of its id and of what a
+/// change is (phase, nodes, start, hold), and its handle while it is live.
+/// Two different ids or states with equal 64-bit hashes at the same place
+/// would hide a change; the odds are about 1 in 2^64 per job.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Shown {
+    id: u64,
+    state: u64,
+    key: Option<JobKey>,
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h = Fnv::default();
+    h.write(bytes);
+    h.finish()
+}
+
+/// A hash of what makes a job's view a change for the tracker.
+fn state_hash(jv: &JobView) -> u64 {
+    let mut h = Fnv::default();
+    h.write(&[jv.phase as u8, u8::from(jv.held), u8::from(jv.job.start_s.is_some())]);
+    h.write(&jv.job.start_s.unwrap_or(0.0).to_bits().to_le_bytes());
+    for n in &jv.nodes {
+        h.write(n.as_bytes());
+        h.write(&[0xff]);
+    }
+    h.finish()
+}
 
 /// Dense ids for names (users, groups, queues), from 0.
 #[derive(Debug, Clone, Default)]
@@ -100,7 +154,11 @@ pub struct Tracker {
     users: Interner,
     groups: Interner,
     queues: Interner,
-    live: BTreeMap<JobKey, Tracked>,
+    live: KeyMap<Tracked>,
+    /// The keys of `live`, sorted.
+    order: Vec<JobKey>,
+    /// The jobs of the last view, in its order.
+    shown: Vec<Shown>,
     ids: FastMap<String, JobKey>,
     done: FastMap<String, u64>,
     next_synthetic: u32,
@@ -132,12 +190,12 @@ impl Tracker {
 
     /// Jobs waiting or running, in key (arrival) order.
     pub fn live(&self) -> impl Iterator<Item = &Tracked> {
-        self.live.values()
+        self.order.iter().map(|k| &self.live[k])
     }
 
-    /// Jobs waiting or running, mutably, in key order.
-    pub fn live_mut(&mut self) -> impl Iterator<Item = &mut Tracked> {
-        self.live.values_mut()
+    /// Number of jobs waiting or running.
+    pub fn live_count(&self) -> usize {
+        self.order.len()
     }
 
     /// A live job by key, to read.
@@ -163,7 +221,7 @@ impl Tracker {
     /// Ids of live jobs the view no longer shows: to be looked up.
     pub fn vanished(&self, view: &ClusterView) -> Vec<String> {
         let seen: HashSet<&str> = view.jobs.iter().map(|j| j.job.job_id.as_str()).collect();
-        self.live.values().map(|t| t.view.job.job_id.clone()).filter(|id| !seen.contains(id.as_str())).collect()
+        self.live().map(|t| t.view.job.job_id.clone()).filter(|id| !seen.contains(id.as_str())).collect()
     }
 
     fn key_for(&mut self, id: &str) -> JobKey {
@@ -202,22 +260,58 @@ impl Tracker {
         }
         self.generation += 1;
         let g = self.generation;
+        // the last view, in its order: a job shown where it was, as it was,
+        // is passed over without a look-up
+        let prev = std::mem::take(&mut self.shown);
+        let mut shown = Vec::with_capacity(view.jobs.len());
+        let mut next = 0;
+        // live jobs the last view showed that this one has not shown in their place
+        let mut missed: Vec<JobKey> = Vec::new();
         for jv in &view.jobs {
-            let id = jv.job.job_id.as_str();
-            // an unchanged job costs a look-up, not a copy
-            if let Some(t) = self.ids.get(id).and_then(|k| self.live.get_mut(k)) {
+            let id = fnv(jv.job.job_id.as_bytes());
+            let ahead = prev.get(next..(next + LOOK_AHEAD).min(prev.len())).unwrap_or(&[]);
+            let mut state = None;
+            if let Some(r) = ahead.iter().position(|p| p.id == id) {
+                missed.extend(ahead[..r].iter().filter_map(|p| p.key));
+                let p = ahead[r];
+                next += r + 1;
+                let st = state_hash(jv);
+                if p.key.is_some() && p.state == st {
+                    shown.push(Shown { id, state: st, key: p.key });
+                    continue;
+                }
+                state = Some(st);
+            }
+            let state = state.unwrap_or_else(|| state_hash(jv));
+            let id_str = jv.job.job_id.as_str();
+            // an unchanged job costs two look-ups, not a copy
+            if let Some((&key, t)) = self.ids.get_key_value(id_str).and_then(|(_, k)| Some((k, self.live.get_mut(k)?))) {
                 t.seen_in = g;
                 let v = &t.view;
                 if v.phase == jv.phase && v.nodes == jv.nodes && v.job.start_s == jv.job.start_s && v.held == jv.held {
+                    shown.push(Shown { id, state, key: Some(key) });
                     continue;
                 }
-            } else if let Some(seen) = self.done.get_mut(id) {
+            } else if let Some(seen) = self.done.get_mut(id_str) {
                 *seen = g;
+                shown.push(Shown { id, state, key: None });
                 continue;
             }
             self.step(jv.clone(), &mut diff);
+            let key = self.ids.get(id_str).copied().filter(|k| self.live.contains_key(k));
+            shown.push(Shown { id, state, key });
         }
-        let gone: Vec<JobKey> = self.live.iter().filter(|(_, t)| t.seen_in != g).map(|(k, _)| *k).collect();
+        missed.extend(prev.get(next..).unwrap_or(&[]).iter().filter_map(|p| p.key));
+        // missed and not seen elsewhere: gone (a job the view showed twice
+        // may have been passed over at one place and missed at the other)
+        let mut gone: Vec<JobKey> = missed.into_iter().filter(|k| self.live.get(k).is_some_and(|t| t.seen_in != g)).collect();
+        if !gone.is_empty() {
+            let passed: HashSet<JobKey> = shown.iter().filter_map(|s| s.key).collect();
+            gone.retain(|k| !passed.contains(k));
+            gone.sort_unstable();
+            gone.dedup();
+        }
+        self.shown = shown;
         for key in gone {
             let mut jv = self.live[&key].view.clone();
             if jv.phase == Phase::Running {
@@ -252,7 +346,10 @@ impl Tracker {
                     seen_in: self.generation,
                 };
                 self.ids.insert(id.clone(), key);
-                self.live.insert(key, t);
+                if self.live.insert(key, t).is_none() {
+                    let at = self.order.partition_point(|k| *k < key);
+                    self.order.insert(at, key);
+                }
                 diff.new_jobs.push(key);
                 diff.changes.push(Change { job_id: id.clone(), what: ChangeKind::Submitted });
                 key
@@ -270,6 +367,9 @@ impl Tracker {
             let what = if ran { ChangeKind::Finished } else { ChangeKind::Withdrawn };
             diff.changes.push(Change { job_id: id.clone(), what });
             let t = self.live.remove(&key).expect("tracked");
+            if let Ok(at) = self.order.binary_search(&key) {
+                self.order.remove(at);
+            }
             self.ids.remove(&id);
             self.done.insert(id, self.generation);
             if ran {

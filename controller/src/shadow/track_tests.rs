@@ -88,3 +88,57 @@ fn vanished_jobs_end_or_are_withdrawn_and_resumed_ones_are_not_repeated() {
     assert_eq!(kinds(&d), [("2".into(), ChangeKind::Withdrawn), ("3".into(), ChangeKind::Finished)]);
     assert_eq!(d.finished[0].view.job.end_s, Some(12.0));
 }
+
+/// Views whose jobs move about, vanish and repeat: the tracker must report
+/// the same changes whatever the order the orchestrator lists them in (the
+/// last view's order only saves look-ups).
+#[test]
+fn changes_do_not_depend_on_the_order_of_the_view() {
+    let mut rng = foresight_core::rng::SplitMix64::derive(7, 0);
+    let mut a = Tracker::new();
+    let mut b = Tracker::new();
+    let mut jobs: Vec<JobView> = Vec::new();
+    let mut next = 1;
+    for step in 0..200 {
+        let at = f64::from(step) * 10.0;
+        // a few arrive, start, end or vanish
+        for _ in 0..3 {
+            jobs.push(job(&next.to_string(), Phase::Pending, 1, at, None, None));
+            next += 1;
+        }
+        for _ in 0..4 {
+            let i = rng.below(jobs.len() as u64) as usize;
+            let j = &mut jobs[i];
+            match (j.phase, rng.below(4)) {
+                (Phase::Pending, 0 | 1) => *j = job(&j.job.job_id, Phase::Running, 1, j.job.submit_s, Some(at), None),
+                (Phase::Running, 0) => *j = job(&j.job.job_id, Phase::Finished, 1, j.job.submit_s, j.job.start_s, Some(at)),
+                (_, 2) => {
+                    jobs.remove(i);
+                }
+                _ => {}
+            }
+        }
+        // the first tracker sees the list in order, the second shuffled,
+        // now and then with a job listed twice
+        let mut shuffled = jobs.clone();
+        for i in (1..shuffled.len()).rev() {
+            let k = rng.below(i as u64 + 1) as usize;
+            if rng.below(3) == 0 {
+                shuffled.swap(i, k);
+            }
+        }
+        if step % 7 == 0 && !shuffled.is_empty() {
+            let dup = shuffled[0].clone();
+            shuffled.push(dup);
+        }
+        let da = a.apply(&view(at, jobs.clone()));
+        let db = b.apply(&view(at, shuffled));
+        let sorted = |d: &Diff| {
+            let mut k: Vec<String> = kinds(d).iter().map(|(id, what)| format!("{id} {what:?}")).collect();
+            k.sort();
+            k
+        };
+        assert_eq!(sorted(&da), sorted(&db), "step {step}");
+        assert_eq!(a.live().map(|t| t.info.key).collect::<Vec<_>>(), b.live().map(|t| t.info.key).collect::<Vec<_>>());
+    }
+}
