@@ -124,3 +124,47 @@ fn shadow_killed_with_sigkill_resumes_and_loses_no_complete_record() {
     let out = foresight(&["log", path, "--summary"]);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("## Shadow mode"));
 }
+
+/// A trained model file (as `foresight train` writes it, here from the
+/// first 3,000 finished jobs of KTH-SP2) served live against the real
+/// Slurm: every finished job gets its prediction and error, stamped with
+/// the trained model's version, and no cycle falls back.
+#[test]
+fn shadow_serves_a_trained_model_file() {
+    let Some(_slurm) = harness::slurm_or_skip() else { return };
+    let Some(jobs) = harness::kth_slice(4000, 12, 8.0, 3, 16) else { return };
+    let path = foresight_datasets::shared::dataset_or_skip("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz").unwrap();
+    let mut table = foresight_datasets::read_trace(&path, &foresight_datasets::ReadOptions::default()).unwrap().table;
+    table.jobs.truncate(3000);
+    let kind = foresight_models::ModelKind::Gbt;
+    let file = foresight_models::train(&table, kind, &Default::default(), foresight_models::SplitOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("trained.json");
+    file.save(&model).unwrap();
+    let log_path = dir.path().join("decisions.log");
+    let port = free_port();
+    let mut child = start_shadow(&model, &log_path, port);
+    wait_for("the metrics endpoint", Duration::from_secs(20), || http_get(port, "/healthz").is_some());
+    let submitted = harness::replay(&jobs);
+    harness::wait_done(&submitted, Duration::from_secs(120));
+    wait_for("every job's finished record", Duration::from_secs(30), || {
+        let recs = records(&log_path);
+        submitted.iter().all(|id| recs.iter().any(|r| matches!(&r.body, Body::Finished(f) if &f.job_id == id)))
+    });
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success(), "SIGTERM stops it cleanly");
+
+    let recs = records(&log_path);
+    let version = recs.iter().find_map(|r| if let Body::Start(s) = &r.body { s.model_version.clone() } else { None });
+    let version = version.expect("the start record names the loaded model");
+    assert!(version.starts_with("gbt-"), "{version}");
+    for id in &submitted {
+        let f = recs.iter().find_map(|r| if let Body::Finished(f) = &r.body { (&f.job_id == id).then_some(f) } else { None }).unwrap();
+        let (p, e) = (f.predicted_runtime_s.expect("a prediction"), f.error_s.expect("an error"));
+        assert!(p.is_finite() && p >= 0.0 && e.is_finite(), "job {id}: {f:?}");
+        assert_eq!(f.model_version.as_deref(), Some(version.as_str()), "job {id}");
+    }
+    let cycles: Vec<_> = recs.iter().filter_map(|r| if let Body::Cycle(c) = &r.body { Some(c) } else { None }).collect();
+    assert!(!cycles.is_empty());
+    assert!(cycles.iter().all(|c| c.fallback_reason.is_none()), "the trained model never fell back");
+}

@@ -5,10 +5,15 @@
 //! Core predictors cannot fail; a model loaded from a file (or served from
 //! elsewhere) can: it may be missing, return an error or a non-finite
 //! estimate, or be slow. [`Model`] says so, and [`PredictorModel`] turns a
-//! core predictor into one, unchanged.
+//! core predictor into one, unchanged. A trained model file (from
+//! `foresight train`) becomes a [`TrainedModel`]: it featurises each job from
+//! the record the orchestrator reported, which the controller registers
+//! before it asks (a core predictor needs only the [`JobInfo`]).
 
+use foresight_core::Job;
 use foresight_core::predictor::{Outlived, Predictor, PredictorKind, clamp_correction, clamp_estimate};
-use foresight_core::state::JobInfo;
+use foresight_core::state::{JobInfo, JobKey};
+use foresight_models::online::LivePredictor;
 use std::path::{Path, PathBuf};
 
 /// Why the model could not give predictions.
@@ -39,6 +44,14 @@ pub enum ModelError {
 pub trait Model: Send {
     /// The version recorded with every prediction.
     fn version(&self) -> &str;
+
+    /// The orchestrator's latest record of a job the model is about to be
+    /// asked about or told of (its user, name, request, and at its end its
+    /// status). The default ignores it.
+    fn register(&mut self, _job: &JobInfo, _record: &Job) {}
+
+    /// A job left the queue without running: its record can go.
+    fn forget(&mut self, _key: JobKey) {}
 
     /// Estimated runtimes for jobs being submitted, in order.
     fn predict(&mut self, jobs: &[JobInfo]) -> Result<Vec<f64>, ModelError>;
@@ -84,16 +97,7 @@ impl Model for PredictorModel {
     }
 
     fn predict(&mut self, jobs: &[JobInfo]) -> Result<Vec<f64>, ModelError> {
-        jobs.iter()
-            .map(|j| {
-                let raw = self.inner.predict(j);
-                if raw.is_nan() || raw < 0.0 {
-                    Err(ModelError::Predict(format!("{} gave {raw} for job {}", self.inner.name(), j.key.0)))
-                } else {
-                    Ok(clamp_estimate(j, raw))
-                }
-            })
-            .collect()
+        checked(self.inner.as_mut(), jobs)
     }
 
     fn observe_start(&mut self, job: &JobInfo, now: f64) {
@@ -109,10 +113,77 @@ impl Model for PredictorModel {
     }
 }
 
-/// The model file the controller reads: which predictor and its version.
+/// Estimates of `predictor` for `jobs`, clamped to their limits; a NaN or
+/// negative raw estimate is an error.
+fn checked(predictor: &mut dyn Predictor, jobs: &[JobInfo]) -> Result<Vec<f64>, ModelError> {
+    jobs.iter()
+        .map(|j| {
+            let raw = predictor.predict(j);
+            if raw.is_nan() || raw < 0.0 {
+                Err(ModelError::Predict(format!("{} gave {raw} for job {}", predictor.name(), j.key.0)))
+            } else {
+                Ok(clamp_estimate(j, raw))
+            }
+        })
+        .collect()
+}
+
+/// A trained model file served live: a [`LivePredictor`] fed the records
+/// the controller registers, with the checks and clamps of
+/// [`PredictorModel`].
+#[derive(Debug)]
+pub struct TrainedModel {
+    inner: LivePredictor,
+    version: String,
+}
+
+impl TrainedModel {
+    /// Serves `file`, reporting `version`.
+    pub fn new(file: foresight_models::ModelFile, version: impl Into<String>) -> Self {
+        Self { inner: LivePredictor::new(file), version: version.into() }
+    }
+
+    /// Job records held (registered and not yet ended or forgotten).
+    pub fn records(&self) -> usize {
+        self.inner.records()
+    }
+}
+
+impl Model for TrainedModel {
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    fn register(&mut self, job: &JobInfo, record: &Job) {
+        self.inner.register(job.key, record);
+    }
+
+    fn forget(&mut self, key: JobKey) {
+        self.inner.forget(key);
+    }
+
+    fn predict(&mut self, jobs: &[JobInfo]) -> Result<Vec<f64>, ModelError> {
+        checked(&mut self.inner, jobs)
+    }
+
+    fn observe_start(&mut self, job: &JobInfo, now: f64) {
+        self.inner.observe_start(job, now);
+    }
+
+    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
+        self.inner.observe_end(job, runtime_s, now);
+    }
+
+    fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
+        clamp_correction(job, outlived.elapsed_s, self.inner.correct(job, outlived))
+    }
+}
+
+/// The model file the controller reads for a built-in predictor: which
+/// predictor and its version.
 ///
-/// `{"predictor": "easy++", "version": "2026-11-23"}`. Trained models from
-/// `foresight-models` are to be loaded here as they gain a file format.
+/// `{"predictor": "easy++", "version": "2026-11-23"}`. A trained model file
+/// (with a `format_version`) is read as [`foresight_models::ModelFile`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModelFile {
     /// A predictor name `foresight-core` knows.
@@ -127,11 +198,10 @@ pub fn load(path: &Path) -> Result<Box<dyn Model>, ModelError> {
         .map_err(|e| ModelError::Missing { path: path.to_path_buf(), detail: e.to_string() })?;
     let invalid = |detail: String| ModelError::Invalid { path: path.to_path_buf(), detail };
     if serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.get("format_version").is_some()) {
-        return Err(invalid(
-            "this is a trained model file from `foresight train`; shadow mode cannot serve it live yet \
-             (it needs a per-job feature API): give {\"predictor\": \"easy++\", \"version\": \"...\"}"
-                .into(),
-        ));
+        let file = foresight_models::ModelFile::load(path).map_err(|e| invalid(e.to_string()))?;
+        // the version names the kind and the file's content
+        let version = format!("{}-{:08x}", file.kind, crc32fast::hash(text.as_bytes()));
+        return Ok(Box::new(TrainedModel::new(file, version)));
     }
     let file: ModelFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     let kind: PredictorKind = file.predictor.parse().map_err(|e: foresight_core::predictor::UnknownPredictor| invalid(e.to_string()))?;
@@ -159,7 +229,9 @@ pub(crate) mod tests {
         std::fs::write(&path, r#"{"predictor":"magic","version":"1"}"#).unwrap();
         assert!(load(&path).err().unwrap().to_string().contains("unknown predictor `magic`"));
         std::fs::write(&path, r#"{"format_version":1,"kind":"gbt"}"#).unwrap();
-        assert!(load(&path).err().unwrap().to_string().contains("foresight train"));
+        assert!(load(&path).err().unwrap().to_string().contains("missing field"), "a broken trained file");
+        std::fs::write(&path, r#"{"format_version":99}"#).unwrap();
+        assert!(load(&path).err().unwrap().to_string().contains("format version 99"));
         std::fs::write(&path, r#"{"predictor":"requested","version":"v7"}"#).unwrap();
         let mut m = load(&path).unwrap();
         assert_eq!(m.version(), "v7");

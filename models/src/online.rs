@@ -1,9 +1,13 @@
-//! Predictors for a simulation or a live controller, built on the job
-//! table the run replays: [`FilePredictor`] applies a trained model file,
-//! [`OnlinePredictor`] retrains a model on a sliding window of the jobs
-//! that have *finished* as time advances. Both keep the history columns up
-//! to date from the starts and ends they are told about, featurise a job
-//! when it is submitted, and correct an outlived estimate as EASY++ does.
+//! Predictors for a simulation or a live controller. In a simulation they
+//! are built on the job table the run replays: [`FilePredictor`] applies a
+//! trained model file, [`OnlinePredictor`] retrains a model on a sliding
+//! window of the jobs that have *finished* as time advances. Live, there is
+//! no table: [`LivePredictor`] applies a model file to job records the
+//! caller registers one by one as the orchestrator reports them. All keep
+//! the history columns up to date from the starts and ends they are told
+//! about, featurise a job when it is submitted (the same code, so the same
+//! job after the same history gets the same row), and correct an outlived
+//! estimate as EASY++ does.
 
 use crate::ModelError;
 use crate::features::Schema;
@@ -12,16 +16,33 @@ use crate::history::{History, JobTelemetry};
 use crate::runtime::{ModelKind, RuntimeModel};
 use foresight_core::Job;
 use foresight_core::predictor::{Outlived, Predictor, UserHistory};
-use foresight_core::state::JobInfo;
+use foresight_core::state::{JobInfo, JobKey};
 use foresight_datasets::JobTable;
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
+
+/// Where a featurizer finds a job's record: the run's table by key, or the
+/// records registered so far (live, until the job ends).
+#[derive(Debug, Clone)]
+enum Jobs {
+    Table(Vec<Job>),
+    Live(HashMap<u32, Job>),
+}
+
+impl Jobs {
+    fn get(&self, key: u32) -> Option<&Job> {
+        match self {
+            Jobs::Table(jobs) => jobs.get(key as usize),
+            Jobs::Live(jobs) => jobs.get(&key),
+        }
+    }
+}
 
 /// The jobs of a run by key, and the history they build.
 #[derive(Debug, Clone)]
 struct Featurizer {
     schema: Schema,
-    jobs: Vec<Job>,
+    jobs: Jobs,
     telemetry: JobTelemetry,
     history: History,
     rows: HashMap<u32, Vec<f64>>,
@@ -30,6 +51,10 @@ struct Featurizer {
 impl Featurizer {
     fn new(schema: Schema, table: &JobTable, source_rows: &[u32]) -> Self {
         let jobs = source_rows.iter().map(|&r| table.jobs[r as usize].clone()).collect();
+        Self::with_jobs(schema, Jobs::Table(jobs))
+    }
+
+    fn with_jobs(schema: Schema, jobs: Jobs) -> Self {
         let history = History::new(schema.history_offset(), schema.runtime_floor_s);
         Self { schema, jobs, telemetry: JobTelemetry::new(), history, rows: HashMap::new() }
     }
@@ -37,7 +62,7 @@ impl Featurizer {
     /// Featurises the job as of now (it joins the queue) and predicts with
     /// `model`, if any.
     fn submit(&mut self, info: &JobInfo, model: Option<&RuntimeModel>) -> Option<f64> {
-        let job = self.jobs.get(info.key.0 as usize)?;
+        let job = self.jobs.get(info.key.0)?;
         let mut row = self.schema.static_row(job);
         self.history.fill(job, &mut row);
         self.history.observe_submit(job);
@@ -47,20 +72,24 @@ impl Featurizer {
     }
 
     fn start(&mut self, info: &JobInfo) {
-        if let Some(job) = self.jobs.get(info.key.0 as usize) {
+        if let Some(job) = self.jobs.get(info.key.0) {
             self.history.observe_start(job);
         }
     }
 
-    /// Learns the end; returns the job's row at submission.
+    /// Learns the end; returns the job's row at submission. A live record
+    /// is dropped: the job is over.
     fn end(&mut self, info: &JobInfo, runtime_s: f64, now: f64) -> Option<Vec<f64>> {
-        let job = self.jobs.get(info.key.0 as usize)?;
+        let job = self.jobs.get(info.key.0)?;
         self.history.observe_end(job, runtime_s, self.telemetry.get(&job.job_id), now);
+        if let Jobs::Live(jobs) = &mut self.jobs {
+            jobs.remove(&info.key.0);
+        }
         self.rows.remove(&info.key.0)
     }
 
     fn easy_plus_plus(&self, info: &JobInfo) -> f64 {
-        self.jobs.get(info.key.0 as usize).and_then(|j| self.history.last_two_mean(j)).unwrap_or(info.limit_s)
+        self.jobs.get(info.key.0).and_then(|j| self.history.last_two_mean(j)).unwrap_or(info.limit_s)
     }
 }
 
@@ -84,6 +113,80 @@ impl Predictor for FilePredictor {
         "model"
     }
 
+    fn predict(&mut self, job: &JobInfo) -> f64 {
+        self.features.submit(job, Some(&self.model)).unwrap_or(job.limit_s)
+    }
+
+    fn observe_start(&mut self, job: &JobInfo, _now: f64) {
+        self.features.start(job);
+    }
+
+    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
+        self.features.end(job, runtime_s, now);
+    }
+
+    fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
+        UserHistory::default().correct(job, outlived)
+    }
+}
+
+/// A trained model file applied live, without a table: the caller
+/// registers each job's record (as the orchestrator reported it) before it
+/// asks for a prediction or reports the job's start or end, under the key
+/// it then uses in the [`JobInfo`]. Featurisation and history are those of
+/// [`FilePredictor`]: the same jobs in the same order give the same
+/// predictions. A record is kept until the job ends or is forgotten.
+#[derive(Debug, Clone)]
+pub struct LivePredictor {
+    features: Featurizer,
+    model: RuntimeModel,
+}
+
+impl LivePredictor {
+    /// Applies `file` to jobs registered later.
+    pub fn new(file: ModelFile) -> Self {
+        Self { features: Featurizer::with_jobs(file.schema, Jobs::Live(HashMap::new())), model: file.runtime }
+    }
+
+    /// The record of the job with handle `key` as the orchestrator reports
+    /// it now: at its submission what it asks for (user, group, queue,
+    /// name, request, submitted features), at its end also how it ended
+    /// (the history learns failures from it). A later record replaces an
+    /// earlier one.
+    pub fn register(&mut self, key: JobKey, job: &Job) {
+        if let Jobs::Live(jobs) = &mut self.features.jobs {
+            match jobs.get_mut(&key.0) {
+                Some(old) => old.clone_from(job),
+                None => {
+                    jobs.insert(key.0, job.clone());
+                }
+            }
+        }
+    }
+
+    /// Drops the record of a job that left without running.
+    pub fn forget(&mut self, key: JobKey) {
+        if let Jobs::Live(jobs) = &mut self.features.jobs {
+            jobs.remove(&key.0);
+        }
+        self.features.rows.remove(&key.0);
+    }
+
+    /// Records held (jobs registered that have not ended).
+    pub fn records(&self) -> usize {
+        match &self.features.jobs {
+            Jobs::Live(jobs) => jobs.len(),
+            Jobs::Table(_) => 0,
+        }
+    }
+}
+
+impl Predictor for LivePredictor {
+    fn name(&self) -> &'static str {
+        "model"
+    }
+
+    /// The model's estimate, or the limit for a job never registered.
     fn predict(&mut self, job: &JobInfo) -> f64 {
         self.features.submit(job, Some(&self.model)).unwrap_or(job.limit_s)
     }
@@ -215,4 +318,73 @@ pub fn predictor_from_spec(spec: &str, table: &JobTable, source_rows: &[u32]) ->
     }
     let file = ModelFile::load(Path::new(spec))?;
     Ok(Box::new(FilePredictor::new(file, table, source_rows)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluate::{SplitOptions, train};
+    use foresight_core::state::Demand;
+
+    fn info(key: u32, job: &Job) -> JobInfo {
+        JobInfo {
+            key: JobKey(key),
+            user: 0,
+            group: 0,
+            queue: 0,
+            submit_s: job.submit_s,
+            demand: Demand::new(job.requested()),
+            limit_s: job.req_time_s.unwrap_or(f64::INFINITY),
+        }
+    }
+
+    #[test]
+    fn a_live_predictor_predicts_as_the_file_predictor_given_the_same_jobs() {
+        let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
+        let file = train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+        let rows: Vec<u32> = (0..table.jobs.len() as u32).collect();
+        let mut by_table = FilePredictor::new(file.clone(), &table, &rows);
+        let mut live = LivePredictor::new(file);
+        // every submission, start and end in time order, a job's own in
+        // that order (as the controller sees them)
+        let mut events: Vec<(f64, u8, usize)> = Vec::new();
+        for (i, j) in table.jobs.iter().enumerate() {
+            events.push((j.submit_s, 0, i));
+            if let (Some(s), Some(e)) = (j.start_s, j.end_s) {
+                let s = s.max(j.submit_s);
+                events.push((s, 1, i));
+                events.push((e.max(s), 2, i));
+            }
+        }
+        events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut compared = 0;
+        for (t, what, i) in events {
+            let job = &table.jobs[i];
+            // live keys are the caller's, unrelated to table rows
+            let (a, b) = (info(i as u32, job), info(90_000 + i as u32, job));
+            match what {
+                0 => {
+                    live.register(b.key, job);
+                    let (p, q) = (by_table.predict(&a), live.predict(&b));
+                    assert_eq!(p.to_bits(), q.to_bits(), "job {}", job.job_id);
+                    assert!(q.is_finite() && q > 0.0);
+                    compared += 1;
+                }
+                1 => {
+                    by_table.observe_start(&a, t);
+                    live.observe_start(&b, t);
+                }
+                _ => {
+                    let rt = job.end_s.unwrap() - job.start_s.unwrap();
+                    by_table.observe_end(&a, rt, t);
+                    live.observe_end(&b, rt, t);
+                }
+            }
+        }
+        assert_eq!(compared, table.jobs.len());
+        let ran = table.jobs.iter().filter(|j| j.start_s.is_some() && j.end_s.is_some()).count();
+        assert_eq!(live.records(), table.jobs.len() - ran, "records are dropped at the end");
+        let unknown = info(1, &table.jobs[0]);
+        assert_eq!(LivePredictor::new(train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap()).predict(&unknown), unknown.limit_s);
+    }
 }

@@ -16,7 +16,8 @@ pub struct ShadowArgs {
     /// `unix:SOCKET` for slurmrestd.
     #[arg(long, value_name = "SOURCE", default_value = "cmd")]
     slurm: String,
-    /// The candidate's model file (`{"predictor": "easy++", "version": "..."}`);
+    /// The candidate's model file: a trained model from `foresight train`,
+    /// or a built-in predictor (`{"predictor": "easy++", "version": "..."}`);
     /// without one the baseline decides.
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,

@@ -2,8 +2,10 @@
 //! what the tracker remembers: nodes up or down, running jobs on their
 //! nodes with their expected ends, pending jobs with their estimates.
 //!
-//! The state is rebuilt from scratch every cycle, so it can never drift
-//! from what the orchestrator reports.
+//! The engine builds the states from scratch at its first cycle, when nodes
+//! change, on a half-open trial, and whenever an update is refused; in
+//! between it brings them up to date with each cycle's changes
+//! (`states.rs`), with these same functions.
 
 use super::track::{Tracked, Tracker};
 use crate::adapter::Phase;

@@ -5,10 +5,10 @@
 use super::build::{cluster_state, node_index};
 use super::states::States;
 use super::model_call::{self, ModelWork, SharedModel};
-use super::track::{Tracked, Tracker};
+use super::track::{Diff, Tracked, Tracker};
 use crate::adapter::{ClusterView, Phase};
 use crate::breaker::{Breaker, DriftMonitor, Failure, Permit, Transition};
-use crate::log::{Body, BreakerRecord, ChangeKind, CycleRecord, DecisionSummary, FinishedRecord, Observed, Placement, Source};
+use crate::log::{Body, BreakerRecord, CycleRecord, DecisionSummary, FinishedRecord, Observed, Placement, Source};
 use crate::obs::metrics::{Metrics, bump};
 use foresight_core::policy::{Decision, Policy};
 use foresight_core::predictor::{Outlived, Predictor};
@@ -144,29 +144,36 @@ impl Engine {
         self.cycle
     }
 
-    fn model_work(&mut self, new_jobs: &[JobKey], finished: &[Tracked], trial: bool, now: f64) -> (ModelWork, Vec<JobKey>, Vec<JobKey>) {
-        let mut work = ModelWork::default();
+    fn model_work(&mut self, diff: &Diff, finished: &[Tracked], trial: bool, now: f64) -> (ModelWork, Vec<JobKey>, Vec<JobKey>) {
+        let mut work = ModelWork { withdrawn: diff.withdrawn.clone(), ..ModelWork::default() };
         let mut predict_keys = Vec::new();
         let mut outlived_keys = Vec::new();
-        let new: HashSet<JobKey> = new_jobs.iter().copied().collect();
+        let new: HashSet<JobKey> = diff.new_jobs.iter().copied().collect();
         for t in self.tracker.live() {
-            if t.predicted_s.is_none() && (new.contains(&t.info.key) || trial) {
+            let predict = t.predicted_s.is_none() && (new.contains(&t.info.key) || trial);
+            let start = (t.view.phase == Phase::Running && !t.start_observed).then(|| t.view.job.start_s.unwrap_or(now));
+            if predict || start.is_some() {
+                work.records.push((t.info, t.view.job.clone()));
+            }
+            if predict {
                 predict_keys.push(t.info.key);
                 work.predict.push(t.info);
             }
             if t.view.phase == Phase::Running {
-                let start = t.view.job.start_s.unwrap_or(now);
-                if !t.start_observed {
+                let start_s = t.view.job.start_s.unwrap_or(now);
+                if let Some(start) = start {
                     work.starts.push((t.info, start));
                 }
-                if let Some(est) = t.estimate_s.filter(|e| start + e < now) {
-                    let o = Outlived { elapsed_s: now - start, initial_estimate_s: t.predicted_s.unwrap_or(est), estimate_s: est, corrections: t.corrections };
+                if let Some(est) = t.estimate_s.filter(|e| start_s + e < now) {
+                    let o = Outlived { elapsed_s: now - start_s, initial_estimate_s: t.predicted_s.unwrap_or(est), estimate_s: est, corrections: t.corrections };
                     outlived_keys.push(t.info.key);
                     work.outlived.push((t.info, o));
                 }
             }
         }
         for t in finished {
+            // the final record: the history learns how the job ended
+            work.records.push((t.info, t.view.job.clone()));
             if t.predicted_s.is_none() {
                 predict_keys.push(t.info.key);
                 work.predict.push(t.info);
@@ -203,8 +210,8 @@ impl Engine {
         let now = view.at_unix_s;
         self.cycle += 1;
         let mut out = Vec::new();
-        let diff = self.tracker.apply(view);
-        let mut finished = diff.finished;
+        let mut diff = self.tracker.apply(view);
+        let mut finished = std::mem::take(&mut diff.finished);
 
         // restored predictions first: a restart must not re-predict
         for id in diff.changes.iter().map(|c| c.job_id.clone()).collect::<Vec<_>>() {
@@ -233,7 +240,7 @@ impl Engine {
         let mut candidate_time = Duration::ZERO;
         let mut corrected: Vec<JobKey> = Vec::new();
         if permit != Permit::Fallback {
-            let (work, predict_keys, outlived_keys) = self.model_work(&diff.new_jobs, &finished, permit == Permit::Trial, now);
+            let (work, predict_keys, outlived_keys) = self.model_work(&diff, &finished, permit == Permit::Trial, now);
             let starts: Vec<JobKey> = work.starts.iter().map(|(i, _)| i.key).collect();
             let asked = Instant::now();
             let answer = model_call::call(&self.model, work, self.cfg.deadline).await;
@@ -294,8 +301,7 @@ impl Engine {
         let ask_candidate = permit != Permit::Fallback && failure.is_none();
         let rebuild = permit == Permit::Trial
             || diff.nodes_changed
-            || diff.changes.iter().any(|c| c.what == ChangeKind::Withdrawn)
-            || !self.states.as_mut().is_some_and(|st| st.update(&self.tracker, &diff.new_jobs, &diff.started, &finished, &corrected, now));
+            || !self.states.as_mut().is_some_and(|st| st.update(&self.tracker, &diff, &finished, &corrected, now));
         let base_est = |t: &Tracked| t.baseline_s.unwrap_or(f64::INFINITY);
         let cand_est = |t: &Tracked| t.estimate_s.unwrap_or_else(|| base_est(t));
         if rebuild {

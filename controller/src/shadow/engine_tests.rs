@@ -98,7 +98,8 @@ async fn kept_states_match_a_fresh_build_after_changes() {
     let views = [
         view(100.0, vec![p("1", 90.0), p("2", 91.0), p("3", 92.0)]),
         view(101.0, vec![r("1", 101.0), r("2", 101.0), p("3", 92.0), p("4", 100.5)]),
-        view(102.0, vec![f("1", 101.0, 102.0), r("2", 101.0), r("3", 102.0), p("4", 100.5), r("5", 101.5)]),
+        view(102.0, vec![f("1", 101.0, 102.0), r("2", 101.0), r("3", 102.0), p("4", 100.5), r("5", 101.5), p("7", 101.8)]),
+        // job 7 is withdrawn (it vanishes without running): updated, not rebuilt
         view(103.0, vec![r("2", 101.0), f("3", 102.0, 103.0), r("4", 103.0), r("5", 101.5), p("6", 102.5)]),
     ];
     for v in &views {

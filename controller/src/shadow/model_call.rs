@@ -6,8 +6,9 @@
 
 use crate::breaker::Failure;
 use crate::model::{Model, ModelError};
+use foresight_core::Job;
 use foresight_core::predictor::Outlived;
-use foresight_core::state::JobInfo;
+use foresight_core::state::{JobInfo, JobKey};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub fn shared(model: Result<Box<dyn Model>, String>) -> SharedModel {
 /// What to ask the model in one cycle.
 #[derive(Debug, Default)]
 pub struct ModelWork {
+    /// The orchestrator's records of the jobs below, registered first.
+    pub records: Vec<(JobInfo, Job)>,
     /// Jobs to predict, as at their submission.
     pub predict: Vec<JobInfo>,
     /// Jobs that started, with when.
@@ -43,12 +46,19 @@ pub struct ModelWork {
     pub ends: Vec<(JobInfo, f64, f64)>,
     /// Running jobs that outlived their estimates.
     pub outlived: Vec<(JobInfo, Outlived)>,
+    /// Jobs withdrawn before they ran: their records are dropped last.
+    pub withdrawn: Vec<JobKey>,
 }
 
 impl ModelWork {
     /// True when there is nothing to ask.
     pub fn is_empty(&self) -> bool {
-        self.predict.is_empty() && self.starts.is_empty() && self.ends.is_empty() && self.outlived.is_empty()
+        self.predict.is_empty()
+            && self.starts.is_empty()
+            && self.ends.is_empty()
+            && self.outlived.is_empty()
+            && self.records.is_empty()
+            && self.withdrawn.is_empty()
     }
 }
 
@@ -64,6 +74,9 @@ pub struct ModelAnswer {
 }
 
 fn run(model: &mut dyn Model, work: &ModelWork) -> Result<ModelAnswer, ModelError> {
+    for (info, record) in &work.records {
+        model.register(info, record);
+    }
     // predict before learning anything from this cycle: a job seen already
     // finished must not be predicted from its own end
     let estimates = model.predict(&work.predict)?;
@@ -77,6 +90,9 @@ fn run(model: &mut dyn Model, work: &ModelWork) -> Result<ModelAnswer, ModelErro
         model.observe_end(info, *runtime, *now);
     }
     let corrections = work.outlived.iter().map(|(info, o)| model.correct(info, o)).collect();
+    for key in &work.withdrawn {
+        model.forget(*key);
+    }
     Ok(ModelAnswer { estimates, corrections, version: model.version().to_string() })
 }
 

@@ -1,11 +1,10 @@
 //! The baseline's and the candidate's cluster states, kept between cycles
 //! and brought up to date with each cycle's arrivals, starts and ends
-//! instead of being rebuilt (the engine rebuilds them when nodes change, a
-//! job is withdrawn, or a half-open trial re-predicts).
+//! instead of being rebuilt (the engine rebuilds them when nodes change or
+//! a half-open trial re-predicts).
 
 use super::build::{add_job, start_job};
-use super::track::{Tracked, Tracker};
-use crate::log::Placement;
+use super::track::{Diff, Tracked, Tracker};
 use foresight_core::state::{ClusterState, JobKey};
 use std::collections::{HashMap, HashSet};
 
@@ -30,12 +29,13 @@ fn remove_job(state: &mut ClusterState, key: JobKey, now: f64) {
 impl States {
     /// Brings the kept states up to date with one cycle's changes; false
     /// when one refused a change (rebuild then).
-    pub fn update(&mut self, tracker: &Tracker, new_jobs: &[JobKey], started: &[Placement], finished: &[Tracked], corrected: &[JobKey], now: f64) -> bool {
+    pub fn update(&mut self, tracker: &Tracker, diff: &Diff, finished: &[Tracked], corrected: &[JobKey], now: f64) -> bool {
+        let (new_jobs, started) = (&diff.new_jobs, &diff.started);
         let st = self;
         let mut ok = true;
-        for t in finished {
-            remove_job(&mut st.base, t.info.key, now);
-            remove_job(&mut st.cand, t.info.key, now);
+        for key in finished.iter().map(|t| t.info.key).chain(diff.withdrawn.iter().copied()) {
+            remove_job(&mut st.base, key, now);
+            remove_job(&mut st.cand, key, now);
         }
         let base_est = |t: &Tracked| t.baseline_s.unwrap_or(f64::INFINITY);
         let cand_est = |t: &Tracked| t.estimate_s.unwrap_or_else(|| base_est(t));

@@ -142,6 +142,8 @@ pub struct Diff {
     pub new_jobs: Vec<JobKey>,
     /// Jobs that ended after running, with their final view.
     pub finished: Vec<Tracked>,
+    /// Jobs that left the queue without running.
+    pub withdrawn: Vec<JobKey>,
     /// True when nodes came, went, changed size or became (un)usable.
     pub nodes_changed: bool,
 }
@@ -374,6 +376,8 @@ impl Tracker {
             self.done.insert(id, self.generation);
             if ran {
                 diff.finished.push(t);
+            } else {
+                diff.withdrawn.push(key);
             }
         }
     }

@@ -1,0 +1,109 @@
+//! A trained model file (`foresight train`) served live by the controller:
+//! trained on the embedded H100 jobs, saved, loaded by the controller's
+//! model loader, and asked about the same jobs as the Slurm adapter maps
+//! them (no submitted GPU-job features), one by one in time order. Its
+//! predictions must be finite, within the limits, and the very ones the
+//! simulator's `FilePredictor` gives for the same jobs after the same
+//! history.
+
+use foresight_controller::model::{self, Model};
+use foresight_core::Job;
+use foresight_core::predictor::{Predictor, clamp_estimate};
+use foresight_core::state::{Demand, JobInfo, JobKey};
+use foresight_datasets::JobTable;
+use foresight_models::history::JobTelemetry;
+use foresight_models::{FilePredictor, ModelKind, SplitOptions};
+
+/// What the Slurm adapter knows of a job: the request, names and times,
+/// and how it ended; never the submitted features of a GPU-job log.
+fn as_slurm_maps_it(j: &Job, id: usize) -> Job {
+    Job {
+        job_id: (1_000_000 + id).to_string(),
+        user: j.user.clone(),
+        group: j.group.clone(),
+        queue: j.queue.clone(),
+        name: j.name.clone(),
+        submit_s: j.submit_s,
+        start_s: j.start_s,
+        end_s: j.end_s,
+        runtime_s: j.runtime_s,
+        req_cpus: j.req_cpus,
+        req_gpus: j.req_gpus,
+        req_nodes: j.req_nodes,
+        req_mem_mb: j.req_mem_mb,
+        req_time_s: j.req_time_s,
+        status: j.status,
+        ..Job::default()
+    }
+}
+
+fn info(key: u32, job: &Job) -> JobInfo {
+    JobInfo {
+        key: JobKey(key),
+        user: 0,
+        group: 0,
+        queue: 0,
+        submit_s: job.submit_s,
+        demand: Demand::new(job.requested()),
+        limit_s: job.req_time_s.filter(|t| *t > 0.0).unwrap_or(f64::INFINITY),
+    }
+}
+
+#[test]
+fn a_trained_model_file_predicts_live_as_the_file_predictor() {
+    let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
+    let file = foresight_models::train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trained.json");
+    file.save(&path).unwrap();
+
+    let mut live: Box<dyn Model> = model::load(&path).unwrap();
+    assert!(live.version().starts_with("gbt-"), "{}", live.version());
+    let mapped: Vec<Job> = table.jobs.iter().enumerate().map(|(i, j)| as_slurm_maps_it(j, i)).collect();
+    let mapped_table = JobTable { meta: table.meta.clone(), jobs: mapped.clone() };
+    let rows: Vec<u32> = (0..mapped.len() as u32).collect();
+    let mut offline = FilePredictor::new(foresight_models::ModelFile::load(&path).unwrap(), &mapped_table, &rows);
+
+    // submissions, starts and ends in time order, each job's own in that order
+    let mut events: Vec<(f64, u8, usize)> = Vec::new();
+    for (i, j) in mapped.iter().enumerate() {
+        events.push((j.submit_s, 0, i));
+        if let (Some(s), Some(e)) = (j.start_s, j.end_s) {
+            let s = s.max(j.submit_s);
+            events.push((s, 1, i));
+            events.push((e.max(s), 2, i));
+        }
+    }
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let (mut predicted, mut differs_from_limit) = (0, 0);
+    for (t, what, i) in events {
+        let job = &mapped[i];
+        // the controller's handle is the Slurm id; the simulator's the row
+        let (c, s) = (info(job.job_id.parse().unwrap(), job), info(i as u32, job));
+        match what {
+            0 => {
+                // the record as first seen: pending, no start, no status
+                let first = Job { start_s: None, end_s: None, runtime_s: None, status: Default::default(), ..job.clone() };
+                live.register(&c, &first);
+                let got = live.predict(std::slice::from_ref(&c)).unwrap()[0];
+                let want = clamp_estimate(&s, offline.predict(&s));
+                assert_eq!(got.to_bits(), want.to_bits(), "job {}: live {got}, offline {want}", job.job_id);
+                assert!(got.is_finite() && got >= 0.0 && got <= c.limit_s, "job {}: {got}", job.job_id);
+                predicted += 1;
+                differs_from_limit += usize::from(got < c.limit_s);
+            }
+            1 => {
+                live.observe_start(&c, t);
+                offline.observe_start(&s, t);
+            }
+            _ => {
+                let rt = job.end_s.unwrap() - job.start_s.unwrap();
+                live.register(&c, job);
+                live.observe_end(&c, rt, t);
+                offline.observe_end(&s, rt, t);
+            }
+        }
+    }
+    assert_eq!(predicted, mapped.len());
+    assert!(differs_from_limit > mapped.len() / 2, "the model predicts, not the limit: {differs_from_limit}");
+}
