@@ -1,8 +1,11 @@
 //! Replay speed: jobs per second replaying KTH-SP2 under EASY and EASY++,
 //! and the time and peak memory of a ten-million-job synthetic trace.
 //!
-//! `cargo bench -p foresight-simulator --bench replay` (set
-//! `FORESIGHT_BENCH_JOBS` to change the synthetic size).
+//! `cargo bench -p foresight-simulator --bench replay`. Environment:
+//! `FORESIGHT_BENCH_JOBS` sets the synthetic size (`0` skips it),
+//! `FORESIGHT_BENCH_RUNS` the timed KTH-SP2 runs per case (21), and
+//! `FORESIGHT_BENCH_ONLY` keeps the KTH-SP2 cases whose `policy/predictor`
+//! contains it (for `valgrind --tool=callgrind` on one case).
 
 use foresight_core::policy::{Policy, PolicySpec};
 use foresight_core::predictor::PredictorKind;
@@ -40,15 +43,20 @@ fn kth() {
     let cluster = table.meta.default_cluster().expect("KTH declares its machine");
     let opts = WorkloadOptions { filter: Filter::Predictsim, ..WorkloadOptions::default() };
     let w = Workload::from_jobs(&table.jobs, &cluster, opts);
+    let runs: usize = env_or("FORESIGHT_BENCH_RUNS", 21).max(1);
+    let only = std::env::var("FORESIGHT_BENCH_ONLY").unwrap_or_default();
     for (policy, predictor) in [("easy", "requested"), ("easy++", "easy++"), ("easy++", "clairvoyant")] {
+        if !format!("{policy}/{predictor}").contains(&only) {
+            continue;
+        }
         let _ = time_once(&w, &cluster, policy, predictor);
         let cpu0 = cpu_seconds();
-        let mut times: Vec<f64> = (0..21).map(|_| time_once(&w, &cluster, policy, predictor)).collect();
-        let cpu = (cpu_seconds() - cpu0) / 21.0;
+        let mut times: Vec<f64> = (0..runs).map(|_| time_once(&w, &cluster, policy, predictor)).collect();
+        let cpu = (cpu_seconds() - cpu0) / runs as f64;
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
         println!(
-            "KTH-SP2 {policy}/{predictor}: {} jobs in {:.2} ms wall (median of 21) = {:.2} M jobs/s (best {:.2} M jobs/s); {:.2} ms CPU per run = {:.2} M jobs/s of CPU",
+            "KTH-SP2 {policy}/{predictor}: {} jobs in {:.2} ms wall (median of {runs}) = {:.2} M jobs/s (best {:.2} M jobs/s); {:.2} ms CPU per run = {:.2} M jobs/s of CPU",
             w.len(),
             median * 1e3,
             w.len() as f64 / median / 1e6,
@@ -60,7 +68,10 @@ fn kth() {
 }
 
 fn synthetic() {
-    let jobs: u64 = std::env::var("FORESIGHT_BENCH_JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+    let jobs: u64 = env_or("FORESIGHT_BENCH_JOBS", 10_000_000);
+    if jobs == 0 {
+        return;
+    }
     // 64 nodes of 32 CPUs; about 70 % offered load.
     let cluster = Cluster::homogeneous("n", 64, Resources::new(32, 0, 0));
     let cfg = SyntheticConfig { jobs, users: 2000, cpus: 2048, mean_interarrival_s: 45.0, ..SyntheticConfig::default() };
@@ -92,6 +103,11 @@ fn synthetic() {
         rep.summary.cpu_utilisation * 100.0,
         rep.summary.mean_wait_s,
     );
+}
+
+/// An environment variable's value, or `default` when unset or not a number.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// CPU time (user and system) this process has used, seconds (Linux
