@@ -143,16 +143,31 @@ const MAX_FLAT_DEPTH: usize = 12;
 #[derive(Debug, Clone, PartialEq)]
 struct Heap<T> {
     depth: usize,
+    /// `2^depth - 1` nodes that split; each tree's `split` holds `2^depth`
+    /// (one unused) so that a masked index needs no bounds check.
     internal: usize,
     /// Each node's threshold and feature.
     split: Vec<(T, u32)>,
     leaf: Vec<f64>,
+    /// One more than the largest feature tested.
+    min_width: usize,
 }
 
 fn depth_of(tree: &[Node], n: usize) -> usize {
     let node = &tree[n];
     if node.is_leaf() { 0 } else { 1 + depth_of(tree, node.left as usize).max(depth_of(tree, node.left as usize + 1)) }
 }
+
+/// Rows predicted together, tree by tree (so a tree stays in cache).
+const BLOCK: usize = 64;
+/// The widest rows predicted through a transposed block (wider ones are
+/// walked row by row).
+const BLOCK_WIDTH: usize = 64;
+/// Rows of a block walked down a tree side by side.
+const LANES: usize = 8;
+/// A block of rows, transposed by groups of [`LANES`] rows: feature `f`
+/// of row `j` at `[j / LANES][f][j % LANES]`.
+type Block<T> = [[[T; LANES]; BLOCK_WIDTH]; BLOCK / LANES];
 
 impl<T: Copy + PartialOrd> Heap<T> {
     /// The heap form of `trees`, with `threshold(tree, node)` at each split
@@ -166,8 +181,9 @@ impl<T: Copy + PartialOrd> Heap<T> {
         let mut heap = Heap {
             depth,
             internal,
-            split: vec![(always_left, 0); internal * trees.len()],
+            split: vec![(always_left, 0); (internal + 1) * trees.len()],
             leaf: vec![0.0; (internal + 1) * trees.len()],
+            min_width: 0,
         };
         for (t, tree) in trees.iter().enumerate() {
             heap.place(t, tree, &threshold, 0, 0, 0);
@@ -177,12 +193,14 @@ impl<T: Copy + PartialOrd> Heap<T> {
 
     fn place(&mut self, t: usize, tree: &[Node], threshold: &impl Fn(usize, usize) -> T, n: usize, k: usize, level: usize) {
         let node = &tree[n];
+        let stride = self.internal + 1;
         if node.is_leaf() {
             let bottom = (0..self.depth - level).fold(k, |k, _| 2 * k + 1);
-            self.leaf[t * (self.internal + 1) + bottom - self.internal] = node.value;
+            self.leaf[t * stride + bottom - self.internal] = node.value;
             return;
         }
-        self.split[t * self.internal + k] = (threshold(t, n), node.feature);
+        self.split[t * stride + k] = (threshold(t, n), node.feature);
+        self.min_width = self.min_width.max(node.feature as usize + 1);
         self.place(t, tree, threshold, node.left as usize, 2 * k + 1, level + 1);
         self.place(t, tree, threshold, node.left as usize + 1, 2 * k + 2, level + 1);
     }
@@ -190,31 +208,54 @@ impl<T: Copy + PartialOrd> Heap<T> {
     /// Tree `t`'s value for `row`: `depth` steps, no branch on the data.
     #[inline]
     fn eval(&self, t: usize, row: &[T]) -> f64 {
-        let split = &self.split[t * self.internal..(t + 1) * self.internal];
+        let stride = self.internal + 1;
+        let split = &self.split[t * stride..(t + 1) * stride];
         let mut k = 0;
         for _ in 0..self.depth {
-            let (threshold, feature) = split[k];
+            let (threshold, feature) = split[k & self.internal];
             k = 2 * k + 1 + usize::from(row[feature as usize] > threshold);
         }
-        self.leaf[t * (self.internal + 1) + k - self.internal]
+        self.leaf[t * stride + k - self.internal]
     }
 
-    /// Adds tree `t`'s values for `rows` (at most [`BLOCK`], `width` wide,
-    /// back to back) to `acc`, level by level: each level's steps are
-    /// independent of one another.
-    fn add_to(&self, t: usize, rows: &[T], width: usize, acc: &mut [f64]) {
-        let split = &self.split[t * self.internal..(t + 1) * self.internal];
-        let leaf = &self.leaf[t * (self.internal + 1)..(t + 1) * (self.internal + 1)];
-        let mut at = [0u32; BLOCK];
-        let at = &mut at[..acc.len()];
-        for _ in 0..self.depth {
-            for (k, row) in at.iter_mut().zip(rows.chunks_exact(width)) {
-                let (threshold, feature) = split[*k as usize];
-                *k = 2 * *k + 1 + u32::from(row[feature as usize] > threshold);
-            }
+    /// Adds tree `t`'s values for the first `acc.len()` rows of `block` to
+    /// `acc`.
+    fn add_block(&self, t: usize, block: &Block<T>, acc: &mut [f64]) {
+        match self.internal + 1 {
+            1 => self.add_block_n::<1>(t, block, acc),
+            2 => self.add_block_n::<2>(t, block, acc),
+            4 => self.add_block_n::<4>(t, block, acc),
+            8 => self.add_block_n::<8>(t, block, acc),
+            16 => self.add_block_n::<16>(t, block, acc),
+            32 => self.add_block_n::<32>(t, block, acc),
+            64 => self.add_block_n::<64>(t, block, acc),
+            128 => self.add_block_n::<128>(t, block, acc),
+            256 => self.add_block_n::<256>(t, block, acc),
+            512 => self.add_block_n::<512>(t, block, acc),
+            1024 => self.add_block_n::<1024>(t, block, acc),
+            2048 => self.add_block_n::<2048>(t, block, acc),
+            _ => self.add_block_n::<4096>(t, block, acc),
         }
-        for (a, k) in acc.iter_mut().zip(at.iter()) {
-            *a += leaf[*k as usize - self.internal];
+    }
+
+    /// [`Heap::add_block`] for trees of `N` (`2^depth`) slots: [`LANES`]
+    /// rows walk down together, each step independent of the other lanes',
+    /// and every index is masked into a fixed-size array (no bounds check).
+    fn add_block_n<const N: usize>(&self, t: usize, block: &Block<T>, acc: &mut [f64]) {
+        let split: &[(T, u32); N] = self.split[t * N..(t + 1) * N].try_into().expect("a tree of N slots");
+        let leaf: &[f64; N] = self.leaf[t * N..(t + 1) * N].try_into().expect("a tree of N slots");
+        for (columns, acc) in block.iter().zip(acc.chunks_mut(LANES)) {
+            let mut k = [0usize; LANES];
+            for _ in 0..self.depth {
+                for (j, k) in k.iter_mut().enumerate() {
+                    let (threshold, feature) = split[*k % N];
+                    let v = columns[feature as usize % BLOCK_WIDTH][j];
+                    *k = 2 * *k + 1 + usize::from(v > threshold);
+                }
+            }
+            for (a, k) in acc.iter_mut().zip(k) {
+                *a += leaf[(k - self.internal) % N];
+            }
         }
     }
 
@@ -222,9 +263,6 @@ impl<T: Copy + PartialOrd> Heap<T> {
         self.leaf.len() / (self.internal + 1)
     }
 }
-
-/// Rows predicted together, tree by tree (so a tree stays in cache).
-const BLOCK: usize = 64;
 
 fn grad_hess(loss: Loss, pred: f64, y: f64) -> (f64, f64) {
     match loss {
@@ -311,7 +349,7 @@ impl Gbt {
     /// [`Gbt::predict_into`] on rows `width` wide, back to back.
     pub(crate) fn predict_rows(&self, rows: &[f64], width: usize, out: &mut [f64]) {
         let heap = match &self.flat {
-            Some(heap) if width > 0 => heap,
+            Some(heap) if width > 0 && width <= BLOCK_WIDTH && heap.min_width <= width => heap,
             _ => {
                 for (i, o) in out.iter_mut().enumerate() {
                     *o = self.predict(&rows[i * width..(i + 1) * width]);
@@ -319,10 +357,16 @@ impl Gbt {
                 return;
             }
         };
-        for (acc, block) in out.chunks_mut(BLOCK).zip(rows.chunks(BLOCK * width)) {
+        let mut block: Box<Block<f64>> = Box::new([[[0.0; LANES]; BLOCK_WIDTH]; BLOCK / LANES]);
+        for (acc, rows) in out.chunks_mut(BLOCK).zip(rows.chunks(BLOCK * width)) {
+            for (j, row) in rows.chunks_exact(width).enumerate() {
+                for (f, v) in row.iter().enumerate() {
+                    block[j / LANES][f][j % LANES] = *v;
+                }
+            }
             acc.fill(0.0);
             for t in 0..heap.trees() {
-                heap.add_to(t, block, width, acc);
+                heap.add_block(t, &block, acc);
             }
             for a in acc.iter_mut() {
                 *a += self.base;
