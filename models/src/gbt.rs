@@ -259,6 +259,50 @@ impl<T: Copy + PartialOrd> Heap<T> {
         }
     }
 
+    /// The sum of every tree's value for one row, in tree order:
+    /// [`LANES`] trees walk down together.
+    fn sum_row(&self, row: &[T]) -> f64 {
+        match self.internal + 1 {
+            1 => self.sum_row_n::<1>(row),
+            2 => self.sum_row_n::<2>(row),
+            4 => self.sum_row_n::<4>(row),
+            8 => self.sum_row_n::<8>(row),
+            16 => self.sum_row_n::<16>(row),
+            32 => self.sum_row_n::<32>(row),
+            64 => self.sum_row_n::<64>(row),
+            128 => self.sum_row_n::<128>(row),
+            256 => self.sum_row_n::<256>(row),
+            512 => self.sum_row_n::<512>(row),
+            1024 => self.sum_row_n::<1024>(row),
+            2048 => self.sum_row_n::<2048>(row),
+            _ => self.sum_row_n::<4096>(row),
+        }
+    }
+
+    fn sum_row_n<const N: usize>(&self, row: &[T]) -> f64 {
+        let mut sum = 0.0;
+        for (split, leaf) in self.split.chunks(LANES * N).zip(self.leaf.chunks(LANES * N)) {
+            let lanes = leaf.len() / N;
+            // Lanes past the last tree walk the group's first tree again,
+            // unread.
+            let mut trees = [<&[(T, u32); N]>::try_from(&split[..N]).expect("a tree of N slots"); LANES];
+            for (t, s) in trees.iter_mut().zip(split.chunks_exact(N)) {
+                *t = s.try_into().expect("a tree of N slots");
+            }
+            let mut k = [0usize; LANES];
+            for _ in 0..self.depth {
+                for (k, split) in k.iter_mut().zip(trees) {
+                    let (threshold, feature) = split[*k % N];
+                    *k = 2 * *k + 1 + usize::from(row[feature as usize] > threshold);
+                }
+            }
+            for (k, leaf) in k.iter().zip(leaf.chunks_exact(N)).take(lanes) {
+                sum += leaf[(k - self.internal) % N];
+            }
+        }
+        sum
+    }
+
     fn trees(&self) -> usize {
         self.leaf.len() / (self.internal + 1)
     }
@@ -333,7 +377,7 @@ impl Gbt {
     /// The raw score of one row (log-odds for the logistic loss).
     pub fn predict(&self, row: &[f64]) -> f64 {
         let sum = match &self.flat {
-            Some(heap) => (0..heap.trees()).fold(0.0, |s, t| s + heap.eval(t, row)),
+            Some(heap) => heap.sum_row(row),
             None => self.trees.iter().fold(0.0, |s, t| s + eval_tree(t, row)),
         };
         self.base + sum
