@@ -1,10 +1,14 @@
 //! A histogram gradient-boosted tree ensemble (the LightGBM/XGBoost-hist
 //! recipe, small): features are cut into at most 255 quantile bins once,
-//! each tree grows level by level from per-bin gradient sums, and missing
-//! values (NaN) get their own bin that always goes left. Losses: squared,
-//! asymmetric squared (an under-prediction costs `under_weight` times an
-//! over-prediction of the same size), and logistic for classifiers.
-//! Deterministic: no random draws.
+//! each tree grows to a fixed depth from per-bin gradient sums (the
+//! private `grow` module holds the training), and missing values (NaN) get
+//! their own bin that always goes left. Losses: squared, asymmetric squared (an
+//! under-prediction costs `under_weight` times an over-prediction of the
+//! same size), pinball (quantile) and logistic for classifiers. Trained
+//! trees are also kept as complete binary trees in flat arrays, walked
+//! eight rows (or, for one row, eight trees) at a time without a branch
+//! on the data. Deterministic: no random draws, and the same model on any
+//! number of threads.
 
 mod grow;
 

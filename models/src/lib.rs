@@ -10,7 +10,7 @@
 //! - [`gbt`]: a histogram boosted-tree ensemble; [`runtime`]: runtime models
 //!   (trees, ridge regression via smartcore, EASY++, requested time), their
 //!   batch prediction and feature importances.
-//! - [`evaluate`]: time-split evaluation and its metrics; [`file`]: model
+//! - [`evaluate`](mod@evaluate): time-split evaluation and its metrics; [`file`](mod@file): model
 //!   files with schema, training window, metrics and version.
 //! - [`online`]: predictors for the simulator (a model file, or a model
 //!   retrained on a sliding window of finished jobs); [`predictor_from_spec`].
