@@ -55,6 +55,7 @@ pub fn simulate(
         capacity: cluster.total(),
         next_wake: f64::INFINITY,
         due: vec![false; if opts.decide_on_correction { 0 } else { workload.len() }],
+        due_count: 0,
         decide_on_correction: opts.decide_on_correction,
         decide_per_event: opts.decide_per_event,
     };
@@ -82,6 +83,8 @@ struct Engine<'w> {
     /// Per job, in lazy mode (empty otherwise): its running attempt will
     /// outlive its current estimate, so a correction is due at its expected end.
     due: Vec<bool>,
+    /// How many of `due` are set (none: nothing to catch up).
+    due_count: usize,
     decide_on_correction: bool,
     decide_per_event: bool,
 }
@@ -274,7 +277,7 @@ impl Engine<'_> {
     /// seen had each correction been an event. The due jobs are among the
     /// first of `running` (sorted by expected end).
     fn catch_up(&mut self, now: f64, predictor: &mut dyn Predictor) {
-        loop {
+        while self.due_count > 0 {
             let due = &self.due;
             let next = self
                 .state
@@ -283,7 +286,7 @@ impl Engine<'_> {
                 .take_while(|r| r.expected_end_s <= now)
                 .find(|r| due.get(r.info.key.0 as usize).copied().unwrap_or(false))
                 .map(|r| (r.info.key, r.expected_end_s));
-            let Some((key, end)) = next else { return };
+            let Some((key, end)) = next else { break };
             let end = self.outlive(key.0 as usize, end, now, predictor);
             self.state.set_expected_end(key, end).expect("a corrected job is running");
         }
@@ -293,6 +296,9 @@ impl Engine<'_> {
     /// `end`, due at or before `until`, in order; returns its new expected
     /// end (the state is the caller's to update). Nothing when none is due.
     fn outlive(&mut self, i: usize, mut end: f64, until: f64, predictor: &mut dyn Predictor) -> f64 {
+        if !self.due.get(i).copied().unwrap_or(false) {
+            return end;
+        }
         let start = self.out[i].start_s;
         let actual = self.actual_runtime(i);
         while self.due.get(i).copied().unwrap_or(false) && end <= until {
@@ -300,7 +306,7 @@ impl Engine<'_> {
             self.stats.events += 1;
             end = start + next;
             if next >= actual {
-                self.due[i] = false;
+                self.clear_due(i);
             }
         }
         end
@@ -325,8 +331,9 @@ impl Engine<'_> {
 
     /// Job `i`'s attempt stopped before its end: nothing more is due.
     fn clear_due(&mut self, i: usize) {
-        if let Some(due) = self.due.get_mut(i) {
+        if let Some(due) = self.due.get_mut(i).filter(|d| **d) {
             *due = false;
+            self.due_count -= 1;
         }
     }
 
@@ -362,7 +369,10 @@ impl Engine<'_> {
             self.push(now + actual, Kind::End { key: s.key, attempt });
             if est < actual {
                 match self.due.get_mut(i) {
-                    Some(due) => *due = true,
+                    Some(due) => {
+                        *due = true;
+                        self.due_count += 1;
+                    }
                     None => self.push(now + est, Kind::Correction { key: s.key, attempt, n: 0 }),
                 }
             }
