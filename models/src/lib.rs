@@ -37,7 +37,7 @@ pub use evaluate::{Evaluation, SplitOptions, evaluate, time_split, train};
 pub use features::Schema;
 pub use matrix::Matrix;
 pub use file::ModelFile;
-pub use online::{FilePredictor, OnlineParams, OnlinePredictor, predictor_from_spec};
+pub use online::{Correction, FilePredictor, OnlineParams, OnlinePredictor, Weighting, predictor_from_spec};
 pub use runtime::{ModelKind, RuntimeModel};
 
 /// The error of training, evaluating, loading or using a model.
