@@ -111,7 +111,7 @@ fn a_cluster_file_replaces_the_traces_machine() {
     let typo = dir.path().join("typo.toml");
     std::fs::write(&typo, "[[node]]\nname = \"big\"\ncount = 40\ncpu = 4\n").unwrap();
     let out = foresight(&["simulate", s(&kth), "--cluster", s(&typo)]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains(s(&typo)) && err.contains("line 4") && err.contains("unknown field `cpu`"), "{err}");
 }
@@ -154,19 +154,18 @@ fn sweep_runs_every_point_of_a_small_grid() {
 fn unknown_policy_and_predictor_names_fail_with_the_expected_names() {
     let Some(kth) = dataset_or_skip(KTH) else { return };
     let out = foresight(&["simulate", s(&kth), "--policy", "magic"]);
-    // A nonzero exit; ARCHITECTURE.md promises 2 for bad input, the binary
-    // exits 1 here, so only failure is asserted.
-    assert!(!out.status.success());
+    // Bad input exits 2 (ARCHITECTURE.md), not 1.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("unknown policy or part `magic`") && err.contains("easy++"), "{err}");
     assert!(stdout(&out).is_empty(), "nothing is printed as a result");
 
     let out = foresight(&["compare", s(&kth), "--policies", "easy,bogus"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("`bogus`"), "{}", stderr(&out));
 
     let out = foresight(&["simulate", s(&kth), "--predictor", "psychic"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("unknown predictor `psychic`") && err.contains("clairvoyant"), "{err}");
 }

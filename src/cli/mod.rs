@@ -77,11 +77,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// The exit code for an error: 2 for bad input (a trace that does not
-/// parse), 1 for everything else.
+/// parse, an unknown policy, predictor or model name, a cluster file that
+/// is not one), 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|e| e.downcast_ref::<foresight_datasets::IngestError>().is_some()) {
-        2
-    } else {
-        1
-    }
+    if err.chain().any(is_bad_input) { 2 } else { 1 }
+}
+
+/// Whether an error says the user's input is wrong (rather than the
+/// machine or foresight).
+fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
+    use foresight_models::ModelError;
+    use foresight_simulator::{cluster_file::ClusterFileError, run::SimError};
+    e.is::<foresight_datasets::IngestError>()
+        || e.is::<foresight_core::policy::UnknownPolicy>()
+        || e.is::<foresight_core::predictor::UnknownPredictor>()
+        || matches!(e.downcast_ref::<ClusterFileError>(), Some(ClusterFileError::Parse { .. }))
+        || matches!(e.downcast_ref::<SimError>(), Some(SimError::Spec(_) | SimError::NoCluster))
+        || matches!(e.downcast_ref::<ModelError>(), Some(ModelError::UnknownModel(_) | ModelError::Version { .. }))
 }
