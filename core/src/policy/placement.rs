@@ -88,11 +88,18 @@ impl Tentative {
     fn set_free(&mut self, state: &ClusterState, k: u32, free: Resources) {
         self.node_free[k as usize] = free;
         self.stamp[k as usize] = self.generation;
+        if !state.free_index().enabled() {
+            return;
+        }
         let mut i = state.free_index().width() + k as usize;
         self.set_entry(i, free);
         while i > 1 {
             i /= 2;
             let m = max_room(&self.entry(state, 2 * i), &self.entry(state, 2 * i + 1));
+            if self.entry(state, i) == m {
+                // the ancestors above hold what they held
+                break;
+            }
             self.set_entry(i, m);
         }
     }
@@ -100,6 +107,9 @@ impl Tentative {
     /// The first node at or after `from` where `need` fits in this decision.
     fn first_fit(&self, state: &ClusterState, from: u32, need: &Resources) -> Option<u32> {
         let idx = state.free_index();
+        if !idx.enabled() {
+            return (from..self.stamp.len() as u32).find(|&k| need.fits_in(&self.free(state, k)));
+        }
         first_fit(idx.width(), idx.nodes(), from as usize, need, &|i| self.entry(state, i))
     }
 
@@ -348,7 +358,9 @@ mod tests {
             let cluster = Cluster { nodes: caps.iter().enumerate().map(|(i, &(c, g, m))| crate::cluster::NodeSpec {
                 name: format!("n{i}"), capacity: Resources::new(c, g, m * 100), gpu_type: None,
             }).collect() };
+            for indexed in [false, true] {
             let mut st = ClusterState::new(&cluster, f64::INFINITY);
+            st.keep_free_index(indexed);
             for &d in &down {
                 st.set_node_up(d as u32, false);
             }
@@ -386,6 +398,7 @@ mod tests {
                         }
                     }
                 }
+            }
             }
         }
     }

@@ -3,6 +3,10 @@
 //! node that is down counts as empty). It answers "the first node from
 //! here on where this fits" in about `log n` steps instead of a scan, and
 //! is kept up to date by the state in `log n` per node changed.
+//!
+//! Below [`INDEX_MIN_NODES`] nodes a scan is cheaper than keeping the tree
+//! (KTH-SP2's 100 one-CPU nodes replay twice as fast without it), so the
+//! index is then switched off and placements scan; they place the same.
 
 use crate::resources::Resources;
 
@@ -11,20 +15,35 @@ pub fn max_room(a: &Resources, b: &Resources) -> Resources {
     Resources { cpus: a.cpus.max(b.cpus), gpus: a.gpus.max(b.gpus), mem_mb: a.mem_mb.max(b.mem_mb) }
 }
 
+/// The cluster size from which [`FreeIndex::new`] keeps the tree.
+pub const INDEX_MIN_NODES: usize = 256;
+
 /// The tree, stored as an array: entry 1 is the root, entry `i` has
 /// children `2i` and `2i + 1`, and node `k` is the leaf `width + k`.
 /// Leaves past the last node are empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FreeIndex {
+    enabled: bool,
     nodes: usize,
     width: usize,
     entries: Vec<Resources>,
 }
 
 impl FreeIndex {
-    /// An index over the free room of each node, in node order.
+    /// An index over the free room of each node, in node order, kept
+    /// from [`INDEX_MIN_NODES`] nodes on.
     pub fn new(free: impl ExactSizeIterator<Item = Resources>) -> Self {
+        let enabled = free.len() >= INDEX_MIN_NODES;
+        Self::with(free, enabled)
+    }
+
+    /// An index over the free room of each node, kept or not as told (a
+    /// switched-off index holds nothing, and its users scan).
+    pub fn with(free: impl ExactSizeIterator<Item = Resources>, enabled: bool) -> Self {
         let nodes = free.len();
+        if !enabled {
+            return Self { enabled, nodes, width: 0, entries: Vec::new() };
+        }
         let width = nodes.next_power_of_two().max(1);
         let mut entries = vec![Resources::default(); 2 * width];
         for (k, r) in free.enumerate() {
@@ -33,7 +52,12 @@ impl FreeIndex {
         for i in (1..width).rev() {
             entries[i] = max_room(&entries[2 * i], &entries[2 * i + 1]);
         }
-        Self { nodes, width, entries }
+        Self { enabled, nodes, width, entries }
+    }
+
+    /// Whether the tree is kept (else users scan the nodes).
+    pub fn enabled(&self) -> bool {
+        self.enabled
     }
 
     /// Number of nodes indexed.
@@ -53,6 +77,9 @@ impl FreeIndex {
 
     /// Sets the free room of node `k` and brings its ancestors up to date.
     pub fn set(&mut self, k: usize, free: Resources) {
+        if !self.enabled {
+            return;
+        }
         let mut i = self.width + k;
         if self.entries[i] == free {
             return;
@@ -76,18 +103,48 @@ impl FreeIndex {
 
 /// The first leaf at or after `from` (and before `nodes`) that holds
 /// `need`, in a tree of `width` leaves whose entries `entry` reads.
+///
+/// It starts at the leaf `from` and climbs only as far as the first
+/// subtree to the right whose entry holds `need`, then walks down to that
+/// subtree's leftmost child that does: a node next to `from` is found in a
+/// step or two. An entry is a component-wise largest, so a subtree may
+/// seem to hold `need` when none of its nodes does; the walk then goes on
+/// to the right from there.
 pub fn first_fit<F: Fn(usize) -> Resources>(width: usize, nodes: usize, from: usize, need: &Resources, entry: &F) -> Option<u32> {
-    fn go<F: Fn(usize) -> Resources>(i: usize, lo: usize, hi: usize, from: usize, nodes: usize, need: &Resources, entry: &F) -> Option<u32> {
-        if hi <= from || lo >= nodes || !need.fits_in(&entry(i)) {
-            return None;
-        }
-        if hi - lo == 1 {
-            return Some(lo as u32);
-        }
-        let mid = lo + (hi - lo) / 2;
-        go(2 * i, lo, mid, from, nodes, need, entry).or_else(|| go(2 * i + 1, mid, hi, from, nodes, need, entry))
+    if from >= nodes {
+        return None;
     }
-    go(1, 0, width, from, nodes, need, entry)
+    let mut i = width + from;
+    if need.fits_in(&entry(i)) {
+        return Some(from as u32);
+    }
+    loop {
+        // Up past every subtree this one is the right half of...
+        while i & 1 == 1 {
+            i /= 2;
+            if i == 0 {
+                return None;
+            }
+        }
+        // ...then over to the right half beside it.
+        i += 1;
+        if !need.fits_in(&entry(i)) {
+            continue;
+        }
+        while i < width {
+            if need.fits_in(&entry(2 * i)) {
+                i *= 2;
+            } else if need.fits_in(&entry(2 * i + 1)) {
+                i = 2 * i + 1;
+            } else {
+                break;
+            }
+        }
+        if i >= width {
+            let k = i - width;
+            return (k < nodes).then_some(k as u32);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -98,7 +155,7 @@ mod tests {
     fn finds_the_first_node_that_fits_as_a_scan_would() {
         let room = |k: u32| Resources::new((k * 7) % 11, (k * 3) % 4, u64::from((k * 5) % 9) * 100);
         let free: Vec<Resources> = (0..37).map(room).collect();
-        let mut idx = FreeIndex::new(free.iter().copied());
+        let mut idx = FreeIndex::with(free.iter().copied(), true);
         let mut free = free;
         for step in 0..200u32 {
             let need = Resources::new(step % 12, step % 5, u64::from(step % 10) * 100);

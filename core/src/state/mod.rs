@@ -16,7 +16,7 @@ mod index;
 mod job;
 mod usage;
 
-pub use index::{FreeIndex, first_fit, max_room};
+pub use index::{FreeIndex, INDEX_MIN_NODES, first_fit, max_room};
 pub use job::{Demand, JobInfo, JobKey, PendingJob, RunningJob, Slot};
 pub use usage::UsageLedger;
 
@@ -145,6 +145,14 @@ impl ClusterState {
     /// for placements that look for the first node where a job fits.
     pub fn free_index(&self) -> &FreeIndex {
         &self.index
+    }
+
+    /// Keeps the free index or not, whatever the cluster's size (by
+    /// default it is kept from [`index::INDEX_MIN_NODES`] nodes on).
+    /// Placements are the same either way; only their cost differs.
+    pub fn keep_free_index(&mut self, on: bool) {
+        let down = Resources::default();
+        self.index = FreeIndex::with(self.nodes.iter().map(|n| if n.up { n.free } else { down }), on);
     }
 
     /// Free resources summed over the nodes that are up.
