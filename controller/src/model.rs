@@ -13,7 +13,7 @@
 use foresight_core::Job;
 use foresight_core::predictor::{Outlived, Predictor, PredictorKind, clamp_correction, clamp_estimate};
 use foresight_core::state::{JobInfo, JobKey};
-use foresight_models::online::LivePredictor;
+use foresight_models::FilePredictor;
 use std::path::{Path, PathBuf};
 
 /// Why the model could not give predictions.
@@ -128,19 +128,19 @@ fn checked(predictor: &mut dyn Predictor, jobs: &[JobInfo]) -> Result<Vec<f64>, 
         .collect()
 }
 
-/// A trained model file served live: a [`LivePredictor`] fed the records
+/// A trained model file served live: a [`FilePredictor::live`] fed the records
 /// the controller registers, with the checks and clamps of
 /// [`PredictorModel`].
 #[derive(Debug)]
 pub struct TrainedModel {
-    inner: LivePredictor,
+    inner: FilePredictor,
     version: String,
 }
 
 impl TrainedModel {
     /// Serves `file`, reporting `version`.
     pub fn new(file: foresight_models::ModelFile, version: impl Into<String>) -> Self {
-        Self { inner: LivePredictor::new(file), version: version.into() }
+        Self { inner: FilePredictor::live(file), version: version.into() }
     }
 
     /// Job records held (registered and not yet ended or forgotten).

@@ -2,8 +2,8 @@
 //! are built on the job table the run replays: [`FilePredictor`] applies a
 //! trained model file, [`OnlinePredictor`] retrains a model on a sliding
 //! window of the jobs that have *finished* as time advances. Live, there is
-//! no table: [`LivePredictor`] applies a model file to job records the
-//! caller registers one by one as the orchestrator reports them. All keep
+//! no table: [`FilePredictor::live`] applies a model file to job records
+//! the caller registers one by one as the orchestrator reports them. All keep
 //! the history columns up to date from the starts and ends they are told
 //! about, featurise a job when it is submitted (the same code, so the same
 //! job after the same history gets the same row), and correct an outlived
@@ -130,21 +130,15 @@ impl Predictor for FilePredictor {
     }
 }
 
-/// A trained model file applied live, without a table: the caller
-/// registers each job's record (as the orchestrator reported it) before it
-/// asks for a prediction or reports the job's start or end, under the key
-/// it then uses in the [`JobInfo`]. Featurisation and history are those of
-/// [`FilePredictor`]: the same jobs in the same order give the same
-/// predictions. A record is kept until the job ends or is forgotten.
-#[derive(Debug, Clone)]
-pub struct LivePredictor {
-    features: Featurizer,
-    model: RuntimeModel,
-}
-
-impl LivePredictor {
-    /// Applies `file` to jobs registered later.
-    pub fn new(file: ModelFile) -> Self {
+impl FilePredictor {
+    /// Applies `file` live, without a table: the caller registers each
+    /// job's record (as the orchestrator reported it) before it asks for a
+    /// prediction or reports the job's start or end, under the key it then
+    /// uses in the [`JobInfo`]. Featurisation and history are those of a
+    /// predictor over a table: the same jobs in the same order give the
+    /// same predictions. A record is kept until the job ends or is
+    /// forgotten.
+    pub fn live(file: ModelFile) -> Self {
         Self { features: Featurizer::with_jobs(file.schema, Jobs::Live(HashMap::new())), model: file.runtime }
     }
 
@@ -181,28 +175,6 @@ impl LivePredictor {
     }
 }
 
-impl Predictor for LivePredictor {
-    fn name(&self) -> &'static str {
-        "model"
-    }
-
-    /// The model's estimate, or the limit for a job never registered.
-    fn predict(&mut self, job: &JobInfo) -> f64 {
-        self.features.submit(job, Some(&self.model)).unwrap_or(job.limit_s)
-    }
-
-    fn observe_start(&mut self, job: &JobInfo, _now: f64) {
-        self.features.start(job);
-    }
-
-    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
-        self.features.end(job, runtime_s, now);
-    }
-
-    fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
-        UserHistory::default().correct(job, outlived)
-    }
-}
 
 /// What the online predictor does when a job outlives its estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -413,7 +385,7 @@ mod tests {
         let file = train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
         let rows: Vec<u32> = (0..table.jobs.len() as u32).collect();
         let mut by_table = FilePredictor::new(file.clone(), &table, &rows);
-        let mut live = LivePredictor::new(file);
+        let mut live = FilePredictor::live(file);
         // every submission, start and end in time order, a job's own in
         // that order (as the controller sees them)
         let mut events: Vec<(f64, u8, usize)> = Vec::new();
@@ -454,6 +426,6 @@ mod tests {
         let ran = table.jobs.iter().filter(|j| j.start_s.is_some() && j.end_s.is_some()).count();
         assert_eq!(live.records(), table.jobs.len() - ran, "records are dropped at the end");
         let unknown = info(1, &table.jobs[0]);
-        assert_eq!(LivePredictor::new(train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap()).predict(&unknown), unknown.limit_s);
+        assert_eq!(FilePredictor::live(train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap()).predict(&unknown), unknown.limit_s);
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::adapter::{ClusterView, JobView, NodeView, Phase};
 use crate::log::{Change, ChangeKind, Placement};
-use foresight_core::state::{Demand, JobInfo, JobKey};
+use foresight_core::state::{Demand, JobInfo, JobKey, KeyMap};
 use foresight_core::{Cluster, Job};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -31,28 +31,6 @@ impl Hasher for Fnv {
 }
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
-
-/// A multiplicative hash for job keys (dense numbers from the orchestrator).
-#[derive(Debug, Clone, Copy, Default)]
-struct KeyHash(u64);
-
-impl Hasher for KeyHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type KeyMap<V> = HashMap<JobKey, V, BuildHasherDefault<KeyHash>>;
 
 /// How far ahead in the last view's order a job is looked for before it
 /// is looked up by id.

@@ -29,7 +29,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// A fast, deterministic hasher for job keys (a multiplicative hash; keys
 /// are small dense integers, not attacker-chosen).
 #[derive(Debug, Clone, Copy, Default)]
-struct KeyHasher(u64);
+pub struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -47,7 +47,9 @@ impl Hasher for KeyHasher {
     }
 }
 
-type KeyMap<V> = HashMap<JobKey, V, BuildHasherDefault<KeyHasher>>;
+/// A map keyed by job key, hashed with [`KeyHasher`] (the state's and the
+/// controller's maps of live jobs).
+pub type KeyMap<V> = HashMap<JobKey, V, BuildHasherDefault<KeyHasher>>;
 
 /// One node as the scheduler sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
