@@ -1,25 +1,11 @@
 //! End-to-end tests of the `foresight` binary on real traces: what a user
 //! types, what they see, and the exit codes.
 
+mod common;
+
+use common::{foresight, stderr, stdout};
 use foresight_datasets::shared::dataset_or_skip;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn foresight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_foresight"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the foresight binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// The summary without its first line (which names the file).
 fn body(summary: &str) -> String {

@@ -3,27 +3,13 @@
 //! (load factor, cluster file), the sweep's grid, and the errors a user sees
 //! for bad names and bad cluster files. Skipped when the dataset is missing.
 
+mod common;
+
+use common::{foresight, stderr, stdout};
 use foresight_datasets::shared::dataset_or_skip;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const KTH: &str = "pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz";
-
-fn foresight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_foresight"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the foresight binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 path")
