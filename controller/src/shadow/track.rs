@@ -65,6 +65,13 @@ fn state_hash(jv: &JobView) -> u64 {
     h.finish()
 }
 
+/// The number an id spells when it is plain decimal digits without a
+/// leading zero (or is `0`): the one id of that number.
+fn canonical_number(id: &str) -> Option<u32> {
+    let digits = id.bytes().all(|b| b.is_ascii_digit());
+    (digits && !id.is_empty() && (id == "0" || !id.starts_with('0'))).then(|| id.parse().ok()).flatten()
+}
+
 /// Dense ids for names (users, groups, queues), from 0.
 #[derive(Debug, Clone, Default)]
 pub struct Interner {
@@ -204,9 +211,12 @@ impl Tracker {
         self.live().map(|t| t.view.job.job_id.clone()).filter(|id| !seen.contains(id.as_str())).collect()
     }
 
+    /// The handle of a new job: its number when the id is a number written
+    /// the one way (`123`, not `0123` or `+123`, which are other ids and
+    /// would otherwise share its handle), else the next synthetic handle.
     fn key_for(&mut self, id: &str) -> JobKey {
-        match id.parse::<u32>() {
-            Ok(n) if n < (1 << 31) => JobKey(n),
+        match canonical_number(id) {
+            Some(n) if n < (1 << 31) => JobKey(n),
             _ => {
                 self.next_synthetic += 1;
                 JobKey(self.next_synthetic)

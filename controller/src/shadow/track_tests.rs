@@ -142,3 +142,23 @@ fn changes_do_not_depend_on_the_order_of_the_view() {
         assert_eq!(a.live().map(|t| t.info.key).collect::<Vec<_>>(), b.live().map(|t| t.info.key).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn ids_that_spell_the_same_number_differently_are_different_jobs() {
+    let mut t = Tracker::new();
+    let ids = ["123", "0123", "+123", "00", "0"];
+    let d = t.apply(&view(10.0, ids.iter().map(|id| job(id, Phase::Pending, 1, 9.0, None, None)).collect()));
+    assert_eq!(d.new_jobs.len(), ids.len());
+    let keys: HashSet<JobKey> = d.new_jobs.iter().copied().collect();
+    assert_eq!(keys.len(), ids.len(), "one handle per id: {:?}", d.new_jobs);
+    for id in ids {
+        assert_eq!(t.id_of(t.by_id(id).unwrap().info.key), Some(id));
+    }
+    assert_eq!(t.by_id("123").unwrap().info.key, JobKey(123), "a plain number keeps its number (arrival order)");
+    assert_eq!(t.by_id("0").unwrap().info.key, JobKey(0));
+    // one of them ends: the others are untouched
+    let rest: Vec<JobView> = ids[1..].iter().map(|id| job(id, Phase::Pending, 1, 9.0, None, None)).collect();
+    let d = t.apply(&view(11.0, rest));
+    assert_eq!(kinds(&d), [("123".into(), ChangeKind::Withdrawn)]);
+    assert_eq!(t.live_count(), ids.len() - 1);
+}
