@@ -112,10 +112,16 @@ impl History {
         user_state(&mut self.users, job).last_submit = Some(job.submit_s);
     }
 
-    /// A job started (it leaves the queue and runs).
-    pub fn observe_start(&mut self, job: &Job) {
+    /// A job left the queue without running (cancelled while it waited):
+    /// it no longer counts in the queue's size and work.
+    pub fn observe_withdraw(&mut self, job: &Job) {
         self.pending = self.pending.saturating_sub(1);
         self.pending_work = (self.pending_work - work(job)).max(0.0);
+    }
+
+    /// A job started (it leaves the queue and runs).
+    pub fn observe_start(&mut self, job: &Job) {
+        self.observe_withdraw(job);
         self.running += 1;
         user_state(&mut self.users, job).running += 1;
     }

@@ -158,12 +158,18 @@ impl FilePredictor {
         }
     }
 
-    /// Drops the record of a job that left without running.
+    /// A job left the queue without running (withdrawn, cancelled while
+    /// pending): its record is dropped and, if it was predicted (it joined
+    /// the queue then), it leaves the queue's size and work that later
+    /// jobs' rows see. Not for a job that started: its end does that.
     pub fn forget(&mut self, key: JobKey) {
-        if let Jobs::Live(jobs) = &mut self.features.jobs {
-            jobs.remove(&key.0);
+        let queued = self.features.rows.remove(&key.0).is_some();
+        if let Jobs::Live(jobs) = &mut self.features.jobs
+            && let Some(job) = jobs.remove(&key.0)
+            && queued
+        {
+            self.features.history.observe_withdraw(&job);
         }
-        self.features.rows.remove(&key.0);
     }
 
     /// Records held (jobs registered that have not ended).
@@ -427,5 +433,43 @@ mod tests {
         assert_eq!(live.records(), table.jobs.len() - ran, "records are dropped at the end");
         let unknown = info(1, &table.jobs[0]);
         assert_eq!(FilePredictor::live(train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap()).predict(&unknown), unknown.limit_s);
+    }
+
+    #[test]
+    fn a_withdrawn_job_leaves_the_live_queue_state() {
+        let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
+        let file = train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+        let queue_columns: Vec<usize> = ["cluster_running", "cluster_pending", "log_pending_work"]
+            .iter()
+            .map(|n| file.schema.history_offset() + crate::history::HISTORY_NAMES.iter().position(|h| h == n).unwrap())
+            .collect();
+        let (a, b) = (&table.jobs[0], &table.jobs[1]);
+        // the queue columns of `b`'s row after `before` was done to the live predictor
+        let queue_of_b = |before: &dyn Fn(&mut FilePredictor)| {
+            let mut live = FilePredictor::live(file.clone());
+            before(&mut live);
+            live.register(JobKey(2), b);
+            live.predict(&info(2, b));
+            let row = &live.features.rows[&2];
+            queue_columns.iter().map(|&c| row[c].to_bits()).collect::<Vec<u64>>()
+        };
+        let empty = queue_of_b(&|_| {});
+        let waiting = queue_of_b(&|live| {
+            live.register(JobKey(1), a);
+            live.predict(&info(1, a));
+        });
+        assert_ne!(waiting, empty, "a waiting job counts in the queue");
+        let withdrawn = queue_of_b(&|live| {
+            live.register(JobKey(1), a);
+            live.predict(&info(1, a));
+            live.forget(JobKey(1));
+        });
+        assert_eq!(withdrawn, empty, "a withdrawn job no longer does");
+        let never_queued = queue_of_b(&|live| {
+            live.register(JobKey(1), a);
+            live.forget(JobKey(1));
+            live.forget(JobKey(3));
+        });
+        assert_eq!(never_queued, empty, "forgetting a job never predicted changes nothing");
     }
 }
