@@ -2,17 +2,19 @@
 //! date, ask the baseline and (breaker permitting) the candidate what they
 //! would do, measure finished jobs, and say it all as log records.
 
-use super::build::{cluster_state, node_index};
+use super::build::{USAGE_HALF_LIFE_S, cluster_state, node_index};
 use super::states::States;
 use super::model_call::{self, ModelWork, SharedModel};
 use super::track::{Diff, Tracked, Tracker};
+use super::worker::DecideWorker;
 use crate::adapter::{ClusterView, Phase};
 use crate::breaker::{Breaker, DriftMonitor, Failure, Permit, Transition};
 use crate::log::{Body, BreakerRecord, CycleRecord, DecisionSummary, FinishedRecord, Observed, Placement, Source};
 use crate::obs::metrics::{Metrics, bump};
 use foresight_core::policy::{Decision, Policy};
 use foresight_core::predictor::{Outlived, Predictor};
-use foresight_core::state::JobKey;
+use foresight_core::Cluster;
+use foresight_core::state::{ClusterState, JobKey};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,7 +62,7 @@ pub struct Restored {
 pub struct Engine {
     cfg: EngineConfig,
     tracker: Tracker,
-    candidate: Box<dyn Policy>,
+    candidate: DecideWorker,
     baseline: Box<dyn Policy>,
     baseline_predictor: Box<dyn Predictor>,
     model: SharedModel,
@@ -105,7 +107,7 @@ impl Engine {
             drift: DriftMonitor::new(cfg.drift_window, cfg.drift_min_samples, cfg.drift_threshold),
             cfg,
             tracker: Tracker::new(),
-            candidate,
+            candidate: DecideWorker::new(candidate),
             baseline,
             baseline_predictor,
             model,
@@ -311,17 +313,18 @@ impl Engine {
             });
             self.states = Some(States { base, cand, index: node_index(&self.tracker) });
         }
-        let st = self.states.as_ref().expect("states built");
-        let (base_policy, cand_policy) = (&mut self.baseline, &mut self.candidate);
-        let (base_decision, cand) = std::thread::scope(|scope| {
-            let cand = ask_candidate.then(|| {
-                scope.spawn(|| {
-                    let from = Instant::now();
-                    (cand_policy.decide(&st.cand, now), from.elapsed())
-                })
-            });
-            let base = base_policy.decide(&st.base, now);
-            (base, cand.map(|h| h.join().expect("the candidate policy panicked")))
+        // the candidate decides on its kept thread while the baseline
+        // decides here; its state goes there and comes back
+        let st = self.states.as_mut().expect("states built");
+        if ask_candidate {
+            let lent = std::mem::replace(&mut st.cand, ClusterState::new(&Cluster::default(), USAGE_HALF_LIFE_S));
+            self.candidate.ask(lent, now);
+        }
+        let base_decision = self.baseline.decide(&st.base, now);
+        let cand = ask_candidate.then(|| {
+            let (back, decision, took) = self.candidate.answer();
+            st.cand = back;
+            (decision, took)
         });
         let baseline = summary(&self.tracker, &base_decision);
         let mut candidate = None;

@@ -6,3 +6,4 @@ pub mod engine;
 pub mod model_call;
 pub mod states;
 pub mod track;
+pub mod worker;
