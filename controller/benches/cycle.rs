@@ -149,9 +149,9 @@ fn main() {
         }
         cpu += cpu_s() - c;
         lat.push(t.elapsed());
-        // the finished job leaves the orchestrator's list, as Slurm forgets it
-        view.jobs.remove(i);
-        view.jobs.insert(i, job(next, Phase::Running, view.at_unix_s, Some(i / 2)));
+        // the finished job leaves the orchestrator's list, as Slurm forgets
+        // it, and a new running job takes its place in the list
+        view.jobs[i] = job(next, Phase::Running, view.at_unix_s, Some(i / 2));
         next += 1;
     }
     let log_bytes = std::fs::metadata(dir.path().join("decisions.log")).map_or(0, |m| m.len());
