@@ -118,9 +118,7 @@ fn main() {
     };
     let mut writer = LogWriter::open(log_cfg).unwrap();
     let warm = Instant::now();
-    for body in rt.block_on(engine.cycle(&view, "state_change")) {
-        writer.append(view.at_unix_s, body).unwrap();
-    }
+    rt.block_on(engine.cycle(&view, "state_change")).write(&mut writer, || view.at_unix_s).unwrap();
     eprintln!("first cycle (predicts all {} jobs): {:.1} ms", view.jobs.len(), warm.elapsed().as_secs_f64() * 1e3);
 
     let rounds = env("FORESIGHT_BENCH_CYCLES", 300);
@@ -141,12 +139,10 @@ fn main() {
         view.jobs.push(job(next, Phase::Pending, view.at_unix_s, None));
         next += 1;
         let (t, c) = (Instant::now(), cpu_s());
-        let bodies = rt.block_on(engine.cycle(&view, "state_change"));
-        assert!(bodies.len() >= 2, "a cycle and a finished job");
-        records += bodies.len();
-        for body in bodies {
-            writer.append(view.at_unix_s, body).unwrap();
-        }
+        let cycled = rt.block_on(engine.cycle(&view, "state_change"));
+        let n = cycled.write(&mut writer, || view.at_unix_s).unwrap();
+        assert!(n >= 2, "a cycle and a finished job");
+        records += n;
         cpu += cpu_s() - c;
         lat.push(t.elapsed());
         // the finished job leaves the orchestrator's list, as Slurm forgets

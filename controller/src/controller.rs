@@ -257,17 +257,15 @@ async fn run(
                     write(&mut writer, Body::Outage(back))?;
                 }
                 metrics.update(|v| v.orchestrator_up = 1);
-                for body in engine.cycle(&view, trigger).await {
-                    write(&mut writer, body)?;
-                }
+                let n = engine.cycle(&view, trigger).await.write(&mut writer, now_unix_s)?;
+                metrics.update(|v| v.log_records += n as u64);
                 last = Some(view);
             }
             Event::Timer => {
                 let Some(view) = last.as_mut().filter(|_| down_since.is_none()) else { continue };
                 view.at_unix_s = now_unix_s();
-                for body in engine.cycle(view, trigger).await {
-                    write(&mut writer, body)?;
-                }
+                let n = engine.cycle(view, trigger).await.write(&mut writer, now_unix_s)?;
+                metrics.update(|v| v.log_records += n as u64);
             }
             Event::Unreachable(error) => {
                 metrics.update(|v| {

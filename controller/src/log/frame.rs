@@ -23,13 +23,21 @@ pub fn checksum(bytes: &[u8]) -> u32 {
 /// Frames one payload: header and payload in one buffer, ready for a single
 /// write.
 pub fn encode(payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len()).expect("payload checked against MAX_PAYLOAD").to_le_bytes();
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-    out.extend_from_slice(&len);
-    out.extend_from_slice(&checksum(&len).to_le_bytes());
-    out.extend_from_slice(&checksum(payload).to_le_bytes());
+    out.extend_from_slice(&[0; HEADER_LEN]);
     out.extend_from_slice(payload);
+    seal(&mut out);
     out
+}
+
+/// Frames in place a buffer that holds [`HEADER_LEN`] bytes of room and
+/// then the payload (at most [`MAX_PAYLOAD`] bytes): fills in the header.
+pub fn seal(buf: &mut [u8]) {
+    let (header, payload) = buf.split_at_mut(HEADER_LEN);
+    let len = u32::try_from(payload.len()).expect("payload checked against MAX_PAYLOAD").to_le_bytes();
+    header[..4].copy_from_slice(&len);
+    header[4..8].copy_from_slice(&checksum(&len).to_le_bytes());
+    header[8..].copy_from_slice(&checksum(payload).to_le_bytes());
 }
 
 /// What ends a scan before the end of the bytes.

@@ -8,13 +8,16 @@
 //! resumes it. Records carry a sequence number that runs on across
 //! restarts, so a reader can see that nothing complete was lost.
 
+pub mod compact;
 pub mod frame;
+mod json;
 pub mod reader;
 pub mod record;
 pub mod show;
 pub mod summary;
 pub mod writer;
 
+pub use compact::{CompactCycle, CompactSummary, IdRef, Ids};
 pub use reader::{Filter, FileScan, read_file, read_log, segments};
 pub use record::{
     Body, BreakerRecord, Change, ChangeKind, CycleRecord, DecisionSummary, FinishedRecord, ModelRecord,

@@ -142,12 +142,13 @@ impl DecisionSummary {
 }
 
 /// Which policy's decision the controller stood behind in a cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// The candidate with its predictor.
     Candidate,
     /// The baseline, because the breaker is open or the model failed.
+    #[default]
     Fallback,
 }
 

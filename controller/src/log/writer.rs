@@ -2,6 +2,7 @@
 //! torn-tail repair on open, rotation by size.
 
 use super::frame::{self, Tail};
+use super::compact::CompactCycle;
 use super::record::{Body, Record};
 use super::{LogError, reader};
 use std::fs::{File, OpenOptions};
@@ -60,7 +61,12 @@ pub struct LogWriter {
     next_seq: u64,
     unsynced: u32,
     report: OpenReport,
+    /// The frame being written, kept from record to record.
+    buf: Vec<u8>,
 }
+
+/// A frame buffer larger than this is not kept after its record.
+const KEEP_BUF: usize = 4 << 20;
 
 impl LogWriter {
     /// Opens (or creates) the log: repairs a torn tail, moves a damaged file
@@ -100,7 +106,7 @@ impl LogWriter {
         let file = OpenOptions::new().create(true).read(true).write(true).truncate(false).open(&path).map_err(LogError::io(&path))?;
         file.set_len(keep).map_err(LogError::io(&path))?;
         let mut writer =
-            Self { cfg, file, size: keep, next_seq: report.next_seq, unsynced: 0, report };
+            Self { cfg, file, size: keep, next_seq: report.next_seq, unsynced: 0, report, buf: Vec::new() };
         writer.append_mode()?;
         if writer.size == 0 {
             writer.write_raw(frame::MAGIC)?;
@@ -133,17 +139,42 @@ impl LogWriter {
 
     /// Appends one record stamped `ts_unix_s`; returns its sequence number.
     pub fn append(&mut self, ts_unix_s: f64, body: Body) -> Result<u64, LogError> {
+        self.append_with(|seq, buf| {
+            serde_json::to_writer(buf, &Record { seq, ts_unix_s, body }).expect("records serialise");
+        })
+    }
+
+    /// Appends one cycle record stamped `ts_unix_s` (the same bytes as the
+    /// equivalent [`Body::Cycle`]); returns its sequence number.
+    pub fn append_cycle(&mut self, ts_unix_s: f64, cycle: &CompactCycle) -> Result<u64, LogError> {
+        self.append_with(|seq, buf| cycle.encode(seq, ts_unix_s, buf))
+    }
+
+    /// Appends the record `payload` writes for the next sequence number.
+    fn append_with(&mut self, payload: impl FnOnce(u64, &mut Vec<u8>)) -> Result<u64, LogError> {
         let seq = self.next_seq;
-        let record = Record { seq, ts_unix_s, body };
-        let payload = serde_json::to_vec(&record).expect("records serialise");
-        if payload.len() > frame::MAX_PAYLOAD {
-            return Err(LogError::TooLarge(payload.len()));
+        let mut framed = std::mem::take(&mut self.buf);
+        framed.clear();
+        framed.extend_from_slice(&[0; frame::HEADER_LEN]);
+        payload(seq, &mut framed);
+        let written = self.write_frame(&mut framed);
+        if framed.capacity() <= KEEP_BUF {
+            self.buf = framed;
         }
-        let framed = frame::encode(&payload);
+        written?;
+        Ok(seq)
+    }
+
+    fn write_frame(&mut self, framed: &mut [u8]) -> Result<(), LogError> {
+        let len = framed.len() - frame::HEADER_LEN;
+        if len > frame::MAX_PAYLOAD {
+            return Err(LogError::TooLarge(len));
+        }
+        frame::seal(framed);
         if self.size > frame::MAGIC.len() as u64 && self.size + framed.len() as u64 > self.cfg.max_bytes {
             self.rotate()?;
         }
-        self.write_raw(&framed)?;
+        self.write_raw(framed)?;
         self.next_seq += 1;
         self.unsynced += 1;
         match self.cfg.fsync {
@@ -151,7 +182,7 @@ impl LogWriter {
             FsyncPolicy::Every(n) if self.unsynced >= n.max(1) => self.sync()?,
             _ => {}
         }
-        Ok(seq)
+        Ok(())
     }
 
     /// Forces what was written to stable storage.

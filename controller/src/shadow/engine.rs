@@ -9,13 +9,13 @@ use super::track::{Diff, Tracked, Tracker};
 use super::worker::DecideWorker;
 use crate::adapter::{ClusterView, Phase};
 use crate::breaker::{Breaker, DriftMonitor, Failure, Permit, Transition};
-use crate::log::{Body, BreakerRecord, CycleRecord, DecisionSummary, FinishedRecord, Observed, Placement, Source};
+use crate::log::{Body, BreakerRecord, CompactCycle, CompactSummary, FinishedRecord, Ids, LogError, LogWriter, Observed, Source};
 use crate::obs::metrics::{Metrics, bump};
 use foresight_core::policy::{Decision, Policy};
 use foresight_core::predictor::{Outlived, Predictor};
 use foresight_core::Cluster;
 use foresight_core::state::{ClusterState, JobKey};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -72,23 +72,64 @@ pub struct Engine {
     metrics: Arc<Metrics>,
     restored: HashMap<String, Restored>,
     states: Option<States>,
+    /// The last cycle's record, its buffers reused by the next.
+    record: CompactCycle,
 }
 
-fn summary(tracker: &Tracker, d: &Decision) -> DecisionSummary {
-    let name = |k: JobKey| tracker.id_of(k).unwrap_or("?").to_string();
-    let node = |i: u32| tracker.nodes().get(i as usize).map_or_else(|| i.to_string(), |n| n.spec.name.clone());
-    DecisionSummary {
-        start: d
-            .starts
-            .iter()
-            .map(|s| {
-                let mut nodes: Vec<String> = s.slots.iter().map(|sl| node(sl.node)).collect();
-                nodes.dedup();
-                Placement { job_id: name(s.key), nodes }
-            })
-            .collect(),
-        preempt: d.preempt.iter().map(|&k| name(k)).collect(),
+/// What one cycle says: its record, then the finished jobs and breaker
+/// transitions it saw, in order.
+pub struct Cycled<'a> {
+    /// The cycle's record, in the engine's kept buffers.
+    pub record: &'a CompactCycle,
+    /// The records to log after it.
+    pub then: Vec<Body>,
+}
+
+impl Cycled<'_> {
+    /// All of them as log bodies (the cycle converted), in order.
+    pub fn bodies(&self) -> Vec<Body> {
+        std::iter::once(Body::Cycle(self.record.to_record())).chain(self.then.iter().cloned()).collect()
     }
+
+    /// Appends all of them to `writer`, each stamped by `ts`; returns how many.
+    pub fn write(self, writer: &mut LogWriter, mut ts: impl FnMut() -> f64) -> Result<usize, LogError> {
+        writer.append_cycle(ts(), self.record)?;
+        let n = 1 + self.then.len();
+        for body in self.then {
+            writer.append(ts(), body)?;
+        }
+        Ok(n)
+    }
+}
+
+/// Writes decision `d` into `out` in the log's words: job ids, node names.
+fn summarise(tracker: &Tracker, d: &Decision, out: &mut CompactSummary, ids: &mut Ids) {
+    out.begin();
+    for s in &d.starts {
+        out.start(ids, tracker.id_of(s.key).unwrap_or("?"));
+        for sl in &s.slots {
+            let number;
+            let name = match tracker.nodes().get(sl.node as usize) {
+                Some(n) => n.spec.name.as_str(),
+                None => {
+                    number = sl.node.to_string();
+                    &number
+                }
+            };
+            out.node(ids, name);
+        }
+    }
+    for &k in &d.preempt {
+        out.preempt(ids, tracker.id_of(k).unwrap_or("?"));
+    }
+}
+
+/// The distinct jobs a decision starts.
+fn started_keys(d: &Decision) -> Vec<JobKey> {
+    let mut keys: Vec<JobKey> = d.starts.iter().map(|s| s.key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 impl Engine {
@@ -115,6 +156,7 @@ impl Engine {
             metrics,
             restored: HashMap::new(),
             states: None,
+            record: CompactCycle::default(),
         }
     }
 
@@ -202,15 +244,17 @@ impl Engine {
     /// Runs one cycle on `view`, woken by `trigger`; returns the records to
     /// log: the cycle first, then the finished jobs and breaker transitions
     /// it saw, in order.
-    pub async fn cycle(&mut self, view: &ClusterView, trigger: &str) -> Vec<Body> {
+    pub async fn cycle(&mut self, view: &ClusterView, trigger: &str) -> Cycled<'_> {
         let span = tracing::info_span!("cycle", n = self.cycle + 1, trigger);
-        self.cycle_inner(view, trigger).instrument(span).await
+        let then = self.cycle_inner(view, trigger).instrument(span).await;
+        Cycled { record: &self.record, then }
     }
 
     async fn cycle_inner(&mut self, view: &ClusterView, trigger: &str) -> Vec<Body> {
         let started_at = Instant::now();
         let now = view.at_unix_s;
         self.cycle += 1;
+        self.record.clear();
         let mut out = Vec::new();
         let mut diff = self.tracker.apply(view);
         let mut finished = std::mem::take(&mut diff.finished);
@@ -237,7 +281,6 @@ impl Engine {
             self.transition(tr, &mut out);
         }
         let mut failure: Option<Failure> = None;
-        let mut fresh: BTreeMap<String, f64> = BTreeMap::new();
         let mut model_version = None;
         let mut candidate_time = Duration::ZERO;
         let mut corrected: Vec<JobKey> = Vec::new();
@@ -259,7 +302,7 @@ impl Engine {
                             },
                         };
                         (t.predicted_s, t.estimate_s, t.model_version) = (Some(*est), Some(*est), Some(answer.version.clone()));
-                        fresh.insert(t.view.job.job_id.clone(), *est);
+                        self.record.predict(&t.view.job.job_id, *est);
                     }
                     for key in starts {
                         if let Some(t) = self.tracker.get_mut(key) {
@@ -326,14 +369,13 @@ impl Engine {
             st.cand = back;
             (decision, took)
         });
-        let baseline = summary(&self.tracker, &base_decision);
         let mut candidate = None;
         if let Some((decision, took)) = cand {
             candidate_time += took;
             if candidate_time > self.cfg.deadline {
                 failure = Some(Failure::Deadline { limit: self.cfg.deadline });
             } else {
-                candidate = Some(summary(&self.tracker, &decision));
+                candidate = Some(decision);
             }
         }
         let source = match &failure {
@@ -360,22 +402,29 @@ impl Engine {
             (None, Permit::Fallback) => Some("circuit breaker open".to_string()),
             _ => None,
         };
+        let rec = &mut self.record;
         if let Some(c) = &candidate {
-            for p in &c.start {
-                if let Some(t) = self.tracker.by_id(&p.job_id).map(|t| t.info.key).and_then(|k| self.tracker.get_mut(k)) {
+            for s in &c.starts {
+                if let Some(t) = self.tracker.get_mut(s.key) {
                     t.candidate_start_unix_s.get_or_insert(now);
+                    rec.predict_if_absent(&t.view.job.job_id, t.estimate_s.unwrap_or(f64::NAN));
                 }
             }
-            for p in &c.start {
-                fresh.entry(p.job_id.clone()).or_insert_with(|| self.tracker.by_id(&p.job_id).and_then(|t| t.estimate_s).unwrap_or(f64::NAN));
+            summarise(&self.tracker, c, &mut rec.candidate, &mut rec.ids);
+        }
+        rec.seal();
+        summarise(&self.tracker, &base_decision, &mut rec.baseline, &mut rec.ids);
+        rec.actual.begin();
+        for p in &diff.started {
+            rec.actual.start(&mut rec.ids, &p.job_id);
+            for n in &p.nodes {
+                rec.actual.node(&mut rec.ids, n);
             }
         }
-        fresh.retain(|_, v| v.is_finite());
-        let disagree = candidate.as_ref().is_some_and(|c| {
-            let a: HashSet<&str> = c.started_ids().into_iter().collect();
-            let b: HashSet<&str> = baseline.started_ids().into_iter().collect();
-            a != b
-        });
+        for c in &diff.changes {
+            rec.change(&c.job_id, c.what);
+        }
+        let disagree = candidate.as_ref().is_some_and(|c| started_keys(c) != started_keys(&base_decision));
         let latency = started_at.elapsed();
         let observed = Observed {
             nodes: view.nodes.iter().filter(|n| n.usable).count(),
@@ -398,22 +447,15 @@ impl Engine {
             v.breaker_state = self.breaker.state().gauge();
             v.last_cycle_unix_s = now;
         });
-        let cycle = CycleRecord {
-            cycle: self.cycle,
-            trigger: trigger.to_string(),
-            observed_at_unix_s: now,
-            observed,
-            changes: diff.changes,
-            actual: Some(DecisionSummary { start: diff.started, preempt: Vec::new() }),
-            baseline: Some(baseline),
-            candidate,
-            source,
-            fallback_reason,
-            predictions: fresh,
-            model_version: model_version.or_else(|| model_call::version(&self.model)),
-            latency_us: latency.as_micros() as u64,
-        };
-        out.insert(0, Body::Cycle(cycle));
+        let rec = &mut self.record;
+        rec.cycle = self.cycle;
+        rec.trigger.push_str(trigger);
+        rec.observed_at_unix_s = now;
+        rec.observed = observed;
+        rec.source = source;
+        rec.fallback_reason = fallback_reason;
+        rec.model_version = model_version.or_else(|| model_call::version(&self.model));
+        rec.latency_us = latency.as_micros() as u64;
         out
     }
 

@@ -4,7 +4,7 @@ use super::*;
 use crate::shadow::build::cluster_state;
 use foresight_core::state::ClusterState;
 use crate::adapter::{ClusterView, JobView};
-use crate::log::ChangeKind;
+use crate::log::{ChangeKind, CycleRecord};
 use crate::shadow::model_call::shared;
 use crate::shadow::model_call::tests::ScriptedModel;
 use crate::shadow::track::tests::{job, node};
@@ -40,7 +40,7 @@ fn healthy() -> ScriptedModel {
 #[tokio::test]
 async fn predicts_decides_and_measures_a_finished_job() {
     let mut e = engine(healthy());
-    let recs = e.cycle(&view(100.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "state_change").await;
+    let recs = e.cycle(&view(100.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "state_change").await.bodies();
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Candidate);
     assert_eq!(c.predictions.get("1"), Some(&30.0));
@@ -49,7 +49,7 @@ async fn predicts_decides_and_measures_a_finished_job() {
     assert_eq!(c.model_version.as_deref(), Some("scripted"));
 
     e.cycle(&view(101.0, vec![job("1", Phase::Running, 2, 99.0, Some(101.0), None)]), "state_change").await;
-    let recs = e.cycle(&view(121.0, vec![job("1", Phase::Finished, 2, 99.0, Some(101.0), Some(121.0))]), "job_finished").await;
+    let recs = e.cycle(&view(121.0, vec![job("1", Phase::Finished, 2, 99.0, Some(101.0), Some(121.0))]), "job_finished").await.bodies();
     let fin = recs.iter().find_map(|b| if let Body::Finished(f) = b { Some(f) } else { None }).unwrap();
     assert_eq!((fin.runtime_s, fin.predicted_runtime_s, fin.error_s), (20.0, Some(30.0), Some(10.0)));
     assert_eq!(fin.candidate_start_unix_s, Some(100.0));
@@ -60,7 +60,7 @@ async fn predicts_decides_and_measures_a_finished_job() {
 #[tokio::test]
 async fn a_failing_model_opens_the_breaker_in_one_cycle_and_falls_back() {
     let mut e = engine(ScriptedModel { sleep: Duration::ZERO, fail: true, estimate: 1.0 });
-    let recs = e.cycle(&view(100.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "timer").await;
+    let recs = e.cycle(&view(100.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "timer").await.bodies();
     assert!(matches!(&recs[1], Body::Breaker(b) if b.to == "open" && b.reason.contains("scripted failure")));
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Fallback);
@@ -68,20 +68,20 @@ async fn a_failing_model_opens_the_breaker_in_one_cycle_and_falls_back() {
     let text = e.metrics.render();
     assert!(text.contains("foresight_breaker_state 2"), "{text}");
     assert!(text.contains("foresight_fallbacks_total{reason=\"model_error\"} 1"), "{text}");
-    let c2 = e.cycle(&view(101.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "timer").await;
+    let c2 = e.cycle(&view(101.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "timer").await.bodies();
     assert_eq!(cycle_of(&c2).fallback_reason.as_deref(), Some("circuit breaker open"));
 }
 
 #[tokio::test]
 async fn a_slow_model_misses_its_deadline_then_a_healthy_one_closes_the_breaker() {
     let mut e = engine(ScriptedModel { sleep: Duration::from_millis(400), fail: false, estimate: 1.0 });
-    let recs = e.cycle(&view(100.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "timer").await;
+    let recs = e.cycle(&view(100.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "timer").await.bodies();
     assert!(matches!(&recs[1], Body::Breaker(b) if b.reason.contains("deadline")));
     tokio::time::sleep(Duration::from_millis(450)).await; // let the late call end
     e.model().lock().unwrap().model = Some(Box::new(healthy()));
     e.breaker = Breaker::new(Duration::ZERO);
     e.breaker.on_failure(Instant::now(), &Failure::ModelMissing("reset".into()));
-    let recs = e.cycle(&view(102.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "timer").await;
+    let recs = e.cycle(&view(102.0, vec![job("1", Phase::Pending, 2, 99.0, None, None)]), "timer").await.bodies();
     let kinds: Vec<&str> = recs.iter().filter_map(|b| if let Body::Breaker(b) = b { Some(b.to.as_str()) } else { None }).collect();
     assert_eq!(kinds, ["half_open", "closed"]);
     let c = cycle_of(&recs);
