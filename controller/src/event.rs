@@ -57,8 +57,12 @@ impl Event {
     }
 }
 
+/// Job ids with their phases, and node names with their states and
+/// usability: what identifies a state for change detection.
+type Fingerprint = (BTreeSet<(String, u8)>, Vec<(String, String, bool)>);
+
 /// What identifies a state for change detection: job phases and node states.
-fn fingerprint(view: &ClusterView) -> (BTreeSet<(String, u8)>, Vec<(String, String, bool)>) {
+fn fingerprint(view: &ClusterView) -> Fingerprint {
     let jobs = view.jobs.iter().map(|j| (j.job.job_id.clone(), j.phase as u8)).collect();
     let nodes = view.nodes.iter().map(|n| (n.spec.name.clone(), n.state.clone(), n.usable)).collect();
     (jobs, nodes)
