@@ -162,3 +162,28 @@ fn ids_that_spell_the_same_number_differently_are_different_jobs() {
     assert_eq!(kinds(&d), [("123".into(), ChangeKind::Withdrawn)]);
     assert_eq!(t.live_count(), ids.len() - 1);
 }
+
+#[test]
+fn short_ids_and_node_lists_hash_apart() {
+    // every string of up to 5 bytes over a few bytes, zero included, and
+    // two 9-byte ones: no two share a hash
+    let alphabet = [0u8, b'1', b'a', 0xff];
+    let mut all: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut last = vec![Vec::new()];
+    for _ in 0..5 {
+        last = last.iter().flat_map(|s| alphabet.iter().map(move |&b| [s.as_slice(), &[b]].concat())).collect();
+        all.extend(last.iter().cloned());
+    }
+    all.push(b"123456789".to_vec());
+    all.push(b"123456780".to_vec());
+    let hashes: HashSet<u64> = all.iter().map(|s| id_hash(s)).collect();
+    assert_eq!(hashes.len(), all.len());
+    // node lists that run together the same bytes differ
+    let on = |nodes: &[&str]| {
+        let mut jv = job("1", Phase::Running, 1, 0.0, Some(1.0), None);
+        jv.nodes = nodes.iter().map(|n| n.to_string()).collect();
+        state_hash(&jv)
+    };
+    assert_ne!(on(&["n1", "2"]), on(&["n12"]));
+    assert_ne!(on(&["n1", ""]), on(&["n1"]));
+}
