@@ -6,6 +6,13 @@
 //! Offline (training, evaluation) and online (inside a simulation) use the
 //! same code: [`Schema::static_row`] plus [`History::fill`], so a model sees
 //! the same features in both places.
+//!
+//! The calendar columns (hour, weekday) are the site's local time of the
+//! submission. Offline, job times are trace seconds (from the trace's
+//! epoch): local time is `submit + epoch + tz`. Live, the orchestrator
+//! reports Unix seconds: local time is `submit + tz`. The schema keeps the
+//! epoch and the zone apart so that both clocks land on the same calendar
+//! ([`Calendar`]).
 
 use crate::history::History;
 use crate::matrix::Matrix;
@@ -38,8 +45,23 @@ pub struct Schema {
     /// Submitted text features (each value is hashed into
     /// [`CATEGORY_BUCKETS`], so no vocabulary depends on the table).
     pub text: Vec<String>,
-    /// Seconds to add to trace time for local calendar time.
-    pub calendar_offset_s: f64,
+    /// Unix time of the training trace's time zero
+    /// ([`TraceMeta::epoch_unix_s`]); `None` when the trace did not say
+    /// (the calendar then counts from its start, and cannot be served
+    /// live).
+    #[serde(default)]
+    pub epoch_unix_s: Option<f64>,
+    /// The site's offset from UTC in seconds ([`TraceMeta::tz_offset_s`]);
+    /// `None` when the trace did not say (UTC is assumed, offline and
+    /// live).
+    #[serde(default)]
+    pub tz_offset_s: Option<i32>,
+    /// Only in files written before the epoch and the zone were kept
+    /// apart: their sum, the seconds from trace time to local time. Such a
+    /// file featurises trace times as before but cannot be served live
+    /// ([`Schema::live_calendar`]). Never written.
+    #[serde(default, rename = "calendar_offset_s", skip_serializing_if = "Option::is_none")]
+    pub combined_offset_s: Option<f64>,
     /// The trace's runtime resolution: 1 s when every runtime is a whole
     /// number of seconds (SWF logs), else 1 ms. Shorter runtimes count as
     /// it on the log scale.
@@ -74,7 +96,9 @@ impl Schema {
         Schema {
             numeric: numeric.into_iter().collect(),
             text: text.into_iter().collect(),
-            calendar_offset_s: calendar_offset(meta),
+            epoch_unix_s: meta.epoch_unix_s,
+            tz_offset_s: meta.tz_offset_s,
+            combined_offset_s: None,
             runtime_floor_s: runtime_floor(jobs),
         }
     }
@@ -94,29 +118,63 @@ impl Schema {
         STATIC_NAMES.len() + NAME_BUCKETS + self.numeric.len() + self.text.len() + crate::history::HISTORY_NAMES.len()
     }
 
-    /// The static part of a job's row (the history columns are NaN until
-    /// [`History::fill`] sets them). Missing values are NaN.
+    /// The calendar of the training trace's times (trace seconds), as
+    /// training and evaluation featurise them.
+    pub fn trace_calendar(&self) -> Calendar {
+        match self.combined_offset_s {
+            Some(offset) => Calendar { to_unix_s: offset, tz_offset_s: 0.0 },
+            None => Calendar {
+                to_unix_s: self.epoch_unix_s.unwrap_or(0.0),
+                tz_offset_s: f64::from(self.tz_offset_s.unwrap_or(0)),
+            },
+        }
+    }
+
+    /// The calendar of Unix times (what a live orchestrator reports) that
+    /// gives a job the hour and weekday training gave a job submitted at
+    /// the same instant. An error when the schema cannot say: a file
+    /// holding only the combined offset of older versions, or a training
+    /// trace without an epoch.
+    pub fn live_calendar(&self) -> Result<Calendar, CalendarError> {
+        if let Some(offset_s) = self.combined_offset_s {
+            return Err(CalendarError::Combined { offset_s });
+        }
+        if self.epoch_unix_s.is_none() {
+            return Err(CalendarError::NoEpoch);
+        }
+        Ok(Calendar { to_unix_s: 0.0, tz_offset_s: f64::from(self.tz_offset_s.unwrap_or(0)) })
+    }
+
+    /// The static part of a job's row on the training trace's clock (the
+    /// history columns are NaN until [`History::fill`] sets them). Missing
+    /// values are NaN.
     pub fn static_row(&self, job: &Job) -> Vec<f64> {
         let mut row = vec![f64::NAN; self.width()];
         self.fill_static(job, &mut row);
         row
     }
 
-    /// Writes the static part of `job`'s row into `row` (`width` long) and
-    /// NaN into its history columns.
+    /// Writes the static part of `job`'s row, its times on the training
+    /// trace's clock, into `row` (`width` long) and NaN into its history
+    /// columns.
     pub fn fill_static(&self, job: &Job, row: &mut [f64]) {
+        self.fill_static_on(Some(self.trace_calendar()), job, row);
+    }
+
+    /// [`Schema::fill_static`] with `job`'s times on `calendar`; with none,
+    /// the hour and weekday are unknown (NaN).
+    pub fn fill_static_on(&self, calendar: Option<Calendar>, job: &Job, row: &mut [f64]) {
         assert_eq!(row.len(), self.width(), "a row of the schema's width");
         let log = |v: Option<f64>| v.map_or(f64::NAN, |x| x.max(0.0).ln_1p());
-        let local = job.submit_s + self.calendar_offset_s;
+        let (hour, weekday) = calendar.map_or((f64::NAN, f64::NAN), |c| c.hour_and_weekday(job.submit_s));
         row[..STATIC_NAMES.len()].copy_from_slice(&[
             log(job.req_time_s),
             log(job.req_cpus.map(f64::from)),
             log(job.req_gpus.map(f64::from)),
             log(job.req_nodes.map(f64::from)),
             log(job.req_mem_mb.map(|m| m as f64)),
-            (local.rem_euclid(86_400.0) / 3600.0).floor(),
-            // Day 0 of the Unix epoch was a Thursday: weekday 0 is Monday.
-            ((local / 86_400.0).floor() + 3.0).rem_euclid(7.0),
+            hour,
+            weekday,
             category(job.queue.as_deref()),
             category(job.user.as_deref()),
             category(job.name.as_deref()),
@@ -158,6 +216,48 @@ impl Schema {
     pub fn history_offset(&self) -> usize {
         self.width() - crate::history::HISTORY_NAMES.len()
     }
+}
+
+/// How a job's times map onto the site's local calendar: local time is
+/// `(t + to_unix_s) + tz_offset_s` (two additions, in that order, so that
+/// a trace time and the Unix time computed from it land on the same local
+/// time bit for bit).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calendar {
+    /// Seconds from the clock's times to Unix time: the trace's epoch for
+    /// trace seconds, zero for Unix seconds.
+    pub to_unix_s: f64,
+    /// The site's offset from UTC, in seconds.
+    pub tz_offset_s: f64,
+}
+
+impl Calendar {
+    /// The local hour (0 to 23) and weekday (0 is Monday) of time `t`.
+    pub fn hour_and_weekday(&self, t: f64) -> (f64, f64) {
+        let local = (t + self.to_unix_s) + self.tz_offset_s;
+        // Day 0 of the Unix epoch was a Thursday: weekday 0 is Monday.
+        ((local.rem_euclid(86_400.0) / 3600.0).floor(), ((local / 86_400.0).floor() + 3.0).rem_euclid(7.0))
+    }
+}
+
+/// Why a schema's calendar cannot be used on Unix times (live).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CalendarError {
+    /// A model file from before the epoch and the zone were stored apart.
+    #[error(
+        "the model file stores only a combined calendar offset ({offset_s} s, the trace's epoch plus its time zone), \
+         so live Unix times cannot be given the hours and weekdays it was trained on; retrain it with `foresight train`"
+    )]
+    Combined {
+        /// The combined offset the file holds.
+        offset_s: f64,
+    },
+    /// The training trace had no epoch.
+    #[error(
+        "the model was trained on a trace with no epoch (its hours count from the trace's start), \
+         so live Unix times cannot be given the hours and weekdays it was trained on"
+    )]
+    NoEpoch,
 }
 
 /// Seconds from trace time to local calendar time: the epoch plus the time

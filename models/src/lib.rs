@@ -65,6 +65,9 @@ pub enum ModelError {
         /// Why.
         message: String,
     },
+    /// A model whose calendar cannot be served on Unix time (live).
+    #[error(transparent)]
+    Calendar(#[from] features::CalendarError),
     /// A model file from an incompatible version.
     #[error("model file {path} has format version {found}, this build reads {expected}")]
     Version {

@@ -10,7 +10,7 @@
 //! estimate as EASY++ does.
 
 use crate::ModelError;
-use crate::features::Schema;
+use crate::features::{Calendar, Schema};
 use crate::file::ModelFile;
 use crate::history::{History, JobTelemetry};
 use crate::runtime::{ModelKind, RuntimeModel};
@@ -42,6 +42,10 @@ impl Jobs {
 #[derive(Debug, Clone)]
 struct Featurizer {
     schema: Schema,
+    /// The calendar of the jobs' times: the trace's over a table, Unix
+    /// time's live (none when the schema cannot say: the hour and weekday
+    /// are then unknown).
+    calendar: Option<Calendar>,
     jobs: Jobs,
     telemetry: JobTelemetry,
     history: History,
@@ -51,19 +55,21 @@ struct Featurizer {
 impl Featurizer {
     fn new(schema: Schema, table: &JobTable, source_rows: &[u32]) -> Self {
         let jobs = source_rows.iter().map(|&r| table.jobs[r as usize].clone()).collect();
-        Self::with_jobs(schema, Jobs::Table(jobs))
+        let calendar = Some(schema.trace_calendar());
+        Self::with_jobs(schema, calendar, Jobs::Table(jobs))
     }
 
-    fn with_jobs(schema: Schema, jobs: Jobs) -> Self {
+    fn with_jobs(schema: Schema, calendar: Option<Calendar>, jobs: Jobs) -> Self {
         let history = History::new(schema.history_offset(), schema.runtime_floor_s);
-        Self { schema, jobs, telemetry: JobTelemetry::new(), history, rows: HashMap::new() }
+        Self { schema, calendar, jobs, telemetry: JobTelemetry::new(), history, rows: HashMap::new() }
     }
 
     /// Featurises the job as of now (it joins the queue) and predicts with
     /// `model`, if any.
     fn submit(&mut self, info: &JobInfo, model: Option<&RuntimeModel>) -> Option<f64> {
         let job = self.jobs.get(info.key.0)?;
-        let mut row = self.schema.static_row(job);
+        let mut row = vec![f64::NAN; self.schema.width()];
+        self.schema.fill_static_on(self.calendar, job, &mut row);
         self.history.fill(job, &mut row);
         self.history.observe_submit(job);
         let p = model.map(|m| m.predict(&self.schema, &row));
@@ -132,14 +138,34 @@ impl Predictor for FilePredictor {
 
 impl FilePredictor {
     /// Applies `file` live, without a table: the caller registers each
-    /// job's record (as the orchestrator reported it) before it asks for a
-    /// prediction or reports the job's start or end, under the key it then
-    /// uses in the [`JobInfo`]. Featurisation and history are those of a
-    /// predictor over a table: the same jobs in the same order give the
-    /// same predictions. A record is kept until the job ends or is
-    /// forgotten.
+    /// job's record (as the orchestrator reported it, times in Unix
+    /// seconds) before it asks for a prediction or reports the job's start
+    /// or end, under the key it then uses in the [`JobInfo`].
+    /// Featurisation and history are those of a predictor over a table: the
+    /// same jobs in the same order give the same predictions, a job
+    /// submitted at the same instant getting the same hour and weekday
+    /// (see [`Schema::live_calendar`]). A record is kept until the job ends
+    /// or is forgotten.
+    ///
+    /// Refuses a file whose calendar cannot be put on Unix time (written
+    /// before the epoch and the zone were stored apart, or trained on a
+    /// trace without an epoch): [`ModelError::Calendar`].
+    pub fn try_live(file: ModelFile) -> Result<Self, ModelError> {
+        let calendar = file.schema.live_calendar()?;
+        Ok(Self::live_on(file, Some(calendar)))
+    }
+
+    /// [`FilePredictor::try_live`] that never refuses: a file it would
+    /// refuse is served with the hour and weekday unknown (NaN, as a
+    /// missing value), never with a calendar shifted by the trace's epoch.
+    /// Prefer `try_live`, which says why.
     pub fn live(file: ModelFile) -> Self {
-        Self { features: Featurizer::with_jobs(file.schema, Jobs::Live(HashMap::new())), model: file.runtime }
+        let calendar = file.schema.live_calendar().ok();
+        Self::live_on(file, calendar)
+    }
+
+    fn live_on(file: ModelFile, calendar: Option<Calendar>) -> Self {
+        Self { features: Featurizer::with_jobs(file.schema, calendar, Jobs::Live(HashMap::new())), model: file.runtime }
     }
 
     /// The record of the job with handle `key` as the orchestrator reports
@@ -391,7 +417,10 @@ mod tests {
         let file = train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
         let rows: Vec<u32> = (0..table.jobs.len() as u32).collect();
         let mut by_table = FilePredictor::new(file.clone(), &table, &rows);
-        let mut live = FilePredictor::live(file);
+        // live, the orchestrator reports Unix times
+        let epoch = file.schema.epoch_unix_s.expect("the log's times are Unix seconds");
+        let unix = |t: f64| t + epoch;
+        let mut live = FilePredictor::try_live(file).unwrap();
         // every submission, start and end in time order, a job's own in
         // that order (as the controller sees them)
         let mut events: Vec<(f64, u8, usize)> = Vec::new();
@@ -411,7 +440,8 @@ mod tests {
             let (a, b) = (info(i as u32, job), info(90_000 + i as u32, job));
             match what {
                 0 => {
-                    live.register(b.key, job);
+                    let record = Job { submit_s: unix(job.submit_s), start_s: job.start_s.map(unix), end_s: job.end_s.map(unix), ..job.clone() };
+                    live.register(b.key, &record);
                     let (p, q) = (by_table.predict(&a), live.predict(&b));
                     assert_eq!(p.to_bits(), q.to_bits(), "job {}", job.job_id);
                     assert!(q.is_finite() && q > 0.0);
@@ -419,12 +449,12 @@ mod tests {
                 }
                 1 => {
                     by_table.observe_start(&a, t);
-                    live.observe_start(&b, t);
+                    live.observe_start(&b, unix(t));
                 }
                 _ => {
                     let rt = job.end_s.unwrap() - job.start_s.unwrap();
                     by_table.observe_end(&a, rt, t);
-                    live.observe_end(&b, rt, t);
+                    live.observe_end(&b, rt, unix(t));
                 }
             }
         }
@@ -433,6 +463,25 @@ mod tests {
         assert_eq!(live.records(), table.jobs.len() - ran, "records are dropped at the end");
         let unknown = info(1, &table.jobs[0]);
         assert_eq!(FilePredictor::live(train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap()).predict(&unknown), unknown.limit_s);
+    }
+
+    #[test]
+    fn a_file_refused_live_is_served_leniently_with_an_unknown_calendar() {
+        let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
+        let mut file = train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+        assert!(FilePredictor::live(file.clone()).features.calendar.is_some());
+        file.schema.combined_offset_s = Some(1e9);
+        assert!(matches!(FilePredictor::try_live(file.clone()), Err(ModelError::Calendar(_))));
+        let mut lenient = FilePredictor::live(file);
+        assert_eq!(lenient.features.calendar, None);
+        let job = &table.jobs[0];
+        lenient.register(JobKey(7), job);
+        assert!(lenient.predict(&info(7, job)).is_finite());
+        let names = lenient.features.schema.names();
+        let row = &lenient.features.rows[&7];
+        for n in ["hour", "weekday"] {
+            assert!(row[names.iter().position(|x| x == n).unwrap()].is_nan(), "{n} is unknown");
+        }
     }
 
     #[test]
