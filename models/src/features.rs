@@ -302,12 +302,13 @@ pub fn build_matrix(schema: &Schema, jobs: &[Job], telemetry: &crate::history::J
     let mut rows = Matrix::nan(schema.width(), jobs.len());
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by(|&a, &b| jobs[a].submit_s.total_cmp(&jobs[b].submit_s));
-    // Starts and ends in time order; each is applied before the first
-    // submission strictly after it.
+    // Departures from the queue (a start or, for a job cancelled while it
+    // waited, its end: the live predictor's `forget`) and ends, in time
+    // order; each is applied before the first submission strictly after it.
     let mut events: Vec<(f64, bool, usize)> = Vec::with_capacity(2 * jobs.len());
     for (i, j) in jobs.iter().enumerate() {
-        if let Some(s) = j.start_s {
-            events.push((s, false, i));
+        if let Some(left) = j.start_s.or(j.end_s) {
+            events.push((left, false, i));
         }
         if let (Some(e), Some(_)) = (j.end_s, j.runtime_s) {
             events.push((e, true, i));
@@ -323,8 +324,10 @@ pub fn build_matrix(schema: &Schema, jobs: &[Job], telemetry: &crate::history::J
             if is_end {
                 let rt = jobs[k].runtime_s.unwrap_or(0.0);
                 history.observe_end(&jobs[k], rt, telemetry.get(&jobs[k].job_id), t);
-            } else {
+            } else if jobs[k].start_s.is_some() {
                 history.observe_start(&jobs[k]);
+            } else {
+                history.observe_withdraw(&jobs[k]);
             }
             next += 1;
         }
@@ -339,6 +342,31 @@ pub fn build_matrix(schema: &Schema, jobs: &[Job], telemetry: &crate::history::J
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_cancelled_while_pending_leaves_the_queue_at_its_end() {
+        let job = |id: &str, submit_s: f64, start_s: Option<f64>, end_s: Option<f64>| Job {
+            job_id: id.into(),
+            submit_s,
+            start_s,
+            end_s,
+            runtime_s: start_s.zip(end_s).map(|(s, e)| e - s),
+            req_cpus: Some(4),
+            req_time_s: Some(600.0),
+            ..Job::default()
+        };
+        let cancelled = job("a", 0.0, None, Some(50.0));
+        let (during, after) = (job("b", 10.0, Some(20.0), Some(30.0)), job("c", 100.0, None, None));
+        let schema = Schema::from_jobs(&TraceMeta::default(), &[]);
+        let queue = |rows: &Matrix, i: usize| {
+            let at = schema.history_offset() + crate::history::HISTORY_NAMES.iter().position(|n| *n == "cluster_pending").unwrap();
+            (rows.row(i)[at], rows.row(i)[at + 1])
+        };
+        let with = build_matrix(&schema, &[cancelled, during.clone(), after.clone()], &Default::default());
+        let without = build_matrix(&schema, &[during, after], &Default::default());
+        assert_eq!(queue(&with, 1).0, 1.0, "it waits until its cancellation");
+        assert_eq!(queue(&with, 2), queue(&without, 1), "then it is gone, as if it never came");
+    }
 
     #[test]
     fn static_rows_hold_request_calendar_and_submitted_features() {
