@@ -128,7 +128,7 @@ fn checked(predictor: &mut dyn Predictor, jobs: &[JobInfo]) -> Result<Vec<f64>, 
         .collect()
 }
 
-/// A trained model file served live: a [`FilePredictor::live`] fed the records
+/// A trained model file served live: a [`FilePredictor::try_live`] fed the records
 /// the controller registers, with the checks and clamps of
 /// [`PredictorModel`].
 #[derive(Debug)]
@@ -138,9 +138,13 @@ pub struct TrainedModel {
 }
 
 impl TrainedModel {
-    /// Serves `file`, reporting `version`.
-    pub fn new(file: foresight_models::ModelFile, version: impl Into<String>) -> Self {
-        Self { inner: FilePredictor::live(file), version: version.into() }
+    /// Serves `file`, reporting `version`; refuses a file whose hours and
+    /// weekdays cannot be placed on live Unix times (a file from before the
+    /// trace's epoch and time zone were stored apart, or trained on a trace
+    /// with no epoch), because serving it would feed the model shifted
+    /// calendar features.
+    pub fn new(file: foresight_models::ModelFile, version: impl Into<String>) -> Result<Self, foresight_models::ModelError> {
+        Ok(Self { inner: FilePredictor::try_live(file)?, version: version.into() })
     }
 
     /// Job records held (registered and not yet ended or forgotten).
@@ -201,7 +205,7 @@ pub fn load(path: &Path) -> Result<Box<dyn Model>, ModelError> {
         let file = foresight_models::ModelFile::load(path).map_err(|e| invalid(e.to_string()))?;
         // the version names the kind and the file's content
         let version = format!("{}-{:08x}", file.kind, crc32fast::hash(text.as_bytes()));
-        return Ok(Box::new(TrainedModel::new(file, version)));
+        return Ok(Box::new(TrainedModel::new(file, version).map_err(|e| invalid(e.to_string()))?));
     }
     let file: ModelFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     let kind: PredictorKind = file.predictor.parse().map_err(|e: foresight_core::predictor::UnknownPredictor| invalid(e.to_string()))?;

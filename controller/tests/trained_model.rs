@@ -1,7 +1,8 @@
 //! A trained model file (`foresight train`) served live by the controller:
 //! trained on the embedded H100 jobs, saved, loaded by the controller's
 //! model loader, and asked about the same jobs as the Slurm adapter maps
-//! them (no submitted GPU-job features), one by one in time order. Its
+//! them (no submitted GPU-job features, times in Unix seconds, not from the
+//! trace's epoch), one by one in time order. Its
 //! predictions must be finite, within the limits, and the very ones the
 //! simulator's `FilePredictor` gives for the same jobs after the same
 //! history.
@@ -15,17 +16,19 @@ use foresight_models::history::JobTelemetry;
 use foresight_models::{FilePredictor, ModelKind, SplitOptions};
 
 /// What the Slurm adapter knows of a job: the request, names and times,
-/// and how it ended; never the submitted features of a GPU-job log.
-fn as_slurm_maps_it(j: &Job, id: usize) -> Job {
+/// and how it ended; never the submitted features of a GPU-job log. Slurm
+/// gives Unix times; the trace's are from its epoch.
+fn as_slurm_maps_it(j: &Job, id: usize, epoch: f64) -> Job {
+    let unix = |t: f64| t + epoch;
     Job {
         job_id: (1_000_000 + id).to_string(),
         user: j.user.clone(),
         group: j.group.clone(),
         queue: j.queue.clone(),
         name: j.name.clone(),
-        submit_s: j.submit_s,
-        start_s: j.start_s,
-        end_s: j.end_s,
+        submit_s: unix(j.submit_s),
+        start_s: j.start_s.map(unix),
+        end_s: j.end_s.map(unix),
         runtime_s: j.runtime_s,
         req_cpus: j.req_cpus,
         req_gpus: j.req_gpus,
@@ -59,7 +62,10 @@ fn a_trained_model_file_predicts_live_as_the_file_predictor() {
 
     let mut live: Box<dyn Model> = model::load(&path).unwrap();
     assert!(live.version().starts_with("gbt-"), "{}", live.version());
-    let mapped: Vec<Job> = table.jobs.iter().enumerate().map(|(i, j)| as_slurm_maps_it(j, i)).collect();
+    // the simulator reads the trace's times; Slurm reports Unix times
+    let epoch = table.meta.epoch_unix_s.expect("the H100 job log has an epoch");
+    let mapped: Vec<Job> = table.jobs.iter().enumerate().map(|(i, j)| as_slurm_maps_it(j, i, 0.0)).collect();
+    let reported: Vec<Job> = table.jobs.iter().enumerate().map(|(i, j)| as_slurm_maps_it(j, i, epoch)).collect();
     let mapped_table = JobTable { meta: table.meta.clone(), jobs: mapped.clone() };
     let rows: Vec<u32> = (0..mapped.len() as u32).collect();
     let mut offline = FilePredictor::new(foresight_models::ModelFile::load(&path).unwrap(), &mapped_table, &rows);
@@ -77,13 +83,13 @@ fn a_trained_model_file_predicts_live_as_the_file_predictor() {
     events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let (mut predicted, mut differs_from_limit) = (0, 0);
     for (t, what, i) in events {
-        let job = &mapped[i];
+        let (job, live_job) = (&mapped[i], &reported[i]);
         // the controller's handle is the Slurm id; the simulator's the row
-        let (c, s) = (info(job.job_id.parse().unwrap(), job), info(i as u32, job));
+        let (c, s) = (info(job.job_id.parse().unwrap(), live_job), info(i as u32, job));
         match what {
             0 => {
                 // the record as first seen: pending, no start, no status
-                let first = Job { start_s: None, end_s: None, runtime_s: None, status: Default::default(), ..job.clone() };
+                let first = Job { start_s: None, end_s: None, runtime_s: None, status: Default::default(), ..live_job.clone() };
                 live.register(&c, &first);
                 let got = live.predict(std::slice::from_ref(&c)).unwrap()[0];
                 let want = clamp_estimate(&s, offline.predict(&s));
@@ -93,17 +99,35 @@ fn a_trained_model_file_predicts_live_as_the_file_predictor() {
                 differs_from_limit += usize::from(got < c.limit_s);
             }
             1 => {
-                live.observe_start(&c, t);
+                live.observe_start(&c, t + epoch);
                 offline.observe_start(&s, t);
             }
             _ => {
                 let rt = job.end_s.unwrap() - job.start_s.unwrap();
-                live.register(&c, job);
-                live.observe_end(&c, rt, t);
+                live.register(&c, live_job);
+                live.observe_end(&c, rt, t + epoch);
                 offline.observe_end(&s, rt, t);
             }
         }
     }
     assert_eq!(predicted, mapped.len());
     assert!(differs_from_limit > mapped.len() / 2, "the model predicts, not the limit: {differs_from_limit}");
+}
+
+#[test]
+fn a_model_file_from_before_the_epoch_and_zone_were_stored_apart_is_refused() {
+    let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
+    let file = foresight_models::train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+    let mut json = serde_json::to_value(&file).unwrap();
+    let schema = json["schema"].as_object_mut().unwrap();
+    let epoch = schema.remove("epoch_unix_s").and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let tz = schema.remove("tz_offset_s").and_then(|v| v.as_f64()).unwrap_or(0.0);
+    schema.insert("calendar_offset_s".into(), (epoch + tz).into());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.json");
+    std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    let Err(err) = model::load(&path) else { panic!("served live, its hours would be shifted by the epoch") };
+    let text = err.to_string();
+    assert!(matches!(err, model::ModelError::Invalid { .. }), "{text}");
+    assert!(text.contains("old.json") && text.contains("retrain"), "{text}");
 }
