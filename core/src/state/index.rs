@@ -6,7 +6,10 @@
 //!
 //! Below [`INDEX_MIN_NODES`] nodes a scan is cheaper than keeping the tree
 //! (KTH-SP2's 100 one-CPU nodes replay twice as fast without it), so the
-//! index is then switched off and placements scan; they place the same.
+//! tree is then switched off and the index keeps instead one bit per node,
+//! set when the node has any free room: placements scan only the nodes whose
+//! bit is set (a node with no room holds nothing but an empty need) and
+//! place the same.
 
 use crate::resources::Resources;
 
@@ -20,13 +23,17 @@ pub const INDEX_MIN_NODES: usize = 256;
 
 /// The tree, stored as an array: entry 1 is the root, entry `i` has
 /// children `2i` and `2i + 1`, and node `k` is the leaf `width + k`.
-/// Leaves past the last node are empty.
+/// Leaves past the last node are empty. When the tree is switched off, a
+/// bitset of the nodes with free room instead.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FreeIndex {
     enabled: bool,
     nodes: usize,
     width: usize,
     entries: Vec<Resources>,
+    /// Without the tree: bit `k % 64` of word `k / 64` is set when node `k`
+    /// has any free room (empty with the tree).
+    room: Vec<u64>,
 }
 
 impl FreeIndex {
@@ -37,12 +44,17 @@ impl FreeIndex {
         Self::with(free, enabled)
     }
 
-    /// An index over the free room of each node, kept or not as told (a
-    /// switched-off index holds nothing, and its users scan).
+    /// An index over the free room of each node, the tree kept or not as
+    /// told (without it, the index holds only which nodes have room, and its
+    /// users scan those).
     pub fn with(free: impl ExactSizeIterator<Item = Resources>, enabled: bool) -> Self {
         let nodes = free.len();
         if !enabled {
-            return Self { enabled, nodes, width: 0, entries: Vec::new() };
+            let mut room = vec![0; nodes.div_ceil(64)];
+            for (k, r) in free.enumerate() {
+                set_bit(&mut room, k, !r.is_zero());
+            }
+            return Self { enabled, nodes, width: 0, entries: Vec::new(), room };
         }
         let width = nodes.next_power_of_two().max(1);
         let mut entries = vec![Resources::default(); 2 * width];
@@ -52,10 +64,10 @@ impl FreeIndex {
         for i in (1..width).rev() {
             entries[i] = max_room(&entries[2 * i], &entries[2 * i + 1]);
         }
-        Self { enabled, nodes, width, entries }
+        Self { enabled, nodes, width, entries, room: Vec::new() }
     }
 
-    /// Whether the tree is kept (else users scan the nodes).
+    /// Whether the tree is kept (else users scan the nodes with room).
     pub fn enabled(&self) -> bool {
         self.enabled
     }
@@ -75,11 +87,24 @@ impl FreeIndex {
         self.entries[i]
     }
 
-    /// Sets the free room of node `k` and brings its ancestors up to date.
+    /// Without the tree, the bitset of the nodes with free room (bit `k % 64`
+    /// of word `k / 64` for node `k`); empty with the tree.
+    pub fn room(&self) -> &[u64] {
+        &self.room
+    }
+
+    /// Sets the free room of node `k` and brings its ancestors (or its bit)
+    /// up to date.
+    #[inline]
     pub fn set(&mut self, k: usize, free: Resources) {
-        if !self.enabled {
-            return;
+        if self.enabled {
+            self.set_in_tree(k, free);
+        } else {
+            set_bit(&mut self.room, k, !free.is_zero());
         }
+    }
+
+    fn set_in_tree(&mut self, k: usize, free: Resources) {
         let mut i = self.width + k;
         if self.entries[i] == free {
             return;
@@ -95,9 +120,42 @@ impl FreeIndex {
         }
     }
 
-    /// The first node at or after `from` whose free room holds `need`.
+    /// The first node at or after `from` whose free room holds `need`, with
+    /// the tree (`None` without it: the bitset alone cannot tell).
     pub fn first_fit(&self, from: usize, need: &Resources) -> Option<u32> {
+        if !self.enabled {
+            return None;
+        }
         first_fit(self.width, self.nodes, from, need, &|i| self.entries[i])
+    }
+}
+
+/// Sets (`on`) or clears bit `k % 64` of word `k / 64`.
+#[inline]
+pub(crate) fn set_bit(bits: &mut [u64], k: usize, on: bool) {
+    let (w, b) = (k / 64, 1u64 << (k % 64));
+    if on {
+        bits[w] |= b;
+    } else {
+        bits[w] &= !b;
+    }
+}
+
+/// The first `k` at or after `from` whose bit is set in `bits` and for which
+/// `fits(k)` holds, visiting only the set bits, in order.
+pub(crate) fn first_set(bits: &[u64], from: usize, fits: impl Fn(u32) -> bool) -> Option<u32> {
+    let mut w = from / 64;
+    let mut word = bits.get(w)? & (!0u64 << (from % 64));
+    loop {
+        while word != 0 {
+            let k = (w * 64) as u32 + word.trailing_zeros();
+            if fits(k) {
+                return Some(k);
+            }
+            word &= word - 1;
+        }
+        w += 1;
+        word = *bits.get(w)?;
     }
 }
 
@@ -167,5 +225,24 @@ mod tests {
             idx.set(k, free[k]);
         }
         assert_eq!(FreeIndex::new(std::iter::empty()).first_fit(0, &Resources::default()), None);
+    }
+
+    #[test]
+    fn without_the_tree_keeps_the_nodes_with_room() {
+        let room = |k: u32| Resources::new(k % 3, 0, u64::from(k % 5 == 0));
+        let mut idx = FreeIndex::with((0..70).map(room), false);
+        let bits = |idx: &FreeIndex| (0..70).filter(|&k| idx.room()[k / 64] >> (k % 64) & 1 == 1).collect::<Vec<_>>();
+        let want = |f: &dyn Fn(u32) -> Resources| (0..70).filter(|&k| !f(k as u32).is_zero()).collect::<Vec<_>>();
+        assert_eq!(bits(&idx), want(&room));
+        idx.set(65, Resources::default());
+        idx.set(3, Resources::new(0, 1, 0));
+        let now = |k: u32| match k {
+            65 => Resources::default(),
+            3 => Resources::new(0, 1, 0),
+            _ => room(k),
+        };
+        assert_eq!(bits(&idx), want(&now));
+        let first = |from| first_set(idx.room(), from, |k| now(k).cpus >= 2);
+        assert_eq!((first(0), first(6), first(69), first(70)), (Some(2), Some(8), None, None));
     }
 }

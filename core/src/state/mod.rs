@@ -10,13 +10,14 @@
 //! order); `running` is sorted by `(expected_end_s, key)`; the free resources
 //! of a node never exceed its capacity; `free_total` is the sum of the free
 //! resources of the nodes that are up; the free index holds every node's
-//! free room (nothing for a node that is down).
+//! free room, or only whether it has any (nothing for a node that is down).
 
 mod index;
 mod job;
 mod usage;
 
 pub use index::{FreeIndex, INDEX_MIN_NODES, first_fit, max_room};
+pub(crate) use index::{first_set, set_bit};
 pub use job::{Demand, JobInfo, JobKey, PendingJob, RunningJob, Slot};
 pub use usage::UsageLedger;
 
@@ -215,21 +216,20 @@ impl ClusterState {
     pub fn start(&mut self, key: JobKey, slots: Vec<Slot>, now: f64, expected_end_s: f64) -> Result<(), StateError> {
         let pos = self.pending.binary_search_by_key(&key, |p| p.info.key).map_err(|_| StateError::NotPending(key))?;
         for (i, s) in slots.iter().enumerate() {
-            let taken = self.nodes.get_mut(s.node as usize).filter(|n| n.up).and_then(|n| {
-                n.free = n.free.checked_sub(&s.res)?;
-                Some(())
-            });
-            if taken.is_none() {
+            let k = s.node as usize;
+            let Some(left) = self.nodes.get(k).filter(|n| n.up).and_then(|n| n.free.checked_sub(&s.res)) else {
                 for undo in &slots[..i] {
-                    let n = &mut self.nodes[undo.node as usize];
+                    let k = undo.node as usize;
+                    let n = &mut self.nodes[k];
                     n.free = n.free.saturating_add(&undo.res);
+                    self.index.set(k, n.free);
+                    self.free_total = self.free_total.saturating_add(&undo.res);
                 }
                 return Err(StateError::NoRoom { key, node: s.node });
-            }
-        }
-        for s in &slots {
+            };
+            self.nodes[k].free = left;
+            self.index.set(k, left);
             self.free_total = self.free_total.saturating_sub(&s.res);
-            self.index.set(s.node as usize, self.nodes[s.node as usize].free);
         }
         let info = self.pending.remove(pos).info;
         self.insert_running(RunningJob { info, start_s: now, expected_end_s, slots });
@@ -252,10 +252,24 @@ impl ClusterState {
     }
 
     /// Changes a running job's expected end (after a prediction correction).
+    /// The job moves in `running` past only the jobs between its old place
+    /// and its new one.
     pub fn set_expected_end(&mut self, key: JobKey, expected_end_s: f64) -> Result<(), StateError> {
-        let mut job = self.take_running(key)?;
-        job.expected_end_s = expected_end_s;
-        self.insert_running(job);
+        let end = self.ends.get_mut(&key).ok_or(StateError::NotRunning(key))?;
+        let old = std::mem::replace(end, expected_end_s);
+        let from = self.running.partition_point(|r| cmp_end(&(r.expected_end_s, r.info.key), &(old, key)).is_lt());
+        debug_assert_eq!(self.running[from].info.key, key);
+        let at = (expected_end_s, key);
+        let before = |r: &RunningJob| cmp_end(&(r.expected_end_s, r.info.key), &at).is_lt();
+        if cmp_end(&at, &(old, key)).is_lt() {
+            let to = self.running[..from].partition_point(before);
+            self.running[to..=from].rotate_right(1);
+            self.running[to].expected_end_s = expected_end_s;
+        } else {
+            let to = from + self.running[from + 1..].partition_point(before);
+            self.running[from..=to].rotate_left(1);
+            self.running[to].expected_end_s = expected_end_s;
+        }
         Ok(())
     }
 

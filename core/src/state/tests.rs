@@ -58,3 +58,38 @@ fn down_nodes_leave_the_free_total() {
     st.set_node_up(0, true);
     assert_eq!(st.free_total(), Resources::new(8, 0, 0));
 }
+
+proptest::proptest! {
+    /// Starting, re-estimating and finishing jobs in any order keeps
+    /// `running` sorted by `(expected end, key)` and holding exactly the
+    /// jobs started and not finished.
+    #[test]
+    fn proptest_running_stays_sorted(ops in proptest::collection::vec((0u32..12, 0u8..3, 0u32..6), 1..80)) {
+        let mut st = ClusterState::new(&Cluster::homogeneous("n", 4, Resources::new(64, 0, 0)), f64::INFINITY);
+        let mut model: Vec<(u32, f64)> = Vec::new();
+        for (k, op, t) in ops {
+            let end = f64::from(t) * 10.0;
+            let live = model.iter().position(|m| m.0 == k);
+            match (op, live) {
+                (0, None) => {
+                    st.submit(PendingJob { info: info(k, 1, 0.0, 100.0), estimate_s: end }).unwrap();
+                    st.start(JobKey(k), vec![slot(k % 4, 1)], 0.0, end).unwrap();
+                    model.push((k, end));
+                }
+                (1, Some(i)) => {
+                    st.set_expected_end(JobKey(k), end).unwrap();
+                    model[i].1 = end;
+                }
+                (2, Some(i)) => {
+                    st.finish(JobKey(k)).unwrap();
+                    model.remove(i);
+                }
+                (1, None) => proptest::prop_assert!(st.set_expected_end(JobKey(k), end).is_err()),
+                _ => {}
+            }
+            model.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            let got: Vec<(u32, f64)> = st.running().iter().map(|r| (r.info.key.0, r.expected_end_s)).collect();
+            proptest::prop_assert_eq!(got, model.clone());
+        }
+    }
+}
