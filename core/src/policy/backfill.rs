@@ -77,40 +77,52 @@ impl Pass<'_> {
     }
 
     /// EASY backfilling behind the blocked job at `order[head]`.
-    pub fn easy(&mut self, order: &[u32], head: usize, candidates: CandidateOrder, scratch: &mut Vec<u32>, keyed: &mut Vec<u128>) {
-        let pending = self.state.pending();
-        let free = self.tent.free_total;
-        scratch.clear();
-        let fits = |&i: &u32| pending[i as usize].info.demand.total.fits_in(&free);
+    pub fn easy(&mut self, order: &[u32], head: usize, candidates: CandidateOrder, keyed: &mut Vec<u128>) {
+        let behind = &order[head + 1..];
         if candidates == CandidateOrder::ShortestFirst {
             // By (estimate, key), and the queue is in key order: by
             // (estimate, index). The keys are unique, so an unstable sort
-            // is deterministic.
+            // is deterministic. Only the jobs that fit now can start.
+            let pending = self.state.pending();
+            let free = self.tent.free_total;
             keyed.clear();
-            keyed.extend(order[head + 1..].iter().filter(|i| fits(i)).map(|&i| sort_key(pending[i as usize].estimate_s, i)));
+            keyed.extend(
+                behind
+                    .iter()
+                    .filter(|&&i| pending[i as usize].info.demand.total.fits_in(&free))
+                    .map(|&i| sort_key(pending[i as usize].estimate_s, i)),
+            );
             keyed.sort_unstable();
-            scratch.extend(keyed.iter().map(|&k| k as u32));
+            self.backfill(order[head], keyed.iter().map(|&k| k as u32));
         } else {
-            scratch.extend(order[head + 1..].iter().copied().filter(fits));
+            self.backfill(order[head], behind.iter().copied());
         }
-        if scratch.is_empty() {
-            return;
-        }
-        self.started.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let need = pending[order[head] as usize].info.demand.total;
-        let (shadow, mut extra) = easy_shadow(self.now, free, self.state.running(), self.started, &need);
-        for &i in scratch.iter() {
+    }
+
+    /// Tries `candidates` in order behind the blocked job `head`: each
+    /// starts if it fits now and either ends by the head's shadow time or
+    /// fits in the extra resources.
+    fn backfill(&mut self, head: u32, candidates: impl Iterator<Item = u32>) {
+        let pending = self.state.pending();
+        let need = pending[head as usize].info.demand.total;
+        // computed at the first candidate that fits, before anything starts
+        let mut reservation: Option<(f64, Resources)> = None;
+        for i in candidates {
             let p = &pending[i as usize];
             let total = p.info.demand.total;
             if !total.fits_in(&self.tent.free_total) {
                 continue;
             }
-            let crosses = self.now + p.estimate_s > shadow;
-            if crosses && !total.fits_in(&extra) {
+            let (shadow, extra) = reservation.get_or_insert_with(|| {
+                self.started.sort_by(|a, b| a.0.total_cmp(&b.0));
+                easy_shadow(self.now, self.tent.free_total, self.state.running(), self.started, &need)
+            });
+            let crosses = self.now + p.estimate_s > *shadow;
+            if crosses && !total.fits_in(extra) {
                 continue;
             }
             if self.try_start(p, true) && crosses {
-                extra = extra.saturating_sub(&total);
+                *extra = extra.saturating_sub(&total);
             }
         }
     }

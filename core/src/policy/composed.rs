@@ -25,7 +25,6 @@ struct Scratch {
     order: Vec<u32>,
     identity: Vec<u32>,
     order_scratch: OrderScratch,
-    candidates: Vec<u32>,
     keyed: Vec<u128>,
     tent: Tentative,
     started: Vec<(f64, Resources)>,
@@ -102,7 +101,7 @@ impl Policy for ComposedPolicy {
             }
             Backfill::Easy => {
                 if let Some(head) = pass.head_of_queue(order) {
-                    pass.easy(order, head, self.candidates, &mut s.candidates, &mut s.keyed);
+                    pass.easy(order, head, self.candidates, &mut s.keyed);
                 }
             }
             Backfill::Conservative => pass.conservative(order, &mut s.profile),
