@@ -215,6 +215,9 @@ impl ClusterState {
     /// `expected_end_s`. Refused (state unchanged) if a slot does not fit.
     pub fn start(&mut self, key: JobKey, slots: Vec<Slot>, now: f64, expected_end_s: f64) -> Result<(), StateError> {
         let pos = self.pending.binary_search_by_key(&key, |p| p.info.key).map_err(|_| StateError::NotPending(key))?;
+        // the slots' sum, taken from `free_total` once at the end (the same
+        // as slot by slot: every part is non-negative, the clamps agree)
+        let mut taken = Resources::default();
         for (i, s) in slots.iter().enumerate() {
             let k = s.node as usize;
             let Some(left) = self.nodes.get(k).filter(|n| n.up).and_then(|n| n.free.checked_sub(&s.res)) else {
@@ -223,14 +226,14 @@ impl ClusterState {
                     let n = &mut self.nodes[k];
                     n.free = n.free.saturating_add(&undo.res);
                     self.index.set(k, n.free);
-                    self.free_total = self.free_total.saturating_add(&undo.res);
                 }
                 return Err(StateError::NoRoom { key, node: s.node });
             };
             self.nodes[k].free = left;
             self.index.set(k, left);
-            self.free_total = self.free_total.saturating_sub(&s.res);
+            taken = taken.saturating_add(&s.res);
         }
+        self.free_total = self.free_total.saturating_sub(&taken);
         let info = self.pending.remove(pos).info;
         self.insert_running(RunningJob { info, start_s: now, expected_end_s, slots });
         Ok(())
@@ -240,14 +243,18 @@ impl ClusterState {
     /// slots and returns it.
     pub fn finish(&mut self, key: JobKey) -> Result<RunningJob, StateError> {
         let job = self.take_running(key)?;
+        // what the slots on up nodes give back, added once (the same as slot
+        // by slot: the sums clamp alike)
+        let mut freed = Resources::default();
         for s in &job.slots {
             let n = &mut self.nodes[s.node as usize];
             n.free = n.free.saturating_add(&s.res);
             if n.up {
-                self.free_total = self.free_total.saturating_add(&s.res);
+                freed = freed.saturating_add(&s.res);
                 self.index.set(s.node as usize, n.free);
             }
         }
+        self.free_total = self.free_total.saturating_add(&freed);
         Ok(job)
     }
 
