@@ -458,9 +458,7 @@ mod tests {
             down in proptest::collection::vec(0usize..40, 0..4),
             jobs in proptest::collection::vec((0u32..20, 0u32..4, 0u64..6, 0u32..4), 1..60),
         ) {
-            let cluster = Cluster { nodes: caps.iter().enumerate().map(|(i, &(c, g, m))| crate::cluster::NodeSpec {
-                name: format!("n{i}"), capacity: Resources::new(c, g, m * 100), gpu_type: None,
-            }).collect() };
+            let cluster = cluster_of(&caps);
             for indexed in [false, true] {
             let mut st = ClusterState::new(&cluster, f64::INFINITY);
             st.keep_free_index(indexed);
@@ -506,6 +504,17 @@ mod tests {
         }
     }
 
+    /// A cluster of nodes with these (CPUs, GPUs, hundreds of MB of memory).
+    fn cluster_of(caps: &[(u32, u32, u64)]) -> Cluster {
+        Cluster {
+            nodes: caps
+                .iter()
+                .enumerate()
+                .map(|(i, &(c, g, m))| crate::cluster::NodeSpec { name: format!("n{i}"), capacity: Resources::new(c, g, m * 100), gpu_type: None })
+                .collect(),
+        }
+    }
+
     /// [`Tentative::place`] with first fit as it was before the CPU-only
     /// fast path: the generic spread, then the room taken slot by slot.
     fn place_generic(t: &mut Tentative, st: &ClusterState, d: &Demand) -> Option<Vec<Slot>> {
@@ -530,9 +539,7 @@ mod tests {
             jobs in proptest::collection::vec((1u32..40, 0u32..2, 0u64..2, 0u32..3), 1..40),
             over in 0u32..3,
         ) {
-            let cluster = Cluster { nodes: caps.iter().enumerate().map(|(i, &(c, g, m))| crate::cluster::NodeSpec {
-                name: format!("n{i}"), capacity: Resources::new(c, g, m * 100), gpu_type: None,
-            }).collect() };
+            let cluster = cluster_of(&caps);
             let mut st = ClusterState::new(&cluster, f64::INFINITY);
             st.keep_free_index(false);
             for &d in &down {
