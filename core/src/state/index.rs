@@ -141,21 +141,35 @@ pub(crate) fn set_bit(bits: &mut [u64], k: usize, on: bool) {
     }
 }
 
-/// The first `k` at or after `from` whose bit is set in `bits` and for which
-/// `fits(k)` holds, visiting only the set bits, in order.
-pub(crate) fn first_set(bits: &[u64], from: usize, fits: impl Fn(u32) -> bool) -> Option<u32> {
-    let mut w = from / 64;
-    let mut word = bits.get(w)? & (!0u64 << (from % 64));
-    loop {
-        while word != 0 {
-            let k = (w * 64) as u32 + word.trailing_zeros();
-            if fits(k) {
-                return Some(k);
-            }
-            word &= word - 1;
+/// The positions of the set bits of a bitset at or after a start, in
+/// increasing order (bit `k % 64` of word `k / 64` is position `k`).
+pub(crate) struct SetBits<'a> {
+    words: &'a [u64],
+    at: usize,
+    word: u64,
+}
+
+impl<'a> SetBits<'a> {
+    /// The set bits of `words` from position `from` on.
+    pub(crate) fn from(words: &'a [u64], from: usize) -> Self {
+        let at = from / 64;
+        let word = words.get(at).map_or(0, |w| w & (!0u64 << (from % 64)));
+        Self { words, at, word }
+    }
+}
+
+impl Iterator for SetBits<'_> {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        while self.word == 0 {
+            self.at += 1;
+            self.word = *self.words.get(self.at)?;
         }
-        w += 1;
-        word = *bits.get(w)?;
+        let k = (self.at * 64) as u32 + self.word.trailing_zeros();
+        self.word &= self.word - 1;
+        Some(k)
     }
 }
 
@@ -242,7 +256,7 @@ mod tests {
             _ => room(k),
         };
         assert_eq!(bits(&idx), want(&now));
-        let first = |from| first_set(idx.room(), from, |k| now(k).cpus >= 2);
+        let first = |from| SetBits::from(idx.room(), from).find(|&k| now(k).cpus >= 2);
         assert_eq!((first(0), first(6), first(69), first(70)), (Some(2), Some(8), None, None));
     }
 }

@@ -17,7 +17,7 @@ mod job;
 mod usage;
 
 pub use index::{FreeIndex, INDEX_MIN_NODES, first_fit, max_room};
-pub(crate) use index::{first_set, set_bit};
+pub(crate) use index::{SetBits, set_bit};
 pub use job::{Demand, JobInfo, JobKey, PendingJob, RunningJob, Slot};
 pub use usage::UsageLedger;
 
