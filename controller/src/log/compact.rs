@@ -313,7 +313,7 @@ impl CompactCycle {
             out.extend_from_slice(if i > 0 { b",{\"job_id\":" } else { b"{\"job_id\":" });
             json::str(out, self.ids.get(r));
             out.extend_from_slice(b",\"what\":");
-            json::str(out, change_name(what));
+            json::str(out, what.as_str());
             out.push(b'}');
         }
         out.extend_from_slice(b"],\"actual\":");
@@ -323,7 +323,7 @@ impl CompactCycle {
         out.extend_from_slice(b",\"candidate\":");
         self.candidate.encode(&self.ids, out);
         out.extend_from_slice(b",\"source\":");
-        json::str(out, source_name(self.source));
+        json::str(out, self.source.as_str());
         out.extend_from_slice(b",\"fallback_reason\":");
         json::opt_str(out, self.fallback_reason.as_deref());
         out.extend_from_slice(b",\"predictions\":{");
@@ -340,22 +340,6 @@ impl CompactCycle {
         out.extend_from_slice(b",\"latency_us\":");
         json::u64(out, self.latency_us);
         out.push(b'}');
-    }
-}
-
-fn change_name(what: ChangeKind) -> &'static str {
-    match what {
-        ChangeKind::Submitted => "submitted",
-        ChangeKind::Started => "started",
-        ChangeKind::Finished => "finished",
-        ChangeKind::Withdrawn => "withdrawn",
-    }
-}
-
-fn source_name(source: Source) -> &'static str {
-    match source {
-        Source::Candidate => "candidate",
-        Source::Fallback => "fallback",
     }
 }
 

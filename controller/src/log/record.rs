@@ -102,6 +102,18 @@ pub enum ChangeKind {
     Withdrawn,
 }
 
+impl ChangeKind {
+    /// Its name in the log, as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Submitted => "submitted",
+            ChangeKind::Started => "started",
+            ChangeKind::Finished => "finished",
+            ChangeKind::Withdrawn => "withdrawn",
+        }
+    }
+}
+
 /// One scheduling change the controller observed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
@@ -150,6 +162,16 @@ pub enum Source {
     /// The baseline, because the breaker is open or the model failed.
     #[default]
     Fallback,
+}
+
+impl Source {
+    /// Its name in the log and the metrics, as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Candidate => "candidate",
+            Source::Fallback => "fallback",
+        }
+    }
 }
 
 /// A size summary of the observed cluster.
@@ -279,5 +301,15 @@ mod tests {
         assert_eq!(json["seq"], 3);
         let back: Record = serde_json::from_value(json).unwrap();
         assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn names_are_the_ones_serde_writes() {
+        for what in [ChangeKind::Submitted, ChangeKind::Started, ChangeKind::Finished, ChangeKind::Withdrawn] {
+            assert_eq!(serde_json::to_value(what).unwrap(), what.as_str());
+        }
+        for source in [Source::Candidate, Source::Fallback] {
+            assert_eq!(serde_json::to_value(source).unwrap(), source.as_str());
+        }
     }
 }

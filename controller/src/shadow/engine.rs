@@ -438,7 +438,7 @@ impl Engine {
             v.running_jobs = observed.running as i64;
             v.nodes = observed.nodes as i64;
             v.cycle_latency.observe(latency.as_secs_f64());
-            bump(&mut v.decisions, if source == Source::Candidate { "candidate" } else { "fallback" });
+            bump(&mut v.decisions, source.as_str());
             if source == Source::Fallback {
                 bump(&mut v.fallbacks, label);
             }
