@@ -158,15 +158,14 @@ impl Schema {
     /// trace's clock, into `row` (`width` long) and NaN into its history
     /// columns.
     pub fn fill_static(&self, job: &Job, row: &mut [f64]) {
-        self.fill_static_on(Some(self.trace_calendar()), job, row);
+        self.fill_static_on(self.trace_calendar(), job, row);
     }
 
-    /// [`Schema::fill_static`] with `job`'s times on `calendar`; with none,
-    /// the hour and weekday are unknown (NaN).
-    pub fn fill_static_on(&self, calendar: Option<Calendar>, job: &Job, row: &mut [f64]) {
+    /// [`Schema::fill_static`] with `job`'s times on `calendar`.
+    pub fn fill_static_on(&self, calendar: Calendar, job: &Job, row: &mut [f64]) {
         assert_eq!(row.len(), self.width(), "a row of the schema's width");
         let log = |v: Option<f64>| v.map_or(f64::NAN, |x| x.max(0.0).ln_1p());
-        let (hour, weekday) = calendar.map_or((f64::NAN, f64::NAN), |c| c.hour_and_weekday(job.submit_s));
+        let (hour, weekday) = calendar.hour_and_weekday(job.submit_s);
         row[..STATIC_NAMES.len()].copy_from_slice(&[
             log(job.req_time_s),
             log(job.req_cpus.map(f64::from)),

@@ -2,7 +2,7 @@
 //! are built on the job table the run replays: [`FilePredictor`] applies a
 //! trained model file, [`OnlinePredictor`] retrains a model on a sliding
 //! window of the jobs that have *finished* as time advances. Live, there is
-//! no table: [`FilePredictor::live`] applies a model file to job records
+//! no table: [`FilePredictor::try_live`] applies a model file to job records
 //! the caller registers one by one as the orchestrator reports them. All keep
 //! the history columns up to date from the starts and ends they are told
 //! about, featurise a job when it is submitted (the same code, so the same
@@ -43,9 +43,8 @@ impl Jobs {
 struct Featurizer {
     schema: Schema,
     /// The calendar of the jobs' times: the trace's over a table, Unix
-    /// time's live (none when the schema cannot say: the hour and weekday
-    /// are then unknown).
-    calendar: Option<Calendar>,
+    /// time's live.
+    calendar: Calendar,
     jobs: Jobs,
     telemetry: JobTelemetry,
     history: History,
@@ -55,11 +54,11 @@ struct Featurizer {
 impl Featurizer {
     fn new(schema: Schema, table: &JobTable, source_rows: &[u32]) -> Self {
         let jobs = source_rows.iter().map(|&r| table.jobs[r as usize].clone()).collect();
-        let calendar = Some(schema.trace_calendar());
+        let calendar = schema.trace_calendar();
         Self::with_jobs(schema, calendar, Jobs::Table(jobs))
     }
 
-    fn with_jobs(schema: Schema, calendar: Option<Calendar>, jobs: Jobs) -> Self {
+    fn with_jobs(schema: Schema, calendar: Calendar, jobs: Jobs) -> Self {
         let history = History::new(schema.history_offset(), schema.runtime_floor_s);
         Self { schema, calendar, jobs, telemetry: JobTelemetry::new(), history, rows: HashMap::new() }
     }
@@ -152,20 +151,7 @@ impl FilePredictor {
     /// trace without an epoch): [`ModelError::Calendar`].
     pub fn try_live(file: ModelFile) -> Result<Self, ModelError> {
         let calendar = file.schema.live_calendar()?;
-        Ok(Self::live_on(file, Some(calendar)))
-    }
-
-    /// [`FilePredictor::try_live`] that never refuses: a file it would
-    /// refuse is served with the hour and weekday unknown (NaN, as a
-    /// missing value), never with a calendar shifted by the trace's epoch.
-    /// Prefer `try_live`, which says why.
-    pub fn live(file: ModelFile) -> Self {
-        let calendar = file.schema.live_calendar().ok();
-        Self::live_on(file, calendar)
-    }
-
-    fn live_on(file: ModelFile, calendar: Option<Calendar>) -> Self {
-        Self { features: Featurizer::with_jobs(file.schema, calendar, Jobs::Live(HashMap::new())), model: file.runtime }
+        Ok(Self { features: Featurizer::with_jobs(file.schema, calendar, Jobs::Live(HashMap::new())), model: file.runtime })
     }
 
     /// The record of the job with handle `key` as the orchestrator reports
@@ -462,26 +448,7 @@ mod tests {
         let ran = table.jobs.iter().filter(|j| j.start_s.is_some() && j.end_s.is_some()).count();
         assert_eq!(live.records(), table.jobs.len() - ran, "records are dropped at the end");
         let unknown = info(1, &table.jobs[0]);
-        assert_eq!(FilePredictor::live(train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap()).predict(&unknown), unknown.limit_s);
-    }
-
-    #[test]
-    fn a_file_refused_live_is_served_leniently_with_an_unknown_calendar() {
-        let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
-        let mut file = train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
-        assert!(FilePredictor::live(file.clone()).features.calendar.is_some());
-        file.schema.combined_offset_s = Some(1e9);
-        assert!(matches!(FilePredictor::try_live(file.clone()), Err(ModelError::Calendar(_))));
-        let mut lenient = FilePredictor::live(file);
-        assert_eq!(lenient.features.calendar, None);
-        let job = &table.jobs[0];
-        lenient.register(JobKey(7), job);
-        assert!(lenient.predict(&info(7, job)).is_finite());
-        let names = lenient.features.schema.names();
-        let row = &lenient.features.rows[&7];
-        for n in ["hour", "weekday"] {
-            assert!(row[names.iter().position(|x| x == n).unwrap()].is_nan(), "{n} is unknown");
-        }
+        assert_eq!(FilePredictor::try_live(train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap()).unwrap().predict(&unknown), unknown.limit_s);
     }
 
     #[test]
@@ -495,7 +462,7 @@ mod tests {
         let (a, b) = (&table.jobs[0], &table.jobs[1]);
         // the queue columns of `b`'s row after `before` was done to the live predictor
         let queue_of_b = |before: &dyn Fn(&mut FilePredictor)| {
-            let mut live = FilePredictor::live(file.clone());
+            let mut live = FilePredictor::try_live(file.clone()).unwrap();
             before(&mut live);
             live.register(JobKey(2), b);
             live.predict(&info(2, b));

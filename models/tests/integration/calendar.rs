@@ -82,7 +82,7 @@ fn a_job_submitted_at_one_instant_gets_one_calendar_offline_and_live() {
     let live_calendar = schema.live_calendar().expect("a new schema serves live");
     for (job, row) in table.jobs.iter().zip(&offline) {
         let mut live = vec![f64::NAN; schema.width()];
-        schema.fill_static_on(Some(live_calendar), &in_unix_time(job, epoch), &mut live);
+        schema.fill_static_on(live_calendar, &in_unix_time(job, epoch), &mut live);
         assert_eq!((live[hour], live[weekday]), (row[hour], row[weekday]), "job {} at trace second {}", job.job_id, job.submit_s);
     }
     // local time (UTC+2) of the epoch, of local midnight, of UTC midnight
