@@ -17,7 +17,7 @@ use super::placement::{Placement, Tentative};
 use super::profile::Profile;
 use super::{Decision, Start};
 use crate::resources::Resources;
-use crate::state::{ClusterState, PendingJob, RunningJob};
+use crate::state::{ClusterState, PendingJob, Running};
 use serde::{Deserialize, Serialize};
 
 /// The order in which EASY tries its backfill candidates.
@@ -158,7 +158,7 @@ impl Pass<'_> {
 pub fn easy_shadow(
     now: f64,
     free_now: Resources,
-    running: &[RunningJob],
+    running: Running<'_>,
     started: &[(f64, Resources)],
     need: &Resources,
 ) -> (f64, Resources) {
@@ -183,7 +183,7 @@ pub fn easy_shadow(
 /// as at `now`): the running jobs merged with jobs started in this decision.
 fn releases<'a>(
     now: f64,
-    running: &'a [RunningJob],
+    running: Running<'a>,
     started: &'a [(f64, Resources)],
 ) -> impl Iterator<Item = (f64, Resources)> + 'a {
     let mut a = running.iter().map(move |r| (r.expected_end_s.max(now), r.info.demand.total)).peekable();

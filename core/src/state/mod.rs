@@ -14,11 +14,14 @@
 
 mod index;
 mod job;
+mod pending;
+mod running;
 mod usage;
 
 pub use index::{FreeIndex, INDEX_MIN_NODES, first_fit, max_room};
 pub(crate) use index::{SetBits, set_bit};
 pub use job::{Demand, JobInfo, JobKey, PendingJob, RunningJob, Slot};
+pub use running::{Running, RunningIter};
 pub use usage::UsageLedger;
 
 use crate::cluster::Cluster;
@@ -105,9 +108,8 @@ pub struct ClusterState {
     free_total: Resources,
     up_total: Resources,
     largest_node: Resources,
-    pending: Vec<PendingJob>,
-    running: Vec<RunningJob>,
-    ends: KeyMap<f64>,
+    pending: pending::PendingQueue,
+    running: running::RunningSet,
     usage: UsageLedger,
 }
 
@@ -132,9 +134,8 @@ impl ClusterState {
             free_total: total,
             up_total: total,
             largest_node,
-            pending: Vec::new(),
-            running: Vec::new(),
-            ends: KeyMap::default(),
+            pending: pending::PendingQueue::default(),
+            running: running::RunningSet::default(),
             usage: UsageLedger::new(usage_half_life_s),
         }
     }
@@ -176,12 +177,12 @@ impl ClusterState {
 
     /// Waiting jobs, in arrival (key) order.
     pub fn pending(&self) -> &[PendingJob] {
-        &self.pending
+        self.pending.as_slice()
     }
 
     /// Running jobs, by expected end then key.
-    pub fn running(&self) -> &[RunningJob] {
-        &self.running
+    pub fn running(&self) -> Running<'_> {
+        self.running.view()
     }
 
     /// Decayed resource usage per user and group.
@@ -198,10 +199,10 @@ impl ClusterState {
     /// Puts a job in the queue at its place in key order.
     pub fn submit(&mut self, job: PendingJob) -> Result<(), StateError> {
         let key = job.info.key;
-        if self.ends.contains_key(&key) {
+        if self.running.contains(key) {
             return Err(StateError::Duplicate(key));
         }
-        match self.pending.binary_search_by_key(&key, |p| p.info.key) {
+        match self.pending().binary_search_by_key(&key, |p| p.info.key) {
             Ok(_) => Err(StateError::Duplicate(key)),
             Err(pos) => {
                 self.usage.register(job.info.user, job.info.group);
@@ -214,7 +215,7 @@ impl ClusterState {
     /// Starts a pending job on the given slots at `now`, expected to end at
     /// `expected_end_s`. Refused (state unchanged) if a slot does not fit.
     pub fn start(&mut self, key: JobKey, slots: Vec<Slot>, now: f64, expected_end_s: f64) -> Result<(), StateError> {
-        let pos = self.pending.binary_search_by_key(&key, |p| p.info.key).map_err(|_| StateError::NotPending(key))?;
+        let pos = self.pending().binary_search_by_key(&key, |p| p.info.key).map_err(|_| StateError::NotPending(key))?;
         // the slots' sum, taken from `free_total` once at the end (the same
         // as slot by slot: every part is non-negative, the clamps agree)
         let mut taken = Resources::default();
@@ -229,29 +230,32 @@ impl ClusterState {
                 }
                 return Err(StateError::NoRoom { key, node: s.node });
             };
-            self.nodes[k].free = left;
+            self.nodes[k].free.assign(left);
             self.index.set(k, left);
             taken = taken.saturating_add(&s.res);
         }
         self.free_total = self.free_total.saturating_sub(&taken);
         let info = self.pending.remove(pos).info;
-        self.insert_running(RunningJob { info, start_s: now, expected_end_s, slots });
+        self.running.insert(RunningJob { info, start_s: now, expected_end_s, slots });
         Ok(())
     }
 
     /// Removes a running job (it ended, failed or was preempted), frees its
     /// slots and returns it.
     pub fn finish(&mut self, key: JobKey) -> Result<RunningJob, StateError> {
-        let job = self.take_running(key)?;
+        let job = self.running.take(key)?;
         // what the slots on up nodes give back, added once (the same as slot
         // by slot: the sums clamp alike)
         let mut freed = Resources::default();
         for s in &job.slots {
-            let n = &mut self.nodes[s.node as usize];
-            n.free = n.free.saturating_add(&s.res);
+            let k = s.node as usize;
+            let n = &mut self.nodes[k];
+            // the new room from a local, not read back from the node
+            let free = n.free.saturating_add(&s.res);
+            n.free.assign(free);
             if n.up {
                 freed = freed.saturating_add(&s.res);
-                self.index.set(s.node as usize, n.free);
+                self.index.set(k, free);
             }
         }
         self.free_total = self.free_total.saturating_add(&freed);
@@ -259,25 +263,10 @@ impl ClusterState {
     }
 
     /// Changes a running job's expected end (after a prediction correction).
-    /// The job moves in `running` past only the jobs between its old place
-    /// and its new one.
+    /// The job moves in [`ClusterState::running`] past only the jobs between
+    /// its old place and its new one.
     pub fn set_expected_end(&mut self, key: JobKey, expected_end_s: f64) -> Result<(), StateError> {
-        let end = self.ends.get_mut(&key).ok_or(StateError::NotRunning(key))?;
-        let old = std::mem::replace(end, expected_end_s);
-        let from = self.running.partition_point(|r| cmp_end(&(r.expected_end_s, r.info.key), &(old, key)).is_lt());
-        debug_assert_eq!(self.running[from].info.key, key);
-        let at = (expected_end_s, key);
-        let before = |r: &RunningJob| cmp_end(&(r.expected_end_s, r.info.key), &at).is_lt();
-        if cmp_end(&at, &(old, key)).is_lt() {
-            let to = self.running[..from].partition_point(before);
-            self.running[to..=from].rotate_right(1);
-            self.running[to].expected_end_s = expected_end_s;
-        } else {
-            let to = from + self.running[from + 1..].partition_point(before);
-            self.running[from..=to].rotate_left(1);
-            self.running[to].expected_end_s = expected_end_s;
-        }
-        Ok(())
+        self.running.set_end(key, expected_end_s)
     }
 
     /// Marks a node up or down. Jobs on a node that goes down keep their
@@ -303,28 +292,10 @@ impl ClusterState {
     /// Keys of the running jobs holding a slot on `node`, in key order.
     pub fn jobs_on_node(&self, node: u32) -> Vec<JobKey> {
         let mut keys: Vec<JobKey> =
-            self.running.iter().filter(|j| j.slots.iter().any(|s| s.node == node)).map(|j| j.info.key).collect();
+            self.running().iter().filter(|j| j.slots.iter().any(|s| s.node == node)).map(|j| j.info.key).collect();
         keys.sort_unstable();
         keys
     }
-
-    fn insert_running(&mut self, job: RunningJob) {
-        let at = (job.expected_end_s, job.info.key);
-        let pos = self.running.partition_point(|r| cmp_end(&(r.expected_end_s, r.info.key), &at).is_lt());
-        self.ends.insert(job.info.key, job.expected_end_s);
-        self.running.insert(pos, job);
-    }
-
-    fn take_running(&mut self, key: JobKey) -> Result<RunningJob, StateError> {
-        let end = self.ends.remove(&key).ok_or(StateError::NotRunning(key))?;
-        let pos = self.running.partition_point(|r| cmp_end(&(r.expected_end_s, r.info.key), &(end, key)).is_lt());
-        debug_assert_eq!(self.running[pos].info.key, key);
-        Ok(self.running.remove(pos))
-    }
-}
-
-fn cmp_end(a: &(f64, JobKey), b: &(f64, JobKey)) -> std::cmp::Ordering {
-    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
 }
 
 #[cfg(test)]

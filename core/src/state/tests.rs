@@ -90,6 +90,12 @@ proptest::proptest! {
             model.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
             let got: Vec<(u32, f64)> = st.running().iter().map(|r| (r.info.key.0, r.expected_end_s)).collect();
             proptest::prop_assert_eq!(got, model.clone());
+            let back: Vec<u32> = st.running().iter().rev().map(|r| r.info.key.0).collect();
+            proptest::prop_assert!(back.iter().rev().eq(model.iter().map(|m| &m.0)));
+            proptest::prop_assert_eq!(st.running().len(), model.len());
+            for (i, m) in model.iter().enumerate() {
+                proptest::prop_assert_eq!(st.running()[i].info.key.0, m.0);
+            }
         }
     }
 }
