@@ -7,7 +7,7 @@ use super::placement::{Placement, Tentative};
 use super::profile::Profile;
 use super::{Decision, Policy};
 use crate::resources::Resources;
-use crate::state::ClusterState;
+use crate::state::{ClusterState, Slot};
 
 /// A policy built from parts. Holds only scratch buffers between calls.
 #[derive(Debug, Clone)]
@@ -69,12 +69,25 @@ impl Policy for ComposedPolicy {
         &self.name
     }
 
-    fn decide(&mut self, state: &ClusterState, now: f64) -> Decision {
-        let mut decision = Decision::default();
-        if state.pending().is_empty() {
-            return decision;
-        }
+    fn reads_usage(&self) -> bool {
+        self.order.reads_usage()
+    }
+
+    fn recycle(&mut self, spare: &mut Vec<Vec<Slot>>) {
+        self.scratch.tent.recycle(spare);
+    }
+
+    fn decide_into(&mut self, state: &ClusterState, now: f64, decision: &mut Decision) {
         let s = &mut self.scratch;
+        // the slot lists of starts the caller left here are reused
+        for start in decision.starts.drain(..) {
+            s.tent.recycle_one(start.slots);
+        }
+        decision.preempt.clear();
+        decision.wake_at = None;
+        if state.pending().is_empty() {
+            return;
+        }
         let n = state.pending().len();
         let order: &[u32] = if self.order == QueueOrder::Fcfs {
             // The queue is kept in arrival order: FCFS is the identity,
@@ -93,7 +106,7 @@ impl Policy for ComposedPolicy {
             placement: self.placement,
             tent: &mut s.tent,
             started: &mut s.started,
-            decision: &mut decision,
+            decision,
         };
         match self.backfill {
             Backfill::None => {
@@ -106,6 +119,5 @@ impl Policy for ComposedPolicy {
             }
             Backfill::Conservative => pass.conservative(order, &mut s.profile),
         }
-        decision
     }
 }

@@ -71,7 +71,31 @@ pub trait Policy: Send {
     fn name(&self) -> &str;
 
     /// The decision for `state` at `now`.
-    fn decide(&mut self, state: &ClusterState, now: f64) -> Decision;
+    fn decide(&mut self, state: &ClusterState, now: f64) -> Decision {
+        let mut decision = Decision::default();
+        self.decide_into(state, now, &mut decision);
+        decision
+    }
+
+    /// [`Policy::decide`], written into `out` (whatever it held is
+    /// replaced), so that a caller that decides often reuses one decision's
+    /// memory (the simulator decides about twice per job).
+    fn decide_into(&mut self, state: &ClusterState, now: f64, out: &mut Decision);
+
+    /// Takes slot lists the caller no longer needs (those of jobs that
+    /// ended) out of `spare`, so that later decisions fill them instead of
+    /// allocating new ones. The default drops them.
+    fn recycle(&mut self, spare: &mut Vec<Vec<Slot>>) {
+        spare.clear();
+    }
+
+    /// Whether `decide` reads the state's fair-share usage
+    /// ([`ClusterState::usage`]). When it does not, a caller may leave the
+    /// usage uncharged: the simulator then skips the decay arithmetic at
+    /// every job end (a twentieth of a KTH-SP2 replay under EASY).
+    fn reads_usage(&self) -> bool {
+        true
+    }
 }
 
 impl<P: Policy + ?Sized> Policy for Box<P> {
@@ -81,6 +105,18 @@ impl<P: Policy + ?Sized> Policy for Box<P> {
 
     fn decide(&mut self, state: &ClusterState, now: f64) -> Decision {
         (**self).decide(state, now)
+    }
+
+    fn decide_into(&mut self, state: &ClusterState, now: f64, out: &mut Decision) {
+        (**self).decide_into(state, now, out)
+    }
+
+    fn recycle(&mut self, spare: &mut Vec<Vec<Slot>>) {
+        (**self).recycle(spare)
+    }
+
+    fn reads_usage(&self) -> bool {
+        (**self).reads_usage()
     }
 }
 

@@ -74,6 +74,12 @@ pub(crate) fn sort_key(score: f64, index: u32) -> u128 {
 }
 
 impl QueueOrder {
+    /// Whether the order reads fair-share usage (fair share, and the
+    /// multifactor priority through its fair-share factor).
+    pub fn reads_usage(&self) -> bool {
+        matches!(self, QueueOrder::Priority(_) | QueueOrder::FairShare(_))
+    }
+
     /// Writes into `out` the indices of `state.pending()` in this order
     /// (ties by arrival).
     pub fn order_into(&self, state: &ClusterState, now: f64, scratch: &mut OrderScratch, out: &mut Vec<u32>) {

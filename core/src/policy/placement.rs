@@ -40,11 +40,34 @@ pub struct Tentative {
     room: Vec<u64>,
     generation: u32,
     by_room: Vec<u32>,
+    /// Empty slot lists to fill before allocating new ones (given back by
+    /// the caller through [`Tentative::recycle`], or by a failed placement).
+    pool: Vec<Vec<Slot>>,
     /// Free resources over all up nodes, minus this decision's starts.
     pub free_total: Resources,
 }
 
+/// How many empty slot lists a [`Tentative`] keeps for reuse; more are
+/// dropped.
+const POOL_MAX: usize = 4096;
+
 impl Tentative {
+    /// Keeps the slot lists in `spare` (emptied) for later placements, up
+    /// to a bound; `spare` is left empty.
+    pub fn recycle(&mut self, spare: &mut Vec<Vec<Slot>>) {
+        for v in spare.drain(..) {
+            self.recycle_one(v);
+        }
+    }
+
+    /// Keeps one slot list (emptied) for a later placement, up to a bound.
+    pub fn recycle_one(&mut self, mut slots: Vec<Slot>) {
+        if self.pool.len() < POOL_MAX && slots.capacity() > 0 {
+            slots.clear();
+            self.pool.push(slots);
+        }
+    }
+
     /// Starts a new decision over `state`.
     pub fn reset(&mut self, state: &ClusterState) {
         let n = state.nodes().len();
@@ -93,7 +116,7 @@ impl Tentative {
     /// is up): its entry and its ancestors' are brought up to date.
     #[inline]
     fn set_free(&mut self, state: &ClusterState, k: u32, free: Resources) {
-        self.node_free[k as usize] = free;
+        self.node_free[k as usize].assign(free);
         self.stamp[k as usize] = self.generation;
         if !state.free_index().enabled() {
             set_bit(&mut self.room, k as usize, !free.is_zero());
@@ -141,19 +164,24 @@ impl Tentative {
             });
             self.by_room = by_room;
         }
-        let single = || {
-            if demand.total.fits_in(&state.largest_node()) { self.single_node(state, how, demand) } else { None }
-        };
-        let slots = if demand.nodes > 0 {
-            self.exact_nodes(state, how, demand)?
-        } else if let Some(slots) = single() {
-            slots
+        let mut slots = self.pool.pop().unwrap_or_default();
+        let placed = if demand.nodes > 0 {
+            self.exact_nodes(state, how, demand, &mut slots)
+        } else if demand.total.fits_in(&state.largest_node()) && self.single_node(state, how, demand, &mut slots) {
+            true
         } else if how == Placement::FirstFit && !state.free_index().enabled() && cpus_only(&demand.total) {
             // takes the room itself
-            return self.spread_cpus(state, demand.total.cpus);
+            if self.spread_cpus(state, demand.total.cpus, &mut slots) {
+                return Some(slots);
+            }
+            false
         } else {
-            self.spread(state, how, demand)?
+            self.spread(state, how, demand, &mut slots)
         };
+        if !placed {
+            self.recycle_one(slots);
+            return None;
+        }
         for s in &slots {
             let left = self.free(state, s.node).saturating_sub(&s.res);
             self.set_free(state, s.node, left);
@@ -162,27 +190,31 @@ impl Tentative {
         Some(slots)
     }
 
-    fn single_node(&self, state: &ClusterState, how: Placement, demand: &Demand) -> Option<Vec<Slot>> {
+    // The placements below write into `slots` (empty on entry) and return
+    // whether the job was placed; when not, the caller discards what they
+    // wrote.
+
+    fn single_node(&self, state: &ClusterState, how: Placement, demand: &Demand, slots: &mut Vec<Slot>) -> bool {
         let node = match how {
             Placement::FirstFit => self.first_fit(state, 0, &demand.total),
             Placement::BestFit => self.by_room.iter().copied().find(|&i| demand.total.fits_in(&self.free(state, i))),
-        }?;
-        Some(vec![Slot { node, res: demand.total }])
+        };
+        node.map(|node| slots.push(Slot { node, res: demand.total })).is_some()
     }
 
-    fn exact_nodes(&self, state: &ClusterState, how: Placement, demand: &Demand) -> Option<Vec<Slot>> {
+    fn exact_nodes(&self, state: &ClusterState, how: Placement, demand: &Demand, slots: &mut Vec<Slot>) -> bool {
         let n = demand.nodes;
-        let mut slots = Vec::with_capacity(n as usize);
+        slots.reserve(n as usize);
         if how == Placement::FirstFit {
             let mut from = 0;
             while (slots.len() as u32) < n {
                 let k = slots.len() as u32;
                 let res = share(&demand.total, k, k + 1, n);
-                let node = self.first_fit(state, from, &res)?;
+                let Some(node) = self.first_fit(state, from, &res) else { return false };
                 slots.push(Slot { node, res });
                 from = node + 1;
             }
-            return Some(slots);
+            return true;
         }
         for node in self.by_room.iter().copied() {
             let k = slots.len() as u32;
@@ -190,22 +222,22 @@ impl Tentative {
             if res.fits_in(&self.free(state, node)) {
                 slots.push(Slot { node, res });
                 if slots.len() as u32 == n {
-                    return Some(slots);
+                    return true;
                 }
             }
         }
-        None
+        false
     }
 
-    fn spread(&self, state: &ClusterState, how: Placement, demand: &Demand) -> Option<Vec<Slot>> {
+    fn spread(&self, state: &ClusterState, how: Placement, demand: &Demand, slots: &mut Vec<Slot>) -> bool {
         let units = demand.size().max(1);
         let t = &demand.total;
         let per_unit = Resources::new(t.cpus.div_ceil(units), t.gpus.div_ceil(units), t.mem_mb.div_ceil(units.into()));
         match how {
-            Placement::BestFit => self.spread_over(state, self.by_room.iter().copied(), t, units, &per_unit),
+            Placement::BestFit => self.spread_over(state, self.by_room.iter().copied(), t, units, &per_unit, slots),
             Placement::FirstFit if !state.free_index().enabled() && !per_unit.is_zero() => {
                 // a node without room holds no unit: the set bits, in order
-                self.spread_over(state, SetBits::from(&self.room, 0), t, units, &per_unit)
+                self.spread_over(state, SetBits::from(&self.room, 0), t, units, &per_unit, slots)
             }
             Placement::FirstFit => {
                 // the nodes a scan would skip hold no unit
@@ -215,7 +247,7 @@ impl Tentative {
                     next = node + 1;
                     Some(node)
                 });
-                self.spread_over(state, nodes, t, units, &per_unit)
+                self.spread_over(state, nodes, t, units, &per_unit, slots)
             }
         }
     }
@@ -229,10 +261,10 @@ impl Tentative {
     /// `min(free CPUs, CPUs left)` in one step instead of the generic
     /// fitting and split. Returns `None` and takes nothing (the room taken
     /// is given back) when the CPUs do not fit.
-    fn spread_cpus(&mut self, state: &ClusterState, cpus: u32) -> Option<Vec<Slot>> {
+    fn spread_cpus(&mut self, state: &ClusterState, cpus: u32, slots: &mut Vec<Slot>) -> bool {
         debug_assert!(cpus > 0 && !state.free_index().enabled());
         let mut left = cpus;
-        let mut slots = Vec::with_capacity((cpus as usize).min(self.stamp.len()));
+        slots.reserve((cpus as usize).min(self.stamp.len()));
         'words: for w in 0..self.room.len() {
             // the bits of this word as they were (only bits already visited
             // are cleared below)
@@ -249,7 +281,7 @@ impl Tentative {
                 free.cpus -= take;
                 // `set_free`'s bitset branch, written out: calling it here
                 // cost 7 M instructions more per KTH-SP2 replay (callgrind)
-                self.node_free[k as usize] = free;
+                self.node_free[k as usize].assign(free);
                 self.stamp[k as usize] = self.generation;
                 if free.is_zero() {
                     self.room[w] &= !(1u64 << bit);
@@ -262,14 +294,14 @@ impl Tentative {
             }
         }
         if left > 0 {
-            for s in &slots {
+            for s in slots.iter() {
                 let free = self.free(state, s.node).saturating_add(&s.res);
                 self.set_free(state, s.node, free);
             }
-            return None;
+            return false;
         }
         self.free_total.cpus = self.free_total.cpus.saturating_sub(cpus);
-        Some(slots)
+        true
     }
 
     /// Spreads `units` units of `total` (`per_unit` each, at most) over
@@ -281,9 +313,10 @@ impl Tentative {
         total: &Resources,
         units: u32,
         per_unit: &Resources,
-    ) -> Option<Vec<Slot>> {
+        slots: &mut Vec<Slot>,
+    ) -> bool {
         let mut done = 0u32;
-        let mut slots = Vec::with_capacity((units as usize).min(self.stamp.len()));
+        slots.reserve((units as usize).min(self.stamp.len()));
         for node in nodes {
             let fit = units_fitting(&self.free(state, node), per_unit).min(units - done);
             if fit == 0 {
@@ -292,10 +325,10 @@ impl Tentative {
             slots.push(Slot { node, res: share(total, done, done + fit, units) });
             done += fit;
             if done == units {
-                return Some(slots);
+                return true;
             }
         }
-        None
+        false
     }
 }
 
@@ -494,8 +527,14 @@ mod tests {
         if !d.total.fits_in(&t.free_total) {
             return None;
         }
-        let single = if d.total.fits_in(&st.largest_node()) { t.single_node(st, Placement::FirstFit, d) } else { None };
-        let slots = single.or_else(|| t.spread(st, Placement::FirstFit, d))?;
+        let mut slots = Vec::new();
+        let single = d.total.fits_in(&st.largest_node()) && t.single_node(st, Placement::FirstFit, d, &mut slots);
+        if !single {
+            slots.clear();
+            if !t.spread(st, Placement::FirstFit, d, &mut slots) {
+                return None;
+            }
+        }
         for s in &slots {
             let left = t.free(st, s.node).saturating_sub(&s.res);
             t.set_free(st, s.node, left);
@@ -541,7 +580,8 @@ mod tests {
             let room = fast.room.clone();
             let free: Vec<Resources> = (0..n).map(|k| fast.free(&st, k)).collect();
             let cpus: u32 = free.iter().map(|f| f.cpus).sum::<u32>() + 1 + over;
-            proptest::prop_assert_eq!(fast.spread_cpus(&st, cpus), None);
+            let mut slots = Vec::new();
+            proptest::prop_assert!(!fast.spread_cpus(&st, cpus, &mut slots));
             proptest::prop_assert_eq!(&fast.room, &room);
             for k in 0..n {
                 proptest::prop_assert_eq!(fast.free(&st, k), free[k as usize]);

@@ -133,3 +133,13 @@ proptest! {
         prop_assert!(after <= before, "head reservation moved from {before} to {after}");
     }
 }
+
+#[test]
+fn only_the_orders_that_weigh_usage_say_they_read_it() {
+    for name in PolicySpec::PRESETS {
+        let p = name.parse::<PolicySpec>().unwrap().build();
+        let want = name.starts_with("fairshare") || name == "priority";
+        assert_eq!(p.reads_usage(), want, "{name}");
+        assert_eq!(Box::new(p).reads_usage(), want, "{name}, boxed");
+    }
+}

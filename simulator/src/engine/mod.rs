@@ -28,7 +28,7 @@ use event::{Event, Kind};
 use foresight_core::Cluster;
 use foresight_core::policy::{Decision, Policy};
 use foresight_core::predictor::{Outlived, Predictor, clamp_correction, clamp_estimate};
-use foresight_core::state::{ClusterState, JobKey, PendingJob, StateError};
+use foresight_core::state::{ClusterState, JobKey, PendingJob, RunningJob, Slot, StateError};
 use std::collections::BinaryHeap;
 
 /// Replays `workload` on `cluster` under `policy`, with runtime estimates
@@ -58,6 +58,9 @@ pub fn simulate(
         due_count: 0,
         decide_on_correction: opts.decide_on_correction,
         decide_per_event: opts.decide_per_event,
+        charge_usage: policy.reads_usage(),
+        decision: Decision::default(),
+        spare: Vec::new(),
     };
     e.plan_faults(&opts.faults);
     e.run(policy, predictor)?;
@@ -87,6 +90,13 @@ struct Engine<'w> {
     due_count: usize,
     decide_on_correction: bool,
     decide_per_event: bool,
+    /// The policy reads fair-share usage: charge it as jobs stop (else
+    /// nothing reads it, and the ledger is left empty).
+    charge_usage: bool,
+    /// The decision buffer, kept from one decision to the next.
+    decision: Decision,
+    /// Slot lists of jobs that stopped, for the policy to reuse.
+    spare: Vec<Vec<Slot>>,
 }
 
 impl Engine<'_> {
@@ -170,8 +180,20 @@ impl Engine<'_> {
         }
         self.catch_up(now, predictor);
         self.stats.decisions += 1;
-        let decision = policy.decide(&self.state, now);
-        self.apply(decision, now, policy.name(), predictor)
+        policy.recycle(&mut self.spare);
+        let mut decision = std::mem::take(&mut self.decision);
+        policy.decide_into(&self.state, now, &mut decision);
+        let applied = self.apply(&mut decision, now, policy.name(), predictor);
+        self.decision = decision;
+        applied
+    }
+
+    /// Takes a running job out of the state (it ended, failed or was
+    /// preempted); its slot list goes to the spares.
+    fn stop(&mut self, key: JobKey) -> Result<RunningJob, StateError> {
+        let mut job = self.state.finish(key)?;
+        self.spare.push(std::mem::take(&mut job.slots));
+        Ok(job)
     }
 
     /// Nothing runs, nothing can start again: no node is down, or none will
@@ -204,7 +226,7 @@ impl Engine<'_> {
                 if self.attempt[i] != attempt {
                     return;
                 }
-                let job = self.state.finish(key).expect("an ending job is running");
+                let job = self.stop(key).expect("an ending job is running");
                 self.outlive(i, job.expected_end_s, f64::INFINITY, predictor);
                 let ran = now - job.start_s;
                 self.charge(&job.info, ran, now);
@@ -242,7 +264,7 @@ impl Engine<'_> {
         self.stats.node_failures += 1;
         self.state.set_node_up(node, false);
         for key in self.state.jobs_on_node(node) {
-            let job = self.state.finish(key).expect("a job on the node is running");
+            let job = self.stop(key).expect("a job on the node is running");
             let i = key.0 as usize;
             self.outlive(i, job.expected_end_s, now, predictor);
             self.clear_due(i);
@@ -268,6 +290,9 @@ impl Engine<'_> {
     }
 
     fn charge(&mut self, info: &foresight_core::state::JobInfo, ran_s: f64, now: f64) {
+        if !self.charge_usage {
+            return;
+        }
         let amount = info.demand.dominant_share(&self.capacity) * ran_s.max(0.0);
         self.state.usage_mut().charge(info.user, info.group, amount, now);
     }
@@ -342,17 +367,19 @@ impl Engine<'_> {
         j.runtime_s.min(j.info.limit_s)
     }
 
-    fn apply(&mut self, d: Decision, now: f64, policy: &str, predictor: &mut dyn Predictor) -> Result<(), EngineError> {
+    /// Applies `d`, taking its starts and preemptions out (a refused one
+    /// stops it there, as an error).
+    fn apply(&mut self, d: &mut Decision, now: f64, policy: &str, predictor: &mut dyn Predictor) -> Result<(), EngineError> {
         let invalid = |source| EngineError::InvalidDecision { policy: policy.to_string(), at_s: now, source };
-        for key in d.preempt {
-            let job = self.state.finish(key).map_err(invalid)?;
+        for key in d.preempt.drain(..) {
+            let job = self.stop(key).map_err(invalid)?;
             let i = key.0 as usize;
             self.outlive(i, job.expected_end_s, now, predictor);
             self.clear_due(i);
             self.charge(&job.info, now - job.start_s, now);
             self.requeue(key);
         }
-        for s in d.starts {
+        for s in d.starts.drain(..) {
             let i = s.key.0 as usize;
             let Some(est) = self.out.get(i).map(|o| o.estimate_s) else {
                 return Err(invalid(StateError::NotPending(s.key)));
