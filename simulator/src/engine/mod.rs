@@ -105,7 +105,7 @@ impl Engine<'_> {
             self.live += 1;
         }
         self.seq += 1;
-        self.heap.push(Event { t, seq: self.seq, kind });
+        self.heap.push(Event::new(t, self.seq, kind));
     }
 
     fn plan_faults(&mut self, faults: &FaultConfig) {
@@ -129,7 +129,7 @@ impl Engine<'_> {
         let mut cursor = 0;
         loop {
             let next_submit = jobs.get(cursor).map(|j| j.info.submit_s);
-            let next_event = self.heap.peek().map(|e| e.t);
+            let next_event = self.heap.peek().map(Event::t);
             let now = match (next_submit, next_event) {
                 (Some(a), Some(b)) => a.min(b),
                 (Some(a), None) => a,
@@ -141,7 +141,7 @@ impl Engine<'_> {
             }
             let per_event = self.decide_per_event;
             let mut only_corrections = true;
-            while let Some(ev) = self.heap.peek().copied().filter(|e| e.t == now && e.kind.rank() == 0) {
+            while let Some(ev) = self.heap.peek().copied().filter(|e| e.t() == now && e.kind.rank() == 0) {
                 self.heap.pop();
                 self.handle(ev, predictor);
                 if per_event && self.decide_on_correction {
@@ -159,7 +159,7 @@ impl Engine<'_> {
                     self.decide(policy, predictor, now)?;
                 }
             }
-            while let Some(ev) = self.heap.peek().copied().filter(|e| e.t == now) {
+            while let Some(ev) = self.heap.peek().copied().filter(|e| e.t() == now) {
                 only_corrections = false;
                 self.heap.pop();
                 self.handle(ev, predictor);
@@ -205,7 +205,7 @@ impl Engine<'_> {
 
     fn handle(&mut self, ev: Event, predictor: &mut dyn Predictor) {
         self.stats.events += 1;
-        let now = ev.t;
+        let now = ev.t();
         match ev.kind {
             Kind::Correction { key, attempt, n } => {
                 self.live -= 1;
