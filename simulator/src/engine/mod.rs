@@ -59,7 +59,6 @@ pub fn simulate(
         decide_on_correction: opts.decide_on_correction,
         decide_per_event: opts.decide_per_event,
         charge_usage: policy.reads_usage(),
-        decision: Decision::default(),
         spare: Vec::new(),
     };
     e.plan_faults(&opts.faults);
@@ -93,8 +92,6 @@ struct Engine<'w> {
     /// The policy reads fair-share usage: charge it as jobs stop (else
     /// nothing reads it, and the ledger is left empty).
     charge_usage: bool,
-    /// The decision buffer, kept from one decision to the next.
-    decision: Decision,
     /// Slot lists of jobs that stopped, for the policy to reuse.
     spare: Vec<Vec<Slot>>,
 }
@@ -127,6 +124,7 @@ impl Engine<'_> {
         let w = self.w;
         let jobs = &w.jobs;
         let mut cursor = 0;
+        let mut decision = Decision::default();
         loop {
             let next_submit = jobs.get(cursor).map(|j| j.info.submit_s);
             let next_event = self.heap.peek().map(Event::t);
@@ -145,7 +143,7 @@ impl Engine<'_> {
                 self.heap.pop();
                 self.handle(ev, predictor);
                 if per_event && self.decide_on_correction {
-                    self.decide(policy, predictor, now)?;
+                    self.decide(policy, &mut decision, predictor, now)?;
                 }
             }
             while let Some(j) = jobs.get(cursor).filter(|j| j.info.submit_s == now) {
@@ -156,7 +154,7 @@ impl Engine<'_> {
                 cursor += 1;
                 only_corrections = false;
                 if per_event {
-                    self.decide(policy, predictor, now)?;
+                    self.decide(policy, &mut decision, predictor, now)?;
                 }
             }
             while let Some(ev) = self.heap.peek().copied().filter(|e| e.t() == now) {
@@ -164,28 +162,33 @@ impl Engine<'_> {
                 self.heap.pop();
                 self.handle(ev, predictor);
                 if per_event {
-                    self.decide(policy, predictor, now)?;
+                    self.decide(policy, &mut decision, predictor, now)?;
                 }
             }
             if !per_event && (!only_corrections || self.decide_on_correction) {
-                self.decide(policy, predictor, now)?;
+                self.decide(policy, &mut decision, predictor, now)?;
             }
         }
         Ok(())
     }
 
-    fn decide(&mut self, policy: &mut dyn Policy, predictor: &mut dyn Predictor, now: f64) -> Result<(), EngineError> {
+    /// Asks the policy for a decision into `decision` (one buffer for the
+    /// whole run) and applies it.
+    fn decide(
+        &mut self,
+        policy: &mut dyn Policy,
+        decision: &mut Decision,
+        predictor: &mut dyn Predictor,
+        now: f64,
+    ) -> Result<(), EngineError> {
         if self.state.pending().is_empty() {
             return Ok(());
         }
         self.catch_up(now, predictor);
         self.stats.decisions += 1;
         policy.recycle(&mut self.spare);
-        let mut decision = std::mem::take(&mut self.decision);
-        policy.decide_into(&self.state, now, &mut decision);
-        let applied = self.apply(&mut decision, now, policy.name(), predictor);
-        self.decision = decision;
-        applied
+        policy.decide_into(&self.state, now, decision);
+        self.apply(decision, now, policy.name(), predictor)
     }
 
     /// Takes a running job out of the state (it ended, failed or was
