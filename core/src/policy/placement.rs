@@ -137,12 +137,14 @@ impl Tentative {
 
     /// The first node at or after `from` where `need` fits in this decision.
     fn first_fit(&self, state: &ClusterState, from: u32, need: &Resources) -> Option<u32> {
+        if need.is_zero() {
+            // fits on any node that is up, even one with no room left (a
+            // node that is down holds nothing, not even an empty share)
+            let nodes = state.nodes();
+            return (from as usize..nodes.len()).find(|&k| nodes[k].up).map(|k| k as u32);
+        }
         let idx = state.free_index();
         if !idx.enabled() {
-            if need.is_zero() {
-                // fits anywhere, even on a node with no room
-                return (from < idx.nodes() as u32).then_some(from);
-            }
             return SetBits::from(&self.room, from as usize).find(|&k| need.fits_in(&self.free(state, k)));
         }
         first_fit(idx.width(), idx.nodes(), from as usize, need, &|i| self.entry(state, i))
@@ -412,9 +414,12 @@ mod tests {
     }
 
     /// First fit as a plain scan over the nodes, as it was before the free
-    /// index: the reference the indexed search must agree with.
-    fn scan_first_fit(free: &mut [Resources], d: &Demand, largest: &Resources) -> Option<Vec<Slot>> {
-        let fits = |free: &[Resources], r: &Resources| (0..free.len() as u32).filter(|&i| r.fits_in(&free[i as usize])).collect::<Vec<_>>();
+    /// index: the reference the indexed search must agree with. A node that
+    /// is down (`up[i]` false) holds nothing, not even an empty share.
+    fn scan_first_fit(free: &mut [Resources], up: &[bool], d: &Demand, largest: &Resources) -> Option<Vec<Slot>> {
+        let fits = |free: &[Resources], r: &Resources| {
+            (0..free.len() as u32).filter(|&i| up[i as usize] && r.fits_in(&free[i as usize])).collect::<Vec<_>>()
+        };
         let spread = |free: &[Resources]| {
             let units = d.size().max(1);
             let t = &d.total;
@@ -422,6 +427,9 @@ mod tests {
             let mut done = 0;
             let mut slots = Vec::new();
             for (i, f) in free.iter().enumerate() {
+                if !up[i] {
+                    continue;
+                }
                 let fit = units_fitting(f, &per).min(units - done);
                 if fit > 0 {
                     slots.push(Slot { node: i as u32, res: share(t, done, done + fit, units) });
@@ -438,7 +446,7 @@ mod tests {
             for (i, f) in free.iter().enumerate() {
                 let k = slots.len() as u32;
                 let res = share(&d.total, k, k + 1, d.nodes);
-                if res.fits_in(f) {
+                if up[i] && res.fits_in(f) {
                     slots.push(Slot { node: i as u32, res });
                 }
                 if slots.len() as u32 == d.nodes {
@@ -473,24 +481,23 @@ mod tests {
             }
             let mut t = Tentative::default();
             let mut free: Vec<Resources> = st.nodes().iter().map(|n| if n.up { n.free } else { Resources::default() }).collect();
+            let up: Vec<bool> = st.nodes().iter().map(|n| n.up).collect();
             // some decisions in a row on a state that changes between them
             for (round, chunk) in jobs.chunks(7).enumerate() {
                 t.reset(&st);
                 let mut tent = free.clone();
                 for (j, &(c, g, m, n)) in chunk.iter().enumerate() {
                     let d = Demand { total: Resources::new(c, g, m * 100), nodes: n };
-                    let want = scan_first_fit(&mut tent, &d, &st.largest_node());
+                    let want = scan_first_fit(&mut tent, &up, &d, &st.largest_node());
                     let got = t.place(&st, Placement::FirstFit, &d);
                     proptest::prop_assert_eq!(&got, &want);
                     if let (Some(slots), 0) = (got, j % 2) {
                         let key = crate::state::JobKey((round * 10 + j) as u32);
                         let info = crate::state::JobInfo { key, user: 0, group: 0, queue: 0, submit_s: 0.0, demand: d, limit_s: 1.0 };
                         st.submit(crate::state::PendingJob { info, estimate_s: 1.0 }).unwrap();
-                        // (an empty share may land on a node that is down,
-                        // which the state refuses)
-                        if st.start(key, slots.clone(), 0.0, 1.0).is_err() {
-                            continue;
-                        }
+                        // every placement holds: no share, not even an
+                        // empty one, lands on a node that is down
+                        st.start(key, slots.clone(), 0.0, 1.0).unwrap();
                         for s in &slots {
                             free[s.node as usize] = free[s.node as usize].saturating_sub(&s.res);
                         }
@@ -586,6 +593,28 @@ mod tests {
             for k in 0..n {
                 proptest::prop_assert_eq!(fast.free(&st, k), free[k as usize]);
             }
+        }
+    }
+
+    #[test]
+    fn an_empty_share_never_lands_on_a_node_that_is_down() {
+        for indexed in [false, true] {
+            let mut st = state(4, Resources::new(1, 0, 0));
+            st.keep_free_index(indexed);
+            st.set_node_up(0, false);
+            let mut t = Tentative::default();
+            t.reset(&st);
+            // two CPUs over three nodes: shares of 0, 1 and 1 CPU
+            let d = Demand { total: Resources::new(2, 0, 0), nodes: 3 };
+            let slots = t.place(&st, Placement::FirstFit, &d).unwrap();
+            assert_eq!(slots.iter().map(|s| (s.node, s.res.cpus)).collect::<Vec<_>>(), vec![(1, 0), (2, 1), (3, 1)]);
+            let info = crate::state::JobInfo { key: crate::state::JobKey(0), user: 0, group: 0, queue: 0, submit_s: 0.0, demand: d, limit_s: 1.0 };
+            st.submit(crate::state::PendingJob { info, estimate_s: 1.0 }).unwrap();
+            st.start(info.key, slots, 0.0, 1.0).expect("the state takes the placement");
+            // a job asking for nothing goes on a node that is up too
+            t.reset(&st);
+            let none = Demand::new(Resources::default());
+            assert_eq!(t.place(&st, Placement::FirstFit, &none).unwrap()[0].node, 1, "indexed: {indexed}");
         }
     }
 
