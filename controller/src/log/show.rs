@@ -23,7 +23,8 @@ pub fn line(r: &Record) -> String {
             st.torn_bytes_dropped
         ),
         Body::Cycle(c) => {
-            let changes: Vec<String> = c.changes.iter().map(|ch| format!("{}:{:?}", ch.job_id, ch.what).to_lowercase()).collect();
+            // the job id as the orchestrator wrote it (ids may have capitals)
+            let changes: Vec<String> = c.changes.iter().map(|ch| format!("{}:{}", ch.job_id, ch.what.as_str())).collect();
             let started = |d: &Option<super::DecisionSummary>| d.as_ref().map_or("n/a".to_string(), |d| ids(&d.started_ids()));
             let source = match c.source {
                 Source::Candidate => "candidate".to_string(),
@@ -72,7 +73,7 @@ pub fn line(r: &Record) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::record::BreakerRecord;
+    use crate::log::record::{BreakerRecord, Change, ChangeKind, CycleRecord, Observed};
 
     #[test]
     fn renders_a_breaker_record() {
@@ -82,5 +83,27 @@ mod tests {
             body: Body::Breaker(BreakerRecord { from: "closed".into(), to: "open".into(), reason: "model error: x".into() }),
         };
         assert_eq!(line(&r), "#4              10.000 breaker  closed -> open: model error: x");
+    }
+
+    #[test]
+    fn a_cycle_shows_job_ids_as_written() {
+        let change = |id: &str, what| Change { job_id: id.into(), what };
+        let c = CycleRecord {
+            cycle: 2,
+            trigger: "timer".into(),
+            observed_at_unix_s: 10.0,
+            observed: Observed { nodes: 1, pending: 1, running: 1, free_cpus: 0 },
+            changes: vec![change("Job-A7", ChangeKind::Submitted), change("12_3", ChangeKind::Started)],
+            actual: None,
+            baseline: None,
+            candidate: None,
+            source: Source::Candidate,
+            fallback_reason: None,
+            predictions: Default::default(),
+            model_version: None,
+            latency_us: 5,
+        };
+        let text = line(&Record { seq: 7, ts_unix_s: 10.0, body: Body::Cycle(c) });
+        assert!(text.contains("changes=[Job-A7:submitted 12_3:started]"), "{text}");
     }
 }
