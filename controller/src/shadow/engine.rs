@@ -74,6 +74,68 @@ pub struct Engine {
     states: Option<States>,
     /// The last cycle's record, its buffers reused by the next.
     record: CompactCycle,
+    /// What the model missed while the breaker was open.
+    held: Held,
+}
+
+/// How many finished jobs, and how many withdrawn ones, [`Held`] keeps (the
+/// oldest go first).
+const HELD_MAX: usize = 100_000;
+
+/// What the model was not told while the breaker was open, told at its next
+/// call: how the jobs that finished meanwhile ended, and which jobs left the
+/// queue without running. (Starts need no keeping: a running job's start is
+/// told at the first call that follows it, see `Tracked::start_observed`.)
+/// A call that fails loses what it carried, as it may have been told part of
+/// it already.
+#[derive(Debug, Default)]
+struct Held {
+    finished: std::collections::VecDeque<Ended>,
+    withdrawn: std::collections::VecDeque<JobKey>,
+}
+
+/// A finished job as the model learns it: its final record, its start when
+/// the model never saw it start, its runtime and its end.
+#[derive(Debug, Clone)]
+struct Ended {
+    info: foresight_core::state::JobInfo,
+    record: foresight_core::Job,
+    unseen_start: Option<f64>,
+    runtime_s: f64,
+    end_s: f64,
+}
+
+impl Ended {
+    fn of(t: &Tracked, now: f64) -> Self {
+        let (start, end) = (t.view.job.start_s.unwrap_or(now), t.view.job.end_s.unwrap_or(now));
+        Self {
+            info: t.info,
+            record: t.view.job.clone(),
+            unseen_start: (!t.start_observed).then_some(start),
+            runtime_s: (end - start).max(0.0),
+            end_s: end,
+        }
+    }
+
+    fn into_work(self, work: &mut ModelWork) {
+        work.records.push((self.info, self.record));
+        if let Some(start) = self.unseen_start {
+            work.starts.push((self.info, start));
+        }
+        work.ends.push((self.info, self.runtime_s, self.end_s));
+    }
+}
+
+impl Held {
+    /// Keeps this cycle's finished and withdrawn jobs for the next call.
+    fn hold(&mut self, diff: &Diff, finished: &[Tracked], now: f64) {
+        self.finished.extend(finished.iter().map(|t| Ended::of(t, now)));
+        self.withdrawn.extend(diff.withdrawn.iter().copied());
+        let excess = self.finished.len().saturating_sub(HELD_MAX);
+        self.finished.drain(..excess);
+        let excess = self.withdrawn.len().saturating_sub(HELD_MAX);
+        self.withdrawn.drain(..excess);
+    }
 }
 
 /// What one cycle says: its record, then the finished jobs and breaker
@@ -157,6 +219,7 @@ impl Engine {
             restored: HashMap::new(),
             states: None,
             record: CompactCycle::default(),
+            held: Held::default(),
         }
     }
 
@@ -189,7 +252,14 @@ impl Engine {
     }
 
     fn model_work(&mut self, diff: &Diff, finished: &[Tracked], trial: bool, now: f64) -> (ModelWork, Vec<JobKey>, Vec<JobKey>) {
-        let mut work = ModelWork { withdrawn: diff.withdrawn.clone(), ..ModelWork::default() };
+        // first what the model missed while the breaker was open, in order
+        let held = std::mem::take(&mut self.held);
+        let mut work = ModelWork::default();
+        for e in held.finished {
+            e.into_work(&mut work);
+        }
+        work.withdrawn.extend(held.withdrawn);
+        work.withdrawn.extend(diff.withdrawn.iter().copied());
         let mut predict_keys = Vec::new();
         let mut outlived_keys = Vec::new();
         let new: HashSet<JobKey> = diff.new_jobs.iter().copied().collect();
@@ -217,16 +287,11 @@ impl Engine {
         }
         for t in finished {
             // the final record: the history learns how the job ended
-            work.records.push((t.info, t.view.job.clone()));
             if t.predicted_s.is_none() {
                 predict_keys.push(t.info.key);
                 work.predict.push(t.info);
             }
-            let (start, end) = (t.view.job.start_s.unwrap_or(now), t.view.job.end_s.unwrap_or(now));
-            if !t.start_observed {
-                work.starts.push((t.info, start));
-            }
-            work.ends.push((t.info, (end - start).max(0.0), end));
+            Ended::of(t, now).into_work(&mut work);
         }
         (work, predict_keys, outlived_keys)
     }
@@ -319,6 +384,8 @@ impl Engine {
                 }
                 Err(f) => failure = Some(f),
             }
+        } else {
+            self.held.hold(&diff, &finished, now);
         }
 
         // finished jobs: prediction error, drift, counterfactual

@@ -119,3 +119,58 @@ async fn kept_states_match_a_fresh_build_after_changes() {
     let fresh = cluster_state(&e.tracker, 103.0, |t| t.estimate_s.unwrap_or(f64::INFINITY));
     assert_eq!(keys(&kept.cand), keys(&fresh));
 }
+
+/// What a [`Told`] model was told: ends, starts and forgotten jobs, by key.
+#[derive(Debug, Default)]
+struct Heard {
+    starts: Vec<u32>,
+    ends: Vec<(u32, f64)>,
+    forgotten: Vec<u32>,
+}
+
+/// A healthy model that writes down what it is told.
+struct Told(Arc<std::sync::Mutex<Heard>>);
+
+impl crate::model::Model for Told {
+    fn version(&self) -> &str {
+        "told"
+    }
+    fn forget(&mut self, key: JobKey) {
+        self.0.lock().unwrap().forgotten.push(key.0);
+    }
+    fn predict(&mut self, jobs: &[foresight_core::state::JobInfo]) -> Result<Vec<f64>, crate::model::ModelError> {
+        Ok(vec![30.0; jobs.len()])
+    }
+    fn observe_start(&mut self, job: &foresight_core::state::JobInfo, _: f64) {
+        self.0.lock().unwrap().starts.push(job.key.0);
+    }
+    fn observe_end(&mut self, job: &foresight_core::state::JobInfo, runtime_s: f64, _: f64) {
+        self.0.lock().unwrap().ends.push((job.key.0, runtime_s));
+    }
+    fn correct(&mut self, _: &foresight_core::state::JobInfo, o: &Outlived) -> f64 {
+        o.estimate_s * 2.0
+    }
+}
+
+#[tokio::test]
+async fn what_the_model_missed_while_the_breaker_was_open_reaches_it_at_the_next_call() {
+    let mut e = engine(ScriptedModel { sleep: Duration::ZERO, fail: true, estimate: 1.0 });
+    let p = |id: &str, submit: f64| job(id, Phase::Pending, 2, submit, None, None);
+    let recs = e.cycle(&view(100.0, vec![p("1", 99.0), p("2", 99.5)]), "timer").await.bodies();
+    assert!(matches!(&recs[1], Body::Breaker(b) if b.to == "open"));
+    // while open: job 1 runs and ends, job 2 is withdrawn
+    e.cycle(&view(101.0, vec![job("1", Phase::Running, 2, 99.0, Some(101.0), None), p("2", 99.5)]), "timer").await;
+    let recs = e.cycle(&view(120.0, vec![job("1", Phase::Finished, 2, 99.0, Some(101.0), Some(120.0))]), "timer").await.bodies();
+    assert_eq!(cycle_of(&recs).fallback_reason.as_deref(), Some("circuit breaker open"));
+
+    let heard = Arc::new(std::sync::Mutex::new(Heard::default()));
+    e.model().lock().unwrap().model = Some(Box::new(Told(heard.clone())));
+    e.breaker = Breaker::new(Duration::ZERO);
+    e.breaker.on_failure(Instant::now(), &Failure::ModelMissing("reset".into()));
+    let recs = e.cycle(&view(121.0, vec![p("3", 120.5)]), "timer").await.bodies();
+    assert_eq!(cycle_of(&recs).source, Source::Candidate);
+    let heard = heard.lock().unwrap();
+    assert_eq!(heard.starts, [1], "job 1's start, never told");
+    assert_eq!(heard.ends, [(1, 19.0)], "job 1 ran 19 s");
+    assert_eq!(heard.forgotten, [2], "job 2 left the queue");
+}
