@@ -186,7 +186,9 @@ impl Engine<'_> {
         }
         self.catch_up(now, predictor);
         self.stats.decisions += 1;
-        policy.recycle(&mut self.spare);
+        if !self.spare.is_empty() {
+            policy.recycle(&mut self.spare);
+        }
         policy.decide_into(&self.state, now, decision);
         self.apply(decision, now, policy.name(), predictor)
     }
