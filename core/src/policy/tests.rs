@@ -143,3 +143,22 @@ fn only_the_orders_that_weigh_usage_say_they_read_it() {
         assert_eq!(Box::new(p).reads_usage(), want, "{name}, boxed");
     }
 }
+
+#[test]
+fn deciding_into_a_used_decision_decides_the_same() {
+    let st = state(4, 1, &[(2, 100.0)], &[(4, 10.0), (2, 90.0), (2, 30.0), (1, 5.0)]);
+    for name in PolicySpec::PRESETS {
+        let mut p = name.parse::<PolicySpec>().unwrap().build();
+        let want = p.decide(&st, 0.0);
+        // a buffer holding an earlier decision, a preemption and a wake-up
+        let mut out = p.decide(&st, 0.0);
+        out.preempt.push(JobKey(9));
+        out.wake_at = Some(7.0);
+        // and slot lists given back, to be filled again
+        let mut spare = vec![vec![crate::state::Slot { node: 3, res: Resources::new(1, 0, 0) }]; 3];
+        p.recycle(&mut spare);
+        assert!(spare.is_empty(), "{name}: the policy takes the spares");
+        p.decide_into(&st, 0.0, &mut out);
+        assert_eq!(out, want, "{name}");
+    }
+}
