@@ -67,6 +67,9 @@ pub fn simulate(
     Ok(SimResult { outcomes: e.out, stats: e.stats })
 }
 
+/// How many stopped jobs' slot lists wait for the policy to take them.
+const SPARE_MAX: usize = 4096;
+
 struct Engine<'w> {
     w: &'w Workload,
     state: ClusterState,
@@ -194,10 +197,13 @@ impl Engine<'_> {
     }
 
     /// Takes a running job out of the state (it ended, failed or was
-    /// preempted); its slot list goes to the spares.
+    /// preempted); its slot list goes to the spares (a bounded number: the
+    /// queue may stay empty, and the policy unasked, for a long time).
     fn stop(&mut self, key: JobKey) -> Result<RunningJob, StateError> {
         let mut job = self.state.finish(key)?;
-        self.spare.push(std::mem::take(&mut job.slots));
+        if self.spare.len() < SPARE_MAX {
+            self.spare.push(std::mem::take(&mut job.slots));
+        }
         Ok(job)
     }
 
