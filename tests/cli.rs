@@ -106,3 +106,18 @@ fn help_lists_every_command() {
         assert!(text.contains(cmd), "{text}");
     }
 }
+
+#[test]
+fn a_sacct_dump_read_in_its_sites_zone_says_so() {
+    let dump = "datasets/test_data/sacct-parsable2.txt";
+    let out = foresight(&["inspect", dump, "--tz", "Europe/Stockholm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    // 2024-03-01 09:00 on the site's clock is 08:00 UTC
+    assert!(text.contains("2024-03-01 08:00:00 UTC (site time zone Europe/Stockholm, UTC+1.0 h)"), "{text}");
+    let utc = stdout(&foresight(&["inspect", dump]));
+    assert!(utc.contains("epoch       2024-03-01 09:00:00 UTC\n"), "{utc}");
+    let bad = foresight(&["inspect", dump, "--tz", "Mars/Olympus"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("unknown time zone `Mars/Olympus`"), "{}", stderr(&bad));
+}

@@ -29,11 +29,13 @@ pub mod synthetic;
 pub mod table;
 pub mod telemetry;
 pub mod timefmt;
+pub mod zone;
 
 pub use detect::Format;
 pub use error::{IngestError, LineError};
 pub use reject::SkipReport;
 pub use table::{Ingested, JobTable};
+pub use zone::{SiteZone, UnknownZone};
 
 use std::path::Path;
 
@@ -44,6 +46,9 @@ pub struct ReadOptions {
     pub format: Option<Format>,
     /// Stop at the first bad line instead of skipping it.
     pub strict: bool,
+    /// The site's time zone, for a `sacct` dump: it prints local times
+    /// without a zone, which are read as UTC when this is `None`.
+    pub tz: Option<SiteZone>,
 }
 
 /// Reads a trace file of any supported job format into the canonical table.
@@ -55,7 +60,7 @@ pub fn read_trace(path: &Path, opts: &ReadOptions) -> Result<Ingested, IngestErr
     let input = || source::open(path);
     match format {
         Format::Swf => swf::read(input()?, path, opts.strict),
-        Format::Sacct => sacct::read(input()?, path, opts.strict),
+        Format::Sacct => sacct::read_in(input()?, path, opts.strict, opts.tz),
         Format::GpuJobs => gpujobs::read(input()?, path, opts.strict),
         Format::Openb => openb::read(input()?, path, opts.strict),
         #[cfg(feature = "parquet")]

@@ -9,6 +9,7 @@ use crate::error::{IngestError, LineError};
 use crate::reject::Rejects;
 use crate::source::Lines;
 use crate::table::{Ingested, JobTable};
+use crate::zone::SiteZone;
 use fields::{Columns, Row};
 use foresight_core::{Job, TraceMeta};
 use std::collections::HashMap;
@@ -16,7 +17,16 @@ use std::io::BufRead;
 use std::path::Path;
 
 /// Reads `sacct --parsable2` output from `input`; `path` names it in errors.
+/// Its local times are read as UTC (see [`read_in`]).
 pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested, IngestError> {
+    read_in(input, path, strict, None)
+}
+
+/// [`read`], with the local times `sacct` prints read in the site's zone
+/// `zone` (as UTC when `None`): the jobs' times become true Unix times
+/// (before the table is rebased to its first submission), and the zone and
+/// its offset at the first submission go into the trace's metadata.
+pub fn read_in<R: BufRead>(input: R, path: &Path, strict: bool, zone: Option<SiteZone>) -> Result<Ingested, IngestError> {
     let mut rejects = Rejects::new(path, strict);
     let mut lines = Lines::new(input);
     let mut columns: Option<Columns> = None;
@@ -71,8 +81,25 @@ pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested,
         meta: TraceMeta { format: "sacct".into(), source: path.display().to_string(), ..TraceMeta::default() },
         jobs,
     };
+    match zone {
+        Some(zone) => {
+            for job in &mut table.jobs {
+                job.submit_s = zone.unix_of_local(job.submit_s);
+                job.start_s = job.start_s.map(|t| zone.unix_of_local(t));
+                job.end_s = job.end_s.map(|t| zone.unix_of_local(t));
+            }
+            let first = table.jobs.iter().map(|j| j.submit_s).fold(f64::INFINITY, f64::min);
+            let offset = zone.offset_at(first);
+            table.meta.tz_name = Some(zone.to_string());
+            table.meta.tz_offset_s = Some(offset);
+            table.meta.notes.push(format!(
+                "sacct prints the cluster's local time; it was read in {zone} (UTC{:+.1} h at the first submission)",
+                f64::from(offset) / 3600.0
+            ));
+        }
+        None => table.meta.notes.push("sacct prints the cluster's local time; it was read as UTC (give its zone with --tz)".into()),
+    }
     table.rebase_to_first_submit();
-    table.meta.notes.push("sacct prints the cluster's local time; it was read as UTC".into());
     table.meta.notes.push(format!("{steps_folded} job steps folded into their jobs"));
     Ok(Ingested { table, skipped: rejects.report })
 }

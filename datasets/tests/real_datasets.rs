@@ -82,7 +82,7 @@ fn damaged_kth(dir: &std::path::Path) -> Option<std::path::PathBuf> {
 fn a_truncated_line_stops_a_strict_read_with_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let Some(path) = damaged_kth(dir.path()) else { return };
-    let err = read_trace(&path, &ReadOptions { format: Some(Format::Swf), strict: true }).unwrap_err();
+    let err = read_trace(&path, &ReadOptions { format: Some(Format::Swf), strict: true, ..ReadOptions::default() }).unwrap_err();
     let IngestError::Parse { error, .. } = &err else { panic!("{err}") };
     assert_eq!(error.line, 1001);
     assert_eq!(error.field, "allocated processors");

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use foresight_datasets::{Format, Ingested, ReadOptions, SkipReport, read_trace};
+use foresight_datasets::{Format, Ingested, ReadOptions, SiteZone, SkipReport, read_trace};
 use std::path::{Path, PathBuf};
 
 /// A trace to read: a job log in any supported format, or a Parquet job table.
@@ -20,12 +20,18 @@ pub struct TraceArgs {
     /// bad lines and counting them.
     #[arg(long)]
     pub strict: bool,
+    /// The site's time zone (an IANA name: Europe/Stockholm, America/Chicago,
+    /// UTC) for a sacct dump, which prints local times without one; read as
+    /// UTC when not given, so that a model's hour-of-day features are off by
+    /// the site's offset when it is served live.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<SiteZone>,
 }
 
 impl TraceArgs {
     /// The read options these arguments ask for.
     pub fn options(&self) -> ReadOptions {
-        ReadOptions { format: self.format, strict: self.strict }
+        ReadOptions { format: self.format, strict: self.strict, tz: self.tz }
     }
 
     /// Reads the trace, with a spinner on a terminal, and reports skipped

@@ -29,6 +29,23 @@ fn steps_fold_into_their_jobs_and_attempts_are_counted() {
 }
 
 #[test]
+fn local_times_read_in_the_sites_zone_become_unix_times() {
+    // the sample's first submission is 2024-03-01T09:00:00 on the site's clock
+    let zone: SiteZone = "Europe/Stockholm".parse().unwrap();
+    let local = read_str(SAMPLE, true).unwrap().table;
+    let t = read_in(SAMPLE.as_bytes(), Path::new("sacct.txt"), true, Some(zone)).unwrap().table;
+    assert_eq!(t.meta.epoch_unix_s, Some(1_709_283_600.0 - 3600.0), "09:00 in Stockholm in March is 08:00 UTC");
+    assert_eq!((t.meta.tz_name.as_deref(), t.meta.tz_offset_s), (Some("Europe/Stockholm"), Some(3600)));
+    assert!(t.meta.notes.iter().any(|n| n.contains("read in Europe/Stockholm (UTC+1.0 h")), "{:?}", t.meta.notes);
+    // the same instants apart: times relative to the first submission keep
+    assert_eq!(
+        t.jobs.iter().map(|j| (j.submit_s, j.start_s, j.end_s)).collect::<Vec<_>>(),
+        local.jobs.iter().map(|j| (j.submit_s, j.start_s, j.end_s)).collect::<Vec<_>>()
+    );
+    assert!(local.meta.tz_name.is_none() && local.meta.notes.iter().any(|n| n.contains("read as UTC (give its zone with --tz)")));
+}
+
+#[test]
 fn times_are_relative_to_the_first_submission() {
     let t = read_str(SAMPLE, true).unwrap().table;
     assert_eq!(t.meta.epoch_unix_s, Some(1_709_283_600.0));
