@@ -184,12 +184,17 @@ impl Tentative {
             self.recycle_one(slots);
             return None;
         }
-        for s in &slots {
+        self.take(state, &slots);
+        Some(slots)
+    }
+
+    /// Takes the room of `slots`, placed in this decision, slot by slot.
+    fn take(&mut self, state: &ClusterState, slots: &[Slot]) {
+        for s in slots {
             let left = self.free(state, s.node).saturating_sub(&s.res);
             self.set_free(state, s.node, left);
             self.free_total = self.free_total.saturating_sub(&s.res);
         }
-        Some(slots)
     }
 
     // The placements below write into `slots` (empty on entry) and return
@@ -261,7 +266,7 @@ impl Tentative {
     /// holds as many units as it has free CPUs, and units `done..done + fit`
     /// hold exactly `fit` CPUs, so each node with room in node order takes
     /// `min(free CPUs, CPUs left)` in one step instead of the generic
-    /// fitting and split. Returns `None` and takes nothing (the room taken
+    /// fitting and split. Returns false and takes nothing (the room taken
     /// is given back) when the CPUs do not fit.
     fn spread_cpus(&mut self, state: &ClusterState, cpus: u32, slots: &mut Vec<Slot>) -> bool {
         debug_assert!(cpus > 0 && !state.free_index().enabled());

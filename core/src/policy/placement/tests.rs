@@ -164,11 +164,7 @@ fn place_generic(t: &mut Tentative, st: &ClusterState, d: &Demand) -> Option<Vec
             return None;
         }
     }
-    for s in &slots {
-        let left = t.free(st, s.node).saturating_sub(&s.res);
-        t.set_free(st, s.node, left);
-        t.free_total = t.free_total.saturating_sub(&s.res);
-    }
+    t.take(st, &slots);
     Some(slots)
 }
 
