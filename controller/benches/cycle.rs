@@ -18,11 +18,11 @@
 
 use foresight_controller::adapter::{ClusterView, JobView, NodeView, Phase};
 use foresight_controller::log::{FsyncPolicy, LogConfig, LogWriter};
-use foresight_controller::model::PredictorModel;
+use foresight_controller::model::ServedModel;
 use foresight_controller::obs::Metrics;
-use foresight_controller::shadow::build::cluster_state;
 use foresight_controller::shadow::engine::{Engine, EngineConfig};
-use foresight_controller::shadow::model_call::shared;
+use foresight_controller::shadow::feed;
+use foresight_core::runtime::{Runtime, RuntimeConfig};
 use foresight_core::policy::{Policy, PolicySpec};
 use foresight_core::predictor::PredictorKind;
 use foresight_core::{Job, NodeSpec, Resources};
@@ -99,14 +99,15 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let candidate: PolicySpec = "easy++".parse().unwrap();
     let baseline: PolicySpec = "priority".parse().unwrap();
-    let model = PredictorModel::of_kind(PredictorKind::UserHistory, "bench");
+    let model = ServedModel::of_kind(PredictorKind::UserHistory, "bench");
     let cfg = EngineConfig { deadline: Duration::from_secs(10), ..EngineConfig::default() };
+    let (c, b) = (candidate.clone(), baseline.clone());
     let mut engine = Engine::new(
         cfg,
-        Box::new(candidate.build()),
-        Box::new(baseline.build()),
+        move || Box::new(c.build()),
+        move || Box::new(b.build()),
         baseline.predictor.build(Vec::new),
-        shared(Ok(Box::new(model))),
+        Ok(model),
         Arc::new(Metrics::default()),
     );
     let dir = tempfile::tempdir().unwrap();
@@ -162,7 +163,12 @@ fn main() {
             t.elapsed().as_secs_f64() * 1e3 / 20.0
         };
         let mut state = None;
-        let build = time(&mut || state = Some(cluster_state(tracker, view.at_unix_s, |_| 600.0)));
+        let index = feed::node_index(tracker);
+        let build = time(&mut || {
+            let mut rt = Runtime::new(tracker.cluster(), Box::new(baseline.build()), PredictorKind::Requested.build(Vec::new), RuntimeConfig::default());
+            feed::rebuild(&mut rt, tracker, &index, |_| Some(600.0), view.at_unix_s);
+            state = Some(rt.state().clone());
+        });
         let state = state.unwrap();
         let (mut cand, mut base) = (candidate.build(), baseline.build());
         let cand_ms = time(&mut || drop(cand.decide(&state, view.at_unix_s)));
@@ -171,7 +177,7 @@ fn main() {
         t2.apply(&view);
         let apply_ms = time(&mut || drop(t2.apply(&view)));
         eprintln!(
-            "breakdown (wall, one thread): {} decide {cand_ms:.2} ms, {} decide {base_ms:.2} ms, tracker diff of an unchanged view {apply_ms:.2} ms; a state built from scratch (only on rebuilds) {build:.2} ms",
+            "breakdown (wall, one thread): {} decide {cand_ms:.2} ms, {} decide {base_ms:.2} ms, tracker diff of an unchanged view {apply_ms:.2} ms; a runtime built from scratch (only on rebuilds) {build:.2} ms",
             candidate.name, baseline.name
         );
     }

@@ -19,6 +19,8 @@ pub enum Failure {
     ModelMissing(String),
     /// The predictor or policy returned an error.
     ModelError(String),
+    /// A part of the candidate (its policy or its model) panicked.
+    Panic(String),
     /// The candidate did not answer within the per-cycle deadline.
     Deadline {
         /// The deadline it missed.
@@ -34,11 +36,12 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// A short label for metrics (`model_missing`, `model_error`, `deadline`, `drift`).
+    /// A short label for metrics (`model_missing`, `model_error`, `panic`, `deadline`, `drift`).
     pub fn label(&self) -> &'static str {
         match self {
             Failure::ModelMissing(_) => "model_missing",
             Failure::ModelError(_) => "model_error",
+            Failure::Panic(_) => "panic",
             Failure::Deadline { .. } => "deadline",
             Failure::Drift { .. } => "drift",
         }
@@ -50,6 +53,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::ModelMissing(why) => write!(f, "model missing: {why}"),
             Failure::ModelError(why) => write!(f, "model error: {why}"),
+            Failure::Panic(why) => write!(f, "panic: {why}"),
             Failure::Deadline { limit } => write!(f, "model missed its {} ms deadline", limit.as_millis()),
             Failure::Drift { error, threshold } => {
                 write!(f, "rolling prediction error {error:.3} passed threshold {threshold:.3}")

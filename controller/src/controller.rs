@@ -5,16 +5,16 @@
 use crate::adapter::{ClusterView, Orchestrator};
 use crate::event::{self, Event};
 use crate::log::{self, Body, LogConfig, LogError, LogWriter, ModelRecord, OutageRecord, StartRecord, StopRecord};
-use crate::model::Model;
+use crate::clock::now_unix_s;
+use crate::model::ServedModel;
 use crate::obs::{Metrics, http};
 use crate::shadow::engine::{Engine, EngineConfig, Restored};
-use crate::shadow::model_call;
 use foresight_core::policy::{PolicySpec, UnknownPolicy};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -112,9 +112,6 @@ impl ShadowHandle {
     }
 }
 
-fn now_unix_s() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
 
 /// Reads what an earlier run logged: finished job ids, and predictions and
 /// candidate starts of the others.
@@ -150,7 +147,7 @@ fn restore_from(path: &std::path::Path) -> Result<(HashSet<String>, HashMap<Stri
 pub async fn start<O: Orchestrator + 'static>(
     adapter: O,
     cfg: ShadowConfig,
-    model: Option<Box<dyn Model>>,
+    model: Option<ServedModel>,
     signals: bool,
 ) -> Result<ShadowHandle, ControllerError> {
     let candidate: PolicySpec = cfg.policy.parse()?;
@@ -170,15 +167,15 @@ pub async fn start<O: Orchestrator + 'static>(
     if let Err(why) = &model {
         tracing::warn!(%why, "starting without a model: the baseline decides until one loads");
     }
-    let slot = model_call::shared(model);
     let mut writer = LogWriter::open(cfg.log.clone())?;
     let (done, known) = restore_from(&cfg.log.path)?;
+    let (cand, base) = (candidate.clone(), baseline.clone());
     let mut engine = Engine::new(
         cfg.engine.clone(),
-        Box::new(candidate.build()),
-        Box::new(baseline.build()),
+        move || Box::new(cand.build()),
+        move || Box::new(base.build()),
         baseline.predictor.build(Vec::new),
-        slot,
+        model,
         metrics.clone(),
     );
     engine.restore(done, known);
@@ -187,7 +184,7 @@ pub async fn start<O: Orchestrator + 'static>(
         mode: "shadow".into(),
         policy: candidate.name.clone(),
         baseline: baseline.name.clone(),
-        model_version: model_call::version(engine.model()),
+        model_version: engine.model_version().map(str::to_string),
         orchestrator: adapter.name().to_string(),
         resumed: report.resumed,
         torn_bytes_dropped: report.torn_bytes_dropped,
@@ -280,17 +277,14 @@ async fn run(
             }
             Event::ModelReloaded { path, model } => {
                 let (version, error) = match &model {
-                    Ok(m) => (Some(m.version().to_string()), None),
+                    Ok(m) => (Some(m.version.clone()), None),
                     Err(e) => (None, Some(e.to_string())),
                 };
                 tracing::info!(?version, ?error, "model reloaded");
-                if let Ok(mut slot) = engine.model().try_lock() {
-                    match model {
-                        Ok(m) => slot.model = Some(m),
-                        Err(e) => slot.missing = e.to_string(),
-                    }
-                }
+                // logged as loaded; the cycles' records name the version
+                // that actually served each one
                 write(&mut writer, Body::Model(ModelRecord { path: path.display().to_string(), version, error }))?;
+                engine.reload(model.map_err(|e| e.to_string()));
             }
             Event::Shutdown(reason) => break reason,
         }

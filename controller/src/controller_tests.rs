@@ -3,7 +3,7 @@
 use super::*;
 use crate::adapter::Phase;
 use crate::adapter::fake::FakeOrchestrator;
-use crate::model::PredictorModel;
+use crate::model::ServedModel;
 use crate::shadow::track::tests::{job, node};
 
 fn view(at: f64, phase: Phase) -> ClusterView {
@@ -23,8 +23,8 @@ fn config(dir: &std::path::Path) -> ShadowConfig {
     cfg
 }
 
-fn model() -> Option<Box<dyn Model>> {
-    Some(Box::new(PredictorModel::of_kind(PredictorKind::Requested, "test-1")))
+fn model() -> Option<ServedModel> {
+    Some(ServedModel::of_kind(PredictorKind::Requested, "test-1"))
 }
 
 async fn until(what: &str, f: impl Fn() -> bool) {

@@ -3,7 +3,7 @@
 //! shares no state with the sources, only these messages.
 
 use crate::adapter::{ClusterView, Orchestrator, Phase};
-use crate::model::{self, Model, ModelError};
+use crate::model::{self, ModelError, ServedModel};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -24,7 +24,7 @@ pub enum Event {
         /// The file.
         path: PathBuf,
         /// The new model, or why it could not be loaded.
-        model: Result<Box<dyn Model>, ModelError>,
+        model: Result<ServedModel, ModelError>,
     },
     /// Stop cleanly.
     Shutdown(String),

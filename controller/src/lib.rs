@@ -27,6 +27,7 @@
 
 pub mod adapter;
 pub mod breaker;
+pub mod clock;
 pub mod controller;
 pub mod event;
 pub mod log;

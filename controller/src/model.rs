@@ -1,20 +1,25 @@
 //! The candidate's runtime model as the controller holds it: a
-//! `foresight-core` [`Predictor`] with a version, asked in batches, whose
-//! failures are errors the circuit breaker can count.
+//! `foresight-core` [`Predictor`] with a version, served to the candidate's
+//! scheduler runtime.
 //!
-//! Core predictors cannot fail; a model loaded from a file (or served from
-//! elsewhere) can: it may be missing, return an error or a non-finite
-//! estimate, or be slow. [`Model`] says so, and [`PredictorModel`] turns a
-//! core predictor into one, unchanged. A trained model file (from
-//! `foresight train`) becomes a [`TrainedModel`]: it featurises each job from
-//! the record the orchestrator reported, which the controller registers
-//! before it asks (a core predictor needs only the [`JobInfo`]).
+//! There is no controller-side model interface: a model is a core
+//! predictor like any other, so the live runtime asks it, tells it of
+//! starts and ends, corrects with it and clamps its estimates exactly as
+//! the simulator does. A trained model file (from `foresight train`) is
+//! served by [`Trained`]: it featurises each job from the record the
+//! orchestrator reported, which the runtime hands it
+//! ([`Predictor::observe_record`]) before it asks.
+//!
+//! A [`ServedModel`] can make fresh instances of its predictor, so that
+//! the controller can rebuild the candidate after a part of it panicked.
+//! The file is read once, when it is loaded.
 
 use foresight_core::Job;
-use foresight_core::predictor::{Outlived, Predictor, PredictorKind, clamp_correction, clamp_estimate};
-use foresight_core::state::{JobInfo, JobKey};
+use foresight_core::predictor::{Outlived, Predictor, PredictorKind};
+use foresight_core::state::JobInfo;
 use foresight_models::FilePredictor;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Why the model could not give predictions.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -35,151 +40,107 @@ pub enum ModelError {
         /// Why.
         detail: String,
     },
-    /// The model answered with an error or an impossible value.
-    #[error("predict: {0}")]
-    Predict(String),
 }
 
-/// A runtime model the controller can call, observe and replace.
-pub trait Model: Send {
-    /// The version recorded with every prediction.
-    fn version(&self) -> &str;
+/// A trained model file served live: a [`FilePredictor::try_live`], shown
+/// each job's record as the orchestrator reports it.
+#[derive(Debug, Clone)]
+pub struct Trained(FilePredictor);
 
-    /// The orchestrator's latest record of a job the model is about to be
-    /// asked about or told of (its user, name, request, and at its end its
-    /// status). The default ignores it.
-    fn register(&mut self, _job: &JobInfo, _record: &Job) {}
-
-    /// A job left the queue without running: its record can go.
-    fn forget(&mut self, _key: JobKey) {}
-
-    /// Estimated runtimes for jobs being submitted, in order.
-    fn predict(&mut self, jobs: &[JobInfo]) -> Result<Vec<f64>, ModelError>;
-
-    /// A job started at `now`.
-    fn observe_start(&mut self, job: &JobInfo, now: f64);
-
-    /// A job ended after `runtime_s`.
-    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64);
-
-    /// A new total estimate for a running job that outlived its estimate.
-    fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64;
-}
-
-/// A core predictor used as a model: estimates are clamped to the limit as
-/// in the simulator, and a NaN or negative raw estimate is an error.
-pub struct PredictorModel {
-    inner: Box<dyn Predictor>,
-    version: String,
-}
-
-impl std::fmt::Debug for PredictorModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PredictorModel").field("predictor", &self.inner.name()).field("version", &self.version).finish()
-    }
-}
-
-impl PredictorModel {
-    /// Wraps `inner`, reporting `version`.
-    pub fn new(inner: Box<dyn Predictor>, version: impl Into<String>) -> Self {
-        Self { inner, version: version.into() }
-    }
-
-    /// A model for a named core predictor (`requested`, `easy++`).
-    pub fn of_kind(kind: PredictorKind, version: impl Into<String>) -> Self {
-        Self::new(kind.build(Vec::new), version)
-    }
-}
-
-impl Model for PredictorModel {
-    fn version(&self) -> &str {
-        &self.version
-    }
-
-    fn predict(&mut self, jobs: &[JobInfo]) -> Result<Vec<f64>, ModelError> {
-        checked(self.inner.as_mut(), jobs)
-    }
-
-    fn observe_start(&mut self, job: &JobInfo, now: f64) {
-        self.inner.observe_start(job, now);
-    }
-
-    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
-        self.inner.observe_end(job, runtime_s, now);
-    }
-
-    fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
-        clamp_correction(job, outlived.elapsed_s, self.inner.correct(job, outlived))
-    }
-}
-
-/// Estimates of `predictor` for `jobs`, clamped to their limits; a NaN or
-/// negative raw estimate is an error.
-fn checked(predictor: &mut dyn Predictor, jobs: &[JobInfo]) -> Result<Vec<f64>, ModelError> {
-    jobs.iter()
-        .map(|j| {
-            let raw = predictor.predict(j);
-            if raw.is_nan() || raw < 0.0 {
-                Err(ModelError::Predict(format!("{} gave {raw} for job {}", predictor.name(), j.key.0)))
-            } else {
-                Ok(clamp_estimate(j, raw))
-            }
-        })
-        .collect()
-}
-
-/// A trained model file served live: a [`FilePredictor::try_live`] fed the records
-/// the controller registers, with the checks and clamps of
-/// [`PredictorModel`].
-#[derive(Debug)]
-pub struct TrainedModel {
-    inner: FilePredictor,
-    version: String,
-}
-
-impl TrainedModel {
-    /// Serves `file`, reporting `version`; refuses a file whose hours and
-    /// weekdays cannot be placed on live Unix times (a file from before the
-    /// trace's epoch and time zone were stored apart, or trained on a trace
-    /// with no epoch), because serving it would feed the model shifted
-    /// calendar features.
-    pub fn new(file: foresight_models::ModelFile, version: impl Into<String>) -> Result<Self, foresight_models::ModelError> {
-        Ok(Self { inner: FilePredictor::try_live(file)?, version: version.into() })
+impl Trained {
+    /// Serves `file`; refuses a file whose hours and weekdays cannot be
+    /// placed on live Unix times (a file from before the trace's epoch and
+    /// time zone were stored apart, or trained on a trace with no epoch),
+    /// because serving it would feed the model shifted calendar features.
+    pub fn new(file: foresight_models::ModelFile) -> Result<Self, foresight_models::ModelError> {
+        Ok(Self(FilePredictor::try_live(file)?))
     }
 
     /// Job records held (registered and not yet ended or forgotten).
     pub fn records(&self) -> usize {
-        self.inner.records()
+        self.0.records()
     }
 }
 
-impl Model for TrainedModel {
-    fn version(&self) -> &str {
-        &self.version
+impl Predictor for Trained {
+    fn name(&self) -> &'static str {
+        "model"
     }
 
-    fn register(&mut self, job: &JobInfo, record: &Job) {
-        self.inner.register(job.key, record);
-    }
-
-    fn forget(&mut self, key: JobKey) {
-        self.inner.forget(key);
-    }
-
-    fn predict(&mut self, jobs: &[JobInfo]) -> Result<Vec<f64>, ModelError> {
-        checked(&mut self.inner, jobs)
+    fn predict(&mut self, job: &JobInfo) -> f64 {
+        self.0.predict(job)
     }
 
     fn observe_start(&mut self, job: &JobInfo, now: f64) {
-        self.inner.observe_start(job, now);
+        self.0.observe_start(job, now);
     }
 
     fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
-        self.inner.observe_end(job, runtime_s, now);
+        self.0.observe_end(job, runtime_s, now);
     }
 
     fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
-        clamp_correction(job, outlived.elapsed_s, self.inner.correct(job, outlived))
+        self.0.correct(job, outlived)
+    }
+
+    fn observe_record(&mut self, job: &JobInfo, record: &Job) {
+        self.0.register(job.key, record);
+    }
+
+    fn forget(&mut self, job: &JobInfo) {
+        self.0.forget(job.key);
+    }
+}
+
+/// What a served model's predictors are made from.
+#[derive(Clone)]
+pub enum ModelSource {
+    /// A predictor `foresight-core` ships.
+    Core(PredictorKind),
+    /// A trained model file, as loaded.
+    Trained(Arc<Trained>),
+    /// Anything else that makes predictors (tests' scripted models).
+    Custom(Arc<dyn Fn() -> Box<dyn Predictor> + Send + Sync>),
+}
+
+impl std::fmt::Debug for ModelSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelSource::Core(k) => write!(f, "Core({k})"),
+            ModelSource::Trained(_) => f.write_str("Trained"),
+            ModelSource::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+/// A model the candidate can be served: where its predictors come from,
+/// and the version recorded with every prediction.
+#[derive(Debug, Clone)]
+pub struct ServedModel {
+    /// Its predictors' source.
+    pub source: ModelSource,
+    /// Its version.
+    pub version: String,
+}
+
+impl ServedModel {
+    /// A model for a named core predictor (`requested`, `easy++`).
+    pub fn of_kind(kind: PredictorKind, version: impl Into<String>) -> Self {
+        Self { source: ModelSource::Core(kind), version: version.into() }
+    }
+
+    /// A model whose predictors `make` makes.
+    pub fn custom(make: impl Fn() -> Box<dyn Predictor> + Send + Sync + 'static, version: impl Into<String>) -> Self {
+        Self { source: ModelSource::Custom(Arc::new(make)), version: version.into() }
+    }
+
+    /// A fresh predictor (it has learnt nothing yet).
+    pub fn instantiate(&self) -> Box<dyn Predictor> {
+        match &self.source {
+            ModelSource::Core(k) => k.build(Vec::new),
+            ModelSource::Trained(t) => Box::new((**t).clone()),
+            ModelSource::Custom(make) => make(),
+        }
     }
 }
 
@@ -196,8 +157,8 @@ pub struct ModelFile {
     pub version: String,
 }
 
-/// Loads a model file.
-pub fn load(path: &Path) -> Result<Box<dyn Model>, ModelError> {
+/// Loads a model file (read once).
+pub fn load(path: &Path) -> Result<ServedModel, ModelError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ModelError::Missing { path: path.to_path_buf(), detail: e.to_string() })?;
     let invalid = |detail: String| ModelError::Invalid { path: path.to_path_buf(), detail };
@@ -205,21 +166,22 @@ pub fn load(path: &Path) -> Result<Box<dyn Model>, ModelError> {
         let file = foresight_models::ModelFile::load(path).map_err(|e| invalid(e.to_string()))?;
         // the version names the kind and the file's content
         let version = format!("{}-{:08x}", file.kind, crc32fast::hash(text.as_bytes()));
-        return Ok(Box::new(TrainedModel::new(file, version).map_err(|e| invalid(e.to_string()))?));
+        let trained = Trained::new(file).map_err(|e| invalid(e.to_string()))?;
+        return Ok(ServedModel { source: ModelSource::Trained(Arc::new(trained)), version });
     }
     let file: ModelFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     let kind: PredictorKind = file.predictor.parse().map_err(|e: foresight_core::predictor::UnknownPredictor| invalid(e.to_string()))?;
     if kind == PredictorKind::Clairvoyant {
         return Err(invalid("the clairvoyant oracle needs true runtimes and cannot run live".into()));
     }
-    Ok(Box::new(PredictorModel::of_kind(kind, file.version)))
+    Ok(ServedModel::of_kind(kind, file.version))
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use foresight_core::state::{Demand, JobKey};
     use foresight_core::Resources;
+    use foresight_core::state::{Demand, JobKey};
 
     pub(crate) fn info(key: u32, limit_s: f64) -> JobInfo {
         JobInfo { key: JobKey(key), user: 0, group: 0, queue: 0, submit_s: 0.0, demand: Demand::new(Resources::new(1, 0, 0)), limit_s }
@@ -237,23 +199,8 @@ pub(crate) mod tests {
         std::fs::write(&path, r#"{"format_version":99}"#).unwrap();
         assert!(load(&path).err().unwrap().to_string().contains("format version 99"));
         std::fs::write(&path, r#"{"predictor":"requested","version":"v7"}"#).unwrap();
-        let mut m = load(&path).unwrap();
-        assert_eq!(m.version(), "v7");
-        assert_eq!(m.predict(&[info(1, 120.0)]).unwrap(), vec![120.0]);
-    }
-
-    #[test]
-    fn a_nan_estimate_is_an_error() {
-        struct Nan;
-        impl Predictor for Nan {
-            fn name(&self) -> &'static str {
-                "nan"
-            }
-            fn predict(&mut self, _: &JobInfo) -> f64 {
-                f64::NAN
-            }
-        }
-        let mut m = PredictorModel::new(Box::new(Nan), "x");
-        assert!(matches!(m.predict(&[info(1, 10.0)]), Err(ModelError::Predict(_))));
+        let m = load(&path).unwrap();
+        assert_eq!(m.version, "v7");
+        assert_eq!(m.instantiate().predict(&info(1, 120.0)), 120.0);
     }
 }

@@ -7,7 +7,7 @@
 //! simulator's `FilePredictor` gives for the same jobs after the same
 //! history.
 
-use foresight_controller::model::{self, Model};
+use foresight_controller::model;
 use foresight_core::Job;
 use foresight_core::predictor::{Predictor, clamp_estimate};
 use foresight_core::state::{Demand, JobInfo, JobKey};
@@ -60,8 +60,9 @@ fn a_trained_model_file_predicts_live_as_the_file_predictor() {
     let path = dir.path().join("trained.json");
     file.save(&path).unwrap();
 
-    let mut live: Box<dyn Model> = model::load(&path).unwrap();
-    assert!(live.version().starts_with("gbt-"), "{}", live.version());
+    let served = model::load(&path).unwrap();
+    assert!(served.version.starts_with("gbt-"), "{}", served.version);
+    let mut live = served.instantiate();
     // the simulator reads the trace's times; Slurm reports Unix times
     let epoch = table.meta.epoch_unix_s.expect("the H100 job log has an epoch");
     let mapped: Vec<Job> = table.jobs.iter().enumerate().map(|(i, j)| as_slurm_maps_it(j, i, 0.0)).collect();
@@ -90,8 +91,8 @@ fn a_trained_model_file_predicts_live_as_the_file_predictor() {
             0 => {
                 // the record as first seen: pending, no start, no status
                 let first = Job { start_s: None, end_s: None, runtime_s: None, status: Default::default(), ..live_job.clone() };
-                live.register(&c, &first);
-                let got = live.predict(std::slice::from_ref(&c)).unwrap()[0];
+                live.observe_record(&c, &first);
+                let got = clamp_estimate(&c, live.predict(&c));
                 let want = clamp_estimate(&s, offline.predict(&s));
                 assert_eq!(got.to_bits(), want.to_bits(), "job {}: live {got}, offline {want}", job.job_id);
                 assert!(got.is_finite() && got >= 0.0 && got <= c.limit_s, "job {}: {got}", job.job_id);
@@ -104,7 +105,7 @@ fn a_trained_model_file_predicts_live_as_the_file_predictor() {
             }
             _ => {
                 let rt = job.end_s.unwrap() - job.start_s.unwrap();
-                live.register(&c, live_job);
+                live.observe_record(&c, live_job);
                 live.observe_end(&c, rt, t + epoch);
                 offline.observe_end(&s, rt, t);
             }

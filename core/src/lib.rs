@@ -10,14 +10,17 @@
 
 pub mod cluster;
 pub mod job;
+pub mod names;
 pub mod policy;
 pub mod predictor;
 pub mod resources;
 pub mod rng;
+pub mod runtime;
 pub mod state;
 pub mod trace;
 
 pub use cluster::{Cluster, NodeSpec};
 pub use job::{FeatureValue, Job, JobStatus};
+pub use names::{NameTables, Names};
 pub use resources::Resources;
 pub use trace::{Capacity, TraceMeta};

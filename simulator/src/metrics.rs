@@ -2,7 +2,8 @@
 //! aggregated over all jobs and per user, group and queue.
 
 use crate::engine::{EngineStats, SimResult};
-use crate::workload::{Dropped, Names, Workload};
+use crate::workload::{Dropped, Workload};
+use foresight_core::Names;
 use foresight_core::Resources;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -109,9 +110,9 @@ pub fn report(workload: &Workload, capacity: Resources, result: &SimResult, poli
         policy: policy.to_string(),
         predictor: predictor.to_string(),
         summary: ctx.summary(0..workload.len() as u32),
-        by_user: ctx.breakdown(&workload.users, |j| j.user),
-        by_group: ctx.breakdown(&workload.groups, |j| j.group),
-        by_queue: ctx.breakdown(&workload.queues, |j| j.queue),
+        by_user: ctx.breakdown(&workload.names.users, |j| j.user),
+        by_group: ctx.breakdown(&workload.names.groups, |j| j.group),
+        by_queue: ctx.breakdown(&workload.names.queues, |j| j.queue),
         stats: result.stats,
         dropped: workload.dropped,
     }

@@ -31,9 +31,9 @@ pub fn jobs_frame(workload: &Workload, result: &SimResult, job_ids: Option<&dyn 
     let columns = vec![
         Column::new("job_id".into(), ids),
         Column::new("row".into(), workload.source_row.clone()),
-        Column::new("user".into(), jobs.iter().map(|j| workload.users.name(j.info.user)).collect::<Vec<_>>()),
-        Column::new("group".into(), jobs.iter().map(|j| workload.groups.name(j.info.group)).collect::<Vec<_>>()),
-        Column::new("queue".into(), jobs.iter().map(|j| workload.queues.name(j.info.queue)).collect::<Vec<_>>()),
+        Column::new("user".into(), jobs.iter().map(|j| workload.names.users.name(j.info.user)).collect::<Vec<_>>()),
+        Column::new("group".into(), jobs.iter().map(|j| workload.names.groups.name(j.info.group)).collect::<Vec<_>>()),
+        Column::new("queue".into(), jobs.iter().map(|j| workload.names.queues.name(j.info.queue)).collect::<Vec<_>>()),
         Column::new("req_cpus".into(), jobs.iter().map(|j| j.info.demand.total.cpus).collect::<Vec<_>>()),
         Column::new("req_gpus".into(), jobs.iter().map(|j| j.info.demand.total.gpus).collect::<Vec<_>>()),
         Column::new("submit_s".into(), jobs.iter().map(|j| j.info.submit_s).collect::<Vec<_>>()),

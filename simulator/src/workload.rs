@@ -3,9 +3,8 @@
 //! submission, after a filter that says which jobs can be replayed.
 
 use foresight_core::state::{Demand, JobInfo, JobKey};
-use foresight_core::{Cluster, FeatureValue, Job};
+use foresight_core::{Cluster, FeatureValue, Job, NameTables};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// One job to replay: what is known at submission, and its true runtime.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,42 +70,6 @@ impl Dropped {
     }
 }
 
-/// Interned names: a name's id is its index.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Names {
-    names: Vec<String>,
-    #[serde(skip)]
-    ids: HashMap<String, u32>,
-}
-
-impl Names {
-    /// The id of `name`, adding it when new.
-    pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        self.names.push(name.to_string());
-        self.ids.insert(name.to_string(), id);
-        id
-    }
-
-    /// The name of an id.
-    pub fn name(&self, id: u32) -> &str {
-        self.names.get(id as usize).map_or("?", String::as_str)
-    }
-
-    /// Number of names.
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    /// True when there is no name.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-}
-
 /// Jobs ready to replay, sorted by submission (ties keep trace order).
 #[derive(Debug, Clone, Default)]
 pub struct Workload {
@@ -114,12 +77,8 @@ pub struct Workload {
     pub jobs: Vec<SimJob>,
     /// For each job, its row in the source table (for job ids in outputs).
     pub source_row: Vec<u32>,
-    /// User names.
-    pub users: Names,
-    /// Group names.
-    pub groups: Names,
-    /// Queue names.
-    pub queues: Names,
+    /// User, group and queue names (the ids in the jobs' records).
+    pub names: NameTables,
     /// What the filter dropped.
     pub dropped: Dropped,
 }
@@ -150,7 +109,7 @@ impl WorkloadBuilder {
             return;
         };
         let limit = job.req_time_s.filter(|t| *t > 0.0).unwrap_or(f64::INFINITY);
-        let demand = Demand { total: job.requested(), nodes: job.req_nodes.unwrap_or(0) };
+        let demand = Demand::of(job);
         if self.opts.filter == Filter::Predictsim {
             let alloc = match job.features.get("alloc_cpus") {
                 Some(FeatureValue::Num(a)) => *a,
@@ -179,15 +138,7 @@ impl WorkloadBuilder {
             return;
         }
         let w = &mut self.w;
-        let info = JobInfo {
-            key: JobKey(w.jobs.len() as u32),
-            user: w.users.intern(job.user.as_deref().unwrap_or("-")),
-            group: w.groups.intern(job.group.as_deref().unwrap_or("-")),
-            queue: w.queues.intern(job.queue.as_deref().unwrap_or("-")),
-            submit_s: job.submit_s,
-            demand,
-            limit_s: limit,
-        };
+        let info = JobInfo::of(job, JobKey(w.jobs.len() as u32), &mut w.names);
         w.jobs.push(SimJob { info, runtime_s: runtime.max(0.0) });
         w.source_row.push(row);
     }

@@ -1,21 +1,29 @@
-//! One shadow decision cycle: take in an observation, keep the model up to
-//! date, ask the baseline and (breaker permitting) the candidate what they
-//! would do, measure finished jobs, and say it all as log records.
+//! One shadow decision cycle: take in an observation, bring the baseline's
+//! and the candidate's scheduler runtimes up to date with it, ask both what
+//! they would do (the candidate as the breaker permits), measure finished
+//! jobs, and say it all as log records.
+//!
+//! The engine keeps no scheduling state of its own: the tracker turns each
+//! observation into the inputs of `foresight-core`'s runtime
+//! ([`super::feed`]), the very runtime the simulator drives, and the
+//! runtimes keep the states, the estimates, their corrections and
+//! fair-share usage. What the engine adds is the live part: the candidate
+//! on its own thread under a deadline, the circuit breaker that falls back
+//! to the baseline, and the measurement against what really happened.
 
-use super::build::{USAGE_HALF_LIFE_S, cluster_state, node_index};
-use super::states::States;
-use super::model_call::{self, ModelWork, SharedModel};
-use super::track::{Diff, Tracked, Tracker};
-use super::worker::DecideWorker;
+use super::feed::{self, Fed, node_index};
+use super::track::{Tracked, Tracker};
+use super::worker::{Answer, CandidateRuntime, CandidateWorker, PolicyFactory};
 use crate::adapter::{ClusterView, Phase};
 use crate::breaker::{Breaker, DriftMonitor, Failure, Permit, Transition};
 use crate::log::{Body, BreakerRecord, CompactCycle, CompactSummary, FinishedRecord, Ids, LogError, LogWriter, Observed, Source};
+use crate::model::ServedModel;
 use crate::obs::metrics::{Metrics, bump};
 use foresight_core::policy::{Decision, Policy};
-use foresight_core::predictor::{Outlived, Predictor};
-use foresight_core::Cluster;
-use foresight_core::state::{ClusterState, JobKey};
-use std::collections::{HashMap, HashSet};
+use foresight_core::predictor::Predictor;
+use foresight_core::runtime::{Observed as Seen, Runtime, RuntimeConfig};
+use foresight_core::state::JobKey;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -34,6 +42,9 @@ pub struct EngineConfig {
     pub drift_min_samples: usize,
     /// Median relative error of the window past which the breaker opens.
     pub drift_threshold: f64,
+    /// Half-life of fair-share usage in both runtimes, seconds (the
+    /// simulator's `--usage-half-life`).
+    pub usage_half_life_s: f64,
 }
 
 impl Default for EngineConfig {
@@ -44,6 +55,7 @@ impl Default for EngineConfig {
             drift_window: 50,
             drift_min_samples: 10,
             drift_threshold: 5.0,
+            usage_half_life_s: foresight_core::runtime::USAGE_HALF_LIFE_S,
         }
     }
 }
@@ -57,85 +69,44 @@ pub struct Restored {
     pub candidate_start_unix_s: Option<f64>,
 }
 
-/// The shadow engine: the candidate and baseline policies, the model, the
-/// breaker and the tracker. It never acts on the cluster.
+/// The baseline's runtime: its policy and predictor.
+type BaselineRuntime = Runtime<Box<dyn Policy>, Box<dyn Predictor>>;
+
+/// How many inputs the candidate misses while the breaker is open before it
+/// is built anew instead (the oldest would otherwise pile up).
+const HELD_MAX: usize = 200_000;
+
+/// The shadow engine: the baseline's runtime, the candidate's (on its own
+/// thread), the model, the breaker and the tracker. It never acts on the
+/// cluster.
 pub struct Engine {
     cfg: EngineConfig,
+    rt_cfg: RuntimeConfig,
     tracker: Tracker,
-    candidate: DecideWorker,
-    baseline: Box<dyn Policy>,
-    baseline_predictor: Box<dyn Predictor>,
-    model: SharedModel,
+    /// Node name to index, in the tracker's order.
+    index: HashMap<String, u32>,
+    baseline: Option<BaselineRuntime>,
+    make_baseline: PolicyFactory,
+    baseline_predictor: Option<Box<dyn Predictor>>,
+    candidate: CandidateWorker,
+    make_candidate: Arc<dyn Fn() -> Box<dyn Policy> + Send + Sync>,
+    /// The model the candidate serves (or why there is none).
+    model: Result<ServedModel, String>,
+    /// The candidate's runtime must be built anew (none yet, or lost).
+    candidate_lost: bool,
+    /// The version of the model that last answered.
+    serving: Option<String>,
+    /// The candidate's inputs while the breaker is open, sent at its trial.
+    held: Vec<Fed>,
+    /// Answers that missed their deadline, taken in when they come.
+    late: Vec<tokio::sync::oneshot::Receiver<Answer>>,
     breaker: Breaker,
     drift: DriftMonitor,
     cycle: u64,
     metrics: Arc<Metrics>,
     restored: HashMap<String, Restored>,
-    states: Option<States>,
     /// The last cycle's record, its buffers reused by the next.
     record: CompactCycle,
-    /// What the model missed while the breaker was open.
-    held: Held,
-}
-
-/// How many finished jobs, and how many withdrawn ones, [`Held`] keeps (the
-/// oldest go first).
-const HELD_MAX: usize = 100_000;
-
-/// What the model was not told while the breaker was open, told at its next
-/// call: how the jobs that finished meanwhile ended, and which jobs left the
-/// queue without running. (Starts need no keeping: a running job's start is
-/// told at the first call that follows it, see `Tracked::start_observed`.)
-/// A call that fails loses what it carried, as it may have been told part of
-/// it already.
-#[derive(Debug, Default)]
-struct Held {
-    finished: std::collections::VecDeque<Ended>,
-    withdrawn: std::collections::VecDeque<JobKey>,
-}
-
-/// A finished job as the model learns it: its final record, its start when
-/// the model never saw it start, its runtime and its end.
-#[derive(Debug, Clone)]
-struct Ended {
-    info: foresight_core::state::JobInfo,
-    record: foresight_core::Job,
-    unseen_start: Option<f64>,
-    runtime_s: f64,
-    end_s: f64,
-}
-
-impl Ended {
-    fn of(t: &Tracked, now: f64) -> Self {
-        let (start, end) = (t.view.job.start_s.unwrap_or(now), t.view.job.end_s.unwrap_or(now));
-        Self {
-            info: t.info,
-            record: t.view.job.clone(),
-            unseen_start: (!t.start_observed).then_some(start),
-            runtime_s: (end - start).max(0.0),
-            end_s: end,
-        }
-    }
-
-    fn into_work(self, work: &mut ModelWork) {
-        work.records.push((self.info, self.record));
-        if let Some(start) = self.unseen_start {
-            work.starts.push((self.info, start));
-        }
-        work.ends.push((self.info, self.runtime_s, self.end_s));
-    }
-}
-
-impl Held {
-    /// Keeps this cycle's finished and withdrawn jobs for the next call.
-    fn hold(&mut self, diff: &Diff, finished: &[Tracked], now: f64) {
-        self.finished.extend(finished.iter().map(|t| Ended::of(t, now)));
-        self.withdrawn.extend(diff.withdrawn.iter().copied());
-        let excess = self.finished.len().saturating_sub(HELD_MAX);
-        self.finished.drain(..excess);
-        let excess = self.withdrawn.len().saturating_sub(HELD_MAX);
-        self.withdrawn.drain(..excess);
-    }
 }
 
 /// What one cycle says: its record, then the finished jobs and breaker
@@ -195,31 +166,41 @@ fn started_keys(d: &Decision) -> Vec<JobKey> {
 }
 
 impl Engine {
-    /// An engine deciding with `candidate` (its estimates from `model`)
-    /// beside `baseline` (its estimates from `baseline_predictor`).
+    /// An engine deciding with the candidate policies `make_candidate`
+    /// makes (one now, a fresh one after a panic), its estimates from
+    /// `model`, beside the baseline policies `make_baseline` makes with
+    /// estimates from `baseline_predictor`.
     pub fn new(
         cfg: EngineConfig,
-        candidate: Box<dyn Policy>,
-        baseline: Box<dyn Policy>,
+        make_candidate: impl Fn() -> Box<dyn Policy> + Send + Sync + 'static,
+        make_baseline: impl Fn() -> Box<dyn Policy> + Send + 'static,
         baseline_predictor: Box<dyn Predictor>,
-        model: SharedModel,
+        model: Result<ServedModel, String>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let make_candidate: Arc<dyn Fn() -> Box<dyn Policy> + Send + Sync> = Arc::new(make_candidate);
+        let make = make_candidate.clone();
         Self {
             breaker: Breaker::new(cfg.cooldown),
             drift: DriftMonitor::new(cfg.drift_window, cfg.drift_min_samples, cfg.drift_threshold),
+            rt_cfg: RuntimeConfig { usage_half_life_s: cfg.usage_half_life_s, ..RuntimeConfig::default() },
             cfg,
             tracker: Tracker::new(),
-            candidate: DecideWorker::new(candidate),
-            baseline,
-            baseline_predictor,
+            index: HashMap::new(),
+            baseline: None,
+            make_baseline: Box::new(make_baseline),
+            baseline_predictor: Some(baseline_predictor),
+            candidate: CandidateWorker::new(Box::new(move || make())),
+            make_candidate,
+            serving: model.as_ref().ok().map(|m| m.version.clone()),
             model,
+            candidate_lost: true,
+            held: Vec::new(),
+            late: Vec::new(),
             cycle: 0,
             metrics,
             restored: HashMap::new(),
-            states: None,
             record: CompactCycle::default(),
-            held: Held::default(),
         }
     }
 
@@ -236,9 +217,26 @@ impl Engine {
         &self.tracker
     }
 
-    /// The model slot (to replace the model on reload).
-    pub fn model(&self) -> &SharedModel {
-        &self.model
+    /// The version of the model that serves the candidate (the last one to
+    /// answer, else the one loaded).
+    pub fn model_version(&self) -> Option<&str> {
+        self.serving.as_deref()
+    }
+
+    /// Serves a reloaded model (or keeps the current one, if the reload
+    /// failed, and says why). A cycle under way finishes with the model it
+    /// had; the next is served by the new one. Nothing is dropped.
+    pub fn reload(&mut self, model: Result<ServedModel, String>) {
+        match model {
+            Ok(m) => {
+                if !self.candidate_lost {
+                    self.candidate.swap(m.instantiate(), m.version.clone());
+                }
+                self.model = Ok(m);
+            }
+            Err(why) if self.model.is_err() => self.model = Err(why),
+            Err(why) => tracing::warn!(%why, "model reload failed: the model loaded before still serves"),
+        }
     }
 
     /// The breaker's current state.
@@ -251,49 +249,9 @@ impl Engine {
         self.cycle
     }
 
-    fn model_work(&mut self, diff: &Diff, finished: &[Tracked], trial: bool, now: f64) -> (ModelWork, Vec<JobKey>, Vec<JobKey>) {
-        // first what the model missed while the breaker was open, in order
-        let held = std::mem::take(&mut self.held);
-        let mut work = ModelWork::default();
-        for e in held.finished {
-            e.into_work(&mut work);
-        }
-        work.withdrawn.extend(held.withdrawn);
-        work.withdrawn.extend(diff.withdrawn.iter().copied());
-        let mut predict_keys = Vec::new();
-        let mut outlived_keys = Vec::new();
-        let new: HashSet<JobKey> = diff.new_jobs.iter().copied().collect();
-        for t in self.tracker.live() {
-            let predict = t.predicted_s.is_none() && (new.contains(&t.info.key) || trial);
-            let start = (t.view.phase == Phase::Running && !t.start_observed).then(|| t.view.job.start_s.unwrap_or(now));
-            if predict || start.is_some() {
-                work.records.push((t.info, t.view.job.clone()));
-            }
-            if predict {
-                predict_keys.push(t.info.key);
-                work.predict.push(t.info);
-            }
-            if t.view.phase == Phase::Running {
-                let start_s = t.view.job.start_s.unwrap_or(now);
-                if let Some(start) = start {
-                    work.starts.push((t.info, start));
-                }
-                if let Some(est) = t.estimate_s.filter(|e| start_s + e < now) {
-                    let o = Outlived { elapsed_s: now - start_s, initial_estimate_s: t.predicted_s.unwrap_or(est), estimate_s: est, corrections: t.corrections };
-                    outlived_keys.push(t.info.key);
-                    work.outlived.push((t.info, o));
-                }
-            }
-        }
-        for t in finished {
-            // the final record: the history learns how the job ended
-            if t.predicted_s.is_none() {
-                predict_keys.push(t.info.key);
-                work.predict.push(t.info);
-            }
-            Ended::of(t, now).into_work(&mut work);
-        }
-        (work, predict_keys, outlived_keys)
+    /// The baseline's runtime (after the first cycle).
+    pub fn baseline(&self) -> Option<&BaselineRuntime> {
+        self.baseline.as_ref()
     }
 
     fn transition(&self, t: Transition, out: &mut Vec<Body>) {
@@ -315,6 +273,79 @@ impl Engine {
         Cycled { record: &self.record, then }
     }
 
+    /// The baseline's runtime brought up to date with `inputs` (or built
+    /// anew from the tracker when the cluster changed shape or an input was
+    /// refused), and its decision.
+    fn baseline_decide(&mut self, inputs: &[Fed], reshaped: bool, now: f64) -> Option<Decision> {
+        let fresh = match self.baseline.as_mut() {
+            None => true,
+            Some(rt) => reshaped || inputs.iter().any(|f| f.apply(rt, now, false).is_err()),
+        };
+        if fresh {
+            let (policy, predictor, usage) = match self.baseline.take() {
+                Some(old) => old.into_parts(),
+                None => (
+                    (self.make_baseline)(),
+                    self.baseline_predictor.take().expect("the baseline's predictor"),
+                    foresight_core::state::UsageLedger::new(self.rt_cfg.usage_half_life_s),
+                ),
+            };
+            let known: HashMap<JobKey, f64> = HashMap::new();
+            let mut rt = Runtime::new(self.tracker.cluster(), policy, predictor, self.rt_cfg);
+            *rt.usage_mut() = usage;
+            feed::rebuild(&mut rt, &self.tracker, &self.index, |t| known.get(&t.info.key).copied(), now);
+            self.baseline = Some(rt);
+        }
+        self.baseline.as_mut().and_then(|rt| rt.decide(now, &Seen).cloned())
+    }
+
+    /// Installs an empty candidate runtime on the candidate's thread and
+    /// returns the inputs that bring it to what the tracker knows (jobs
+    /// with an estimate keep it; the others are predicted there, under the
+    /// deadline).
+    fn build_candidate(&mut self, model: &ServedModel, now: f64) -> Vec<Fed> {
+        let rt: CandidateRuntime = Runtime::new(self.tracker.cluster(), (self.make_candidate)(), model.instantiate(), self.rt_cfg);
+        self.candidate.install(rt, model.version.clone());
+        self.candidate_lost = false;
+        self.held.clear();
+        feed::snapshot(&self.tracker, &self.index, |t| t.predicted_s, now)
+    }
+
+    /// Takes in the estimates of answers that came after their deadline
+    /// (the runtime applied them; the log should have them).
+    fn take_late(&mut self, finished: &mut [Tracked]) {
+        let mut still = Vec::new();
+        for mut rx in std::mem::take(&mut self.late) {
+            match rx.try_recv() {
+                Ok(a) => {
+                    self.candidate_lost |= a.lost;
+                    self.note_estimates(&a, finished);
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => still.push(rx),
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {}
+            }
+        }
+        self.late = still;
+    }
+
+    /// Records an answer's estimates: each job's prediction (its first) and
+    /// the cycle's record.
+    fn note_estimates(&mut self, a: &Answer, finished: &mut [Tracked]) {
+        for &(key, est) in &a.estimates {
+            let t = match self.tracker.get_mut(key) {
+                Some(t) => t,
+                None => match finished.iter_mut().find(|t| t.info.key == key) {
+                    Some(t) => t,
+                    None => continue,
+                },
+            };
+            if t.predicted_s.is_none() {
+                (t.predicted_s, t.model_version) = (Some(est), Some(a.version.clone()));
+            }
+            self.record.predict(&t.view.job.job_id, est);
+        }
+    }
+
     async fn cycle_inner(&mut self, view: &ClusterView, trigger: &str) -> Vec<Body> {
         let started_at = Instant::now();
         let now = view.at_unix_s;
@@ -323,69 +354,102 @@ impl Engine {
         let mut out = Vec::new();
         let mut diff = self.tracker.apply(view);
         let mut finished = std::mem::take(&mut diff.finished);
-
-        // restored predictions first: a restart must not re-predict
-        for id in diff.changes.iter().map(|c| c.job_id.clone()).collect::<Vec<_>>() {
-            let Some(r) = self.restored.remove(&id) else { continue };
-            let key = self.tracker.by_id(&id).map(|t| t.info.key);
-            let target = match key {
-                Some(k) => self.tracker.get_mut(k),
-                None => finished.iter_mut().find(|t| t.view.job.job_id == id),
-            };
-            if let Some(t) = target {
-                if let Some((p, v)) = r.prediction {
-                    (t.predicted_s, t.estimate_s, t.model_version) = (Some(p), Some(p), v);
-                }
-                t.candidate_start_unix_s = t.candidate_start_unix_s.or(r.candidate_start_unix_s);
-            }
+        if diff.reshaped || self.index.len() != self.tracker.nodes().len() {
+            self.index = node_index(&self.tracker);
         }
 
-        // the model: predictions, learning, corrections
+        // restored predictions first: a restart must not re-predict
+        let mut restored: HashMap<JobKey, f64> = HashMap::new();
+        if !self.restored.is_empty() {
+            for id in diff.changes.iter().map(|c| c.job_id.clone()).collect::<Vec<_>>() {
+                let Some(r) = self.restored.remove(&id) else { continue };
+                let target = match self.tracker.by_id(&id).map(|t| t.info.key) {
+                    Some(k) => self.tracker.get_mut(k),
+                    None => None,
+                };
+                if let Some(t) = target {
+                    if let Some((p, v)) = r.prediction {
+                        (t.predicted_s, t.model_version) = (Some(p), v);
+                        restored.insert(t.info.key, p);
+                    }
+                    t.candidate_start_unix_s = t.candidate_start_unix_s.or(r.candidate_start_unix_s);
+                }
+            }
+        }
+        let inputs = feed::inputs(&self.tracker, &self.index, &diff, &finished, &restored, now);
+
+        // the candidate, as the breaker permits: on its thread, while the
+        // baseline decides here
         let (permit, tr) = self.breaker.permit(started_at);
         if let Some(tr) = tr {
             self.transition(tr, &mut out);
         }
         let mut failure: Option<Failure> = None;
-        let mut model_version = None;
-        let mut candidate_time = Duration::ZERO;
-        let mut corrected: Vec<JobKey> = Vec::new();
-        if permit != Permit::Fallback {
-            let (work, predict_keys, outlived_keys) = self.model_work(&diff, &finished, permit == Permit::Trial, now);
-            let starts: Vec<JobKey> = work.starts.iter().map(|(i, _)| i.key).collect();
-            let asked = Instant::now();
-            let answer = model_call::call(&self.model, work, self.cfg.deadline).await;
-            candidate_time += asked.elapsed();
-            match answer {
-                Ok(answer) => {
-                    model_version = Some(answer.version.clone());
-                    for (key, est) in predict_keys.iter().zip(&answer.estimates) {
-                        let t = match self.tracker.get_mut(*key) {
-                            Some(t) => t,
-                            None => match finished.iter_mut().find(|t| t.info.key == *key) {
-                                Some(t) => t,
-                                None => continue,
-                            },
-                        };
-                        (t.predicted_s, t.estimate_s, t.model_version) = (Some(*est), Some(*est), Some(answer.version.clone()));
-                        self.record.predict(&t.view.job.job_id, *est);
-                    }
-                    for key in starts {
-                        if let Some(t) = self.tracker.get_mut(key) {
-                            t.start_observed = true;
-                        }
-                    }
-                    for (key, est) in outlived_keys.iter().zip(&answer.corrections) {
-                        if let Some(t) = self.tracker.get_mut(*key) {
-                            t.estimate_s = Some(*est);
-                            t.corrections += 1;
-                            corrected.push(*key);
-                        }
-                    }
+        let mut pending_answer = None;
+        if permit == Permit::Fallback {
+            if !self.candidate_lost {
+                self.held.extend(inputs.iter().cloned());
+                if self.held.len() > HELD_MAX {
+                    // cheaper built anew than replayed
+                    self.candidate_lost = true;
+                    self.held = Vec::new();
                 }
-                Err(f) => failure = Some(f),
             }
         } else {
-            self.held.hold(&diff, &finished, now);
+            match self.model.clone() {
+                Err(why) => failure = Some(Failure::ModelMissing(why)),
+                Ok(model) => {
+                    let send = if self.candidate_lost || diff.reshaped {
+                        Some(self.build_candidate(&model, now))
+                    } else {
+                        let mut send = std::mem::take(&mut self.held);
+                        send.extend(inputs.iter().cloned());
+                        Some(send)
+                    };
+                    if let Some(send) = send {
+                        pending_answer = Some((self.candidate.ask(send, now), model.version.clone()));
+                    }
+                }
+            }
+        }
+
+        let base_decision = self.baseline_decide(&inputs, diff.reshaped, now);
+
+        let mut answer: Option<Answer> = None;
+        if let Some((mut rx, version)) = pending_answer {
+            let deadline = self.cfg.deadline.saturating_sub(started_at.elapsed()).max(Duration::from_millis(1));
+            match tokio::time::timeout(deadline, &mut rx).await {
+                Err(_) => {
+                    failure = Some(Failure::Deadline { limit: self.cfg.deadline });
+                    self.late.push(rx);
+                }
+                Ok(Err(_)) => {
+                    failure = Some(Failure::Panic("the candidate's thread is gone".into()));
+                    self.candidate_lost = true;
+                }
+                Ok(Ok(mut a)) => {
+                    if a.lost {
+                        self.candidate_lost = true;
+                    }
+                    if a.version.is_empty() {
+                        a.version = version;
+                    }
+                    if let Some(f) = a.failure.take() {
+                        failure = Some(f);
+                    } else if a.unusable > 0 {
+                        failure = Some(Failure::ModelError(format!("{} estimate(s) were NaN or negative", a.unusable)));
+                    } else if a.took > self.cfg.deadline {
+                        failure = Some(Failure::Deadline { limit: self.cfg.deadline });
+                    }
+                    answer = Some(a);
+                }
+            }
+        }
+        // answers come in order: any late one before this one is in
+        self.take_late(&mut finished);
+        if let Some(a) = &answer {
+            self.serving = Some(a.version.clone());
+            self.note_estimates(a, &mut finished);
         }
 
         // finished jobs: prediction error, drift, counterfactual
@@ -395,56 +459,7 @@ impl Engine {
         if failure.is_none() && permit != Permit::Fallback {
             failure = self.drift.check();
         }
-
-        // the baseline always, and the candidate when the breaker lets it:
-        // each builds its own state and decides on its own thread
-        // only jobs seen for the first time lack the baseline's estimate
-        let mut new_keys = diff.new_jobs.clone();
-        new_keys.sort_unstable();
-        for key in new_keys {
-            if let Some(t) = self.tracker.get_mut(key).filter(|t| t.baseline_s.is_none()) {
-                t.baseline_s = Some(foresight_core::predictor::clamp_estimate(&t.info, self.baseline_predictor.predict(&t.info)));
-            }
-        }
-        for t in &finished {
-            let (s, e) = (t.view.job.start_s.unwrap_or(now), t.view.job.end_s.unwrap_or(now));
-            self.baseline_predictor.observe_end(&t.info, (e - s).max(0.0), e);
-        }
-        let ask_candidate = permit != Permit::Fallback && failure.is_none();
-        let rebuild = permit == Permit::Trial
-            || diff.nodes_changed
-            || !self.states.as_mut().is_some_and(|st| st.update(&self.tracker, &diff, &finished, &corrected, now));
-        let base_est = |t: &Tracked| t.baseline_s.unwrap_or(f64::INFINITY);
-        let cand_est = |t: &Tracked| t.estimate_s.unwrap_or_else(|| base_est(t));
-        if rebuild {
-            let (base, cand) = std::thread::scope(|scope| {
-                let cand = scope.spawn(|| cluster_state(&self.tracker, now, cand_est));
-                (cluster_state(&self.tracker, now, base_est), cand.join().expect("building a state panicked"))
-            });
-            self.states = Some(States { base, cand, index: node_index(&self.tracker) });
-        }
-        // the candidate decides on its kept thread while the baseline
-        // decides here; its state goes there and comes back
-        let st = self.states.as_mut().expect("states built");
-        if ask_candidate {
-            let lent = std::mem::replace(&mut st.cand, ClusterState::new(&Cluster::default(), USAGE_HALF_LIFE_S));
-            self.candidate.ask(lent, now);
-        }
-        let base_decision = self.baseline.decide(&st.base, now);
-        let cand = ask_candidate.then(|| {
-            let (back, decision, took) = self.candidate.answer();
-            st.cand = back;
-            (decision, took)
-        });
-        let mut candidate = None;
-        if let Some((decision, took)) = cand {
-            candidate_time += took;
-            if candidate_time > self.cfg.deadline {
-                failure = Some(Failure::Deadline { limit: self.cfg.deadline });
-            } else {
-                candidate = Some(decision);
-            }
-        }
+        let mut candidate = answer.and_then(|a| a.decision).filter(|_| failure.is_none());
         let source = match &failure {
             Some(f) => {
                 if matches!(f, Failure::Drift { .. }) {
@@ -474,12 +489,14 @@ impl Engine {
             for s in &c.starts {
                 if let Some(t) = self.tracker.get_mut(s.key) {
                     t.candidate_start_unix_s.get_or_insert(now);
-                    rec.predict_if_absent(&t.view.job.job_id, t.estimate_s.unwrap_or(f64::NAN));
+                    rec.predict_if_absent(&t.view.job.job_id, t.predicted_s.unwrap_or(f64::NAN));
                 }
             }
             summarise(&self.tracker, c, &mut rec.candidate, &mut rec.ids);
         }
         rec.seal();
+        let empty = Decision::default();
+        let base_decision = base_decision.unwrap_or(empty);
         summarise(&self.tracker, &base_decision, &mut rec.baseline, &mut rec.ids);
         rec.actual.begin();
         for p in &diff.started {
@@ -521,7 +538,7 @@ impl Engine {
         rec.observed = observed;
         rec.source = source;
         rec.fallback_reason = fallback_reason;
-        rec.model_version = model_version.or_else(|| model_call::version(&self.model));
+        rec.model_version = self.serving.clone();
         rec.latency_us = latency.as_micros() as u64;
         out
     }

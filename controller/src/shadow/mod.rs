@@ -1,9 +1,8 @@
-//! Shadow mode: follow the orchestrator, ask the candidate and the baseline
+//! Shadow mode: follow the orchestrator, keep the baseline's and the
+//! candidate's scheduler runtimes up to date with what it reports, ask both
 //! what they would do, and measure the candidate against what happened.
 
-pub mod build;
 pub mod engine;
-pub mod model_call;
-pub mod states;
+pub mod feed;
 pub mod track;
 pub mod worker;

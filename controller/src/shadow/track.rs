@@ -4,8 +4,8 @@
 
 use crate::adapter::{ClusterView, JobView, NodeView, Phase};
 use crate::log::{Change, ChangeKind, Placement};
-use foresight_core::state::{Demand, JobInfo, JobKey, KeyMap};
-use foresight_core::{Cluster, Job};
+use foresight_core::state::{JobInfo, JobKey, KeyMap};
+use foresight_core::{Cluster, Job, NameTables};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -108,25 +108,6 @@ fn canonical_number(id: &str) -> Option<u32> {
     (digits && !id.is_empty() && (id == "0" || !id.starts_with('0'))).then(|| id.parse().ok()).flatten()
 }
 
-/// Dense ids for names (users, groups, queues), from 0.
-#[derive(Debug, Clone, Default)]
-pub struct Interner {
-    ids: HashMap<String, u32>,
-}
-
-impl Interner {
-    /// The id of `name` (`None` is the empty name).
-    pub fn id(&mut self, name: Option<&str>) -> u32 {
-        let name = name.unwrap_or("");
-        if let Some(&id) = self.ids.get(name) {
-            return id;
-        }
-        let id = self.ids.len() as u32;
-        self.ids.insert(name.to_string(), id);
-        id
-    }
-}
-
 /// One job the controller follows, from its first sighting to its end.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tracked {
@@ -136,18 +117,10 @@ pub struct Tracked {
     pub info: JobInfo,
     /// The candidate model's estimate made when it was first seen.
     pub predicted_s: Option<f64>,
-    /// The current estimate (the prediction, or a correction once outlived).
-    pub estimate_s: Option<f64>,
-    /// Corrections made since it started.
-    pub corrections: u32,
     /// The model version behind `predicted_s`.
     pub model_version: Option<String>,
     /// When the candidate first chose to start it (Unix seconds).
     pub candidate_start_unix_s: Option<f64>,
-    /// True once the model was told it started.
-    pub start_observed: bool,
-    /// The baseline predictor's estimate, once made.
-    pub baseline_s: Option<f64>,
     /// The last observation that showed it.
     seen_in: u64,
 }
@@ -165,8 +138,11 @@ pub struct Diff {
     pub finished: Vec<Tracked>,
     /// Jobs that left the queue without running.
     pub withdrawn: Vec<JobKey>,
-    /// True when nodes came, went, changed size or became (un)usable.
-    pub nodes_changed: bool,
+    /// True when nodes came, went or changed size: the cluster's shape.
+    pub reshaped: bool,
+    /// Nodes that became unusable (`false`) or usable again (`true`), by
+    /// index, when the shape is unchanged.
+    pub usable: Vec<(u32, bool)>,
 }
 
 /// The controller's memory of the cluster.
@@ -174,9 +150,7 @@ pub struct Diff {
 pub struct Tracker {
     nodes: Vec<NodeView>,
     cluster: Cluster,
-    users: Interner,
-    groups: Interner,
-    queues: Interner,
+    names: NameTables,
     live: KeyMap<Tracked>,
     /// The keys of `live`, sorted.
     order: Vec<JobKey>,
@@ -263,16 +237,7 @@ impl Tracker {
     }
 
     fn info_of(&mut self, key: JobKey, job: &Job) -> JobInfo {
-        let nodes = job.req_nodes.filter(|&n| n > 1).unwrap_or(0);
-        JobInfo {
-            key,
-            user: self.users.id(job.user.as_deref()),
-            group: self.groups.id(job.group.as_deref()),
-            queue: self.queues.id(job.queue.as_deref()),
-            submit_s: job.submit_s,
-            demand: Demand { total: job.requested(), nodes },
-            limit_s: job.req_time_s.filter(|t| *t > 0.0).unwrap_or(f64::INFINITY),
-        }
+        JobInfo::of(job, key, &mut self.names)
     }
 
     /// Takes in a new observation. Live jobs the view does not show (after
@@ -281,8 +246,12 @@ impl Tracker {
     pub fn apply(&mut self, view: &ClusterView) -> Diff {
         let mut diff = Diff::default();
         if self.nodes != view.nodes {
-            diff.nodes_changed = self.nodes.len() != view.nodes.len()
-                || self.nodes.iter().zip(&view.nodes).any(|(a, b)| a.spec != b.spec || a.usable != b.usable);
+            diff.reshaped =
+                self.nodes.len() != view.nodes.len() || self.nodes.iter().zip(&view.nodes).any(|(a, b)| a.spec != b.spec);
+            if !diff.reshaped {
+                let flips = self.nodes.iter().zip(&view.nodes).enumerate().filter(|(_, (a, b))| a.usable != b.usable);
+                diff.usable = flips.map(|(i, (_, b))| (i as u32, b.usable)).collect();
+            }
             self.nodes = view.nodes.clone();
             self.cluster = Cluster { nodes: view.nodes.iter().map(|n| n.spec.clone()).collect() };
         }
@@ -368,12 +337,8 @@ impl Tracker {
                     view: pending,
                     info,
                     predicted_s: None,
-                    estimate_s: None,
-                    corrections: 0,
                     model_version: None,
                     candidate_start_unix_s: None,
-                    start_observed: false,
-                    baseline_s: None,
                     seen_in: self.generation,
                 };
                 self.ids.insert(id.clone(), key);

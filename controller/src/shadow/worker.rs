@@ -1,106 +1,180 @@
-//! The thread the candidate policy decides on, kept from cycle to cycle.
+//! The candidate's scheduler runtime, on a thread kept from cycle to cycle.
 //!
-//! The baseline decides on the cycle's own thread while the candidate
-//! decides here, on the candidate's state handed over for the decision and
-//! handed back with it. A thread started anew every cycle would cost its
-//! creation each time and, on a busy machine, wait behind the running
-//! processes before it first runs (the scheduler queues a new thread
-//! behind them); a kept thread that wakes from its sleep is run at once.
+//! The candidate's runtime (its state, policy and model) lives on its own
+//! thread: each cycle hands it the cycle's inputs and asks for a decision,
+//! while the baseline decides on the cycle's own thread; the cycle waits
+//! for the answer no longer than its deadline. A late answer is dropped,
+//! but its inputs were applied: the runtime misses nothing. A model
+//! reloaded while a call is under way is swapped in after it, in order,
+//! never dropped; every answer names the model version that served it.
+//!
+//! A panic is caught here. One while the inputs are applied (the model's)
+//! may leave the state half changed: the runtime is dropped, to be built
+//! anew from what the controller tracks. One while deciding leaves the
+//! state as it was (a policy only reads it): a fresh policy takes the
+//! place of the old one. Either way the answer says so, and the cycle
+//! falls back to the baseline.
+//!
+//! A thread kept from cycle to cycle, rather than one started per cycle,
+//! is run at once when it wakes; a new thread waits behind the running
+//! processes on a busy machine before it first runs.
 
+use super::feed::Fed;
+use crate::breaker::Failure;
 use foresight_core::policy::{Decision, Policy};
-use foresight_core::state::ClusterState;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::thread::JoinHandle;
+use foresight_core::predictor::Predictor;
+use foresight_core::runtime::{Observed, Runtime};
+use foresight_core::state::JobKey;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{Sender, channel};
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
-/// A state to decide on, and the time.
-type Ask = (ClusterState, f64);
+/// The candidate's runtime: a policy and the model's predictor.
+pub type CandidateRuntime = Runtime<Box<dyn Policy>, Box<dyn Predictor>>;
 
-/// The state handed back, the decision and how long it took.
-pub type Answer = (ClusterState, Decision, Duration);
+/// Makes a fresh candidate policy (after one panicked).
+pub type PolicyFactory = Box<dyn Fn() -> Box<dyn Policy> + Send>;
 
-/// A policy deciding on its own kept thread.
-pub struct DecideWorker {
-    name: String,
-    asks: Option<Sender<Ask>>,
-    answers: Receiver<Answer>,
-    thread: Option<JoinHandle<()>>,
+/// What the candidate's thread is asked to do.
+enum Ask {
+    Cycle { inputs: Vec<Fed>, now: f64, reply: oneshot::Sender<Answer> },
+    Install { runtime: Box<CandidateRuntime>, version: String },
+    Swap { predictor: Box<dyn Predictor>, version: String },
 }
 
-impl DecideWorker {
-    /// Starts the thread `policy` will decide on.
-    pub fn new(mut policy: Box<dyn Policy>) -> Self {
-        let name = policy.name().to_string();
+/// The candidate's answer to one cycle.
+#[derive(Debug, Default)]
+pub struct Answer {
+    /// The estimates the jobs submitted this cycle were given.
+    pub estimates: Vec<(JobKey, f64)>,
+    /// The decision (`None` when the queue is empty or it failed).
+    pub decision: Option<Decision>,
+    /// The model version that served the cycle.
+    pub version: String,
+    /// Estimates the model gave that were NaN or negative.
+    pub unusable: u64,
+    /// The time the thread spent on it.
+    pub took: Duration,
+    /// Why it failed, when it did.
+    pub failure: Option<Failure>,
+    /// The runtime was dropped: build it anew before the next cycle.
+    pub lost: bool,
+}
+
+/// The candidate's runtime on its kept thread.
+pub struct CandidateWorker {
+    asks: Sender<Ask>,
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// One cycle on the runtime `rt` (if any).
+fn cycle(rt: &mut Option<Box<CandidateRuntime>>, make: &PolicyFactory, version: &str, inputs: &[Fed], now: f64) -> Answer {
+    let from = Instant::now();
+    let mut answer = Answer { version: version.to_string(), ..Answer::default() };
+    let Some(r) = rt.as_mut() else {
+        answer.failure = Some(Failure::ModelMissing("the candidate has no runtime yet".into()));
+        answer.lost = true;
+        return answer;
+    };
+    let before = r.stats().unusable_estimates;
+    let fed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut made = Vec::new();
+        for f in inputs {
+            // a restored estimate was made and logged before
+            if let (Some(e), Fed::Submitted { info, .. }) = (f.apply(&mut **r, now, true)?, f) {
+                made.push((info.key, e));
+            }
+        }
+        Ok::<_, foresight_core::state::StateError>(made)
+    }));
+    match fed {
+        Err(panic) => {
+            answer.failure = Some(Failure::Panic(format!("the model panicked: {}", panic_text(&*panic))));
+            answer.lost = true;
+            *rt = None;
+        }
+        Ok(Err(refused)) => {
+            answer.failure = Some(Failure::ModelError(format!("the candidate's state refused an input ({refused}); rebuilt")));
+            answer.lost = true;
+            *rt = None;
+        }
+        Ok(Ok(made)) => {
+            answer.estimates = made;
+            answer.unusable = r.stats().unusable_estimates - before;
+            match std::panic::catch_unwind(AssertUnwindSafe(|| r.decide(now, &Observed).cloned())) {
+                Ok(decision) => answer.decision = decision,
+                Err(panic) => {
+                    answer.failure = Some(Failure::Panic(format!("the candidate panicked while deciding: {}", panic_text(&*panic))));
+                    r.replace_policy(make());
+                }
+            }
+        }
+    }
+    answer.took = from.elapsed();
+    answer
+}
+
+impl CandidateWorker {
+    /// Starts the candidate's thread; `make` makes its policy anew after a
+    /// panic. It has no runtime until one is installed.
+    pub fn new(make: PolicyFactory) -> Self {
         let (asks, asked) = channel::<Ask>();
-        let (tell, answers) = channel::<Answer>();
-        let thread = std::thread::Builder::new()
-            .name("candidate-policy".into())
+        std::thread::Builder::new()
+            .name("candidate".into())
             .spawn(move || {
-                for (state, now) in asked {
-                    let from = Instant::now();
-                    let decision = policy.decide(&state, now);
-                    if tell.send((state, decision, from.elapsed())).is_err() {
-                        break;
+                let mut rt: Option<Box<CandidateRuntime>> = None;
+                let mut version = String::new();
+                for ask in asked {
+                    match ask {
+                        Ask::Install { runtime, version: v } => {
+                            rt = Some(runtime);
+                            version = v;
+                        }
+                        Ask::Swap { predictor, version: v } => {
+                            if let Some(r) = rt.as_mut() {
+                                *r.predictor_mut() = predictor;
+                                version = v;
+                            }
+                        }
+                        Ask::Cycle { inputs, now, reply } => {
+                            let _ = reply.send(cycle(&mut rt, &make, &version, &inputs, now));
+                        }
                     }
                 }
             })
-            .expect("start the candidate policy's thread");
-        Self { name, asks: Some(asks), answers, thread: Some(thread) }
+            .expect("start the candidate's thread");
+        Self { asks }
     }
 
-    /// The policy's name.
-    pub fn name(&self) -> &str {
-        &self.name
+    /// Hands the thread a runtime serving model `version`, replacing any.
+    pub fn install(&self, runtime: CandidateRuntime, version: String) {
+        let _ = self.asks.send(Ask::Install { runtime: Box::new(runtime), version });
     }
 
-    /// Hands `state` to the policy to decide on at `now`; [`Self::answer`]
-    /// gives it back with the decision.
-    pub fn ask(&self, state: ClusterState, now: f64) {
-        let sent = self.asks.as_ref().is_some_and(|a| a.send((state, now)).is_ok());
-        assert!(sent, "the candidate policy panicked");
+    /// Serves a reloaded model from the next cycle on (after any cycle under
+    /// way).
+    pub fn swap(&self, predictor: Box<dyn Predictor>, version: String) {
+        let _ = self.asks.send(Ask::Swap { predictor, version });
     }
 
-    /// The answer to the last [`Self::ask`], waiting for it.
-    pub fn answer(&self) -> Answer {
-        self.answers.recv().expect("the candidate policy panicked")
-    }
-}
-
-impl Drop for DecideWorker {
-    fn drop(&mut self) {
-        // closing the channel ends the thread's loop
-        self.asks = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+    /// Applies `inputs` at `now` and decides; the answer comes on the
+    /// returned channel.
+    pub fn ask(&self, inputs: Vec<Fed>, now: f64) -> oneshot::Receiver<Answer> {
+        let (reply, answer) = oneshot::channel();
+        if let Err(e) = self.asks.send(Ask::Cycle { inputs, now, reply }) {
+            if let Ask::Cycle { reply, .. } = e.0 {
+                let failure = Some(Failure::Panic("the candidate's thread is gone".into()));
+                let _ = reply.send(Answer { failure, lost: true, ..Answer::default() });
+            }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use foresight_core::policy::PolicySpec;
-    use foresight_core::state::PendingJob;
-    use foresight_core::{Cluster, NodeSpec, Resources};
-
-    #[test]
-    fn decides_as_the_policy_on_the_callers_thread_and_hands_the_state_back() {
-        let spec: PolicySpec = "easy++".parse().unwrap();
-        let cluster = Cluster { nodes: vec![NodeSpec { name: "n1".into(), capacity: Resources::new(4, 0, 0), gpu_type: None }] };
-        let mut state = ClusterState::new(&cluster, 3600.0);
-        for key in 1..4 {
-            let info = crate::model::tests::info(key, 60.0);
-            state.submit(PendingJob { info, estimate_s: 60.0 }).unwrap();
-        }
-        let want = spec.build().decide(&state, 10.0);
-        let worker = DecideWorker::new(Box::new(spec.build()));
-        assert_eq!(worker.name(), "easy++");
-        for _ in 0..2 {
-            worker.ask(state, 10.0);
-            let (back, got, _) = worker.answer();
-            assert_eq!(got, want);
-            state = back;
-        }
-        assert_eq!(state.pending().len(), 3, "the state comes back as it went");
+        answer
     }
 }

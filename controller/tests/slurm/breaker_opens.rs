@@ -5,40 +5,34 @@
 use crate::harness::{self, ReplayJob};
 use crate::{cycles, records, shadow, until};
 use foresight_controller::log::{Body, Source};
-use foresight_controller::model::{Model, ModelError};
+use foresight_controller::model::ServedModel;
 use foresight_controller::obs::http;
-use foresight_core::predictor::Outlived;
+use foresight_core::predictor::Predictor;
 use foresight_core::state::JobInfo;
 use std::time::Duration;
 
-/// A test model that sleeps before answering, or answers an error.
+/// A test model that sleeps before answering, or answers NaN (a model
+/// whose server failed).
+#[derive(Clone, Copy)]
 struct TroubledModel {
     sleep: Duration,
     fail: bool,
 }
 
-impl Model for TroubledModel {
-    fn version(&self) -> &str {
+impl Predictor for TroubledModel {
+    fn name(&self) -> &'static str {
         "troubled"
     }
-    fn predict(&mut self, jobs: &[JobInfo]) -> Result<Vec<f64>, ModelError> {
+    fn predict(&mut self, job: &JobInfo) -> f64 {
         std::thread::sleep(self.sleep);
-        if self.fail {
-            return Err(ModelError::Predict("the model's server answered 500".into()));
-        }
-        Ok(jobs.iter().map(|j| j.limit_s).collect())
-    }
-    fn observe_start(&mut self, _: &JobInfo, _: f64) {}
-    fn observe_end(&mut self, _: &JobInfo, _: f64, _: f64) {}
-    fn correct(&mut self, _: &JobInfo, o: &Outlived) -> f64 {
-        o.estimate_s * 2.0
+        if self.fail { f64::NAN } else { job.limit_s }
     }
 }
 
 async fn opens_on(model: TroubledModel, reason: &str, label: &str) {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("decisions.log");
-    let h = shadow(&log_path, Box::new(model), |c| c.engine.deadline = Duration::from_millis(100)).await;
+    let h = shadow(&log_path, ServedModel::custom(move || Box::new(model), "troubled"), |c| c.engine.deadline = Duration::from_millis(100)).await;
     let id = harness::submit(&ReplayJob { trace_id: "breaker".into(), at_s: 0.0, cpus: 1, sleep_s: 1, limit_min: 1 });
     let m = h.metrics.clone();
     until("the breaker to open", Duration::from_secs(20), || m.snapshot().breaker_state == 2).await;
@@ -71,5 +65,5 @@ async fn a_model_past_its_deadline_opens_the_breaker_within_one_cycle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_model_opens_the_breaker_within_one_cycle() {
     let Some(_slurm) = harness::slurm_or_skip() else { return };
-    opens_on(TroubledModel { sleep: Duration::ZERO, fail: true }, "500", "model_error").await;
+    opens_on(TroubledModel { sleep: Duration::ZERO, fail: true }, "NaN or negative", "model_error").await;
 }

@@ -13,13 +13,13 @@ mod rest_source;
 use foresight_controller::adapter::slurm::{SlurmAdapter, SlurmSource};
 use foresight_controller::controller::{self, ShadowConfig, ShadowHandle};
 use foresight_controller::log::{self, Body, Record};
-use foresight_controller::model::{Model, PredictorModel};
+use foresight_controller::model::ServedModel;
 use foresight_core::predictor::PredictorKind;
 use std::path::Path;
 use std::time::Duration;
 
 /// A shadow controller on the real Slurm, reading it through the commands.
-pub async fn shadow(log_path: &Path, model: Box<dyn Model>, tune: impl FnOnce(&mut ShadowConfig)) -> ShadowHandle {
+pub async fn shadow(log_path: &Path, model: ServedModel, tune: impl FnOnce(&mut ShadowConfig)) -> ShadowHandle {
     let mut cfg = ShadowConfig::new("easy++", log_path);
     cfg.poll = Duration::from_millis(250);
     cfg.timer = Duration::from_secs(2);
@@ -30,8 +30,8 @@ pub async fn shadow(log_path: &Path, model: Box<dyn Model>, tune: impl FnOnce(&m
 }
 
 /// The EASY++ predictor as the candidate's model.
-pub fn easy_pp() -> Box<dyn Model> {
-    Box::new(PredictorModel::of_kind(PredictorKind::UserHistory, "easy++-test"))
+pub fn easy_pp() -> ServedModel {
+    ServedModel::of_kind(PredictorKind::UserHistory, "easy++-test")
 }
 
 /// Every record of the log, all segments, checking none is damaged.

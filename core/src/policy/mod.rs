@@ -98,27 +98,35 @@ pub trait Policy: Send {
     }
 }
 
-impl<P: Policy + ?Sized> Policy for Box<P> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
+/// Forwards every method, so that a runtime can own a policy or borrow one.
+macro_rules! forward_policy {
+    ($($t:ty),*) => {$(
+        impl<P: Policy + ?Sized> Policy for $t {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
 
-    fn decide(&mut self, state: &ClusterState, now: f64) -> Decision {
-        (**self).decide(state, now)
-    }
+            fn decide(&mut self, state: &ClusterState, now: f64) -> Decision {
+                (**self).decide(state, now)
+            }
 
-    fn decide_into(&mut self, state: &ClusterState, now: f64, out: &mut Decision) {
-        (**self).decide_into(state, now, out)
-    }
+            #[inline]
+            fn decide_into(&mut self, state: &ClusterState, now: f64, out: &mut Decision) {
+                (**self).decide_into(state, now, out)
+            }
 
-    fn recycle(&mut self, spare: &mut Vec<Vec<Slot>>) {
-        (**self).recycle(spare)
-    }
+            fn recycle(&mut self, spare: &mut Vec<Vec<Slot>>) {
+                (**self).recycle(spare)
+            }
 
-    fn reads_usage(&self) -> bool {
-        (**self).reads_usage()
-    }
+            fn reads_usage(&self) -> bool {
+                (**self).reads_usage()
+            }
+        }
+    )*};
 }
+
+forward_policy!(Box<P>, &mut P);
 
 #[cfg(test)]
 mod tests;

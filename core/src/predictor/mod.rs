@@ -13,6 +13,7 @@ pub use clairvoyant::Clairvoyant;
 pub use requested::Requested;
 pub use user_history::{TSAFRIR_CORRECTIONS_S, UserHistory};
 
+use crate::job::Job;
 use crate::state::JobInfo;
 use std::fmt;
 use std::str::FromStr;
@@ -53,7 +54,53 @@ pub trait Predictor: Send {
     fn correct(&mut self, _job: &JobInfo, outlived: &Outlived) -> f64 {
         outlived.estimate_s * 2.0
     }
+
+    /// The orchestrator's full record of a job the predictor is about to be
+    /// asked about or told of (its name, account, submitted features; at
+    /// its end, how it ended), for predictors that featurise more than the
+    /// [`JobInfo`]. The default ignores it.
+    fn observe_record(&mut self, _job: &JobInfo, _record: &Job) {}
+
+    /// A job left the queue without running: whatever was kept for it can
+    /// go. The default keeps nothing.
+    fn forget(&mut self, _job: &JobInfo) {}
 }
+
+/// Forwards every method, so that a runtime can own a predictor or borrow
+/// one.
+macro_rules! forward_predictor {
+    ($($t:ty),*) => {$(
+        impl<P: Predictor + ?Sized> Predictor for $t {
+            fn name(&self) -> &'static str {
+                (**self).name()
+            }
+            #[inline]
+            fn predict(&mut self, job: &JobInfo) -> f64 {
+                (**self).predict(job)
+            }
+            #[inline]
+            fn observe_start(&mut self, job: &JobInfo, now: f64) {
+                (**self).observe_start(job, now)
+            }
+            #[inline]
+            fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
+                (**self).observe_end(job, runtime_s, now)
+            }
+            #[inline]
+            fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
+                (**self).correct(job, outlived)
+            }
+            fn observe_record(&mut self, job: &JobInfo, record: &Job) {
+                (**self).observe_record(job, record)
+            }
+            fn forget(&mut self, job: &JobInfo) {
+                (**self).forget(job)
+            }
+        }
+    )*};
+}
+
+forward_predictor!(Box<P>, &mut P);
 
 /// Keeps a raw estimate within `[0, limit]` (a NaN becomes the limit).
 pub fn clamp_estimate(job: &JobInfo, raw_s: f64) -> f64 {

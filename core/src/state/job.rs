@@ -2,6 +2,8 @@
 //! interned names, as the hot paths of the simulator and the controller
 //! want it (no strings, no maps).
 
+use crate::job::Job;
+use crate::names::NameTables;
 use crate::resources::Resources;
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +67,35 @@ pub struct JobInfo {
     pub limit_s: f64,
 }
 
+impl Demand {
+    /// What a job's record asks for: its requested total (see
+    /// [`Job::requested`]) on exactly its requested number of nodes, or on
+    /// any number when it names none. A job asking for one node must fit on
+    /// one node.
+    pub fn of(job: &Job) -> Self {
+        Self { total: job.requested(), nodes: job.req_nodes.unwrap_or(0) }
+    }
+}
+
+impl JobInfo {
+    /// What a scheduler knows of a job's record at its submission, under
+    /// handle `key`, its names interned in `names`: the one mapping from
+    /// the job table to the policies' jobs, for the simulator and the
+    /// controller alike. A job without a positive requested time has no
+    /// kill limit (`f64::INFINITY`).
+    pub fn of(job: &Job, key: JobKey, names: &mut NameTables) -> Self {
+        Self {
+            key,
+            user: names.users.intern_opt(job.user.as_deref()),
+            group: names.groups.intern_opt(job.group.as_deref()),
+            queue: names.queues.intern_opt(job.queue.as_deref()),
+            submit_s: job.submit_s,
+            demand: Demand::of(job),
+            limit_s: job.req_time_s.filter(|t| *t > 0.0).unwrap_or(f64::INFINITY),
+        }
+    }
+}
+
 /// A job waiting in the queue, with the runtime estimate its predictor made
 /// at submission.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -97,4 +128,12 @@ pub struct RunningJob {
     pub expected_end_s: f64,
     /// The nodes it holds.
     pub slots: Vec<Slot>,
+    /// The estimate its predictor made at submission (kept for
+    /// corrections, and for the queue when it goes back there).
+    pub submitted_estimate_s: f64,
+    /// Its current estimate, a duration from `start_s`: the submitted one
+    /// until it is outlived, then each correction in turn.
+    pub estimate_s: f64,
+    /// How many times its estimate was corrected since it started.
+    pub corrections: u32,
 }

@@ -215,6 +215,18 @@ impl ClusterState {
     /// Starts a pending job on the given slots at `now`, expected to end at
     /// `expected_end_s`. Refused (state unchanged) if a slot does not fit.
     pub fn start(&mut self, key: JobKey, slots: Vec<Slot>, now: f64, expected_end_s: f64) -> Result<(), StateError> {
+        self.start_at(key, slots, now, Some(expected_end_s)).map(|_| ())
+    }
+
+    /// Starts a pending job on the given slots at `now`, expected to end at
+    /// `now` plus the estimate it was queued with; returns its record and
+    /// that estimate. Refused (state unchanged) if a slot does not fit.
+    #[inline]
+    pub fn start_estimated(&mut self, key: JobKey, slots: Vec<Slot>, now: f64) -> Result<(JobInfo, f64), StateError> {
+        self.start_at(key, slots, now, None)
+    }
+
+    fn start_at(&mut self, key: JobKey, slots: Vec<Slot>, now: f64, expected_end_s: Option<f64>) -> Result<(JobInfo, f64), StateError> {
         let pos = self.pending().binary_search_by_key(&key, |p| p.info.key).map_err(|_| StateError::NotPending(key))?;
         // the slots' sum, taken from `free_total` once at the end (the same
         // as slot by slot: every part is non-negative, the clamps agree)
@@ -235,9 +247,44 @@ impl ClusterState {
             taken = taken.saturating_add(&s.res);
         }
         self.free_total = self.free_total.saturating_sub(&taken);
-        let info = self.pending.remove(pos).info;
-        self.running.insert(RunningJob { info, start_s: now, expected_end_s, slots });
-        Ok(())
+        let PendingJob { info, estimate_s } = self.pending.remove(pos);
+        self.running.insert(RunningJob {
+            info,
+            start_s: now,
+            expected_end_s: expected_end_s.unwrap_or(now + estimate_s),
+            slots,
+            submitted_estimate_s: estimate_s,
+            estimate_s,
+            corrections: 0,
+        });
+        Ok((info, estimate_s))
+    }
+
+    /// Takes a job out of the queue without running it (it was withdrawn:
+    /// cancelled, or its submission undone) and returns it.
+    pub fn withdraw(&mut self, key: JobKey) -> Result<PendingJob, StateError> {
+        let pos = self.pending().binary_search_by_key(&key, |p| p.info.key).map_err(|_| StateError::NotPending(key))?;
+        Ok(self.pending.remove(pos))
+    }
+
+    /// A running job's record.
+    pub fn running_job(&self, key: JobKey) -> Option<&RunningJob> {
+        self.running.get(key)
+    }
+
+    /// True when the job is waiting in the queue.
+    pub fn is_pending(&self, key: JobKey) -> bool {
+        self.pending().binary_search_by_key(&key, |p| p.info.key).is_ok()
+    }
+
+    /// Records corrections of a running job's estimate: its estimate
+    /// becomes `estimate_s` (from its start), its expected end `end_s`, and
+    /// its count of corrections since it started `corrections`.
+    pub fn correct(&mut self, key: JobKey, estimate_s: f64, end_s: f64, corrections: u32) -> Result<(), StateError> {
+        self.running.set_end_with(key, end_s, |j| {
+            j.estimate_s = estimate_s;
+            j.corrections = corrections;
+        })
     }
 
     /// Removes a running job (it ended, failed or was preempted), frees its

@@ -41,7 +41,15 @@ fn vacancy() -> RunningJob {
         demand: Demand::default(),
         limit_s: f64::NAN,
     };
-    RunningJob { info, start_s: f64::NAN, expected_end_s: f64::NAN, slots: Vec::new() }
+    RunningJob {
+        info,
+        start_s: f64::NAN,
+        expected_end_s: f64::NAN,
+        slots: Vec::new(),
+        submitted_estimate_s: f64::NAN,
+        estimate_s: f64::NAN,
+        corrections: 0,
+    }
 }
 
 fn cmp_end(a: (f64, JobKey), b: (f64, JobKey)) -> Ordering {
@@ -82,6 +90,13 @@ impl RunningSet {
         self.ends.insert(key, end);
     }
 
+    /// The record of a running job.
+    pub(super) fn get(&self, key: JobKey) -> Option<&RunningJob> {
+        let end = *self.ends.get(&key)?;
+        let e = self.by_end.get(self.position(end, key))?;
+        Some(&self.jobs[e.at as usize])
+    }
+
     /// Takes a job out.
     pub(super) fn take(&mut self, key: JobKey) -> Result<RunningJob, StateError> {
         let end = self.ends.remove(&key).ok_or(StateError::NotRunning(key))?;
@@ -95,6 +110,11 @@ impl RunningSet {
     /// Changes a job's expected end; its entry moves past only the entries
     /// between its old place and its new one.
     pub(super) fn set_end(&mut self, key: JobKey, end: f64) -> Result<(), StateError> {
+        self.set_end_with(key, end, |_| {})
+    }
+
+    /// [`RunningSet::set_end`], then `update` on the job's record.
+    pub(super) fn set_end_with(&mut self, key: JobKey, end: f64, update: impl FnOnce(&mut RunningJob)) -> Result<(), StateError> {
         let slot = self.ends.get_mut(&key).ok_or(StateError::NotRunning(key))?;
         let old = std::mem::replace(slot, end);
         let from = self.position(old, key);
@@ -111,7 +131,9 @@ impl RunningSet {
         };
         let e = &mut self.by_end[to];
         e.end = end;
-        self.jobs[e.at as usize].expected_end_s = end;
+        let job = &mut self.jobs[e.at as usize];
+        job.expected_end_s = end;
+        update(job);
         Ok(())
     }
 }

@@ -79,7 +79,7 @@ pub(super) fn predictions(w: &Workload, r: &SimResult) -> PredictionEvidence {
         let bin = FACTOR_BINS.iter().position(|(hi, _)| p / a < *hi).unwrap_or(FACTOR_BINS.len() - 1);
         error_factors[bin].jobs += 1;
     }
-    let mut per_user: Vec<Vec<(f64, f64)>> = vec![Vec::new(); w.users.len()];
+    let mut per_user: Vec<Vec<(f64, f64)>> = vec![Vec::new(); w.names.users.len()];
     for &(k, p, a) in &pairs {
         per_user[w.jobs[k].info.user as usize].push((p, a));
     }
@@ -89,7 +89,7 @@ pub(super) fn predictions(w: &Workload, r: &SimResult) -> PredictionEvidence {
         .filter(|(_, v)| !v.is_empty())
         .map(|(u, v)| {
             let (accuracy, under_rate) = quality(v.iter().copied());
-            UserAccuracy { name: w.users.name(u as u32).to_string(), jobs: v.len() as u64, accuracy, under_rate }
+            UserAccuracy { name: w.names.users.name(u as u32).to_string(), jobs: v.len() as u64, accuracy, under_rate }
         })
         .collect();
     by_user.sort_by(|a, b| a.name.cmp(&b.name));

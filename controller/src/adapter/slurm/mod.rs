@@ -7,7 +7,7 @@ mod rest;
 
 use super::{Action, AdapterError, ClusterView, JobView, Orchestrator};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::process::Command;
 
 /// How the adapter reads Slurm's state.
@@ -122,9 +122,7 @@ impl SlurmAdapter {
     }
 }
 
-fn now_unix_s() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
+use crate::clock::now_unix_s;
 
 impl Orchestrator for SlurmAdapter {
     fn name(&self) -> &'static str {
