@@ -33,7 +33,7 @@ use crate::faults::{FaultConfig, FaultStreams, OnFailure};
 use crate::workload::{SimJob, Workload};
 use event::{Event, Kind};
 use foresight_core::Cluster;
-use foresight_core::policy::Policy;
+use foresight_core::policy::{Decision, Policy};
 use foresight_core::predictor::Predictor;
 use foresight_core::runtime::{Corrections, Enacted, Liveness, Runtime, RuntimeConfig};
 use foresight_core::state::{JobInfo, JobKey, StateError};
@@ -47,6 +47,20 @@ pub fn simulate(
     policy: &mut dyn Policy,
     predictor: &mut dyn Predictor,
     opts: &SimOptions,
+) -> Result<SimResult, EngineError> {
+    simulate_observed(workload, cluster, policy, predictor, opts, None)
+}
+
+/// [`simulate`], showing `observe` every decision the policy makes (at its
+/// time, before it is carried out): the record a conformance test compares
+/// with the live controller's decisions on the same events.
+pub fn simulate_observed<'p>(
+    workload: &Workload,
+    cluster: &Cluster,
+    policy: &'p mut dyn Policy,
+    predictor: &'p mut dyn Predictor,
+    opts: &SimOptions,
+    observe: Option<&'p mut dyn FnMut(f64, &Decision)>,
 ) -> Result<SimResult, EngineError> {
     let corrections = if opts.decide_on_correction { Corrections::OnInput } else { Corrections::Lazy };
     let cfg = RuntimeConfig { usage_half_life_s: opts.usage_half_life_s, corrections };
@@ -64,6 +78,7 @@ pub fn simulate(
         next_wake: f64::INFINITY,
         decide_on_correction: opts.decide_on_correction,
         decide_per_event: opts.decide_per_event,
+        observe,
     };
     e.plan_faults(&opts.faults);
     e.run()?;
@@ -130,6 +145,7 @@ struct Engine<'w, 'p> {
     next_wake: f64,
     decide_on_correction: bool,
     decide_per_event: bool,
+    observe: Option<&'p mut dyn FnMut(f64, &Decision)>,
 }
 
 impl Engine<'_, '_> {
@@ -203,8 +219,9 @@ impl Engine<'_, '_> {
 
     /// Asks the runtime's policy for a decision and carries it out.
     fn decide(&mut self, now: f64) -> Result<(), EngineError> {
-        if self.rt.decide(now, &self.truth).is_none() {
-            return Ok(());
+        let Some(d) = self.rt.decide(now, &self.truth) else { return Ok(()) };
+        if let Some(observe) = self.observe.as_mut() {
+            observe(now, d);
         }
         self.apply(now)
     }
