@@ -87,7 +87,7 @@ fn parse_header(
     body: &[u8],
     line_no: u64,
     meta: &mut TraceMeta,
-    start_time: &mut Option<(u64, usize, String)>,
+    start_time: &mut Option<(u64, Option<usize>, String)>,
 ) -> Result<(), LineError> {
     let text = String::from_utf8_lossy(body);
     let Some((key, value)) = text.split_once(':') else { return Ok(()) };
@@ -110,7 +110,7 @@ fn parse_header(
             })?);
         }
         "TimeZoneString" => meta.tz_name = Some(value.to_string()),
-        "StartTime" => *start_time = Some((line_no, col.unwrap_or(2), value.to_string())),
+        "StartTime" => *start_time = Some((line_no, col, value.to_string())),
         "Computer" | "Installation" if meta.computer.is_none() => meta.computer = Some(value.to_string()),
         "Partition" | "Queue" => meta.partitions.push(format!("{key} {value}")),
         "Note" => meta.notes.push(value.to_string()),
@@ -125,7 +125,7 @@ fn parse_header(
 /// deprecated `TimeZone`. A note says what was overridden or assumed.
 /// An error only for a `StartTime` the epoch must come from that is not
 /// a date.
-fn settle_clock(meta: &mut TraceMeta, start_time: Option<(u64, usize, String)>, first_submit_s: f64) -> Result<(), LineError> {
+fn settle_clock(meta: &mut TraceMeta, start_time: Option<(u64, Option<usize>, String)>, first_submit_s: f64) -> Result<(), LineError> {
     let hours = |s: i32| f64::from(s) / 3600.0;
     let zone = match meta.tz_name.as_deref().map(str::parse::<SiteZone>) {
         Some(Ok(zone)) => Some(zone),
@@ -141,7 +141,7 @@ fn settle_clock(meta: &mut TraceMeta, start_time: Option<(u64, usize, String)>, 
     };
     if let (None, Some((line_no, col, text))) = (meta.epoch_unix_s, start_time) {
         let local = parse_date_command(&text).ok_or_else(|| {
-            LineError::new(line_no, Some(col), "StartTime", "a date as `date` prints it, e.g. Mon Sep 23 14:00:31 CEST 1996", &text)
+            LineError::new(line_no, col, "StartTime", "a date as `date` prints it, e.g. Mon Sep 23 14:00:31 CEST 1996", &text)
         })?;
         let (epoch, how) = match (zone, meta.tz_offset_s) {
             (Some(z), _) => (z.unix_of_local(local), format!("in {z}")),
