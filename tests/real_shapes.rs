@@ -49,6 +49,11 @@ fn a_log_without_start_times_is_inspected_and_replayed() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains(": 3 jobs on 128 nodes"), "{}", stdout(&out));
     assert!(stdout(&out).contains("3 ended"), "{}", stdout(&out));
+
+    // A model needs to know when each job ended; the log does not say.
+    let out = foresight(&["train", s(&log), "-o", s(&dir.path().join("m.json"))]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("3 of 3 jobs have a run time but no start time"), "{}", stderr(&out));
 }
 
 #[test]
