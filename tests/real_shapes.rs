@@ -135,6 +135,18 @@ fn a_model_trained_on_one_file_is_evaluated_on_the_next() {
     assert!(err.contains("132 of its finished jobs were submitted inside it and are not scored; the 132 submitted after it are"), "{err}");
     assert!(stdout(&out).contains("tested on 132"), "{}", stdout(&out));
 
+    // A file written before the window was kept in Unix time, by a model
+    // trained on every job: its end is unknown, so it is refused, exit 2.
+    let mut old: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    let training = old["training"].as_object_mut().unwrap();
+    assert!(training["split_s"].is_null() && training["end_unix_s"].is_number(), "{training:?}");
+    training.retain(|k, _| !k.ends_with("_unix_s"));
+    let old_model = dir.path().join("old.json");
+    std::fs::write(&old_model, serde_json::to_vec(&old).unwrap()).unwrap();
+    let out = foresight(&["evaluate", s(&b), "--model", s(&old_model)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("does not say when its training window ended"), "{}", stderr(&out));
+
     // The training file itself: nothing after the window, exit 2 saying so.
     let out = foresight(&["evaluate", s(&a), "--model", s(&model)]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
