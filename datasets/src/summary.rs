@@ -59,8 +59,13 @@ pub struct Summary {
     pub last_end_s: Option<f64>,
     /// Rows per status, every status listed.
     pub status_counts: BTreeMap<JobStatus, u64>,
-    /// Jobs that ran (have a start and an end).
+    /// Jobs that ran: a start and an end, or a run time without a start
+    /// (logs that record no start times).
     pub ran: u64,
+    /// Jobs that ran with no start time recorded (so no wait time).
+    pub no_start: u64,
+    /// Jobs with no (positive) requested time.
+    pub no_request: u64,
     /// Requested versus actual runtime.
     pub estimates: EstimateQuality,
     /// Load against capacity.
@@ -74,6 +79,11 @@ fn median(v: &mut [f64]) -> f64 {
     v.sort_unstable_by(f64::total_cmp);
     let m = v.len() / 2;
     if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
+}
+
+/// Whether a job ran: it has a start and an end, or a run time.
+fn ran(j: &foresight_core::Job) -> bool {
+    j.ran() || j.runtime_s.is_some()
 }
 
 impl Summary {
@@ -116,8 +126,8 @@ impl Summary {
         };
 
         let mut load = OfferedLoad::default();
-        for j in jobs.iter().filter(|j| j.ran()) {
-            let rt = j.runtime_s.unwrap_or(0.0).max(0.0);
+        for j in jobs.iter().filter(|j| ran(j)) {
+            let rt = j.runtime_s.or(j.end_s.zip(j.start_s).map(|(e, s)| e - s)).unwrap_or(0.0).max(0.0);
             load.cpu_hours += rt * f64::from(j.req_cpus.unwrap_or(0)) / 3600.0;
             load.gpu_hours += rt * f64::from(j.req_gpus.unwrap_or(0)) / 3600.0;
         }
@@ -137,7 +147,9 @@ impl Summary {
             last_submit_s: last,
             last_end_s: last_end,
             status_counts,
-            ran: jobs.iter().filter(|j| j.ran()).count() as u64,
+            ran: jobs.iter().filter(|j| ran(j)).count() as u64,
+            no_start: jobs.iter().filter(|j| ran(j) && j.start_s.is_none()).count() as u64,
+            no_request: jobs.iter().filter(|j| j.req_time_s.is_none_or(|t| t <= 0.0)).count() as u64,
             estimates,
             load,
         }
@@ -185,6 +197,17 @@ mod tests {
         // 1 + 1 + 1.111 CPU-hours over 10 CPUs x 2 hours.
         assert!((s.load.cpu_load.unwrap() - (1.0 + 1.0 + 4000.0 / 3600.0) / 20.0).abs() < 1e-12);
         assert_eq!(s.load.gpu_load, None);
+    }
+
+    #[test]
+    fn jobs_with_a_run_time_but_no_start_ran_and_missing_requests_are_counted() {
+        let mut no_start = job("a", 0.0, 600.0, 3600.0, 4, JobStatus::Completed);
+        (no_start.start_s, no_start.end_s, no_start.req_time_s) = (None, None, None);
+        let table = JobTable { jobs: vec![no_start, job("b", 60.0, 60.0, 120.0, 1, JobStatus::Completed)], ..JobTable::default() };
+        let s = Summary::of(&table);
+        assert_eq!((s.jobs, s.ran, s.no_start, s.no_request), (2, 2, 1, 1));
+        assert!((s.load.cpu_hours - (600.0 * 4.0 + 60.0) / 3600.0).abs() < 1e-12, "its run time counts as load");
+        assert_eq!(s.estimates.jobs, 1);
     }
 
     #[test]

@@ -1,11 +1,21 @@
 //! The Standard Workload Format (Parallel Workloads Archive): header
 //! comments (`; Key: value`) and one job a line in 18 whitespace-separated
 //! numeric fields, `-1` where unknown.
+//!
+//! Job times are seconds from `UnixStartTime`, a Unix instant, so a job's
+//! Unix time never depends on the site's zone. The zone only places times
+//! on the local calendar: `TimeZoneString` (an IANA name, daylight-saving
+//! time included) is the truth; the deprecated `TimeZone` offset is read
+//! only when the zone string is absent or unknown. A log without
+//! `UnixStartTime` takes its epoch from `StartTime` (`date`'s format, local
+//! time) read in that zone.
 
 use crate::error::{IngestError, LineError};
 use crate::reject::Rejects;
 use crate::source::Lines;
 use crate::table::{Ingested, JobTable};
+use crate::timefmt::parse_date_command;
+use crate::zone::SiteZone;
 use foresight_core::{FeatureValue, Job, JobStatus, TraceMeta};
 use std::io::BufRead;
 use std::path::Path;
@@ -41,13 +51,14 @@ pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested,
     let mut jobs = Vec::new();
     let mut lines = Lines::new(input);
     let mut values = [0f64; 18];
+    let mut start_time = None;
     while let Some((line_no, text)) = lines.next_bytes(&mut rejects)? {
         let trimmed = text.trim_ascii_start();
         if trimmed.is_empty() {
             continue;
         }
         if trimmed[0] == b';' {
-            if let Err(e) = parse_header(&trimmed[1..], line_no, &mut meta) {
+            if let Err(e) = parse_header(&trimmed[1..], line_no, &mut meta, &mut start_time) {
                 rejects.reject(e)?;
             }
             continue;
@@ -63,11 +74,21 @@ pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested,
     if jobs.is_empty() && rejects.report.is_empty() {
         return Err(IngestError::Empty { path: path.to_path_buf(), what: "job" });
     }
+    let first_submit_s = jobs.iter().map(|j| j.submit_s).reduce(f64::min).unwrap_or(0.0);
+    if let Err(e) = settle_clock(&mut meta, start_time, first_submit_s) {
+        rejects.reject(e)?;
+    }
     Ok(Ingested { table: JobTable { meta, jobs }, skipped: rejects.report })
 }
 
-/// Parses one `Key: value` header comment into the metadata.
-fn parse_header(body: &[u8], line_no: u64, meta: &mut TraceMeta) -> Result<(), LineError> {
+/// Parses one `Key: value` header comment into the metadata; `StartTime`
+/// is kept, with its line and column, for [`settle_clock`].
+fn parse_header(
+    body: &[u8],
+    line_no: u64,
+    meta: &mut TraceMeta,
+    start_time: &mut Option<(u64, Option<usize>, String)>,
+) -> Result<(), LineError> {
     let text = String::from_utf8_lossy(body);
     let Some((key, value)) = text.split_once(':') else { return Ok(()) };
     let (key, value) = (key.trim(), value.trim());
@@ -89,10 +110,56 @@ fn parse_header(body: &[u8], line_no: u64, meta: &mut TraceMeta) -> Result<(), L
             })?);
         }
         "TimeZoneString" => meta.tz_name = Some(value.to_string()),
+        "StartTime" => *start_time = Some((line_no, col, value.to_string())),
         "Computer" | "Installation" if meta.computer.is_none() => meta.computer = Some(value.to_string()),
         "Partition" | "Queue" => meta.partitions.push(format!("{key} {value}")),
         "Note" => meta.notes.push(value.to_string()),
         _ => {}
+    }
+    Ok(())
+}
+
+/// Settles the header's clock once it is read: the epoch from `StartTime`
+/// when `UnixStartTime` is absent, and the offset from `TimeZoneString`,
+/// taken at the first submission (as `sacct --tz` does), over the
+/// deprecated `TimeZone`. A note says what was overridden or assumed.
+/// An error only for a `StartTime` the epoch must come from that is not
+/// a date.
+fn settle_clock(meta: &mut TraceMeta, start_time: Option<(u64, Option<usize>, String)>, first_submit_s: f64) -> Result<(), LineError> {
+    let hours = |s: i32| f64::from(s) / 3600.0;
+    let zone = match meta.tz_name.as_deref().map(str::parse::<SiteZone>) {
+        Some(Ok(zone)) => Some(zone),
+        Some(Err(e)) => {
+            let fallback = match meta.tz_offset_s {
+                Some(off) => format!("the deprecated TimeZone offset (UTC{:+.1} h) is used", hours(off)),
+                None => "local times are read as UTC".to_string(),
+            };
+            meta.notes.push(format!("TimeZoneString: {e}; {fallback}"));
+            None
+        }
+        None => None,
+    };
+    if let (None, Some((line_no, col, text))) = (meta.epoch_unix_s, start_time) {
+        let local = parse_date_command(&text).ok_or_else(|| {
+            LineError::new(line_no, col, "StartTime", "a date as `date` prints it, e.g. Mon Sep 23 14:00:31 CEST 1996", &text)
+        })?;
+        let (epoch, how) = match (zone, meta.tz_offset_s) {
+            (Some(z), _) => (z.unix_of_local(local), format!("in {z}")),
+            (None, Some(off)) => (local - f64::from(off), format!("at the TimeZone offset UTC{:+.1} h", hours(off))),
+            (None, None) => (local, "as UTC (the header names no zone)".to_string()),
+        };
+        meta.epoch_unix_s = Some(epoch);
+        meta.notes.push(format!("no UnixStartTime: the epoch is StartTime ({text}) read {how}"));
+    }
+    if let (Some(zone), Some(epoch)) = (zone, meta.epoch_unix_s) {
+        let offset = zone.offset_at(epoch + first_submit_s);
+        if let Some(old) = meta.tz_offset_s.filter(|old| *old != offset) {
+            meta.notes.push(format!(
+                "TimeZone {old} (deprecated) ignored: TimeZoneString {zone} is UTC{:+.1} h at the first submission",
+                hours(offset)
+            ));
+        }
+        meta.tz_offset_s = Some(offset);
     }
     Ok(())
 }
@@ -207,6 +274,8 @@ fn to_job(v: &[f64; 18], line_no: u64) -> Result<Job, LineError> {
     let id = |i: usize| known(i).filter(|x| *x >= 0.0).map(number_text);
     let procs = |i: usize| known(i).filter(|x| *x > 0.0).map(|x| x.min(u32::MAX as f64) as u32);
     let submit = v[1];
+    // Some logs record no start (wait -1 on every line) but the run time:
+    // the job ran, for that long, at an unknown time after its submission.
     let start = known(2).map(|w| submit + w);
     let runtime = known(3);
     let req_cpus = procs(7).or(procs(4));
@@ -225,7 +294,7 @@ fn to_job(v: &[f64; 18], line_no: u64) -> Result<Job, LineError> {
         submit_s: submit,
         start_s: start.filter(|_| runtime.is_some()),
         end_s: start.zip(runtime).map(|(s, r)| s + r),
-        runtime_s: runtime.filter(|_| start.is_some()),
+        runtime_s: runtime,
         req_cpus,
         req_mem_mb: known(9)
             .filter(|m| *m >= 0.0)

@@ -28,6 +28,29 @@ pub fn parse_datetime(s: &str) -> Option<f64> {
     Some((days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se) as f64)
 }
 
+/// Parses a date as the Unix `date` command prints it, `Mon Sep 23
+/// 14:00:31 CEST 1996` (the zone abbreviation may be absent), as seconds
+/// from 1970-01-01T00:00:00 on the clock that printed it: the abbreviation
+/// and the weekday are not read, so the caller places the wall-clock time
+/// in its zone. `None` when it is not such a date.
+pub fn parse_date_command(s: &str) -> Option<f64> {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let t: Vec<&str> = s.split_whitespace().collect();
+    let (month, day, time, year) = match t.as_slice() {
+        [_, m, d, hms, _, y] | [_, m, d, hms, y] => (*m, *d, *hms, *y),
+        _ => return None,
+    };
+    let mo = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as i64 + 1;
+    let d = i64::from(day.parse::<u8>().ok().filter(|d| (1..=31).contains(d))?);
+    let y = i64::from(year.parse::<u16>().ok()?);
+    let hms: Vec<i64> = time.split(':').map(|p| p.parse::<u8>().ok().map(i64::from)).collect::<Option<_>>()?;
+    let [h, mi, se] = hms[..] else { return None };
+    if h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    Some((days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se) as f64)
+}
+
 /// Parses a Slurm duration into seconds: `minutes`, `minutes:seconds`,
 /// `hours:minutes:seconds`, `days-hours`, `days-hours:minutes`,
 /// `days-hours:minutes:seconds`. `None` when it is not one.
@@ -52,6 +75,16 @@ pub fn parse_slurm_duration(s: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_as_the_date_command_prints_them_are_wall_clock_seconds() {
+        // The StartTime of the KTH-SP2 log's header.
+        assert_eq!(parse_date_command("Mon Sep 23 14:00:31 CEST 1996"), parse_datetime("1996-09-23T14:00:31"));
+        assert_eq!(parse_date_command("Fri Aug 29 10:55:01 1997"), parse_datetime("1997-08-29T10:55:01"));
+        assert_eq!(parse_date_command("Mon Sep 32 14:00:31 CEST 1996"), None);
+        assert_eq!(parse_date_command("Mon Foo 23 14:00:31 CEST 1996"), None);
+        assert_eq!(parse_date_command("yesterday"), None);
+    }
 
     #[test]
     fn datetimes_are_unix_seconds() {

@@ -46,6 +46,13 @@ impl SiteZone {
         local_s - f64::from(offset_s)
     }
 
+    /// The local wall-clock time at Unix time `unix_s`, as seconds from
+    /// 1970-01-01T00:00:00 on the local clock (the inverse of
+    /// [`SiteZone::unix_of_local`]), daylight-saving time included.
+    pub fn local_of_unix(&self, unix_s: f64) -> f64 {
+        unix_s + f64::from(self.offset_at(unix_s))
+    }
+
     /// The zone's offset from UTC at Unix time `unix_s`, in seconds.
     pub fn offset_at(&self, unix_s: f64) -> i32 {
         DateTime::from_timestamp(unix_s.floor() as i64, 0)
@@ -75,6 +82,10 @@ mod tests {
         let chicago: SiteZone = "America/Chicago".parse().unwrap();
         assert_eq!(chicago.offset_at(parse_datetime("2024-01-15T12:00:00").unwrap()), -6 * 3600);
         assert_eq!(chicago.to_string(), "America/Chicago");
+        let summer = parse_datetime("2024-07-15T10:00:00").unwrap();
+        let stockholm: SiteZone = "Europe/Stockholm".parse().unwrap();
+        assert_eq!(stockholm.local_of_unix(summer), parse_datetime("2024-07-15T12:00:00").unwrap());
+        assert_eq!(stockholm.unix_of_local(stockholm.local_of_unix(summer)), summer);
     }
 
     #[test]

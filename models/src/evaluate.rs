@@ -10,7 +10,7 @@ use crate::ModelError;
 use crate::classifier::{ClassifierMetrics, FailureModel};
 use crate::demand::{DemandForecast, Quantity, forecast_after, hourly};
 use crate::features::{Schema, build_rows, calendar_offset};
-use crate::file::{ModelFile, TrainingWindow};
+use crate::file::{ModelFile, TrainingWindow, WindowError};
 use crate::history::JobTelemetry;
 use crate::metrics::{RuntimeMetrics, UserAccuracy, by_user};
 use crate::runtime::{ModelKind, RuntimeModel};
@@ -50,10 +50,16 @@ pub fn time_split(jobs: &[Job], fraction: f64) -> TimeSplit {
     order.sort_by(|&a, &b| jobs[a].submit_s.total_cmp(&jobs[b].submit_s));
     let k = ((jobs.len() as f64 * fraction.clamp(0.0, 1.0)).floor() as usize).min(jobs.len());
     let split_s = order.get(k).map_or(f64::INFINITY, |&i| jobs[i].submit_s);
-    let ended = |j: &Job| j.runtime_s.is_some() && j.end_s.or(j.start_s.zip(j.runtime_s).map(|(s, r)| s + r)).is_some_and(|e| e < split_s);
+    let ended = |j: &Job| j.runtime_s.is_some() && end_of(j).is_some_and(|e| e < split_s);
     let train = order.iter().copied().filter(|&i| jobs[i].submit_s < split_s && ended(&jobs[i])).collect();
     let test = order.iter().copied().filter(|&i| jobs[i].submit_s >= split_s && jobs[i].runtime_s.is_some()).collect();
     TimeSplit { split_s, train, test }
+}
+
+/// When a job ended: its end, or its start plus its runtime; `None` when
+/// its start is not known.
+fn end_of(j: &Job) -> Option<f64> {
+    j.end_s.or(j.start_s.zip(j.runtime_s).map(|(s, r)| s + r))
 }
 
 /// Trains a model of `kind` (and the failure classifier) on the first
@@ -81,11 +87,21 @@ fn train_on(
     let runtime = RuntimeModel::train(kind, schema, &x, &y)?;
     let failure = FailureModel::train(&table.jobs, &split.train, rows);
     let jobs = &table.jobs;
+    let first_submit_s = split.train.iter().map(|&i| jobs[i].submit_s).fold(f64::INFINITY, f64::min);
+    // Trained on every job, the window ends when the last job trained on did.
+    let end_s = if split.split_s.is_finite() {
+        split.split_s
+    } else {
+        split.train.iter().filter_map(|&i| end_of(&jobs[i])).fold(f64::NEG_INFINITY, f64::max)
+    };
+    let unix = |t: f64| table.meta.epoch_unix_s.map(|e| e + t).filter(|u| u.is_finite());
     let window = TrainingWindow {
         trace: table.meta.source.clone(),
-        first_submit_s: split.train.iter().map(|&i| jobs[i].submit_s).fold(f64::INFINITY, f64::min),
+        first_submit_s,
         split_s: split.split_s,
         jobs: split.train.len(),
+        first_submit_unix_s: unix(first_submit_s),
+        end_unix_s: unix(end_s),
     };
     Ok(ModelFile::new(kind, schema.clone(), window, runtime, failure))
 }
@@ -95,7 +111,9 @@ fn train_on(
 pub struct Evaluation {
     /// The model evaluated.
     pub model: String,
-    /// The split instant (trace seconds).
+    /// The split instant: where the model's training window ends, in the
+    /// evaluated trace's seconds (negative when that trace starts after
+    /// the window).
     #[serde(deserialize_with = "crate::file::null_float::infinity")]
     pub split_s: f64,
     /// Finished jobs trained on.
@@ -161,7 +179,9 @@ fn demand(table: &JobTable, split_s: f64) -> Option<DemandForecast> {
 impl std::fmt::Display for Evaluation {
     /// A table: one row per predictor, one column per metric.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "split at {:.0} s; trained on {} finished jobs; tested on {}", self.split_s, self.train_jobs, self.runtime.n)?;
+        // A window placed from Unix time may end a rounding error before 0.
+        let split_s = if self.split_s.abs() < 0.5 { 0.0 } else { self.split_s };
+        writeln!(f, "split at {split_s:.0} s; trained on {} finished jobs; tested on {}", self.train_jobs, self.runtime.n)?;
         writeln!(f, "{:<16} {:>12} {:>9} {:>9} {:>8}", "predictor", "MAE s", "MdAPE %", "accuracy", "under %")?;
         for (name, m) in [(self.model.as_str(), &self.runtime), ("requested", &self.requested), ("easy++", &self.easy_plus_plus)] {
             writeln!(f, "{name:<16} {:>12.1} {:>9.1} {:>9.3} {:>8.1}", m.mae_s, m.mdape * 100.0, m.accuracy, m.under_rate * 100.0)?;
@@ -177,11 +197,45 @@ impl std::fmt::Display for Evaluation {
     }
 }
 
-/// Evaluates `model` on the jobs of `table` submitted at or after its
-/// training window's split instant.
+/// Where a model's training window falls on a trace.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    /// The window's end in the trace's seconds: jobs submitted from then
+    /// on are scored.
+    pub split_s: f64,
+    /// Whether the trace is on the training trace's own clock (the same
+    /// trace, or one with the same epoch).
+    pub same_clock: bool,
+    /// Finished jobs of the trace submitted before the window's end (not
+    /// scored).
+    pub inside: usize,
+    /// Finished jobs submitted from the window's end on (scored).
+    pub after: usize,
+}
+
+/// Places `model`'s training window on `table`'s clock, in Unix time (see
+/// [`TrainingWindow::end_on`]), and counts the finished jobs on either side.
+pub fn place_window(table: &JobTable, model: &ModelFile) -> Result<Placement, WindowError> {
+    let epoch = model.schema.epoch_unix_s;
+    let split_s = model.training.end_on(epoch, &table.meta)?;
+    let finished = || table.jobs.iter().filter(|j| j.runtime_s.is_some());
+    let after = finished().filter(|j| j.submit_s >= split_s).count();
+    Ok(Placement {
+        split_s,
+        same_clock: epoch == table.meta.epoch_unix_s && (epoch.is_some() || model.training.trace == table.meta.source),
+        inside: finished().count() - after,
+        after,
+    })
+}
+
+/// Evaluates `model` on the jobs of `table` submitted at or after the end
+/// of its training window, placed on `table`'s clock by
+/// [`place_window`]: its split instant on its own trace, its end in Unix
+/// time on another. A window that cannot be placed leaves no job to score
+/// ([`place_window`] says why).
 pub fn evaluate(table: &JobTable, model: &ModelFile, telemetry: &JobTelemetry) -> Result<Evaluation, ModelError> {
     let rows = build_rows(&model.schema, &table.jobs, telemetry);
-    let split_s = model.training.split_s;
+    let split_s = place_window(table, model).map_or(f64::INFINITY, |p| p.split_s);
     let test: Vec<usize> = (0..table.jobs.len())
         .filter(|&i| table.jobs[i].submit_s >= split_s && table.jobs[i].runtime_s.is_some())
         .collect();
@@ -239,5 +293,61 @@ mod tests {
         assert_eq!(s.split_s, 3.0);
         assert_eq!(s.train, vec![0], "job 1 ends after the split, job 2 at it");
         assert_eq!(s.test, vec![3, 4]);
+    }
+
+    /// The embedded H100 log cut in two by submission time, each half on
+    /// its own clock (epoch at its first submission), as two files of the
+    /// same cluster would be read.
+    fn halves() -> (JobTable, JobTable) {
+        let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
+        let mut jobs = table.jobs.clone();
+        jobs.sort_by(|a, b| a.submit_s.total_cmp(&b.submit_s));
+        let second = jobs.split_off(jobs.len() / 2);
+        let half = |jobs: Vec<Job>, name: &str| {
+            let mut t = JobTable { meta: table.meta.clone(), jobs };
+            t.meta.source = name.into();
+            t.rebase_to_first_submit();
+            t
+        };
+        (half(jobs, "a.csv"), half(second, "b.csv"))
+    }
+
+    #[test]
+    fn a_model_trained_on_all_of_one_trace_is_scored_on_the_next_in_unix_time() {
+        let (a, b) = halves();
+        let model = train(&a, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions { train_fraction: 1.0 }).unwrap();
+        assert!(model.training.split_s.is_infinite(), "no split: trained on every job of a");
+        let last_end = a.jobs.iter().filter_map(end_of).fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(model.training.end_unix_s, Some(a.meta.epoch_unix_s.unwrap() + last_end));
+        let placed = place_window(&b, &model).unwrap();
+        assert!(!placed.same_clock);
+        let finished = b.jobs.iter().filter(|j| j.runtime_s.is_some()).count();
+        assert_eq!(placed.after + placed.inside, finished);
+        let e = evaluate(&b, &model, &JobTelemetry::new()).unwrap();
+        assert_eq!(e.runtime.n, placed.after);
+        assert!(placed.after + 1 >= finished, "the jobs ran back to back: at most the first of b overlaps a's last");
+
+        // On a itself the window holds every job: nothing to score.
+        assert_eq!(place_window(&a, &model).unwrap().after, 0);
+        assert!(matches!(evaluate(&a, &model, &JobTelemetry::new()), Err(ModelError::NoTestData)));
+    }
+
+    #[test]
+    fn files_without_the_unix_window_derive_it_from_the_split_or_refuse() {
+        let (a, b) = halves();
+        let (mut model, _) = train_and_evaluate(&a, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+        let stored = model.training.end_on(model.schema.epoch_unix_s, &b.meta).unwrap();
+        model.training.end_unix_s = None;
+        let derived = model.training.end_on(model.schema.epoch_unix_s, &b.meta).unwrap();
+        assert_eq!(derived, stored, "the split instant on the schema's epoch");
+        assert_eq!(model.training.end_on(model.schema.epoch_unix_s, &a.meta), Ok(model.training.split_s), "its own clock, exactly");
+
+        model.training.split_s = f64::INFINITY;
+        let err = model.training.end_on(model.schema.epoch_unix_s, &b.meta).unwrap_err();
+        assert!(err.to_string().contains("retrain it with `foresight train`"), "{err}");
+        let mut no_epoch = b.clone();
+        no_epoch.meta.epoch_unix_s = None;
+        model.training.end_unix_s = Some(1.0);
+        assert!(matches!(model.training.end_on(model.schema.epoch_unix_s, &no_epoch.meta), Err(WindowError::NoTraceEpoch { .. })));
     }
 }

@@ -7,6 +7,7 @@ use crate::classifier::FailureModel;
 use crate::evaluate::Evaluation;
 use crate::features::Schema;
 use crate::runtime::{ModelKind, RuntimeModel};
+use foresight_core::TraceMeta;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -42,6 +43,81 @@ pub struct TrainingWindow {
     pub split_s: f64,
     /// Finished jobs trained on.
     pub jobs: usize,
+    /// Unix time of the first submission trained on; `None` when the
+    /// trace had no epoch, and in files written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_submit_unix_s: Option<f64>,
+    /// Unix time the window ends: the split instant, or, for a model
+    /// trained on every job of its trace, the last end of a job trained
+    /// on. Jobs of any trace submitted from then on are after the window.
+    /// `None` when the trace had no epoch, and in files written before it
+    /// was kept ([`TrainingWindow::end_on`] derives it when it can).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_unix_s: Option<f64>,
+}
+
+/// Why a model's training window cannot be placed on a trace's clock.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WindowError {
+    /// A file from before the window was kept in Unix time, for a model
+    /// trained on every job of its trace: its end is not recorded.
+    #[error(
+        "the model file does not say when its training window ended (it was trained on every job of {trace}, \
+         by a foresight that kept the window in that trace's own seconds); retrain it with `foresight train` to evaluate it on another trace"
+    )]
+    Unbounded {
+        /// The training trace.
+        trace: String,
+    },
+    /// The training trace had no epoch, so its window is not in Unix time.
+    #[error(
+        "the model was trained on {trace}, which has no epoch (no Unix start time), so its training window cannot be \
+         placed on the times of {other}; evaluate it on its own trace, or train on a trace with an epoch"
+    )]
+    NoModelEpoch {
+        /// The training trace.
+        trace: String,
+        /// The trace it was to be placed on.
+        other: String,
+    },
+    /// The trace evaluated on has no epoch.
+    #[error(
+        "{other} has no epoch (no Unix start time), so the model's training window (on {trace}, ending at Unix time {end_unix_s}) \
+         cannot be placed on its times"
+    )]
+    NoTraceEpoch {
+        /// The training trace.
+        trace: String,
+        /// The trace it was to be placed on.
+        other: String,
+        /// The window's end.
+        end_unix_s: f64,
+    },
+}
+
+impl TrainingWindow {
+    /// The window's end on the clock of the trace `meta` describes, in its
+    /// seconds; `model_epoch` is the training trace's epoch (the schema's).
+    /// On the training trace's own clock this is the split instant itself;
+    /// on another trace's, the window's end in Unix time less its epoch
+    /// (derived from the split instant for files that do not store it).
+    pub fn end_on(&self, model_epoch: Option<f64>, meta: &TraceMeta) -> Result<f64, WindowError> {
+        let same_clock = model_epoch == meta.epoch_unix_s && (model_epoch.is_some() || self.trace == meta.source);
+        let end_unix = self.end_unix_s.or_else(|| model_epoch.filter(|_| self.split_s.is_finite()).map(|e| e + self.split_s));
+        if same_clock && (self.split_s.is_finite() || end_unix.is_none()) {
+            return Ok(self.split_s);
+        }
+        let end_unix = end_unix.ok_or_else(|| match model_epoch {
+            Some(_) => WindowError::Unbounded { trace: self.trace.clone() },
+            None => WindowError::NoModelEpoch { trace: self.trace.clone(), other: meta.source.clone() },
+        })?;
+        let epoch = meta.epoch_unix_s.ok_or_else(|| WindowError::NoTraceEpoch {
+            trace: self.trace.clone(),
+            other: meta.source.clone(),
+            end_unix_s: end_unix,
+        })?;
+        Ok(end_unix - epoch)
+    }
 }
 
 /// A model file.

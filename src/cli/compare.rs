@@ -76,6 +76,7 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
     let table = args.trace.load()?.table;
     let cluster = args.what_if.cluster(&table)?;
     let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options());
+    super::simulate::check_replayable(&workload, table.jobs.len(), &cluster)?;
     let cmp = match &args.report {
         Some(html) => super::report::compare_and_write(&workload, &cluster, &specs, &args.trace.trace, html)?,
         None if specs.iter().any(uses_model) => compare_with_models(&workload, &cluster, &specs, &table)?,

@@ -1,12 +1,14 @@
 //! `foresight evaluate`: score a model file on the jobs after its training
-//! window, or, without one, train every runtime model on the first 70% of
+//! window (kept in Unix time, so the trace may be another one of the same
+//! cluster, e.g. the next month), or, without one, train every runtime model on the first 70% of
 //! a trace by time and score them on the rest, with the demand forecaster
 //! against seasonal-naive.
 
 use super::trace_args::TraceArgs;
 use clap::Args;
 use foresight_models::demand::{Quantity, evaluate as evaluate_demand, hourly};
-use foresight_models::evaluate::train_and_evaluate;
+use foresight_datasets::timefmt::format_utc;
+use foresight_models::evaluate::{place_window, train_and_evaluate};
 use foresight_models::features::calendar_offset;
 use foresight_models::{ModelFile, ModelKind, SplitOptions, evaluate};
 use std::path::PathBuf;
@@ -35,6 +37,19 @@ pub struct EvaluateArgs {
     report: Option<PathBuf>,
 }
 
+/// A trace whose every finished job lies inside the model's training
+/// window: bad input (exit code 2).
+#[derive(Debug)]
+pub struct NothingAfterWindow(String);
+
+impl std::fmt::Display for NothingAfterWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NothingAfterWindow {}
+
 /// Runs `evaluate`.
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let table = args.trace.load()?.table;
@@ -42,6 +57,27 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let mut all = Vec::new();
     if let Some(path) = &args.model {
         let file = ModelFile::load(path)?;
+        let placed = place_window(&table, &file)?;
+        let window = &file.training;
+        let ends = window.end_unix_s.map_or(String::new(), |u| format!(", which ends {} UTC", format_utc(u)));
+        if placed.after == 0 && placed.inside > 0 {
+            anyhow::bail!(NothingAfterWindow(format!(
+                "every finished job of {} ({}) was submitted inside the model's training window on {}{ends}: none is left to score",
+                args.trace.trace.display(),
+                placed.inside,
+                window.trace
+            )));
+        }
+        if placed.inside > 0 && window.trace != table.meta.source {
+            eprintln!(
+                "warning: {} overlaps the model's training window on {}{ends}: {} of its finished jobs were submitted inside it \
+                 and are not scored; the {} submitted after it are",
+                args.trace.trace.display(),
+                window.trace,
+                placed.inside,
+                placed.after
+            );
+        }
         let e = evaluate(&table, &file, &telemetry)?;
         print!("{e}");
         all.push(e);

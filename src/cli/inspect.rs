@@ -101,7 +101,11 @@ pub fn summary_text(table: &JobTable, s: &Summary) -> String {
         };
         let _ = writeln!(o, "epoch       {} UTC{tz}", format_utc(epoch));
     }
-    let _ = writeln!(o, "jobs        {} ({} ran)", group_digits(s.jobs), group_digits(s.ran));
+    let _ = write!(o, "jobs        {} ({} ran", group_digits(s.jobs), group_digits(s.ran));
+    if s.no_start > 0 {
+        let _ = write!(o, "; {} with a run time but no start time, so no wait", group_digits(s.no_start));
+    }
+    let _ = writeln!(o, ")");
     let known = |n: u64| if n == 0 { "none in the trace".to_string() } else { group_digits(n) };
     let _ = writeln!(o, "users       {}", known(s.users));
     let _ = writeln!(o, "groups      {}", known(s.groups));
@@ -133,6 +137,11 @@ pub fn summary_text(table: &JobTable, s: &Summary) -> String {
     } else {
         let _ = writeln!(o, "estimates   no job has both a requested time and a runtime");
     }
+    if s.no_request == 0 {
+        let _ = writeln!(o, "requests    every job has a requested time");
+    } else {
+        let _ = writeln!(o, "requests    {} of {} jobs have no requested time", group_digits(s.no_request), group_digits(s.jobs));
+    }
     let l = &s.load;
     let mut load = format!("{} CPU-hours", group_digits(l.cpu_hours.round() as u64));
     if l.gpu_hours > 0.0 {
@@ -161,6 +170,8 @@ pub fn summary_json(table: &JobTable, s: &Summary) -> serde_json::Value {
         "meta": table.meta,
         "jobs": s.jobs,
         "ran": s.ran,
+        "ran_without_start": s.no_start,
+        "no_request": s.no_request,
         "users": s.users,
         "groups": s.groups,
         "queues": s.queues,

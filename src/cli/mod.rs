@@ -77,8 +77,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// The exit code for an error: 2 for bad input (a trace that does not
-/// parse, an unknown policy, predictor or model name, a cluster file that
-/// is not one), 1 for everything else.
+/// parse or leaves no job to replay, an unknown policy, predictor or model
+/// name, a cluster file that is not one, a model whose training window
+/// cannot be placed on the trace), 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(is_bad_input) { 2 } else { 1 }
 }
@@ -89,6 +90,9 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
     use foresight_models::ModelError;
     use foresight_simulator::{cluster_file::ClusterFileError, run::SimError};
     e.is::<foresight_datasets::IngestError>()
+        || e.is::<simulate::NothingToReplay>()
+        || e.is::<evaluate::NothingAfterWindow>()
+        || e.is::<foresight_models::file::WindowError>()
         || e.is::<foresight_core::policy::UnknownPolicy>()
         || e.is::<foresight_core::predictor::UnknownPredictor>()
         || matches!(e.downcast_ref::<ClusterFileError>(), Some(ClusterFileError::Parse { .. }))

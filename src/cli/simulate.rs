@@ -149,6 +149,7 @@ pub fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
     let table = args.trace.load()?.table;
     let cluster = args.what_if.cluster(&table)?;
     let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options());
+    check_replayable(&workload, table.jobs.len(), &cluster)?;
     let spec = RunSpec { policy: args.policy, predictor: args.predictor, options: args.what_if.sim_options()? };
     let (result, report) = match spec.predictor.as_deref().filter(|p| is_model_predictor(p)) {
         Some(p) => run_with_model(&workload, &cluster, &spec, p, &table)?,
@@ -163,6 +164,45 @@ pub fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
         write_jobs_parquet(&workload, &result, Some(&id), path)?;
     }
     Ok(())
+}
+
+/// A run that would replay no job of its trace: bad input (exit code 2),
+/// not a run whose every metric is zero.
+#[derive(Debug)]
+pub struct NothingToReplay(String);
+
+impl std::fmt::Display for NothingToReplay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NothingToReplay {}
+
+/// Refuses a workload with no job to replay, saying why from what the
+/// filter dropped (`jobs`: the trace's rows).
+pub fn check_replayable(workload: &Workload, jobs: usize, cluster: &Cluster) -> Result<(), NothingToReplay> {
+    if !workload.jobs.is_empty() {
+        return Ok(());
+    }
+    let d = &workload.dropped;
+    let cap = cluster.total();
+    let reasons: Vec<String> = [
+        (d.never_ran, "have no run time (never ran)".to_string()),
+        (d.no_runtime, "have a run time of zero or less (dropped by the predictsim filter)".to_string()),
+        (d.no_request, "have no requested time (dropped by the predictsim filter)".to_string()),
+        (d.no_processors, "have no processor count (dropped by the predictsim filter)".to_string()),
+        (
+            d.too_large,
+            format!("need more than the cluster holds ({} nodes, {} CPUs, {} GPUs)", cluster.len(), cap.cpus, cap.gpus),
+        ),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, why)| format!("{n} {why}"))
+    .collect();
+    let why = if reasons.is_empty() { "the trace holds no job".to_string() } else { reasons.join(", ") };
+    Err(NothingToReplay(format!("0 of {jobs} jobs can be replayed: {why}")))
 }
 
 /// True for a predictor `foresight-models` builds: `online`, `online:KIND`

@@ -53,7 +53,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     bar.inc(1);
     bar.set_message(format!("training {kind} and the failure classifier on {} jobs", table.jobs.len()));
     let started = std::time::Instant::now();
-    let mut file = train(&table, kind, &telemetry, SplitOptions { train_fraction: args.train_fraction })?;
+    let no_start = table.jobs.iter().filter(|j| j.runtime_s.is_some() && j.start_s.is_none()).count();
+    let mut file = train(&table, kind, &telemetry, SplitOptions { train_fraction: args.train_fraction }).with_context(|| {
+        if no_start == 0 {
+            return String::from("failed to train");
+        }
+        format!(
+            "failed to train: {no_start} of {} jobs have a run time but no start time, so when they ended (and whether before the split) is unknown",
+            table.jobs.len()
+        )
+    })?;
     let train_s = started.elapsed().as_secs_f64();
     bar.inc(1);
     bar.set_message("evaluating on the held-out jobs");

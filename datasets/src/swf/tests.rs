@@ -29,7 +29,9 @@ fn header_fills_the_metadata() {
     assert_eq!(t.meta.capacity.cpus, Some(100));
     assert_eq!(t.meta.capacity.nodes, Some(100));
     assert_eq!(t.meta.epoch_unix_s, Some(843480031.0));
-    assert_eq!(t.meta.tz_offset_s, Some(3600));
+    // Stockholm is on summer time (CEST) at the first submission, 1996-09-23:
+    // the zone string, not the deprecated TimeZone 3600, says so.
+    assert_eq!(t.meta.tz_offset_s, Some(7200));
     assert_eq!(t.meta.tz_name.as_deref(), Some("Europe/Stockholm"));
     assert_eq!(t.meta.computer.as_deref(), Some("Test SP2"));
     assert_eq!(t.meta.partitions, vec!["Partition 1 batch".to_string()]);
@@ -118,4 +120,86 @@ fn identifiers_print_as_whole_numbers() {
     assert_eq!(number_text(-42.0), "-42");
     assert_eq!(number_text(10.5), "10.5");
     assert_eq!(number_text(1e20), "100000000000000000000");
+}
+
+/// An archive-style log that records no start times: the wait field is -1
+/// on every line, while submit time, run time and processors are known.
+const NO_WAIT: &str = "\
+; Version: 2.2
+; Computer: Intel iPSC/860
+; UnixStartTime: 717310800
+; TimeZoneString: US/Pacific
+; MaxNodes: 128
+; MaxProcs: 128
+; Note: the log records no wait times
+;
+    1        0    -1   1451  128     -1    -1  128     -1    -1  1   1   1   1  1 -1 -1 -1
+    2      155    -1      3    1     -1    -1    1     -1    -1  1   2   1   2  1 -1 -1 -1
+    3      233    -1     32    8     -1    -1    8     -1    -1  1   2   1   3  1 -1 -1 -1
+";
+
+#[test]
+fn jobs_without_a_start_time_keep_their_run_time() {
+    let jobs = read_str(NO_WAIT, true).unwrap().table.jobs;
+    assert_eq!(jobs.len(), 3);
+    for j in &jobs {
+        assert_eq!((j.start_s, j.end_s), (None, None), "no start is made up");
+        assert!(j.runtime_s.is_some() && j.req_cpus.is_some() && j.req_time_s.is_none());
+    }
+    assert_eq!((jobs[1].submit_s, jobs[1].runtime_s, jobs[1].req_cpus), (155.0, Some(3.0), Some(1)));
+}
+
+/// The header of SDSC-SP2 (US/Pacific) with the deprecated `TimeZone`
+/// misstated as 3600: the zone string decides.
+const PACIFIC: &str = "\
+; Version: 2.2
+; Computer: IBM SP2
+; UnixStartTime: 893466664
+; TimeZone: 3600
+; TimeZoneString: US/Pacific
+; StartTime: Fri Apr 24 18:11:04 PDT 1998
+; MaxProcs: 128
+;
+    1        0   100     60    1     -1    -1    1   3600    -1  1   1   1  -1 -1 -1 -1 -1
+    2 19008000   100     60    1     -1    -1    1   3600    -1  1   1   1  -1 -1 -1 -1 -1
+";
+
+#[test]
+fn the_zone_string_overrides_the_deprecated_offset_daylight_saving_included() {
+    let t = read_str(PACIFIC, true).unwrap().table;
+    // 1998-04-25 01:11:04 UTC is 18:11:04 PDT (UTC-7) the day before.
+    assert_eq!(t.meta.tz_offset_s, Some(-7 * 3600), "not UTC+1");
+    assert!(t.meta.notes.iter().any(|n| n.contains("TimeZone 3600 (deprecated) ignored")), "{:?}", t.meta.notes);
+    let zone: SiteZone = t.meta.tz_name.as_deref().unwrap().parse().unwrap();
+    let epoch = t.meta.epoch_unix_s.unwrap();
+    let local = |submit_s: f64| crate::timefmt::format_utc(zone.local_of_unix(epoch + submit_s));
+    assert_eq!(local(t.jobs[0].submit_s), "1998-04-24 18:11:04", "PDT");
+    // 220 days later it is winter: PST (UTC-8), an hour earlier on the clock.
+    assert_eq!(epoch + t.jobs[1].submit_s, 893466664.0 + 19_008_000.0, "a submit time's Unix instant ignores the zone");
+    assert_eq!(local(t.jobs[1].submit_s), "1998-11-30 17:11:04", "PST");
+}
+
+#[test]
+fn without_unix_start_time_the_epoch_is_start_time_in_the_zone() {
+    let text = PACIFIC.replace("; UnixStartTime: 893466664\n", "");
+    let t = read_str(&text, true).unwrap().table;
+    assert_eq!(t.meta.epoch_unix_s, Some(893_466_664.0), "18:11:04 PDT, not PST nor UTC+1");
+    assert!(t.meta.notes.iter().any(|n| n.contains("read in US/Pacific")), "{:?}", t.meta.notes);
+    let winter = text.replace("Fri Apr 24 18:11:04 PDT 1998", "Mon Nov 30 17:11:04 PST 1998");
+    let t = read_str(&winter, true).unwrap().table;
+    assert_eq!(t.meta.epoch_unix_s, Some(893_466_664.0 + 19_008_000.0));
+    assert_eq!(t.meta.tz_offset_s, Some(-8 * 3600));
+    let garbled = text.replace("Fri Apr 24 18:11:04 PDT 1998", "sometime in April");
+    let err = read_str(&garbled, true).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "test.swf: line 5, column 14: field `StartTime`: expected a date as `date` prints it, e.g. Mon Sep 23 14:00:31 CEST 1996, found `sometime in April`"
+    );
+}
+
+#[test]
+fn an_unknown_zone_string_falls_back_to_the_offset_with_a_note() {
+    let t = read_str(&PACIFIC.replace("US/Pacific", "Pacific Time"), true).unwrap().table;
+    assert_eq!(t.meta.tz_offset_s, Some(3600));
+    assert!(t.meta.notes.iter().any(|n| n.contains("`Pacific Time`") && n.contains("deprecated TimeZone offset")), "{:?}", t.meta.notes);
 }
