@@ -146,10 +146,13 @@ impl FilePredictor {
     /// (see [`Schema::live_calendar`]). A record is kept until the job ends
     /// or is forgotten.
     ///
-    /// Refuses a file whose calendar cannot be put on Unix time (written
-    /// before the epoch and the zone were stored apart, or trained on a
-    /// trace without an epoch): [`ModelError::Calendar`].
+    /// Refuses a file that fails [`ModelFile::validate`]
+    /// ([`ModelError::Invalid`]; [`ModelFile::load`] has already checked a
+    /// file it read), and one whose calendar cannot be put on Unix time
+    /// (written before the epoch and the zone were stored apart, or trained
+    /// on a trace without an epoch): [`ModelError::Calendar`].
     pub fn try_live(file: ModelFile) -> Result<Self, ModelError> {
+        file.validate()?;
         let calendar = file.schema.live_calendar()?;
         Ok(Self { features: Featurizer::with_jobs(file.schema, calendar, Jobs::Live(HashMap::new())), model: file.runtime })
     }
