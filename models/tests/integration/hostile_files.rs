@@ -287,3 +287,19 @@ fn a_tree_deeper_than_any_stack_is_walked_without_recursion() {
     let file = parse(&deep).expect("a deep chain is a valid tree");
     predicts_sane_values(file, table);
 }
+
+#[test]
+fn the_model_file_fuzz_seeds_read_and_predict() {
+    // `foresight train` on the first 30 (gbt, requested) or 150 (linear,
+    // linear+gbt) H100 jobs, trees cut to two or three per ensemble
+    let (table, _) = trained();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/model_file");
+    let mut seeds = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let file = ModelFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        predicts_sane_values(file, table);
+        seeds += 1;
+    }
+    assert_eq!(seeds, 4, "{}", dir.display());
+}
