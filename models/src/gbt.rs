@@ -122,8 +122,8 @@ struct GbtData {
 }
 
 impl From<GbtData> for Gbt {
-    /// Flattens the trees only when their shape passes the checks (see
-    /// [`Gbt::check`], which a model file's validation calls); others are
+    /// Flattens the trees only when their shape passes the checks (those
+    /// of [`crate::ModelFile::validate`] that need no schema); others are
     /// walked node by node, with bounds.
     fn from(d: GbtData) -> Self {
         let flat = check::structure(d.base, &d.trees)
@@ -412,8 +412,8 @@ impl Gbt {
 
     /// The raw score of one row (log-odds for the logistic loss). NaN when
     /// a tree cannot be walked on it: a row narrower than a feature tested,
-    /// or a tree that failed [`Gbt::check`] (possible only for an ensemble
-    /// deserialised on its own, not from a loaded model file).
+    /// or a malformed tree (possible only for an ensemble deserialised on
+    /// its own: [`crate::ModelFile::load`] refuses a file that holds one).
     pub fn predict(&self, row: &[f64]) -> f64 {
         let sum = match &self.flat {
             Some(heap) if row.len() >= heap.min_width => heap.sum_row(row),

@@ -198,8 +198,9 @@ impl Ridge {
     }
 
     /// The predicted target of one row (no allocation). A column past the
-    /// row's end counts as missing (possible only for a regression that
-    /// failed [`Ridge::check`]).
+    /// row's end counts as missing (possible only for a regression
+    /// deserialised on its own: [`crate::ModelFile::load`] refuses a file
+    /// that holds one).
     pub fn predict(&self, row: &[f64]) -> f64 {
         let mut sum = 0.0;
         let mut coef = self.coefficients.iter();

@@ -107,7 +107,10 @@ pub struct FilePredictor {
 
 impl FilePredictor {
     /// Applies `file` to the jobs of `table`; `source_rows[key]` is the
-    /// table row of the run's job `key`.
+    /// table row of the run's job `key`. The file is taken as it is
+    /// ([`ModelFile::load`] has validated a file it read): one that fails
+    /// [`ModelFile::validate`] still never panics, a tree that cannot be
+    /// walked giving the requested time.
     pub fn new(file: ModelFile, table: &JobTable, source_rows: &[u32]) -> Self {
         Self { features: Featurizer::new(file.schema, table, source_rows), model: file.runtime }
     }
