@@ -221,7 +221,7 @@ pub fn load(path: &Path) -> Result<Box<dyn Model>, ModelError> {
     }
     if serde_json::from_slice::<Probe>(&bytes).is_ok_and(|p| p.format_version.is_some()) {
         let file = foresight_models::ModelFile::parse(&bytes, path).map_err(|e| match e {
-            foresight_models::ModelError::InvalidFile { source, .. } => invalid(format!("invalid model: {source}")),
+            foresight_models::ModelError::InvalidFile { invalid: why, .. } => invalid(format!("invalid model: {why}")),
             e => invalid(e.to_string()),
         })?;
         // the version names the kind and the file's content

@@ -128,7 +128,7 @@ impl ModelFile {
             return Err(ModelError::Version { path: path.to_path_buf(), found, expected: FORMAT_VERSION });
         }
         let file: ModelFile = serde_json::from_slice(bytes).map_err(err)?;
-        file.validate().map_err(|source| ModelError::InvalidFile { path: path.to_path_buf(), source })?;
+        file.validate().map_err(|invalid| ModelError::InvalidFile { path: path.to_path_buf(), invalid })?;
         Ok(file)
     }
 

@@ -69,18 +69,19 @@ pub enum ModelError {
         message: String,
     },
     /// A model file that parses but is not a model that can be served
-    /// (see [`ModelFile::validate`]).
-    #[error("model file {path} is invalid: {source}")]
+    /// (see [`ModelFile::validate`]). What is wrong is part of the
+    /// message, not a source, so that an error chain says it once.
+    #[error("model file {path} is invalid: {invalid}")]
     InvalidFile {
         /// The file.
         path: std::path::PathBuf,
         /// What is wrong, and where.
-        source: InvalidModel,
+        invalid: InvalidModel,
     },
     /// A model that is not one that can be served (see
     /// [`ModelFile::validate`]).
     #[error("invalid model: {0}")]
-    Invalid(#[from] InvalidModel),
+    Invalid(InvalidModel),
     /// A model whose calendar cannot be served on Unix time (live).
     #[error(transparent)]
     Calendar(#[from] features::CalendarError),
@@ -94,4 +95,10 @@ pub enum ModelError {
         /// The version this build reads.
         expected: u32,
     },
+}
+
+impl From<InvalidModel> for ModelError {
+    fn from(invalid: InvalidModel) -> Self {
+        ModelError::Invalid(invalid)
+    }
 }

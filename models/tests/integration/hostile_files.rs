@@ -37,9 +37,9 @@ fn parse(json: &Value) -> Result<ModelFile, ModelError> {
 /// The problem a mangled file is refused for, with its part.
 fn refused(json: &Value) -> (String, Problem) {
     match parse(json) {
-        Err(ModelError::InvalidFile { path, source }) => {
+        Err(ModelError::InvalidFile { path, invalid }) => {
             assert_eq!(path, Path::new("mangled.json"));
-            (source.part, source.problem)
+            (invalid.part, invalid.problem)
         }
         other => panic!("not refused as invalid: {other:?}"),
     }
