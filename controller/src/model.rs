@@ -157,19 +157,40 @@ pub struct ModelFile {
     pub version: String,
 }
 
-/// Loads a model file (read once).
+/// Loads a model file, read once (at most [`foresight_models::invalid::MAX_FILE_BYTES`]).
+/// A trained one (with a `format_version`) is validated before it is
+/// served: a malformed or hostile one (an empty tree, a child or feature
+/// index out of range, a cycle, a non-finite weight, lengths that
+/// disagree) is refused with [`ModelError::Invalid`], naming the file and
+/// what is wrong where.
 pub fn load(path: &Path) -> Result<ServedModel, ModelError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ModelError::Missing { path: path.to_path_buf(), detail: e.to_string() })?;
+    /// Whether the file has a `format_version` (other fields skipped).
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        format_version: Option<serde::de::IgnoredAny>,
+    }
+    let missing = |detail: String| ModelError::Missing { path: path.to_path_buf(), detail };
+    let limit = foresight_models::invalid::MAX_FILE_BYTES;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, limit + 1), &mut bytes))
+        .map_err(|e| missing(e.to_string()))?;
     let invalid = |detail: String| ModelError::Invalid { path: path.to_path_buf(), detail };
-    if serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.get("format_version").is_some()) {
-        let file = foresight_models::ModelFile::load(path).map_err(|e| invalid(e.to_string()))?;
+    if bytes.len() as u64 > limit {
+        return Err(invalid(format!("larger than the {} MiB a model file may be", limit >> 20)));
+    }
+    if serde_json::from_slice::<Probe>(&bytes).is_ok_and(|p| p.format_version.is_some()) {
+        let file = foresight_models::ModelFile::parse(&bytes, path).map_err(|e| match e {
+            foresight_models::ModelError::InvalidFile { invalid: why, .. } => invalid(format!("invalid model: {why}")),
+            e => invalid(e.to_string()),
+        })?;
         // the version names the kind and the file's content
-        let version = format!("{}-{:08x}", file.kind, crc32fast::hash(text.as_bytes()));
+        let version = format!("{}-{:08x}", file.kind, crc32fast::hash(&bytes));
         let trained = Trained::new(file).map_err(|e| invalid(e.to_string()))?;
         return Ok(ServedModel { source: ModelSource::Trained(Arc::new(trained)), version });
     }
-    let file: ModelFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let file: ModelFile = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
     let kind: PredictorKind = file.predictor.parse().map_err(|e: foresight_core::predictor::UnknownPredictor| invalid(e.to_string()))?;
     if kind == PredictorKind::Clairvoyant {
         return Err(invalid("the clairvoyant oracle needs true runtimes and cannot run live".into()));

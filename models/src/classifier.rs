@@ -5,6 +5,7 @@
 use crate::features::Schema;
 use crate::gbt::{Gbt, GbtParams, Loss};
 use crate::history::failed_or_timed_out;
+use crate::invalid::{InvalidModel, Problem};
 use crate::metrics::auc;
 use foresight_core::Job;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,18 @@ impl FailureModel {
         let x: Vec<Vec<f64>> = train.iter().map(|&i| rows[i].clone()).collect();
         let params = GbtParams { loss: Loss::Logistic, ..GbtParams::default() };
         Some(FailureModel { model: Gbt::fit(&x, &y, &params), base_rate })
+    }
+
+    /// Checks a classifier read from a file against rows `width` wide:
+    /// its trees (as a runtime model's) and its loss, which must be the
+    /// logistic one for its scores to be probabilities.
+    pub(crate) fn check(&self, width: usize) -> Result<(), InvalidModel> {
+        self.model.check(width).map_err(|p| InvalidModel::new("failure.model", p))?;
+        if self.model.loss() != Loss::Logistic {
+            let problem = Problem::Mismatch { found: format!("loss {:?}", self.model.loss()), expected: "the logistic loss".into() };
+            return Err(InvalidModel::new("failure.model", problem));
+        }
+        Ok(())
     }
 
     /// The probability that a job with this row fails or times out.

@@ -15,6 +15,7 @@
 //! ([`Calendar`]).
 
 use crate::history::History;
+use crate::invalid::{InvalidModel, MAX_SUBMITTED_FEATURES, Problem, at_most, finite};
 use crate::matrix::Matrix;
 use foresight_core::{FeatureValue, Job, TraceMeta};
 use foresight_datasets::gpujobs::OBSERVED_COLUMNS;
@@ -214,6 +215,26 @@ impl Schema {
     /// The offset of the history columns in a row.
     pub fn history_offset(&self) -> usize {
         self.width() - crate::history::HISTORY_NAMES.len()
+    }
+
+    /// Checks a schema read from a file: at most
+    /// [`MAX_SUBMITTED_FEATURES`] submitted features (each is a column of
+    /// every row kept for a waiting job), a positive finite runtime floor
+    /// (the log of runtimes below it), and finite calendar offsets.
+    pub(crate) fn check(&self) -> Result<(), InvalidModel> {
+        let bad = |p| InvalidModel::new("schema", p);
+        at_most("numeric and text", self.numeric.len() + self.text.len(), MAX_SUBMITTED_FEATURES).map_err(bad)?;
+        let floor = self.runtime_floor_s;
+        if !(floor.is_finite() && floor > 0.0) {
+            return Err(bad(Problem::BadNumber { field: "runtime_floor_s".into(), value: floor, expected: "not a positive finite number" }));
+        }
+        if let Some(epoch) = self.epoch_unix_s {
+            finite(|| "epoch_unix_s".into(), epoch).map_err(bad)?;
+        }
+        if let Some(offset) = self.combined_offset_s {
+            finite(|| "calendar_offset_s".into(), offset).map_err(bad)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,14 +1,17 @@
 //! Model files: JSON with a format version, the foresight version that
 //! wrote it, the feature schema, the training window, the held-out metrics
-//! (when evaluated) and the models themselves.
+//! (when evaluated) and the models themselves. A file read is validated
+//! ([`ModelFile::validate`]) before anything predicts with it.
 
 use crate::ModelError;
 use crate::classifier::FailureModel;
 use crate::evaluate::Evaluation;
 use crate::features::Schema;
+use crate::invalid::{InvalidModel, MAX_FILE_BYTES, Problem};
 use crate::runtime::{ModelKind, RuntimeModel};
 use foresight_core::TraceMeta;
 use serde::{Deserialize, Serialize};
+use std::io::Read;
 use std::path::Path;
 
 /// JSON has no NaN or infinity: serde_json writes them as `null`. These
@@ -172,16 +175,64 @@ impl ModelFile {
         std::fs::write(path, json).map_err(|e| err(e.to_string()))
     }
 
-    /// Reads a file, refusing other format versions.
+    /// Reads a file of at most [`MAX_FILE_BYTES`], refusing other format
+    /// versions and files that fail [`ModelFile::validate`].
     pub fn load(path: &Path) -> Result<ModelFile, ModelError> {
         let err = |message: String| ModelError::File { action: "read", path: path.to_path_buf(), message };
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
-        let found = value.get("format_version").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
+        let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| err(e.to_string()))?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(err(format!("larger than the {} MiB a model file may be", MAX_FILE_BYTES >> 20)));
+        }
+        Self::parse(&bytes, path)
+    }
+
+    /// A model file from its bytes (`path` names it in errors): refuses
+    /// other format versions and files that fail [`ModelFile::validate`].
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<ModelFile, ModelError> {
+        /// The version alone, read before the rest (other fields skipped).
+        #[derive(Deserialize)]
+        struct Probe {
+            #[serde(default)]
+            format_version: Option<serde_json::Value>,
+        }
+        let err = |e: serde_json::Error| ModelError::File { action: "read", path: path.to_path_buf(), message: e.to_string() };
+        let probe: Probe = serde_json::from_slice(bytes).map_err(err)?;
+        let found = probe.format_version.as_ref().and_then(serde_json::Value::as_u64).map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
         if found != FORMAT_VERSION {
             return Err(ModelError::Version { path: path.to_path_buf(), found, expected: FORMAT_VERSION });
         }
-        serde_json::from_value(value).map_err(|e| err(e.to_string()))
+        let file: ModelFile = serde_json::from_slice(bytes).map_err(err)?;
+        file.validate().map_err(|invalid| ModelError::InvalidFile { path: path.to_path_buf(), invalid })?;
+        Ok(file)
+    }
+
+    /// Checks that the file is a model that can be served: its schema
+    /// (sizes, finite numbers), its column names (the schema's), and its
+    /// models against the schema's rows (trees: no empty tree, children
+    /// in range and after their parent, features within the rows, finite
+    /// numbers; regressions: columns within the rows, lengths that agree,
+    /// finite numbers, positive scales; a runtime model of the file's
+    /// kind, a classifier with the logistic loss). A file that passes
+    /// predicts without a panic, a loop or a deep recursion.
+    pub fn validate(&self) -> Result<(), InvalidModel> {
+        self.schema.check()?;
+        let names = self.schema.names();
+        if self.feature_names.len() != names.len() {
+            let problem = Problem::Length { field: "feature_names".into(), found: self.feature_names.len(), expected: names.len() };
+            return Err(InvalidModel::new("feature_names", problem));
+        }
+        if let Some(index) = self.feature_names.iter().zip(&names).position(|(a, b)| a != b) {
+            let problem =
+                Problem::FeatureName { index, found: self.feature_names[index].clone(), expected: names[index].clone() };
+            return Err(InvalidModel::new("feature_names", problem));
+        }
+        self.runtime.check(self.kind, names.len())?;
+        if let Some(failure) = &self.failure {
+            failure.check(names.len())?;
+        }
+        Ok(())
     }
 }
 

@@ -9,7 +9,12 @@
 //! eight rows (or, for one row, eight trees) at a time without a branch
 //! on the data. Deterministic: no random draws, and the same model on any
 //! number of threads.
+//!
+//! Trees read from a file are checked (the private `check` module) before
+//! they are flattened; whatever they hold, prediction never panics, never
+//! recurses and never loops: a tree that cannot be walked gives NaN.
 
+mod check;
 mod grow;
 
 use crate::matrix::Matrix;
@@ -117,8 +122,13 @@ struct GbtData {
 }
 
 impl From<GbtData> for Gbt {
+    /// Flattens the trees only when their shape passes the checks (those
+    /// of [`crate::ModelFile::validate`] that need no schema); others are
+    /// walked node by node, with bounds.
     fn from(d: GbtData) -> Self {
-        let flat = Heap::new(&d.trees, |t, n| d.trees[t][n].threshold, f64::INFINITY);
+        let flat = check::structure(d.base, &d.trees)
+            .ok()
+            .and_then(|()| Heap::new(&d.trees, |t, n| d.trees[t][n].threshold, f64::INFINITY));
         Gbt { base: d.base, trees: d.trees, loss: d.loss, gain: d.gain, flat }
     }
 }
@@ -139,6 +149,10 @@ impl PartialEq for Gbt {
 /// Trees deeper than this are walked node by node instead (a complete tree
 /// of depth `d` has `2^d` leaves).
 const MAX_FLAT_DEPTH: usize = 12;
+/// Ensembles whose flat form would hold more slots than this (trees times
+/// `2^depth`: 24 MB) are walked node by node instead, so that a small file
+/// of many one-leaf trees beside one deep tree cannot make a huge one.
+const MAX_FLAT_SLOTS: usize = 1 << 20;
 
 /// Complete binary trees of one depth in heap order (node `k`'s children
 /// are `2k + 1` and `2k + 2`), one tree after another: go right when the
@@ -157,9 +171,19 @@ struct Heap<T> {
     min_width: usize,
 }
 
-fn depth_of(tree: &[Node], n: usize) -> usize {
-    let node = &tree[n];
-    if node.is_leaf() { 0 } else { 1 + depth_of(tree, node.left as usize).max(depth_of(tree, node.left as usize + 1)) }
+/// The depth of a tree whose children come after their parents (checked
+/// by `check::structure`, or grown so): one pass from the last node back,
+/// no recursion.
+fn depth_of(tree: &[Node]) -> usize {
+    let mut depth = vec![0usize; tree.len()];
+    for n in (0..tree.len()).rev() {
+        let node = &tree[n];
+        if !node.is_leaf() {
+            let left = node.left as usize;
+            depth[n] = 1 + depth[left].max(depth[left + 1]);
+        }
+    }
+    depth.first().copied().unwrap_or(0)
 }
 
 /// Rows predicted together, tree by tree (so a tree stays in cache).
@@ -174,11 +198,12 @@ const LANES: usize = 8;
 type Block<T> = [[[T; LANES]; BLOCK_WIDTH]; BLOCK / LANES];
 
 impl<T: Copy + PartialOrd> Heap<T> {
-    /// The heap form of `trees`, with `threshold(tree, node)` at each split
-    /// and `always_left` at padding nodes; `None` when too deep.
+    /// The heap form of `trees` (of the shape `check::structure` accepts),
+    /// with `threshold(tree, node)` at each split and `always_left` at
+    /// padding nodes; `None` when too deep or too large.
     fn new(trees: &[Vec<Node>], threshold: impl Fn(usize, usize) -> T, always_left: T) -> Option<Self> {
-        let depth = trees.iter().map(|t| depth_of(t, 0)).max().unwrap_or(0);
-        if depth > MAX_FLAT_DEPTH {
+        let depth = trees.iter().map(|t| depth_of(t)).max().unwrap_or(0);
+        if depth > MAX_FLAT_DEPTH || trees.len().saturating_mul(1 << depth) > MAX_FLAT_SLOTS {
             return None;
         }
         let internal = (1 << depth) - 1;
@@ -189,24 +214,31 @@ impl<T: Copy + PartialOrd> Heap<T> {
             leaf: vec![0.0; (internal + 1) * trees.len()],
             min_width: 0,
         };
+        let mut stack = Vec::new();
         for (t, tree) in trees.iter().enumerate() {
-            heap.place(t, tree, &threshold, 0, 0, 0);
+            heap.place(t, tree, &threshold, &mut stack);
         }
         Some(heap)
     }
 
-    fn place(&mut self, t: usize, tree: &[Node], threshold: &impl Fn(usize, usize) -> T, n: usize, k: usize, level: usize) {
-        let node = &tree[n];
+    /// Writes tree `t` into its slots, depth first with an explicit stack
+    /// of (node, heap slot, level) (at most `depth + 1` deep).
+    fn place(&mut self, t: usize, tree: &[Node], threshold: &impl Fn(usize, usize) -> T, stack: &mut Vec<(usize, usize, usize)>) {
         let stride = self.internal + 1;
-        if node.is_leaf() {
-            let bottom = (0..self.depth - level).fold(k, |k, _| 2 * k + 1);
-            self.leaf[t * stride + bottom - self.internal] = node.value;
-            return;
+        stack.clear();
+        stack.push((0, 0, 0));
+        while let Some((n, k, level)) = stack.pop() {
+            let node = &tree[n];
+            if node.is_leaf() {
+                let bottom = (0..self.depth - level).fold(k, |k, _| 2 * k + 1);
+                self.leaf[t * stride + bottom - self.internal] = node.value;
+                continue;
+            }
+            self.split[t * stride + k] = (threshold(t, n), node.feature);
+            self.min_width = self.min_width.max(node.feature as usize + 1);
+            stack.push((node.left as usize + 1, 2 * k + 2, level + 1));
+            stack.push((node.left as usize, 2 * k + 1, level + 1));
         }
-        self.split[t * stride + k] = (threshold(t, n), node.feature);
-        self.min_width = self.min_width.max(node.feature as usize + 1);
-        self.place(t, tree, threshold, node.left as usize, 2 * k + 1, level + 1);
-        self.place(t, tree, threshold, node.left as usize + 1, 2 * k + 2, level + 1);
     }
 
     /// Tree `t`'s value for `row`: `depth` steps, no branch on the data.
@@ -378,11 +410,14 @@ impl Gbt {
         GbtData { base, trees, loss: params.loss, gain }.into()
     }
 
-    /// The raw score of one row (log-odds for the logistic loss).
+    /// The raw score of one row (log-odds for the logistic loss). NaN when
+    /// a tree cannot be walked on it: a row narrower than a feature tested,
+    /// or a malformed tree (possible only for an ensemble deserialised on
+    /// its own: [`crate::ModelFile::load`] refuses a file that holds one).
     pub fn predict(&self, row: &[f64]) -> f64 {
         let sum = match &self.flat {
-            Some(heap) => heap.sum_row(row),
-            None => self.trees.iter().fold(0.0, |s, t| s + eval_tree(t, row)),
+            Some(heap) if row.len() >= heap.min_width => heap.sum_row(row),
+            _ => self.trees.iter().fold(0.0, |s, t| s + eval_tree(t, row)),
         };
         self.base + sum
     }
@@ -445,100 +480,28 @@ impl Gbt {
     pub fn is_empty(&self) -> bool {
         self.trees.is_empty()
     }
+
+    /// The loss it was trained with.
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
 }
 
-/// One tree's value for `row`, walked node by node.
+/// One tree's value for `row`, walked node by node: NaN when the walk
+/// leaves the tree or the row, or takes more steps than the tree has nodes
+/// (a cycle; a checked tree's children come after their parents).
 fn eval_tree(tree: &[Node], row: &[f64]) -> f64 {
     let mut n = 0usize;
-    loop {
-        let node = &tree[n];
+    for _ in 0..tree.len() {
+        let Some(node) = tree.get(n) else { return f64::NAN };
         if node.is_leaf() {
             return node.value;
         }
-        let v = row[node.feature as usize];
+        let Some(&v) = row.get(node.feature as usize) else { return f64::NAN };
         n = if v.is_nan() || v <= node.threshold { node.left as usize } else { node.left as usize + 1 };
     }
+    f64::NAN
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn boosting_learns_a_step_with_missing_values_and_classes() {
-        let rows: Vec<Vec<f64>> =
-            (0..400).map(|i| vec![if i % 10 == 0 { f64::NAN } else { f64::from(i % 100) }, f64::from(i % 7)]).collect();
-        let y: Vec<f64> = rows.iter().map(|r| if r[0].is_nan() { -5.0 } else if r[0] < 50.0 { 1.0 } else { 3.0 }).collect();
-        let m = Gbt::fit(&rows, &y, &GbtParams { min_leaf: 5, ..GbtParams::default() });
-        assert!((m.predict(&[10.0, 0.0]) - 1.0).abs() < 0.05);
-        assert!((m.predict(&[90.0, 0.0]) - 3.0).abs() < 0.05);
-        assert!((m.predict(&[f64::NAN, 0.0]) + 5.0).abs() < 0.1);
-        let asym = Gbt::fit(&rows, &y, &GbtParams { loss: Loss::Asymmetric { under_weight: 4.0 }, ..GbtParams::default() });
-        assert!(asym.predict(&[10.0, 0.0]) >= m.predict(&[10.0, 0.0]) - 1e-9);
-        let median = Gbt::fit(&rows, &y, &GbtParams { loss: Loss::Quantile { q: 0.5 }, ..GbtParams::default() });
-        assert!((median.predict(&[90.0, 0.0]) - 3.0).abs() < 0.05);
-        let classes: Vec<f64> = y.iter().map(|v| f64::from(*v > 2.0)).collect();
-        let c = Gbt::fit(&rows, &classes, &GbtParams { loss: Loss::Logistic, ..GbtParams::default() });
-        assert!(c.predict_proba(&[90.0, 0.0]) > 0.9 && c.predict_proba(&[10.0, 0.0]) < 0.1);
-    }
-
-    /// A deterministic pseudo-random table: 5 columns, some NaN.
-    fn table(n: usize) -> (Matrix, Vec<f64>) {
-        let mut x = Matrix::new(5);
-        let mut y = Vec::with_capacity(n);
-        let mut z = 0x2545_f491_4f6c_dd1du64;
-        for i in 0..n {
-            let mut r = [0.0; 5];
-            for v in &mut r {
-                z ^= z << 13;
-                z ^= z >> 7;
-                z ^= z << 17;
-                *v = (z % 10_000) as f64 / 100.0;
-            }
-            r[4] = (r[4] / 10.0).floor();
-            if i % 13 == 0 {
-                r[1] = f64::NAN;
-            }
-            y.push(r[0].ln_1p() + if r[1] > 50.0 { 1.0 } else { 0.0 } + 0.1 * r[4] + (r[2] - 50.0) / 500.0);
-            x.push_row(&r);
-        }
-        (x, y)
-    }
-
-    #[test]
-    fn the_same_model_on_one_thread_or_two_and_flat_prediction_matches_walking() {
-        // Large enough for parallel histograms, sub-histograms and
-        // subtraction; small enough for a debug build.
-        let (x, y) = table(60_000);
-        let params = GbtParams { trees: 8, depth: 5, max_rows_per_tree: 50_000, ..GbtParams::default() };
-        let fit = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| Gbt::fit_matrix(&x, &y, &params))
-        };
-        let (one, two) = (fit(1), fit(2));
-        assert_eq!(one, two);
-        assert_eq!(one.base.to_bits(), two.base.to_bits());
-        let mut batch = vec![0.0; x.len()];
-        one.predict_into(&x, &mut batch);
-        for (i, row) in x.rows().enumerate().step_by(97) {
-            let walked = one.base + one.trees.iter().fold(0.0, |s, t| s + eval_tree(t, row));
-            assert_eq!(one.predict(row).to_bits(), walked.to_bits(), "row {i}");
-            assert_eq!(batch[i].to_bits(), walked.to_bits(), "row {i}");
-        }
-        let back: Gbt = serde_json::from_str(&serde_json::to_string(&one).unwrap()).unwrap();
-        assert_eq!(back, one);
-        assert_eq!(back.predict(x.row(7)).to_bits(), one.predict(x.row(7)).to_bits());
-        let gains = one.gains();
-        assert!(gains[0] > gains[3] && gains[1] > gains[3], "{gains:?}");
-    }
-
-    #[test]
-    fn a_file_without_gains_still_reads() {
-        let json = r#"{"base":1.5,"trees":[[{"feature":0,"threshold":2.0,"left":1,"value":0.0},
-            {"feature":4294967295,"threshold":0.0,"left":0,"value":-1.0},
-            {"feature":4294967295,"threshold":0.0,"left":0,"value":1.0}]],"loss":{"kind":"squared"}}"#;
-        let m: Gbt = serde_json::from_str(json).unwrap();
-        assert!(m.gains().is_empty());
-        assert_eq!((m.predict(&[1.0]), m.predict(&[3.0]), m.predict(&[f64::NAN])), (0.5, 2.5, 0.5));
-    }
-}
+mod tests;

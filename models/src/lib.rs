@@ -11,7 +11,8 @@
 //!   (trees, ridge regression via smartcore, EASY++, requested time), their
 //!   batch prediction and feature importances.
 //! - [`evaluate`](mod@evaluate): time-split evaluation and its metrics; [`file`](mod@file): model
-//!   files with schema, training window, metrics and version.
+//!   files with schema, training window, metrics and version, validated
+//!   when read ([`invalid`]: what a malformed or hostile file is refused for).
 //! - [`online`]: predictors for the simulator (a model file, or a model
 //!   retrained on a sliding window of finished jobs); [`predictor_from_spec`].
 //! - [`classifier`] and [`demand`]: failure/time-out classification and
@@ -27,6 +28,7 @@ pub mod features;
 pub mod file;
 pub mod gbt;
 pub mod history;
+pub mod invalid;
 pub mod linear;
 pub mod matrix;
 pub mod metrics;
@@ -37,6 +39,7 @@ pub use evaluate::{Evaluation, SplitOptions, evaluate, time_split, train};
 pub use features::Schema;
 pub use matrix::Matrix;
 pub use file::ModelFile;
+pub use invalid::{InvalidModel, Problem};
 pub use online::{Correction, FilePredictor, OnlineParams, OnlinePredictor, Weighting, predictor_from_spec};
 pub use runtime::{ModelKind, RuntimeModel};
 
@@ -65,6 +68,20 @@ pub enum ModelError {
         /// Why.
         message: String,
     },
+    /// A model file that parses but is not a model that can be served
+    /// (see [`ModelFile::validate`]). What is wrong is part of the
+    /// message, not a source, so that an error chain says it once.
+    #[error("model file {path} is invalid: {invalid}")]
+    InvalidFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong, and where.
+        invalid: InvalidModel,
+    },
+    /// A model that is not one that can be served (see
+    /// [`ModelFile::validate`]).
+    #[error("invalid model: {0}")]
+    Invalid(InvalidModel),
     /// A model whose calendar cannot be served on Unix time (live).
     #[error(transparent)]
     Calendar(#[from] features::CalendarError),
@@ -78,4 +95,10 @@ pub enum ModelError {
         /// The version this build reads.
         expected: u32,
     },
+}
+
+impl From<InvalidModel> for ModelError {
+    fn from(invalid: InvalidModel) -> Self {
+        ModelError::Invalid(invalid)
+    }
 }

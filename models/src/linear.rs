@@ -4,6 +4,7 @@
 //! and log sizes it fits power laws.
 
 use crate::ModelError;
+use crate::invalid::{InvalidModel, MAX_GROUPS, Problem, at_most, column, finite, length};
 use crate::matrix::Matrix;
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::arrays::Array;
@@ -76,6 +77,24 @@ impl Linear {
     /// absolute value), `width` long.
     pub fn abs_coefficients(&self, width: usize) -> Vec<f64> {
         self.pooled.abs_coefficients(width)
+    }
+
+    /// Checks a regression read from a file (at `part` of it) against rows
+    /// `width` wide: the pooled one's and every group's (see
+    /// [`Ridge::check`]), the group column within the rows, finite group
+    /// values, and at most [`MAX_GROUPS`] groups.
+    pub(crate) fn check(&self, part: &str, width: usize) -> Result<(), InvalidModel> {
+        self.pooled.check(width).map_err(|p| InvalidModel::new(format!("{part}.pooled"), p))?;
+        let whole = |p| InvalidModel::new(part, p);
+        at_most("groups", self.groups.len(), MAX_GROUPS).map_err(whole)?;
+        if !self.groups.is_empty() {
+            column(|| "group_column".into(), self.group_column, width).map_err(whole)?;
+        }
+        for (i, (value, ridge)) in self.groups.iter().enumerate() {
+            finite(|| format!("groups[{i}] value"), *value).map_err(whole)?;
+            ridge.check(width).map_err(|p| InvalidModel::new(format!("{part}.groups[{i}]"), p))?;
+        }
+        Ok(())
     }
 }
 
@@ -178,20 +197,56 @@ impl Ridge {
         }
     }
 
-    /// The predicted target of one row (no allocation).
+    /// The predicted target of one row (no allocation). A column past the
+    /// row's end counts as missing (possible only for a regression
+    /// deserialised on its own: [`crate::ModelFile::load`] refuses a file
+    /// that holds one).
     pub fn predict(&self, row: &[f64]) -> f64 {
         let mut sum = 0.0;
         let mut coef = self.coefficients.iter();
         for (&f, (m, s)) in self.used.iter().zip(self.means.iter().zip(&self.scales)) {
-            let x = if row[f].is_finite() { (row[f] - m) / s } else { 0.0 };
+            let v = row.get(f).copied().unwrap_or(f64::NAN);
+            let x = if v.is_finite() { (v - m) / s } else { 0.0 };
             sum += x * coef.next().copied().unwrap_or(0.0);
         }
         for (c, levels) in &self.levels {
+            let v = row.get(*c).copied().unwrap_or(f64::NAN);
             for l in levels {
-                sum += f64::from(row[*c] == *l) * coef.next().copied().unwrap_or(0.0);
+                sum += f64::from(v == *l) * coef.next().copied().unwrap_or(0.0);
             }
         }
         self.intercept + sum
+    }
+
+    /// Checks a regression read from a file against rows `width` wide:
+    /// one mean and one positive scale per numeric column used, every
+    /// column within the rows, at most [`MAX_LEVELS`] finite levels per
+    /// categorical column, one coefficient per expanded column, and every
+    /// number finite.
+    pub(crate) fn check(&self, width: usize) -> Result<(), Problem> {
+        length(|| "means".into(), self.means.len(), self.used.len())?;
+        length(|| "scales".into(), self.scales.len(), self.used.len())?;
+        for (i, ((&f, &m), &s)) in self.used.iter().zip(&self.means).zip(&self.scales).enumerate() {
+            column(|| format!("used[{i}]"), f, width)?;
+            finite(|| format!("means[{i}]"), m)?;
+            if !(s.is_finite() && s > 0.0) {
+                return Err(Problem::BadNumber { field: format!("scales[{i}]"), value: s, expected: "not a positive finite number" });
+            }
+        }
+        let mut expanded = self.used.len();
+        for (i, (c, levels)) in self.levels.iter().enumerate() {
+            column(|| format!("levels[{i}] column"), *c, width)?;
+            at_most(&format!("levels[{i}]"), levels.len(), MAX_LEVELS)?;
+            for (j, l) in levels.iter().enumerate() {
+                finite(|| format!("levels[{i}] level {j}"), *l)?;
+            }
+            expanded += levels.len();
+        }
+        length(|| "coefficients".into(), self.coefficients.len(), expanded)?;
+        for (i, c) in self.coefficients.iter().enumerate() {
+            finite(|| format!("coefficients[{i}]"), *c)?;
+        }
+        finite(|| "intercept".into(), self.intercept)
     }
 
     /// Absolute coefficients on standardised columns, by column of the row

@@ -107,7 +107,10 @@ pub struct FilePredictor {
 
 impl FilePredictor {
     /// Applies `file` to the jobs of `table`; `source_rows[key]` is the
-    /// table row of the run's job `key`.
+    /// table row of the run's job `key`. The file is taken as it is
+    /// ([`ModelFile::load`] has validated a file it read): one that fails
+    /// [`ModelFile::validate`] still never panics, a tree that cannot be
+    /// walked giving the requested time.
     pub fn new(file: ModelFile, table: &JobTable, source_rows: &[u32]) -> Self {
         Self { features: Featurizer::new(file.schema, table, source_rows), model: file.runtime }
     }
@@ -146,10 +149,13 @@ impl FilePredictor {
     /// (see [`Schema::live_calendar`]). A record is kept until the job ends
     /// or is forgotten.
     ///
-    /// Refuses a file whose calendar cannot be put on Unix time (written
-    /// before the epoch and the zone were stored apart, or trained on a
-    /// trace without an epoch): [`ModelError::Calendar`].
+    /// Refuses a file that fails [`ModelFile::validate`]
+    /// ([`ModelError::Invalid`]; [`ModelFile::load`] has already checked a
+    /// file it read), and one whose calendar cannot be put on Unix time
+    /// (written before the epoch and the zone were stored apart, or trained
+    /// on a trace without an epoch): [`ModelError::Calendar`].
     pub fn try_live(file: ModelFile) -> Result<Self, ModelError> {
+        file.validate()?;
         let calendar = file.schema.live_calendar()?;
         Ok(Self { features: Featurizer::with_jobs(file.schema, calendar, Jobs::Live(HashMap::new())), model: file.runtime })
     }

@@ -8,6 +8,7 @@ use crate::ModelError;
 use crate::features::Schema;
 use crate::gbt::{Gbt, GbtParams, Loss};
 use crate::history::{HISTORY_NAMES, log_runtime};
+use crate::invalid::{InvalidModel, Problem};
 use crate::linear::Linear;
 use crate::matrix::Matrix;
 use rayon::prelude::*;
@@ -187,6 +188,39 @@ impl RuntimeModel {
             ModelKind::UserHistory => RuntimeModel::UserHistory,
             ModelKind::Requested => RuntimeModel::Requested,
         })
+    }
+
+    /// Checks a model read from a file against rows `width` wide (its
+    /// trees' shapes, features and numbers, its regressions' columns,
+    /// lengths and numbers), and that a file of `kind` may hold it.
+    pub(crate) fn check(&self, kind: ModelKind, width: usize) -> Result<(), InvalidModel> {
+        let fits = match self {
+            RuntimeModel::Gbt { .. } => matches!(kind, ModelKind::Gbt | ModelKind::GbtUnder | ModelKind::GbtMedian),
+            RuntimeModel::Linear { .. } => matches!(kind, ModelKind::Linear | ModelKind::LinearByName),
+            RuntimeModel::Hybrid { .. } => kind == ModelKind::Hybrid,
+            RuntimeModel::UserHistory => kind == ModelKind::UserHistory,
+            RuntimeModel::Requested => kind == ModelKind::Requested,
+        };
+        if !fits && kind != ModelKind::Auto {
+            let variant = match self {
+                RuntimeModel::Gbt { .. } => "gbt",
+                RuntimeModel::Linear { .. } => "linear",
+                RuntimeModel::Hybrid { .. } => "hybrid",
+                RuntimeModel::UserHistory => "user-history",
+                RuntimeModel::Requested => "requested",
+            };
+            let problem = Problem::Mismatch { found: format!("a runtime model of kind `{variant}`"), expected: format!("one of kind `{kind}`") };
+            return Err(InvalidModel::new("runtime", problem));
+        }
+        match self {
+            RuntimeModel::Gbt { model } => model.check(width).map_err(|p| InvalidModel::new("runtime.model", p)),
+            RuntimeModel::Linear { model } => model.check("runtime.model", width),
+            RuntimeModel::Hybrid { linear, trees } => {
+                linear.check("runtime.linear", width)?;
+                trees.check(width).map_err(|p| InvalidModel::new("runtime.trees", p))
+            }
+            RuntimeModel::UserHistory | RuntimeModel::Requested => Ok(()),
+        }
     }
 
     /// The predicted runtime of a row of `schema`, seconds, at most the

@@ -97,5 +97,8 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
         || e.is::<foresight_core::predictor::UnknownPredictor>()
         || matches!(e.downcast_ref::<ClusterFileError>(), Some(ClusterFileError::Parse { .. }))
         || matches!(e.downcast_ref::<SimError>(), Some(SimError::Spec(_) | SimError::NoCluster))
-        || matches!(e.downcast_ref::<ModelError>(), Some(ModelError::UnknownModel(_) | ModelError::Version { .. }))
+        || matches!(
+            e.downcast_ref::<ModelError>(),
+            Some(ModelError::UnknownModel(_) | ModelError::Version { .. } | ModelError::InvalidFile { .. } | ModelError::Invalid(_))
+        )
 }

@@ -3,5 +3,6 @@
 
 mod calendar;
 mod h100_runtime;
+mod hostile_files;
 mod leakage;
 mod swf_logs;
