@@ -13,7 +13,7 @@
 
 use super::feed::{self, Fed, node_index};
 use super::track::{Tracked, Tracker};
-use super::worker::{Answer, CandidateRuntime, CandidateWorker, PolicyFactory};
+use super::worker::{Answer, Asked, Candidate, CandidateRuntime, PolicyFactory};
 use crate::adapter::{ClusterView, Phase};
 use crate::breaker::{Breaker, DriftMonitor, Failure, Permit, Transition};
 use crate::log::{Body, BreakerRecord, CompactCycle, CompactSummary, FinishedRecord, Ids, LogError, LogWriter, Observed, Source};
@@ -86,20 +86,20 @@ pub struct Engine {
     /// Node name to index, in the tracker's order.
     index: HashMap<String, u32>,
     baseline: Option<BaselineRuntime>,
-    make_baseline: PolicyFactory,
+    make_baseline: Box<dyn Fn() -> Box<dyn Policy> + Send>,
     baseline_predictor: Option<Box<dyn Predictor>>,
-    candidate: CandidateWorker,
-    make_candidate: Arc<dyn Fn() -> Box<dyn Policy> + Send + Sync>,
+    candidate: Candidate,
+    make_candidate: PolicyFactory,
     /// The model the candidate serves (or why there is none).
     model: Result<ServedModel, String>,
-    /// The candidate's runtime must be built anew (none yet, or lost).
-    candidate_lost: bool,
     /// The version of the model that last answered.
     serving: Option<String>,
-    /// The candidate's inputs while the breaker is open, sent at its trial.
+    /// The candidate's inputs while it cannot take them (the breaker is
+    /// open, or a late call has its runtime), sent at its next call.
     held: Vec<Fed>,
-    /// Answers that missed their deadline, taken in when they come.
-    late: Vec<tokio::sync::oneshot::Receiver<Answer>>,
+    /// A late call's answer, taken back before a cycle: its estimates go in
+    /// the next cycle's record.
+    late: Option<Answer>,
     breaker: Breaker,
     drift: DriftMonitor,
     cycle: u64,
@@ -178,8 +178,7 @@ impl Engine {
         model: Result<ServedModel, String>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let make_candidate: Arc<dyn Fn() -> Box<dyn Policy> + Send + Sync> = Arc::new(make_candidate);
-        let make = make_candidate.clone();
+        let make_candidate: PolicyFactory = Arc::new(make_candidate);
         Self {
             breaker: Breaker::new(cfg.cooldown),
             drift: DriftMonitor::new(cfg.drift_window, cfg.drift_min_samples, cfg.drift_threshold),
@@ -190,13 +189,12 @@ impl Engine {
             baseline: None,
             make_baseline: Box::new(make_baseline),
             baseline_predictor: Some(baseline_predictor),
-            candidate: CandidateWorker::new(Box::new(move || make())),
+            candidate: Candidate::new(make_candidate.clone()),
             make_candidate,
             serving: model.as_ref().ok().map(|m| m.version.clone()),
             model,
-            candidate_lost: true,
             held: Vec::new(),
-            late: Vec::new(),
+            late: None,
             cycle: 0,
             metrics,
             restored: HashMap::new(),
@@ -229,13 +227,22 @@ impl Engine {
     pub fn reload(&mut self, model: Result<ServedModel, String>) {
         match model {
             Ok(m) => {
-                if !self.candidate_lost {
+                if !self.candidate.lost() {
                     self.candidate.swap(m.instantiate(), m.version.clone());
                 }
                 self.model = Ok(m);
             }
             Err(why) if self.model.is_err() => self.model = Err(why),
             Err(why) => tracing::warn!(%why, "model reload failed: the model loaded before still serves"),
+        }
+    }
+
+    /// Waits for a candidate's call that missed its deadline to end, so
+    /// that nothing is left running (at shutdown); its estimates go in the
+    /// next cycle's record.
+    pub async fn settle(&mut self) {
+        if let Some(a) = self.candidate.settle().await {
+            self.late = Some(a);
         }
     }
 
@@ -299,33 +306,14 @@ impl Engine {
         self.baseline.as_mut().and_then(|rt| rt.decide(now, &Seen).cloned())
     }
 
-    /// Installs an empty candidate runtime on the candidate's thread and
-    /// returns the inputs that bring it to what the tracker knows (jobs
-    /// with an estimate keep it; the others are predicted there, under the
-    /// deadline).
+    /// Installs an empty candidate runtime and returns the inputs that
+    /// bring it to what the tracker knows (jobs with an estimate keep it;
+    /// the others are predicted in the call, under the deadline).
     fn build_candidate(&mut self, model: &ServedModel, now: f64) -> Vec<Fed> {
         let rt: CandidateRuntime = Runtime::new(self.tracker.cluster(), (self.make_candidate)(), model.instantiate(), self.rt_cfg);
         self.candidate.install(rt, model.version.clone());
-        self.candidate_lost = false;
         self.held.clear();
         feed::snapshot(&self.tracker, &self.index, |t| t.predicted_s, now)
-    }
-
-    /// Takes in the estimates of answers that came after their deadline
-    /// (the runtime applied them; the log should have them).
-    fn take_late(&mut self, finished: &mut [Tracked]) {
-        let mut still = Vec::new();
-        for mut rx in std::mem::take(&mut self.late) {
-            match rx.try_recv() {
-                Ok(a) => {
-                    self.candidate_lost |= a.lost;
-                    self.note_estimates(&a, finished);
-                }
-                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => still.push(rx),
-                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {}
-            }
-        }
-        self.late = still;
     }
 
     /// Records an answer's estimates: each job's prediction (its first) and
@@ -378,37 +366,45 @@ impl Engine {
         }
         let inputs = feed::inputs(&self.tracker, &self.index, &diff, &finished, &restored, now);
 
-        // the candidate, as the breaker permits: on its thread, while the
-        // baseline decides here
+        // a late call that has ended gives the runtime back: its estimates
+        // go in the log now
+        if let Some(late) = self.candidate.take_late().await.or_else(|| self.late.take()) {
+            self.note_estimates(&late, &mut finished);
+        }
+
+        // the candidate, as the breaker permits: on a blocking thread, while
+        // the baseline decides here
         let (permit, tr) = self.breaker.permit(started_at);
         if let Some(tr) = tr {
             self.transition(tr, &mut out);
         }
         let mut failure: Option<Failure> = None;
-        let mut pending_answer = None;
-        if permit == Permit::Fallback {
-            if !self.candidate_lost {
+        let mut asked = false;
+        let hold = permit == Permit::Fallback || (self.model.is_ok() && self.candidate.busy() && !diff.reshaped);
+        if hold {
+            if !self.candidate.lost() {
                 self.held.extend(inputs.iter().cloned());
                 if self.held.len() > HELD_MAX {
                     // cheaper built anew than replayed
-                    self.candidate_lost = true;
+                    self.candidate.lose();
                     self.held = Vec::new();
                 }
+            }
+            if permit != Permit::Fallback {
+                failure = Some(Failure::Deadline { limit: self.cfg.deadline });
             }
         } else {
             match self.model.clone() {
                 Err(why) => failure = Some(Failure::ModelMissing(why)),
                 Ok(model) => {
-                    let send = if self.candidate_lost || diff.reshaped {
-                        Some(self.build_candidate(&model, now))
+                    let send = if self.candidate.lost() || diff.reshaped {
+                        self.build_candidate(&model, now)
                     } else {
                         let mut send = std::mem::take(&mut self.held);
                         send.extend(inputs.iter().cloned());
-                        Some(send)
+                        send
                     };
-                    if let Some(send) = send {
-                        pending_answer = Some((self.candidate.ask(send, now), model.version.clone()));
-                    }
+                    asked = self.candidate.start(send, now);
                 }
             }
         }
@@ -416,24 +412,11 @@ impl Engine {
         let base_decision = self.baseline_decide(&inputs, diff.reshaped, now);
 
         let mut answer: Option<Answer> = None;
-        if let Some((mut rx, version)) = pending_answer {
-            let deadline = self.cfg.deadline.saturating_sub(started_at.elapsed()).max(Duration::from_millis(1));
-            match tokio::time::timeout(deadline, &mut rx).await {
-                Err(_) => {
-                    failure = Some(Failure::Deadline { limit: self.cfg.deadline });
-                    self.late.push(rx);
-                }
-                Ok(Err(_)) => {
-                    failure = Some(Failure::Panic("the candidate's thread is gone".into()));
-                    self.candidate_lost = true;
-                }
-                Ok(Ok(mut a)) => {
-                    if a.lost {
-                        self.candidate_lost = true;
-                    }
-                    if a.version.is_empty() {
-                        a.version = version;
-                    }
+        if asked {
+            let deadline = self.cfg.deadline.saturating_sub(started_at.elapsed());
+            match self.candidate.wait(deadline).await {
+                Asked::Late => failure = Some(Failure::Deadline { limit: self.cfg.deadline }),
+                Asked::Answered(mut a) => {
                     if let Some(f) = a.failure.take() {
                         failure = Some(f);
                     } else if a.unusable > 0 {
@@ -445,10 +428,10 @@ impl Engine {
                 }
             }
         }
-        // answers come in order: any late one before this one is in
-        self.take_late(&mut finished);
         if let Some(a) = &answer {
-            self.serving = Some(a.version.clone());
+            if !a.version.is_empty() {
+                self.serving = Some(a.version.clone());
+            }
             self.note_estimates(a, &mut finished);
         }
 

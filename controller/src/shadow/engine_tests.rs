@@ -81,7 +81,7 @@ fn pending(id: &str, submit: f64) -> JobView {
     job(id, Phase::Pending, 2, submit, None, None)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn predicts_decides_and_measures_a_finished_job() {
     let mut e = engine(healthy());
     let recs = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "state_change").await.bodies();
@@ -116,7 +116,36 @@ async fn a_model_giving_nan_opens_the_breaker_in_one_cycle_and_falls_back() {
     assert_eq!(cycle_of(&c2).fallback_reason.as_deref(), Some("circuit breaker open"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
+async fn the_breaker_half_opens_after_its_cool_down_on_the_paused_clock_and_closes_on_a_healthy_trial() {
+    let mut e = engine(scripted(f64::NAN, Duration::ZERO, "broken"));
+    let at = |t: f64| view(t, vec![pending("1", 99.0)]);
+    let recs = e.cycle(&at(100.0), "timer").await.bodies();
+    assert_eq!(breaker_moves(&recs)[0].0, "open");
+    e.reload(Ok(healthy()));
+    tokio::time::advance(Duration::from_secs(59)).await;
+    let recs = e.cycle(&at(159.0), "timer").await.bodies();
+    assert_eq!(cycle_of(&recs).fallback_reason.as_deref(), Some("circuit breaker open"), "59 s of a 60 s cool-down");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let recs = e.cycle(&at(161.0), "timer").await.bodies();
+    let moves: Vec<String> = breaker_moves(&recs).into_iter().map(|(to, _)| to).collect();
+    assert_eq!(moves, ["half_open", "closed"]);
+    assert_eq!(cycle_of(&recs).source, Source::Candidate);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_past_its_deadline_falls_back_on_the_paused_clock() {
+    // the model takes 300 ms of real time; the paused clock waits for it and
+    // the call's own time is measured against the deadline
+    let cfg = EngineConfig { deadline: Duration::from_millis(100), ..config() };
+    let mut e = engine_with(cfg, "easy++", "easy", Ok(scripted(30.0, Duration::from_millis(300), "slow")));
+    let recs = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await.bodies();
+    assert_eq!(breaker_moves(&recs)[0], ("open".to_string(), "model missed its 100 ms deadline".to_string()));
+    assert_eq!(cycle_of(&recs).source, Source::Fallback);
+    assert_eq!(cycle_of(&recs).predictions.get("1"), Some(&30.0), "what it answered is still logged");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_missing_model_falls_back_every_permitted_cycle_until_one_loads() {
     let mut e = engine_with(config(), "easy++", "easy", Err("no model given".into()));
     let recs = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await.bodies();
@@ -143,6 +172,7 @@ async fn a_late_answer_is_kept_and_a_reload_during_the_call_serves_the_next_cycl
     // reloaded while v1's call is still under way: never dropped
     e.reload(Ok(scripted(30.0, Duration::ZERO, "v2")));
     drop(held);
+    e.settle().await;
     e.cfg.deadline = Duration::from_secs(20);
     trial_next(&mut e);
     let recs = e.cycle(&view(102.0, vec![pending("1", 99.0), pending("2", 101.0)]), "timer").await.bodies();
