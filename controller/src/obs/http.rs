@@ -1,6 +1,7 @@
 //! The metrics and health endpoint, served by axum (HTTP/1.1 on tokio):
 //! `GET /metrics` (Prometheus text) and `GET /healthz` (JSON: 200 while
-//! healthy, 503 with the reason while degraded); any other path is 404.
+//! healthy, 503 with the reason while the breaker is not closed or no
+//! cycle has run for a while); any other path is 404.
 //!
 //! Out of file handles (`EMFILE`), `accept` fails; `axum::serve` logs the
 //! error and sleeps a second before it accepts again (its
@@ -73,10 +74,10 @@ async fn healthz(State(app): State<App>) -> (StatusCode, [(header::HeaderName, &
     (code, [(header::CONTENT_TYPE, "application/json")], body)
 }
 
-/// Why the controller is degraded, or `None` while it is healthy: the
-/// breaker not closed (the baseline decides; a missing model opens it as
-/// a failing or late one does), the orchestrator not answering, or no
-/// cycle for `stale_after` (`since_last_cycle` ago).
+/// Why the controller fails its health check (`/healthz` answers 503), or
+/// `None` while it passes: the breaker not closed (the baseline decides; a
+/// missing model opens it, as a failing or late one does), or no cycle for
+/// `stale_after` (`since_last_cycle` ago).
 pub fn degraded(v: &Values, since_last_cycle: Duration, stale_after: Duration) -> Option<String> {
     let mut why = Vec::new();
     match v.breaker_state {
@@ -84,22 +85,27 @@ pub fn degraded(v: &Values, since_last_cycle: Duration, stale_after: Duration) -
         1 => why.push("circuit breaker half-open".to_string()),
         _ => why.push("circuit breaker open: the model is missing, failing or late".to_string()),
     }
-    if v.orchestrator_up != 1 {
-        why.push("orchestrator unreachable".to_string());
-    }
     if since_last_cycle >= stale_after {
         why.push(format!("no cycle for {} s", since_last_cycle.as_secs()));
     }
     (!why.is_empty()).then(|| why.join("; "))
 }
 
-/// Whether the controller is healthy, and the health document: the process
-/// is up; the breaker's state, whether the orchestrator answers and the
-/// last cycle's time say how well, and `reason` why not, when not.
+/// Whether the controller passes its health check, and the health
+/// document: `status` is `degraded`, with the `reason`, when it fails or
+/// when the orchestrator does not answer. An outage alone passes: the
+/// controller is sound and waits (its cycles stop, so a long one fails as
+/// stale after `stale_after`).
 pub fn health(metrics: &Metrics, stale_after: Duration) -> (bool, String) {
     let v = metrics.snapshot();
     let since = metrics.since_last_cycle();
-    let reason = degraded(&v, since, stale_after);
+    let failing = degraded(&v, since, stale_after);
+    let outage = (v.orchestrator_up != 1).then_some("orchestrator unreachable");
+    let reason = match (&failing, outage) {
+        (Some(f), Some(o)) => Some(format!("{f}; {o}")),
+        (Some(f), None) => Some(f.clone()),
+        (None, o) => o.map(str::to_string),
+    };
     let breaker = match v.breaker_state {
         0 => "closed",
         1 => "half_open",
@@ -113,7 +119,7 @@ pub fn health(metrics: &Metrics, stale_after: Duration) -> (bool, String) {
         "last_cycle_unix_s": v.last_cycle_unix_s,
         "since_last_cycle_s": since.as_secs_f64(),
     });
-    (reason.is_none(), doc.to_string())
+    (failing.is_none(), doc.to_string())
 }
 
 /// The health document with the default [`STALE_AFTER`].
