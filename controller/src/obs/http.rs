@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
-/// No cycle for this long makes the controller degraded: twelve of the
+/// No cycle for this long fails the health check: twelve of the
 /// default timer's cycles (every 10 s), which run while the orchestrator
 /// answers. [`serve_with`] takes another.
 pub const STALE_AFTER: Duration = Duration::from_secs(120);
@@ -34,8 +34,8 @@ struct App {
 }
 
 /// Binds `addr` and serves until the task is dropped or aborted; returns
-/// the bound address (useful with port 0) and the serving task. Degraded
-/// after [`STALE_AFTER`] without a cycle.
+/// the bound address (useful with port 0) and the serving task. The health
+/// check fails after [`STALE_AFTER`] without a cycle.
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
@@ -43,7 +43,8 @@ pub async fn serve(
     serve_with(addr, metrics, STALE_AFTER).await
 }
 
-/// [`serve`], degraded after `stale_after` without a cycle.
+/// [`serve`], with the health check failing after `stale_after` without a
+/// cycle (the controller's loop may pass a multiple of its timer).
 pub async fn serve_with(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
@@ -56,7 +57,8 @@ pub async fn serve_with(
         .route("/healthz", route_get(healthz))
         .with_state(App { metrics, stale_after });
     let task = tokio::spawn(async move {
-        // it returns only if the listener can no longer be polled at all
+        // axum 0.8's serve never returns (it retries every failed accept);
+        // should a later one give up, the log says so
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "metrics endpoint stopped");
         }
