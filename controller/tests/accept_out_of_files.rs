@@ -88,13 +88,14 @@ fn out_of_file_handles_the_accept_loop_waits_without_spinning_then_answers() {
     client.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
     assert!(wait_for(Duration::from_secs(10), || logs.accept_errors() >= 1), "accept never failed");
 
-    let (errors, used) = (logs.accept_errors(), cpu());
+    let (errors, used, t) = (logs.accept_errors(), cpu(), Instant::now());
     std::thread::sleep(Duration::from_secs(2));
-    let (errors, used) = (logs.accept_errors() - errors, cpu() - used);
-    // a loop that spins tries thousands of times and burns a core; this one
-    // tries about once a second and sleeps in between
-    assert!(errors <= 4, "{errors} failed accepts in 2 s");
-    assert!(used < Duration::from_millis(500), "{used:?} of CPU in 2 s out of handles");
+    let (errors, used, span) = (logs.accept_errors() - errors, cpu() - used, t.elapsed());
+    // a loop that spins tries thousands of times a second and burns a core;
+    // this one tries about once a second and sleeps in between (bounds on
+    // the span slept, which a loaded machine may stretch past 2 s)
+    assert!(errors as f64 <= span.as_secs_f64() + 2.0, "{errors} failed accepts in {span:?}");
+    assert!(used < span / 4, "{used:?} of CPU in {span:?} out of handles");
 
     drop(hogs);
     setrlimit(Resource::Nofile, limit).unwrap();
