@@ -1,13 +1,14 @@
 //! The cycle record as the engine fills it: the same content as a
 //! [`CycleRecord`], kept in buffers reused from cycle to cycle (every job
-//! id and node name in one shared string, lists of spans into it) and
-//! written to JSON by hand, byte for byte as `serde_json` writes the
-//! equivalent [`Record`](super::Record). A cycle names thousands of jobs
-//! (each policy's starts, the predictions); as `String`s and `Vec`s they
-//! cost an allocation and a free each, and the derived serializer more.
+//! id and node name in one shared string, lists of spans into it), and
+//! serialised through a borrowed view of them (`serde::Serialize` over the
+//! spans), byte for byte as `serde_json` writes the equivalent
+//! [`Record`](super::Record). A cycle names thousands of jobs (each
+//! policy's starts, the predictions); as `String`s and `Vec`s they would
+//! cost an allocation and a free each.
 
-use super::json;
 use super::record::{Change, ChangeKind, CycleRecord, DecisionSummary, Observed, Placement, Source};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 /// A string in an [`Ids`] buffer: where it starts and ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +96,11 @@ impl CompactSummary {
         })
     }
 
+    /// The summary for serialising, when it is present.
+    fn view<'a>(&'a self, ids: &'a Ids) -> Option<SummaryRef<'a>> {
+        self.present.then_some(SummaryRef { s: self, ids })
+    }
+
     fn to_summary(&self, ids: &Ids) -> Option<DecisionSummary> {
         self.present.then(|| DecisionSummary {
             start: self
@@ -107,38 +113,6 @@ impl CompactSummary {
             preempt: self.preempt.iter().map(|&j| ids.get(j).to_string()).collect(),
         })
     }
-
-    fn encode(&self, ids: &Ids, out: &mut Vec<u8>) {
-        if !self.present {
-            out.extend_from_slice(b"null");
-            return;
-        }
-        out.extend_from_slice(b"{\"start\":[");
-        for (i, (job, nodes)) in self.placements().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"job_id\":");
-            json::str(out, ids.get(job));
-            out.extend_from_slice(b",\"nodes\":");
-            list(out, ids, nodes);
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"preempt\":");
-        list(out, ids, &self.preempt);
-        out.push(b'}');
-    }
-}
-
-fn list(out: &mut Vec<u8>, ids: &Ids, items: &[IdRef]) {
-    out.push(b'[');
-    for (i, &r) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        json::str(out, ids.get(r));
-    }
-    out.push(b']');
 }
 
 /// One prediction as pushed: the job, its first eight bytes as a number
@@ -288,58 +262,111 @@ impl CompactCycle {
     /// this cycle as its body: the bytes `serde_json::to_vec` gives for the
     /// equivalent [`Record`](super::Record).
     pub fn encode(&self, seq: u64, ts_unix_s: f64, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"seq\":");
-        json::u64(out, seq);
-        out.extend_from_slice(b",\"ts_unix_s\":");
-        json::f64(out, ts_unix_s);
-        out.extend_from_slice(b",\"kind\":\"cycle\",\"cycle\":");
-        json::u64(out, self.cycle);
-        out.extend_from_slice(b",\"trigger\":");
-        json::str(out, &self.trigger);
-        out.extend_from_slice(b",\"observed_at_unix_s\":");
-        json::f64(out, self.observed_at_unix_s);
-        let o = &self.observed;
-        for (key, v) in [
-            (&b",\"observed\":{\"nodes\":"[..], o.nodes as u64),
-            (b",\"pending\":", o.pending as u64),
-            (b",\"running\":", o.running as u64),
-            (b",\"free_cpus\":", o.free_cpus),
-        ] {
-            out.extend_from_slice(key);
-            json::u64(out, v);
-        }
-        out.extend_from_slice(b"},\"changes\":[");
-        for (i, &(r, what)) in self.changes.iter().enumerate() {
-            out.extend_from_slice(if i > 0 { b",{\"job_id\":" } else { b"{\"job_id\":" });
-            json::str(out, self.ids.get(r));
-            out.extend_from_slice(b",\"what\":");
-            json::str(out, what.as_str());
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"actual\":");
-        self.actual.encode(&self.ids, out);
-        out.extend_from_slice(b",\"baseline\":");
-        self.baseline.encode(&self.ids, out);
-        out.extend_from_slice(b",\"candidate\":");
-        self.candidate.encode(&self.ids, out);
-        out.extend_from_slice(b",\"source\":");
-        json::str(out, self.source.as_str());
-        out.extend_from_slice(b",\"fallback_reason\":");
-        json::opt_str(out, self.fallback_reason.as_deref());
-        out.extend_from_slice(b",\"predictions\":{");
-        for (i, (id, v)) in self.predictions().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json::str(out, id);
-            out.push(b':');
-            json::f64(out, v);
-        }
-        out.extend_from_slice(b"},\"model_version\":");
-        json::opt_str(out, self.model_version.as_deref());
-        out.extend_from_slice(b",\"latency_us\":");
-        json::u64(out, self.latency_us);
-        out.push(b'}');
+        serde_json::to_writer(out, &CycleRecordRef { seq, ts_unix_s, cycle: self })
+            .expect("a cycle record serialises into a Vec");
+    }
+}
+
+/// A log record whose body is a [`CompactCycle`], borrowed: it serialises
+/// as the [`Record`](super::Record) with a [`CycleRecord`] body would,
+/// field for field, in the same order.
+struct CycleRecordRef<'a> {
+    seq: u64,
+    ts_unix_s: f64,
+    cycle: &'a CompactCycle,
+}
+
+impl Serialize for CycleRecordRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let c = self.cycle;
+        let ids = &c.ids;
+        let mut r = serializer.serialize_struct("Record", 16)?;
+        r.serialize_field("seq", &self.seq)?;
+        r.serialize_field("ts_unix_s", &self.ts_unix_s)?;
+        r.serialize_field("kind", "cycle")?;
+        r.serialize_field("cycle", &c.cycle)?;
+        r.serialize_field("trigger", &c.trigger)?;
+        r.serialize_field("observed_at_unix_s", &c.observed_at_unix_s)?;
+        r.serialize_field("observed", &c.observed)?;
+        r.serialize_field("changes", &Seq(|| c.changes.iter().map(|&(job, what)| ChangeRef { job_id: ids.get(job), what })))?;
+        r.serialize_field("actual", &c.actual.view(ids))?;
+        r.serialize_field("baseline", &c.baseline.view(ids))?;
+        r.serialize_field("candidate", &c.candidate.view(ids))?;
+        r.serialize_field("source", &c.source)?;
+        r.serialize_field("fallback_reason", &c.fallback_reason)?;
+        r.serialize_field("predictions", &Map(|| c.predictions()))?;
+        r.serialize_field("model_version", &c.model_version)?;
+        r.serialize_field("latency_us", &c.latency_us)?;
+        r.end()
+    }
+}
+
+/// A [`Change`], borrowed.
+#[derive(serde::Serialize)]
+struct ChangeRef<'a> {
+    job_id: &'a str,
+    what: ChangeKind,
+}
+
+/// A present [`CompactSummary`] as its [`DecisionSummary`].
+struct SummaryRef<'a> {
+    s: &'a CompactSummary,
+    ids: &'a Ids,
+}
+
+impl Serialize for SummaryRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (s, ids) = (self.s, self.ids);
+        let mut d = serializer.serialize_struct("DecisionSummary", 2)?;
+        let start = || s.placements().map(|(job, nodes)| PlacementRef { job_id: ids.get(job), nodes, ids });
+        d.serialize_field("start", &Seq(start))?;
+        d.serialize_field("preempt", &Seq(|| s.preempt.iter().map(|&j| ids.get(j))))?;
+        d.end()
+    }
+}
+
+/// A [`Placement`], borrowed.
+struct PlacementRef<'a> {
+    job_id: &'a str,
+    nodes: &'a [IdRef],
+    ids: &'a Ids,
+}
+
+impl Serialize for PlacementRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut p = serializer.serialize_struct("Placement", 2)?;
+        p.serialize_field("job_id", self.job_id)?;
+        p.serialize_field("nodes", &Seq(|| self.nodes.iter().map(|&n| self.ids.get(n))))?;
+        p.end()
+    }
+}
+
+/// A list serialised from the iterator the closure makes.
+struct Seq<F>(F);
+
+impl<F, I> Serialize for Seq<F>
+where
+    F: Fn() -> I,
+    I: IntoIterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq((self.0)())
+    }
+}
+
+/// A map serialised from the key-value pairs the closure's iterator gives.
+struct Map<F>(F);
+
+impl<F, I, K, V> Serialize for Map<F>
+where
+    F: Fn() -> I,
+    I: IntoIterator<Item = (K, V)>,
+    K: Serialize,
+    V: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map((self.0)())
     }
 }
 

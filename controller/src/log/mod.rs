@@ -10,7 +10,6 @@
 
 pub mod compact;
 pub mod frame;
-mod json;
 pub mod reader;
 pub mod record;
 pub mod show;

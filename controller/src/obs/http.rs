@@ -1,116 +1,157 @@
-//! A tiny HTTP/1.1 endpoint on a local address: `GET /metrics` (Prometheus
-//! text) and `GET /healthz` (JSON). One request per connection; anything
-//! else is 404. Enough for a scraper and a probe, without a web framework.
+//! The metrics and health endpoint, served by axum (HTTP/1.1 on tokio):
+//! `GET /metrics` (Prometheus text) and `GET /healthz` (JSON: 200 while
+//! healthy, 503 with the reason while the breaker is not closed or no
+//! cycle has run for a while); any other path is 404.
+//!
+//! Out of file handles (`EMFILE`), `accept` fails; `axum::serve` logs the
+//! error and sleeps a second before it accepts again (its
+//! `handle_accept_error`), so the loop neither dies nor spins
+//! (`tests/accept_out_of_files.rs`). It sets no header-read timeout: a
+//! client that connects and sends nothing holds its handle until it goes.
 
-use super::metrics::Metrics;
+use super::metrics::{self, Metrics, Values};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::routing::get as route_get;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
+/// No cycle for this long fails the health check: twelve of the
+/// default timer's cycles (every 10 s), which run while the orchestrator
+/// answers. [`serve_with`] takes another.
+pub const STALE_AFTER: Duration = Duration::from_secs(120);
+
+/// What the handlers share.
+#[derive(Clone)]
+struct App {
+    metrics: Arc<Metrics>,
+    stale_after: Duration,
+}
+
 /// Binds `addr` and serves until the task is dropped or aborted; returns
-/// the bound address (useful with port 0) and the serving task.
+/// the bound address (useful with port 0) and the serving task. The health
+/// check fails after [`STALE_AFTER`] without a cycle.
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    serve_with(addr, metrics, STALE_AFTER).await
+}
+
+/// [`serve`], with the health check failing after `stale_after` without a
+/// cycle (the controller's loop may pass a multiple of its timer).
+pub async fn serve_with(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    stale_after: Duration,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    let app = axum::Router::new()
+        .route("/metrics", route_get(scrape))
+        .route("/healthz", route_get(healthz))
+        .with_state(App { metrics, stale_after });
     let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let metrics = metrics.clone();
-            tokio::spawn(async move {
-                if let Err(e) = handle(stream, &metrics).await {
-                    tracing::debug!(error = %e, "metrics connection failed");
-                }
-            });
+        // axum 0.8's serve never returns (it retries every failed accept);
+        // should a later one give up, the log says so
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "metrics endpoint stopped");
         }
     });
     Ok((bound, task))
 }
 
-/// The health document: the process is up; whether the orchestrator
-/// answers, the breaker's state and the last cycle's time say how well.
-pub fn health_json(metrics: &Metrics) -> String {
+async fn scrape(State(app): State<App>) -> ([(header::HeaderName, &'static str); 1], String) {
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], app.metrics.render())
+}
+
+async fn healthz(State(app): State<App>) -> (StatusCode, [(header::HeaderName, &'static str); 1], String) {
+    let (healthy, body) = health(&app.metrics, app.stale_after);
+    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, [(header::CONTENT_TYPE, "application/json")], body)
+}
+
+/// Why the controller fails its health check (`/healthz` answers 503), or
+/// `None` while it passes: the breaker not closed (the baseline decides; a
+/// missing model opens it, as a failing or late one does), or no cycle for
+/// `stale_after` (`since_last_cycle` ago).
+pub fn degraded(v: &Values, since_last_cycle: Duration, stale_after: Duration) -> Option<String> {
+    let mut why = Vec::new();
+    match v.breaker_state {
+        0 => {}
+        1 => why.push("circuit breaker half-open".to_string()),
+        _ => why.push("circuit breaker open: the model is missing, failing or late".to_string()),
+    }
+    if since_last_cycle >= stale_after {
+        why.push(format!("no cycle for {} s", since_last_cycle.as_secs()));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+/// Whether the controller passes its health check, and the health
+/// document: `status` is `degraded`, with the `reason`, when it fails or
+/// when the orchestrator does not answer. An outage alone passes: the
+/// controller is sound and waits (its cycles stop, so a long one fails as
+/// stale after `stale_after`).
+pub fn health(metrics: &Metrics, stale_after: Duration) -> (bool, String) {
     let v = metrics.snapshot();
+    let since = metrics.since_last_cycle();
+    let failing = degraded(&v, since, stale_after);
+    let outage = (v.orchestrator_up != 1).then_some("orchestrator unreachable");
+    let reason = match (&failing, outage) {
+        (Some(f), Some(o)) => Some(format!("{f}; {o}")),
+        (Some(f), None) => Some(f.clone()),
+        (None, o) => o.map(str::to_string),
+    };
     let breaker = match v.breaker_state {
         0 => "closed",
         1 => "half_open",
         _ => "open",
     };
-    let status = if v.orchestrator_up == 1 && v.breaker_state == 0 { "ok" } else { "degraded" };
-    serde_json::json!({
-        "status": status,
+    let doc = serde_json::json!({
+        "status": if reason.is_none() { "ok" } else { "degraded" },
+        "reason": reason,
         "orchestrator_up": v.orchestrator_up == 1,
         "breaker": breaker,
         "last_cycle_unix_s": v.last_cycle_unix_s,
-    })
-    .to_string()
+        "since_last_cycle_s": since.as_secs_f64(),
+    });
+    (failing.is_none(), doc.to_string())
 }
 
-async fn handle(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
-        let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut chunk))
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "request timed out"))??;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let request = String::from_utf8_lossy(&buf);
-    let mut words = request.split_whitespace();
-    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let (status, ctype, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
-        ("GET", "/healthz") => ("200 OK", "application/json", health_json(metrics)),
-        _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
-    stream.shutdown().await
+/// The health document with the default [`STALE_AFTER`].
+pub fn health_json(metrics: &Metrics) -> String {
+    health(metrics, STALE_AFTER).1
 }
 
-/// Fetches `path` from a local endpoint: a minimal client for tests and for
-/// the CLI's own checks. Returns the status code and the body.
+/// Fetches `path` from a local endpoint over one HTTP/1.1 connection
+/// (hyper's client): for tests and for the CLI's own checks. Returns the
+/// status code and the body.
 pub async fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await?;
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed http response");
-    let (head, body) = raw.split_once("\r\n\r\n").ok_or_else(bad)?;
-    let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(bad)?;
-    Ok((code, body.to_string()))
+    let stream = TcpStream::connect(addr).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
+    let request = hyper::Request::get(path)
+        .header(header::HOST, addr.to_string())
+        .body(Empty::<Bytes>::new())
+        .map_err(std::io::Error::other)?;
+    let exchange = async move {
+        let response = sender.send_request(request).await?;
+        let code = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok::<_, hyper::Error>((code, body))
+        // the sender drops here, which lets the connection end
+    };
+    let (answer, _) = tokio::join!(exchange, conn);
+    let (code, body) = answer.map_err(std::io::Error::other)?;
+    Ok((code, String::from_utf8_lossy(&body).into_owned()))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn serves_metrics_health_and_404() {
-        let metrics = Arc::new(Metrics::default());
-        metrics.update(|v| {
-            v.queue_depth = 3;
-            v.orchestrator_up = 1;
-        });
-        let (addr, task) = serve("127.0.0.1:0".parse().unwrap(), metrics).await.unwrap();
-        let (code, body) = get(addr, "/metrics").await.unwrap();
-        assert_eq!(code, 200);
-        assert!(body.contains("foresight_queue_depth 3"));
-        let (code, body) = get(addr, "/healthz").await.unwrap();
-        assert_eq!(code, 200);
-        let health: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(health["status"], "ok");
-        assert_eq!(get(addr, "/nope").await.unwrap().0, 404);
-        task.abort();
-    }
-}
+#[path = "http_tests.rs"]
+mod tests;

@@ -1,48 +1,36 @@
-//! The controller's Prometheus metrics: a fixed set, rendered in the text
-//! exposition format (version 0.0.4) by hand, with no registry crate.
+//! The controller's Prometheus metrics. The loop writes plain [`Values`]
+//! under one lock ([`Metrics::update`]); a scrape reads a copy of them
+//! through a `prometheus-client` collector, and the library writes the
+//! text exposition (version 0.0.4): names, types, help, label escaping,
+//! histogram buckets.
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, prometheus_text};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// A cumulative histogram with fixed upper bounds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Histogram {
-    bounds: Vec<f64>,
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
-}
+/// The `Content-Type` of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// A cumulative histogram with fixed upper bounds: `prometheus-client`'s,
+/// shared between its clones (a [`Metrics::snapshot`] sees it live).
+#[derive(Debug, Clone)]
+pub struct Histogram(prometheus_client::metrics::histogram::Histogram);
 
 impl Histogram {
     /// A histogram with the given bucket upper bounds (ascending).
     pub fn new(bounds: &[f64]) -> Self {
-        Self { bounds: bounds.to_vec(), counts: vec![0; bounds.len()], sum: 0.0, count: 0 }
+        Self(prometheus_client::metrics::histogram::Histogram::new(bounds.iter().copied()))
     }
 
     /// Adds one observation.
     pub fn observe(&mut self, v: f64) {
-        for (b, c) in self.bounds.iter().zip(self.counts.iter_mut()) {
-            if v <= *b {
-                *c += 1;
-            }
-        }
-        self.sum += v;
-        self.count += 1;
-    }
-
-    /// Number of observations.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
-    fn render(&self, out: &mut String, name: &str) {
-        for (b, c) in self.bounds.iter().zip(&self.counts) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {c}");
-        }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count);
-        let _ = writeln!(out, "{name}_sum {}", self.sum);
-        let _ = writeln!(out, "{name}_count {}", self.count);
+        self.0.observe(v);
     }
 }
 
@@ -106,91 +94,130 @@ impl Default for Values {
     }
 }
 
+/// The values and when a cycle last changed `last_cycle_unix_s`, on the
+/// monotonic clock (the cycle's own time is the orchestrator's).
+#[derive(Debug)]
+struct Shared {
+    values: Values,
+    last_cycle: Instant,
+}
+
 /// The metrics, shared between the loop and the HTTP endpoint.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    values: Mutex<Values>,
+    shared: Arc<Mutex<Shared>>,
+    registry: Registry,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let shared = Arc::new(Mutex::new(Shared { values: Values::default(), last_cycle: Instant::now() }));
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Collect(shared.clone())));
+        Self { shared, registry }
+    }
 }
 
 impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Changes the values under the lock.
     pub fn update(&self, f: impl FnOnce(&mut Values)) {
-        f(&mut self.values.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut shared = self.lock();
+        let before = shared.values.last_cycle_unix_s;
+        f(&mut shared.values);
+        if shared.values.last_cycle_unix_s.to_bits() != before.to_bits() {
+            shared.last_cycle = Instant::now();
+        }
     }
 
-    /// A copy of the current values.
+    /// A copy of the current values (the histograms are shared, not copied).
     pub fn snapshot(&self) -> Values {
-        self.values.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.lock().values.clone()
     }
 
-    /// The text exposition of every metric.
+    /// How long since a cycle last completed, or since these metrics were
+    /// made when none has: wall time on the monotonic clock.
+    pub fn since_last_cycle(&self) -> Duration {
+        self.lock().last_cycle.elapsed()
+    }
+
+    /// The text exposition of every metric ([`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
-        let v = self.snapshot();
         let mut out = String::new();
-        let gauge = |out: &mut String, name: &str, help: &str, value: String| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
-        };
-        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
-        };
-        let labelled = |out: &mut String, name: &str, help: &str, label: &str, map: &BTreeMap<String, u64>| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (k, c) in map {
-                let _ = writeln!(out, "{name}{{{label}=\"{k}\"}} {c}");
-            }
-        };
-        gauge(&mut out, "foresight_queue_depth", "Pending jobs in the last observation.", v.queue_depth.to_string());
-        gauge(&mut out, "foresight_running_jobs", "Running jobs in the last observation.", v.running_jobs.to_string());
-        gauge(&mut out, "foresight_nodes", "Usable nodes in the last observation.", v.nodes.to_string());
-        let _ = writeln!(out, "# HELP foresight_cycle_latency_seconds Time to decide one cycle.");
-        let _ = writeln!(out, "# TYPE foresight_cycle_latency_seconds histogram");
-        v.cycle_latency.render(&mut out, "foresight_cycle_latency_seconds");
-        let _ = writeln!(out, "# HELP foresight_prediction_error_seconds Absolute runtime prediction error of finished jobs.");
-        let _ = writeln!(out, "# TYPE foresight_prediction_error_seconds histogram");
-        v.prediction_error.render(&mut out, "foresight_prediction_error_seconds");
-        gauge(&mut out, "foresight_prediction_rolling_error", "Rolling median relative prediction error.", v.rolling_error.to_string());
-        gauge(&mut out, "foresight_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.", v.breaker_state.to_string());
-        labelled(&mut out, "foresight_breaker_transitions_total", "Breaker transitions by target state.", "to", &v.breaker_transitions);
-        labelled(&mut out, "foresight_decisions_total", "Decision cycles by whose decision stood.", "source", &v.decisions);
-        labelled(&mut out, "foresight_fallbacks_total", "Cycles decided by the baseline, by reason.", "reason", &v.fallbacks);
-        counter(&mut out, "foresight_disagreements_total", "Cycles where candidate and baseline differ.", v.disagreements);
-        counter(&mut out, "foresight_finished_jobs_total", "Jobs seen to finish.", v.finished_jobs);
-        gauge(&mut out, "foresight_orchestrator_up", "1 while the orchestrator answers.", v.orchestrator_up.to_string());
-        counter(&mut out, "foresight_orchestrator_errors_total", "Failed observations of the orchestrator.", v.orchestrator_errors);
-        counter(&mut out, "foresight_log_records_total", "Records appended to the decision log.", v.log_records);
-        gauge(&mut out, "foresight_last_cycle_timestamp_seconds", "Unix time of the last cycle.", v.last_cycle_unix_s.to_string());
+        prometheus_text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
 }
 
 /// Adds one to a labelled counter.
 pub fn bump(map: &mut BTreeMap<String, u64>, label: &str) {
-    *map.entry(label.to_string()).or_default() += 1;
+    if let Some(c) = map.get_mut(label) {
+        *c += 1;
+    } else {
+        map.insert(label.to_string(), 1);
+    }
+}
+
+/// The collector a scrape asks: it encodes a copy of the values, taken
+/// under the lock, as the library's constant metrics and label families.
+#[derive(Debug)]
+struct Collect(Arc<Mutex<Shared>>);
+
+impl Collector for Collect {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let v = self.0.lock().unwrap_or_else(|e| e.into_inner()).values.clone();
+        for (name, help, value) in [
+            ("foresight_queue_depth", "Pending jobs in the last observation.", v.queue_depth),
+            ("foresight_running_jobs", "Running jobs in the last observation.", v.running_jobs),
+            ("foresight_nodes", "Usable nodes in the last observation.", v.nodes),
+            ("foresight_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.", v.breaker_state),
+            ("foresight_orchestrator_up", "1 while the orchestrator answers.", v.orchestrator_up),
+        ] {
+            one(&mut enc, name, help, &ConstGauge::new(value))?;
+        }
+        for (name, help, value) in [
+            ("foresight_prediction_rolling_error", "Rolling median relative prediction error.", v.rolling_error),
+            ("foresight_last_cycle_timestamp_seconds", "Unix time of the last cycle.", v.last_cycle_unix_s),
+        ] {
+            one(&mut enc, name, help, &ConstGauge::new(value))?;
+        }
+        // counters are named without `_total`: the library adds it
+        for (name, help, value) in [
+            ("foresight_disagreements", "Cycles where candidate and baseline differ.", v.disagreements),
+            ("foresight_finished_jobs", "Jobs seen to finish.", v.finished_jobs),
+            ("foresight_orchestrator_errors", "Failed observations of the orchestrator.", v.orchestrator_errors),
+            ("foresight_log_records", "Records appended to the decision log.", v.log_records),
+        ] {
+            one(&mut enc, name, help, &ConstCounter::new(value))?;
+        }
+        for (name, help, label, map) in [
+            ("foresight_breaker_transitions", "Breaker transitions by target state.", "to", &v.breaker_transitions),
+            ("foresight_decisions", "Decision cycles by whose decision stood.", "source", &v.decisions),
+            ("foresight_fallbacks", "Cycles decided by the baseline, by reason.", "reason", &v.fallbacks),
+        ] {
+            let mut family = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (value, &count) in map {
+                ConstCounter::new(count).encode(family.encode_family(&[(label, value.as_str())])?)?;
+            }
+        }
+        for (name, help, h) in [
+            ("foresight_cycle_latency_seconds", "Time to decide one cycle.", &v.cycle_latency),
+            ("foresight_prediction_error_seconds", "Absolute runtime prediction error of finished jobs.", &v.prediction_error),
+        ] {
+            one(&mut enc, name, help, &h.0)?;
+        }
+        Ok(())
+    }
+}
+
+/// Encodes one unlabelled metric under its descriptor.
+fn one(enc: &mut DescriptorEncoder, name: &str, help: &str, metric: &impl EncodeMetric) -> Result<(), std::fmt::Error> {
+    metric.encode(enc.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders_text_exposition() {
-        let m = Metrics::default();
-        m.update(|v| {
-            v.queue_depth = 7;
-            v.cycle_latency.observe(0.002);
-            bump(&mut v.decisions, "fallback");
-            bump(&mut v.decisions, "fallback");
-            v.breaker_state = 2;
-        });
-        let text = m.render();
-        assert!(text.contains("foresight_queue_depth 7\n"));
-        assert!(text.contains("foresight_cycle_latency_seconds_bucket{le=\"0.001\"} 0\n"));
-        assert!(text.contains("foresight_cycle_latency_seconds_bucket{le=\"0.0025\"} 1\n"));
-        assert!(text.contains("foresight_cycle_latency_seconds_count 1\n"));
-        assert!(text.contains("foresight_decisions_total{source=\"fallback\"} 2\n"));
-        assert!(text.contains("foresight_breaker_state 2\n"));
-        for line in text.lines().filter(|l| !l.starts_with('#')) {
-            assert_eq!(line.split(' ').count(), 2, "sample line `{line}`");
-        }
-    }
-}
+#[path = "metrics_tests.rs"]
+mod tests;

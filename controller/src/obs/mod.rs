@@ -1,5 +1,5 @@
-//! Observability: Prometheus metrics and a health endpoint over a tiny
-//! local HTTP server. Spans come from `tracing` in the loop itself.
+//! Observability: Prometheus metrics (`prometheus-client`) and a health
+//! endpoint over HTTP (axum). Spans come from `tracing` in the loop itself.
 
 pub mod http;
 pub mod metrics;

@@ -7,66 +7,15 @@ use crate::log::{Change, ChangeKind, Placement};
 use foresight_core::state::{JobInfo, JobKey, KeyMap};
 use foresight_core::{Cluster, Job, NameTables};
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
 
-/// A hasher that takes eight bytes at a time, each word folded in with a
-/// 128-bit multiply whose halves are xored (as foldhash and wyhash mix):
-/// job ids and job states are hashed tens of thousands of times per cycle,
-/// where SipHash's protection against chosen collisions costs more than it
-/// buys (the ids come from the orchestrator, not the public), and a byte
-/// at a time (FNV) costs four times the instructions.
-#[derive(Debug, Clone, Copy)]
-struct Fold(u64);
+/// Job ids and job states are hashed tens of thousands of times per cycle
+/// with foldhash, where SipHash's protection against chosen collisions
+/// costs more than it buys (the ids come from the orchestrator, not the
+/// public); with its fixed seed, so that a run hashes as the one before.
+type Fold = foldhash::fast::FixedState;
 
-impl Default for Fold {
-    fn default() -> Self {
-        Fold(0x243f_6a88_85a3_08d3)
-    }
-}
-
-impl Fold {
-    fn word(&mut self, w: u64) {
-        let p = u128::from(self.0 ^ w) * u128::from(0x9e37_79b9_7f4a_7c15u64);
-        self.0 = (p as u64) ^ ((p >> 64) as u64);
-    }
-}
-
-impl Hasher for Fold {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            self.word(u64::from_le_bytes(w.try_into().expect("8 bytes")));
-        }
-        // the last 0 to 7 bytes, read without a copy (two overlapping
-        // 4-byte reads, or the first, middle and last byte: every byte is
-        // read, so the word and the length tell the bytes), then the
-        // length, so that trailing zero bytes still change the hash
-        let rest = words.remainder();
-        let n = rest.len();
-        let four = |at: usize| u64::from(u32::from_le_bytes(rest[at..at + 4].try_into().expect("4 bytes")));
-        let last = match n {
-            4.. => four(0) | four(n - 4) << 32,
-            1.. => u64::from(rest[0]) | u64::from(rest[n / 2]) << 8 | u64::from(rest[n - 1]) << 16,
-            0 => 0,
-        };
-        self.word(last);
-        self.word(bytes.len() as u64);
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.word(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.word(i);
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fold>>;
+type FastMap<K, V> = HashMap<K, V, Fold>;
 
 /// How far ahead in the last view's order a job is looked for before it
 /// is looked up by id.
@@ -84,18 +33,18 @@ struct Shown {
 }
 
 fn id_hash(bytes: &[u8]) -> u64 {
-    let mut h = Fold::default();
+    let mut h = Fold::default().build_hasher();
     h.write(bytes);
     h.finish()
 }
 
 /// A hash of what makes a job's view a change for the tracker.
 fn state_hash(jv: &JobView) -> u64 {
-    let mut h = Fold::default();
+    let mut h = Fold::default().build_hasher();
     h.write_u64(jv.phase as u64 | u64::from(jv.held) << 8 | u64::from(jv.job.start_s.is_some()) << 16);
     h.write_u64(jv.job.start_s.unwrap_or(0.0).to_bits());
     for n in &jv.nodes {
-        // the length goes in with the last word: names cannot run together
+        // foldhash folds each write's length in: names cannot run together
         h.write(n.as_bytes());
     }
     h.finish()
