@@ -18,7 +18,7 @@
 //!   the breaker guards.
 //! - [`log`]: checksummed, torn-tail-safe, rotated decision log; its reader,
 //!   filters and shadow summary.
-//! - [`obs`]: Prometheus metrics and health over a tiny HTTP endpoint.
+//! - [`obs`]: Prometheus metrics (prometheus-client) and health over HTTP (axum).
 //! - [`nvml`]: GPU telemetry sampling; [`run`]: entry points for the binary.
 //!
 //! Architecture invariant: the controller reimplements no policy; it calls

@@ -1,7 +1,8 @@
 //! The metrics and health endpoint, served by axum (HTTP/1.1 on tokio):
 //! `GET /metrics` (Prometheus text) and `GET /healthz` (JSON: 200 while
-//! healthy, 503 with the reason while the breaker is not closed or no
-//! cycle has run for a while); any other path is 404.
+//! healthy, 503 with the reason while the breaker is not closed, no cycle
+//! has run for a while, or the orchestrator does not answer); any other
+//! path is 404.
 //!
 //! Out of file handles (`EMFILE`), `accept` fails; `axum::serve` logs the
 //! error and sleeps a second before it accepts again (its
@@ -94,10 +95,10 @@ pub fn degraded(v: &Values, since_last_cycle: Duration, stale_after: Duration) -
 }
 
 /// Whether the controller passes its health check, and the health
-/// document: `status` is `degraded`, with the `reason`, when it fails or
-/// when the orchestrator does not answer. An outage alone passes: the
-/// controller is sound and waits (its cycles stop, so a long one fails as
-/// stale after `stale_after`).
+/// document: `status` is `degraded`, with the `reason`, and the check fails
+/// (503), when the breaker is not closed, no cycle ran for `stale_after`,
+/// or the orchestrator does not answer (the controller is sound and waits,
+/// but sees nothing it could act on).
 pub fn health(metrics: &Metrics, stale_after: Duration) -> (bool, String) {
     let v = metrics.snapshot();
     let since = metrics.since_last_cycle();
@@ -121,7 +122,7 @@ pub fn health(metrics: &Metrics, stale_after: Duration) -> (bool, String) {
         "last_cycle_unix_s": v.last_cycle_unix_s,
         "since_last_cycle_s": since.as_secs_f64(),
     });
-    (failing.is_none(), doc.to_string())
+    (reason.is_none(), doc.to_string())
 }
 
 /// The health document with the default [`STALE_AFTER`].

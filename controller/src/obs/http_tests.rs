@@ -44,12 +44,12 @@ async fn health_answers_503_with_the_reason_while_degraded() {
 }
 
 #[tokio::test]
-async fn an_outage_alone_is_degraded_in_the_document_but_passes() {
+async fn an_outage_of_the_orchestrator_is_degraded_and_fails_the_check() {
     let metrics = healthy();
     metrics.update(|v| v.orchestrator_up = 0);
     let (addr, task) = serve("127.0.0.1:0".parse().unwrap(), metrics.clone()).await.unwrap();
     let (code, body) = get(addr, "/healthz").await.unwrap();
-    assert_eq!(code, 200, "the controller is sound and waits: {body}");
+    assert_eq!(code, 503, "the controller waits, seeing nothing: {body}");
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!((&health["status"], &health["orchestrator_up"]), (&"degraded".into(), &false.into()));
     assert_eq!(health["reason"], "orchestrator unreachable");
@@ -81,7 +81,7 @@ fn reasons_add_up() {
     let why = degraded(&v, Duration::from_secs(300), STALE_AFTER).unwrap();
     assert_eq!(why, "circuit breaker open: the model is missing, failing or late; no cycle for 300 s");
     let v = Values { orchestrator_up: 0, ..Values::default() };
-    assert_eq!(degraded(&v, Duration::from_secs(119), STALE_AFTER), None, "an outage alone passes");
+    assert_eq!(degraded(&v, Duration::from_secs(119), STALE_AFTER), None, "the breaker and the cycles are sound (health adds the outage)");
     assert!(degraded(&v, STALE_AFTER, STALE_AFTER).is_some());
 }
 

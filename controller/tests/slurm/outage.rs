@@ -22,7 +22,7 @@ async fn an_outage_of_slurmctld_is_reported_and_survived() {
     tokio::task::spawn_blocking(harness::stop_slurmctld).await.unwrap();
     until("the outage to be noticed", Duration::from_secs(30), || m.snapshot().orchestrator_up == 0).await;
     let (code, health) = http::get(addr, "/healthz").await.unwrap();
-    assert_eq!(code, 200, "the controller still answers");
+    assert_eq!(code, 503, "the controller still answers, and says it is degraded");
     assert!(health.contains("\"status\":\"degraded\"") && health.contains("\"orchestrator_up\":false"), "{health}");
     tokio::time::sleep(Duration::from_secs(2)).await;
 
