@@ -10,7 +10,7 @@
 use foresight_controller::model;
 use foresight_core::Job;
 use foresight_core::predictor::{Predictor, clamp_estimate};
-use foresight_core::state::{Demand, JobInfo, JobKey};
+use foresight_core::state::{JobInfo, JobKey};
 use foresight_datasets::JobTable;
 use foresight_models::history::JobTelemetry;
 use foresight_models::{FilePredictor, ModelKind, SplitOptions};
@@ -40,16 +40,9 @@ fn as_slurm_maps_it(j: &Job, id: usize, epoch: f64) -> Job {
     }
 }
 
+/// What the policies see of `job` under handle `key`: the one mapping.
 fn info(key: u32, job: &Job) -> JobInfo {
-    JobInfo {
-        key: JobKey(key),
-        user: 0,
-        group: 0,
-        queue: 0,
-        submit_s: job.submit_s,
-        demand: Demand::new(job.requested()),
-        limit_s: job.req_time_s.filter(|t| *t > 0.0).unwrap_or(f64::INFINITY),
-    }
+    JobInfo::of(job, JobKey(key), &mut foresight_core::NameTables::default())
 }
 
 #[test]

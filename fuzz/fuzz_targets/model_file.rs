@@ -16,7 +16,7 @@
 #![no_main]
 
 use foresight_core::predictor::Predictor;
-use foresight_core::state::{Demand, JobInfo, JobKey};
+use foresight_core::state::{JobInfo, JobKey};
 use foresight_core::{FeatureValue, Job};
 use foresight_models::features::build_rows;
 use foresight_models::history::JobTelemetry;
@@ -50,16 +50,9 @@ fn jobs() -> Vec<Job> {
         .collect()
 }
 
+/// What the policies see of `job` under handle `key`: the one mapping.
 fn info(key: u32, job: &Job) -> JobInfo {
-    JobInfo {
-        key: JobKey(key),
-        user: 0,
-        group: 0,
-        queue: 0,
-        submit_s: job.submit_s,
-        demand: Demand::new(job.requested()),
-        limit_s: job.req_time_s.unwrap_or(f64::INFINITY),
-    }
+    JobInfo::of(job, JobKey(key), &mut foresight_core::NameTables::default())
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -370,18 +370,10 @@ pub fn predictor_from_spec(spec: &str, table: &JobTable, source_rows: &[u32]) ->
 mod tests {
     use super::*;
     use crate::evaluate::{SplitOptions, train};
-    use foresight_core::state::Demand;
 
+    /// What the policies see of `job` under handle `key`: the one mapping.
     fn info(key: u32, job: &Job) -> JobInfo {
-        JobInfo {
-            key: JobKey(key),
-            user: 0,
-            group: 0,
-            queue: 0,
-            submit_s: job.submit_s,
-            demand: Demand::new(job.requested()),
-            limit_s: job.req_time_s.unwrap_or(f64::INFINITY),
-        }
+        JobInfo::of(job, JobKey(key), &mut foresight_core::NameTables::default())
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub struct ShadowArgs {
     /// opens the breaker.
     #[arg(long, default_value_t = 5.0)]
     drift_threshold: f64,
+    /// Half-life of the fair-share usage the baseline's and the candidate's
+    /// runtimes charge, seconds (as `simulate --usage-half-life`).
+    #[arg(long, value_name = "SECONDS", default_value_t = foresight_core::runtime::USAGE_HALF_LIFE_S)]
+    usage_half_life: f64,
     /// Rotate the log at this many MiB.
     #[arg(long, default_value_t = 64)]
     log_max_mib: u64,
@@ -86,6 +90,7 @@ pub fn run(args: ShadowArgs) -> anyhow::Result<()> {
     cfg.engine.deadline = Duration::from_millis(args.deadline_ms);
     cfg.engine.cooldown = Duration::from_secs_f64(args.cooldown_s.max(0.0));
     cfg.engine.drift_threshold = args.drift_threshold;
+    cfg.engine.usage_half_life_s = args.usage_half_life;
     cfg.log.max_bytes = args.log_max_mib.max(1) << 20;
     cfg.log.fsync = fsync_policy(&args.fsync)?;
     cfg.telemetry = args.telemetry.map(|p| (p, Duration::from_secs(5)));

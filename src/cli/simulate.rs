@@ -86,6 +86,11 @@ pub struct WhatIf {
     /// predictsim simulator does).
     #[arg(long)]
     decide_per_event: bool,
+    /// Half-life of the fair-share usage the `fairshare` and `priority`
+    /// orders read, seconds (Slurm's `PriorityDecayHalfLife`; `shadow`
+    /// takes the same option).
+    #[arg(long, value_name = "SECONDS", default_value_t = foresight_core::runtime::USAGE_HALF_LIFE_S)]
+    usage_half_life: f64,
 }
 
 /// What happens to the jobs on a failed node.
@@ -128,7 +133,7 @@ impl WhatIf {
             seed: self.seed,
             decide_on_correction: self.decide_on_correction,
             decide_per_event: self.decide_per_event,
-            ..SimOptions::default()
+            usage_half_life_s: self.usage_half_life,
         })
     }
 }

@@ -7,7 +7,7 @@
 
 use foresight_core::Job;
 use foresight_core::predictor::Predictor;
-use foresight_core::state::{Demand, JobInfo, JobKey};
+use foresight_core::state::{JobInfo, JobKey};
 use foresight_datasets::JobTable;
 use foresight_models::features::build_rows;
 use foresight_models::history::JobTelemetry;
@@ -45,16 +45,9 @@ fn refused(json: &Value) -> (String, Problem) {
     }
 }
 
+/// What the policies see of `job` under handle `key`: the one mapping.
 fn info(key: u32, job: &Job) -> JobInfo {
-    JobInfo {
-        key: JobKey(key),
-        user: 0,
-        group: 0,
-        queue: 0,
-        submit_s: job.submit_s,
-        demand: Demand::new(job.requested()),
-        limit_s: job.req_time_s.filter(|t| *t > 0.0).unwrap_or(f64::INFINITY),
-    }
+    JobInfo::of(job, JobKey(key), &mut foresight_core::NameTables::default())
 }
 
 /// Predicts a few jobs with a file that was read, offline (rows of the
