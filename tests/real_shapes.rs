@@ -15,19 +15,7 @@ fn s(p: &Path) -> &str {
 /// An archive-style header and jobs whose wait is -1 (no start time
 /// recorded) while submit time, run time and processors are known; the
 /// requested time is -1 on two of them.
-const NO_WAIT: &str = "\
-; Version: 2.2
-; Computer: Intel iPSC/860
-; UnixStartTime: 717310800
-; TimeZoneString: US/Pacific
-; MaxNodes: 128
-; MaxProcs: 128
-; Note: the log records no wait times
-;
-    1        0    -1   1451  128     -1    -1  128     -1    -1  1   1   1   1  1 -1 -1 -1
-    2      155    -1      3    1     -1    -1    1     -1    -1  1   2   1   2  1 -1 -1 -1
-    3      233    -1     32    8     -1    -1    8   3600    -1  1   2   1   3  1 -1 -1 -1
-";
+const NO_WAIT: &str = include_str!("../datasets/test_data/no-wait.swf");
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);

@@ -424,6 +424,11 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
             return;
         }
         loop {
+            // the first to end is the first that can be due: most decisions
+            // stop here
+            if self.state.running().first().is_none_or(|r| r.expected_end_s > now) {
+                break;
+            }
             let due = self
                 .state
                 .running()
@@ -465,31 +470,40 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     /// preemption the state refuses stops there, as an error; its
     /// `wake_at` stays in [`Runtime::decision`].
     pub fn enact<L: Liveness + ?Sized>(&mut self, now: f64, live: &L, mut on: impl FnMut(Enacted<'_>)) -> Result<(), StateError> {
-        let mut d = std::mem::take(&mut self.decision);
+        if !self.decision.preempt.is_empty() {
+            let mut preempt = std::mem::take(&mut self.decision.preempt);
+            let mut stopped = Ok(());
+            for &key in &preempt {
+                match self.interrupt(key, now, true, live) {
+                    Ok(job) => on(Enacted::Preempted(&job)),
+                    Err(e) => {
+                        stopped = Err(e);
+                        break;
+                    }
+                }
+            }
+            preempt.clear();
+            self.decision.preempt = preempt;
+            stopped?;
+        }
+        // the starts are read in place (a decision moved out and back is a
+        // copy through the stack per decision, which a replay feels), each
+        // slot list moved into the state
+        let Runtime { state, predictor, decision, .. } = self;
         let mut result = Ok(());
-        for key in d.preempt.drain(..) {
-            match self.interrupt(key, now, true, live) {
-                Ok(job) => on(Enacted::Preempted(&job)),
+        for s in decision.starts.iter_mut() {
+            match state.start_estimated(s.key, std::mem::take(&mut s.slots), now) {
+                Ok((info, estimate_s)) => {
+                    predictor.observe_start(&info, now);
+                    on(Enacted::Started { info: &info, estimate_s, backfilled: s.backfilled });
+                }
                 Err(e) => {
                     result = Err(e);
                     break;
                 }
             }
         }
-        if result.is_ok() {
-            for s in d.starts.drain(..) {
-                match self.start(s.key, now, Alloc::Slots(s.slots)) {
-                    Ok((info, estimate_s)) => on(Enacted::Started { info: &info, estimate_s, backfilled: s.backfilled }),
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                }
-            }
-        }
-        d.preempt.clear();
-        d.starts.clear();
-        self.decision = d;
+        decision.starts.clear();
         result
     }
 }

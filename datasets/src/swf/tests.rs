@@ -124,19 +124,7 @@ fn identifiers_print_as_whole_numbers() {
 
 /// An archive-style log that records no start times: the wait field is -1
 /// on every line, while submit time, run time and processors are known.
-const NO_WAIT: &str = "\
-; Version: 2.2
-; Computer: Intel iPSC/860
-; UnixStartTime: 717310800
-; TimeZoneString: US/Pacific
-; MaxNodes: 128
-; MaxProcs: 128
-; Note: the log records no wait times
-;
-    1        0    -1   1451  128     -1    -1  128     -1    -1  1   1   1   1  1 -1 -1 -1
-    2      155    -1      3    1     -1    -1    1     -1    -1  1   2   1   2  1 -1 -1 -1
-    3      233    -1     32    8     -1    -1    8     -1    -1  1   2   1   3  1 -1 -1 -1
-";
+const NO_WAIT: &str = include_str!("../../test_data/no-wait.swf");
 
 #[test]
 fn jobs_without_a_start_time_keep_their_run_time() {
@@ -144,8 +132,9 @@ fn jobs_without_a_start_time_keep_their_run_time() {
     assert_eq!(jobs.len(), 3);
     for j in &jobs {
         assert_eq!((j.start_s, j.end_s), (None, None), "no start is made up");
-        assert!(j.runtime_s.is_some() && j.req_cpus.is_some() && j.req_time_s.is_none());
+        assert!(j.runtime_s.is_some() && j.req_cpus.is_some());
     }
+    assert_eq!(jobs.iter().map(|j| j.req_time_s).collect::<Vec<_>>(), [None, None, Some(3600.0)]);
     assert_eq!((jobs[1].submit_s, jobs[1].runtime_s, jobs[1].req_cpus), (155.0, Some(3.0), Some(1)));
 }
 
