@@ -14,7 +14,6 @@
 use foresight_controller::adapter::{ClusterView, JobView, NodeView, Phase};
 use foresight_controller::log::{Body, CycleRecord};
 use foresight_controller::model::ServedModel;
-use foresight_controller::obs::Metrics;
 use foresight_controller::shadow::engine::{Engine, EngineConfig};
 use foresight_core::policy::{Decision, PolicySpec};
 use foresight_core::predictor::PredictorKind;
@@ -22,7 +21,6 @@ use foresight_core::{Cluster, Job, JobStatus, Resources};
 use foresight_datasets::shared::dataset_or_skip;
 use foresight_datasets::{ReadOptions, read_trace};
 use foresight_simulator::{Filter, SimOptions, Workload, WorkloadOptions, simulate_observed};
-use std::sync::Arc;
 use std::time::Duration;
 
 const KTH: &str = "pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz";
@@ -132,7 +130,6 @@ fn conforms(r: &Replay, candidate: bool, policy: &str, predictor: PredictorKind)
         move || spec(&p2),
         predictor.build(Vec::new),
         Ok(ServedModel::of_kind(predictor, "conformance")),
-        Arc::new(Metrics::default()),
     );
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut prev = f64::NEG_INFINITY;

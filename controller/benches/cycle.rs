@@ -19,14 +19,12 @@
 use foresight_controller::adapter::{ClusterView, JobView, NodeView, Phase};
 use foresight_controller::log::{FsyncPolicy, LogConfig, LogWriter};
 use foresight_controller::model::ServedModel;
-use foresight_controller::obs::Metrics;
 use foresight_controller::shadow::engine::{Engine, EngineConfig};
 use foresight_controller::shadow::feed;
 use foresight_core::runtime::{Runtime, RuntimeConfig};
 use foresight_core::policy::{Policy, PolicySpec};
 use foresight_core::predictor::PredictorKind;
 use foresight_core::{Job, NodeSpec, Resources};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NODES: usize = 1_000;
@@ -108,7 +106,6 @@ fn main() {
         move || Box::new(b.build()),
         baseline.predictor.build(Vec::new),
         Ok(model),
-        Arc::new(Metrics::default()),
     );
     let dir = tempfile::tempdir().unwrap();
     let mut log_cfg = LogConfig::new(dir.path().join("decisions.log"));

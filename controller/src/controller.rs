@@ -176,7 +176,6 @@ pub async fn start<O: Orchestrator + 'static>(
         move || Box::new(base.build()),
         baseline.predictor.build(Vec::new),
         model,
-        metrics.clone(),
     );
     engine.restore(done, known);
     let report = writer.open_report().clone();
@@ -254,14 +253,18 @@ async fn run(
                     write(&mut writer, Body::Outage(back))?;
                 }
                 metrics.update(|v| v.orchestrator_up = 1);
-                let n = engine.cycle(&view, trigger).await.write(&mut writer, now_unix_s)?;
+                let cycled = engine.cycle(&view, trigger).await;
+                cycled.tally.apply(&metrics);
+                let n = cycled.write(&mut writer, now_unix_s)?;
                 metrics.update(|v| v.log_records += n as u64);
                 last = Some(view);
             }
             Event::Timer => {
                 let Some(view) = last.as_mut().filter(|_| down_since.is_none()) else { continue };
                 view.at_unix_s = now_unix_s();
-                let n = engine.cycle(view, trigger).await.write(&mut writer, now_unix_s)?;
+                let cycled = engine.cycle(view, trigger).await;
+                cycled.tally.apply(&metrics);
+                let n = cycled.write(&mut writer, now_unix_s)?;
                 metrics.update(|v| v.log_records += n as u64);
             }
             Event::Unreachable(error) => {
@@ -292,6 +295,8 @@ async fn run(
     for s in &sources {
         s.abort();
     }
+    // a candidate's call past its deadline ends before the controller does
+    engine.settle().await;
     tracing::info!(%reason, cycles = engine.cycles(), "shadow mode stopped");
     write(&mut writer, Body::Stop(StopRecord { reason, cycles: engine.cycles() }))?;
     writer.sync()?;

@@ -8,7 +8,6 @@
 use foresight_controller::adapter::{ClusterView, JobView, NodeView, Phase};
 use foresight_controller::log::{Body, Source};
 use foresight_controller::model::{self, ModelError};
-use foresight_controller::obs::Metrics;
 use foresight_controller::shadow::engine::{Engine, EngineConfig};
 use foresight_core::policy::PolicySpec;
 use foresight_core::predictor::PredictorKind;
@@ -16,7 +15,6 @@ use foresight_core::{Job, NodeSpec, Resources};
 use foresight_models::ModelKind;
 use foresight_models::history::JobTelemetry;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Writes the hostile file into `dir`; returns its path and the node made
 /// cyclic.
@@ -50,7 +48,6 @@ async fn a_hostile_model_file_is_refused_at_load_and_the_engine_falls_back_with_
         move || Box::new(base.build()),
         PredictorKind::Requested.build(Vec::new),
         Err(why),
-        Arc::new(Metrics::default()),
     );
     let node = NodeView {
         spec: NodeSpec { name: "n1".into(), capacity: Resources::new(4, 0, 0), gpu_type: None },

@@ -11,14 +11,16 @@
 //! on its own thread under a deadline, the circuit breaker that falls back
 //! to the baseline, and the measurement against what really happened.
 
+pub use super::cycled::{Cycled, Tally};
+
+use super::cycled::{started_keys, summarise};
 use super::feed::{self, Fed, node_index};
 use super::track::{Tracked, Tracker};
 use super::worker::{Answer, Asked, Candidate, CandidateRuntime, PolicyFactory};
 use crate::adapter::{ClusterView, Phase};
 use crate::breaker::{Breaker, DriftMonitor, Failure, Permit, Transition};
-use crate::log::{Body, BreakerRecord, CompactCycle, CompactSummary, FinishedRecord, Ids, LogError, LogWriter, Observed, Source};
+use crate::log::{Body, BreakerRecord, CompactCycle, FinishedRecord, Observed, Source};
 use crate::model::ServedModel;
-use crate::obs::metrics::{Metrics, bump};
 use foresight_core::policy::{Decision, Policy};
 use foresight_core::predictor::Predictor;
 use foresight_core::runtime::{Observed as Seen, Runtime, RuntimeConfig};
@@ -103,66 +105,11 @@ pub struct Engine {
     breaker: Breaker,
     drift: DriftMonitor,
     cycle: u64,
-    metrics: Arc<Metrics>,
     restored: HashMap<String, Restored>,
     /// The last cycle's record, its buffers reused by the next.
     record: CompactCycle,
-}
-
-/// What one cycle says: its record, then the finished jobs and breaker
-/// transitions it saw, in order.
-pub struct Cycled<'a> {
-    /// The cycle's record, in the engine's kept buffers.
-    pub record: &'a CompactCycle,
-    /// The records to log after it.
-    pub then: Vec<Body>,
-}
-
-impl Cycled<'_> {
-    /// All of them as log bodies (the cycle converted), in order.
-    pub fn bodies(&self) -> Vec<Body> {
-        std::iter::once(Body::Cycle(self.record.to_record())).chain(self.then.iter().cloned()).collect()
-    }
-
-    /// Appends all of them to `writer`, each stamped by `ts`; returns how many.
-    pub fn write(self, writer: &mut LogWriter, mut ts: impl FnMut() -> f64) -> Result<usize, LogError> {
-        writer.append_cycle(ts(), self.record)?;
-        let n = 1 + self.then.len();
-        for body in self.then {
-            writer.append(ts(), body)?;
-        }
-        Ok(n)
-    }
-}
-
-/// Writes decision `d` into `out` in the log's words: job ids, node names.
-fn summarise(tracker: &Tracker, d: &Decision, out: &mut CompactSummary, ids: &mut Ids) {
-    out.begin();
-    for s in &d.starts {
-        out.start(ids, tracker.id_of(s.key).unwrap_or("?"));
-        for sl in &s.slots {
-            let number;
-            let name = match tracker.nodes().get(sl.node as usize) {
-                Some(n) => n.spec.name.as_str(),
-                None => {
-                    number = sl.node.to_string();
-                    &number
-                }
-            };
-            out.node(ids, name);
-        }
-    }
-    for &k in &d.preempt {
-        out.preempt(ids, tracker.id_of(k).unwrap_or("?"));
-    }
-}
-
-/// The distinct jobs a decision starts.
-fn started_keys(d: &Decision) -> Vec<JobKey> {
-    let mut keys: Vec<JobKey> = d.starts.iter().map(|s| s.key).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys
+    /// What the cycle under way counts.
+    tally: Tally,
 }
 
 impl Engine {
@@ -176,7 +123,6 @@ impl Engine {
         make_baseline: impl Fn() -> Box<dyn Policy> + Send + 'static,
         baseline_predictor: Box<dyn Predictor>,
         model: Result<ServedModel, String>,
-        metrics: Arc<Metrics>,
     ) -> Self {
         let make_candidate: PolicyFactory = Arc::new(make_candidate);
         Self {
@@ -196,9 +142,9 @@ impl Engine {
             held: Vec::new(),
             late: None,
             cycle: 0,
-            metrics,
             restored: HashMap::new(),
             record: CompactCycle::default(),
+            tally: Tally::default(),
         }
     }
 
@@ -261,13 +207,9 @@ impl Engine {
         self.baseline.as_ref()
     }
 
-    fn transition(&self, t: Transition, out: &mut Vec<Body>) {
+    fn transition(&mut self, t: Transition, out: &mut Vec<Body>) {
         tracing::warn!(from = t.from, to = t.to, reason = %t.reason, "circuit breaker");
-        let gauge = self.breaker.state().gauge();
-        self.metrics.update(|v| {
-            v.breaker_state = gauge;
-            bump(&mut v.breaker_transitions, t.to);
-        });
+        self.tally.transitions.push(t.to);
         out.push(Body::Breaker(BreakerRecord { from: t.from.into(), to: t.to.into(), reason: t.reason }));
     }
 
@@ -276,8 +218,9 @@ impl Engine {
     /// it saw, in order.
     pub async fn cycle(&mut self, view: &ClusterView, trigger: &str) -> Cycled<'_> {
         let span = tracing::info_span!("cycle", n = self.cycle + 1, trigger);
+        self.tally = Tally::default();
         let then = self.cycle_inner(view, trigger).instrument(span).await;
-        Cycled { record: &self.record, then }
+        Cycled { record: &self.record, then, tally: std::mem::take(&mut self.tally) }
     }
 
     /// The baseline's runtime brought up to date with `inputs` (or built
@@ -500,20 +443,15 @@ impl Engine {
             free_cpus: view.nodes.iter().filter(|n| n.usable).map(|n| u64::from(n.spec.capacity.cpus.saturating_sub(n.allocated.cpus))).sum(),
         };
         let label = failure.as_ref().map(|f| f.label()).unwrap_or("breaker_open");
-        self.metrics.update(|v| {
-            v.queue_depth = observed.pending as i64;
-            v.running_jobs = observed.running as i64;
-            v.nodes = observed.nodes as i64;
-            v.cycle_latency.observe(latency.as_secs_f64());
-            bump(&mut v.decisions, source.as_str());
-            if source == Source::Fallback {
-                bump(&mut v.fallbacks, label);
-            }
-            v.disagreements += u64::from(disagree);
-            v.rolling_error = self.drift.rolling_error().unwrap_or(0.0);
-            v.breaker_state = self.breaker.state().gauge();
-            v.last_cycle_unix_s = now;
-        });
+        let t = &mut self.tally;
+        (t.pending, t.running, t.nodes) = (observed.pending as i64, observed.running as i64, observed.nodes as i64);
+        t.latency_s = latency.as_secs_f64();
+        t.source = source.as_str();
+        t.fallback = (source == Source::Fallback).then_some(label);
+        t.disagree = disagree;
+        t.rolling_error = self.drift.rolling_error().unwrap_or(0.0);
+        t.breaker_gauge = self.breaker.state().gauge();
+        t.at_unix_s = now;
         let rec = &mut self.record;
         rec.cycle = self.cycle;
         rec.trigger.push_str(trigger);
@@ -535,12 +473,7 @@ impl Engine {
         if let Some(p) = t.predicted_s {
             self.drift.record(p, runtime);
         }
-        self.metrics.update(|v| {
-            v.finished_jobs += 1;
-            if let Some(e) = error {
-                v.prediction_error.observe(e.abs());
-            }
-        });
+        self.tally.finished_errors.push(error);
         FinishedRecord {
             job_id: job.job_id.clone(),
             submit_unix_s: job.submit_s,

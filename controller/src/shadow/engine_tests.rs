@@ -6,6 +6,7 @@
 use super::*;
 use crate::adapter::{ClusterView, JobView};
 use crate::log::{ChangeKind, CycleRecord};
+use crate::obs::metrics::Metrics;
 use crate::shadow::track::tests::{job, node};
 use foresight_core::policy::PolicySpec;
 use foresight_core::predictor::{Outlived, PredictorKind};
@@ -48,7 +49,7 @@ fn policy(name: &str) -> Box<dyn Policy> {
 
 fn engine_with(cfg: EngineConfig, candidate: &str, baseline: &str, model: Result<ServedModel, String>) -> Engine {
     let (c, b) = (candidate.to_string(), baseline.to_string());
-    Engine::new(cfg, move || policy(&c), move || policy(&b), PredictorKind::Requested.build(Vec::new), model, Arc::new(Metrics::default()))
+    Engine::new(cfg, move || policy(&c), move || policy(&b), PredictorKind::Requested.build(Vec::new), model)
 }
 
 fn config() -> EngineConfig {
@@ -104,12 +105,15 @@ async fn predicts_decides_and_measures_a_finished_job() {
 #[tokio::test]
 async fn a_model_giving_nan_opens_the_breaker_in_one_cycle_and_falls_back() {
     let mut e = engine(scripted(f64::NAN, Duration::ZERO, "broken"));
-    let recs = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await.bodies();
+    let metrics = Metrics::default();
+    let cycled = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await;
+    cycled.tally.apply(&metrics);
+    let recs = cycled.bodies();
     assert_eq!(breaker_moves(&recs), [("open".to_string(), "model error: 1 estimate(s) were NaN or negative".to_string())]);
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Fallback);
     assert!(c.candidate.is_none() && c.baseline.is_some());
-    let text = e.metrics.render();
+    let text = metrics.render();
     assert!(text.contains("foresight_breaker_state 2"), "{text}");
     assert!(text.contains("foresight_fallbacks_total{reason=\"model_error\"} 1"), "{text}");
     let c2 = e.cycle(&view(101.0, vec![pending("1", 99.0)]), "timer").await.bodies();
@@ -199,14 +203,17 @@ async fn a_policy_that_panics_opens_the_breaker_and_a_fresh_one_decides_after() 
     let made = Arc::new(AtomicUsize::new(0));
     let m = made.clone();
     let make = move || -> Box<dyn Policy> { Box::new(Flaky(policy("easy"), m.fetch_add(1, Ordering::SeqCst) == 0)) };
-    let mut e = Engine::new(config(), make, || policy("easy"), PredictorKind::Requested.build(Vec::new), Ok(healthy()), Arc::new(Metrics::default()));
-    let recs = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await.bodies();
+    let mut e = Engine::new(config(), make, || policy("easy"), PredictorKind::Requested.build(Vec::new), Ok(healthy()));
+    let metrics = Metrics::default();
+    let cycled = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await;
+    cycled.tally.apply(&metrics);
+    let recs = cycled.bodies();
     let moves = breaker_moves(&recs);
     assert_eq!(moves[0].0, "open");
     assert!(moves[0].1.starts_with("panic: the candidate panicked while deciding"), "{moves:?}");
     assert_eq!(cycle_of(&recs).source, Source::Fallback);
     assert!(cycle_of(&recs).baseline.as_ref().is_some_and(|b| b.started_ids() == ["1"]), "the baseline decided in the same cycle");
-    assert!(e.metrics.render().contains("foresight_fallbacks_total{reason=\"panic\"} 1"));
+    assert!(metrics.render().contains("foresight_fallbacks_total{reason=\"panic\"} 1"));
     trial_next(&mut e);
     let recs = e.cycle(&view(101.0, vec![pending("1", 99.0)]), "timer").await.bodies();
     assert_eq!(cycle_of(&recs).source, Source::Candidate);

@@ -2,6 +2,7 @@
 //! candidate's scheduler runtimes up to date with what it reports, ask both
 //! what they would do, and measure the candidate against what happened.
 
+mod cycled;
 pub mod engine;
 pub mod feed;
 pub mod track;
