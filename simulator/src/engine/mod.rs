@@ -296,9 +296,11 @@ impl Engine<'_, '_> {
             let i = key.0 as usize;
             let o = &mut self.out[i];
             o.corrections = job.corrections.min(u32::from(u16::MAX)) as u16;
-            self.attempt[i] += 1;
+            // attempts count modulo 2^16, as the events carry them (a job
+            // interrupted 65,536 times could take a stale end for its own)
+            self.attempt[i] = self.attempt[i].wrapping_add(1);
             if requeue {
-                o.requeues += 1;
+                o.requeues = o.requeues.saturating_add(1);
                 self.stats.requeues += 1;
             } else {
                 o.end_s = now;
@@ -317,8 +319,8 @@ impl Engine<'_, '_> {
         let applied = rt.enact(now, &*truth, |e| match e {
             Enacted::Preempted(job) => {
                 let i = job.info.key.0 as usize;
-                attempt[i] += 1;
-                out[i].requeues += 1;
+                attempt[i] = attempt[i].wrapping_add(1);
+                out[i].requeues = out[i].requeues.saturating_add(1);
                 out[i].corrections = job.corrections.min(u32::from(u16::MAX)) as u16;
                 stats.requeues += 1;
             }
