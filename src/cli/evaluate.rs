@@ -37,19 +37,6 @@ pub struct EvaluateArgs {
     report: Option<PathBuf>,
 }
 
-/// A trace whose every finished job lies inside the model's training
-/// window: bad input (exit code 2).
-#[derive(Debug)]
-pub struct NothingAfterWindow(String);
-
-impl std::fmt::Display for NothingAfterWindow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for NothingAfterWindow {}
-
 /// Runs `evaluate`.
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let table = args.trace.load()?.table;
@@ -61,7 +48,8 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         let window = &file.training;
         let ends = window.end_unix_s.map_or(String::new(), |u| format!(", which ends {} UTC", format_utc(u)));
         if placed.after == 0 && placed.inside > 0 {
-            anyhow::bail!(NothingAfterWindow(format!(
+            // every finished job lies inside the model's training window
+            anyhow::bail!(super::BadInput(format!(
                 "every finished job of {} ({}) was submitted inside the model's training window on {}{ends}: none is left to score",
                 args.trace.trace.display(),
                 placed.inside,

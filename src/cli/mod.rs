@@ -84,14 +84,27 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(is_bad_input) { 2 } else { 1 }
 }
 
+/// A command's own finding that its input is wrong (a run that would replay
+/// no job, a trace with nothing after a model's training window): exit
+/// code 2, with the message as it reads.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
 /// Whether an error says the user's input is wrong (rather than the
 /// machine or foresight).
 fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
     use foresight_models::ModelError;
     use foresight_simulator::{cluster_file::ClusterFileError, run::SimError};
     e.is::<foresight_datasets::IngestError>()
-        || e.is::<simulate::NothingToReplay>()
-        || e.is::<evaluate::NothingAfterWindow>()
+        || e.is::<BadInput>()
         || e.is::<foresight_models::file::WindowError>()
         || e.is::<foresight_core::policy::UnknownPolicy>()
         || e.is::<foresight_core::predictor::UnknownPredictor>()

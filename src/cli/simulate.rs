@@ -1,6 +1,7 @@
 //! `foresight simulate`: replay a trace under one policy and predictor, and
 //! the what-if arguments `compare` and `sweep` share.
 
+use super::BadInput;
 use super::trace_args::TraceArgs;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -171,22 +172,10 @@ pub fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A run that would replay no job of its trace: bad input (exit code 2),
-/// not a run whose every metric is zero.
-#[derive(Debug)]
-pub struct NothingToReplay(String);
-
-impl std::fmt::Display for NothingToReplay {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for NothingToReplay {}
-
 /// Refuses a workload with no job to replay, saying why from what the
-/// filter dropped (`jobs`: the trace's rows).
-pub fn check_replayable(workload: &Workload, jobs: usize, cluster: &Cluster) -> Result<(), NothingToReplay> {
+/// filter dropped (`jobs`: the trace's rows): bad input, not a run whose
+/// every metric is zero.
+pub fn check_replayable(workload: &Workload, jobs: usize, cluster: &Cluster) -> Result<(), BadInput> {
     if !workload.jobs.is_empty() {
         return Ok(());
     }
@@ -207,7 +196,7 @@ pub fn check_replayable(workload: &Workload, jobs: usize, cluster: &Cluster) -> 
     .map(|(n, why)| format!("{n} {why}"))
     .collect();
     let why = if reasons.is_empty() { "the trace holds no job".to_string() } else { reasons.join(", ") };
-    Err(NothingToReplay(format!("0 of {jobs} jobs can be replayed: {why}")))
+    Err(BadInput(format!("0 of {jobs} jobs can be replayed: {why}")))
 }
 
 /// True for a predictor `foresight-models` builds: `online`, `online:KIND`

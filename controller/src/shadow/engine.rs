@@ -232,6 +232,12 @@ impl Engine {
             Some(rt) => reshaped || inputs.iter().any(|f| f.apply(rt, now, false).is_err()),
         };
         if fresh {
+            // the estimates the baseline made keep: its jobs are not predicted twice
+            let known: HashMap<JobKey, f64> = self.baseline.as_ref().map_or_else(HashMap::new, |rt| {
+                let st = rt.state();
+                let queued = st.pending().iter().map(|p| (p.info.key, p.estimate_s));
+                queued.chain(st.running().iter().map(|r| (r.info.key, r.submitted_estimate_s))).collect()
+            });
             let (policy, predictor, usage) = match self.baseline.take() {
                 Some(old) => old.into_parts(),
                 None => (
@@ -240,7 +246,6 @@ impl Engine {
                     foresight_core::state::UsageLedger::new(self.rt_cfg.usage_half_life_s),
                 ),
             };
-            let known: HashMap<JobKey, f64> = HashMap::new();
             let mut rt = Runtime::new(self.tracker.cluster(), policy, predictor, self.rt_cfg);
             *rt.usage_mut() = usage;
             feed::rebuild(&mut rt, &self.tracker, &self.index, |t| known.get(&t.info.key).copied(), now);
@@ -294,9 +299,11 @@ impl Engine {
         if !self.restored.is_empty() {
             for id in diff.changes.iter().map(|c| c.job_id.clone()).collect::<Vec<_>>() {
                 let Some(r) = self.restored.remove(&id) else { continue };
+                // a job seen again only once it finished is measured with
+                // the prediction it had
                 let target = match self.tracker.by_id(&id).map(|t| t.info.key) {
                     Some(k) => self.tracker.get_mut(k),
-                    None => None,
+                    None => finished.iter_mut().find(|t| t.view.job.job_id == id),
                 };
                 if let Some(t) = target {
                     if let Some((p, v)) = r.prediction {

@@ -70,15 +70,6 @@ pub enum Fed {
 }
 
 impl Fed {
-    /// The job (or node index) it is about.
-    pub fn key(&self) -> JobKey {
-        match self {
-            Fed::Submitted { info, .. } | Fed::Restored { info, .. } => info.key,
-            Fed::Started { key, .. } | Fed::Ended { key, .. } | Fed::Withdrawn { key } => *key,
-            Fed::NodeDown(n) | Fed::NodeUp(n) => JobKey(*n),
-        }
-    }
-
     /// The runtime's input for it (a restored estimate is a submission).
     pub fn as_input(&self) -> Input<'_> {
         match self {
@@ -120,8 +111,7 @@ fn nodes_of(t: &Tracked, index: &HashMap<String, u32>) -> Vec<u32> {
 
 /// The inputs that bring a runtime from the last observation to this one:
 /// `diff` and the `finished` jobs it took out, with `restored` estimates
-/// for jobs a previous run predicted. Jobs in `started_before` were already
-/// started in the runtime (their starts are not sent again).
+/// for jobs a previous run predicted.
 pub fn inputs(
     tracker: &Tracker,
     index: &HashMap<String, u32>,

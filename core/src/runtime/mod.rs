@@ -259,9 +259,7 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
         if raw.is_nan() || raw < 0.0 {
             self.stats.unusable_estimates += 1;
         }
-        let estimate_s = clamp_estimate(&job, raw);
-        self.state.submit(PendingJob { info: job, estimate_s })?;
-        Ok(estimate_s)
+        self.submit_estimated(job, raw)
     }
 
     /// A job joins the queue with an estimate made before (a controller
@@ -352,6 +350,16 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
         Ok(job)
     }
 
+    /// Takes a running job out with the corrections it was due until
+    /// `until` (see [`Runtime::ladder`]) written into its record.
+    fn stop_corrected<L: Liveness + ?Sized>(&mut self, key: JobKey, until: f64, ended_at: Option<f64>, live: &L) -> Result<RunningJob, StateError> {
+        let mut job = self.stop(key)?;
+        let mut c = Course::of(&job);
+        self.ladder(&mut c, until, ended_at, live);
+        c.write(&mut job);
+        Ok(job)
+    }
+
     fn charge(&mut self, info: &JobInfo, ran_s: f64, now: f64) {
         if !self.charge_usage {
             return;
@@ -365,10 +373,7 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     /// and told its runtime. Returns its record (without slots).
     #[inline]
     pub fn end<L: Liveness + ?Sized>(&mut self, key: JobKey, at: f64, record: Option<&Job>, live: &L) -> Result<RunningJob, StateError> {
-        let mut job = self.stop(key)?;
-        let mut c = Course::of(&job);
-        self.ladder(&mut c, f64::INFINITY, Some(at), live);
-        c.write(&mut job);
+        let job = self.stop_corrected(key, f64::INFINITY, Some(at), live)?;
         let ran = at - job.start_s;
         self.charge(&job.info, ran, at);
         if let Some(r) = record {
@@ -383,10 +388,7 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     /// far is charged, and with `requeue` it goes back to the queue with
     /// its submitted estimate. The predictor learns no runtime from it.
     pub fn interrupt<L: Liveness + ?Sized>(&mut self, key: JobKey, now: f64, requeue: bool, live: &L) -> Result<RunningJob, StateError> {
-        let mut job = self.stop(key)?;
-        let mut c = Course::of(&job);
-        self.ladder(&mut c, now, None, live);
-        c.write(&mut job);
+        let job = self.stop_corrected(key, now, None, live)?;
         self.charge(&job.info, now - job.start_s, now);
         if requeue {
             self.state.submit(PendingJob { info: job.info, estimate_s: job.submitted_estimate_s })?;
