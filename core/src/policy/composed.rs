@@ -28,6 +28,7 @@ struct Scratch {
     keyed: Vec<u128>,
     tent: Tentative,
     started: Vec<(f64, Resources)>,
+    started_limits: Vec<(f64, Resources)>,
     profile: Profile,
 }
 
@@ -100,19 +101,22 @@ impl Policy for ComposedPolicy {
         };
         s.tent.reset(state);
         s.started.clear();
+        s.started_limits.clear();
+        let protected = self.backfill == Backfill::Protected;
         let mut pass = Pass {
             state,
             now,
             placement: self.placement,
             tent: &mut s.tent,
             started: &mut s.started,
+            started_limits: protected.then_some(&mut s.started_limits),
             decision,
         };
         match self.backfill {
             Backfill::None => {
                 let _ = pass.head_of_queue(order);
             }
-            Backfill::Easy => {
+            Backfill::Easy | Backfill::Protected => {
                 if let Some(head) = pass.head_of_queue(order) {
                     pass.easy(order, head, self.candidates, &mut s.keyed);
                 }

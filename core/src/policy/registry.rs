@@ -1,5 +1,6 @@
-//! Policy names: presets (`fcfs`, `easy`, `easy++`, `sjbf`, `conservative`,
-//! `qssf`, `sjf`, `fairshare`, `fairshare-group`, `priority`) and
+//! Policy names: presets (`fcfs`, `easy`, `easy++`, `foresight`, `sjbf`,
+//! `conservative`, `qssf`, `sjf`, `fairshare`, `fairshare-group`,
+//! `priority`) and
 //! compositions of parts separated by `/` (`qssf/conservative/best-fit`):
 //! the first name is a preset, each later one replaces a part.
 
@@ -43,8 +44,19 @@ impl std::error::Error for UnknownPolicy {}
 
 impl PolicySpec {
     /// The preset names.
-    pub const PRESETS: [&'static str; 10] =
-        ["fcfs", "easy", "easy++", "sjbf", "conservative", "qssf", "sjf", "fairshare", "fairshare-group", "priority"];
+    pub const PRESETS: [&'static str; 11] = [
+        "fcfs",
+        "easy",
+        "easy++",
+        "foresight",
+        "sjbf",
+        "conservative",
+        "qssf",
+        "sjf",
+        "fairshare",
+        "fairshare-group",
+        "priority",
+    ];
 
     /// The policy object.
     pub fn build(&self) -> ComposedPolicy {
@@ -57,6 +69,9 @@ impl PolicySpec {
             "fcfs" => (QueueOrder::Fcfs, Backfill::None, CandidateOrder::Queue, Requested),
             "easy" => (QueueOrder::Fcfs, Backfill::Easy, CandidateOrder::Queue, Requested),
             "easy++" => (QueueOrder::Fcfs, Backfill::Easy, CandidateOrder::ShortestFirst, UserHistory),
+            // EASY++ with a protected head; its predictor in the CLI is
+            // foresight's online model (core builds only user history)
+            "foresight" => (QueueOrder::Fcfs, Backfill::Protected, CandidateOrder::ShortestFirst, UserHistory),
             "sjbf" => (QueueOrder::Fcfs, Backfill::Easy, CandidateOrder::ShortestFirst, Requested),
             "conservative" => (QueueOrder::Fcfs, Backfill::Conservative, CandidateOrder::Queue, Requested),
             "qssf" => (QueueOrder::Qssf, Backfill::Easy, CandidateOrder::Queue, UserHistory),
@@ -84,6 +99,7 @@ impl PolicySpec {
             "none" | "no-backfill" => self.backfill = Backfill::None,
             "easy" => self.backfill = Backfill::Easy,
             "conservative" => self.backfill = Backfill::Conservative,
+            "protected" => self.backfill = Backfill::Protected,
             "sjbf" => self.candidates = CandidateOrder::ShortestFirst,
             "queue-order" => self.candidates = CandidateOrder::Queue,
             "first-fit" => self.placement = Placement::FirstFit,

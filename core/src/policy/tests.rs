@@ -162,3 +162,126 @@ fn deciding_into_a_used_decision_decides_the_same() {
         assert_eq!(out, want, "{name}");
     }
 }
+
+/// Running jobs as `(cpus, expected end, limit)` started at 0, pending
+/// jobs as `(cpus, estimate, limit, submitted)`: the state a policy sees,
+/// and the same state with every running job's end at its kill limit.
+fn state_with_limits(
+    nodes: u32,
+    per_node: u32,
+    running: &[(u32, f64, f64)],
+    pending: &[(u32, f64, f64, f64)],
+) -> (ClusterState, ClusterState) {
+    let cluster = Cluster::homogeneous("n", nodes, Resources::new(per_node, 0, 0));
+    let (mut st, mut by_limit) = (ClusterState::new(&cluster, f64::INFINITY), ClusterState::new(&cluster, f64::INFINITY));
+    let mut t = Tentative::default();
+    let mut key = 0;
+    for &(cpus, end, limit) in running {
+        t.reset(&st);
+        let p = PendingJob { info: info(key, cpus, limit), estimate_s: end.min(limit) };
+        let Some(slots) = t.place(&st, Placement::FirstFit, &p.info.demand) else { continue };
+        for (s, e) in [(&mut st, p.estimate_s), (&mut by_limit, limit)] {
+            s.submit(p).unwrap();
+            s.start(JobKey(key), slots.clone(), 0.0, e).unwrap();
+        }
+        key += 1;
+    }
+    for &(cpus, est, limit, submit) in pending {
+        let p = PendingJob { info: JobInfo { submit_s: submit, ..info(key, cpus, limit) }, estimate_s: est.min(limit) };
+        st.submit(p).unwrap();
+        by_limit.submit(p).unwrap();
+        key += 1;
+    }
+    (st, by_limit)
+}
+
+#[test]
+fn a_protected_head_is_not_passed_by_a_job_whose_limit_crosses_its_reservation() {
+    // 4 CPUs, 2 busy: expected to end at 100, killed at 1000. The head
+    // wants all 4; behind it, a job predicted at 50 s that may run 5000 s,
+    // and one predicted at 60 s that may run 900 s.
+    let pending = |head_limit| [(4, 150.0, head_limit, 0.0), (2, 50.0, 5000.0, 0.0), (2, 60.0, 900.0, 0.0)];
+    let policy = || "foresight".parse::<PolicySpec>().unwrap().build();
+    // At 10 s the head has waited less than its 200 s: EASY by the
+    // predictions, the shortest candidate backfills before the shadow (100).
+    let (st, _) = state_with_limits(4, 1, &[(2, 100.0, 1000.0)], &pending(200.0));
+    let d = policy().decide(&st, 10.0);
+    assert_eq!(d.starts.iter().map(|s| s.key).collect::<Vec<_>>(), vec![JobKey(2)]);
+    // With a 5 s limit it has waited longer: its reservation is at the
+    // running job's limit (1000), which the 5000 s job would cross and the
+    // 900 s one does not.
+    let (st, _) = state_with_limits(4, 1, &[(2, 100.0, 1000.0)], &pending(5.0));
+    let d = policy().decide(&st, 10.0);
+    assert_eq!(d.starts.iter().map(|s| s.key).collect::<Vec<_>>(), vec![JobKey(3)]);
+    assert!(d.starts[0].backfilled);
+    // EASY++ (unprotected) lets the 5000 s job pass whatever the wait.
+    let mut easy_pp = "easy++".parse::<PolicySpec>().unwrap().build();
+    assert_eq!(easy_pp.decide(&st, 10.0).starts[0].key, JobKey(2));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// With requested times (every estimate its limit), protecting the head
+    /// changes no decision: EASY's guarantee already holds.
+    #[test]
+    fn proptest_protection_changes_nothing_with_requested_times(
+        nodes in 1u32..6,
+        per_node in 1u32..5,
+        running in prop::collection::vec((1u32..6, 1u32..500), 0..8),
+        pending in prop::collection::vec((1u32..8, 1u32..600, 0u32..100), 1..12),
+        sjbf in any::<bool>(),
+        now in 0u32..400,
+    ) {
+        let total = nodes * per_node;
+        let running: Vec<(u32, f64, f64)> = running.iter().map(|&(c, e)| (c, f64::from(e), f64::from(e))).collect();
+        let pending: Vec<(u32, f64, f64, f64)> =
+            pending.iter().map(|&(c, l, s)| (c.min(total), f64::from(l), f64::from(l), f64::from(s))).collect();
+        let (st, _) = state_with_limits(nodes, per_node, &running, &pending);
+        let now = f64::from(now).max(100.0);
+        let base = if sjbf { "sjbf" } else { "easy" };
+        let plain = base.parse::<PolicySpec>().unwrap().build().decide(&st, now);
+        let protected = format!("{base}/protected").parse::<PolicySpec>().unwrap().build().decide(&st, now);
+        prop_assert_eq!(plain, protected);
+    }
+
+    /// Once the head is protected, what starts behind it never moves its
+    /// reservation by kill limits later, however wrong the estimates.
+    #[test]
+    fn proptest_protected_head_reservation_by_limits_never_moves_later(
+        nodes in 1u32..6,
+        per_node in 1u32..5,
+        running in prop::collection::vec((1u32..6, 1u32..500, 0u32..800), 0..8),
+        pending in prop::collection::vec((1u32..8, 1u32..600, 0u32..800), 1..12),
+        now in 0u32..50,
+    ) {
+        let total = nodes * per_node;
+        // limits at or above the estimates; every pending job submitted as
+        // long before 0 as its limit, so whichever is the head is protected
+        let running: Vec<(u32, f64, f64)> =
+            running.iter().map(|&(c, e, x)| (c, f64::from(e), f64::from(e + x))).collect();
+        let pending: Vec<(u32, f64, f64, f64)> = pending
+            .iter()
+            .map(|&(c, e, x)| (c.min(total), f64::from(e), f64::from(e + x), -f64::from(e + x)))
+            .collect();
+        let (st, by_limit) = state_with_limits(nodes, per_node, &running, &pending);
+        let now = f64::from(now);
+        let d = "foresight".parse::<PolicySpec>().unwrap().build().decide(&st, now);
+        let started: Vec<JobKey> = d.starts.iter().map(|s| s.key).collect();
+        let Some(head) = st.pending().iter().find(|p| !started.contains(&p.info.key)) else { return Ok(()) };
+        let need = head.info.demand.total;
+        // every job's end at its limit, in-order starts only, then all
+        let start_at_limits = |backfills_too: bool| {
+            let mut after = by_limit.clone();
+            for s in d.starts.iter().filter(|s| backfills_too || !s.backfilled) {
+                let limit = st.pending().iter().find(|p| p.info.key == s.key).unwrap().info.limit_s;
+                after.start(s.key, s.slots.clone(), now, now + limit).unwrap();
+            }
+            after
+        };
+        let (in_order, all) = (start_at_limits(false), start_at_limits(true));
+        let (before, _) = easy_shadow(now, in_order.free_total(), in_order.running(), &[], &need);
+        let (after, _) = easy_shadow(now, all.free_total(), all.running(), &[], &need);
+        prop_assert!(after <= before, "protected reservation moved from {before} to {after}");
+    }
+}
