@@ -52,7 +52,7 @@ fn replay(kth: &std::path::Path, policy: &str, predictor: PredictorKind) -> Repl
     let table = read_trace(kth, &ReadOptions::default()).expect("KTH-SP2 reads").table;
     let cluster = table.meta.default_cluster().expect("KTH-SP2 declares its machine");
     let rows: Vec<Job> = table.jobs;
-    let workload = Workload::from_jobs(&rows, &cluster, WorkloadOptions { filter: Filter::Predictsim, load_factor: 1.0 });
+    let workload = Workload::from_jobs(&rows, &cluster, WorkloadOptions { filter: Filter::Predictsim, ..WorkloadOptions::default() });
     // the jobs as the orchestrator reports them: the workload's, by key
     let jobs: Vec<Job> = workload
         .jobs

@@ -35,6 +35,10 @@ pub struct TraceMeta {
     pub capacity: Capacity,
     /// Partitions (queues) the header declares, in order.
     pub partitions: Vec<String>,
+    /// The longest runtime a job may ask for, when the header says (SWF
+    /// `MaxRuntime`, seconds).
+    #[serde(default)]
+    pub max_runtime_s: Option<f64>,
     /// Free-form header notes, in order.
     pub notes: Vec<String>,
 }

@@ -66,6 +66,12 @@ pub struct Summary {
     pub no_start: u64,
     /// Jobs with no (positive) requested time.
     pub no_request: u64,
+    /// The longest (positive) requested time, if any job asks for one.
+    pub longest_request_s: Option<f64>,
+    /// What the policies take a job without a requested time to ask for
+    /// ([`foresight_core::state::assumed_limit_s`]: the header's
+    /// `MaxRuntime`, else the longest request; infinite when neither).
+    pub assumed_limit_s: f64,
     /// Requested versus actual runtime.
     pub estimates: EstimateQuality,
     /// Load against capacity.
@@ -138,6 +144,8 @@ impl Summary {
             load.gpu_load = cap.gpus.filter(|g| *g > 0).map(|g| load.gpu_hours / (f64::from(g) * span_h));
         }
 
+        let longest_request_s =
+            jobs.iter().filter_map(|j| j.req_time_s).filter(|t| *t > 0.0).max_by(f64::total_cmp);
         Summary {
             jobs: jobs.len() as u64,
             users: distinct(|j| j.user.as_deref()),
@@ -150,6 +158,8 @@ impl Summary {
             ran: jobs.iter().filter(|j| ran(j)).count() as u64,
             no_start: jobs.iter().filter(|j| ran(j) && j.start_s.is_none()).count() as u64,
             no_request: jobs.iter().filter(|j| j.req_time_s.is_none_or(|t| t <= 0.0)).count() as u64,
+            longest_request_s,
+            assumed_limit_s: foresight_core::state::assumed_limit_s(table.meta.max_runtime_s, longest_request_s),
             estimates,
             load,
         }

@@ -102,6 +102,10 @@ fn parse_header(
     match key {
         "MaxProcs" => meta.capacity.cpus = Some(count("a whole number of processors")?),
         "MaxNodes" => meta.capacity.nodes = Some(count("a whole number of nodes")?),
+        "MaxRuntime" => {
+            let max = int("a whole number of seconds")?;
+            meta.max_runtime_s = (max > 0).then_some(max as f64);
+        }
         "UnixStartTime" => meta.epoch_unix_s = Some(int("Unix seconds")? as f64),
         "TimeZone" => {
             let tz = int("an offset from UTC in seconds")?;

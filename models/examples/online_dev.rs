@@ -79,7 +79,7 @@ fn main() {
     }
     let table = read_trace(&trace, &ReadOptions::default()).expect("reads the trace").table;
     let cluster = table.meta.default_cluster().expect("the trace declares its machine");
-    let opts = WorkloadOptions { filter: Filter::Predictsim, load_factor: 1.0 };
+    let opts = WorkloadOptions { filter: Filter::Predictsim, ..WorkloadOptions::default() };
     let all = Workload::from_jobs(&table.jobs, &cluster, opts);
     let keep = if full { all.jobs.len() } else { all.jobs.len() / 4 };
     // The part replayed, in submission order, as its own table.

@@ -21,6 +21,8 @@ pub struct Grid {
     pub runs: Vec<RunSpec>,
     /// The workload filter.
     pub filter: Filter,
+    /// The site's longest request (see [`WorkloadOptions::max_request_s`]).
+    pub max_request_s: Option<f64>,
 }
 
 /// One point of a sweep and its report.
@@ -47,7 +49,7 @@ pub fn sweep(jobs: &[Job], grid: &Grid) -> Result<Vec<SweepPoint>, SimError> {
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|(c, load_factor)| {
-            let opts = WorkloadOptions { filter: grid.filter, load_factor };
+            let opts = WorkloadOptions { filter: grid.filter, load_factor, max_request_s: grid.max_request_s };
             (c, load_factor, Workload::from_jobs(jobs, &grid.clusters[c].1, opts))
         })
         .collect();
@@ -89,6 +91,7 @@ mod tests {
             seeds: vec![1],
             runs: vec![RunSpec::new("easy"), RunSpec::new("fcfs")],
             filter: Filter::Ran,
+            max_request_s: None,
         };
         let points = sweep(&jobs, &grid).unwrap();
         assert_eq!(points.len(), 4);

@@ -2,7 +2,7 @@
 //! records (interned names, resources, limit, true runtime) sorted by
 //! submission, after a filter that says which jobs can be replayed.
 
-use foresight_core::state::{Demand, JobInfo, JobKey};
+use foresight_core::state::{Demand, JobInfo, JobKey, assumed_limit_s};
 use foresight_core::{Cluster, FeatureValue, Job, NameTables};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,22 @@ pub struct SimJob {
     pub info: JobInfo,
     /// The runtime the job had in the trace (it is killed at its limit).
     pub runtime_s: f64,
+    /// True when the job asked for no time and `info.limit_s` is the one
+    /// the policies assume ([`assumed_limit_s`]): it is never killed at it.
+    pub assumed_limit: bool,
+}
+
+impl SimJob {
+    /// True when the job is killed at its limit (it asked for less than it
+    /// ran).
+    pub fn killed(&self) -> bool {
+        !self.assumed_limit && self.runtime_s > self.info.limit_s
+    }
+
+    /// The runtime the job gets: its runtime, cut at its limit when killed.
+    pub fn actual_s(&self) -> f64 {
+        if self.killed() { self.info.limit_s } else { self.runtime_s }
+    }
 }
 
 /// Which jobs are replayed and how they are cleaned.
@@ -40,11 +56,16 @@ pub struct WorkloadOptions {
     /// Divides every inter-arrival time: 2.0 submits the same jobs twice as
     /// densely (double the load), 0.5 half as densely.
     pub load_factor: f64,
+    /// The longest request the site allows (an SWF log's `MaxRuntime`):
+    /// what a job asking for no time is taken to ask for. When `None`, the
+    /// trace's longest request ([`assumed_limit_s`]).
+    #[serde(default)]
+    pub max_request_s: Option<f64>,
 }
 
 impl Default for WorkloadOptions {
     fn default() -> Self {
-        Self { filter: Filter::Ran, load_factor: 1.0 }
+        Self { filter: Filter::Ran, load_factor: 1.0, max_request_s: None }
     }
 }
 
@@ -81,6 +102,12 @@ pub struct Workload {
     pub names: NameTables,
     /// What the filter dropped.
     pub dropped: Dropped,
+    /// Replayed jobs that asked for no time.
+    pub no_request: u64,
+    /// The limit the policies assume for them ([`assumed_limit_s`]);
+    /// infinite when no job asks for a time and the site's maximum is not
+    /// known.
+    pub assumed_limit_s: f64,
 }
 
 /// Builds a workload job by job (for traces too large to hold as [`Job`]s).
@@ -91,12 +118,13 @@ pub struct WorkloadBuilder {
     total: foresight_core::Resources,
     nodes: u32,
     row: u32,
+    longest_request_s: Option<f64>,
 }
 
 impl WorkloadBuilder {
     /// A builder for jobs replayed on `cluster`.
     pub fn new(cluster: &Cluster, opts: WorkloadOptions) -> Self {
-        Self { w: Workload::default(), opts, total: cluster.total(), nodes: cluster.len() as u32, row: 0 }
+        Self { w: Workload::default(), opts, total: cluster.total(), nodes: cluster.len() as u32, row: 0, longest_request_s: None }
     }
 
     /// Adds the next row of the source table (or drops it, counting why).
@@ -137,9 +165,12 @@ impl WorkloadBuilder {
             d.too_large += 1;
             return;
         }
+        if limit.is_finite() {
+            self.longest_request_s = Some(self.longest_request_s.map_or(limit, |l| l.max(limit)));
+        }
         let w = &mut self.w;
         let info = JobInfo::of(job, JobKey(w.jobs.len() as u32), &mut w.names);
-        w.jobs.push(SimJob { info, runtime_s: runtime.max(0.0) });
+        w.jobs.push(SimJob { info, runtime_s: runtime.max(0.0), assumed_limit: !limit.is_finite() });
         w.source_row.push(row);
     }
 
@@ -156,8 +187,13 @@ impl WorkloadBuilder {
         }
         let first = sorted.first().map_or(0.0, |j| j.info.submit_s);
         let factor = if self.opts.load_factor > 0.0 { self.opts.load_factor } else { 1.0 };
+        w.assumed_limit_s = assumed_limit_s(self.opts.max_request_s, self.longest_request_s);
         for (i, j) in sorted.iter_mut().enumerate() {
             j.info.key = JobKey(i as u32);
+            if j.assumed_limit {
+                j.info.limit_s = w.assumed_limit_s;
+                w.no_request += 1;
+            }
             if factor != 1.0 {
                 j.info.submit_s = first + (j.info.submit_s - first) / factor;
             }
@@ -180,7 +216,24 @@ impl Workload {
     /// The runtime each job actually gets (its runtime, cut at its limit),
     /// by key: what the clairvoyant oracle predicts.
     pub fn effective_runtimes(&self) -> Vec<f64> {
-        self.jobs.iter().map(|j| j.runtime_s.min(j.info.limit_s)).collect()
+        self.jobs.iter().map(SimJob::actual_s).collect()
+    }
+
+    /// The first `fraction` of the jobs by submission (a development part
+    /// on which settings are chosen before a log is scored whole). Keys
+    /// stay the jobs' indices.
+    pub fn first_part(&self, fraction: f64) -> Workload {
+        let n = ((self.jobs.len() as f64) * fraction.clamp(0.0, 1.0)) as usize;
+        let jobs = self.jobs[..n].to_vec();
+        let no_request = jobs.iter().filter(|j| j.assumed_limit).count() as u64;
+        Workload {
+            jobs,
+            source_row: self.source_row[..n].to_vec(),
+            names: self.names.clone(),
+            dropped: self.dropped,
+            no_request,
+            assumed_limit_s: self.assumed_limit_s,
+        }
     }
 
     /// Number of jobs.
@@ -219,14 +272,38 @@ mod tests {
         assert_eq!(w.dropped.too_large, 1);
         assert_eq!(w.source_row, vec![1, 4, 0]);
         assert_eq!(w.jobs[2].runtime_s, 5.0, "the default filter keeps the overrun: the job is killed");
-        assert!(w.jobs[1].info.limit_s.is_infinite());
+        // job 4 asks for no time: it is scheduled as if it asked for the
+        // trace's longest request (10 s), and never killed at it
+        assert_eq!((w.jobs[1].info.limit_s, w.jobs[1].assumed_limit, w.no_request), (10.0, true, 1));
+        assert!(!w.jobs[1].killed() && w.jobs[2].killed());
+        assert_eq!(w.effective_runtimes(), vec![0.0, 5.0, 3.0]);
 
-        let opts = WorkloadOptions { filter: Filter::Predictsim, load_factor: 2.0 };
+        let opts = WorkloadOptions { filter: Filter::Predictsim, load_factor: 2.0, ..WorkloadOptions::default() };
         let p = Workload::from_jobs(&jobs, &cluster, opts);
         assert_eq!(p.len(), 1);
         assert_eq!(p.jobs[0].runtime_s, 3.0, "predictsim caps runtimes at the request");
         assert_eq!((p.dropped.no_runtime, p.dropped.no_request), (1, 1));
         let scaled = Workload::from_jobs(&jobs, &cluster, WorkloadOptions { load_factor: 2.0, ..Default::default() });
         assert_eq!(scaled.jobs.iter().map(|j| j.info.submit_s).collect::<Vec<_>>(), vec![0.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn a_job_without_a_request_is_given_the_sites_longest_and_runs_its_own_time() {
+        let cluster = Cluster::homogeneous("n", 4, Resources::new(1, 0, 0));
+        let jobs = vec![job(0.0, Some(50.0), 1, None), job(1.0, Some(5.0), 1, Some(20.0))];
+        let site = WorkloadOptions { max_request_s: Some(3600.0), ..WorkloadOptions::default() };
+        let w = Workload::from_jobs(&jobs, &cluster, site);
+        assert_eq!((w.assumed_limit_s, w.jobs[0].info.limit_s), (3600.0, 3600.0));
+        // without the header, the longest request (20 s): the 50 s job
+        // outlives it and still runs its 50 s
+        let w = Workload::from_jobs(&jobs, &cluster, WorkloadOptions::default());
+        assert_eq!((w.assumed_limit_s, w.jobs[0].info.limit_s), (20.0, 20.0));
+        assert_eq!(w.effective_runtimes(), vec![50.0, 5.0]);
+        // nothing asks for a time and no header: no limit at all
+        let w = Workload::from_jobs(&jobs[..1], &cluster, WorkloadOptions::default());
+        assert!(w.assumed_limit_s.is_infinite() && w.jobs[0].info.limit_s.is_infinite());
+        // the first part keeps the first jobs by submission and the assumption
+        let half = Workload::from_jobs(&jobs, &cluster, WorkloadOptions::default()).first_part(0.5);
+        assert_eq!((half.len(), half.no_request, half.assumed_limit_s), (1, 1, 20.0));
     }
 }

@@ -37,7 +37,7 @@ pub struct CompareArgs {
 pub fn run_spec(text: &str, what_if: &WhatIf) -> anyhow::Result<RunSpec> {
     let (policy, predictor) = match text.split_once(':') {
         Some((p, q)) => (p.trim(), Some(q.trim().to_string())),
-        None => (text.trim(), None),
+        None => (text.trim(), super::simulate::model_predictor_of(text)),
     };
     let spec = RunSpec { policy: policy.to_string(), predictor, options: what_if.sim_options()? };
     if !uses_model(&spec) {
@@ -75,7 +75,7 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
     let specs = args.policies.iter().map(|p| run_spec(p, &args.what_if)).collect::<anyhow::Result<Vec<_>>>()?;
     let table = args.trace.load()?.table;
     let cluster = args.what_if.cluster(&table)?;
-    let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options());
+    let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options(&table.meta));
     super::simulate::check_replayable(&workload, table.jobs.len(), &cluster)?;
     let cmp = match &args.report {
         Some(html) => super::report::compare_and_write(&workload, &cluster, &specs, &args.trace.trace, html)?,

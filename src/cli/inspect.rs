@@ -140,7 +140,8 @@ pub fn summary_text(table: &JobTable, s: &Summary) -> String {
     if s.no_request == 0 {
         let _ = writeln!(o, "requests    every job has a requested time");
     } else {
-        let _ = writeln!(o, "requests    {} of {} jobs have no requested time", group_digits(s.no_request), group_digits(s.jobs));
+        let _ = writeln!(o, "requests    {} of {} jobs have no requested time;", group_digits(s.no_request), group_digits(s.jobs));
+        let _ = writeln!(o, "            {}", no_request_assumption(table, s));
     }
     let l = &s.load;
     let mut load = format!("{} CPU-hours", group_digits(l.cpu_hours.round() as u64));
@@ -163,6 +164,18 @@ pub fn summary_text(table: &JobTable, s: &Summary) -> String {
     o
 }
 
+/// What the policies assume for jobs without a requested time, and why.
+fn no_request_assumption(table: &JobTable, s: &Summary) -> String {
+    if s.assumed_limit_s.is_infinite() {
+        return "the policies see no limit for them: EASY cannot backfill them or reserve behind them".to_string();
+    }
+    let why = if table.meta.max_runtime_s.is_some() { "the header's MaxRuntime" } else { "the longest request in the trace" };
+    format!(
+        "the policies take each to ask for {} ({why}); none is killed at it",
+        human_duration(s.assumed_limit_s)
+    )
+}
+
 /// The JSON summary.
 pub fn summary_json(table: &JobTable, s: &Summary) -> serde_json::Value {
     let e = &s.estimates;
@@ -172,6 +185,7 @@ pub fn summary_json(table: &JobTable, s: &Summary) -> serde_json::Value {
         "ran": s.ran,
         "ran_without_start": s.no_start,
         "no_request": s.no_request,
+        "assumed_limit_s": s.assumed_limit_s.is_finite().then_some(s.assumed_limit_s),
         "users": s.users,
         "groups": s.groups,
         "queues": s.queues,

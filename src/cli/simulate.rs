@@ -5,7 +5,7 @@ use super::BadInput;
 use super::trace_args::TraceArgs;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use foresight_core::Cluster;
+use foresight_core::{Cluster, TraceMeta};
 use foresight_datasets::JobTable;
 use foresight_simulator::output::{write_jobs_parquet, write_json};
 use foresight_simulator::{
@@ -19,9 +19,11 @@ use std::path::PathBuf;
 pub struct SimulateArgs {
     #[command(flatten)]
     trace: TraceArgs,
-    /// The policy: fcfs, easy, easy++, sjbf, conservative, qssf, sjf,
-    /// fairshare, fairshare-group, priority, or a composition such as
-    /// `qssf/conservative/best-fit`.
+    /// The policy: fcfs, easy, easy++, foresight (EASY++ with a protected
+    /// head and foresight's online model: never much worse than EASY with
+    /// requested times), sjbf, conservative, qssf, sjf, fairshare,
+    /// fairshare-group, priority, or a composition such as
+    /// `qssf/conservative/best-fit` (`/protected` protects EASY's head).
     #[arg(long, default_value = "easy")]
     policy: String,
     /// The runtime predictor: requested, easy++ or clairvoyant (default:
@@ -112,13 +114,14 @@ impl WhatIf {
         }
     }
 
-    /// Workload options.
-    pub fn workload_options(&self) -> WorkloadOptions {
+    /// Workload options, with the site's longest request from the trace's
+    /// header (its longest allowed request).
+    pub fn workload_options(&self, meta: &TraceMeta) -> WorkloadOptions {
         let filter = match self.filter {
             FilterArg::Ran => Filter::Ran,
             FilterArg::Predictsim => Filter::Predictsim,
         };
-        WorkloadOptions { filter, load_factor: self.load_factor }
+        WorkloadOptions { filter, load_factor: self.load_factor, max_request_s: meta.max_runtime_s }
     }
 
     /// Engine options.
@@ -154,9 +157,10 @@ fn parse_outage(text: &str) -> anyhow::Result<NodeOutage> {
 pub fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
     let table = args.trace.load()?.table;
     let cluster = args.what_if.cluster(&table)?;
-    let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options());
+    let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options(&table.meta));
     check_replayable(&workload, table.jobs.len(), &cluster)?;
-    let spec = RunSpec { policy: args.policy, predictor: args.predictor, options: args.what_if.sim_options()? };
+    let predictor = args.predictor.or_else(|| model_predictor_of(&args.policy));
+    let spec = RunSpec { policy: args.policy, predictor, options: args.what_if.sim_options()? };
     let (result, report) = match spec.predictor.as_deref().filter(|p| is_model_predictor(p)) {
         Some(p) => run_with_model(&workload, &cluster, &spec, p, &table)?,
         None => run(&workload, &cluster, &spec)?,
@@ -197,6 +201,15 @@ pub fn check_replayable(workload: &Workload, jobs: usize, cluster: &Cluster) -> 
     .collect();
     let why = if reasons.is_empty() { "the trace holds no job".to_string() } else { reasons.join(", ") };
     Err(BadInput(format!("0 of {jobs} jobs can be replayed: {why}")))
+}
+
+/// The predictor a policy runs with when none is named, where it is one
+/// that `foresight-models` builds: `foresight` (and its compositions) runs
+/// with foresight's online model. `None` for the other presets, whose
+/// predictor `foresight-core` builds.
+pub fn model_predictor_of(policy: &str) -> Option<String> {
+    let preset = policy.trim().split('/').next().unwrap_or_default();
+    preset.eq_ignore_ascii_case("foresight").then(|| "online".to_string())
 }
 
 /// True for a predictor `foresight-models` builds: `online`, `online:KIND`

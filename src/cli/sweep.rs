@@ -52,10 +52,11 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
     };
     let grid = Grid {
         clusters,
-        load_factors: if args.load_factors.is_empty() { vec![args.what_if.workload_options().load_factor] } else { args.load_factors },
+        load_factors: if args.load_factors.is_empty() { vec![args.what_if.workload_options(&table.meta).load_factor] } else { args.load_factors },
         seeds: if args.seeds.is_empty() { vec![base.seed] } else { args.seeds },
         runs,
-        filter: args.what_if.workload_options().filter,
+        filter: args.what_if.workload_options(&table.meta).filter,
+        max_request_s: table.meta.max_runtime_s,
     };
     let points = sweep(&table.jobs, &grid)?;
     let rows = points

@@ -82,7 +82,8 @@ impl JobInfo {
     /// handle `key`, its names interned in `names`: the one mapping from
     /// the job table to the policies' jobs, for the simulator and the
     /// controller alike. A job without a positive requested time has no
-    /// kill limit (`f64::INFINITY`).
+    /// kill limit (`f64::INFINITY`) until [`assumed_limit_s`] gives it the
+    /// one the policies assume.
     pub fn of(job: &Job, key: JobKey, names: &mut NameTables) -> Self {
         Self {
             key,
@@ -94,6 +95,21 @@ impl JobInfo {
             limit_s: job.req_time_s.filter(|t| *t > 0.0).unwrap_or(f64::INFINITY),
         }
     }
+}
+
+/// The limit the policies assume for a job that asks for no time: the
+/// longest request the site allows (`site_max_s`, an SWF log's
+/// `MaxRuntime`) when known, else the longest request of the trace (the
+/// most any of its users could ask), else none (infinite). A job asking for
+/// no time is scheduled as if it asked for this; it is never killed at it
+/// (it ran in the trace for as long as it ran).
+///
+/// Without it, such a job's expected end is infinite: under EASY with
+/// requested times it can never be backfilled, and while it runs a blocked
+/// job that needs its resources has no reservation, so everything behind
+/// that job may pass it.
+pub fn assumed_limit_s(site_max_s: Option<f64>, longest_request_s: Option<f64>) -> f64 {
+    site_max_s.filter(|t| *t > 0.0).or(longest_request_s.filter(|t| *t > 0.0)).unwrap_or(f64::INFINITY)
 }
 
 /// A job waiting in the queue, with the runtime estimate its predictor made

@@ -20,7 +20,7 @@ mod usage;
 
 pub use index::{FreeIndex, INDEX_MIN_NODES, first_fit, max_room};
 pub(crate) use index::{SetBits, set_bit};
-pub use job::{Demand, JobInfo, JobKey, PendingJob, RunningJob, Slot};
+pub use job::{Demand, JobInfo, JobKey, PendingJob, RunningJob, Slot, assumed_limit_s};
 pub use running::{Running, RunningIter};
 pub use usage::UsageLedger;
 

@@ -92,6 +92,17 @@ fn default_mode_skips_bad_lines_and_keeps_the_good_ones() {
 }
 
 #[test]
+fn max_runtime_is_the_sites_longest_request() {
+    let job = "    1 0 0 10 4 -1 -1 4 3600 -1 1 1 1 -1 -1 -1 -1 -1\n";
+    let t = read_str(&format!("; MaxRuntime: 172800\n{job}"), true).unwrap().table;
+    assert_eq!(t.meta.max_runtime_s, Some(172_800.0));
+    // -1 is the archive's "unknown"
+    assert_eq!(read_str(&format!("; MaxRuntime: -1\n{job}"), true).unwrap().table.meta.max_runtime_s, None);
+    let err = read_str("; MaxRuntime: 2 days\n", true).unwrap_err().to_string();
+    assert_eq!(err, "test.swf: line 1, column 15: field `MaxRuntime`: expected a whole number of seconds, found `2 days`");
+}
+
+#[test]
 fn bad_header_value_is_reported() {
     let err = read_str("; MaxProcs: many\n", true).unwrap_err().to_string();
     assert_eq!(err, "test.swf: line 1, column 13: field `MaxProcs`: expected a whole number of processors, found `many`");

@@ -51,6 +51,9 @@ pub fn simulate(
     simulate_observed(workload, cluster, policy, predictor, opts, None)
 }
 
+/// What [`simulate_observed`] calls with each decision and its time.
+pub type Observer<'p> = &'p mut dyn FnMut(f64, &Decision);
+
 /// [`simulate`], showing `observe` every decision the policy makes (at its
 /// time, before it is carried out): the record a conformance test compares
 /// with the live controller's decisions on the same events.
@@ -60,7 +63,7 @@ pub fn simulate_observed<'p>(
     policy: &'p mut dyn Policy,
     predictor: &'p mut dyn Predictor,
     opts: &SimOptions,
-    observe: Option<&'p mut dyn FnMut(f64, &Decision)>,
+    observe: Option<Observer<'p>>,
 ) -> Result<SimResult, EngineError> {
     let corrections = if opts.decide_on_correction { Corrections::OnInput } else { Corrections::Lazy };
     let cfg = RuntimeConfig { usage_half_life_s: opts.usage_half_life_s, corrections };
@@ -145,7 +148,7 @@ struct Engine<'w, 'p> {
     next_wake: f64,
     decide_on_correction: bool,
     decide_per_event: bool,
-    observe: Option<&'p mut dyn FnMut(f64, &Decision)>,
+    observe: Option<Observer<'p>>,
 }
 
 impl Engine<'_, '_> {
@@ -333,7 +336,7 @@ impl Engine<'_, '_> {
                 o.end_s = f64::NAN;
                 o.corrections = 0;
                 o.backfilled = backfilled;
-                o.killed = w.jobs[i].runtime_s > w.jobs[i].info.limit_s;
+                o.killed = w.jobs[i].killed();
                 let attempt = attempt[i];
                 events.push(now + actual, Kind::End { key, attempt });
                 if corrections_are_events && estimate_s < actual {
