@@ -18,7 +18,7 @@ use foresight_models::{FilePredictor, ModelKind, SplitOptions};
 use foresight_simulator::evidence::{EvidenceMeta, StepTiming, build};
 use foresight_simulator::metrics::report;
 use foresight_simulator::{RunSpec, SimOptions, Workload, WorkloadOptions, simulate};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -122,12 +122,7 @@ struct Progress {
 
 impl Progress {
     fn new() -> Self {
-        let bar = ProgressBar::new(STEPS.len() as u64);
-        if let Ok(style) = ProgressStyle::with_template("{spinner} [{bar:20}] {pos}/{len} {msg} ({elapsed})") {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.enable_steady_tick(std::time::Duration::from_millis(100));
-        Self { bar, timings: Vec::new() }
+        Self { bar: super::progress::bar(STEPS.len() as u64), timings: Vec::new() }
     }
 
     /// Step `name`, begun at `started`, is done: say what it did.

@@ -9,6 +9,7 @@ mod inspect;
 mod log;
 mod progress;
 mod report;
+mod robustness;
 mod shadow;
 mod simulate;
 mod sweep;
@@ -46,6 +47,10 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Sweep policies over clusters, load factors and seeds.
     Sweep(sweep::SweepArgs),
+    /// Check that predictions never make scheduling much worse: the
+    /// candidate against requested times, the users' history and the
+    /// clairvoyant bound, on each log at each load.
+    Robustness(robustness::RobustnessArgs),
     /// Fit a runtime model and a failure/time-out classifier on a trace
     /// and write a model file.
     Train(train::TrainArgs),
@@ -69,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run_simulate(args),
         Command::Compare(args) => compare::run_compare(args),
         Command::Sweep(args) => sweep::run_sweep(args),
+        Command::Robustness(args) => robustness::run_robustness(args),
         Command::Train(args) => train::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Report(args) => report::run(args),
