@@ -1,6 +1,7 @@
 //! End-to-end tests of traces in the shapes real archives have: SWF logs
 //! that record no start times, a zone string that contradicts the
-//! deprecated offset, runs that would replay no job, and a model trained
+//! deprecated offset, runs that would replay no job (simulate, compare,
+//! sweep), and a model trained
 //! on one file of a cluster's log scored on the next file.
 
 mod common;
@@ -35,17 +36,25 @@ fn a_log_without_start_times_is_inspected_and_replayed() {
 
     let out = foresight(&["simulate", s(&log), "--policy", "fcfs"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains(": 3 jobs on 128 nodes"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(": 3 jobs on 128 nodes"),
+        "{}",
+        stdout(&out)
+    );
     assert!(stdout(&out).contains("3 ended"), "{}", stdout(&out));
 
     // A model needs to know when each job ended; the log does not say.
     let out = foresight(&["train", s(&log), "-o", s(&dir.path().join("m.json"))]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("3 of 3 jobs have a run time but no start time"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("3 of 3 jobs have a run time but no start time"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
-fn simulate_and_compare_refuse_a_run_that_replays_no_job() {
+fn simulate_compare_and_sweep_refuse_a_run_that_replays_no_job() {
     let dir = tempfile::tempdir().unwrap();
     // The same jobs with the run time unknown as well: none can be replayed.
     let never: String = NO_WAIT
@@ -60,12 +69,38 @@ fn simulate_and_compare_refuse_a_run_that_replays_no_job() {
         .collect::<Vec<_>>()
         .join("\n");
     let log = write(dir.path(), "never-ran.swf", &never);
-    for cmd in [&["simulate", s(&log)][..], &["compare", s(&log), "--policies", "fcfs,easy"]] {
+    for cmd in [
+        &["simulate", s(&log)][..],
+        &["compare", s(&log), "--policies", "fcfs,easy"],
+        &[
+            "sweep",
+            s(&log),
+            "--policies",
+            "fcfs,easy",
+            "--load-factors",
+            "1,2",
+        ],
+    ] {
         let out = foresight(cmd);
         assert_eq!(out.status.code(), Some(2), "{cmd:?}: {}", stdout(&out));
-        assert!(stderr(&out).contains("0 of 3 jobs can be replayed: 3 have no run time (never ran)"), "{}", stderr(&out));
-        assert!(stdout(&out).is_empty(), "no table of zeros: {}", stdout(&out));
+        assert!(
+            stderr(&out).contains("0 of 3 jobs can be replayed: 3 have no run time (never ran)"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).is_empty(),
+            "no table of zeros: {}",
+            stdout(&out)
+        );
     }
+    // The sweep names the cluster on which nothing can be replayed.
+    let out = foresight(&["sweep", s(&log), "--policies", "fcfs"]);
+    assert!(
+        stderr(&out).contains("cluster `trace`: 0 of 3 jobs"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -81,7 +116,10 @@ fn the_zone_string_decides_the_sites_offset_over_the_deprecated_time_zone() {
     let out = foresight(&["inspect", s(&log)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("epoch       1998-04-25 01:11:04 UTC (site time zone US/Pacific, UTC-7.0 h)"), "{text}");
+    assert!(
+        text.contains("epoch       1998-04-25 01:11:04 UTC (site time zone US/Pacific, UTC-7.0 h)"),
+        "{text}"
+    );
 }
 
 /// The embedded H100 log split in two files at the median submission, as
@@ -91,14 +129,21 @@ fn split_h100(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     let col = header.split(',').position(|c| c == "submit_ts").unwrap();
-    let mut rows: Vec<(f64, &str)> = lines.map(|l| (l.split(',').nth(col).unwrap().parse().unwrap(), l)).collect();
+    let mut rows: Vec<(f64, &str)> = lines
+        .map(|l| (l.split(',').nth(col).unwrap().parse().unwrap(), l))
+        .collect();
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (first, second) = rows.split_at(rows.len() / 2);
     let file = |name: &str, rows: &[(f64, &str)]| {
-        let body: Vec<&str> = std::iter::once(header).chain(rows.iter().map(|r| r.1)).collect();
+        let body: Vec<&str> = std::iter::once(header)
+            .chain(rows.iter().map(|r| r.1))
+            .collect();
         write(dir, name, &(body.join("\n") + "\n"))
     };
-    (file("november-a.csv", first), file("november-b.csv", second))
+    (
+        file("november-a.csv", first),
+        file("november-b.csv", second),
+    )
 }
 
 #[test]
@@ -112,31 +157,56 @@ fn a_model_trained_on_one_file_is_evaluated_on_the_next() {
     let out = foresight(&["evaluate", s(&b), "--model", s(&model)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("trained on 132 finished jobs; tested on 132"), "every job of b is after a: {text}");
+    assert!(
+        text.contains("trained on 132 finished jobs; tested on 132"),
+        "every job of b is after a: {text}"
+    );
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 
     // The whole log overlaps the window: said, and only the rest is scored.
-    let out = foresight(&["evaluate", "datasets/data/h100-jobs/jobs.csv", "--model", s(&model)]);
+    let out = foresight(&[
+        "evaluate",
+        "datasets/data/h100-jobs/jobs.csv",
+        "--model",
+        s(&model),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("warning: datasets/data/h100-jobs/jobs.csv overlaps the model's training window on "), "{err}");
+    assert!(
+        err.contains(
+            "warning: datasets/data/h100-jobs/jobs.csv overlaps the model's training window on "
+        ),
+        "{err}"
+    );
     assert!(err.contains("132 of its finished jobs were submitted inside it and are not scored; the 132 submitted after it are"), "{err}");
     assert!(stdout(&out).contains("tested on 132"), "{}", stdout(&out));
 
     // A file written before the window was kept in Unix time, by a model
     // trained on every job: its end is unknown, so it is refused, exit 2.
-    let mut old: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    let mut old: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
     let training = old["training"].as_object_mut().unwrap();
-    assert!(training["split_s"].is_null() && training["end_unix_s"].is_number(), "{training:?}");
+    assert!(
+        training["split_s"].is_null() && training["end_unix_s"].is_number(),
+        "{training:?}"
+    );
     training.retain(|k, _| !k.ends_with("_unix_s"));
     let old_model = dir.path().join("old.json");
     std::fs::write(&old_model, serde_json::to_vec(&old).unwrap()).unwrap();
     let out = foresight(&["evaluate", s(&b), "--model", s(&old_model)]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    assert!(stderr(&out).contains("does not say when its training window ended"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not say when its training window ended"),
+        "{}",
+        stderr(&out)
+    );
 
     // The training file itself: nothing after the window, exit 2 saying so.
     let out = foresight(&["evaluate", s(&a), "--model", s(&model)]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    assert!(stderr(&out).contains("none is left to score"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("none is left to score"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -58,7 +58,11 @@ impl TraceMeta {
                 n,
                 Resources::new(cpus / n, gpus / n, 0),
             )),
-            _ => Some(Cluster::homogeneous("node", 1, Resources::new(cpus, gpus, 0))),
+            _ => Some(Cluster::homogeneous(
+                "node",
+                1,
+                Resources::new(cpus, gpus, 0),
+            )),
         }
     }
 }
@@ -70,7 +74,11 @@ mod tests {
     #[test]
     fn default_cluster_follows_declared_nodes() {
         let meta = TraceMeta {
-            capacity: Capacity { cpus: Some(100), nodes: Some(100), gpus: None },
+            capacity: Capacity {
+                cpus: Some(100),
+                nodes: Some(100),
+                gpus: None,
+            },
             ..TraceMeta::default()
         };
         let c = meta.default_cluster().unwrap();
@@ -78,7 +86,11 @@ mod tests {
         assert_eq!(c.total().cpus, 100);
 
         let uneven = TraceMeta {
-            capacity: Capacity { cpus: Some(10), nodes: Some(3), gpus: None },
+            capacity: Capacity {
+                cpus: Some(10),
+                nodes: Some(3),
+                gpus: None,
+            },
             ..TraceMeta::default()
         };
         assert_eq!(uneven.default_cluster().unwrap().len(), 1);

@@ -27,7 +27,9 @@ pub struct SplitOptions {
 
 impl Default for SplitOptions {
     fn default() -> Self {
-        Self { train_fraction: 0.7 }
+        Self {
+            train_fraction: 0.7,
+        }
     }
 }
 
@@ -51,9 +53,21 @@ pub fn time_split(jobs: &[Job], fraction: f64) -> TimeSplit {
     let k = ((jobs.len() as f64 * fraction.clamp(0.0, 1.0)).floor() as usize).min(jobs.len());
     let split_s = order.get(k).map_or(f64::INFINITY, |&i| jobs[i].submit_s);
     let ended = |j: &Job| j.runtime_s.is_some() && end_of(j).is_some_and(|e| e < split_s);
-    let train = order.iter().copied().filter(|&i| jobs[i].submit_s < split_s && ended(&jobs[i])).collect();
-    let test = order.iter().copied().filter(|&i| jobs[i].submit_s >= split_s && jobs[i].runtime_s.is_some()).collect();
-    TimeSplit { split_s, train, test }
+    let train = order
+        .iter()
+        .copied()
+        .filter(|&i| jobs[i].submit_s < split_s && ended(&jobs[i]))
+        .collect();
+    let test = order
+        .iter()
+        .copied()
+        .filter(|&i| jobs[i].submit_s >= split_s && jobs[i].runtime_s.is_some())
+        .collect();
+    TimeSplit {
+        split_s,
+        train,
+        test,
+    }
 }
 
 /// When a job ended: its end, or its start plus its runtime; `None` when
@@ -64,9 +78,19 @@ fn end_of(j: &Job) -> Option<f64> {
 
 /// Trains a model of `kind` (and the failure classifier) on the first
 /// `fraction` of `table`, by time.
-pub fn train(table: &JobTable, kind: ModelKind, telemetry: &JobTelemetry, opts: SplitOptions) -> Result<ModelFile, ModelError> {
+pub fn train(
+    table: &JobTable,
+    kind: ModelKind,
+    telemetry: &JobTelemetry,
+    opts: SplitOptions,
+) -> Result<ModelFile, ModelError> {
     let split = time_split(&table.jobs, opts.train_fraction);
-    let past: Vec<Job> = table.jobs.iter().filter(|j| j.submit_s < split.split_s).cloned().collect();
+    let past: Vec<Job> = table
+        .jobs
+        .iter()
+        .filter(|j| j.submit_s < split.split_s)
+        .cloned()
+        .collect();
     let schema = Schema::from_jobs(&table.meta, &past);
     let rows = build_rows(&schema, &table.jobs, telemetry);
     train_on(table, kind, &schema, &rows, &split)
@@ -83,18 +107,36 @@ fn train_on(
         return Err(ModelError::NoTrainingData);
     }
     let x: Vec<Vec<f64>> = split.train.iter().map(|&i| rows[i].clone()).collect();
-    let y: Vec<f64> = split.train.iter().map(|&i| table.jobs[i].runtime_s.unwrap_or(0.0)).collect();
+    let y: Vec<f64> = split
+        .train
+        .iter()
+        .map(|&i| table.jobs[i].runtime_s.unwrap_or(0.0))
+        .collect();
     let runtime = RuntimeModel::train(kind, schema, &x, &y)?;
     let failure = FailureModel::train(&table.jobs, &split.train, rows);
     let jobs = &table.jobs;
-    let first_submit_s = split.train.iter().map(|&i| jobs[i].submit_s).fold(f64::INFINITY, f64::min);
+    let first_submit_s = split
+        .train
+        .iter()
+        .map(|&i| jobs[i].submit_s)
+        .fold(f64::INFINITY, f64::min);
     // Trained on every job, the window ends when the last job trained on did.
     let end_s = if split.split_s.is_finite() {
         split.split_s
     } else {
-        split.train.iter().filter_map(|&i| end_of(&jobs[i])).fold(f64::NEG_INFINITY, f64::max)
+        split
+            .train
+            .iter()
+            .filter_map(|&i| end_of(&jobs[i]))
+            .fold(f64::NEG_INFINITY, f64::max)
     };
-    let unix = |t: f64| table.meta.epoch_unix_s.map(|e| e + t).filter(|u| u.is_finite());
+    let unix = |t: f64| {
+        table
+            .meta
+            .epoch_unix_s
+            .map(|e| e + t)
+            .filter(|u| u.is_finite())
+    };
     let window = TrainingWindow {
         trace: table.meta.source.clone(),
         first_submit_s,
@@ -103,7 +145,13 @@ fn train_on(
         first_submit_unix_s: unix(first_submit_s),
         end_unix_s: unix(end_s),
     };
-    Ok(ModelFile::new(kind, schema.clone(), window, runtime, failure))
+    Ok(ModelFile::new(
+        kind,
+        schema.clone(),
+        window,
+        runtime,
+        failure,
+    ))
 }
 
 /// A model's scores on the test part, with its baselines on the same jobs.
@@ -157,9 +205,16 @@ fn importances(model: &ModelFile) -> Vec<FeatureImportance> {
         .feature_importances(&model.schema)
         .into_iter()
         .filter(|(_, g)| g.is_finite())
-        .map(|(feature, importance)| FeatureImportance { feature, importance })
+        .map(|(feature, importance)| FeatureImportance {
+            feature,
+            importance,
+        })
         .collect();
-    v.sort_by(|a, b| b.importance.total_cmp(&a.importance).then_with(|| a.feature.cmp(&b.feature)));
+    v.sort_by(|a, b| {
+        b.importance
+            .total_cmp(&a.importance)
+            .then_with(|| a.feature.cmp(&b.feature))
+    });
     v
 }
 
@@ -180,18 +235,56 @@ impl std::fmt::Display for Evaluation {
     /// A table: one row per predictor, one column per metric.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // A window placed from Unix time may end a rounding error before 0.
-        let split_s = if self.split_s.abs() < 0.5 { 0.0 } else { self.split_s };
-        writeln!(f, "split at {split_s:.0} s; trained on {} finished jobs; tested on {}", self.train_jobs, self.runtime.n)?;
-        writeln!(f, "{:<16} {:>12} {:>9} {:>9} {:>8}", "predictor", "MAE s", "MdAPE %", "accuracy", "under %")?;
-        for (name, m) in [(self.model.as_str(), &self.runtime), ("requested", &self.requested), ("easy++", &self.easy_plus_plus)] {
-            writeln!(f, "{name:<16} {:>12.1} {:>9.1} {:>9.3} {:>8.1}", m.mae_s, m.mdape * 100.0, m.accuracy, m.under_rate * 100.0)?;
+        let split_s = if self.split_s.abs() < 0.5 {
+            0.0
+        } else {
+            self.split_s
+        };
+        writeln!(
+            f,
+            "split at {split_s:.0} s; trained on {} finished jobs; tested on {}",
+            self.train_jobs, self.runtime.n
+        )?;
+        writeln!(
+            f,
+            "{:<16} {:>12} {:>9} {:>9} {:>8}",
+            "predictor", "MAE s", "MdAPE %", "accuracy", "under %"
+        )?;
+        for (name, m) in [
+            (self.model.as_str(), &self.runtime),
+            ("requested", &self.requested),
+            ("easy++", &self.easy_plus_plus),
+        ] {
+            writeln!(
+                f,
+                "{name:<16} {:>12.1} {:>9.1} {:>9.3} {:>8.1}",
+                m.mae_s,
+                m.mdape * 100.0,
+                m.accuracy,
+                m.under_rate * 100.0
+            )?;
         }
-        writeln!(f, "calibration of {} (by predicted quintile: median predicted -> median actual, s):", self.model)?;
+        writeln!(
+            f,
+            "calibration of {} (by predicted quintile: median predicted -> median actual, s):",
+            self.model
+        )?;
         for b in &self.runtime.calibration {
-            writeln!(f, "  {:>12.1} -> {:>12.1}  ({} jobs)", b.median_predicted_s, b.median_actual_s, b.n)?;
+            writeln!(
+                f,
+                "  {:>12.1} -> {:>12.1}  ({} jobs)",
+                b.median_predicted_s, b.median_actual_s, b.n
+            )?;
         }
         if let Some(c) = &self.classifier {
-            writeln!(f, "failure/time-out AUC {:.3} (user-history baseline {:.3}; {:.1}% of {} jobs)", c.auc, c.baseline_auc, c.positive_rate * 100.0, c.n)?;
+            writeln!(
+                f,
+                "failure/time-out AUC {:.3} (user-history baseline {:.3}; {:.1}% of {} jobs)",
+                c.auc,
+                c.baseline_auc,
+                c.positive_rate * 100.0,
+                c.n
+            )?;
         }
         Ok(())
     }
@@ -222,7 +315,8 @@ pub fn place_window(table: &JobTable, model: &ModelFile) -> Result<Placement, Wi
     let after = finished().filter(|j| j.submit_s >= split_s).count();
     Ok(Placement {
         split_s,
-        same_clock: epoch == table.meta.epoch_unix_s && (epoch.is_some() || model.training.trace == table.meta.source),
+        same_clock: epoch == table.meta.epoch_unix_s
+            && (epoch.is_some() || model.training.trace == table.meta.source),
         inside: finished().count() - after,
         after,
     })
@@ -233,7 +327,11 @@ pub fn place_window(table: &JobTable, model: &ModelFile) -> Result<Placement, Wi
 /// [`place_window`]: its split instant on its own trace, its end in Unix
 /// time on another. A window that cannot be placed leaves no job to score
 /// ([`place_window`] says why).
-pub fn evaluate(table: &JobTable, model: &ModelFile, telemetry: &JobTelemetry) -> Result<Evaluation, ModelError> {
+pub fn evaluate(
+    table: &JobTable,
+    model: &ModelFile,
+    telemetry: &JobTelemetry,
+) -> Result<Evaluation, ModelError> {
     let rows = build_rows(&model.schema, &table.jobs, telemetry);
     let split_s = place_window(table, model).map_or(f64::INFINITY, |p| p.split_s);
     let test: Vec<usize> = (0..table.jobs.len())
@@ -242,11 +340,21 @@ pub fn evaluate(table: &JobTable, model: &ModelFile, telemetry: &JobTelemetry) -
     if test.is_empty() {
         return Err(ModelError::NoTestData);
     }
-    let actual: Vec<f64> = test.iter().map(|&i| table.jobs[i].runtime_s.unwrap_or(0.0)).collect();
+    let actual: Vec<f64> = test
+        .iter()
+        .map(|&i| table.jobs[i].runtime_s.unwrap_or(0.0))
+        .collect();
     let floor = model.schema.runtime_floor_s;
-    let predict = |m: &RuntimeModel| test.iter().map(|&i| m.predict(&model.schema, &rows[i])).collect::<Vec<f64>>();
+    let predict = |m: &RuntimeModel| {
+        test.iter()
+            .map(|&i| m.predict(&model.schema, &rows[i]))
+            .collect::<Vec<f64>>()
+    };
     let (p_model, p_easy) = (predict(&model.runtime), predict(&RuntimeModel::UserHistory));
-    let users: Vec<&str> = test.iter().map(|&i| table.jobs[i].user.as_deref().unwrap_or("(none)")).collect();
+    let users: Vec<&str> = test
+        .iter()
+        .map(|&i| table.jobs[i].user.as_deref().unwrap_or("(none)"))
+        .collect();
     Ok(Evaluation {
         model: model.kind.to_string(),
         split_s,
@@ -254,7 +362,10 @@ pub fn evaluate(table: &JobTable, model: &ModelFile, telemetry: &JobTelemetry) -
         runtime: RuntimeMetrics::of(&p_model, &actual, floor),
         requested: RuntimeMetrics::of(&predict(&RuntimeModel::Requested), &actual, floor),
         easy_plus_plus: RuntimeMetrics::of(&p_easy, &actual, floor),
-        classifier: model.failure.as_ref().map(|f| f.evaluate(&model.schema, &table.jobs, &test, &rows)),
+        classifier: model
+            .failure
+            .as_ref()
+            .map(|f| f.evaluate(&model.schema, &table.jobs, &test, &rows)),
         by_user: by_user(&users, &p_model, &p_easy, &actual, floor),
         demand: demand(table, split_s),
         importances: importances(model),
@@ -288,7 +399,13 @@ mod tests {
             runtime_s: Some(runtime),
             ..Job::default()
         };
-        let jobs = vec![job(0.0, 1.0), job(1.0, 100.0), job(2.0, 1.0), job(3.0, 1.0), job(4.0, 1.0)];
+        let jobs = vec![
+            job(0.0, 1.0),
+            job(1.0, 100.0),
+            job(2.0, 1.0),
+            job(3.0, 1.0),
+            job(4.0, 1.0),
+        ];
         let s = time_split(&jobs, 0.6);
         assert_eq!(s.split_s, 3.0);
         assert_eq!(s.train, vec![0], "job 1 ends after the split, job 2 at it");
@@ -304,7 +421,10 @@ mod tests {
         jobs.sort_by(|a, b| a.submit_s.total_cmp(&b.submit_s));
         let second = jobs.split_off(jobs.len() / 2);
         let half = |jobs: Vec<Job>, name: &str| {
-            let mut t = JobTable { meta: table.meta.clone(), jobs };
+            let mut t = JobTable {
+                meta: table.meta.clone(),
+                jobs,
+            };
             t.meta.source = name.into();
             t.rebase_to_first_submit();
             t
@@ -315,39 +435,91 @@ mod tests {
     #[test]
     fn a_model_trained_on_all_of_one_trace_is_scored_on_the_next_in_unix_time() {
         let (a, b) = halves();
-        let model = train(&a, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions { train_fraction: 1.0 }).unwrap();
-        assert!(model.training.split_s.is_infinite(), "no split: trained on every job of a");
-        let last_end = a.jobs.iter().filter_map(end_of).fold(f64::NEG_INFINITY, f64::max);
-        assert_eq!(model.training.end_unix_s, Some(a.meta.epoch_unix_s.unwrap() + last_end));
+        let model = train(
+            &a,
+            ModelKind::Gbt,
+            &JobTelemetry::new(),
+            SplitOptions {
+                train_fraction: 1.0,
+            },
+        )
+        .unwrap();
+        assert!(
+            model.training.split_s.is_infinite(),
+            "no split: trained on every job of a"
+        );
+        let last_end = a
+            .jobs
+            .iter()
+            .filter_map(end_of)
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(
+            model.training.end_unix_s,
+            Some(a.meta.epoch_unix_s.unwrap() + last_end)
+        );
         let placed = place_window(&b, &model).unwrap();
         assert!(!placed.same_clock);
         let finished = b.jobs.iter().filter(|j| j.runtime_s.is_some()).count();
         assert_eq!(placed.after + placed.inside, finished);
         let e = evaluate(&b, &model, &JobTelemetry::new()).unwrap();
         assert_eq!(e.runtime.n, placed.after);
-        assert!(placed.after + 1 >= finished, "the jobs ran back to back: at most the first of b overlaps a's last");
+        assert!(
+            placed.after + 1 >= finished,
+            "the jobs ran back to back: at most the first of b overlaps a's last"
+        );
 
         // On a itself the window holds every job: nothing to score.
         assert_eq!(place_window(&a, &model).unwrap().after, 0);
-        assert!(matches!(evaluate(&a, &model, &JobTelemetry::new()), Err(ModelError::NoTestData)));
+        assert!(matches!(
+            evaluate(&a, &model, &JobTelemetry::new()),
+            Err(ModelError::NoTestData)
+        ));
     }
 
     #[test]
     fn files_without_the_unix_window_derive_it_from_the_split_or_refuse() {
         let (a, b) = halves();
-        let (mut model, _) = train_and_evaluate(&a, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
-        let stored = model.training.end_on(model.schema.epoch_unix_s, &b.meta).unwrap();
+        let (mut model, _) = train_and_evaluate(
+            &a,
+            ModelKind::Gbt,
+            &JobTelemetry::new(),
+            SplitOptions::default(),
+        )
+        .unwrap();
+        let stored = model
+            .training
+            .end_on(model.schema.epoch_unix_s, &b.meta)
+            .unwrap();
         model.training.end_unix_s = None;
-        let derived = model.training.end_on(model.schema.epoch_unix_s, &b.meta).unwrap();
+        let derived = model
+            .training
+            .end_on(model.schema.epoch_unix_s, &b.meta)
+            .unwrap();
         assert_eq!(derived, stored, "the split instant on the schema's epoch");
-        assert_eq!(model.training.end_on(model.schema.epoch_unix_s, &a.meta), Ok(model.training.split_s), "its own clock, exactly");
+        assert_eq!(
+            model.training.end_on(model.schema.epoch_unix_s, &a.meta),
+            Ok(model.training.split_s),
+            "its own clock, exactly"
+        );
 
         model.training.split_s = f64::INFINITY;
-        let err = model.training.end_on(model.schema.epoch_unix_s, &b.meta).unwrap_err();
-        assert!(err.to_string().contains("retrain it with `foresight train`"), "{err}");
+        let err = model
+            .training
+            .end_on(model.schema.epoch_unix_s, &b.meta)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("retrain it with `foresight train`"),
+            "{err}"
+        );
         let mut no_epoch = b.clone();
         no_epoch.meta.epoch_unix_s = None;
         model.training.end_unix_s = Some(1.0);
-        assert!(matches!(model.training.end_on(model.schema.epoch_unix_s, &no_epoch.meta), Err(WindowError::NoTraceEpoch { .. })));
+        assert!(matches!(
+            model
+                .training
+                .end_on(model.schema.epoch_unix_s, &no_epoch.meta),
+            Err(WindowError::NoTraceEpoch { .. })
+        ));
     }
 }

@@ -105,14 +105,24 @@ impl TrainingWindow {
     /// on another trace's, the window's end in Unix time less its epoch
     /// (derived from the split instant for files that do not store it).
     pub fn end_on(&self, model_epoch: Option<f64>, meta: &TraceMeta) -> Result<f64, WindowError> {
-        let same_clock = model_epoch == meta.epoch_unix_s && (model_epoch.is_some() || self.trace == meta.source);
-        let end_unix = self.end_unix_s.or_else(|| model_epoch.filter(|_| self.split_s.is_finite()).map(|e| e + self.split_s));
+        let same_clock = model_epoch == meta.epoch_unix_s
+            && (model_epoch.is_some() || self.trace == meta.source);
+        let end_unix = self.end_unix_s.or_else(|| {
+            model_epoch
+                .filter(|_| self.split_s.is_finite())
+                .map(|e| e + self.split_s)
+        });
         if same_clock && (self.split_s.is_finite() || end_unix.is_none()) {
             return Ok(self.split_s);
         }
         let end_unix = end_unix.ok_or_else(|| match model_epoch {
-            Some(_) => WindowError::Unbounded { trace: self.trace.clone() },
-            None => WindowError::NoModelEpoch { trace: self.trace.clone(), other: meta.source.clone() },
+            Some(_) => WindowError::Unbounded {
+                trace: self.trace.clone(),
+            },
+            None => WindowError::NoModelEpoch {
+                trace: self.trace.clone(),
+                other: meta.source.clone(),
+            },
         })?;
         let epoch = meta.epoch_unix_s.ok_or_else(|| WindowError::NoTraceEpoch {
             trace: self.trace.clone(),
@@ -170,7 +180,11 @@ impl ModelFile {
 
     /// Writes the file as JSON.
     pub fn save(&self, path: &Path) -> Result<(), ModelError> {
-        let err = |message: String| ModelError::File { action: "write", path: path.to_path_buf(), message };
+        let err = |message: String| ModelError::File {
+            action: "write",
+            path: path.to_path_buf(),
+            message,
+        };
         let json = serde_json::to_vec(self).map_err(|e| err(e.to_string()))?;
         std::fs::write(path, json).map_err(|e| err(e.to_string()))
     }
@@ -178,12 +192,21 @@ impl ModelFile {
     /// Reads a file of at most [`MAX_FILE_BYTES`], refusing other format
     /// versions and files that fail [`ModelFile::validate`].
     pub fn load(path: &Path) -> Result<ModelFile, ModelError> {
-        let err = |message: String| ModelError::File { action: "read", path: path.to_path_buf(), message };
+        let err = |message: String| ModelError::File {
+            action: "read",
+            path: path.to_path_buf(),
+            message,
+        };
         let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
         let mut bytes = Vec::new();
-        file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| err(e.to_string()))?;
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| err(e.to_string()))?;
         if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(err(format!("larger than the {} MiB a model file may be", MAX_FILE_BYTES >> 20)));
+            return Err(err(format!(
+                "larger than the {} MiB a model file may be",
+                MAX_FILE_BYTES >> 20
+            )));
         }
         Self::parse(&bytes, path)
     }
@@ -197,14 +220,29 @@ impl ModelFile {
             #[serde(default)]
             format_version: Option<serde_json::Value>,
         }
-        let err = |e: serde_json::Error| ModelError::File { action: "read", path: path.to_path_buf(), message: e.to_string() };
+        let err = |e: serde_json::Error| ModelError::File {
+            action: "read",
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
         let probe: Probe = serde_json::from_slice(bytes).map_err(err)?;
-        let found = probe.format_version.as_ref().and_then(serde_json::Value::as_u64).map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
+        let found = probe
+            .format_version
+            .as_ref()
+            .and_then(serde_json::Value::as_u64)
+            .map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
         if found != FORMAT_VERSION {
-            return Err(ModelError::Version { path: path.to_path_buf(), found, expected: FORMAT_VERSION });
+            return Err(ModelError::Version {
+                path: path.to_path_buf(),
+                found,
+                expected: FORMAT_VERSION,
+            });
         }
         let file: ModelFile = serde_json::from_slice(bytes).map_err(err)?;
-        file.validate().map_err(|invalid| ModelError::InvalidFile { path: path.to_path_buf(), invalid })?;
+        file.validate().map_err(|invalid| ModelError::InvalidFile {
+            path: path.to_path_buf(),
+            invalid,
+        })?;
         Ok(file)
     }
 
@@ -220,12 +258,24 @@ impl ModelFile {
         self.schema.check()?;
         let names = self.schema.names();
         if self.feature_names.len() != names.len() {
-            let problem = Problem::Length { field: "feature_names".into(), found: self.feature_names.len(), expected: names.len() };
+            let problem = Problem::Length {
+                field: "feature_names".into(),
+                found: self.feature_names.len(),
+                expected: names.len(),
+            };
             return Err(InvalidModel::new("feature_names", problem));
         }
-        if let Some(index) = self.feature_names.iter().zip(&names).position(|(a, b)| a != b) {
-            let problem =
-                Problem::FeatureName { index, found: self.feature_names[index].clone(), expected: names[index].clone() };
+        if let Some(index) = self
+            .feature_names
+            .iter()
+            .zip(&names)
+            .position(|(a, b)| a != b)
+        {
+            let problem = Problem::FeatureName {
+                index,
+                found: self.feature_names[index].clone(),
+                expected: names[index].clone(),
+            };
             return Err(InvalidModel::new("feature_names", problem));
         }
         self.runtime.check(self.kind, names.len())?;
@@ -245,7 +295,13 @@ mod tests {
     #[test]
     fn model_files_round_trip_with_undefined_metrics_and_refuse_other_versions() {
         let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
-        let (mut file, _) = train_and_evaluate(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+        let (mut file, _) = train_and_evaluate(
+            &table,
+            ModelKind::Gbt,
+            &JobTelemetry::new(),
+            SplitOptions::default(),
+        )
+        .unwrap();
         if let Some(c) = file.metrics.as_mut().and_then(|m| m.classifier.as_mut()) {
             c.baseline_auc = f64::NAN;
         }
@@ -255,11 +311,27 @@ mod tests {
         let back = ModelFile::load(&path).unwrap();
         let rows = crate::features::build_rows(&back.schema, &table.jobs, &JobTelemetry::new());
         for row in rows.iter().step_by(10) {
-            assert_eq!(back.runtime.predict(&back.schema, row), file.runtime.predict(&file.schema, row));
+            assert_eq!(
+                back.runtime.predict(&back.schema, row),
+                file.runtime.predict(&file.schema, row)
+            );
         }
-        assert_eq!(back.metrics.as_ref().unwrap().runtime.mdape, file.metrics.as_ref().unwrap().runtime.mdape);
-        assert!(back.metrics.unwrap().classifier.unwrap().baseline_auc.is_nan());
+        assert_eq!(
+            back.metrics.as_ref().unwrap().runtime.mdape,
+            file.metrics.as_ref().unwrap().runtime.mdape
+        );
+        assert!(
+            back.metrics
+                .unwrap()
+                .classifier
+                .unwrap()
+                .baseline_auc
+                .is_nan()
+        );
         std::fs::write(&path, r#"{"format_version": 99}"#).unwrap();
-        assert!(matches!(ModelFile::load(&path), Err(ModelError::Version { found: 99, .. })));
+        assert!(matches!(
+            ModelFile::load(&path),
+            Err(ModelError::Version { found: 99, .. })
+        ));
     }
 }

@@ -37,17 +37,21 @@ pub mod runtime;
 
 pub use evaluate::{Evaluation, SplitOptions, evaluate, time_split, train};
 pub use features::Schema;
-pub use matrix::Matrix;
 pub use file::ModelFile;
 pub use invalid::{InvalidModel, Problem};
-pub use online::{Correction, FilePredictor, OnlineParams, OnlinePredictor, Weighting, predictor_from_spec};
+pub use matrix::Matrix;
+pub use online::{
+    Correction, FilePredictor, OnlineParams, OnlinePredictor, Weighting, predictor_from_spec,
+};
 pub use runtime::{ModelKind, RuntimeModel};
 
 /// The error of training, evaluating, loading or using a model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// A model name that is not one.
-    #[error("unknown model `{0}` (expected gbt, gbt-under, gbt-median, linear, linear-by-name, linear+gbt, auto, easy++ or requested)")]
+    #[error(
+        "unknown model `{0}` (expected gbt, gbt-under, gbt-median, linear, linear-by-name, linear+gbt, auto, easy++ or requested)"
+    )]
     UnknownModel(String),
     /// Nothing to train on.
     #[error("no finished job to train on in the training window")]

@@ -53,14 +53,24 @@ struct Featurizer {
 
 impl Featurizer {
     fn new(schema: Schema, table: &JobTable, source_rows: &[u32]) -> Self {
-        let jobs = source_rows.iter().map(|&r| table.jobs[r as usize].clone()).collect();
+        let jobs = source_rows
+            .iter()
+            .map(|&r| table.jobs[r as usize].clone())
+            .collect();
         let calendar = schema.trace_calendar();
         Self::with_jobs(schema, calendar, Jobs::Table(jobs))
     }
 
     fn with_jobs(schema: Schema, calendar: Calendar, jobs: Jobs) -> Self {
         let history = History::new(schema.history_offset(), schema.runtime_floor_s);
-        Self { schema, calendar, jobs, telemetry: JobTelemetry::new(), history, rows: HashMap::new() }
+        Self {
+            schema,
+            calendar,
+            jobs,
+            telemetry: JobTelemetry::new(),
+            history,
+            rows: HashMap::new(),
+        }
     }
 
     /// Featurises the job as of now (it joins the queue) and predicts with
@@ -86,7 +96,8 @@ impl Featurizer {
     /// is dropped: the job is over.
     fn end(&mut self, info: &JobInfo, runtime_s: f64, now: f64) -> Option<Vec<f64>> {
         let job = self.jobs.get(info.key.0)?;
-        self.history.observe_end(job, runtime_s, self.telemetry.get(&job.job_id), now);
+        self.history
+            .observe_end(job, runtime_s, self.telemetry.get(&job.job_id), now);
         if let Jobs::Live(jobs) = &mut self.jobs {
             jobs.remove(&info.key.0);
         }
@@ -94,7 +105,10 @@ impl Featurizer {
     }
 
     fn easy_plus_plus(&self, info: &JobInfo) -> f64 {
-        self.jobs.get(info.key.0).and_then(|j| self.history.last_two_mean(j)).unwrap_or(info.limit_s)
+        self.jobs
+            .get(info.key.0)
+            .and_then(|j| self.history.last_two_mean(j))
+            .unwrap_or(info.limit_s)
     }
 }
 
@@ -112,7 +126,10 @@ impl FilePredictor {
     /// [`ModelFile::validate`] still never panics, a tree that cannot be
     /// walked giving the requested time.
     pub fn new(file: ModelFile, table: &JobTable, source_rows: &[u32]) -> Self {
-        Self { features: Featurizer::new(file.schema, table, source_rows), model: file.runtime }
+        Self {
+            features: Featurizer::new(file.schema, table, source_rows),
+            model: file.runtime,
+        }
     }
 }
 
@@ -122,7 +139,9 @@ impl Predictor for FilePredictor {
     }
 
     fn predict(&mut self, job: &JobInfo) -> f64 {
-        self.features.submit(job, Some(&self.model)).unwrap_or(job.limit_s)
+        self.features
+            .submit(job, Some(&self.model))
+            .unwrap_or(job.limit_s)
     }
 
     fn observe_start(&mut self, job: &JobInfo, _now: f64) {
@@ -157,7 +176,10 @@ impl FilePredictor {
     pub fn try_live(file: ModelFile) -> Result<Self, ModelError> {
         file.validate()?;
         let calendar = file.schema.live_calendar()?;
-        Ok(Self { features: Featurizer::with_jobs(file.schema, calendar, Jobs::Live(HashMap::new())), model: file.runtime })
+        Ok(Self {
+            features: Featurizer::with_jobs(file.schema, calendar, Jobs::Live(HashMap::new())),
+            model: file.runtime,
+        })
     }
 
     /// The record of the job with handle `key` as the orchestrator reports
@@ -198,7 +220,6 @@ impl FilePredictor {
         }
     }
 }
-
 
 /// What the online predictor does when a job outlives its estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,7 +338,9 @@ impl Predictor for OnlinePredictor {
 
     fn predict(&mut self, job: &JobInfo) -> f64 {
         let fallback = self.features.easy_plus_plus(job);
-        self.features.submit(job, self.model.as_ref()).unwrap_or(fallback)
+        self.features
+            .submit(job, self.model.as_ref())
+            .unwrap_or(fallback)
     }
 
     fn observe_start(&mut self, job: &JobInfo, _now: f64) {
@@ -325,7 +348,9 @@ impl Predictor for OnlinePredictor {
     }
 
     fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
-        let Some(row) = self.features.end(job, runtime_s, now) else { return };
+        let Some(row) = self.features.end(job, runtime_s, now) else {
+            return;
+        };
         let times = match self.params.weighting {
             Weighting::None => 1,
             Weighting::LogCores => 1 + job.demand.total.cpus.max(1).ilog2(),
@@ -352,14 +377,21 @@ impl Predictor for OnlinePredictor {
 /// A predictor from a spec: `online` (or `online:<model kind>`, e.g.
 /// `online:gbt-under`) for an online model, else the path of a model file.
 /// `source_rows[key]` is the table row of the run's job `key`.
-pub fn predictor_from_spec(spec: &str, table: &JobTable, source_rows: &[u32]) -> Result<Box<dyn Predictor>, ModelError> {
+pub fn predictor_from_spec(
+    spec: &str,
+    table: &JobTable,
+    source_rows: &[u32],
+) -> Result<Box<dyn Predictor>, ModelError> {
     if let Some(rest) = spec.strip_prefix("online") {
         let kind = match rest.strip_prefix(':') {
             Some(k) => k.parse()?,
             None if rest.is_empty() => ModelKind::Gbt,
             None => return Err(ModelError::UnknownModel(spec.to_string())),
         };
-        let params = OnlineParams { kind, ..OnlineParams::default() };
+        let params = OnlineParams {
+            kind,
+            ..OnlineParams::default()
+        };
         return Ok(Box::new(OnlinePredictor::new(table, source_rows, params)));
     }
     let file = ModelFile::load(Path::new(spec))?;
@@ -381,28 +413,56 @@ mod tests {
         let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
         let rows: Vec<u32> = (0..table.jobs.len() as u32).collect();
         let job = info(0, &table.jobs[0]);
-        let o = Outlived { elapsed_s: 100.0, initial_estimate_s: 100.0, estimate_s: 100.0, corrections: 0 };
-        let params = OnlineParams { correction: Correction::Ladder, ..OnlineParams::default() };
+        let o = Outlived {
+            elapsed_s: 100.0,
+            initial_estimate_s: 100.0,
+            estimate_s: 100.0,
+            corrections: 0,
+        };
+        let params = OnlineParams {
+            correction: Correction::Ladder,
+            ..OnlineParams::default()
+        };
         let mut ladder = OnlinePredictor::new(&table, &rows, params);
-        assert_eq!(ladder.correct(&job, &o), UserHistory::default().correct(&job, &o));
-        let double = OnlineParams { correction: Correction::Double, weighting: Weighting::LogCores, ..OnlineParams::default() };
+        assert_eq!(
+            ladder.correct(&job, &o),
+            UserHistory::default().correct(&job, &o)
+        );
+        let double = OnlineParams {
+            correction: Correction::Double,
+            weighting: Weighting::LogCores,
+            ..OnlineParams::default()
+        };
         let mut p = OnlinePredictor::new(&table, &rows, double);
         assert_eq!(p.correct(&job, &o), 200.0);
         let mut wide = info(1, &table.jobs[1]);
         wide.demand.total.cpus = 8;
         p.predict(&wide);
         p.observe_end(&wide, 60.0, 60.0);
-        assert_eq!(p.window.back().map(|w| w.2), Some(4), "8 processors count 1 + log2 8 times");
+        assert_eq!(
+            p.window.back().map(|w| w.2),
+            Some(4),
+            "8 processors count 1 + log2 8 times"
+        );
     }
 
     #[test]
     fn a_live_predictor_predicts_as_the_file_predictor_given_the_same_jobs() {
         let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
-        let file = train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+        let file = train(
+            &table,
+            ModelKind::Gbt,
+            &JobTelemetry::new(),
+            SplitOptions::default(),
+        )
+        .unwrap();
         let rows: Vec<u32> = (0..table.jobs.len() as u32).collect();
         let mut by_table = FilePredictor::new(file.clone(), &table, &rows);
         // live, the orchestrator reports Unix times
-        let epoch = file.schema.epoch_unix_s.expect("the log's times are Unix seconds");
+        let epoch = file
+            .schema
+            .epoch_unix_s
+            .expect("the log's times are Unix seconds");
         let unix = |t: f64| t + epoch;
         let mut live = FilePredictor::try_live(file).unwrap();
         // every submission, start and end in time order, a job's own in
@@ -424,7 +484,12 @@ mod tests {
             let (a, b) = (info(i as u32, job), info(90_000 + i as u32, job));
             match what {
                 0 => {
-                    let record = Job { submit_s: unix(job.submit_s), start_s: job.start_s.map(unix), end_s: job.end_s.map(unix), ..job.clone() };
+                    let record = Job {
+                        submit_s: unix(job.submit_s),
+                        start_s: job.start_s.map(unix),
+                        end_s: job.end_s.map(unix),
+                        ..job.clone()
+                    };
                     live.register(b.key, &record);
                     let (p, q) = (by_table.predict(&a), live.predict(&b));
                     assert_eq!(p.to_bits(), q.to_bits(), "job {}", job.job_id);
@@ -443,19 +508,52 @@ mod tests {
             }
         }
         assert_eq!(compared, table.jobs.len());
-        let ran = table.jobs.iter().filter(|j| j.start_s.is_some() && j.end_s.is_some()).count();
-        assert_eq!(live.records(), table.jobs.len() - ran, "records are dropped at the end");
+        let ran = table
+            .jobs
+            .iter()
+            .filter(|j| j.start_s.is_some() && j.end_s.is_some())
+            .count();
+        assert_eq!(
+            live.records(),
+            table.jobs.len() - ran,
+            "records are dropped at the end"
+        );
         let unknown = info(1, &table.jobs[0]);
-        assert_eq!(FilePredictor::try_live(train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap()).unwrap().predict(&unknown), unknown.limit_s);
+        assert_eq!(
+            FilePredictor::try_live(
+                train(
+                    &table,
+                    ModelKind::Gbt,
+                    &JobTelemetry::new(),
+                    SplitOptions::default()
+                )
+                .unwrap()
+            )
+            .unwrap()
+            .predict(&unknown),
+            unknown.limit_s
+        );
     }
 
     #[test]
     fn a_withdrawn_job_leaves_the_live_queue_state() {
         let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
-        let file = train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+        let file = train(
+            &table,
+            ModelKind::Gbt,
+            &JobTelemetry::new(),
+            SplitOptions::default(),
+        )
+        .unwrap();
         let queue_columns: Vec<usize> = ["cluster_running", "cluster_pending", "log_pending_work"]
             .iter()
-            .map(|n| file.schema.history_offset() + crate::history::HISTORY_NAMES.iter().position(|h| h == n).unwrap())
+            .map(|n| {
+                file.schema.history_offset()
+                    + crate::history::HISTORY_NAMES
+                        .iter()
+                        .position(|h| h == n)
+                        .unwrap()
+            })
             .collect();
         let (a, b) = (&table.jobs[0], &table.jobs[1]);
         // the queue columns of `b`'s row after `before` was done to the live predictor
@@ -465,7 +563,10 @@ mod tests {
             live.register(JobKey(2), b);
             live.predict(&info(2, b));
             let row = &live.features.rows[&2];
-            queue_columns.iter().map(|&c| row[c].to_bits()).collect::<Vec<u64>>()
+            queue_columns
+                .iter()
+                .map(|&c| row[c].to_bits())
+                .collect::<Vec<u64>>()
         };
         let empty = queue_of_b(&|_| {});
         let waiting = queue_of_b(&|live| {
@@ -484,6 +585,9 @@ mod tests {
             live.forget(JobKey(1));
             live.forget(JobKey(3));
         });
-        assert_eq!(never_queued, empty, "forgetting a job never predicted changes nothing");
+        assert_eq!(
+            never_queued, empty,
+            "forgetting a job never predicted changes nothing"
+        );
     }
 }

@@ -86,7 +86,10 @@ impl FromStr for ModelKind {
     type Err = ModelError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ModelKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| ModelError::UnknownModel(s.to_string()))
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| ModelError::UnknownModel(s.to_string()))
     }
 }
 
@@ -125,7 +128,11 @@ pub enum RuntimeModel {
 /// The requested time of a row, seconds (infinite when none).
 pub fn requested_s(row: &[f64]) -> f64 {
     let r = row[0];
-    if r.is_finite() && r > 0.0 { r.exp_m1() } else { f64::INFINITY }
+    if r.is_finite() && r > 0.0 {
+        r.exp_m1()
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// Rows per parallel chunk of [`RuntimeModel::predict_matrix`].
@@ -134,17 +141,35 @@ const PREDICT_CHUNK: usize = 4096;
 impl RuntimeModel {
     /// Trains a model of `kind` on rows of `schema` (in submission order)
     /// and their runtimes.
-    pub fn train(kind: ModelKind, schema: &Schema, rows: &[Vec<f64>], runtimes_s: &[f64]) -> Result<Self, ModelError> {
+    pub fn train(
+        kind: ModelKind,
+        schema: &Schema,
+        rows: &[Vec<f64>],
+        runtimes_s: &[f64],
+    ) -> Result<Self, ModelError> {
         if rows.len() != runtimes_s.len() {
-            return Err(ModelError::Fit(format!("{} rows for {} runtimes", rows.len(), runtimes_s.len())));
+            return Err(ModelError::Fit(format!(
+                "{} rows for {} runtimes",
+                rows.len(),
+                runtimes_s.len()
+            )));
         }
         Self::train_matrix(kind, schema, &Matrix::from_rows(rows), runtimes_s)
     }
 
     /// [`RuntimeModel::train`] on the rows of a matrix.
-    pub fn train_matrix(kind: ModelKind, schema: &Schema, x: &Matrix, runtimes_s: &[f64]) -> Result<Self, ModelError> {
+    pub fn train_matrix(
+        kind: ModelKind,
+        schema: &Schema,
+        x: &Matrix,
+        runtimes_s: &[f64],
+    ) -> Result<Self, ModelError> {
         if x.len() != runtimes_s.len() {
-            return Err(ModelError::Fit(format!("{} rows for {} runtimes", x.len(), runtimes_s.len())));
+            return Err(ModelError::Fit(format!(
+                "{} rows for {} runtimes",
+                x.len(),
+                runtimes_s.len()
+            )));
         }
         if x.is_empty() && !matches!(kind, ModelKind::UserHistory | ModelKind::Requested) {
             return Err(ModelError::NoTrainingData);
@@ -155,30 +180,68 @@ impl RuntimeModel {
         let categorical = schema.categorical_columns();
         let by_name = Some(Schema::NAME_COLUMN);
         Ok(match kind {
-            ModelKind::Gbt => RuntimeModel::Gbt { model: Gbt::fit_matrix(x, &y, &trees) },
+            ModelKind::Gbt => RuntimeModel::Gbt {
+                model: Gbt::fit_matrix(x, &y, &trees),
+            },
             ModelKind::GbtUnder => {
-                let params = GbtParams { loss: Loss::Asymmetric { under_weight: UNDER_WEIGHT }, ..trees };
-                RuntimeModel::Gbt { model: Gbt::fit_matrix(x, &y, &params) }
+                let params = GbtParams {
+                    loss: Loss::Asymmetric {
+                        under_weight: UNDER_WEIGHT,
+                    },
+                    ..trees
+                };
+                RuntimeModel::Gbt {
+                    model: Gbt::fit_matrix(x, &y, &params),
+                }
             }
             ModelKind::GbtMedian => {
-                let params = GbtParams { loss: Loss::Quantile { q: 0.5 }, ..trees };
-                RuntimeModel::Gbt { model: Gbt::fit_matrix(x, &y, &params) }
+                let params = GbtParams {
+                    loss: Loss::Quantile { q: 0.5 },
+                    ..trees
+                };
+                RuntimeModel::Gbt {
+                    model: Gbt::fit_matrix(x, &y, &params),
+                }
             }
-            ModelKind::Linear => RuntimeModel::Linear { model: Linear::fit_matrix(x, &y, &categorical, None)? },
-            ModelKind::LinearByName => RuntimeModel::Linear { model: Linear::fit_matrix(x, &y, &categorical, by_name)? },
+            ModelKind::Linear => RuntimeModel::Linear {
+                model: Linear::fit_matrix(x, &y, &categorical, None)?,
+            },
+            ModelKind::LinearByName => RuntimeModel::Linear {
+                model: Linear::fit_matrix(x, &y, &categorical, by_name)?,
+            },
             ModelKind::Hybrid => {
                 let linear = Linear::fit_matrix(x, &y, &categorical, by_name)?;
-                let residual: Vec<f64> = x.rows().zip(&y).map(|(r, y)| y - linear.predict(r)).collect();
-                RuntimeModel::Hybrid { trees: Gbt::fit_matrix(x, &residual, &trees), linear }
+                let residual: Vec<f64> = x
+                    .rows()
+                    .zip(&y)
+                    .map(|(r, y)| y - linear.predict(r))
+                    .collect();
+                RuntimeModel::Hybrid {
+                    trees: Gbt::fit_matrix(x, &residual, &trees),
+                    linear,
+                }
             }
             ModelKind::Auto => {
                 let cut = x.len() * 4 / 5;
                 let (head, tail) = (x.head(cut), x.tail(cut));
                 let mut best = (f64::INFINITY, ModelKind::Gbt);
-                for k in [ModelKind::Gbt, ModelKind::GbtMedian, ModelKind::Linear, ModelKind::LinearByName, ModelKind::Hybrid] {
-                    let Ok(m) = RuntimeModel::train_matrix(k, schema, &head, &runtimes_s[..cut]) else { continue };
+                for k in [
+                    ModelKind::Gbt,
+                    ModelKind::GbtMedian,
+                    ModelKind::Linear,
+                    ModelKind::LinearByName,
+                    ModelKind::Hybrid,
+                ] {
+                    let Ok(m) = RuntimeModel::train_matrix(k, schema, &head, &runtimes_s[..cut])
+                    else {
+                        continue;
+                    };
                     let p = m.predict_matrix(schema, &tail);
-                    let err = p.iter().zip(&y[cut..]).map(|(p, y)| (log_runtime(*p, floor) - y).abs()).sum::<f64>();
+                    let err = p
+                        .iter()
+                        .zip(&y[cut..])
+                        .map(|(p, y)| (log_runtime(*p, floor) - y).abs())
+                        .sum::<f64>();
                     if err < best.0 {
                         best = (err, k);
                     }
@@ -195,8 +258,13 @@ impl RuntimeModel {
     /// lengths and numbers), and that a file of `kind` may hold it.
     pub(crate) fn check(&self, kind: ModelKind, width: usize) -> Result<(), InvalidModel> {
         let fits = match self {
-            RuntimeModel::Gbt { .. } => matches!(kind, ModelKind::Gbt | ModelKind::GbtUnder | ModelKind::GbtMedian),
-            RuntimeModel::Linear { .. } => matches!(kind, ModelKind::Linear | ModelKind::LinearByName),
+            RuntimeModel::Gbt { .. } => matches!(
+                kind,
+                ModelKind::Gbt | ModelKind::GbtUnder | ModelKind::GbtMedian
+            ),
+            RuntimeModel::Linear { .. } => {
+                matches!(kind, ModelKind::Linear | ModelKind::LinearByName)
+            }
             RuntimeModel::Hybrid { .. } => kind == ModelKind::Hybrid,
             RuntimeModel::UserHistory => kind == ModelKind::UserHistory,
             RuntimeModel::Requested => kind == ModelKind::Requested,
@@ -209,15 +277,22 @@ impl RuntimeModel {
                 RuntimeModel::UserHistory => "user-history",
                 RuntimeModel::Requested => "requested",
             };
-            let problem = Problem::Mismatch { found: format!("a runtime model of kind `{variant}`"), expected: format!("one of kind `{kind}`") };
+            let problem = Problem::Mismatch {
+                found: format!("a runtime model of kind `{variant}`"),
+                expected: format!("one of kind `{kind}`"),
+            };
             return Err(InvalidModel::new("runtime", problem));
         }
         match self {
-            RuntimeModel::Gbt { model } => model.check(width).map_err(|p| InvalidModel::new("runtime.model", p)),
+            RuntimeModel::Gbt { model } => model
+                .check(width)
+                .map_err(|p| InvalidModel::new("runtime.model", p)),
             RuntimeModel::Linear { model } => model.check("runtime.model", width),
             RuntimeModel::Hybrid { linear, trees } => {
                 linear.check("runtime.linear", width)?;
-                trees.check(width).map_err(|p| InvalidModel::new("runtime.trees", p))
+                trees
+                    .check(width)
+                    .map_err(|p| InvalidModel::new("runtime.trees", p))
             }
             RuntimeModel::UserHistory | RuntimeModel::Requested => Ok(()),
         }
@@ -241,11 +316,17 @@ impl RuntimeModel {
         let limit = requested_s(row);
         let seconds = match self {
             RuntimeModel::Gbt { .. } => raw.exp(),
-            RuntimeModel::Linear { .. } | RuntimeModel::Hybrid { .. } => raw.clamp(-10.0, 25.0).exp(),
+            RuntimeModel::Linear { .. } | RuntimeModel::Hybrid { .. } => {
+                raw.clamp(-10.0, 25.0).exp()
+            }
             RuntimeModel::UserHistory => {
                 let h = schema.history_offset();
                 let count = row[h + 6];
-                if count >= 2f64.ln_1p() { row[h + 1].exp() } else { limit }
+                if count >= 2f64.ln_1p() {
+                    row[h + 1].exp()
+                } else {
+                    limit
+                }
             }
             RuntimeModel::Requested => limit,
         };
@@ -282,10 +363,17 @@ impl RuntimeModel {
     pub fn predict_matrix(&self, schema: &Schema, x: &Matrix) -> Vec<f64> {
         let mut out = vec![0.0; x.len()];
         let w = x.width();
-        out.par_chunks_mut(PREDICT_CHUNK).enumerate().for_each(|(c, chunk)| {
-            let start = c * PREDICT_CHUNK;
-            self.predict_rows(schema, &x.as_slice()[start * w..(start + chunk.len()) * w], w, chunk);
-        });
+        out.par_chunks_mut(PREDICT_CHUNK)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let start = c * PREDICT_CHUNK;
+                self.predict_rows(
+                    schema,
+                    &x.as_slice()[start * w..(start + chunk.len()) * w],
+                    w,
+                    chunk,
+                );
+            });
         out
     }
 
@@ -299,7 +387,9 @@ impl RuntimeModel {
     pub fn feature_importances(&self, schema: &Schema) -> Vec<(String, f64)> {
         let names = schema.names();
         let raw: Vec<f64> = match self {
-            RuntimeModel::Gbt { model } | RuntimeModel::Hybrid { trees: model, .. } => model.gains().to_vec(),
+            RuntimeModel::Gbt { model } | RuntimeModel::Hybrid { trees: model, .. } => {
+                model.gains().to_vec()
+            }
             RuntimeModel::Linear { model } => model.abs_coefficients(names.len()),
             RuntimeModel::UserHistory | RuntimeModel::Requested => Vec::new(),
         };
@@ -307,8 +397,11 @@ impl RuntimeModel {
         if total <= 0.0 {
             return Vec::new();
         }
-        let mut out: Vec<(String, f64)> =
-            names.into_iter().zip(raw).map(|(n, v)| (n, if v.is_finite() { v / total } else { 0.0 })).collect();
+        let mut out: Vec<(String, f64)> = names
+            .into_iter()
+            .zip(raw)
+            .map(|(n, v)| (n, if v.is_finite() { v / total } else { 0.0 }))
+            .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out
     }
@@ -334,7 +427,12 @@ mod tests {
             rts.push(f64::from(i % 30 + 1) * 10.0);
         }
         let mut probe = rows[5].clone();
-        for kind in [ModelKind::Gbt, ModelKind::Linear, ModelKind::Hybrid, ModelKind::Auto] {
+        for kind in [
+            ModelKind::Gbt,
+            ModelKind::Linear,
+            ModelKind::Hybrid,
+            ModelKind::Auto,
+        ] {
             let m = RuntimeModel::train(kind, &schema, &rows, &rts).unwrap();
             let p = m.predict(&schema, &probe);
             assert!(p > 30.0 && p < 120.0, "{kind}: {p}");
@@ -380,10 +478,22 @@ mod tests {
             assert!(imp.windows(2).all(|p| p[0].1 >= p[1].1), "sorted");
             let batch = m.predict_matrix(&schema, &x);
             for (i, row) in x.rows().enumerate().step_by(37) {
-                assert_eq!(batch[i].to_bits(), m.predict(&schema, row).to_bits(), "{kind} row {i}");
+                assert_eq!(
+                    batch[i].to_bits(),
+                    m.predict(&schema, row).to_bits(),
+                    "{kind} row {i}"
+                );
             }
         }
-        assert!(RuntimeModel::UserHistory.feature_importances(&schema).is_empty());
-        assert!(RuntimeModel::Requested.feature_importances(&schema).is_empty());
+        assert!(
+            RuntimeModel::UserHistory
+                .feature_importances(&schema)
+                .is_empty()
+        );
+        assert!(
+            RuntimeModel::Requested
+                .feature_importances(&schema)
+                .is_empty()
+        );
     }
 }

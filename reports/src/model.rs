@@ -42,7 +42,15 @@ pub fn doc(title: &str, evals: &[Evaluation]) -> Doc {
             100.0 * best.runtime.under_rate
         )));
     }
-    let mut t = Table::new(&["model", "predictor", "jobs", "MAE (s)", "MdAPE (%)", "accuracy (1 = perfect)", "under-predicted (%)"]);
+    let mut t = Table::new(&[
+        "model",
+        "predictor",
+        "jobs",
+        "MAE (s)",
+        "MdAPE (%)",
+        "accuracy (1 = perfect)",
+        "under-predicted (%)",
+    ]);
     for e in evals {
         for (name, m) in rows(e) {
             t.row(vec![
@@ -56,45 +64,95 @@ pub fn doc(title: &str, evals: &[Evaluation]) -> Doc {
             ]);
         }
     }
-    blocks.extend([Block::Heading("Runtime predictions on the test jobs".into()), Block::Table(t)]);
-    blocks.push(metric_bars(evals, "Accuracy: mean of min(p, r) / max(p, r)", "accuracy (1 = perfect)", |m| m.accuracy));
-    blocks.push(metric_bars(evals, "Under-prediction rate: jobs that ran longer than predicted", "jobs under-predicted (%)", |m| 100.0 * m.under_rate));
+    blocks.extend([
+        Block::Heading("Runtime predictions on the test jobs".into()),
+        Block::Table(t),
+    ]);
+    blocks.push(metric_bars(
+        evals,
+        "Accuracy: mean of min(p, r) / max(p, r)",
+        "accuracy (1 = perfect)",
+        |m| m.accuracy,
+    ));
+    blocks.push(metric_bars(
+        evals,
+        "Under-prediction rate: jobs that ran longer than predicted",
+        "jobs under-predicted (%)",
+        |m| 100.0 * m.under_rate,
+    ));
     blocks.push(Block::Heading("Calibration".into()));
     blocks.push(calibration(evals));
     if let Some(best) = ranked(evals).into_iter().find(|e| !e.by_user.is_empty()) {
         blocks.extend([Block::Heading("Accuracy per user".into()), users(best)]);
     }
-    if let Some(e) = ranked(evals).into_iter().find(|e| !e.importances.is_empty()) {
+    if let Some(e) = ranked(evals)
+        .into_iter()
+        .find(|e| !e.importances.is_empty())
+    {
         blocks.extend([Block::Heading("Feature importances".into()), importances(e)]);
     }
     if let Some(d) = evals.iter().find_map(|e| e.demand.as_ref()) {
         blocks.push(Block::Heading("Demand forecast".into()));
         blocks.extend(crate::demand::blocks(d));
     }
-    let classifiers: Vec<_> = evals.iter().filter_map(|e| e.classifier.as_ref().map(|c| (e, c))).collect();
+    let classifiers: Vec<_> = evals
+        .iter()
+        .filter_map(|e| e.classifier.as_ref().map(|c| (e, c)))
+        .collect();
     if !classifiers.is_empty() {
-        let mut t = Table::new(&["model", "jobs", "failed or timed out (%)", "AUC", "user-history AUC"]);
+        let mut t = Table::new(&[
+            "model",
+            "jobs",
+            "failed or timed out (%)",
+            "AUC",
+            "user-history AUC",
+        ]);
         for (e, c) in classifiers {
-            t.row(vec![e.model.clone(), c.n.to_string(), format!("{:.1}", 100.0 * c.positive_rate), format!("{:.3}", c.auc), format!("{:.3}", c.baseline_auc)]);
+            t.row(vec![
+                e.model.clone(),
+                c.n.to_string(),
+                format!("{:.1}", 100.0 * c.positive_rate),
+                format!("{:.3}", c.auc),
+                format!("{:.3}", c.baseline_auc),
+            ]);
         }
-        blocks.extend([Block::Heading("Failure and time-out classifier".into()), Block::Table(t)]);
+        blocks.extend([
+            Block::Heading("Failure and time-out classifier".into()),
+            Block::Table(t),
+        ]);
     }
-    Doc { title: title.to_string(), blocks }
+    Doc {
+        title: title.to_string(),
+        blocks,
+    }
 }
 
 /// The model and its two baselines, named.
 fn rows(e: &Evaluation) -> [(&str, &RuntimeMetrics); 3] {
-    [(e.model.as_str(), &e.runtime), ("easy++", &e.easy_plus_plus), ("requested", &e.requested)]
+    [
+        (e.model.as_str(), &e.runtime),
+        ("easy++", &e.easy_plus_plus),
+        ("requested", &e.requested),
+    ]
 }
 
-fn metric_bars(evals: &[Evaluation], caption: &str, y_label: &str, value: impl Fn(&RuntimeMetrics) -> f64) -> Block {
+fn metric_bars(
+    evals: &[Evaluation],
+    caption: &str,
+    y_label: &str,
+    value: impl Fn(&RuntimeMetrics) -> f64,
+) -> Block {
     let names: Vec<String> = evals.iter().map(|e| e.model.clone()).collect();
     let series: Vec<Series> = ["model", "easy++", "requested"]
         .iter()
         .enumerate()
         .map(|(k, name)| Series {
             name: name.to_string(),
-            points: evals.iter().enumerate().map(|(i, e)| (i as f64, value(rows(e)[k].1))).collect(),
+            points: evals
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (i as f64, value(rows(e)[k].1)))
+                .collect(),
         })
         .collect();
     let svg = bar::render(caption, "model evaluated", names, y_label, &series);
@@ -104,7 +162,11 @@ fn metric_bars(evals: &[Evaluation], caption: &str, y_label: &str, value: impl F
         row.extend(rows(e).iter().map(|(_, m)| format!("{:.3}", value(m))));
         t.row(row);
     }
-    Block::Figure { caption: caption.into(), svg, table: t }
+    Block::Figure {
+        caption: caption.into(),
+        svg,
+        table: t,
+    }
 }
 
 fn calibration(evals: &[Evaluation]) -> Block {
@@ -113,17 +175,43 @@ fn calibration(evals: &[Evaluation]) -> Block {
         .iter()
         .map(|e| Series {
             name: e.model.clone(),
-            points: e.runtime.calibration.iter().map(|b| (b.median_predicted_s, b.median_actual_s)).collect(),
+            points: e
+                .runtime
+                .calibration
+                .iter()
+                .map(|b| (b.median_predicted_s, b.median_actual_s))
+                .collect(),
         })
         .collect();
-    let svg = scatter::render(caption, "median predicted runtime (s, log scale)", "median actual runtime (s, log scale)", &series);
-    let mut t = Table::new(&["model", "quintile", "jobs", "median predicted (s)", "median actual (s)"]);
+    let svg = scatter::render(
+        caption,
+        "median predicted runtime (s, log scale)",
+        "median actual runtime (s, log scale)",
+        &series,
+    );
+    let mut t = Table::new(&[
+        "model",
+        "quintile",
+        "jobs",
+        "median predicted (s)",
+        "median actual (s)",
+    ]);
     for e in evals {
         for (i, b) in e.runtime.calibration.iter().enumerate() {
-            t.row(vec![e.model.clone(), (i + 1).to_string(), b.n.to_string(), format!("{:.1}", b.median_predicted_s), format!("{:.1}", b.median_actual_s)]);
+            t.row(vec![
+                e.model.clone(),
+                (i + 1).to_string(),
+                b.n.to_string(),
+                format!("{:.1}", b.median_predicted_s),
+                format!("{:.1}", b.median_actual_s),
+            ]);
         }
     }
-    Block::Figure { caption: caption.into(), svg, table: t }
+    Block::Figure {
+        caption: caption.into(),
+        svg,
+        table: t,
+    }
 }
 
 fn users(e: &Evaluation) -> Block {
@@ -134,8 +222,22 @@ fn users(e: &Evaluation) -> Block {
         drawn.len()
     );
     let series = vec![
-        Series { name: e.model.clone(), points: drawn.iter().enumerate().map(|(i, u)| (i as f64, u.model.accuracy)).collect() },
-        Series { name: "easy++".into(), points: drawn.iter().enumerate().map(|(i, u)| (i as f64, u.easy_plus_plus.accuracy)).collect() },
+        Series {
+            name: e.model.clone(),
+            points: drawn
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (i as f64, u.model.accuracy))
+                .collect(),
+        },
+        Series {
+            name: "easy++".into(),
+            points: drawn
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (i as f64, u.easy_plus_plus.accuracy))
+                .collect(),
+        },
     ];
     let names = drawn.iter().map(|u| u.user.clone()).collect();
     let svg = hbar::render(&caption, names, "accuracy (1 = perfect)", &series);
@@ -162,23 +264,52 @@ fn users(e: &Evaluation) -> Block {
             format!("{:.1}", 100.0 * b.under_rate),
         ]);
     }
-    Block::Figure { caption, svg, table: t }
+    Block::Figure {
+        caption,
+        svg,
+        table: t,
+    }
 }
 
 fn importances(e: &Evaluation) -> Block {
     let shown = &e.importances[..e.importances.len().min(MAX_FEATURES)];
-    let caption = format!("Feature importances of {}: the {} most important of {} features", e.model, shown.len(), e.importances.len());
-    let series = [Series { name: e.model.clone(), points: shown.iter().enumerate().map(|(i, f)| (i as f64, f.importance)).collect() }];
-    let svg = hbar::render(&caption, shown.iter().map(|f| f.feature.clone()).collect(), "importance (share: tree gain, or |standardised coefficient| for linear)", &series);
+    let caption = format!(
+        "Feature importances of {}: the {} most important of {} features",
+        e.model,
+        shown.len(),
+        e.importances.len()
+    );
+    let series = [Series {
+        name: e.model.clone(),
+        points: shown
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (i as f64, f.importance))
+            .collect(),
+    }];
+    let svg = hbar::render(
+        &caption,
+        shown.iter().map(|f| f.feature.clone()).collect(),
+        "importance (share: tree gain, or |standardised coefficient| for linear)",
+        &series,
+    );
     let mut t = Table::new(&["feature", "importance"]);
     for f in shown {
         t.row(vec![f.feature.clone(), significant(f.importance)]);
     }
-    Block::Figure { caption, svg, table: t }
+    Block::Figure {
+        caption,
+        svg,
+        table: t,
+    }
 }
 
 /// `v` with four significant digits (importances span many magnitudes).
 fn significant(v: f64) -> String {
-    let digits = if v == 0.0 { 0 } else { (3 - v.abs().log10().floor() as i32).max(0) as usize };
+    let digits = if v == 0.0 {
+        0
+    } else {
+        (3 - v.abs().log10().floor() as i32).max(0) as usize
+    };
     format!("{v:.digits$}")
 }

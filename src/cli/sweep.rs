@@ -6,6 +6,7 @@ use super::simulate::WhatIf;
 use super::trace_args::TraceArgs;
 use clap::Args;
 use foresight_simulator::output::write_json;
+use foresight_simulator::workload::{Workload, WorkloadOptions};
 use foresight_simulator::{Grid, cluster_file, sweep};
 use std::path::PathBuf;
 
@@ -36,7 +37,11 @@ pub struct SweepArgs {
 
 /// Runs `sweep`.
 pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
-    let runs = args.policies.iter().map(|p| run_spec(p, &args.what_if)).collect::<anyhow::Result<Vec<_>>>()?;
+    let runs = args
+        .policies
+        .iter()
+        .map(|p| run_spec(p, &args.what_if))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let base = args.what_if.sim_options()?;
     let table = args.trace.load()?.table;
     let clusters = if args.clusters.is_empty() {
@@ -45,22 +50,62 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
         args.clusters
             .iter()
             .map(|c| match c.as_str() {
-                "trace" => Ok((c.clone(), table.meta.default_cluster().ok_or(foresight_simulator::SimError::NoCluster)?)),
+                "trace" => Ok((
+                    c.clone(),
+                    table
+                        .meta
+                        .default_cluster()
+                        .ok_or(foresight_simulator::SimError::NoCluster)?,
+                )),
                 path => Ok((c.clone(), cluster_file::read(path.as_ref())?)),
             })
             .collect::<anyhow::Result<Vec<_>>>()?
     };
+    // Which jobs the filter keeps depends on the cluster (a job too large
+    // for it is dropped), not on the load factor, which only scales times:
+    // a cluster on which no job can be replayed is refused as `simulate`
+    // and `compare` refuse it, before any point runs.
+    let filter = args.what_if.workload_options().filter;
+    for (name, cluster) in &clusters {
+        let workload = Workload::from_jobs(
+            &table.jobs,
+            cluster,
+            WorkloadOptions {
+                filter,
+                load_factor: 1.0,
+            },
+        );
+        super::simulate::check_replayable(&workload, table.jobs.len(), cluster)
+            .map_err(|e| super::BadInput(format!("cluster `{name}`: {}", e.0)))?;
+    }
     let grid = Grid {
         clusters,
-        load_factors: if args.load_factors.is_empty() { vec![args.what_if.workload_options().load_factor] } else { args.load_factors },
-        seeds: if args.seeds.is_empty() { vec![base.seed] } else { args.seeds },
+        load_factors: if args.load_factors.is_empty() {
+            vec![args.what_if.workload_options().load_factor]
+        } else {
+            args.load_factors
+        },
+        seeds: if args.seeds.is_empty() {
+            vec![base.seed]
+        } else {
+            args.seeds
+        },
         runs,
-        filter: args.what_if.workload_options().filter,
+        filter,
     };
     let points = sweep(&table.jobs, &grid)?;
     let rows = points
         .iter()
-        .map(|p| (vec![p.cluster.clone(), format!("{}", p.load_factor), p.seed.to_string()], &p.report))
+        .map(|p| {
+            (
+                vec![
+                    p.cluster.clone(),
+                    format!("{}", p.load_factor),
+                    p.seed.to_string(),
+                ],
+                &p.report,
+            )
+        })
         .collect();
     print!("{}", summary_table(&["cluster", "load", "seed"], rows));
     if let Some(path) = &args.json {

@@ -7,7 +7,9 @@
 //! policy's starts, the predictions); as `String`s and `Vec`s they would
 //! cost an allocation and a free each.
 
-use super::record::{Change, ChangeKind, CycleRecord, DecisionSummary, Observed, Placement, Source};
+use super::record::{
+    Change, ChangeKind, CycleRecord, DecisionSummary, Observed, Placement, Source,
+};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 /// A string in an [`Ids`] buffer: where it starts and ends.
@@ -28,7 +30,10 @@ impl Ids {
     pub fn push(&mut self, s: &str) -> IdRef {
         let start = self.text.len() as u32;
         self.text.push_str(s);
-        IdRef { start, end: self.text.len() as u32 }
+        IdRef {
+            start,
+            end: self.text.len() as u32,
+        }
     }
 
     /// The string a span names.
@@ -91,7 +96,10 @@ impl CompactSummary {
     /// Each start's job and nodes.
     fn placements(&self) -> impl Iterator<Item = (IdRef, &[IdRef])> + '_ {
         self.starts.iter().enumerate().map(|(i, &(job, from))| {
-            let to = self.starts.get(i + 1).map_or(self.nodes.len(), |s| s.1 as usize);
+            let to = self
+                .starts
+                .get(i + 1)
+                .map_or(self.nodes.len(), |s| s.1 as usize);
             (job, &self.nodes[from as usize..to])
         })
     }
@@ -110,7 +118,11 @@ impl CompactSummary {
                     nodes: nodes.iter().map(|&n| ids.get(n).to_string()).collect(),
                 })
                 .collect(),
-            preempt: self.preempt.iter().map(|&j| ids.get(j).to_string()).collect(),
+            preempt: self
+                .preempt
+                .iter()
+                .map(|&j| ids.get(j).to_string())
+                .collect(),
         })
     }
 }
@@ -192,7 +204,13 @@ impl CompactCycle {
     fn push_prediction(&mut self, job: &str, value: f64, replaces: bool) {
         let order = self.predictions.len() as u32;
         let id = self.ids.push(job);
-        self.predictions.push(Prediction { id, head: head(job), value, replaces, order });
+        self.predictions.push(Prediction {
+            id,
+            head: head(job),
+            value,
+            replaces,
+            order,
+        });
     }
 
     /// Sets a job's prediction, replacing one set before.
@@ -210,7 +228,10 @@ impl CompactCycle {
     pub fn seal(&mut self) {
         let ids = &self.ids;
         self.predictions.sort_unstable_by(|a, b| {
-            a.head.cmp(&b.head).then_with(|| ids.get(a.id).cmp(ids.get(b.id))).then(a.order.cmp(&b.order))
+            a.head
+                .cmp(&b.head)
+                .then_with(|| ids.get(a.id).cmp(ids.get(b.id)))
+                .then(a.order.cmp(&b.order))
         });
         let mut kept = 0;
         let mut i = 0;
@@ -218,7 +239,10 @@ impl CompactCycle {
         while i < n {
             let first = self.predictions[i];
             let mut value: Option<f64> = None;
-            while i < n && self.predictions[i].head == first.head && ids.get(self.predictions[i].id) == ids.get(first.id) {
+            while i < n
+                && self.predictions[i].head == first.head
+                && ids.get(self.predictions[i].id) == ids.get(first.id)
+            {
                 let p = self.predictions[i];
                 if p.replaces || value.is_none() {
                     value = Some(p.value);
@@ -226,7 +250,11 @@ impl CompactCycle {
                 i += 1;
             }
             if let Some(v) = value.filter(|v| v.is_finite()) {
-                self.predictions[kept] = Prediction { value: v, replaces: true, ..first };
+                self.predictions[kept] = Prediction {
+                    value: v,
+                    replaces: true,
+                    ..first
+                };
                 kept += 1;
             }
         }
@@ -235,7 +263,9 @@ impl CompactCycle {
 
     /// The predictions after [`Self::seal`]: job and value, in id order.
     pub fn predictions(&self) -> impl Iterator<Item = (&str, f64)> + '_ {
-        self.predictions.iter().map(|p| (self.ids.get(p.id), p.value))
+        self.predictions
+            .iter()
+            .map(|p| (self.ids.get(p.id), p.value))
     }
 
     /// The same record as a [`CycleRecord`] (for tests and readers; the
@@ -246,13 +276,23 @@ impl CompactCycle {
             trigger: self.trigger.clone(),
             observed_at_unix_s: self.observed_at_unix_s,
             observed: self.observed.clone(),
-            changes: self.changes.iter().map(|&(r, what)| Change { job_id: self.ids.get(r).to_string(), what }).collect(),
+            changes: self
+                .changes
+                .iter()
+                .map(|&(r, what)| Change {
+                    job_id: self.ids.get(r).to_string(),
+                    what,
+                })
+                .collect(),
             actual: self.actual.to_summary(&self.ids),
             baseline: self.baseline.to_summary(&self.ids),
             candidate: self.candidate.to_summary(&self.ids),
             source: self.source,
             fallback_reason: self.fallback_reason.clone(),
-            predictions: self.predictions().map(|(id, v)| (id.to_string(), v)).collect(),
+            predictions: self
+                .predictions()
+                .map(|(id, v)| (id.to_string(), v))
+                .collect(),
             model_version: self.model_version.clone(),
             latency_us: self.latency_us,
         }
@@ -262,8 +302,15 @@ impl CompactCycle {
     /// this cycle as its body: the bytes `serde_json::to_vec` gives for the
     /// equivalent [`Record`](super::Record).
     pub fn encode(&self, seq: u64, ts_unix_s: f64, out: &mut Vec<u8>) {
-        serde_json::to_writer(out, &CycleRecordRef { seq, ts_unix_s, cycle: self })
-            .expect("a cycle record serialises into a Vec");
+        serde_json::to_writer(
+            out,
+            &CycleRecordRef {
+                seq,
+                ts_unix_s,
+                cycle: self,
+            },
+        )
+        .expect("a cycle record serialises into a Vec");
     }
 }
 
@@ -288,7 +335,15 @@ impl Serialize for CycleRecordRef<'_> {
         r.serialize_field("trigger", &c.trigger)?;
         r.serialize_field("observed_at_unix_s", &c.observed_at_unix_s)?;
         r.serialize_field("observed", &c.observed)?;
-        r.serialize_field("changes", &Seq(|| c.changes.iter().map(|&(job, what)| ChangeRef { job_id: ids.get(job), what })))?;
+        r.serialize_field(
+            "changes",
+            &Seq(|| {
+                c.changes.iter().map(|&(job, what)| ChangeRef {
+                    job_id: ids.get(job),
+                    what,
+                })
+            }),
+        )?;
         r.serialize_field("actual", &c.actual.view(ids))?;
         r.serialize_field("baseline", &c.baseline.view(ids))?;
         r.serialize_field("candidate", &c.candidate.view(ids))?;
@@ -318,7 +373,13 @@ impl Serialize for SummaryRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (s, ids) = (self.s, self.ids);
         let mut d = serializer.serialize_struct("DecisionSummary", 2)?;
-        let start = || s.placements().map(|(job, nodes)| PlacementRef { job_id: ids.get(job), nodes, ids });
+        let start = || {
+            s.placements().map(|(job, nodes)| PlacementRef {
+                job_id: ids.get(job),
+                nodes,
+                ids,
+            })
+        };
         d.serialize_field("start", &Seq(start))?;
         d.serialize_field("preempt", &Seq(|| s.preempt.iter().map(|&j| ids.get(j))))?;
         d.end()
@@ -336,7 +397,10 @@ impl Serialize for PlacementRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut p = serializer.serialize_struct("Placement", 2)?;
         p.serialize_field("job_id", self.job_id)?;
-        p.serialize_field("nodes", &Seq(|| self.nodes.iter().map(|&n| self.ids.get(n))))?;
+        p.serialize_field(
+            "nodes",
+            &Seq(|| self.nodes.iter().map(|&n| self.ids.get(n))),
+        )?;
         p.end()
     }
 }

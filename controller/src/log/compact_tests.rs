@@ -22,7 +22,17 @@ impl Rng {
     }
 
     fn id(&mut self) -> String {
-        const ODD: [&str; 9] = ["", "a\"b", "back\\slash", "tab\t", "\u{1}", "é✓", "0123", "12345678", "123456789"];
+        const ODD: [&str; 9] = [
+            "",
+            "a\"b",
+            "back\\slash",
+            "tab\t",
+            "\u{1}",
+            "é✓",
+            "0123",
+            "12345678",
+            "123456789",
+        ];
         match self.below(4) {
             0 => ODD[self.below(ODD.len() as u64) as usize].to_string(),
             1 => format!("{}_{}", self.below(100), self.below(3)),
@@ -65,9 +75,19 @@ fn random_cycle(rng: &mut Rng, c: &mut CompactCycle) -> BTreeMap<String, f64> {
     c.cycle = rng.next();
     c.trigger = ["timer", "state_change", "a\nb"][rng.below(3) as usize].to_string();
     c.observed_at_unix_s = rng.float();
-    c.observed = Observed { nodes: rng.below(9) as usize, pending: rng.below(9) as usize, running: 3, free_cpus: rng.next() };
+    c.observed = Observed {
+        nodes: rng.below(9) as usize,
+        pending: rng.below(9) as usize,
+        running: 3,
+        free_cpus: rng.next(),
+    };
     for _ in 0..rng.below(4) {
-        let what = [ChangeKind::Submitted, ChangeKind::Started, ChangeKind::Finished, ChangeKind::Withdrawn][rng.below(4) as usize];
+        let what = [
+            ChangeKind::Submitted,
+            ChangeKind::Started,
+            ChangeKind::Finished,
+            ChangeKind::Withdrawn,
+        ][rng.below(4) as usize];
         c.change(&rng.id(), what);
     }
     let mut map = BTreeMap::new();
@@ -87,7 +107,11 @@ fn random_cycle(rng: &mut Rng, c: &mut CompactCycle) -> BTreeMap<String, f64> {
     summary(rng, &mut c.actual, ids);
     summary(rng, &mut c.baseline, ids);
     summary(rng, &mut c.candidate, ids);
-    c.source = if rng.below(2) == 0 { Source::Candidate } else { Source::Fallback };
+    c.source = if rng.below(2) == 0 {
+        Source::Candidate
+    } else {
+        Source::Fallback
+    };
     c.fallback_reason = (rng.below(2) == 0).then(|| "model error: \"x\"".to_string());
     c.model_version = (rng.below(2) == 0).then(|| format!("v{}", rng.below(9)));
     c.latency_us = rng.next();
@@ -107,8 +131,17 @@ fn encodes_exactly_the_bytes_serde_json_writes_for_the_record() {
         let (seq, ts) = (rng.next(), rng.float());
         out.clear();
         c.encode(seq, ts, &mut out);
-        let want = serde_json::to_vec(&Record { seq, ts_unix_s: ts, body: Body::Cycle(record) }).unwrap();
-        assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&want), "record {i}");
+        let want = serde_json::to_vec(&Record {
+            seq,
+            ts_unix_s: ts,
+            body: Body::Cycle(record),
+        })
+        .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&want),
+            "record {i}"
+        );
     }
 }
 
@@ -117,7 +150,12 @@ fn an_empty_record_encodes_as_serde_json_does() {
     let c = CompactCycle::default();
     let mut out = Vec::new();
     c.encode(0, 0.0, &mut out);
-    let want = serde_json::to_vec(&Record { seq: 0, ts_unix_s: 0.0, body: Body::Cycle(c.to_record()) }).unwrap();
+    let want = serde_json::to_vec(&Record {
+        seq: 0,
+        ts_unix_s: 0.0,
+        body: Body::Cycle(c.to_record()),
+    })
+    .unwrap();
     assert_eq!(out, want);
 }
 
@@ -132,5 +170,9 @@ fn a_node_repeated_in_a_row_is_named_once() {
     c.baseline.node(&mut c.ids, "n1");
     let d = c.to_record().baseline.unwrap();
     assert_eq!(d.start[0].nodes, ["n1", "n2", "n1"]);
-    assert_eq!(d.start[1].nodes, ["n1"], "a new start's first node is its own");
+    assert_eq!(
+        d.start[1].nodes,
+        ["n1"],
+        "a new start's first node is its own"
+    );
 }

@@ -294,7 +294,10 @@ mod tests {
         let rec = Record {
             seq: 3,
             ts_unix_s: 1.5,
-            body: Body::Stop(StopRecord { reason: "signal".into(), cycles: 2 }),
+            body: Body::Stop(StopRecord {
+                reason: "signal".into(),
+                cycles: 2,
+            }),
         };
         let json = serde_json::to_value(&rec).unwrap();
         assert_eq!(json["kind"], rec.body.kind());
@@ -305,7 +308,12 @@ mod tests {
 
     #[test]
     fn names_are_the_ones_serde_writes() {
-        for what in [ChangeKind::Submitted, ChangeKind::Started, ChangeKind::Finished, ChangeKind::Withdrawn] {
+        for what in [
+            ChangeKind::Submitted,
+            ChangeKind::Started,
+            ChangeKind::Finished,
+            ChangeKind::Withdrawn,
+        ] {
             assert_eq!(serde_json::to_value(what).unwrap(), what.as_str());
         }
         for source in [Source::Candidate, Source::Fallback] {

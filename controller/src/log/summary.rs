@@ -56,7 +56,10 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// Summarises records, with prediction errors bucketed by `bucket_s`.
-pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f64) -> ShadowSummary {
+pub fn summarise<'a>(
+    records: impl IntoIterator<Item = &'a Record>,
+    bucket_s: f64,
+) -> ShadowSummary {
     let mut s = ShadowSummary::default();
     let mut errors: Vec<(f64, f64)> = Vec::new();
     let mut both = 0;
@@ -110,13 +113,21 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
 impl ShadowSummary {
     /// The summary as Markdown, the shadow section of a report.
     pub fn markdown(&self) -> String {
-        let opt = |v: Option<f64>, unit: &str| v.map_or("n/a".to_string(), |v| format!("{v:.1}{unit}"));
+        let opt =
+            |v: Option<f64>, unit: &str| v.map_or("n/a".to_string(), |v| format!("{v:.1}{unit}"));
         let mut out = String::from("## Shadow mode\n\n");
         out += &format!(
             "- cycles: {} ({} candidate, {} fallback); breaker opened {} times; {} orchestrator outages\n",
-            self.cycles, self.candidate_cycles, self.fallback_cycles, self.breaker_openings, self.outages
+            self.cycles,
+            self.candidate_cycles,
+            self.fallback_cycles,
+            self.breaker_openings,
+            self.outages
         );
-        out += &format!("- agreement with the baseline: {}\n", opt(self.agreement.map(|a| a * 100.0), " %"));
+        out += &format!(
+            "- agreement with the baseline: {}\n",
+            opt(self.agreement.map(|a| a * 100.0), " %")
+        );
         out += &format!(
             "- finished jobs: {} ({} with a prediction); mean absolute error {}\n",
             self.finished_jobs,
@@ -130,7 +141,10 @@ impl ShadowSummary {
         );
         out += "| from (Unix s) | jobs | mean abs error (s) | mean error (s) |\n|---:|---:|---:|---:|\n";
         for b in &self.error_over_time {
-            out += &format!("| {:.0} | {} | {:.1} | {:.1} |\n", b.from_unix_s, b.jobs, b.mean_abs_error_s, b.mean_error_s);
+            out += &format!(
+                "| {:.0} | {} | {:.1} | {:.1} |\n",
+                b.from_unix_s, b.jobs, b.mean_abs_error_s, b.mean_error_s
+            );
         }
         out
     }
@@ -143,7 +157,13 @@ mod tests {
 
     fn cycle(cand: &[&str], base: &[&str], source: Source) -> Record {
         let d = |ids: &[&str]| DecisionSummary {
-            start: ids.iter().map(|i| Placement { job_id: i.to_string(), nodes: vec![] }).collect(),
+            start: ids
+                .iter()
+                .map(|i| Placement {
+                    job_id: i.to_string(),
+                    nodes: vec![],
+                })
+                .collect(),
             preempt: vec![],
         };
         Record {
@@ -201,7 +221,10 @@ mod tests {
         assert_eq!(s.agreement, Some(0.5));
         assert_eq!(s.mean_abs_error_s, Some(4.0));
         assert_eq!(s.error_over_time.len(), 2);
-        assert_eq!((s.error_over_time[0].jobs, s.error_over_time[0].mean_error_s), (2, 1.0));
+        assert_eq!(
+            (s.error_over_time[0].jobs, s.error_over_time[0].mean_error_s),
+            (2, 1.0)
+        );
         assert_eq!(s.mean_counterfactual_s, Some(-1.0 / 3.0));
         assert!(s.markdown().contains("agreement with the baseline: 50.0 %"));
     }

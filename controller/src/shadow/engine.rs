@@ -128,7 +128,10 @@ impl Engine {
         Self {
             breaker: Breaker::new(cfg.cooldown),
             drift: DriftMonitor::new(cfg.drift_window, cfg.drift_min_samples, cfg.drift_threshold),
-            rt_cfg: RuntimeConfig { usage_half_life_s: cfg.usage_half_life_s, ..RuntimeConfig::default() },
+            rt_cfg: RuntimeConfig {
+                usage_half_life_s: cfg.usage_half_life_s,
+                ..RuntimeConfig::default()
+            },
             cfg,
             tracker: Tracker::new(),
             index: HashMap::new(),
@@ -151,7 +154,11 @@ impl Engine {
     /// Takes back what a previous run logged: jobs already reported
     /// finished are not reported again; predictions and candidate starts
     /// are reused for jobs still live.
-    pub fn restore(&mut self, done: impl IntoIterator<Item = String>, known: HashMap<String, Restored>) {
+    pub fn restore(
+        &mut self,
+        done: impl IntoIterator<Item = String>,
+        known: HashMap<String, Restored>,
+    ) {
         self.tracker.mark_done(done);
         self.restored = known;
     }
@@ -179,7 +186,9 @@ impl Engine {
                 self.model = Ok(m);
             }
             Err(why) if self.model.is_err() => self.model = Err(why),
-            Err(why) => tracing::warn!(%why, "model reload failed: the model loaded before still serves"),
+            Err(why) => {
+                tracing::warn!(%why, "model reload failed: the model loaded before still serves")
+            }
         }
     }
 
@@ -210,7 +219,11 @@ impl Engine {
     fn transition(&mut self, t: Transition, out: &mut Vec<Body>) {
         tracing::warn!(from = t.from, to = t.to, reason = %t.reason, "circuit breaker");
         self.tally.transitions.push(t.to);
-        out.push(Body::Breaker(BreakerRecord { from: t.from.into(), to: t.to.into(), reason: t.reason }));
+        out.push(Body::Breaker(BreakerRecord {
+            from: t.from.into(),
+            to: t.to.into(),
+            reason: t.reason,
+        }));
     }
 
     /// Runs one cycle on `view`, woken by `trigger`; returns the records to
@@ -220,7 +233,11 @@ impl Engine {
         let span = tracing::info_span!("cycle", n = self.cycle + 1, trigger);
         self.tally = Tally::default();
         let then = self.cycle_inner(view, trigger).instrument(span).await;
-        Cycled { record: &self.record, then, tally: std::mem::take(&mut self.tally) }
+        Cycled {
+            record: &self.record,
+            then,
+            tally: std::mem::take(&mut self.tally),
+        }
     }
 
     /// The baseline's runtime brought up to date with `inputs` (or built
@@ -233,32 +250,54 @@ impl Engine {
         };
         if fresh {
             // the estimates the baseline made keep: its jobs are not predicted twice
-            let known: HashMap<JobKey, f64> = self.baseline.as_ref().map_or_else(HashMap::new, |rt| {
-                let st = rt.state();
-                let queued = st.pending().iter().map(|p| (p.info.key, p.estimate_s));
-                queued.chain(st.running().iter().map(|r| (r.info.key, r.submitted_estimate_s))).collect()
-            });
+            let known: HashMap<JobKey, f64> =
+                self.baseline.as_ref().map_or_else(HashMap::new, |rt| {
+                    let st = rt.state();
+                    let queued = st.pending().iter().map(|p| (p.info.key, p.estimate_s));
+                    queued
+                        .chain(
+                            st.running()
+                                .iter()
+                                .map(|r| (r.info.key, r.submitted_estimate_s)),
+                        )
+                        .collect()
+                });
             let (policy, predictor, usage) = match self.baseline.take() {
                 Some(old) => old.into_parts(),
                 None => (
                     (self.make_baseline)(),
-                    self.baseline_predictor.take().expect("the baseline's predictor"),
+                    self.baseline_predictor
+                        .take()
+                        .expect("the baseline's predictor"),
                     foresight_core::state::UsageLedger::new(self.rt_cfg.usage_half_life_s),
                 ),
             };
             let mut rt = Runtime::new(self.tracker.cluster(), policy, predictor, self.rt_cfg);
             *rt.usage_mut() = usage;
-            feed::rebuild(&mut rt, &self.tracker, &self.index, |t| known.get(&t.info.key).copied(), now);
+            feed::rebuild(
+                &mut rt,
+                &self.tracker,
+                &self.index,
+                |t| known.get(&t.info.key).copied(),
+                now,
+            );
             self.baseline = Some(rt);
         }
-        self.baseline.as_mut().and_then(|rt| rt.decide(now, &Seen).cloned())
+        self.baseline
+            .as_mut()
+            .and_then(|rt| rt.decide(now, &Seen).cloned())
     }
 
     /// Installs an empty candidate runtime and returns the inputs that
     /// bring it to what the tracker knows (jobs with an estimate keep it;
     /// the others are predicted in the call, under the deadline).
     fn build_candidate(&mut self, model: &ServedModel, now: f64) -> Vec<Fed> {
-        let rt: CandidateRuntime = Runtime::new(self.tracker.cluster(), (self.make_candidate)(), model.instantiate(), self.rt_cfg);
+        let rt: CandidateRuntime = Runtime::new(
+            self.tracker.cluster(),
+            (self.make_candidate)(),
+            model.instantiate(),
+            self.rt_cfg,
+        );
         self.candidate.install(rt, model.version.clone());
         self.held.clear();
         feed::snapshot(&self.tracker, &self.index, |t| t.predicted_s, now)
@@ -297,8 +336,15 @@ impl Engine {
         // restored predictions first: a restart must not re-predict
         let mut restored: HashMap<JobKey, f64> = HashMap::new();
         if !self.restored.is_empty() {
-            for id in diff.changes.iter().map(|c| c.job_id.clone()).collect::<Vec<_>>() {
-                let Some(r) = self.restored.remove(&id) else { continue };
+            for id in diff
+                .changes
+                .iter()
+                .map(|c| c.job_id.clone())
+                .collect::<Vec<_>>()
+            {
+                let Some(r) = self.restored.remove(&id) else {
+                    continue;
+                };
                 // a job seen again only once it finished is measured with
                 // the prediction it had
                 let target = match self.tracker.by_id(&id).map(|t| t.info.key) {
@@ -310,7 +356,8 @@ impl Engine {
                         (t.predicted_s, t.model_version) = (Some(p), v);
                         restored.insert(t.info.key, p);
                     }
-                    t.candidate_start_unix_s = t.candidate_start_unix_s.or(r.candidate_start_unix_s);
+                    t.candidate_start_unix_s =
+                        t.candidate_start_unix_s.or(r.candidate_start_unix_s);
                 }
             }
         }
@@ -318,7 +365,12 @@ impl Engine {
 
         // a late call that has ended gives the runtime back: its estimates
         // go in the log now
-        if let Some(late) = self.candidate.take_late().await.or_else(|| self.late.take()) {
+        if let Some(late) = self
+            .candidate
+            .take_late()
+            .await
+            .or_else(|| self.late.take())
+        {
             self.note_estimates(&late, &mut finished);
         }
 
@@ -330,7 +382,8 @@ impl Engine {
         }
         let mut failure: Option<Failure> = None;
         let mut asked = false;
-        let hold = permit == Permit::Fallback || (self.model.is_ok() && self.candidate.busy() && !diff.reshaped);
+        let hold = permit == Permit::Fallback
+            || (self.model.is_ok() && self.candidate.busy() && !diff.reshaped);
         if hold {
             if !self.candidate.lost() {
                 self.held.extend(inputs.iter().cloned());
@@ -341,7 +394,9 @@ impl Engine {
                 }
             }
             if permit != Permit::Fallback {
-                failure = Some(Failure::Deadline { limit: self.cfg.deadline });
+                failure = Some(Failure::Deadline {
+                    limit: self.cfg.deadline,
+                });
             }
         } else {
             match self.model.clone() {
@@ -365,14 +420,23 @@ impl Engine {
         if asked {
             let deadline = self.cfg.deadline.saturating_sub(started_at.elapsed());
             match self.candidate.wait(deadline).await {
-                Asked::Late => failure = Some(Failure::Deadline { limit: self.cfg.deadline }),
+                Asked::Late => {
+                    failure = Some(Failure::Deadline {
+                        limit: self.cfg.deadline,
+                    })
+                }
                 Asked::Answered(mut a) => {
                     if let Some(f) = a.failure.take() {
                         failure = Some(f);
                     } else if a.unusable > 0 {
-                        failure = Some(Failure::ModelError(format!("{} estimate(s) were NaN or negative", a.unusable)));
+                        failure = Some(Failure::ModelError(format!(
+                            "{} estimate(s) were NaN or negative",
+                            a.unusable
+                        )));
                     } else if a.took > self.cfg.deadline {
-                        failure = Some(Failure::Deadline { limit: self.cfg.deadline });
+                        failure = Some(Failure::Deadline {
+                            limit: self.cfg.deadline,
+                        });
                     }
                     answer = Some(a);
                 }
@@ -392,7 +456,9 @@ impl Engine {
         if failure.is_none() && permit != Permit::Fallback {
             failure = self.drift.check();
         }
-        let mut candidate = answer.and_then(|a| a.decision).filter(|_| failure.is_none());
+        let mut candidate = answer
+            .and_then(|a| a.decision)
+            .filter(|_| failure.is_none());
         let source = match &failure {
             Some(f) => {
                 if matches!(f, Failure::Drift { .. }) {
@@ -430,7 +496,12 @@ impl Engine {
         rec.seal();
         let empty = Decision::default();
         let base_decision = base_decision.unwrap_or(empty);
-        summarise(&self.tracker, &base_decision, &mut rec.baseline, &mut rec.ids);
+        summarise(
+            &self.tracker,
+            &base_decision,
+            &mut rec.baseline,
+            &mut rec.ids,
+        );
         rec.actual.begin();
         for p in &diff.started {
             rec.actual.start(&mut rec.ids, &p.job_id);
@@ -441,17 +512,31 @@ impl Engine {
         for c in &diff.changes {
             rec.change(&c.job_id, c.what);
         }
-        let disagree = candidate.as_ref().is_some_and(|c| started_keys(c) != started_keys(&base_decision));
+        let disagree = candidate
+            .as_ref()
+            .is_some_and(|c| started_keys(c) != started_keys(&base_decision));
         let latency = started_at.elapsed();
         let observed = Observed {
             nodes: view.nodes.iter().filter(|n| n.usable).count(),
             pending: view.in_phase(Phase::Pending).count(),
             running: view.in_phase(Phase::Running).count(),
-            free_cpus: view.nodes.iter().filter(|n| n.usable).map(|n| u64::from(n.spec.capacity.cpus.saturating_sub(n.allocated.cpus))).sum(),
+            free_cpus: view
+                .nodes
+                .iter()
+                .filter(|n| n.usable)
+                .map(|n| u64::from(n.spec.capacity.cpus.saturating_sub(n.allocated.cpus)))
+                .sum(),
         };
-        let label = failure.as_ref().map(|f| f.label()).unwrap_or("breaker_open");
+        let label = failure
+            .as_ref()
+            .map(|f| f.label())
+            .unwrap_or("breaker_open");
         let t = &mut self.tally;
-        (t.pending, t.running, t.nodes) = (observed.pending as i64, observed.running as i64, observed.nodes as i64);
+        (t.pending, t.running, t.nodes) = (
+            observed.pending as i64,
+            observed.running as i64,
+            observed.nodes as i64,
+        );
         t.latency_s = latency.as_secs_f64();
         t.source = source.as_str();
         t.fallback = (source == Source::Fallback).then_some(label);

@@ -36,7 +36,16 @@ impl Predictor for Scripted {
 }
 
 fn scripted(estimate: f64, sleep: Duration, version: &str) -> ServedModel {
-    ServedModel::custom(move || Box::new(Scripted { estimate, sleep, gate: None }), version)
+    ServedModel::custom(
+        move || {
+            Box::new(Scripted {
+                estimate,
+                sleep,
+                gate: None,
+            })
+        },
+        version,
+    )
 }
 
 fn healthy() -> ServedModel {
@@ -47,13 +56,28 @@ fn policy(name: &str) -> Box<dyn Policy> {
     Box::new(name.parse::<PolicySpec>().unwrap().build())
 }
 
-fn engine_with(cfg: EngineConfig, candidate: &str, baseline: &str, model: Result<ServedModel, String>) -> Engine {
+fn engine_with(
+    cfg: EngineConfig,
+    candidate: &str,
+    baseline: &str,
+    model: Result<ServedModel, String>,
+) -> Engine {
     let (c, b) = (candidate.to_string(), baseline.to_string());
-    Engine::new(cfg, move || policy(&c), move || policy(&b), PredictorKind::Requested.build(Vec::new), model)
+    Engine::new(
+        cfg,
+        move || policy(&c),
+        move || policy(&b),
+        PredictorKind::Requested.build(Vec::new),
+        model,
+    )
 }
 
 fn config() -> EngineConfig {
-    EngineConfig { deadline: Duration::from_millis(500), cooldown: Duration::from_secs(60), ..EngineConfig::default() }
+    EngineConfig {
+        deadline: Duration::from_millis(500),
+        cooldown: Duration::from_secs(60),
+        ..EngineConfig::default()
+    }
 }
 
 fn engine(model: ServedModel) -> Engine {
@@ -61,21 +85,44 @@ fn engine(model: ServedModel) -> Engine {
 }
 
 fn view(at: f64, jobs: Vec<JobView>) -> ClusterView {
-    ClusterView { at_unix_s: at, nodes: vec![node("n1", 4), node("n2", 4)], jobs }
+    ClusterView {
+        at_unix_s: at,
+        nodes: vec![node("n1", 4), node("n2", 4)],
+        jobs,
+    }
 }
 
 fn cycle_of(records: &[Body]) -> &CycleRecord {
-    records.iter().find_map(|b| if let Body::Cycle(c) = b { Some(c) } else { None }).expect("a cycle record")
+    records
+        .iter()
+        .find_map(|b| {
+            if let Body::Cycle(c) = b {
+                Some(c)
+            } else {
+                None
+            }
+        })
+        .expect("a cycle record")
 }
 
 fn breaker_moves(records: &[Body]) -> Vec<(String, String)> {
-    records.iter().filter_map(|b| if let Body::Breaker(b) = b { Some((b.to.clone(), b.reason.clone())) } else { None }).collect()
+    records
+        .iter()
+        .filter_map(|b| {
+            if let Body::Breaker(b) = b {
+                Some((b.to.clone(), b.reason.clone()))
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// Opens the breaker with no cool-down: the next cycle is a trial.
 fn trial_next(e: &mut Engine) {
     e.breaker = Breaker::new(Duration::ZERO);
-    e.breaker.on_failure(Instant::now(), &Failure::ModelMissing("reset".into()));
+    e.breaker
+        .on_failure(Instant::now(), &Failure::ModelMissing("reset".into()));
 }
 
 fn pending(id: &str, submit: f64) -> JobView {
@@ -85,7 +132,10 @@ fn pending(id: &str, submit: f64) -> JobView {
 #[tokio::test(start_paused = true)]
 async fn predicts_decides_and_measures_a_finished_job() {
     let mut e = engine(healthy());
-    let recs = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "state_change").await.bodies();
+    let recs = e
+        .cycle(&view(100.0, vec![pending("1", 99.0)]), "state_change")
+        .await
+        .bodies();
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Candidate);
     assert_eq!(c.predictions.get("1"), Some(&30.0));
@@ -93,12 +143,44 @@ async fn predicts_decides_and_measures_a_finished_job() {
     assert_eq!(c.baseline.as_ref().unwrap().started_ids(), ["1"]);
     assert_eq!(c.model_version.as_deref(), Some("scripted"));
 
-    e.cycle(&view(101.0, vec![job("1", Phase::Running, 2, 99.0, Some(101.0), None)]), "state_change").await;
-    let recs = e.cycle(&view(121.0, vec![job("1", Phase::Finished, 2, 99.0, Some(101.0), Some(121.0))]), "job_finished").await.bodies();
-    let fin = recs.iter().find_map(|b| if let Body::Finished(f) = b { Some(f) } else { None }).unwrap();
-    assert_eq!((fin.runtime_s, fin.predicted_runtime_s, fin.error_s), (20.0, Some(30.0), Some(10.0)));
+    e.cycle(
+        &view(
+            101.0,
+            vec![job("1", Phase::Running, 2, 99.0, Some(101.0), None)],
+        ),
+        "state_change",
+    )
+    .await;
+    let recs = e
+        .cycle(
+            &view(
+                121.0,
+                vec![job("1", Phase::Finished, 2, 99.0, Some(101.0), Some(121.0))],
+            ),
+            "job_finished",
+        )
+        .await
+        .bodies();
+    let fin = recs
+        .iter()
+        .find_map(|b| {
+            if let Body::Finished(f) = b {
+                Some(f)
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    assert_eq!(
+        (fin.runtime_s, fin.predicted_runtime_s, fin.error_s),
+        (20.0, Some(30.0), Some(10.0))
+    );
     assert_eq!(fin.candidate_start_unix_s, Some(100.0));
-    assert_eq!(fin.counterfactual_delta_s, Some(-1.0), "the candidate would have started it a second earlier");
+    assert_eq!(
+        fin.counterfactual_delta_s,
+        Some(-1.0),
+        "the candidate would have started it a second earlier"
+    );
     assert_eq!(cycle_of(&recs).changes[0].what, ChangeKind::Finished);
 }
 
@@ -106,22 +188,40 @@ async fn predicts_decides_and_measures_a_finished_job() {
 async fn a_model_giving_nan_opens_the_breaker_in_one_cycle_and_falls_back() {
     let mut e = engine(scripted(f64::NAN, Duration::ZERO, "broken"));
     let metrics = Metrics::default();
-    let cycled = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await;
+    let cycled = e
+        .cycle(&view(100.0, vec![pending("1", 99.0)]), "timer")
+        .await;
     cycled.tally.apply(&metrics);
     let recs = cycled.bodies();
-    assert_eq!(breaker_moves(&recs), [("open".to_string(), "model error: 1 estimate(s) were NaN or negative".to_string())]);
+    assert_eq!(
+        breaker_moves(&recs),
+        [(
+            "open".to_string(),
+            "model error: 1 estimate(s) were NaN or negative".to_string()
+        )]
+    );
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Fallback);
     assert!(c.candidate.is_none() && c.baseline.is_some());
     let text = metrics.render();
     assert!(text.contains("foresight_breaker_state 2"), "{text}");
-    assert!(text.contains("foresight_fallbacks_total{reason=\"model_error\"} 1"), "{text}");
-    let c2 = e.cycle(&view(101.0, vec![pending("1", 99.0)]), "timer").await.bodies();
-    assert_eq!(cycle_of(&c2).fallback_reason.as_deref(), Some("circuit breaker open"));
+    assert!(
+        text.contains("foresight_fallbacks_total{reason=\"model_error\"} 1"),
+        "{text}"
+    );
+    let c2 = e
+        .cycle(&view(101.0, vec![pending("1", 99.0)]), "timer")
+        .await
+        .bodies();
+    assert_eq!(
+        cycle_of(&c2).fallback_reason.as_deref(),
+        Some("circuit breaker open")
+    );
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_breaker_half_opens_after_its_cool_down_on_the_paused_clock_and_closes_on_a_healthy_trial() {
+async fn the_breaker_half_opens_after_its_cool_down_on_the_paused_clock_and_closes_on_a_healthy_trial()
+ {
     let mut e = engine(scripted(f64::NAN, Duration::ZERO, "broken"));
     let at = |t: f64| view(t, vec![pending("1", 99.0)]);
     let recs = e.cycle(&at(100.0), "timer").await.bodies();
@@ -129,7 +229,11 @@ async fn the_breaker_half_opens_after_its_cool_down_on_the_paused_clock_and_clos
     e.reload(Ok(healthy()));
     tokio::time::advance(Duration::from_secs(59)).await;
     let recs = e.cycle(&at(159.0), "timer").await.bodies();
-    assert_eq!(cycle_of(&recs).fallback_reason.as_deref(), Some("circuit breaker open"), "59 s of a 60 s cool-down");
+    assert_eq!(
+        cycle_of(&recs).fallback_reason.as_deref(),
+        Some("circuit breaker open"),
+        "59 s of a 60 s cool-down"
+    );
     tokio::time::advance(Duration::from_secs(2)).await;
     let recs = e.cycle(&at(161.0), "timer").await.bodies();
     let moves: Vec<String> = breaker_moves(&recs).into_iter().map(|(to, _)| to).collect();
@@ -141,25 +245,62 @@ async fn the_breaker_half_opens_after_its_cool_down_on_the_paused_clock_and_clos
 async fn a_call_past_its_deadline_falls_back_on_the_paused_clock() {
     // the model takes 300 ms of real time; the paused clock waits for it and
     // the call's own time is measured against the deadline
-    let cfg = EngineConfig { deadline: Duration::from_millis(100), ..config() };
-    let mut e = engine_with(cfg, "easy++", "easy", Ok(scripted(30.0, Duration::from_millis(300), "slow")));
-    let recs = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await.bodies();
-    assert_eq!(breaker_moves(&recs)[0], ("open".to_string(), "model missed its 100 ms deadline".to_string()));
+    let cfg = EngineConfig {
+        deadline: Duration::from_millis(100),
+        ..config()
+    };
+    let mut e = engine_with(
+        cfg,
+        "easy++",
+        "easy",
+        Ok(scripted(30.0, Duration::from_millis(300), "slow")),
+    );
+    let recs = e
+        .cycle(&view(100.0, vec![pending("1", 99.0)]), "timer")
+        .await
+        .bodies();
+    assert_eq!(
+        breaker_moves(&recs)[0],
+        (
+            "open".to_string(),
+            "model missed its 100 ms deadline".to_string()
+        )
+    );
     assert_eq!(cycle_of(&recs).source, Source::Fallback);
-    assert_eq!(cycle_of(&recs).predictions.get("1"), Some(&30.0), "what it answered is still logged");
+    assert_eq!(
+        cycle_of(&recs).predictions.get("1"),
+        Some(&30.0),
+        "what it answered is still logged"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_missing_model_falls_back_every_permitted_cycle_until_one_loads() {
     let mut e = engine_with(config(), "easy++", "easy", Err("no model given".into()));
-    let recs = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await.bodies();
-    assert_eq!(cycle_of(&recs).fallback_reason.as_deref(), Some("model missing: no model given"));
+    let recs = e
+        .cycle(&view(100.0, vec![pending("1", 99.0)]), "timer")
+        .await
+        .bodies();
+    assert_eq!(
+        cycle_of(&recs).fallback_reason.as_deref(),
+        Some("model missing: no model given")
+    );
     e.reload(Ok(healthy()));
     trial_next(&mut e);
-    let recs = e.cycle(&view(101.0, vec![pending("1", 99.0), pending("2", 100.5)]), "timer").await.bodies();
+    let recs = e
+        .cycle(
+            &view(101.0, vec![pending("1", 99.0), pending("2", 100.5)]),
+            "timer",
+        )
+        .await
+        .bodies();
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Candidate, "{:?}", c.fallback_reason);
-    assert_eq!((c.predictions.get("1"), c.predictions.get("2")), (Some(&30.0), Some(&30.0)), "built with every live job");
+    assert_eq!(
+        (c.predictions.get("1"), c.predictions.get("2")),
+        (Some(&30.0), Some(&30.0)),
+        "built with every live job"
+    );
 }
 
 #[tokio::test]
@@ -168,23 +309,56 @@ async fn a_late_answer_is_kept_and_a_reload_during_the_call_serves_the_next_cycl
     let gate = Arc::new(Mutex::new(()));
     let held = gate.lock().unwrap();
     let g = gate.clone();
-    let v1 = ServedModel::custom(move || Box::new(Scripted { estimate: 7.0, sleep: Duration::ZERO, gate: Some(g.clone()) }), "v1");
-    let cfg = EngineConfig { deadline: Duration::from_millis(50), ..config() };
+    let v1 = ServedModel::custom(
+        move || {
+            Box::new(Scripted {
+                estimate: 7.0,
+                sleep: Duration::ZERO,
+                gate: Some(g.clone()),
+            })
+        },
+        "v1",
+    );
+    let cfg = EngineConfig {
+        deadline: Duration::from_millis(50),
+        ..config()
+    };
     let mut e = engine_with(cfg, "easy++", "easy", Ok(v1));
-    let recs = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await.bodies();
-    assert!(breaker_moves(&recs)[0].1.contains("deadline"), "{:?}", breaker_moves(&recs));
+    let recs = e
+        .cycle(&view(100.0, vec![pending("1", 99.0)]), "timer")
+        .await
+        .bodies();
+    assert!(
+        breaker_moves(&recs)[0].1.contains("deadline"),
+        "{:?}",
+        breaker_moves(&recs)
+    );
     // reloaded while v1's call is still under way: never dropped
     e.reload(Ok(scripted(30.0, Duration::ZERO, "v2")));
     drop(held);
     e.settle().await;
     e.cfg.deadline = Duration::from_secs(20);
     trial_next(&mut e);
-    let recs = e.cycle(&view(102.0, vec![pending("1", 99.0), pending("2", 101.0)]), "timer").await.bodies();
+    let recs = e
+        .cycle(
+            &view(102.0, vec![pending("1", 99.0), pending("2", 101.0)]),
+            "timer",
+        )
+        .await
+        .bodies();
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Candidate, "{:?}", c.fallback_reason);
-    assert_eq!(c.model_version.as_deref(), Some("v2"), "the version that served this cycle");
+    assert_eq!(
+        c.model_version.as_deref(),
+        Some("v2"),
+        "the version that served this cycle"
+    );
     assert_eq!(c.predictions.get("2"), Some(&30.0), "predicted by v2");
-    assert_eq!(c.predictions.get("1"), Some(&7.0), "v1's late estimate, kept");
+    assert_eq!(
+        c.predictions.get("1"),
+        Some(&7.0),
+        "v1's late estimate, kept"
+    );
 }
 
 #[tokio::test]
@@ -202,23 +376,58 @@ async fn a_policy_that_panics_opens_the_breaker_and_a_fresh_one_decides_after() 
     }
     let made = Arc::new(AtomicUsize::new(0));
     let m = made.clone();
-    let make = move || -> Box<dyn Policy> { Box::new(Flaky(policy("easy"), m.fetch_add(1, Ordering::SeqCst) == 0)) };
-    let mut e = Engine::new(config(), make, || policy("easy"), PredictorKind::Requested.build(Vec::new), Ok(healthy()));
+    let make = move || -> Box<dyn Policy> {
+        Box::new(Flaky(policy("easy"), m.fetch_add(1, Ordering::SeqCst) == 0))
+    };
+    let mut e = Engine::new(
+        config(),
+        make,
+        || policy("easy"),
+        PredictorKind::Requested.build(Vec::new),
+        Ok(healthy()),
+    );
     let metrics = Metrics::default();
-    let cycled = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await;
+    let cycled = e
+        .cycle(&view(100.0, vec![pending("1", 99.0)]), "timer")
+        .await;
     cycled.tally.apply(&metrics);
     let recs = cycled.bodies();
     let moves = breaker_moves(&recs);
     assert_eq!(moves[0].0, "open");
-    assert!(moves[0].1.starts_with("panic: the candidate panicked while deciding"), "{moves:?}");
+    assert!(
+        moves[0]
+            .1
+            .starts_with("panic: the candidate panicked while deciding"),
+        "{moves:?}"
+    );
     assert_eq!(cycle_of(&recs).source, Source::Fallback);
-    assert!(cycle_of(&recs).baseline.as_ref().is_some_and(|b| b.started_ids() == ["1"]), "the baseline decided in the same cycle");
-    assert!(metrics.render().contains("foresight_fallbacks_total{reason=\"panic\"} 1"));
+    assert!(
+        cycle_of(&recs)
+            .baseline
+            .as_ref()
+            .is_some_and(|b| b.started_ids() == ["1"]),
+        "the baseline decided in the same cycle"
+    );
+    assert!(
+        metrics
+            .render()
+            .contains("foresight_fallbacks_total{reason=\"panic\"} 1")
+    );
     trial_next(&mut e);
-    let recs = e.cycle(&view(101.0, vec![pending("1", 99.0)]), "timer").await.bodies();
+    let recs = e
+        .cycle(&view(101.0, vec![pending("1", 99.0)]), "timer")
+        .await
+        .bodies();
     assert_eq!(cycle_of(&recs).source, Source::Candidate);
-    assert_eq!(cycle_of(&recs).candidate.as_ref().unwrap().started_ids(), ["1"]);
-    assert_eq!(made.load(Ordering::SeqCst), 2, "one fresh policy, the state kept");
+    assert_eq!(
+        cycle_of(&recs).candidate.as_ref().unwrap().started_ids(),
+        ["1"]
+    );
+    assert_eq!(
+        made.load(Ordering::SeqCst),
+        2,
+        "one fresh policy, the state kept"
+    );
 }
 
 #[tokio::test]
@@ -234,30 +443,85 @@ async fn a_model_that_panics_opens_the_breaker_and_the_candidate_is_built_anew()
         }
     }
     let mut e = engine(ServedModel::custom(|| Box::new(Bomb), "bomb"));
-    e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await;
-    let recs = e.cycle(&view(101.0, vec![pending("1", 99.0), pending("2", 100.5)]), "timer").await.bodies();
+    e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer")
+        .await;
+    let recs = e
+        .cycle(
+            &view(101.0, vec![pending("1", 99.0), pending("2", 100.5)]),
+            "timer",
+        )
+        .await
+        .bodies();
     let moves = breaker_moves(&recs);
-    assert!(moves[0].1.starts_with("panic: the model panicked"), "{moves:?}");
+    assert!(
+        moves[0].1.starts_with("panic: the model panicked"),
+        "{moves:?}"
+    );
     e.reload(Ok(healthy()));
     trial_next(&mut e);
-    let recs = e.cycle(&view(102.0, vec![pending("1", 99.0), pending("2", 100.5)]), "timer").await.bodies();
+    let recs = e
+        .cycle(
+            &view(102.0, vec![pending("1", 99.0), pending("2", 100.5)]),
+            "timer",
+        )
+        .await
+        .bodies();
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Candidate, "{:?}", c.fallback_reason);
-    assert_eq!(c.predictions.get("2"), Some(&30.0), "rebuilt: job 2 predicted by the new model");
-    assert_eq!(c.candidate.as_ref().unwrap().started_ids(), ["1", "2"], "the rebuilt runtime holds both");
+    assert_eq!(
+        c.predictions.get("2"),
+        Some(&30.0),
+        "rebuilt: job 2 predicted by the new model"
+    );
+    assert_eq!(
+        c.candidate.as_ref().unwrap().started_ids(),
+        ["1", "2"],
+        "the rebuilt runtime holds both"
+    );
 }
 
 #[tokio::test]
 async fn the_kept_baseline_runtime_matches_one_built_afresh_after_changes() {
     let mut e = engine(healthy());
     let r = |id: &str, start: f64| job(id, Phase::Running, 2, 90.0, Some(start), None);
-    let f = |id: &str, start: f64, end: f64| job(id, Phase::Finished, 2, 90.0, Some(start), Some(end));
+    let f =
+        |id: &str, start: f64, end: f64| job(id, Phase::Finished, 2, 90.0, Some(start), Some(end));
     let views = [
-        view(100.0, vec![pending("1", 90.0), pending("2", 91.0), pending("3", 92.0)]),
-        view(101.0, vec![r("1", 101.0), r("2", 101.0), pending("3", 92.0), pending("4", 100.5)]),
-        view(102.0, vec![f("1", 101.0, 102.0), r("2", 101.0), r("3", 102.0), pending("4", 100.5), r("5", 101.5), pending("7", 101.8)]),
+        view(
+            100.0,
+            vec![pending("1", 90.0), pending("2", 91.0), pending("3", 92.0)],
+        ),
+        view(
+            101.0,
+            vec![
+                r("1", 101.0),
+                r("2", 101.0),
+                pending("3", 92.0),
+                pending("4", 100.5),
+            ],
+        ),
+        view(
+            102.0,
+            vec![
+                f("1", 101.0, 102.0),
+                r("2", 101.0),
+                r("3", 102.0),
+                pending("4", 100.5),
+                r("5", 101.5),
+                pending("7", 101.8),
+            ],
+        ),
         // job 7 is withdrawn (it vanishes without running)
-        view(103.0, vec![r("2", 101.0), f("3", 102.0, 103.0), r("4", 103.0), r("5", 101.5), pending("6", 102.5)]),
+        view(
+            103.0,
+            vec![
+                r("2", 101.0),
+                f("3", 102.0, 103.0),
+                r("4", 103.0),
+                r("5", 101.5),
+                pending("6", 102.5),
+            ],
+        ),
     ];
     for v in &views {
         e.cycle(v, "state_change").await;
@@ -270,10 +534,23 @@ async fn the_kept_baseline_runtime_matches_one_built_afresh_after_changes() {
         (pending, running, s.free_total())
     };
     let kept = e.baseline().unwrap().state();
-    let mut fresh = Runtime::new(e.tracker.cluster(), policy("easy"), PredictorKind::Requested.build(Vec::new), RuntimeConfig::default());
+    let mut fresh = Runtime::new(
+        e.tracker.cluster(),
+        policy("easy"),
+        PredictorKind::Requested.build(Vec::new),
+        RuntimeConfig::default(),
+    );
     feed::rebuild(&mut fresh, &e.tracker, &e.index, |_| None, 103.0);
     assert_eq!(keys(kept), keys(fresh.state()));
-    assert_eq!(keys(kept), (vec![6], vec![2, 4, 5], foresight_core::Resources::new(4, 0, 0)), "n1 is full (clipped), n2 free");
+    assert_eq!(
+        keys(kept),
+        (
+            vec![6],
+            vec![2, 4, 5],
+            foresight_core::Resources::new(4, 0, 0)
+        ),
+        "n1 is full (clipped), n2 free"
+    );
 }
 
 /// What a [`Told`] model was told: ends, starts and forgotten jobs, by key.
@@ -302,7 +579,11 @@ impl Predictor for Told {
         self.0.lock().unwrap().ends.push((job.key.0, runtime_s));
     }
     fn correct(&mut self, job: &JobInfo, o: &Outlived) -> f64 {
-        self.0.lock().unwrap().outlived.push((job.key.0, o.elapsed_s, o.estimate_s));
+        self.0
+            .lock()
+            .unwrap()
+            .outlived
+            .push((job.key.0, o.elapsed_s, o.estimate_s));
         o.estimate_s * 2.0
     }
     fn forget(&mut self, job: &JobInfo) {
@@ -313,23 +594,57 @@ impl Predictor for Told {
 fn told(estimate: f64) -> (ServedModel, Arc<Mutex<Heard>>) {
     let heard = Arc::new(Mutex::new(Heard::default()));
     let h = heard.clone();
-    (ServedModel::custom(move || Box::new(Told(h.clone(), estimate)), "told"), heard)
+    (
+        ServedModel::custom(move || Box::new(Told(h.clone(), estimate)), "told"),
+        heard,
+    )
 }
 
 #[tokio::test]
 async fn what_the_model_missed_while_the_breaker_was_open_reaches_it_at_the_next_call() {
     let mut e = engine(scripted(f64::NAN, Duration::ZERO, "broken"));
-    let recs = e.cycle(&view(100.0, vec![pending("1", 99.0), pending("2", 99.5)]), "timer").await.bodies();
+    let recs = e
+        .cycle(
+            &view(100.0, vec![pending("1", 99.0), pending("2", 99.5)]),
+            "timer",
+        )
+        .await
+        .bodies();
     assert_eq!(breaker_moves(&recs)[0].0, "open");
     // while open: job 1 runs and ends, job 2 is withdrawn
-    e.cycle(&view(101.0, vec![job("1", Phase::Running, 2, 99.0, Some(101.0), None), pending("2", 99.5)]), "timer").await;
-    let recs = e.cycle(&view(120.0, vec![job("1", Phase::Finished, 2, 99.0, Some(101.0), Some(120.0))]), "timer").await.bodies();
-    assert_eq!(cycle_of(&recs).fallback_reason.as_deref(), Some("circuit breaker open"));
+    e.cycle(
+        &view(
+            101.0,
+            vec![
+                job("1", Phase::Running, 2, 99.0, Some(101.0), None),
+                pending("2", 99.5),
+            ],
+        ),
+        "timer",
+    )
+    .await;
+    let recs = e
+        .cycle(
+            &view(
+                120.0,
+                vec![job("1", Phase::Finished, 2, 99.0, Some(101.0), Some(120.0))],
+            ),
+            "timer",
+        )
+        .await
+        .bodies();
+    assert_eq!(
+        cycle_of(&recs).fallback_reason.as_deref(),
+        Some("circuit breaker open")
+    );
 
     let (model, heard) = told(30.0);
     e.reload(Ok(model));
     trial_next(&mut e);
-    let recs = e.cycle(&view(121.0, vec![pending("3", 120.5)]), "timer").await.bodies();
+    let recs = e
+        .cycle(&view(121.0, vec![pending("3", 120.5)]), "timer")
+        .await
+        .bodies();
     assert_eq!(cycle_of(&recs).source, Source::Candidate);
     let heard = heard.lock().unwrap();
     assert_eq!(heard.starts, [1], "job 1's start, never told");
@@ -348,50 +663,129 @@ async fn a_job_asking_for_one_node_is_not_spread_over_two_in_shadow_mode() {
     one_node.job.req_nodes = Some(1);
     let mut on_n2 = job("2", Phase::Running, 2, 90.0, Some(95.0), None);
     on_n2.nodes = vec!["n2".into()];
-    let recs = e.cycle(&view(100.0, vec![job("1", Phase::Running, 2, 90.0, Some(95.0), None), on_n2, one_node]), "timer").await.bodies();
+    let recs = e
+        .cycle(
+            &view(
+                100.0,
+                vec![
+                    job("1", Phase::Running, 2, 90.0, Some(95.0), None),
+                    on_n2,
+                    one_node,
+                ],
+            ),
+            "timer",
+        )
+        .await
+        .bodies();
     let c = cycle_of(&recs);
-    assert!(c.candidate.as_ref().unwrap().started_ids().is_empty(), "2 + 2 free CPUs on two nodes: it must wait");
+    assert!(
+        c.candidate.as_ref().unwrap().started_ids().is_empty(),
+        "2 + 2 free CPUs on two nodes: it must wait"
+    );
     assert!(c.baseline.as_ref().unwrap().started_ids().is_empty());
 }
 
 #[tokio::test]
 async fn fair_share_usage_is_charged_when_jobs_end_in_shadow_mode() {
     let mut e = engine_with(config(), "easy", "fairshare", Ok(healthy()));
-    let by = |id: &str, user: &str, v: JobView| JobView { job: foresight_core::Job { job_id: id.into(), user: Some(user.into()), ..v.job }, ..v };
+    let by = |id: &str, user: &str, v: JobView| JobView {
+        job: foresight_core::Job {
+            job_id: id.into(),
+            user: Some(user.into()),
+            ..v.job
+        },
+        ..v
+    };
     let big = |id: &str, user: &str, phase: Phase, start: Option<f64>, end: Option<f64>| {
         let mut v = by(id, user, job(id, phase, 8, 10.0, start, end));
-        v.nodes = if start.is_some() { vec!["n1".into(), "n2".into()] } else { vec![] };
+        v.nodes = if start.is_some() {
+            vec!["n1".into(), "n2".into()]
+        } else {
+            vec![]
+        };
         v
     };
-    e.cycle(&view(100.0, vec![big("1", "alice", Phase::Running, Some(20.0), None)]), "timer").await;
+    e.cycle(
+        &view(
+            100.0,
+            vec![big("1", "alice", Phase::Running, Some(20.0), None)],
+        ),
+        "timer",
+    )
+    .await;
     let recs = e
         .cycle(
-            &view(200.0, vec![big("1", "alice", Phase::Finished, Some(20.0), Some(200.0)), big("3", "alice", Phase::Pending, None, None), big("4", "bob", Phase::Pending, None, None)]),
+            &view(
+                200.0,
+                vec![
+                    big("1", "alice", Phase::Finished, Some(20.0), Some(200.0)),
+                    big("3", "alice", Phase::Pending, None, None),
+                    big("4", "bob", Phase::Pending, None, None),
+                ],
+            ),
             "timer",
         )
         .await
         .bodies();
     let c = cycle_of(&recs);
-    assert_eq!(c.baseline.as_ref().unwrap().started_ids(), ["4"], "alice used the cluster: bob goes first");
+    assert_eq!(
+        c.baseline.as_ref().unwrap().started_ids(),
+        ["4"],
+        "alice used the cluster: bob goes first"
+    );
     let usage = e.baseline().unwrap().state().usage().user_usage(0, 200.0);
-    assert!(usage > 170.0 && usage <= 180.0, "the whole cluster for 180 s, decayed a little: {usage}");
+    assert!(
+        usage > 170.0 && usage <= 180.0,
+        "the whole cluster for 180 s, decayed a little: {usage}"
+    );
 }
 
 #[tokio::test]
 async fn an_outlived_estimate_is_corrected_at_each_instant_it_ran_out_as_in_the_simulator() {
     let (model, heard) = told(10.0);
     let mut e = engine(model);
-    e.cycle(&view(100.0, vec![pending("1", 99.0), pending("2", 99.0)]), "timer").await;
-    e.cycle(&view(101.0, vec![job("1", Phase::Running, 2, 99.0, Some(100.0), None), pending("2", 99.0)]), "timer").await;
+    e.cycle(
+        &view(100.0, vec![pending("1", 99.0), pending("2", 99.0)]),
+        "timer",
+    )
+    .await;
+    e.cycle(
+        &view(
+            101.0,
+            vec![
+                job("1", Phase::Running, 2, 99.0, Some(100.0), None),
+                pending("2", 99.0),
+            ],
+        ),
+        "timer",
+    )
+    .await;
     // at 135 it still runs: its estimate ran out at 110, then at 120
-    e.cycle(&view(135.0, vec![job("1", Phase::Running, 2, 99.0, Some(100.0), None), pending("2", 99.0)]), "timer").await;
-    assert_eq!(heard.lock().unwrap().outlived, [(1, 10.0, 10.0), (1, 20.0, 20.0)]);
+    e.cycle(
+        &view(
+            135.0,
+            vec![
+                job("1", Phase::Running, 2, 99.0, Some(100.0), None),
+                pending("2", 99.0),
+            ],
+        ),
+        "timer",
+    )
+    .await;
+    assert_eq!(
+        heard.lock().unwrap().outlived,
+        [(1, 10.0, 10.0), (1, 20.0, 20.0)]
+    );
 }
 
 #[tokio::test]
 async fn the_fair_share_half_life_is_the_engines_setting() {
-    let cfg = EngineConfig { usage_half_life_s: 3600.0, ..config() };
+    let cfg = EngineConfig {
+        usage_half_life_s: 3600.0,
+        ..config()
+    };
     let mut e = engine_with(cfg, "easy", "fairshare", Ok(healthy()));
-    e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await;
+    e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer")
+        .await;
     assert_eq!(e.baseline().unwrap().state().usage().half_life_s(), 3600.0);
 }

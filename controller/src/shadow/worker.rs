@@ -91,7 +91,10 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 /// One call on the blocking thread: apply `inputs` at `now`, then decide.
 fn call(mut served: Served, make: &PolicyFactory, inputs: &[Fed], now: f64) -> Returned {
     let from = Instant::now();
-    let mut answer = Answer { version: served.version.clone(), ..Answer::default() };
+    let mut answer = Answer {
+        version: served.version.clone(),
+        ..Answer::default()
+    };
     let r = &mut served.rt;
     let before = r.stats().unusable_estimates;
     let fed = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -106,11 +109,16 @@ fn call(mut served: Served, make: &PolicyFactory, inputs: &[Fed], now: f64) -> R
     }));
     let kept = match fed {
         Err(panic) => {
-            answer.failure = Some(Failure::Panic(format!("the model panicked: {}", panic_text(&*panic))));
+            answer.failure = Some(Failure::Panic(format!(
+                "the model panicked: {}",
+                panic_text(&*panic)
+            )));
             None
         }
         Ok(Err(refused)) => {
-            answer.failure = Some(Failure::ModelError(format!("the candidate's state refused an input ({refused}); rebuilt")));
+            answer.failure = Some(Failure::ModelError(format!(
+                "the candidate's state refused an input ({refused}); rebuilt"
+            )));
             None
         }
         Ok(Ok(made)) => {
@@ -119,7 +127,10 @@ fn call(mut served: Served, make: &PolicyFactory, inputs: &[Fed], now: f64) -> R
             match std::panic::catch_unwind(AssertUnwindSafe(|| r.decide(now, &Observed).cloned())) {
                 Ok(decision) => answer.decision = decision,
                 Err(panic) => {
-                    answer.failure = Some(Failure::Panic(format!("the candidate panicked while deciding: {}", panic_text(&*panic))));
+                    answer.failure = Some(Failure::Panic(format!(
+                        "the candidate panicked while deciding: {}",
+                        panic_text(&*panic)
+                    )));
                     r.replace_policy(make());
                 }
             }
@@ -141,7 +152,11 @@ pub enum Asked {
 impl Candidate {
     /// A candidate with no runtime yet; `make_policy` makes its policies.
     pub fn new(make_policy: PolicyFactory) -> Self {
-        Self { slot: Slot::Lost, make_policy, swap: None }
+        Self {
+            slot: Slot::Lost,
+            make_policy,
+            swap: None,
+        }
     }
 
     /// True when it has no runtime and needs one built.
@@ -165,7 +180,10 @@ impl Candidate {
     pub fn install(&mut self, rt: CandidateRuntime, version: String) {
         self.lose();
         self.swap = None;
-        self.slot = Slot::Idle(Served { rt: Box::new(rt), version });
+        self.slot = Slot::Idle(Served {
+            rt: Box::new(rt),
+            version,
+        });
     }
 
     /// Serves a reloaded model from the next call on (the current one, if
@@ -177,19 +195,27 @@ impl Candidate {
     /// Takes back the runtime from a late call that has ended, and its
     /// answer; `None` while it runs (or when there is none).
     pub async fn take_late(&mut self) -> Option<Answer> {
-        let Slot::Busy(h) = &self.slot else { return None };
+        let Slot::Busy(h) = &self.slot else {
+            return None;
+        };
         if !h.is_finished() {
             return None;
         }
-        let Slot::Busy(h) = std::mem::replace(&mut self.slot, Slot::Lost) else { unreachable!() };
+        let Slot::Busy(h) = std::mem::replace(&mut self.slot, Slot::Lost) else {
+            unreachable!()
+        };
         Some(self.returned(h.await))
     }
 
     /// Waits for a late call to end (at shutdown, or in a test) and takes
     /// back its runtime; its answer, if there was one.
     pub async fn settle(&mut self) -> Option<Answer> {
-        let Slot::Busy(_) = &self.slot else { return None };
-        let Slot::Busy(h) = std::mem::replace(&mut self.slot, Slot::Lost) else { unreachable!() };
+        let Slot::Busy(_) = &self.slot else {
+            return None;
+        };
+        let Slot::Busy(h) = std::mem::replace(&mut self.slot, Slot::Lost) else {
+            unreachable!()
+        };
         Some(self.returned(h.await))
     }
 
@@ -201,7 +227,10 @@ impl Candidate {
             }
             Err(e) => {
                 self.slot = Slot::Lost;
-                Answer { failure: Some(Failure::Panic(format!("the candidate's call failed: {e}"))), ..Answer::default() }
+                Answer {
+                    failure: Some(Failure::Panic(format!("the candidate's call failed: {e}"))),
+                    ..Answer::default()
+                }
             }
         }
     }
@@ -210,13 +239,17 @@ impl Candidate {
     /// and decide; [`Candidate::wait`] waits for the answer. False (and
     /// nothing started) when the runtime is not here (lost, or busy).
     pub fn start(&mut self, inputs: Vec<Fed>, now: f64) -> bool {
-        let Slot::Idle(mut served) = std::mem::replace(&mut self.slot, Slot::Lost) else { return false };
+        let Slot::Idle(mut served) = std::mem::replace(&mut self.slot, Slot::Lost) else {
+            return false;
+        };
         if let Some((predictor, version)) = self.swap.take() {
             *served.rt.predictor_mut() = predictor;
             served.version = version;
         }
         let make = self.make_policy.clone();
-        self.slot = Slot::Busy(tokio::task::spawn_blocking(move || call(served, &make, &inputs, now)));
+        self.slot = Slot::Busy(tokio::task::spawn_blocking(move || {
+            call(served, &make, &inputs, now)
+        }));
         true
     }
 
@@ -225,7 +258,10 @@ impl Candidate {
     pub async fn wait(&mut self, deadline: Duration) -> Asked {
         let Slot::Busy(h) = &mut self.slot else {
             let failure = Some(Failure::ModelMissing("the candidate has no runtime".into()));
-            return Asked::Answered(Answer { failure, ..Answer::default() });
+            return Asked::Answered(Answer {
+                failure,
+                ..Answer::default()
+            });
         };
         match tokio::time::timeout(deadline, h).await {
             Ok(r) => Asked::Answered(self.returned(r)),

@@ -23,6 +23,9 @@ impl Predictor for Clairvoyant {
     }
 
     fn predict(&mut self, job: &JobInfo) -> f64 {
-        self.runtimes_s.get(job.key.0 as usize).copied().unwrap_or(job.limit_s)
+        self.runtimes_s
+            .get(job.key.0 as usize)
+            .copied()
+            .unwrap_or(job.limit_s)
     }
 }

@@ -13,7 +13,9 @@ pub struct Requested {
 
 impl Default for Requested {
     fn default() -> Self {
-        Self { fallback_s: 86_400.0 }
+        Self {
+            fallback_s: 86_400.0,
+        }
     }
 }
 
@@ -23,6 +25,10 @@ impl Predictor for Requested {
     }
 
     fn predict(&mut self, job: &JobInfo) -> f64 {
-        if job.limit_s.is_finite() { job.limit_s } else { self.fallback_s }
+        if job.limit_s.is_finite() {
+            job.limit_s
+        } else {
+            self.fallback_s
+        }
     }
 }

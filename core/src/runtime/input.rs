@@ -119,4 +119,3 @@ pub enum Enacted<'a> {
         backfilled: bool,
     },
 }
-

@@ -9,18 +9,48 @@ use foresight_models::metrics::{CalibrationBin, ErrorSummary, RuntimeMetrics, Us
 fn metrics(mdape: f64, accuracy: f64, under_rate: f64, bias: f64) -> RuntimeMetrics {
     let calibration = [1.0, 3.0, 10.0, 30.0, 100.0]
         .iter()
-        .map(|&p| CalibrationBin { n: 20, median_predicted_s: p, median_actual_s: p / bias })
+        .map(|&p| CalibrationBin {
+            n: 20,
+            median_predicted_s: p,
+            median_actual_s: p / bias,
+        })
         .collect();
-    RuntimeMetrics { n: 100, mae_s: 12.5 * mdape, mdape, accuracy, under_rate, calibration }
+    RuntimeMetrics {
+        n: 100,
+        mae_s: 12.5 * mdape,
+        mdape,
+        accuracy,
+        under_rate,
+        calibration,
+    }
 }
 
 /// Three users, the model better than EASY++ for two of them.
 fn users() -> Vec<UserAccuracy> {
-    let e = |accuracy: f64, mdape: f64, under_rate: f64| ErrorSummary { accuracy, mdape, under_rate };
+    let e = |accuracy: f64, mdape: f64, under_rate: f64| ErrorSummary {
+        accuracy,
+        mdape,
+        under_rate,
+    };
     vec![
-        UserAccuracy { user: "alice".into(), jobs: 50, model: e(0.8, 0.2, 0.4), easy_plus_plus: e(0.5, 0.7, 0.5) },
-        UserAccuracy { user: "bob".into(), jobs: 30, model: e(0.6, 0.5, 0.5), easy_plus_plus: e(0.4, 0.9, 0.3) },
-        UserAccuracy { user: "carol".into(), jobs: 20, model: e(0.5, 0.6, 0.6), easy_plus_plus: e(0.55, 0.5, 0.35) },
+        UserAccuracy {
+            user: "alice".into(),
+            jobs: 50,
+            model: e(0.8, 0.2, 0.4),
+            easy_plus_plus: e(0.5, 0.7, 0.5),
+        },
+        UserAccuracy {
+            user: "bob".into(),
+            jobs: 30,
+            model: e(0.6, 0.5, 0.5),
+            easy_plus_plus: e(0.4, 0.9, 0.3),
+        },
+        UserAccuracy {
+            user: "carol".into(),
+            jobs: 20,
+            model: e(0.5, 0.6, 0.6),
+            easy_plus_plus: e(0.55, 0.5, 0.35),
+        },
     ]
 }
 
@@ -45,7 +75,13 @@ fn demand() -> DemandForecast {
         history_hours: 504,
         test_hours: 48,
         hours,
-        metrics: Some(DemandMetrics { train_hours: 336, test_hours: 48, mae: 1.0, mae_seasonal_naive_week: 1.5, mae_seasonal_naive_day: 1.0 }),
+        metrics: Some(DemandMetrics {
+            train_hours: 336,
+            test_hours: 48,
+            mae: 1.0,
+            mae_seasonal_naive_week: 1.5,
+            mae_seasonal_naive_day: 1.0,
+        }),
         note: None,
     }
 }
@@ -65,10 +101,18 @@ pub fn evaluations() -> Vec<Evaluation> {
         importances: Vec::new(),
     };
     let mut gbt = eval("gbt", metrics(0.35, 0.7, 0.45, 1.1));
-    gbt.importances = [("user_mean_log_runtime", 120.5), ("req_time_s", 40.25), ("name_token:train", 7.0), ("hour_of_day", 0.5)]
-        .iter()
-        .map(|&(feature, importance)| FeatureImportance { feature: feature.into(), importance })
-        .collect();
+    gbt.importances = [
+        ("user_mean_log_runtime", 120.5),
+        ("req_time_s", 40.25),
+        ("name_token:train", 7.0),
+        ("hour_of_day", 0.5),
+    ]
+    .iter()
+    .map(|&(feature, importance)| FeatureImportance {
+        feature: feature.into(),
+        importance,
+    })
+    .collect();
     vec![gbt, eval("linear", metrics(0.5, 0.6, 0.5, 0.8))]
 }
 
@@ -76,7 +120,11 @@ pub fn evaluations() -> Vec<Evaluation> {
 fn model_markdown() {
     let r = foresight_reports::render_model("Runtime models: fixture", &evaluations()).unwrap();
     assert_eq!(r.html.matches("<svg").count(), 6);
-    assert!(r.json.contains("\"gbt\"") && r.json.contains("\"by_user\"") && r.json.contains("\"seasonal_naive_week\""));
+    assert!(
+        r.json.contains("\"gbt\"")
+            && r.json.contains("\"by_user\"")
+            && r.json.contains("\"seasonal_naive_week\"")
+    );
     insta::assert_snapshot!(r.markdown);
 }
 
@@ -103,6 +151,12 @@ fn a_demand_window_of_one_hour_is_said_not_drawn() {
     d.note = Some("1 hour of history before the test window; the forecaster needs 336.".into());
     let r = foresight_reports::render_model("short", &[e]).unwrap();
     assert_eq!(r.html.matches("<svg").count(), 5, "no demand chart");
-    assert!(r.markdown.contains("too few to draw (2 jobs submitted that hour)") && r.markdown.contains("Note: 1 hour of history"), "{}", r.markdown);
+    assert!(
+        r.markdown
+            .contains("too few to draw (2 jobs submitted that hour)")
+            && r.markdown.contains("Note: 1 hour of history"),
+        "{}",
+        r.markdown
+    );
     assert!(!r.html.contains("NaN"));
 }
