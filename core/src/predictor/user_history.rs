@@ -14,6 +14,8 @@ pub const TSAFRIR_CORRECTIONS_S: [f64; 11] = [
 ];
 
 /// The last two runtimes of every user (by interned id), most recent first.
+/// It gives no interval (two runtimes say nothing of their spread that a
+/// nominal coverage could be stated for); the trained models do.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserHistory {
     last_two: Vec<[Option<f64>; 2]>,
