@@ -7,6 +7,7 @@ use crate::ModelError;
 use crate::classifier::FailureModel;
 use crate::evaluate::Evaluation;
 use crate::features::Schema;
+use crate::interval::Conformal;
 use crate::invalid::{InvalidModel, MAX_FILE_BYTES, Problem};
 use crate::runtime::{ModelKind, RuntimeModel};
 use foresight_core::TraceMeta;
@@ -154,6 +155,11 @@ pub struct ModelFile {
     pub runtime: RuntimeModel,
     /// The failure/time-out classifier (absent when training had one class).
     pub failure: Option<FailureModel>,
+    /// The runtime interval's calibration (see [`crate::interval`]);
+    /// absent when the training window was too small to calibrate, and in
+    /// files written before intervals were kept (they predict no interval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Conformal>,
 }
 
 impl ModelFile {
@@ -175,6 +181,7 @@ impl ModelFile {
             metrics: None,
             runtime,
             failure,
+            interval: None,
         }
     }
 
@@ -252,7 +259,9 @@ impl ModelFile {
     /// in range and after their parent, features within the rows, finite
     /// numbers; regressions: columns within the rows, lengths that agree,
     /// finite numbers, positive scales; a runtime model of the file's
-    /// kind, a classifier with the logistic loss). A file that passes
+    /// kind, a classifier with the logistic loss; an interval with a
+    /// nominal coverage in `(0, 1)`, finite quantiles in order and enough
+    /// calibration jobs). A file that passes
     /// predicts without a panic, a loop or a deep recursion.
     pub fn validate(&self) -> Result<(), InvalidModel> {
         self.schema.check()?;
@@ -282,6 +291,9 @@ impl ModelFile {
         if let Some(failure) = &self.failure {
             failure.check(names.len())?;
         }
+        if let Some(interval) = &self.interval {
+            interval.check()?;
+        }
         Ok(())
     }
 }
@@ -302,6 +314,14 @@ mod tests {
             SplitOptions::default(),
         )
         .unwrap();
+        let m = file.metrics.as_ref().unwrap();
+        let cov = m
+            .interval
+            .as_ref()
+            .expect("a calibrated model's evaluation has its coverage");
+        assert_eq!((cov.n, cov.nominal), (m.runtime.n, 0.8));
+        assert!(cov.coverage > 0.6 && cov.coverage <= 1.0, "{cov:?}");
+        assert!((cov.coverage + cov.below + cov.above - 1.0).abs() < 1e-9);
         if let Some(c) = file.metrics.as_mut().and_then(|m| m.classifier.as_mut()) {
             c.baseline_auc = f64::NAN;
         }
@@ -328,6 +348,27 @@ mod tests {
                 .baseline_auc
                 .is_nan()
         );
+        assert!(back.interval.is_some() && back.interval == file.interval);
+
+        // a file written before intervals were kept loads, with none
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        json.as_object_mut().unwrap().remove("interval").unwrap();
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        assert_eq!(ModelFile::load(&path).unwrap().interval, None);
+        // a hostile one is refused, saying where and why
+        json["interval"] = serde_json::json!({"nominal": 0.8, "q_lo": 2.0, "q_hi": -2.0, "n": 500});
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        let err = ModelFile::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("is invalid: interval: q_lo is 2, above q_hi"),
+            "{err}"
+        );
+        json["interval"] = serde_json::json!({"nominal": 0.8, "q_lo": -1.0, "q_hi": 1.0});
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        let err = ModelFile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("missing field `n`"), "{err}");
+
         std::fs::write(&path, r#"{"format_version": 99}"#).unwrap();
         assert!(matches!(
             ModelFile::load(&path),

@@ -13,6 +13,8 @@
 //! - [`evaluate`](mod@evaluate): time-split evaluation and its metrics; [`file`](mod@file): model
 //!   files with schema, training window, metrics and version, validated
 //!   when read ([`invalid`]: what a malformed or hostile file is refused for).
+//! - [`interval`]: split-conformal runtime intervals in log space, from a
+//!   model file's calibration or the online predictor's own past errors.
 //! - [`online`]: predictors for the simulator (a model file, or a model
 //!   retrained on a sliding window of finished jobs); [`predictor_from_spec`].
 //! - [`classifier`] and [`demand`]: failure/time-out classification and
@@ -28,6 +30,7 @@ pub mod features;
 pub mod file;
 pub mod gbt;
 pub mod history;
+pub mod interval;
 pub mod invalid;
 pub mod linear;
 pub mod matrix;

@@ -13,9 +13,10 @@ use crate::ModelError;
 use crate::features::{Calendar, Schema};
 use crate::file::ModelFile;
 use crate::history::{History, JobTelemetry};
+use crate::interval::{Conformal, DEFAULT_NOMINAL, Residuals, log_error};
 use crate::runtime::{ModelKind, RuntimeModel};
 use foresight_core::Job;
-use foresight_core::predictor::{Outlived, Predictor, UserHistory};
+use foresight_core::predictor::{Interval, Outlived, Predictor, UserHistory};
 use foresight_core::state::{JobInfo, JobKey};
 use foresight_datasets::JobTable;
 use std::collections::{HashMap, VecDeque};
@@ -48,7 +49,9 @@ struct Featurizer {
     jobs: Jobs,
     telemetry: JobTelemetry,
     history: History,
-    rows: HashMap<u32, Vec<f64>>,
+    /// Each waiting or running job's row at submission and the model's
+    /// prediction then (NaN without a model).
+    rows: HashMap<u32, (Vec<f64>, f64)>,
 }
 
 impl Featurizer {
@@ -82,8 +85,16 @@ impl Featurizer {
         self.history.fill(job, &mut row);
         self.history.observe_submit(job);
         let p = model.map(|m| m.predict(&self.schema, &row));
-        self.rows.insert(info.key.0, row);
+        self.rows.insert(info.key.0, (row, p.unwrap_or(f64::NAN)));
         p
+    }
+
+    /// The model's prediction at the job's submission, if a model made one.
+    fn predicted(&self, info: &JobInfo) -> Option<f64> {
+        self.rows
+            .get(&info.key.0)
+            .map(|r| r.1)
+            .filter(|p| !p.is_nan())
     }
 
     fn start(&mut self, info: &JobInfo) {
@@ -92,9 +103,10 @@ impl Featurizer {
         }
     }
 
-    /// Learns the end; returns the job's row at submission. A live record
-    /// is dropped: the job is over.
-    fn end(&mut self, info: &JobInfo, runtime_s: f64, now: f64) -> Option<Vec<f64>> {
+    /// Learns the end; returns the job's row at submission and the model's
+    /// prediction then (NaN without a model). A live record is dropped:
+    /// the job is over.
+    fn end(&mut self, info: &JobInfo, runtime_s: f64, now: f64) -> Option<(Vec<f64>, f64)> {
         let job = self.jobs.get(info.key.0)?;
         self.history
             .observe_end(job, runtime_s, self.telemetry.get(&job.job_id), now);
@@ -112,11 +124,14 @@ impl Featurizer {
     }
 }
 
-/// A trained model file applied to a run.
+/// A trained model file applied to a run. Its interval is the file's
+/// calibration ([`ModelFile::interval`]) around the estimate, capped at the
+/// job's limit; none for a file without one.
 #[derive(Debug, Clone)]
 pub struct FilePredictor {
     features: Featurizer,
     model: RuntimeModel,
+    interval: Option<Conformal>,
 }
 
 impl FilePredictor {
@@ -129,6 +144,7 @@ impl FilePredictor {
         Self {
             features: Featurizer::new(file.schema, table, source_rows),
             model: file.runtime,
+            interval: file.interval,
         }
     }
 }
@@ -155,6 +171,11 @@ impl Predictor for FilePredictor {
     fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
         UserHistory::default().correct(job, outlived)
     }
+
+    fn interval(&mut self, job: &JobInfo, estimate_s: f64) -> Option<Interval> {
+        let floor = self.features.schema.runtime_floor_s;
+        self.interval?.around(estimate_s, floor, job.limit_s)
+    }
 }
 
 impl FilePredictor {
@@ -179,6 +200,7 @@ impl FilePredictor {
         Ok(Self {
             features: Featurizer::with_jobs(file.schema, calendar, Jobs::Live(HashMap::new())),
             model: file.runtime,
+            interval: file.interval,
         })
     }
 
@@ -268,6 +290,11 @@ pub struct OnlineParams {
     pub correction: Correction,
     /// The weight of a finished job in training.
     pub weighting: Weighting,
+    /// The interval's calibration window: the log errors of the model's
+    /// predictions of the last this many jobs that ended.
+    pub calibration_window: usize,
+    /// The interval's nominal coverage.
+    pub nominal: f64,
 }
 
 impl Default for OnlineParams {
@@ -279,11 +306,18 @@ impl Default for OnlineParams {
             min_train: 200,
             correction: Correction::Double,
             weighting: Weighting::None,
+            calibration_window: 2_000,
+            nominal: DEFAULT_NOMINAL,
         }
     }
 }
 
-/// A runtime model retrained on a sliding window of finished jobs.
+/// A runtime model retrained on a sliding window of finished jobs. Its
+/// interval is calibrated causally: from the log errors of the predictions
+/// it made (with whichever model it had then) of the last
+/// [`OnlineParams::calibration_window`] jobs that have ended, so it never
+/// sees a runtime before the job ends. A job estimated by EASY++ (before
+/// the first model) has none, nor has any job until 20 errors are known.
 #[derive(Debug, Clone)]
 pub struct OnlinePredictor {
     features: Featurizer,
@@ -292,6 +326,7 @@ pub struct OnlinePredictor {
     since_train: usize,
     model: Option<RuntimeModel>,
     retrains: usize,
+    residuals: Residuals,
 }
 
 impl OnlinePredictor {
@@ -308,6 +343,7 @@ impl OnlinePredictor {
             since_train: 0,
             model: None,
             retrains: 0,
+            residuals: Residuals::new(params.calibration_window, params.nominal),
         }
     }
 
@@ -348,9 +384,13 @@ impl Predictor for OnlinePredictor {
     }
 
     fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
-        let Some(row) = self.features.end(job, runtime_s, now) else {
+        let Some((row, predicted)) = self.features.end(job, runtime_s, now) else {
             return;
         };
+        if !predicted.is_nan() {
+            let floor = self.features.schema.runtime_floor_s;
+            self.residuals.push(log_error(runtime_s, predicted, floor));
+        }
         let times = match self.params.weighting {
             Weighting::None => 1,
             Weighting::LogCores => 1 + job.demand.total.cpus.max(1).ilog2(),
@@ -371,6 +411,14 @@ impl Predictor for OnlinePredictor {
             Correction::Ladder => UserHistory::default().correct(job, outlived),
             Correction::Double => outlived.estimate_s * 2.0,
         }
+    }
+
+    fn interval(&mut self, job: &JobInfo, estimate_s: f64) -> Option<Interval> {
+        self.features.predicted(job)?;
+        let floor = self.features.schema.runtime_floor_s;
+        self.residuals
+            .conformal()?
+            .around(estimate_s, floor, job.limit_s)
     }
 }
 
@@ -447,6 +495,48 @@ mod tests {
     }
 
     #[test]
+    fn the_online_interval_comes_from_ended_jobs_only_and_asking_changes_nothing() {
+        let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
+        let rows: Vec<u32> = (0..table.jobs.len() as u32).collect();
+        let params = OnlineParams {
+            min_train: 40,
+            retrain_every: 40,
+            ..OnlineParams::default()
+        };
+        let (mut asked, mut quiet) = (
+            OnlinePredictor::new(&table, &rows, params),
+            OnlinePredictor::new(&table, &rows, params),
+        );
+        // each job submitted, then ended, in submission order
+        let (mut none_before_model, mut given) = (0, 0);
+        for (i, job) in table.jobs.iter().enumerate() {
+            let Some(rt) = job.runtime_s else { continue };
+            let j = info(i as u32, job);
+            let (p, q) = (asked.predict(&j), quiet.predict(&j));
+            assert_eq!(
+                p.to_bits(),
+                q.to_bits(),
+                "asking for intervals changes no estimate"
+            );
+            let errors_before = asked.residuals.len();
+            match asked.interval(&j, p.min(j.limit_s)) {
+                Some(iv) => {
+                    given += 1;
+                    assert!(errors_before >= crate::interval::MIN_CALIBRATION);
+                    assert!(iv.lo_s <= p.min(j.limit_s) && p.min(j.limit_s) <= iv.hi_s);
+                }
+                None if asked.model.is_none() => none_before_model += 1,
+                None => assert!(errors_before < crate::interval::MIN_CALIBRATION),
+            }
+            asked.observe_end(&j, rt, job.submit_s + rt);
+            quiet.observe_end(&j, rt, job.submit_s + rt);
+        }
+        assert!(none_before_model >= 40, "EASY++ estimates have no interval");
+        assert!(given > 100, "{given}");
+        assert_eq!(asked.residuals.len(), quiet.residuals.len());
+    }
+
+    #[test]
     fn a_live_predictor_predicts_as_the_file_predictor_given_the_same_jobs() {
         let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
         let file = train(
@@ -493,6 +583,14 @@ mod tests {
                     live.register(b.key, &record);
                     let (p, q) = (by_table.predict(&a), live.predict(&b));
                     assert_eq!(p.to_bits(), q.to_bits(), "job {}", job.job_id);
+                    let (i, k) = (by_table.interval(&a, p), live.interval(&b, q));
+                    assert_eq!(i, k, "job {}", job.job_id);
+                    let i = i.expect("the file holds a calibration");
+                    assert!(
+                        i.lo_s <= p.min(a.limit_s)
+                            && p.min(a.limit_s) <= i.hi_s
+                            && i.hi_s <= a.limit_s
+                    );
                     assert!(q.is_finite() && q > 0.0);
                     compared += 1;
                 }
@@ -562,7 +660,7 @@ mod tests {
             before(&mut live);
             live.register(JobKey(2), b);
             live.predict(&info(2, b));
-            let row = &live.features.rows[&2];
+            let row = &live.features.rows[&2].0;
             queue_columns
                 .iter()
                 .map(|&c| row[c].to_bits())

@@ -157,6 +157,37 @@ impl RuntimeModel {
         Self::train_matrix(kind, schema, &Matrix::from_rows(rows), runtimes_s)
     }
 
+    /// The kind `auto` trains on these rows: the one with the least
+    /// absolute log error on their last fifth when trained on the rest.
+    pub fn auto_choice(schema: &Schema, x: &Matrix, runtimes_s: &[f64]) -> ModelKind {
+        let floor = schema.runtime_floor_s;
+        let y: Vec<f64> = runtimes_s.iter().map(|r| log_runtime(*r, floor)).collect();
+        let cut = x.len() * 4 / 5;
+        let (head, tail) = (x.head(cut), x.tail(cut));
+        let mut best = (f64::INFINITY, ModelKind::Gbt);
+        for k in [
+            ModelKind::Gbt,
+            ModelKind::GbtMedian,
+            ModelKind::Linear,
+            ModelKind::LinearByName,
+            ModelKind::Hybrid,
+        ] {
+            let Ok(m) = RuntimeModel::train_matrix(k, schema, &head, &runtimes_s[..cut]) else {
+                continue;
+            };
+            let p = m.predict_matrix(schema, &tail);
+            let err = p
+                .iter()
+                .zip(&y[cut..])
+                .map(|(p, y)| (log_runtime(*p, floor) - y).abs())
+                .sum::<f64>();
+            if err < best.0 {
+                best = (err, k);
+            }
+        }
+        best.1
+    }
+
     /// [`RuntimeModel::train`] on the rows of a matrix.
     pub fn train_matrix(
         kind: ModelKind,
@@ -221,33 +252,12 @@ impl RuntimeModel {
                     linear,
                 }
             }
-            ModelKind::Auto => {
-                let cut = x.len() * 4 / 5;
-                let (head, tail) = (x.head(cut), x.tail(cut));
-                let mut best = (f64::INFINITY, ModelKind::Gbt);
-                for k in [
-                    ModelKind::Gbt,
-                    ModelKind::GbtMedian,
-                    ModelKind::Linear,
-                    ModelKind::LinearByName,
-                    ModelKind::Hybrid,
-                ] {
-                    let Ok(m) = RuntimeModel::train_matrix(k, schema, &head, &runtimes_s[..cut])
-                    else {
-                        continue;
-                    };
-                    let p = m.predict_matrix(schema, &tail);
-                    let err = p
-                        .iter()
-                        .zip(&y[cut..])
-                        .map(|(p, y)| (log_runtime(*p, floor) - y).abs())
-                        .sum::<f64>();
-                    if err < best.0 {
-                        best = (err, k);
-                    }
-                }
-                RuntimeModel::train_matrix(best.1, schema, x, runtimes_s)?
-            }
+            ModelKind::Auto => RuntimeModel::train_matrix(
+                Self::auto_choice(schema, x, runtimes_s),
+                schema,
+                x,
+                runtimes_s,
+            )?,
             ModelKind::UserHistory => RuntimeModel::UserHistory,
             ModelKind::Requested => RuntimeModel::Requested,
         })
