@@ -5,7 +5,9 @@
 //! (median predicted against median actual runtime per quintile) on
 //! log-log axes, accuracy per user against EASY++'s, the feature
 //! importances of the model that has them, hourly arrivals against the
-//! demand forecasts ([`crate::demand`]), and the failure classifier's AUC.
+//! demand forecasts ([`crate::demand`]), the runtime interval's coverage
+//! against its nominal level (overall and by quartile of the estimate), and
+//! the failure classifier's AUC.
 //!
 //! Per-job points are not in an evaluation; the comparison report's
 //! prediction-quality section draws per-job estimates from a replay.
@@ -82,6 +84,10 @@ pub fn doc(title: &str, evals: &[Evaluation]) -> Doc {
     ));
     blocks.push(Block::Heading("Calibration".into()));
     blocks.push(calibration(evals));
+    if evals.iter().any(|e| e.interval.is_some()) {
+        blocks.push(Block::Heading("Runtime intervals".into()));
+        blocks.extend(intervals(evals));
+    }
     if let Some(best) = ranked(evals).into_iter().find(|e| !e.by_user.is_empty()) {
         blocks.extend([Block::Heading("Accuracy per user".into()), users(best)]);
     }
@@ -125,6 +131,50 @@ pub fn doc(title: &str, evals: &[Evaluation]) -> Doc {
         title: title.to_string(),
         blocks,
     }
+}
+
+/// The intervals' coverage: one row per model, then one per quartile of
+/// the estimate.
+fn intervals(evals: &[Evaluation]) -> Vec<Block> {
+    let mut t = Table::new(&[
+        "model",
+        "nominal (%)",
+        "calibration jobs",
+        "test jobs",
+        "inside (%)",
+        "below (%)",
+        "above (%)",
+        "median width (hi/lo)",
+    ]);
+    let mut q = Table::new(&["model", "estimates (s)", "jobs", "inside (%)"]);
+    for e in evals {
+        let Some(c) = &e.interval else { continue };
+        t.row(vec![
+            e.model.clone(),
+            format!("{:.0}", 100.0 * c.nominal),
+            c.calibration_jobs.to_string(),
+            c.n.to_string(),
+            format!("{:.1}", 100.0 * c.coverage),
+            format!("{:.1}", 100.0 * c.below),
+            format!("{:.1}", 100.0 * c.above),
+            format!("{:.2}", c.median_ratio),
+        ]);
+        for b in &c.by_quartile {
+            q.row(vec![
+                e.model.clone(),
+                format!("{:.1} to {:.1}", b.min_estimate_s, b.max_estimate_s),
+                b.n.to_string(),
+                format!("{:.1}", 100.0 * b.coverage),
+            ]);
+        }
+    }
+    vec![
+        Block::Para(
+            "Each prediction's interval is where its runtime should fall at the nominal coverage; \"inside\" is how often it did on the test jobs, with the jobs that ran shorter (below) or longer (above); the second table splits it by quartile of the estimate, shortest first.".into(),
+        ),
+        Block::Table(t),
+        Block::Table(q),
+    ]
 }
 
 /// The model and its two baselines, named.
