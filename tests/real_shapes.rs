@@ -164,13 +164,26 @@ fn a_model_trained_on_one_file_is_evaluated_on_the_next() {
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     // Trained on all of a, calibrated on its last 20 % by time: the
     // interval's coverage on b is printed beside the point metrics.
-    assert!(text.contains("(nominal 80 %, calibrated on 27 jobs): "), "{text}");
-    assert!(text.contains("coverage by quartile of the estimate:"), "{text}");
+    assert!(
+        text.contains("(nominal 80 %, calibrated on 27 jobs): "),
+        "{text}"
+    );
+    assert!(
+        text.contains("coverage by quartile of the estimate:"),
+        "{text}"
+    );
 
     // A model file written before intervals were kept still evaluates,
     // without an interval, and its JSON has none.
-    let mut no_interval: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
-    assert!(no_interval.as_object_mut().unwrap().remove("interval").is_some());
+    let mut no_interval: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    assert!(
+        no_interval
+            .as_object_mut()
+            .unwrap()
+            .remove("interval")
+            .is_some()
+    );
     let older = dir.path().join("no-interval.json");
     std::fs::write(&older, serde_json::to_vec(&no_interval).unwrap()).unwrap();
     let json = dir.path().join("e.json");
@@ -178,7 +191,10 @@ fn a_model_trained_on_one_file_is_evaluated_on_the_next() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stdout(&out).contains("interval"), "{}", stdout(&out));
     let e: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    assert!(e.to_string().contains("\"mdape\"") && !e.to_string().contains("\"interval\""), "{e}");
+    assert!(
+        e.to_string().contains("\"mdape\"") && !e.to_string().contains("\"interval\""),
+        "{e}"
+    );
 
     // The whole log overlaps the window: said, and only the rest is scored.
     let out = foresight(&[

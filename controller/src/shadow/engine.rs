@@ -306,7 +306,7 @@ impl Engine {
     /// Records an answer's estimates: each job's prediction (its first) and
     /// the cycle's record.
     fn note_estimates(&mut self, a: &Answer, finished: &mut [Tracked]) {
-        for &(key, est) in &a.estimates {
+        for &(key, est, interval) in &a.estimates {
             let t = match self.tracker.get_mut(key) {
                 Some(t) => t,
                 None => match finished.iter_mut().find(|t| t.info.key == key) {
@@ -316,8 +316,9 @@ impl Engine {
             };
             if t.predicted_s.is_none() {
                 (t.predicted_s, t.model_version) = (Some(est), Some(a.version.clone()));
+                t.predicted_interval = interval;
             }
-            self.record.predict(&t.view.job.job_id, est);
+            self.record.predict(&t.view.job.job_id, est, interval);
         }
     }
 
@@ -488,7 +489,11 @@ impl Engine {
             for s in &c.starts {
                 if let Some(t) = self.tracker.get_mut(s.key) {
                     t.candidate_start_unix_s.get_or_insert(now);
-                    rec.predict_if_absent(&t.view.job.job_id, t.predicted_s.unwrap_or(f64::NAN));
+                    rec.predict_if_absent(
+                        &t.view.job.job_id,
+                        t.predicted_s.unwrap_or(f64::NAN),
+                        t.predicted_interval,
+                    );
                 }
             }
             summarise(&self.tracker, c, &mut rec.candidate, &mut rec.ids);
@@ -573,6 +578,7 @@ impl Engine {
             end_unix_s: end,
             runtime_s: runtime,
             predicted_runtime_s: t.predicted_s,
+            predicted_interval: t.predicted_interval,
             error_s: error,
             candidate_start_unix_s: t.candidate_start_unix_s,
             counterfactual_delta_s: t.candidate_start_unix_s.map(|c| c - start),

@@ -9,7 +9,7 @@ use crate::log::{ChangeKind, CycleRecord};
 use crate::obs::metrics::Metrics;
 use crate::shadow::track::tests::{job, node};
 use foresight_core::policy::PolicySpec;
-use foresight_core::predictor::{Outlived, PredictorKind};
+use foresight_core::predictor::{Interval, Outlived, PredictorKind};
 use foresight_core::state::{ClusterState, JobInfo};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -788,4 +788,125 @@ async fn the_fair_share_half_life_is_the_engines_setting() {
     e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer")
         .await;
     assert_eq!(e.baseline().unwrap().state().usage().half_life_s(), 3600.0);
+}
+
+/// A model that predicts 30 s within [15, 60] s, except for job "2",
+/// whose interval is hand-made and broken (NaN).
+struct WithInterval;
+
+impl Predictor for WithInterval {
+    fn name(&self) -> &'static str {
+        "with-interval"
+    }
+    fn predict(&mut self, _: &JobInfo) -> f64 {
+        30.0
+    }
+    fn interval(&mut self, job: &JobInfo, estimate_s: f64) -> Option<Interval> {
+        assert_eq!(estimate_s, 30.0, "asked about the estimate just made");
+        if job.submit_s > 99.2 {
+            return Some(Interval {
+                lo_s: f64::NAN,
+                hi_s: 1.0,
+            });
+        }
+        Interval::new(15.0, 60.0)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_log_records_each_predictions_interval_and_the_finished_job_carries_it() {
+    let mut e = engine(ServedModel::custom(|| Box::new(WithInterval), "v1"));
+    let recs = e
+        .cycle(
+            &view(100.0, vec![pending("1", 99.0), pending("2", 99.5)]),
+            "state_change",
+        )
+        .await
+        .bodies();
+    let c = cycle_of(&recs);
+    assert_eq!(c.predictions.len(), 2);
+    assert_eq!(
+        c.intervals.get("1"),
+        Some(&Interval {
+            lo_s: 15.0,
+            hi_s: 60.0
+        })
+    );
+    assert_eq!(
+        c.intervals.get("2"),
+        None,
+        "a broken interval is not logged"
+    );
+    // the encoded record says it, and reads back
+    let mut compact = CompactCycle::default();
+    compact.predict("1", 30.0, Interval::new(15.0, 60.0));
+    compact.seal();
+    let mut bytes = Vec::new();
+    compact.encode(0, 0.0, &mut bytes);
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(
+        text.contains(r#""intervals":{"1":{"lo_s":15.0,"hi_s":60.0}}"#),
+        "{text}"
+    );
+    let back: crate::log::Record = serde_json::from_slice(&bytes).unwrap();
+    let Body::Cycle(back) = back.body else {
+        panic!("a cycle")
+    };
+    assert_eq!(
+        back.intervals,
+        c.intervals
+            .iter()
+            .filter(|(k, _)| *k == "1")
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    );
+
+    let recs = e
+        .cycle(
+            &view(
+                130.0,
+                vec![job("1", Phase::Finished, 2, 99.0, Some(100.0), Some(170.0))],
+            ),
+            "job_finished",
+        )
+        .await
+        .bodies();
+    let fin = recs
+        .iter()
+        .find_map(|b| {
+            if let Body::Finished(f) = b {
+                Some(f)
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    assert_eq!(fin.predicted_interval, Interval::new(15.0, 60.0));
+    assert!(
+        !fin.predicted_interval.unwrap().contains(fin.runtime_s),
+        "ran 70 s: above"
+    );
+}
+
+#[test]
+fn a_log_written_before_intervals_were_kept_still_reads() {
+    let old = r#"{"seq":3,"ts_unix_s":1.0,"kind":"finished","job_id":"7","submit_unix_s":0.0,"start_unix_s":1.0,"end_unix_s":2.0,"runtime_s":1.0,"predicted_runtime_s":2.0,"error_s":1.0,"candidate_start_unix_s":null,"counterfactual_delta_s":null,"model_version":"v"}"#;
+    let r: crate::log::Record = serde_json::from_str(old).unwrap();
+    let Body::Finished(f) = r.body else {
+        panic!("a finished record")
+    };
+    assert_eq!(f.predicted_interval, None);
+    let old = r#"{"seq":4,"ts_unix_s":1.0,"kind":"cycle","cycle":1,"trigger":"timer","observed_at_unix_s":1.0,"observed":{"nodes":1,"pending":0,"running":0,"free_cpus":4},"changes":[],"actual":null,"baseline":null,"candidate":null,"source":"fallback","fallback_reason":null,"predictions":{"7":2.0},"model_version":null,"latency_us":5}"#;
+    let r: crate::log::Record = serde_json::from_str(old).unwrap();
+    let Body::Cycle(c) = r.body else {
+        panic!("a cycle record")
+    };
+    assert!(c.intervals.is_empty() && c.predictions.len() == 1);
+    // and a cycle without intervals is written as before, byte for byte
+    let mut compact = CompactCycle::default();
+    compact.predict("7", 2.0, None);
+    compact.seal();
+    let mut bytes = Vec::new();
+    compact.encode(0, 0.0, &mut bytes);
+    assert!(!String::from_utf8(bytes).unwrap().contains("intervals"));
 }

@@ -23,7 +23,7 @@
 use super::feed::Fed;
 use crate::breaker::Failure;
 use foresight_core::policy::{Decision, Policy};
-use foresight_core::predictor::Predictor;
+use foresight_core::predictor::{Interval, Predictor};
 use foresight_core::runtime::{Observed, Runtime};
 use foresight_core::state::JobKey;
 use std::panic::AssertUnwindSafe;
@@ -40,8 +40,10 @@ pub type PolicyFactory = Arc<dyn Fn() -> Box<dyn Policy> + Send + Sync>;
 /// The candidate's answer to one cycle.
 #[derive(Debug, Default)]
 pub struct Answer {
-    /// The estimates the jobs submitted this cycle were given.
-    pub estimates: Vec<(JobKey, f64)>,
+    /// The estimates the jobs submitted this cycle were given, each with
+    /// the interval the model gave beside it (asked at once, before the
+    /// next input), if any.
+    pub estimates: Vec<(JobKey, f64, Option<Interval>)>,
     /// The decision (`None` when the queue is empty or it failed).
     pub decision: Option<Decision>,
     /// The model version that served the cycle.
@@ -102,7 +104,13 @@ fn call(mut served: Served, make: &PolicyFactory, inputs: &[Fed], now: f64) -> R
         for f in inputs {
             // a restored estimate was made and logged before
             if let (Some(e), Fed::Submitted { info, .. }) = (f.apply(&mut **r, now, true)?, f) {
-                made.push((info.key, e));
+                // a hand-made interval that is not finite and in order is
+                // dropped: the log could not read it back
+                let interval = r
+                    .predictor_mut()
+                    .interval(info, e)
+                    .and_then(|i| Interval::new(i.lo_s, i.hi_s));
+                made.push((info.key, e, interval));
             }
         }
         Ok::<_, foresight_core::state::StateError>(made)

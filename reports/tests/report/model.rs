@@ -111,15 +111,20 @@ pub fn evaluations() -> Vec<Evaluation> {
         below: 0.09,
         above: 0.13,
         median_ratio: 12.5,
-        by_quartile: [(10.0, 60.0, 0.84), (61.0, 600.0, 0.8), (610.0, 3000.0, 0.72), (3100.0, 86400.0, 0.76)]
-            .iter()
-            .map(|&(min_estimate_s, max_estimate_s, coverage)| CoverageBin {
-                n: 25,
-                min_estimate_s,
-                max_estimate_s,
-                coverage,
-            })
-            .collect(),
+        by_quartile: [
+            (10.0, 60.0, 0.84),
+            (61.0, 600.0, 0.8),
+            (610.0, 3000.0, 0.72),
+            (3100.0, 86400.0, 0.76),
+        ]
+        .iter()
+        .map(|&(min_estimate_s, max_estimate_s, coverage)| CoverageBin {
+            n: 25,
+            min_estimate_s,
+            max_estimate_s,
+            coverage,
+        })
+        .collect(),
     });
     gbt.importances = [
         ("user_mean_log_runtime", 120.5),
@@ -155,10 +160,19 @@ fn evaluations_written_before_the_new_sections_still_read_and_render() {
         old.as_object_mut().unwrap().remove(key);
     }
     let e: Evaluation = serde_json::from_value(old).unwrap();
-    assert!(e.by_user.is_empty() && e.demand.is_none() && e.importances.is_empty() && e.interval.is_none());
+    assert!(
+        e.by_user.is_empty()
+            && e.demand.is_none()
+            && e.importances.is_empty()
+            && e.interval.is_none()
+    );
     let r = foresight_reports::render_model("old", &[e]).unwrap();
     assert_eq!(r.html.matches("<svg").count(), 3);
-    assert!(!r.markdown.contains("## Accuracy per user") && !r.markdown.contains("## Runtime intervals") && !r.html.contains("NaN"));
+    assert!(
+        !r.markdown.contains("## Accuracy per user")
+            && !r.markdown.contains("## Runtime intervals")
+            && !r.html.contains("NaN")
+    );
 }
 
 #[test]
