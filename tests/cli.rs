@@ -18,9 +18,7 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn inspect_kth_reports_the_published_counts() {
-    let Some(kth) = dataset_or_skip("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz") else {
-        return;
-    };
+    let Some(kth) = dataset_or_skip("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz") else { return };
     let out = foresight(&["inspect", s(&kth)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -32,14 +30,9 @@ fn inspect_kth_reports_the_published_counts() {
 #[test]
 fn every_shared_dataset_inspects_the_same_after_ingest() {
     let dir = tempfile::tempdir().unwrap();
-    let datasets = foresight_datasets::shared::JOB_DATASETS
-        .iter()
-        .map(|(rel, _)| *rel)
-        .chain(["h100-jobs/telemetry.csv.gz"]);
+    let datasets = foresight_datasets::shared::JOB_DATASETS.iter().map(|(rel, _)| *rel).chain(["h100-jobs/telemetry.csv.gz"]);
     for rel in datasets {
-        let Some(trace) = dataset_or_skip(rel) else {
-            return;
-        };
+        let Some(trace) = dataset_or_skip(rel) else { return };
         let parquet: PathBuf = dir.path().join("t.parquet");
         let ingest = foresight(&["ingest", s(&trace), "-o", s(&parquet)]);
         assert!(ingest.status.success(), "{rel}: {}", stderr(&ingest));
@@ -48,9 +41,7 @@ fn every_shared_dataset_inspects_the_same_after_ingest() {
         let again = foresight(&["inspect", s(&parquet)]);
         assert!(direct.status.success() && again.status.success(), "{rel}");
         assert_eq!(body(&stdout(&again)), body(&stdout(&direct)), "{rel}");
-        let json: serde_json::Value =
-            serde_json::from_slice(&foresight(&["inspect", "--json", s(&parquet)]).stdout)
-                .unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_slice(&foresight(&["inspect", "--json", s(&parquet)]).stdout).unwrap_or_default();
         if !rel.ends_with("telemetry.csv.gz") {
             assert!(json["jobs"].as_u64().unwrap_or(0) > 0, "{rel}: {json}");
         }
@@ -59,26 +50,14 @@ fn every_shared_dataset_inspects_the_same_after_ingest() {
 
 #[test]
 fn strict_reading_of_a_garbled_copy_exits_2_naming_file_line_and_field() {
-    let Some(kth) = dataset_or_skip("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz") else {
-        return;
-    };
+    let Some(kth) = dataset_or_skip("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz") else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(kth).unwrap()),
-        &mut text,
-    )
-    .unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(std::fs::File::open(kth).unwrap()), &mut text).unwrap();
     let garbled: String = text
         .lines()
         .enumerate()
-        .map(|(i, l)| {
-            if i == 499 {
-                l.replacen("  1 ", " #! ", 1)
-            } else {
-                l.to_string()
-            }
-        })
+        .map(|(i, l)| if i == 499 { l.replacen("  1 ", " #! ", 1) } else { l.to_string() })
         .collect::<Vec<_>>()
         .join("\n");
     let copy = dir.path().join("kth-copy.swf");
@@ -93,16 +72,8 @@ fn strict_reading_of_a_garbled_copy_exits_2_naming_file_line_and_field() {
 
     let lenient = foresight(&["inspect", s(&copy)]);
     assert!(lenient.status.success());
-    assert!(
-        stderr(&lenient).contains("warning: skipped 1 malformed line(s)"),
-        "{}",
-        stderr(&lenient)
-    );
-    assert!(
-        stdout(&lenient).contains("jobs        28,488 "),
-        "{}",
-        stdout(&lenient)
-    );
+    assert!(stderr(&lenient).contains("warning: skipped 1 malformed line(s)"), "{}", stderr(&lenient));
+    assert!(stdout(&lenient).contains("jobs        28,488 "), "{}", stdout(&lenient));
 }
 
 #[test]
@@ -112,19 +83,11 @@ fn an_unknown_format_is_named_with_the_choices() {
     std::fs::write(&f, "hello world\n").unwrap();
     let out = foresight(&["inspect", s(&f)]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("cannot tell the format of"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("cannot tell the format of"), "{}", stderr(&out));
     assert!(stderr(&out).contains("--format"), "{}", stderr(&out));
     let missing = foresight(&["inspect", "no/such/file.swf"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(
-        stderr(&missing).contains("cannot read no/such/file.swf"),
-        "{}",
-        stderr(&missing)
-    );
+    assert!(stderr(&missing).contains("cannot read no/such/file.swf"), "{}", stderr(&missing));
 }
 
 #[test]
@@ -151,20 +114,10 @@ fn a_sacct_dump_read_in_its_sites_zone_says_so() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     // 2024-03-01 09:00 on the site's clock is 08:00 UTC
-    assert!(
-        text.contains("2024-03-01 08:00:00 UTC (site time zone Europe/Stockholm, UTC+1.0 h)"),
-        "{text}"
-    );
+    assert!(text.contains("2024-03-01 08:00:00 UTC (site time zone Europe/Stockholm, UTC+1.0 h)"), "{text}");
     let utc = stdout(&foresight(&["inspect", dump]));
-    assert!(
-        utc.contains("epoch       2024-03-01 09:00:00 UTC\n"),
-        "{utc}"
-    );
+    assert!(utc.contains("epoch       2024-03-01 09:00:00 UTC\n"), "{utc}");
     let bad = foresight(&["inspect", dump, "--tz", "Mars/Olympus"]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
-    assert!(
-        stderr(&bad).contains("unknown time zone `Mars/Olympus`"),
-        "{}",
-        stderr(&bad)
-    );
+    assert!(stderr(&bad).contains("unknown time zone `Mars/Olympus`"), "{}", stderr(&bad));
 }

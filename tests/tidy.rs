@@ -15,61 +15,26 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
     BTreeMap::from([
         ("foresight-core", &[][..]),
         ("foresight-datasets", &["foresight-core"][..]),
-        (
-            "foresight-models",
-            &["foresight-core", "foresight-datasets"][..],
-        ),
+        ("foresight-models", &["foresight-core", "foresight-datasets"][..]),
         ("foresight-simulator", &["foresight-core"][..]),
-        (
-            "foresight-controller",
-            &[
-                "foresight-core",
-                "foresight-datasets",
-                "foresight-models",
-                "foresight-simulator",
-            ][..],
-        ),
+        ("foresight-controller", &["foresight-core", "foresight-datasets", "foresight-models", "foresight-simulator"][..]),
         (
             "foresight-reports",
-            &[
-                "foresight-core",
-                "foresight-datasets",
-                "foresight-models",
-                "foresight-simulator",
-                "foresight-controller",
-            ][..],
+            &["foresight-core", "foresight-datasets", "foresight-models", "foresight-simulator", "foresight-controller"][..],
         ),
     ])
 }
 
 /// External crates `core` must never depend on.
-const FORBIDDEN_IN_CORE: [&str; 7] = [
-    "polars",
-    "tokio",
-    "tonic",
-    "linfa",
-    "smartcore",
-    "nvml-wrapper",
-    "reqwest",
-];
+const FORBIDDEN_IN_CORE: [&str; 7] = ["polars", "tokio", "tonic", "linfa", "smartcore", "nvml-wrapper", "reqwest"];
 
 fn metadata() -> serde_json::Value {
     let out = Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
         .current_dir(root())
         .output()
         .expect("cargo metadata runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON")
 }
 
@@ -91,21 +56,13 @@ fn crate_dependencies_point_one_way() {
         if name == "foresight" {
             continue;
         }
-        let ok = allowed.get(name).unwrap_or_else(|| {
-            panic!("crate {name} is not in the dependency rules of tests/tidy.rs")
-        });
+        let ok = allowed.get(name).unwrap_or_else(|| panic!("crate {name} is not in the dependency rules of tests/tidy.rs"));
         for dep in normal.iter().filter(|d| d.starts_with("foresight")) {
-            assert!(
-                ok.contains(dep),
-                "{name} must not depend on {dep} (see ARCHITECTURE.md)"
-            );
+            assert!(ok.contains(dep), "{name} must not depend on {dep} (see ARCHITECTURE.md)");
         }
         if name == "foresight-core" {
             for dep in &normal {
-                assert!(
-                    !FORBIDDEN_IN_CORE.contains(dep),
-                    "core must stay pure but depends on {dep}"
-                );
+                assert!(!FORBIDDEN_IN_CORE.contains(dep), "core must stay pure but depends on {dep}");
             }
         }
     }
@@ -116,20 +73,9 @@ fn crate_dependencies_point_one_way() {
 
 #[test]
 fn every_crate_inherits_the_workspace_lints() {
-    for dir in [
-        ".",
-        "core",
-        "datasets",
-        "models",
-        "simulator",
-        "controller",
-        "reports",
-    ] {
+    for dir in [".", "core", "datasets", "models", "simulator", "controller", "reports"] {
         let toml = std::fs::read_to_string(root().join(dir).join("Cargo.toml")).unwrap();
-        assert!(
-            toml.contains("[lints]\nworkspace = true"),
-            "{dir}/Cargo.toml must inherit the workspace lints"
-        );
+        assert!(toml.contains("[lints]\nworkspace = true"), "{dir}/Cargo.toml must inherit the workspace lints");
     }
     let ws = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
     assert!(ws.contains("unsafe_code = \"forbid\""));
@@ -152,15 +98,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_module_says_what_it_holds_and_stays_small() {
     let mut files = Vec::new();
-    for dir in [
-        "src",
-        "core/src",
-        "datasets/src",
-        "models/src",
-        "simulator/src",
-        "controller/src",
-        "reports/src",
-    ] {
+    for dir in ["src", "core/src", "datasets/src", "models/src", "simulator/src", "controller/src", "reports/src"] {
         rust_files(&root().join(dir), &mut files);
     }
     let mut problems = Vec::new();
@@ -172,14 +110,10 @@ fn every_module_says_what_it_holds_and_stays_small() {
         }
         let lines = text.lines().count();
         if lines > 600 {
-            problems.push(format!(
-                "{rel}: {lines} lines; split it (most files stay under 400)"
-            ));
+            problems.push(format!("{rel}: {lines} lines; split it (most files stay under 400)"));
         }
         if text.contains("#[should_panic]") {
-            problems.push(format!(
-                "{rel}: #[should_panic]; assert on the error instead"
-            ));
+            problems.push(format!("{rel}: #[should_panic]; assert on the error instead"));
         }
         for (i, line) in text.lines().enumerate() {
             if line.ends_with(' ') || line.ends_with('\t') {
@@ -187,9 +121,5 @@ fn every_module_says_what_it_holds_and_stays_small() {
             }
         }
     }
-    assert!(
-        problems.is_empty(),
-        "tidy problems:\n{}",
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "tidy problems:\n{}", problems.join("\n"));
 }

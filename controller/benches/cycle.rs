@@ -21,9 +21,9 @@ use foresight_controller::log::{FsyncPolicy, LogConfig, LogWriter};
 use foresight_controller::model::ServedModel;
 use foresight_controller::shadow::engine::{Engine, EngineConfig};
 use foresight_controller::shadow::feed;
+use foresight_core::runtime::{Runtime, RuntimeConfig};
 use foresight_core::policy::{Policy, PolicySpec};
 use foresight_core::predictor::PredictorKind;
-use foresight_core::runtime::{Runtime, RuntimeConfig};
 use foresight_core::{Job, NodeSpec, Resources};
 use std::time::{Duration, Instant};
 
@@ -58,30 +58,20 @@ fn cpu_s() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // the fields after the command name, which is in parentheses
     let rest = stat.rsplit_once(')').map_or("", |r| r.1);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
+    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
     // utime and stime are fields 14 and 15, in clock ticks (100 per second)
     (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
 }
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn main() {
     let now = 1.8e9;
     let nodes: Vec<NodeView> = (0..NODES)
         .map(|i| NodeView {
-            spec: NodeSpec {
-                name: format!("n{i}"),
-                capacity: Resources::new(CPUS, 0, 0),
-                gpu_type: None,
-            },
+            spec: NodeSpec { name: format!("n{i}"), capacity: Resources::new(CPUS, 0, 0), gpu_type: None },
             state: "mixed".into(),
             usable: true,
             allocated: Resources::new(CPUS - 1, 0, 0),
@@ -103,23 +93,12 @@ fn main() {
         jobs.push(job(next, Phase::Pending, now, None));
         next += 1;
     }
-    let mut view = ClusterView {
-        at_unix_s: now,
-        nodes,
-        jobs,
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let mut view = ClusterView { at_unix_s: now, nodes, jobs };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let candidate: PolicySpec = "easy++".parse().unwrap();
     let baseline: PolicySpec = "priority".parse().unwrap();
     let model = ServedModel::of_kind(PredictorKind::UserHistory, "bench");
-    let cfg = EngineConfig {
-        deadline: Duration::from_secs(10),
-        ..EngineConfig::default()
-    };
+    let cfg = EngineConfig { deadline: Duration::from_secs(10), ..EngineConfig::default() };
     let (c, b) = (candidate.clone(), baseline.clone());
     let mut engine = Engine::new(
         cfg,
@@ -137,14 +116,8 @@ fn main() {
     };
     let mut writer = LogWriter::open(log_cfg).unwrap();
     let warm = Instant::now();
-    rt.block_on(engine.cycle(&view, "state_change"))
-        .write(&mut writer, || view.at_unix_s)
-        .unwrap();
-    eprintln!(
-        "first cycle (predicts all {} jobs): {:.1} ms",
-        view.jobs.len(),
-        warm.elapsed().as_secs_f64() * 1e3
-    );
+    rt.block_on(engine.cycle(&view, "state_change")).write(&mut writer, || view.at_unix_s).unwrap();
+    eprintln!("first cycle (predicts all {} jobs): {:.1} ms", view.jobs.len(), warm.elapsed().as_secs_f64() * 1e3);
 
     let rounds = env("FORESIGHT_BENCH_CYCLES", 300);
     let mut lat = Vec::with_capacity(rounds);
@@ -157,16 +130,11 @@ fn main() {
         let node = view.jobs[i].nodes.clone();
         view.jobs[i].phase = Phase::Finished;
         view.jobs[i].job.end_s = Some(view.at_unix_s);
-        let p = view
-            .jobs
-            .iter()
-            .position(|j| j.phase == Phase::Pending)
-            .unwrap();
+        let p = view.jobs.iter().position(|j| j.phase == Phase::Pending).unwrap();
         view.jobs[p].phase = Phase::Running;
         view.jobs[p].job.start_s = Some(view.at_unix_s);
         view.jobs[p].nodes = node;
-        view.jobs
-            .push(job(next, Phase::Pending, view.at_unix_s, None));
+        view.jobs.push(job(next, Phase::Pending, view.at_unix_s, None));
         next += 1;
         let (t, c) = (Instant::now(), cpu_s());
         let cycled = rt.block_on(engine.cycle(&view, "state_change"));
@@ -194,12 +162,7 @@ fn main() {
         let mut state = None;
         let index = feed::node_index(tracker);
         let build = time(&mut || {
-            let mut rt = Runtime::new(
-                tracker.cluster(),
-                Box::new(baseline.build()),
-                PredictorKind::Requested.build(Vec::new),
-                RuntimeConfig::default(),
-            );
+            let mut rt = Runtime::new(tracker.cluster(), Box::new(baseline.build()), PredictorKind::Requested.build(Vec::new), RuntimeConfig::default());
             feed::rebuild(&mut rt, tracker, &index, |_| Some(600.0), view.at_unix_s);
             state = Some(rt.state().clone());
         });
@@ -219,9 +182,7 @@ fn main() {
         return;
     }
     lat.sort();
-    let pct = |q: f64| {
-        lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1].as_secs_f64() * 1e3
-    };
+    let pct = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1].as_secs_f64() * 1e3;
     println!(
         "decision cycle, {PENDING} pending jobs on {NODES} nodes, {rounds} cycles ({records} records, {:.1} KiB logged per cycle): wall p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU {:.2} ms per cycle (goal: p99 < 5 ms)",
         log_bytes as f64 / 1024.0 / rounds as f64,

@@ -54,14 +54,9 @@ impl fmt::Display for Failure {
             Failure::ModelMissing(why) => write!(f, "model missing: {why}"),
             Failure::ModelError(why) => write!(f, "model error: {why}"),
             Failure::Panic(why) => write!(f, "panic: {why}"),
-            Failure::Deadline { limit } => {
-                write!(f, "model missed its {} ms deadline", limit.as_millis())
-            }
+            Failure::Deadline { limit } => write!(f, "model missed its {} ms deadline", limit.as_millis()),
             Failure::Drift { error, threshold } => {
-                write!(
-                    f,
-                    "rolling prediction error {error:.3} passed threshold {threshold:.3}"
-                )
+                write!(f, "rolling prediction error {error:.3} passed threshold {threshold:.3}")
             }
         }
     }
@@ -134,10 +129,7 @@ pub struct Breaker {
 impl Breaker {
     /// A closed breaker that waits `cooldown` before each half-open trial.
     pub fn new(cooldown: Duration) -> Self {
-        Self {
-            state: BreakerState::Closed,
-            cooldown,
-        }
+        Self { state: BreakerState::Closed, cooldown }
     }
 
     /// The current state.
@@ -153,10 +145,7 @@ impl Breaker {
             BreakerState::HalfOpen => (Permit::Trial, None),
             BreakerState::Open { until } if now >= until => {
                 self.state = BreakerState::HalfOpen;
-                (
-                    Permit::Trial,
-                    Some(self.transition("open", "cool-down over: trying the candidate")),
-                )
+                (Permit::Trial, Some(self.transition("open", "cool-down over: trying the candidate")))
             }
             BreakerState::Open { .. } => (Permit::Fallback, None),
         }
@@ -177,18 +166,12 @@ impl Breaker {
     pub fn on_failure(&mut self, now: Instant, failure: &Failure) -> Option<Transition> {
         let from = self.state.name();
         let was_open = matches!(self.state, BreakerState::Open { .. });
-        self.state = BreakerState::Open {
-            until: now + self.cooldown,
-        };
+        self.state = BreakerState::Open { until: now + self.cooldown };
         (!was_open).then(|| self.transition(from, &failure.to_string()))
     }
 
     fn transition(&self, from: &'static str, reason: &str) -> Transition {
-        Transition {
-            from,
-            to: self.state.name(),
-            reason: reason.to_string(),
-        }
+        Transition { from, to: self.state.name(), reason: reason.to_string() }
     }
 }
 
@@ -211,13 +194,7 @@ impl DriftMonitor {
     /// A monitor over the last `window` jobs that trips when their mean
     /// relative error passes `threshold`, once it has `min_samples`.
     pub fn new(window: usize, min_samples: usize, threshold: f64) -> Self {
-        Self {
-            window: window.max(1),
-            min_samples: min_samples.max(1),
-            threshold,
-            floor_s: 1.0,
-            errors: VecDeque::new(),
-        }
+        Self { window: window.max(1), min_samples: min_samples.max(1), threshold, floor_s: 1.0, errors: VecDeque::new() }
     }
 
     /// Records one finished job; returns its relative error.
@@ -238,22 +215,14 @@ impl DriftMonitor {
         }
         v.sort_by(f64::total_cmp);
         let n = v.len();
-        Some(if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        })
+        Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
     }
 
     /// A drift failure when the window is full enough and past the threshold.
     pub fn check(&self) -> Option<Failure> {
         let error = self.rolling_error()?;
-        (self.errors.len() >= self.min_samples && error > self.threshold).then_some(
-            Failure::Drift {
-                error,
-                threshold: self.threshold,
-            },
-        )
+        (self.errors.len() >= self.min_samples && error > self.threshold)
+            .then_some(Failure::Drift { error, threshold: self.threshold })
     }
 
     /// Forgets the window (after the breaker opened on drift, so that the
@@ -272,20 +241,10 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Breaker::new(Duration::from_secs(10));
         assert_eq!(b.permit(t0).0, Permit::Candidate);
-        let tr = b
-            .on_failure(
-                t0,
-                &Failure::Deadline {
-                    limit: Duration::from_millis(50),
-                },
-            )
-            .unwrap();
+        let tr = b.on_failure(t0, &Failure::Deadline { limit: Duration::from_millis(50) }).unwrap();
         assert_eq!((tr.from, tr.to), ("closed", "open"));
         assert!(tr.reason.contains("50 ms deadline"));
-        assert_eq!(
-            b.permit(t0 + Duration::from_secs(5)),
-            (Permit::Fallback, None)
-        );
+        assert_eq!(b.permit(t0 + Duration::from_secs(5)), (Permit::Fallback, None));
         let (p, tr) = b.permit(t0 + Duration::from_secs(10));
         assert_eq!((p, tr.unwrap().to), (Permit::Trial, "half_open"));
         assert_eq!(b.on_success().unwrap().to, "closed");
@@ -302,11 +261,7 @@ mod tests {
         let tr = b.on_failure(t0 + Duration::from_secs(11), &fail).unwrap();
         assert_eq!((tr.from, tr.to), ("half_open", "open"));
         assert_eq!(b.permit(t0 + Duration::from_secs(20)).0, Permit::Fallback);
-        assert_eq!(
-            b.on_failure(t0 + Duration::from_secs(20), &fail),
-            None,
-            "already open: no new transition"
-        );
+        assert_eq!(b.on_failure(t0 + Duration::from_secs(20), &fail), None, "already open: no new transition");
     }
 
     #[test]
@@ -315,9 +270,7 @@ mod tests {
         assert_eq!(d.record(10.0, 10.0), 0.0);
         assert_eq!(d.check(), None);
         d.record(30.0, 10.0); // error 2.0
-        let Some(Failure::Drift { error, .. }) = d.check() else {
-            panic!("should trip")
-        };
+        let Some(Failure::Drift { error, .. }) = d.check() else { panic!("should trip") };
         assert!((error - 1.0).abs() < 1e-9);
         for _ in 0..4 {
             d.record(10.0, 10.0);
@@ -325,10 +278,7 @@ mod tests {
         assert_eq!(d.check(), None, "old errors leave the window");
         assert_eq!(d.record(0.5, 0.1), 0.4, "floor of one second for tiny jobs");
         d.record(1e6, 1.0);
-        assert!(
-            d.rolling_error().unwrap() < 0.5,
-            "one outlier does not move the median"
-        );
+        assert!(d.rolling_error().unwrap() < 0.5, "one outlier does not move the median");
         d.reset();
         assert_eq!(d.rolling_error(), None);
     }

@@ -3,11 +3,9 @@
 //! metrics, and stop cleanly.
 
 use crate::adapter::{ClusterView, Orchestrator};
-use crate::clock::now_unix_s;
 use crate::event::{self, Event};
-use crate::log::{
-    self, Body, LogConfig, LogError, LogWriter, ModelRecord, OutageRecord, StartRecord, StopRecord,
-};
+use crate::log::{self, Body, LogConfig, LogError, LogWriter, ModelRecord, OutageRecord, StartRecord, StopRecord};
+use crate::clock::now_unix_s;
 use crate::model::ServedModel;
 use crate::obs::{Metrics, http};
 use crate::shadow::engine::{Engine, EngineConfig, Restored};
@@ -110,17 +108,14 @@ impl ShadowHandle {
 
     /// Waits until the controller stops by itself (a signal).
     pub async fn wait(self) -> Result<u64, ControllerError> {
-        self.task
-            .await
-            .unwrap_or_else(|e| panic!("controller task failed: {e}"))
+        self.task.await.unwrap_or_else(|e| panic!("controller task failed: {e}"))
     }
 }
 
+
 /// Reads what an earlier run logged: finished job ids, and predictions and
 /// candidate starts of the others.
-fn restore_from(
-    path: &std::path::Path,
-) -> Result<(HashSet<String>, HashMap<String, Restored>), LogError> {
+fn restore_from(path: &std::path::Path) -> Result<(HashSet<String>, HashMap<String, Restored>), LogError> {
     let mut done = HashSet::new();
     let mut known: HashMap<String, Restored> = HashMap::new();
     for scan in log::read_log(path)? {
@@ -132,18 +127,10 @@ fn restore_from(
                 }
                 Body::Cycle(c) => {
                     for (id, p) in c.predictions {
-                        known
-                            .entry(id)
-                            .or_default()
-                            .prediction
-                            .get_or_insert((p, c.model_version.clone()));
+                        known.entry(id).or_default().prediction.get_or_insert((p, c.model_version.clone()));
                     }
                     for p in c.candidate.iter().flat_map(|d| &d.start) {
-                        known
-                            .entry(p.job_id.clone())
-                            .or_default()
-                            .candidate_start_unix_s
-                            .get_or_insert(c.observed_at_unix_s);
+                        known.entry(p.job_id.clone()).or_default().candidate_start_unix_s.get_or_insert(c.observed_at_unix_s);
                     }
                 }
                 _ => {}
@@ -168,10 +155,7 @@ pub async fn start<O: Orchestrator + 'static>(
     let metrics = Arc::new(Metrics::default());
     let metrics_addr = match cfg.metrics_addr {
         Some(addr) => Some(
-            http::serve(addr, metrics.clone())
-                .await
-                .map_err(|source| ControllerError::Metrics { addr, source })?
-                .0,
+            http::serve(addr, metrics.clone()).await.map_err(|source| ControllerError::Metrics { addr, source })?.0,
         ),
         None => None,
     };
@@ -213,11 +197,7 @@ pub async fn start<O: Orchestrator + 'static>(
         tokio::spawn(event::timer(cfg.timer, tx.clone())),
     ];
     if let Some(path) = cfg.model.clone() {
-        sources.push(tokio::spawn(event::watch_model(
-            path,
-            Duration::from_secs(2),
-            tx.clone(),
-        )));
+        sources.push(tokio::spawn(event::watch_model(path, Duration::from_secs(2), tx.clone())));
     }
     if signals {
         sources.push(tokio::spawn(event::signals(tx.clone())));
@@ -226,21 +206,15 @@ pub async fn start<O: Orchestrator + 'static>(
         sources.push(tokio::spawn(sample_telemetry(path, every)));
     }
     let task = tokio::spawn(run(engine, writer, rx, metrics.clone(), sources));
-    Ok(ShadowHandle {
-        events: tx,
-        metrics,
-        metrics_addr,
-        task,
-    })
+    Ok(ShadowHandle { events: tx, metrics, metrics_addr, task })
 }
 
 async fn sample_telemetry(path: PathBuf, every: Duration) {
     let node = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
-    let sampler =
-        match tokio::task::spawn_blocking(move || crate::nvml::Sampler::new(node, path)).await {
-            Ok(s) if s.unavailable().is_none() => s,
-            _ => return,
-        };
+    let sampler = match tokio::task::spawn_blocking(move || crate::nvml::Sampler::new(node, path)).await {
+        Ok(s) if s.unavailable().is_none() => s,
+        _ => return,
+    };
     let sampler = Arc::new(sampler);
     let mut tick = tokio::time::interval(every);
     loop {
@@ -268,20 +242,14 @@ async fn run(
         Ok(())
     };
     let reason = loop {
-        let Some(ev) = rx.recv().await else {
-            break "all event sources ended".to_string();
-        };
+        let Some(ev) = rx.recv().await else { break "all event sources ended".to_string() };
         let trigger = ev.trigger();
         match ev {
             Event::StateChange(view) | Event::JobFinished(view) => {
                 if let Some(since) = down_since.take() {
                     tracing::info!("orchestrator reachable again");
                     metrics.update(|v| v.orchestrator_up = 1);
-                    let back = OutageRecord {
-                        reachable: true,
-                        error: None,
-                        down_s: Some(now_unix_s() - since),
-                    };
+                    let back = OutageRecord { reachable: true, error: None, down_s: Some(now_unix_s() - since) };
                     write(&mut writer, Body::Outage(back))?;
                 }
                 metrics.update(|v| v.orchestrator_up = 1);
@@ -292,9 +260,7 @@ async fn run(
                 last = Some(view);
             }
             Event::Timer => {
-                let Some(view) = last.as_mut().filter(|_| down_since.is_none()) else {
-                    continue;
-                };
+                let Some(view) = last.as_mut().filter(|_| down_since.is_none()) else { continue };
                 view.at_unix_s = now_unix_s();
                 let cycled = engine.cycle(view, trigger).await;
                 cycled.tally.apply(&metrics);
@@ -309,14 +275,7 @@ async fn run(
                 if down_since.is_none() {
                     tracing::warn!(%error, "orchestrator unreachable");
                     down_since = Some(now_unix_s());
-                    write(
-                        &mut writer,
-                        Body::Outage(OutageRecord {
-                            reachable: false,
-                            error: Some(error),
-                            down_s: None,
-                        }),
-                    )?;
+                    write(&mut writer, Body::Outage(OutageRecord { reachable: false, error: Some(error), down_s: None }))?;
                 }
             }
             Event::ModelReloaded { path, model } => {
@@ -327,14 +286,7 @@ async fn run(
                 tracing::info!(?version, ?error, "model reloaded");
                 // logged as loaded; the cycles' records name the version
                 // that actually served each one
-                write(
-                    &mut writer,
-                    Body::Model(ModelRecord {
-                        path: path.display().to_string(),
-                        version,
-                        error,
-                    }),
-                )?;
+                write(&mut writer, Body::Model(ModelRecord { path: path.display().to_string(), version, error }))?;
                 engine.reload(model.map_err(|e| e.to_string()));
             }
             Event::Shutdown(reason) => break reason,
@@ -346,13 +298,7 @@ async fn run(
     // a candidate's call past its deadline ends before the controller does
     engine.settle().await;
     tracing::info!(%reason, cycles = engine.cycles(), "shadow mode stopped");
-    write(
-        &mut writer,
-        Body::Stop(StopRecord {
-            reason,
-            cycles: engine.cycles(),
-        }),
-    )?;
+    write(&mut writer, Body::Stop(StopRecord { reason, cycles: engine.cycles() }))?;
     writer.sync()?;
     Ok(engine.cycles())
 }

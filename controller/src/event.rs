@@ -37,9 +37,7 @@ impl std::fmt::Debug for Event {
             Event::JobFinished(v) => write!(f, "JobFinished({} jobs)", v.jobs.len()),
             Event::Timer => f.write_str("Timer"),
             Event::Unreachable(e) => write!(f, "Unreachable({e})"),
-            Event::ModelReloaded { path, model } => {
-                write!(f, "ModelReloaded({}, ok={})", path.display(), model.is_ok())
-            }
+            Event::ModelReloaded { path, model } => write!(f, "ModelReloaded({}, ok={})", path.display(), model.is_ok()),
             Event::Shutdown(r) => write!(f, "Shutdown({r})"),
         }
     }
@@ -65,16 +63,8 @@ type Fingerprint = (BTreeSet<(String, u8)>, Vec<(String, String, bool)>);
 
 /// What identifies a state for change detection: job phases and node states.
 fn fingerprint(view: &ClusterView) -> Fingerprint {
-    let jobs = view
-        .jobs
-        .iter()
-        .map(|j| (j.job.job_id.clone(), j.phase as u8))
-        .collect();
-    let nodes = view
-        .nodes
-        .iter()
-        .map(|n| (n.spec.name.clone(), n.state.clone(), n.usable))
-        .collect();
+    let jobs = view.jobs.iter().map(|j| (j.job.job_id.clone(), j.phase as u8)).collect();
+    let nodes = view.nodes.iter().map(|n| (n.spec.name.clone(), n.state.clone(), n.usable)).collect();
     (jobs, nodes)
 }
 
@@ -92,37 +82,20 @@ pub async fn watch<O: Orchestrator>(mut adapter: O, every: Duration, tx: Sender<
         let event = match adapter.observe().await {
             Err(e) => Event::Unreachable(e.to_string()),
             Ok(mut view) => {
-                let shown: BTreeSet<&str> =
-                    view.jobs.iter().map(|j| j.job.job_id.as_str()).collect();
-                let vanished: Vec<String> = live
-                    .iter()
-                    .filter(|id| !shown.contains(id.as_str()))
-                    .cloned()
-                    .collect();
+                let shown: BTreeSet<&str> = view.jobs.iter().map(|j| j.job.job_id.as_str()).collect();
+                let vanished: Vec<String> = live.iter().filter(|id| !shown.contains(id.as_str())).cloned().collect();
                 match adapter.lookup(&vanished).await {
                     Ok(found) => view.jobs.extend(found),
                     Err(e) => tracing::warn!(error = %e, "looking up vanished jobs failed"),
                 }
-                let ended = view
-                    .jobs
-                    .iter()
-                    .any(|j| j.phase == Phase::Finished && live.contains(&j.job.job_id));
-                live = view
-                    .jobs
-                    .iter()
-                    .filter(|j| j.phase != Phase::Finished)
-                    .map(|j| j.job.job_id.clone())
-                    .collect();
+                let ended = view.jobs.iter().any(|j| j.phase == Phase::Finished && live.contains(&j.job.job_id));
+                live = view.jobs.iter().filter(|j| j.phase != Phase::Finished).map(|j| j.job.job_id.clone()).collect();
                 let fp = fingerprint(&view);
                 if last.as_ref() == Some(&fp) {
                     continue;
                 }
                 last = Some(fp);
-                if ended {
-                    Event::JobFinished(view)
-                } else {
-                    Event::StateChange(view)
-                }
+                if ended { Event::JobFinished(view) } else { Event::StateChange(view) }
             }
         };
         if tx.send(event).await.is_err() {
@@ -156,14 +129,7 @@ pub async fn watch_model(path: PathBuf, every: Duration, tx: Sender<Event>) {
         }
         seen = now;
         let model = model::load(&path);
-        if tx
-            .send(Event::ModelReloaded {
-                path: path.clone(),
-                model,
-            })
-            .await
-            .is_err()
-        {
+        if tx.send(Event::ModelReloaded { path: path.clone(), model }).await.is_err() {
             return;
         }
     }

@@ -126,21 +126,12 @@ pub struct ServedModel {
 impl ServedModel {
     /// A model for a named core predictor (`requested`, `easy++`).
     pub fn of_kind(kind: PredictorKind, version: impl Into<String>) -> Self {
-        Self {
-            source: ModelSource::Core(kind),
-            version: version.into(),
-        }
+        Self { source: ModelSource::Core(kind), version: version.into() }
     }
 
     /// A model whose predictors `make` makes.
-    pub fn custom(
-        make: impl Fn() -> Box<dyn Predictor> + Send + Sync + 'static,
-        version: impl Into<String>,
-    ) -> Self {
-        Self {
-            source: ModelSource::Custom(Arc::new(make)),
-            version: version.into(),
-        }
+    pub fn custom(make: impl Fn() -> Box<dyn Predictor> + Send + Sync + 'static, version: impl Into<String>) -> Self {
+        Self { source: ModelSource::Custom(Arc::new(make)), version: version.into() }
     }
 
     /// A fresh predictor (it has learnt nothing yet).
@@ -179,51 +170,30 @@ pub fn load(path: &Path) -> Result<ServedModel, ModelError> {
         #[serde(default)]
         format_version: Option<serde::de::IgnoredAny>,
     }
-    let missing = |detail: String| ModelError::Missing {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let missing = |detail: String| ModelError::Missing { path: path.to_path_buf(), detail };
     let limit = foresight_models::invalid::MAX_FILE_BYTES;
     let mut bytes = Vec::new();
     std::fs::File::open(path)
-        .and_then(|f| {
-            std::io::Read::read_to_end(&mut std::io::Read::take(f, limit + 1), &mut bytes)
-        })
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, limit + 1), &mut bytes))
         .map_err(|e| missing(e.to_string()))?;
-    let invalid = |detail: String| ModelError::Invalid {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let invalid = |detail: String| ModelError::Invalid { path: path.to_path_buf(), detail };
     if bytes.len() as u64 > limit {
-        return Err(invalid(format!(
-            "larger than the {} MiB a model file may be",
-            limit >> 20
-        )));
+        return Err(invalid(format!("larger than the {} MiB a model file may be", limit >> 20)));
     }
     if serde_json::from_slice::<Probe>(&bytes).is_ok_and(|p| p.format_version.is_some()) {
         let file = foresight_models::ModelFile::parse(&bytes, path).map_err(|e| match e {
-            foresight_models::ModelError::InvalidFile { invalid: why, .. } => {
-                invalid(format!("invalid model: {why}"))
-            }
+            foresight_models::ModelError::InvalidFile { invalid: why, .. } => invalid(format!("invalid model: {why}")),
             e => invalid(e.to_string()),
         })?;
         // the version names the kind and the file's content
         let version = format!("{}-{:08x}", file.kind, crc32fast::hash(&bytes));
         let trained = Trained::new(file).map_err(|e| invalid(e.to_string()))?;
-        return Ok(ServedModel {
-            source: ModelSource::Trained(Arc::new(trained)),
-            version,
-        });
+        return Ok(ServedModel { source: ModelSource::Trained(Arc::new(trained)), version });
     }
     let file: ModelFile = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
-    let kind: PredictorKind = file
-        .predictor
-        .parse()
-        .map_err(|e: foresight_core::predictor::UnknownPredictor| invalid(e.to_string()))?;
+    let kind: PredictorKind = file.predictor.parse().map_err(|e: foresight_core::predictor::UnknownPredictor| invalid(e.to_string()))?;
     if kind == PredictorKind::Clairvoyant {
-        return Err(invalid(
-            "the clairvoyant oracle needs true runtimes and cannot run live".into(),
-        ));
+        return Err(invalid("the clairvoyant oracle needs true runtimes and cannot run live".into()));
     }
     Ok(ServedModel::of_kind(kind, file.version))
 }
@@ -235,15 +205,7 @@ pub(crate) mod tests {
     use foresight_core::state::{Demand, JobKey};
 
     pub(crate) fn info(key: u32, limit_s: f64) -> JobInfo {
-        JobInfo {
-            key: JobKey(key),
-            user: 0,
-            group: 0,
-            queue: 0,
-            submit_s: 0.0,
-            demand: Demand::new(Resources::new(1, 0, 0)),
-            limit_s,
-        }
+        JobInfo { key: JobKey(key), user: 0, group: 0, queue: 0, submit_s: 0.0, demand: Demand::new(Resources::new(1, 0, 0)), limit_s }
     }
 
     #[test]
@@ -252,30 +214,11 @@ pub(crate) mod tests {
         let path = dir.path().join("model.json");
         assert!(matches!(load(&path), Err(ModelError::Missing { .. })));
         std::fs::write(&path, r#"{"predictor":"magic","version":"1"}"#).unwrap();
-        assert!(
-            load(&path)
-                .err()
-                .unwrap()
-                .to_string()
-                .contains("unknown predictor `magic`")
-        );
+        assert!(load(&path).err().unwrap().to_string().contains("unknown predictor `magic`"));
         std::fs::write(&path, r#"{"format_version":1,"kind":"gbt"}"#).unwrap();
-        assert!(
-            load(&path)
-                .err()
-                .unwrap()
-                .to_string()
-                .contains("missing field"),
-            "a broken trained file"
-        );
+        assert!(load(&path).err().unwrap().to_string().contains("missing field"), "a broken trained file");
         std::fs::write(&path, r#"{"format_version":99}"#).unwrap();
-        assert!(
-            load(&path)
-                .err()
-                .unwrap()
-                .to_string()
-                .contains("format version 99")
-        );
+        assert!(load(&path).err().unwrap().to_string().contains("format version 99"));
         std::fs::write(&path, r#"{"predictor":"requested","version":"v7"}"#).unwrap();
         let m = load(&path).unwrap();
         assert_eq!(m.version, "v7");

@@ -11,16 +11,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The metric columns, in order.
-pub const METRICS: [&str; 8] = [
-    "gpu_util_pct",
-    "mem_util_pct",
-    "mem_used_mib",
-    "mem_total_mib",
-    "power_w",
-    "sm_clock_mhz",
-    "mem_clock_mhz",
-    "temp_c",
-];
+pub const METRICS: [&str; 8] =
+    ["gpu_util_pct", "mem_util_pct", "mem_used_mib", "mem_total_mib", "power_w", "sm_clock_mhz", "mem_clock_mhz", "temp_c"];
 
 /// What can go wrong writing telemetry.
 #[derive(Debug, thiserror::Error)]
@@ -55,11 +47,7 @@ pub struct Sampler {
 
 impl std::fmt::Debug for Sampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sampler")
-            .field("available", &self.nvml.is_some())
-            .field("node", &self.node)
-            .field("path", &self.path)
-            .finish()
+        f.debug_struct("Sampler").field("available", &self.nvml.is_some()).field("node", &self.node).field("path", &self.path).finish()
     }
 }
 
@@ -75,12 +63,7 @@ impl Sampler {
                 (None, Some(why))
             }
         };
-        Self {
-            nvml,
-            unavailable,
-            node: node.into(),
-            path: path.into(),
-        }
+        Self { nvml, unavailable, node: node.into(), path: path.into() }
     }
 
     /// Why sampling is off, when it is.
@@ -90,9 +73,7 @@ impl Sampler {
 
     /// Reads every device now. Empty without NVML.
     pub fn read(&self) -> Vec<DeviceSample> {
-        let Some(nvml) = &self.nvml else {
-            return Vec::new();
-        };
+        let Some(nvml) = &self.nvml else { return Vec::new() };
         let count = nvml.device_count().unwrap_or(0);
         (0..count)
             .filter_map(|i| nvml.device_by_index(i).ok().map(|d| (i, d)))
@@ -131,21 +112,9 @@ impl Sampler {
 
 /// Appends samples to the table at `path`, writing the header first when
 /// the file is new or empty. A missing reading is an empty cell.
-pub fn append_rows(
-    path: &Path,
-    node: &str,
-    ts_unix_s: f64,
-    rows: &[DeviceSample],
-) -> Result<(), TelemetryError> {
-    let io = |source| TelemetryError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
+pub fn append_rows(path: &Path, node: &str, ts_unix_s: f64, rows: &[DeviceSample]) -> Result<(), TelemetryError> {
+    let io = |source| TelemetryError::Io { path: path.to_path_buf(), source };
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
     let mut out = String::new();
     if file.metadata().map_err(io)?.len() == 0 {
         out.push_str("ts,node,device,job_id,");

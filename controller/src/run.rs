@@ -11,11 +11,7 @@ use std::time::Duration;
 /// subscriber is already installed.
 pub fn init_tracing(level: &str) {
     let level = level.parse().unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).try_init();
 }
 
 /// What stopped a shadow run that could not start or keep going.
@@ -31,11 +27,7 @@ pub enum RunError {
 
 /// Runs shadow mode against the Slurm at `source` until SIGINT/SIGTERM, or
 /// for `limit` when given. Returns the cycles run.
-pub fn shadow_slurm(
-    source: SlurmSource,
-    cfg: ShadowConfig,
-    limit: Option<Duration>,
-) -> Result<u64, RunError> {
+pub fn shadow_slurm(source: SlurmSource, cfg: ShadowConfig, limit: Option<Duration>) -> Result<u64, RunError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -31,9 +31,7 @@ struct Logs(Arc<Mutex<Vec<u8>>>);
 impl Logs {
     fn accept_errors(&self) -> usize {
         let text = String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned();
-        text.lines()
-            .filter(|l| l.contains("accept error") && l.contains("os error 24"))
-            .count()
+        text.lines().filter(|l| l.contains("accept error") && l.contains("os error 24")).count()
     }
 }
 
@@ -64,33 +62,18 @@ fn wait_for(limit: Duration, ok: impl Fn() -> bool) -> bool {
 fn out_of_file_handles_the_accept_loop_waits_without_spinning_then_answers() {
     let logs = Logs::default();
     let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .finish();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || sink.clone()).finish();
     tracing::subscriber::set_global_default(subscriber).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let metrics = Arc::new(Metrics::default());
     metrics.update(|v| v.orchestrator_up = 1);
-    let (addr, _server) = rt
-        .block_on(http::serve("127.0.0.1:0".parse().unwrap(), metrics))
-        .unwrap();
+    let (addr, _server) = rt.block_on(http::serve("127.0.0.1:0".parse().unwrap(), metrics)).unwrap();
     assert_eq!(rt.block_on(http::get(addr, "/healthz")).unwrap().0, 200);
 
     // a low limit, then every handle under it taken
     let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
     let limit = getrlimit(Resource::Nofile);
-    setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: Some(open + 32),
-            maximum: limit.maximum,
-        },
-    )
-    .unwrap();
+    setrlimit(Resource::Nofile, Rlimit { current: Some(open + 32), maximum: limit.maximum }).unwrap();
     let mut hogs = Vec::new();
     let full = loop {
         match File::open("/dev/null") {
@@ -98,21 +81,12 @@ fn out_of_file_handles_the_accept_loop_waits_without_spinning_then_answers() {
             Err(e) => break e,
         }
     };
-    assert_eq!(
-        full.raw_os_error(),
-        Some(rustix::io::Errno::MFILE.raw_os_error()),
-        "{full}"
-    );
+    assert_eq!(full.raw_os_error(), Some(rustix::io::Errno::MFILE.raw_os_error()), "{full}");
     // one handle back, for the client's end: the server's accept finds none
     hogs.pop();
     let mut client = TcpStream::connect(addr).unwrap();
-    client
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    assert!(
-        wait_for(Duration::from_secs(10), || logs.accept_errors() >= 1),
-        "accept never failed"
-    );
+    client.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+    assert!(wait_for(Duration::from_secs(10), || logs.accept_errors() >= 1), "accept never failed");
 
     let (errors, used, t) = (logs.accept_errors(), cpu(), Instant::now());
     std::thread::sleep(Duration::from_secs(2));
@@ -120,29 +94,14 @@ fn out_of_file_handles_the_accept_loop_waits_without_spinning_then_answers() {
     // a loop that spins tries thousands of times a second and burns a core;
     // this one tries about once a second and sleeps in between (bounds on
     // the span slept, which a loaded machine may stretch past 2 s)
-    assert!(
-        errors as f64 <= span.as_secs_f64() + 2.0,
-        "{errors} failed accepts in {span:?}"
-    );
-    assert!(
-        used < span / 4,
-        "{used:?} of CPU in {span:?} out of handles"
-    );
+    assert!(errors as f64 <= span.as_secs_f64() + 2.0, "{errors} failed accepts in {span:?}");
+    assert!(used < span / 4, "{used:?} of CPU in {span:?} out of handles");
 
     drop(hogs);
     setrlimit(Resource::Nofile, limit).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut answer = String::new();
     client.read_to_string(&mut answer).unwrap();
-    assert!(
-        answer.starts_with("HTTP/1.1 200"),
-        "the waiting connection is served: {answer}"
-    );
-    assert_eq!(
-        rt.block_on(http::get(addr, "/healthz")).unwrap().0,
-        200,
-        "and new ones too"
-    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "the waiting connection is served: {answer}");
+    assert_eq!(rt.block_on(http::get(addr, "/healthz")).unwrap().0, 200, "and new ones too");
 }

@@ -48,13 +48,7 @@ fn info(key: u32, job: &Job) -> JobInfo {
 #[test]
 fn a_trained_model_file_predicts_live_as_the_file_predictor() {
     let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
-    let file = foresight_models::train(
-        &table,
-        ModelKind::Gbt,
-        &JobTelemetry::new(),
-        SplitOptions::default(),
-    )
-    .unwrap();
+    let file = foresight_models::train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("trained.json");
     file.save(&path).unwrap();
@@ -63,32 +57,12 @@ fn a_trained_model_file_predicts_live_as_the_file_predictor() {
     assert!(served.version.starts_with("gbt-"), "{}", served.version);
     let mut live = served.instantiate();
     // the simulator reads the trace's times; Slurm reports Unix times
-    let epoch = table
-        .meta
-        .epoch_unix_s
-        .expect("the H100 job log has an epoch");
-    let mapped: Vec<Job> = table
-        .jobs
-        .iter()
-        .enumerate()
-        .map(|(i, j)| as_slurm_maps_it(j, i, 0.0))
-        .collect();
-    let reported: Vec<Job> = table
-        .jobs
-        .iter()
-        .enumerate()
-        .map(|(i, j)| as_slurm_maps_it(j, i, epoch))
-        .collect();
-    let mapped_table = JobTable {
-        meta: table.meta.clone(),
-        jobs: mapped.clone(),
-    };
+    let epoch = table.meta.epoch_unix_s.expect("the H100 job log has an epoch");
+    let mapped: Vec<Job> = table.jobs.iter().enumerate().map(|(i, j)| as_slurm_maps_it(j, i, 0.0)).collect();
+    let reported: Vec<Job> = table.jobs.iter().enumerate().map(|(i, j)| as_slurm_maps_it(j, i, epoch)).collect();
+    let mapped_table = JobTable { meta: table.meta.clone(), jobs: mapped.clone() };
     let rows: Vec<u32> = (0..mapped.len() as u32).collect();
-    let mut offline = FilePredictor::new(
-        foresight_models::ModelFile::load(&path).unwrap(),
-        &mapped_table,
-        &rows,
-    );
+    let mut offline = FilePredictor::new(foresight_models::ModelFile::load(&path).unwrap(), &mapped_table, &rows);
 
     // submissions, starts and ends in time order, each job's own in that order
     let mut events: Vec<(f64, u8, usize)> = Vec::new();
@@ -105,34 +79,16 @@ fn a_trained_model_file_predicts_live_as_the_file_predictor() {
     for (t, what, i) in events {
         let (job, live_job) = (&mapped[i], &reported[i]);
         // the controller's handle is the Slurm id; the simulator's the row
-        let (c, s) = (
-            info(job.job_id.parse().unwrap(), live_job),
-            info(i as u32, job),
-        );
+        let (c, s) = (info(job.job_id.parse().unwrap(), live_job), info(i as u32, job));
         match what {
             0 => {
                 // the record as first seen: pending, no start, no status
-                let first = Job {
-                    start_s: None,
-                    end_s: None,
-                    runtime_s: None,
-                    status: Default::default(),
-                    ..live_job.clone()
-                };
+                let first = Job { start_s: None, end_s: None, runtime_s: None, status: Default::default(), ..live_job.clone() };
                 live.observe_record(&c, &first);
                 let got = clamp_estimate(&c, live.predict(&c));
                 let want = clamp_estimate(&s, offline.predict(&s));
-                assert_eq!(
-                    got.to_bits(),
-                    want.to_bits(),
-                    "job {}: live {got}, offline {want}",
-                    job.job_id
-                );
-                assert!(
-                    got.is_finite() && got >= 0.0 && got <= c.limit_s,
-                    "job {}: {got}",
-                    job.job_id
-                );
+                assert_eq!(got.to_bits(), want.to_bits(), "job {}: live {got}, offline {want}", job.job_id);
+                assert!(got.is_finite() && got >= 0.0 && got <= c.limit_s, "job {}: {got}", job.job_id);
                 predicted += 1;
                 differs_from_limit += usize::from(got < c.limit_s);
             }
@@ -149,43 +105,23 @@ fn a_trained_model_file_predicts_live_as_the_file_predictor() {
         }
     }
     assert_eq!(predicted, mapped.len());
-    assert!(
-        differs_from_limit > mapped.len() / 2,
-        "the model predicts, not the limit: {differs_from_limit}"
-    );
+    assert!(differs_from_limit > mapped.len() / 2, "the model predicts, not the limit: {differs_from_limit}");
 }
 
 #[test]
 fn a_model_file_from_before_the_epoch_and_zone_were_stored_apart_is_refused() {
     let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
-    let file = foresight_models::train(
-        &table,
-        ModelKind::Gbt,
-        &JobTelemetry::new(),
-        SplitOptions::default(),
-    )
-    .unwrap();
+    let file = foresight_models::train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
     let mut json = serde_json::to_value(&file).unwrap();
     let schema = json["schema"].as_object_mut().unwrap();
-    let epoch = schema
-        .remove("epoch_unix_s")
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0);
-    let tz = schema
-        .remove("tz_offset_s")
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0);
+    let epoch = schema.remove("epoch_unix_s").and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let tz = schema.remove("tz_offset_s").and_then(|v| v.as_f64()).unwrap_or(0.0);
     schema.insert("calendar_offset_s".into(), (epoch + tz).into());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.json");
     std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
-    let Err(err) = model::load(&path) else {
-        panic!("served live, its hours would be shifted by the epoch")
-    };
+    let Err(err) = model::load(&path) else { panic!("served live, its hours would be shifted by the epoch") };
     let text = err.to_string();
     assert!(matches!(err, model::ModelError::Invalid { .. }), "{text}");
-    assert!(
-        text.contains("old.json") && text.contains("retrain"),
-        "{text}"
-    );
+    assert!(text.contains("old.json") && text.contains("retrain"), "{text}");
 }

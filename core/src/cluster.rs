@@ -26,20 +26,14 @@ impl Cluster {
     /// `count` identical nodes named `{prefix}{i}` (from 1).
     pub fn homogeneous(prefix: &str, count: u32, capacity: Resources) -> Self {
         let nodes = (1..=count)
-            .map(|i| NodeSpec {
-                name: format!("{prefix}{i}"),
-                capacity,
-                gpu_type: None,
-            })
+            .map(|i| NodeSpec { name: format!("{prefix}{i}"), capacity, gpu_type: None })
             .collect();
         Self { nodes }
     }
 
     /// The sum of every node's capacity.
     pub fn total(&self) -> Resources {
-        self.nodes.iter().fold(Resources::default(), |acc, n| {
-            acc.saturating_add(&n.capacity)
-        })
+        self.nodes.iter().fold(Resources::default(), |acc, n| acc.saturating_add(&n.capacity))
     }
 
     /// Number of nodes.

@@ -7,9 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How a job ended, normalised across trace formats.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     /// Ran to the end and exited successfully.
@@ -59,11 +57,7 @@ pub struct UnknownStatus(pub String);
 
 impl fmt::Display for UnknownStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown job status `{}` (expected completed, failed, cancelled, timeout or unknown)",
-            self.0
-        )
+        write!(f, "unknown job status `{}` (expected completed, failed, cancelled, timeout or unknown)", self.0)
     }
 }
 
@@ -182,20 +176,13 @@ mod tests {
     fn requested_defaults_to_one_cpu() {
         let job = Job::default();
         assert_eq!(job.requested(), Resources::new(1, 0, 0));
-        let gpu_job = Job {
-            req_gpus: Some(2),
-            ..Job::default()
-        };
+        let gpu_job = Job { req_gpus: Some(2), ..Job::default() };
         assert_eq!(gpu_job.requested(), Resources::new(0, 2, 0));
     }
 
     #[test]
     fn wait_is_start_minus_submit() {
-        let job = Job {
-            submit_s: 10.0,
-            start_s: Some(25.0),
-            ..Job::default()
-        };
+        let job = Job { submit_s: 10.0, start_s: Some(25.0), ..Job::default() };
         assert_eq!(job.wait_s(), Some(15.0));
         assert!(!job.ran());
     }

@@ -58,11 +58,7 @@ impl TraceMeta {
                 n,
                 Resources::new(cpus / n, gpus / n, 0),
             )),
-            _ => Some(Cluster::homogeneous(
-                "node",
-                1,
-                Resources::new(cpus, gpus, 0),
-            )),
+            _ => Some(Cluster::homogeneous("node", 1, Resources::new(cpus, gpus, 0))),
         }
     }
 }
@@ -74,11 +70,7 @@ mod tests {
     #[test]
     fn default_cluster_follows_declared_nodes() {
         let meta = TraceMeta {
-            capacity: Capacity {
-                cpus: Some(100),
-                nodes: Some(100),
-                gpus: None,
-            },
+            capacity: Capacity { cpus: Some(100), nodes: Some(100), gpus: None },
             ..TraceMeta::default()
         };
         let c = meta.default_cluster().unwrap();
@@ -86,11 +78,7 @@ mod tests {
         assert_eq!(c.total().cpus, 100);
 
         let uneven = TraceMeta {
-            capacity: Capacity {
-                cpus: Some(10),
-                nodes: Some(3),
-                gpus: None,
-            },
+            capacity: Capacity { cpus: Some(10), nodes: Some(3), gpus: None },
             ..TraceMeta::default()
         };
         assert_eq!(uneven.default_cluster().unwrap().len(), 1);

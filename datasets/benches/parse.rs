@@ -15,9 +15,7 @@ use std::time::Instant;
 fn kth_bytes() -> Option<Vec<u8>> {
     let path = shared::dataset_or_skip("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz")?;
     let mut bytes = Vec::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).ok()?)
-        .read_to_end(&mut bytes)
-        .ok()?;
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).ok()?).read_to_end(&mut bytes).ok()?;
     Some(bytes)
 }
 
@@ -34,15 +32,8 @@ fn parse(c: &mut Criterion) {
         }
         (20 * lines) as f64 / started.elapsed().as_secs_f64()
     };
-    let parse_rate = timed(&|| {
-        swf::read(&bytes[..], Path::new("kth.swf"), true).map_or(0, |r| r.table.jobs.len())
-    });
-    let split_rate = timed(&|| {
-        bytes
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|f| !f.is_empty())
-            .count()
-    });
+    let parse_rate = timed(&|| swf::read(&bytes[..], Path::new("kth.swf"), true).map_or(0, |r| r.table.jobs.len()));
+    let split_rate = timed(&|| bytes.split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty()).count());
     println!(
         "SWF parse, KTH-SP2 ({lines} lines, {} bytes): {:.2} million lines/s; splitting fields alone: {:.2} million lines/s (parse/split = {:.2})",
         bytes.len(),
@@ -54,11 +45,7 @@ fn parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("swf");
     group.throughput(Throughput::Elements(lines));
     group.bench_function("parse_kth_sp2", |b| {
-        b.iter(|| {
-            swf::read(black_box(&bytes[..]), Path::new("kth.swf"), true)
-                .map(|r| r.table.jobs.len())
-                .ok()
-        })
+        b.iter(|| swf::read(black_box(&bytes[..]), Path::new("kth.swf"), true).map(|r| r.table.jobs.len()).ok())
     });
     group.finish();
 }

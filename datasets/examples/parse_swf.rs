@@ -17,8 +17,7 @@ fn main() {
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1);
     let mut bytes = Vec::new();
     let opened = foresight_datasets::source::open(Path::new(&path)).and_then(|mut r| {
-        r.read_to_end(&mut bytes)
-            .map_err(|e| foresight_datasets::IngestError::io(&path, e))
+        r.read_to_end(&mut bytes).map_err(|e| foresight_datasets::IngestError::io(&path, e))
     });
     if let Err(e) = opened {
         eprintln!("error: {e}");
@@ -34,8 +33,5 @@ fn main() {
             }
         }
     }
-    println!(
-        "{jobs} jobs, {} lines, {n} passes",
-        bytes.iter().filter(|b| **b == b'\n').count()
-    );
+    println!("{jobs} jobs, {} lines, {n} passes", bytes.iter().filter(|b| **b == b'\n').count());
 }

@@ -37,39 +37,26 @@ impl<'a> Record<'a> {
     pub(crate) fn num(&self, name: &str) -> Result<Option<f64>, LineError> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => v
-                .parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite())
-                .map(Some)
-                .ok_or_else(|| self.err(name, "a number", v)),
+            Some(v) => v.parse::<f64>().ok().filter(|x| x.is_finite()).map(Some).ok_or_else(|| self.err(name, "a number", v)),
         }
     }
 
     /// A number that must be present.
     pub(crate) fn required_num(&self, name: &str) -> Result<f64, LineError> {
-        self.num(name)?
-            .ok_or_else(|| self.err(name, "a number", ""))
+        self.num(name)?.ok_or_else(|| self.err(name, "a number", ""))
     }
 
     /// A non-negative whole number under `name`, `None` when empty.
     pub(crate) fn count(&self, name: &str) -> Result<Option<u64>, LineError> {
         match self.num(name)? {
             Some(x) if x >= 0.0 && x.fract() == 0.0 => Ok(Some(x as u64)),
-            Some(_) => Err(self.err(
-                name,
-                "a non-negative whole number",
-                self.get(name).unwrap_or(""),
-            )),
+            Some(_) => Err(self.err(name, "a non-negative whole number", self.get(name).unwrap_or(""))),
             None => Ok(None),
         }
     }
 
     /// The header names that are not in `known`, with their values, in header order.
-    pub(crate) fn others<'b>(
-        &'b self,
-        known: &'b [&str],
-    ) -> impl Iterator<Item = (&'b str, &'b str)> + 'b {
+    pub(crate) fn others<'b>(&'b self, known: &'b [&str]) -> impl Iterator<Item = (&'b str, &'b str)> + 'b {
         self.header
             .iter()
             .zip(&self.fields)
@@ -158,13 +145,7 @@ pub(crate) fn read_rows<R: BufRead, T>(
             let names: Vec<String> = fields.iter().map(|(_, f)| f.trim().to_string()).collect();
             if let Some(missing) = required.iter().find(|r| !names.iter().any(|n| n == *r)) {
                 let expected = format!("a header with the columns {}", required.join(", "));
-                return Err(rejects.fatal(LineError::new(
-                    line_no,
-                    Some(1),
-                    *missing,
-                    expected,
-                    text,
-                )));
+                return Err(rejects.fatal(LineError::new(line_no, Some(1), *missing, expected, text)));
             }
             header = Some(names);
             continue;
@@ -173,28 +154,15 @@ pub(crate) fn read_rows<R: BufRead, T>(
             let n = fields.len().min(names.len());
             let field = names.get(n).map_or("line", String::as_str);
             let col = fields.last().map_or(1, |(c, f)| c + f.len());
-            rejects.reject(LineError::new(
-                line_no,
-                Some(col),
-                field,
-                format!("{} fields as in the header", names.len()),
-                &format!("{} fields", fields.len()),
-            ))?;
+            rejects.reject(LineError::new(line_no, Some(col), field, format!("{} fields as in the header", names.len()), &format!("{} fields", fields.len())))?;
             continue;
         }
-        match map(&Record {
-            header: names,
-            fields,
-            line: line_no,
-        }) {
+        match map(&Record { header: names, fields, line: line_no }) {
             Ok(row) => rows.push(row),
             Err(e) => rejects.reject(e)?,
         }
     }
-    let header = header.ok_or(IngestError::Empty {
-        path: path.to_path_buf(),
-        what: "header",
-    })?;
+    let header = header.ok_or(IngestError::Empty { path: path.to_path_buf(), what: "header" })?;
     Ok((rows, header, rejects.report))
 }
 
@@ -203,20 +171,13 @@ mod tests {
     use super::*;
 
     fn fields(line: &str) -> Vec<String> {
-        split(line)
-            .unwrap()
-            .into_iter()
-            .map(|(_, f)| f.into_owned())
-            .collect()
+        split(line).unwrap().into_iter().map(|(_, f)| f.into_owned()).collect()
     }
 
     #[test]
     fn splits_plain_and_quoted_fields() {
         assert_eq!(fields("a,,b"), ["a", "", "b"]);
-        assert_eq!(
-            fields(r#""x, y","say ""hi""",z"#),
-            ["x, y", r#"say "hi""#, "z"]
-        );
+        assert_eq!(fields(r#""x, y","say ""hi""",z"#), ["x, y", r#"say "hi""#, "z"]);
         assert_eq!(fields(""), [""]);
         assert_eq!(split(r#"a,"open"#), Err(3));
         assert_eq!(split(r#""a"b,c"#), Err(4));
@@ -225,11 +186,7 @@ mod tests {
     #[test]
     fn short_rows_are_reported_with_the_first_missing_column() {
         let input = "a,b,c\n1,2,3\n4,5\n";
-        let (rows, _, skipped) =
-            read_rows(input.as_bytes(), Path::new("t.csv"), false, &["a"], |r| {
-                r.required_num("a")
-            })
-            .unwrap();
+        let (rows, _, skipped) = read_rows(input.as_bytes(), Path::new("t.csv"), false, &["a"], |r| r.required_num("a")).unwrap();
         assert_eq!(rows, [1.0]);
         assert_eq!(skipped.examples[0].field, "c");
         assert_eq!(skipped.examples[0].line, 3);
@@ -237,18 +194,7 @@ mod tests {
 
     #[test]
     fn a_missing_required_column_is_fatal() {
-        let err = read_rows(
-            "x,y\n1,2\n".as_bytes(),
-            Path::new("t.csv"),
-            false,
-            &["a"],
-            |_| Ok(()),
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("field `a`: expected a header with the columns a"),
-            "{err}"
-        );
+        let err = read_rows("x,y\n1,2\n".as_bytes(), Path::new("t.csv"), false, &["a"], |_| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("field `a`: expected a header with the columns a"), "{err}");
     }
 }

@@ -36,10 +36,7 @@ impl Format {
 
     /// The command-line name.
     pub fn name(&self) -> &'static str {
-        Format::ALL
-            .iter()
-            .find(|(f, _)| f == self)
-            .map_or("?", |(_, n)| n)
+        Format::ALL.iter().find(|(f, _)| f == self).map_or("?", |(_, n)| n)
     }
 
     /// The names of the formats that hold jobs, comma-separated.
@@ -63,17 +60,10 @@ impl FromStr for Format {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Format::ALL
-            .iter()
-            .find(|(_, n)| *n == s)
-            .map(|(f, _)| *f)
-            .ok_or_else(|| {
-                let names: Vec<_> = Format::ALL.iter().map(|(_, n)| *n).collect();
-                format!(
-                    "unknown format `{s}` (expected one of {})",
-                    names.join(", ")
-                )
-            })
+        Format::ALL.iter().find(|(_, n)| *n == s).map(|(f, _)| *f).ok_or_else(|| {
+            let names: Vec<_> = Format::ALL.iter().map(|(_, n)| *n).collect();
+            format!("unknown format `{s}` (expected one of {})", names.join(", "))
+        })
     }
 }
 
@@ -83,11 +73,7 @@ pub fn detect(path: &Path) -> Result<Format, IngestError> {
     detect_bytes(&head).map_err(|reason| IngestError::UnknownFormat {
         path: path.to_path_buf(),
         reason,
-        known: Format::ALL
-            .iter()
-            .map(|(_, n)| *n)
-            .collect::<Vec<_>>()
-            .join(", "),
+        known: Format::ALL.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", "),
     })
 }
 
@@ -106,38 +92,26 @@ pub fn detect_bytes(head: &[u8]) -> Result<Format, String> {
     if header.first() == Some(&"ts") && header.iter().any(|h| h.ends_with("_pct")) {
         return Ok(Format::Telemetry);
     }
-    let pipe: Vec<&str> = first
-        .trim_end_matches('|')
-        .split('|')
-        .map(str::trim)
-        .collect();
+    let pipe: Vec<&str> = first.trim_end_matches('|').split('|').map(str::trim).collect();
     if pipe.iter().any(|h| h.eq_ignore_ascii_case("JobID")) && pipe.len() > 1 {
         return Ok(Format::Sacct);
     }
     if crate::openb::COLUMNS.iter().all(|c| header.contains(c)) {
         return Ok(Format::Openb);
     }
-    if ["job_id", "submit_ts", "status"]
-        .iter()
-        .all(|c| header.contains(c))
-    {
+    if ["job_id", "submit_ts", "status"].iter().all(|c| header.contains(c)) {
         return Ok(Format::GpuJobs);
     }
     let numeric_fields = first_trim.split_ascii_whitespace().count();
     if numeric_fields == 18
-        && first_trim
-            .split_ascii_whitespace()
-            .all(|f| f.parse::<f64>().is_ok())
+        && first_trim.split_ascii_whitespace().all(|f| f.parse::<f64>().is_ok())
     {
         return Ok(Format::Swf);
     }
     if head.is_empty() {
         return Err("the file is empty".into());
     }
-    Err(format!(
-        "the first line `{}` matches no known format",
-        first.chars().take(80).collect::<String>()
-    ))
+    Err(format!("the first line `{}` matches no known format", first.chars().take(80).collect::<String>()))
 }
 
 #[cfg(test)]
@@ -156,19 +130,10 @@ mod tests {
             (b"ts,job_id,gpu_util_pct,mem_util_pct\n", Format::Telemetry),
         ];
         for (head, want) in cases {
-            assert_eq!(
-                detect_bytes(head),
-                Ok(want),
-                "{}",
-                String::from_utf8_lossy(head)
-            );
+            assert_eq!(detect_bytes(head), Ok(want), "{}", String::from_utf8_lossy(head));
         }
         assert_eq!(detect_bytes(b"PAR1\x15\x04"), Ok(Format::Parquet));
-        assert!(
-            detect_bytes(b"hello world\n")
-                .unwrap_err()
-                .contains("`hello world`")
-        );
+        assert!(detect_bytes(b"hello world\n").unwrap_err().contains("`hello world`"));
         assert_eq!(detect_bytes(b""), Err("the file is empty".into()));
     }
 
@@ -177,11 +142,6 @@ mod tests {
         for (f, n) in Format::ALL {
             assert_eq!(n.parse::<Format>(), Ok(f));
         }
-        assert!(
-            "csv"
-                .parse::<Format>()
-                .unwrap_err()
-                .contains("expected one of swf, sacct")
-        );
+        assert!("csv".parse::<Format>().unwrap_err().contains("expected one of swf, sacct"));
     }
 }

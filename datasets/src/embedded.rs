@@ -27,11 +27,7 @@ pub fn h100_jobs() -> Result<Ingested, IngestError> {
 
 /// The embedded NVML telemetry, read strictly.
 pub fn h100_telemetry() -> Result<(TelemetryTable, SkipReport), IngestError> {
-    telemetry::read(
-        BufReader::new(MultiGzDecoder::new(TELEMETRY_GZ)),
-        Path::new(TELEMETRY_NAME),
-        true,
-    )
+    telemetry::read(BufReader::new(MultiGzDecoder::new(TELEMETRY_GZ)), Path::new(TELEMETRY_NAME), true)
 }
 
 #[cfg(test)]
@@ -43,29 +39,11 @@ mod tests {
         let jobs = h100_jobs().unwrap();
         assert!(jobs.skipped.is_empty());
         assert_eq!(jobs.table.jobs.len(), 264);
-        let users: std::collections::BTreeSet<_> = jobs
-            .table
-            .jobs
-            .iter()
-            .filter_map(|j| j.user.as_deref())
-            .collect();
-        assert_eq!(
-            users.into_iter().collect::<Vec<_>>(),
-            ["hpc", "nlp-research", "serving", "vision"]
-        );
+        let users: std::collections::BTreeSet<_> = jobs.table.jobs.iter().filter_map(|j| j.user.as_deref()).collect();
+        assert_eq!(users.into_iter().collect::<Vec<_>>(), ["hpc", "nlp-research", "serving", "vision"]);
         let (tele, skipped) = h100_telemetry().unwrap();
         assert!(skipped.is_empty());
-        assert_eq!(
-            tele.metrics,
-            [
-                "gpu_util_pct",
-                "mem_util_pct",
-                "mem_used_mib",
-                "power_w",
-                "sm_clock_mhz",
-                "temp_c"
-            ]
-        );
+        assert_eq!(tele.metrics, ["gpu_util_pct", "mem_util_pct", "mem_used_mib", "power_w", "sm_clock_mhz", "temp_c"]);
         assert!(tele.samples.len() > 1000);
     }
 }

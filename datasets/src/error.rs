@@ -29,13 +29,7 @@ impl LineError {
         expected: impl Into<String>,
         found: &str,
     ) -> Self {
-        Self {
-            line,
-            column,
-            field: field.into(),
-            expected: expected.into(),
-            found: shorten(found),
-        }
+        Self { line, column, field: field.into(), expected: expected.into(), found: shorten(found) }
     }
 
     /// The reason under which a skipped line is counted: field and expectation.
@@ -50,11 +44,7 @@ impl fmt::Display for LineError {
         if let Some(c) = self.column {
             write!(f, ", column {c}")?;
         }
-        write!(
-            f,
-            ": field `{}`: expected {}, found `{}`",
-            self.field, self.expected, self.found
-        )
+        write!(f, ": field `{}`: expected {}, found `{}`", self.field, self.expected, self.found)
     }
 }
 
@@ -120,10 +110,7 @@ pub enum IngestError {
 impl IngestError {
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        IngestError::Io {
-            path: path.into(),
-            source,
-        }
+        IngestError::Io { path: path.into(), source }
     }
 }
 
@@ -133,26 +120,13 @@ mod tests {
 
     #[test]
     fn line_error_names_line_column_field_expectation_and_value() {
-        let e = LineError::new(
-            7,
-            Some(12),
-            "run time",
-            "an integer number of seconds",
-            "12x\u{1}",
-        );
+        let e = LineError::new(7, Some(12), "run time", "an integer number of seconds", "12x\u{1}");
         assert_eq!(
             e.to_string(),
             "line 7, column 12: field `run time`: expected an integer number of seconds, found `12x\\u{1}`"
         );
-        let wrapped = IngestError::Parse {
-            path: "log.swf".into(),
-            error: e,
-        };
-        assert!(
-            wrapped
-                .to_string()
-                .starts_with("log.swf: line 7, column 12")
-        );
+        let wrapped = IngestError::Parse { path: "log.swf".into(), error: e };
+        assert!(wrapped.to_string().starts_with("log.swf: line 7, column 12"));
     }
 
     #[test]

@@ -64,15 +64,13 @@ pub fn read_trace(path: &Path, opts: &ReadOptions) -> Result<Ingested, IngestErr
         Format::GpuJobs => gpujobs::read(input()?, path, opts.strict),
         Format::Openb => openb::read(input()?, path, opts.strict),
         #[cfg(feature = "parquet")]
-        Format::Parquet if !telemetry::parquet::is_telemetry(path)? => Ok(Ingested {
-            table: parquet::read(path)?,
-            skipped: SkipReport::default(),
-        }),
+        Format::Parquet if !telemetry::parquet::is_telemetry(path)? => {
+            Ok(Ingested { table: parquet::read(path)?, skipped: SkipReport::default() })
+        }
         #[cfg(not(feature = "parquet"))]
         Format::Parquet => Err(IngestError::Parquet {
             path: path.to_path_buf(),
-            message: "this build has no Parquet support (feature `parquet` of foresight-datasets)"
-                .into(),
+            message: "this build has no Parquet support (feature `parquet` of foresight-datasets)".into(),
         }),
         #[cfg(feature = "parquet")]
         Format::Parquet => Err(telemetry_not_jobs(path)),
@@ -89,10 +87,7 @@ fn telemetry_not_jobs(path: &Path) -> IngestError {
 }
 
 /// Reads an NVML telemetry sample log (format detected or named).
-pub fn read_telemetry(
-    path: &Path,
-    opts: &ReadOptions,
-) -> Result<(telemetry::TelemetryTable, SkipReport), IngestError> {
+pub fn read_telemetry(path: &Path, opts: &ReadOptions) -> Result<(telemetry::TelemetryTable, SkipReport), IngestError> {
     let format = match opts.format {
         Some(f) => f,
         None => detect::detect(path)?,

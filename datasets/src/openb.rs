@@ -16,41 +16,23 @@ pub const COLUMNS: [&str; 5] = ["name", "cpu_milli", "num_gpu", "creation_time",
 pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested, IngestError> {
     let (jobs, _, skipped) = read_rows(input, path, strict, &COLUMNS, to_job)?;
     if jobs.is_empty() && skipped.is_empty() {
-        return Err(IngestError::Empty {
-            path: path.to_path_buf(),
-            what: "job",
-        });
+        return Err(IngestError::Empty { path: path.to_path_buf(), what: "job" });
     }
-    let mut meta = TraceMeta {
-        format: "openb".into(),
-        source: path.display().to_string(),
-        ..TraceMeta::default()
-    };
+    let mut meta = TraceMeta { format: "openb".into(), source: path.display().to_string(), ..TraceMeta::default() };
     meta.notes.push("pods still running at the end of the trace have status unknown and end at their deletion_time".into());
-    Ok(Ingested {
-        table: JobTable { meta, jobs },
-        skipped,
-    })
+    Ok(Ingested { table: JobTable { meta, jobs }, skipped })
 }
 
 fn to_job(r: &Record<'_>) -> Result<Job, LineError> {
     let submit = r.required_num("creation_time")?;
     if submit < 0.0 {
-        return Err(r.err(
-            "creation_time",
-            "a non-negative time",
-            r.get("creation_time").unwrap_or(""),
-        ));
+        return Err(r.err("creation_time", "a non-negative time", r.get("creation_time").unwrap_or("")));
     }
     let start = r.num("scheduled_time")?;
     let end = r.num("deletion_time")?.filter(|_| start.is_some());
     if let (Some(s), Some(e)) = (start, end) {
         if e < s {
-            return Err(r.err(
-                "deletion_time",
-                "a time at or after scheduled_time",
-                r.get("deletion_time").unwrap_or(""),
-            ));
+            return Err(r.err("deletion_time", "a time at or after scheduled_time", r.get("deletion_time").unwrap_or("")));
         }
     }
     let phase = r.get("pod_phase").unwrap_or("");
@@ -62,30 +44,23 @@ fn to_job(r: &Record<'_>) -> Result<Job, LineError> {
     };
     let cpu_milli = r.count("cpu_milli")?.unwrap_or(0);
     let mut job = Job {
-        job_id: r
-            .get("name")
-            .ok_or_else(|| r.err("name", "a pod name", ""))?
-            .to_string(),
+        job_id: r.get("name").ok_or_else(|| r.err("name", "a pod name", ""))?.to_string(),
         queue: r.get("qos").map(str::to_string),
         submit_s: submit,
         start_s: start,
         end_s: end,
         runtime_s: start.zip(end).map(|(s, e)| e - s),
         req_cpus: Some(cpu_milli.div_ceil(1000).min(u64::from(u32::MAX)) as u32),
-        req_gpus: r
-            .count("num_gpu")?
-            .map(|g| g.min(u64::from(u32::MAX)) as u32),
+        req_gpus: r.count("num_gpu")?.map(|g| g.min(u64::from(u32::MAX)) as u32),
         req_mem_mb: r.count("memory_mib")?,
         gpu_type: r.get("gpu_spec").map(str::to_string),
         status,
         ..Job::default()
     };
     job.labels.insert("pod_phase".into(), phase.to_string());
-    job.features
-        .insert("cpu_milli".into(), FeatureValue::Num(cpu_milli as f64));
+    job.features.insert("cpu_milli".into(), FeatureValue::Num(cpu_milli as f64));
     if let Some(milli) = r.num("gpu_milli")? {
-        job.features
-            .insert("gpu_milli".into(), FeatureValue::Num(milli));
+        job.features.insert("gpu_milli".into(), FeatureValue::Num(milli));
     }
     Ok(job)
 }
@@ -103,37 +78,21 @@ openb-pod-0002,8000,24576,0,0,,BE,Pending,1558381,1600000,
 
     #[test]
     fn pods_map_onto_jobs() {
-        let t = read(SAMPLE.as_bytes(), Path::new("pods.csv"), true)
-            .unwrap()
-            .table;
+        let t = read(SAMPLE.as_bytes(), Path::new("pods.csv"), true).unwrap().table;
         let j = &t.jobs[1];
-        assert_eq!(
-            (j.req_cpus, j.req_gpus, j.req_mem_mb),
-            (Some(7), Some(1), Some(12288))
-        );
-        assert_eq!(
-            (j.start_s, j.runtime_s, j.status),
-            (Some(427100.0), Some(2900.0), JobStatus::Completed)
-        );
+        assert_eq!((j.req_cpus, j.req_gpus, j.req_mem_mb), (Some(7), Some(1), Some(12288)));
+        assert_eq!((j.start_s, j.runtime_s, j.status), (Some(427100.0), Some(2900.0), JobStatus::Completed));
         assert_eq!(j.gpu_type.as_deref(), Some("V100M16|V100M32"));
         assert_eq!(j.features["gpu_milli"], FeatureValue::Num(460.0));
         assert_eq!(j.queue.as_deref(), Some("BE"));
         let pending = &t.jobs[2];
-        assert_eq!(
-            (pending.start_s, pending.end_s, pending.status),
-            (None, None, JobStatus::Unknown)
-        );
+        assert_eq!((pending.start_s, pending.end_s, pending.status), (None, None, JobStatus::Unknown));
     }
 
     #[test]
     fn deletion_before_scheduling_is_an_error() {
         let text = SAMPLE.replace("427061,430000,427100", "427061,400000,427100");
-        let err = read(text.as_bytes(), Path::new("pods.csv"), true)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("line 3, column") && err.contains("field `deletion_time`"),
-            "{err}"
-        );
+        let err = read(text.as_bytes(), Path::new("pods.csv"), true).unwrap_err().to_string();
+        assert!(err.contains("line 3, column") && err.contains("field `deletion_time`"), "{err}");
     }
 }

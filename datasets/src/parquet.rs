@@ -20,26 +20,9 @@ pub const META_KEY: &str = "foresight.trace_meta";
 
 /// The canonical columns, in the order they are written.
 pub const CANONICAL_COLUMNS: [&str; 20] = [
-    "job_id",
-    "attempt",
-    "user",
-    "group",
-    "queue",
-    "name",
-    "submit_s",
-    "start_s",
-    "end_s",
-    "runtime_s",
-    "req_gpus",
-    "req_cpus",
-    "req_nodes",
-    "req_mem_mb",
-    "req_time_s",
-    "status",
-    "priority",
-    "gpu_type",
-    "depends_on",
-    "labels",
+    "job_id", "attempt", "user", "group", "queue", "name", "submit_s", "start_s", "end_s", "runtime_s",
+    "req_gpus", "req_cpus", "req_nodes", "req_mem_mb", "req_time_s", "status", "priority", "gpu_type",
+    "depends_on", "labels",
 ];
 
 fn canonical(name: &str) -> bool {
@@ -66,67 +49,36 @@ pub fn to_dataframe(table: &JobTable) -> PolarsResult<DataFrame> {
     let u32s = |f: fn(&Job) -> Option<u32>| jobs.iter().map(f).collect::<Vec<_>>();
     let depends: ListChunked = jobs
         .iter()
-        .map(|j| {
-            Some(Series::new(
-                PlSmallStr::EMPTY,
-                j.depends_on.iter().map(String::as_str).collect::<Vec<_>>(),
-            ))
-        })
+        .map(|j| Some(Series::new(PlSmallStr::EMPTY, j.depends_on.iter().map(String::as_str).collect::<Vec<_>>())))
         .collect();
     let labels: Vec<Option<String>> = jobs
         .iter()
-        .map(|j| {
-            (!j.labels.is_empty()).then(|| serde_json::to_string(&j.labels).unwrap_or_default())
-        })
+        .map(|j| (!j.labels.is_empty()).then(|| serde_json::to_string(&j.labels).unwrap_or_default()))
         .collect();
     let mut columns = vec![
-        Column::new(
-            "job_id".into(),
-            jobs.iter().map(|j| j.job_id.as_str()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "attempt".into(),
-            jobs.iter().map(|j| j.attempt).collect::<Vec<_>>(),
-        ),
+        Column::new("job_id".into(), jobs.iter().map(|j| j.job_id.as_str()).collect::<Vec<_>>()),
+        Column::new("attempt".into(), jobs.iter().map(|j| j.attempt).collect::<Vec<_>>()),
         Column::new("user".into(), strings(jobs, |j| j.user.as_deref())),
         Column::new("group".into(), strings(jobs, |j| j.group.as_deref())),
         Column::new("queue".into(), strings(jobs, |j| j.queue.as_deref())),
         Column::new("name".into(), strings(jobs, |j| j.name.as_deref())),
-        Column::new(
-            "submit_s".into(),
-            jobs.iter().map(|j| j.submit_s).collect::<Vec<_>>(),
-        ),
+        Column::new("submit_s".into(), jobs.iter().map(|j| j.submit_s).collect::<Vec<_>>()),
         Column::new("start_s".into(), f64s(|j| j.start_s)),
         Column::new("end_s".into(), f64s(|j| j.end_s)),
         Column::new("runtime_s".into(), f64s(|j| j.runtime_s)),
         Column::new("req_gpus".into(), u32s(|j| j.req_gpus)),
         Column::new("req_cpus".into(), u32s(|j| j.req_cpus)),
         Column::new("req_nodes".into(), u32s(|j| j.req_nodes)),
-        Column::new(
-            "req_mem_mb".into(),
-            jobs.iter().map(|j| j.req_mem_mb).collect::<Vec<_>>(),
-        ),
+        Column::new("req_mem_mb".into(), jobs.iter().map(|j| j.req_mem_mb).collect::<Vec<_>>()),
         Column::new("req_time_s".into(), f64s(|j| j.req_time_s)),
-        Column::new(
-            "status".into(),
-            jobs.iter().map(|j| j.status.as_str()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "priority".into(),
-            jobs.iter().map(|j| j.priority).collect::<Vec<_>>(),
-        ),
+        Column::new("status".into(), jobs.iter().map(|j| j.status.as_str()).collect::<Vec<_>>()),
+        Column::new("priority".into(), jobs.iter().map(|j| j.priority).collect::<Vec<_>>()),
         Column::new("gpu_type".into(), strings(jobs, |j| j.gpu_type.as_deref())),
-        depends
-            .into_series()
-            .with_name("depends_on".into())
-            .into_column(),
+        depends.into_series().with_name("depends_on".into()).into_column(),
         Column::new("labels".into(), labels),
     ];
     for name in table.feature_names() {
-        let numeric = jobs
-            .iter()
-            .filter_map(|j| j.features.get(&name))
-            .all(|v| matches!(v, FeatureValue::Num(_)));
+        let numeric = jobs.iter().filter_map(|j| j.features.get(&name)).all(|v| matches!(v, FeatureValue::Num(_)));
         let col = if numeric {
             let v: Vec<Option<f64>> = jobs
                 .iter()
@@ -154,31 +106,21 @@ pub fn to_dataframe(table: &JobTable) -> PolarsResult<DataFrame> {
 /// True when each feature holds one kind of value across the table.
 fn features_typed(table: &JobTable) -> bool {
     let mut kind: BTreeMap<&str, bool> = BTreeMap::new();
-    table
-        .jobs
-        .iter()
-        .flat_map(|j| &j.features)
-        .all(|(name, v)| {
-            let num = matches!(v, FeatureValue::Num(_));
-            *kind.entry(name.as_str()).or_insert(num) == num
-        })
+    table.jobs.iter().flat_map(|j| &j.features).all(|(name, v)| {
+        let num = matches!(v, FeatureValue::Num(_));
+        *kind.entry(name.as_str()).or_insert(num) == num
+    })
 }
 
 /// Writes the table to `path` (through a temporary file, renamed into place).
 pub fn write(table: &JobTable, path: &Path) -> Result<(), IngestError> {
-    let err = |message: String| IngestError::Parquet {
-        path: path.to_path_buf(),
-        message,
-    };
+    let err = |message: String| IngestError::Parquet { path: path.to_path_buf(), message };
     let mut df = to_dataframe(table).map_err(|e| err(e.to_string()))?;
     let meta = serde_json::to_string(&table.meta).map_err(|e| err(e.to_string()))?;
     let tmp = path.with_extension("parquet.tmp");
     let mut file = File::create(&tmp).map_err(|e| IngestError::io(&tmp, e))?;
     ParquetWriter::new(&mut file)
-        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
-            META_KEY.to_string(),
-            meta,
-        )])))
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(META_KEY.to_string(), meta)])))
         .finish(&mut df)
         .map_err(|e| err(e.to_string()))?;
     file.sync_all().map_err(|e| IngestError::io(&tmp, e))?;
@@ -188,10 +130,7 @@ pub fn write(table: &JobTable, path: &Path) -> Result<(), IngestError> {
 /// Reads a job table written by [`write`] (or any Parquet file with at
 /// least `job_id` and `submit_s` columns named as in the canonical table).
 pub fn read(path: &Path) -> Result<JobTable, IngestError> {
-    let err = |message: String| IngestError::Parquet {
-        path: path.to_path_buf(),
-        message,
-    };
+    let err = |message: String| IngestError::Parquet { path: path.to_path_buf(), message };
     let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
     let mut reader = ParquetReader::new(file);
     let meta_json = reader
@@ -199,20 +138,11 @@ pub fn read(path: &Path) -> Result<JobTable, IngestError> {
         .map_err(|e| err(e.to_string()))?
         .key_value_metadata()
         .as_ref()
-        .and_then(|kv| {
-            kv.iter()
-                .find(|k| k.key == META_KEY)
-                .and_then(|k| k.value.clone())
-        });
+        .and_then(|kv| kv.iter().find(|k| k.key == META_KEY).and_then(|k| k.value.clone()));
     let df = reader.finish().map_err(|e| err(e.to_string()))?;
     let mut meta: TraceMeta = match meta_json {
-        Some(json) => {
-            serde_json::from_str(&json).map_err(|e| err(format!("bad {META_KEY}: {e}")))?
-        }
-        None => TraceMeta {
-            format: "parquet".into(),
-            ..TraceMeta::default()
-        },
+        Some(json) => serde_json::from_str(&json).map_err(|e| err(format!("bad {META_KEY}: {e}")))?,
+        None => TraceMeta { format: "parquet".into(), ..TraceMeta::default() },
     };
     if meta.source.is_empty() {
         meta.source = path.display().to_string();
@@ -235,9 +165,7 @@ pub fn from_dataframe(df: &DataFrame) -> PolarsResult<Vec<Job>> {
             return Ok(None);
         }
         let c = df.column(name)?.cast(&DataType::String)?;
-        Ok(Some(
-            c.str()?.iter().map(|v| v.map(str::to_string)).collect(),
-        ))
+        Ok(Some(c.str()?.iter().map(|v| v.map(str::to_string)).collect()))
     };
     let float = |name: &str| -> PolarsResult<Option<Vec<Option<f64>>>> {
         if !has(name) {
@@ -256,43 +184,19 @@ pub fn from_dataframe(df: &DataFrame) -> PolarsResult<Vec<Job>> {
             }
         };
     }
-    fill!(
-        text("job_id"),
-        |v: Option<String>| v.unwrap_or_default(),
-        |j, v| j.job_id = v
-    );
-    fill!(
-        float("attempt"),
-        |v: Option<f64>| v.unwrap_or(0.0) as u32,
-        |j, v| j.attempt = v
-    );
+    fill!(text("job_id"), |v: Option<String>| v.unwrap_or_default(), |j, v| j.job_id = v);
+    fill!(float("attempt"), |v: Option<f64>| v.unwrap_or(0.0) as u32, |j, v| j.attempt = v);
     fill!(text("user"), |v| v, |j, v| j.user = v);
     fill!(text("group"), |v| v, |j, v| j.group = v);
     fill!(text("queue"), |v| v, |j, v| j.queue = v);
     fill!(text("name"), |v| v, |j, v| j.name = v);
-    fill!(
-        float("submit_s"),
-        |v: Option<f64>| v.unwrap_or(0.0),
-        |j, v| j.submit_s = v
-    );
+    fill!(float("submit_s"), |v: Option<f64>| v.unwrap_or(0.0), |j, v| j.submit_s = v);
     fill!(float("start_s"), |v| v, |j, v| j.start_s = v);
     fill!(float("end_s"), |v| v, |j, v| j.end_s = v);
     fill!(float("runtime_s"), |v| v, |j, v| j.runtime_s = v);
-    fill!(
-        float("req_gpus"),
-        |v: Option<f64>| v.map(|x| x as u32),
-        |j, v| j.req_gpus = v
-    );
-    fill!(
-        float("req_cpus"),
-        |v: Option<f64>| v.map(|x| x as u32),
-        |j, v| j.req_cpus = v
-    );
-    fill!(
-        float("req_nodes"),
-        |v: Option<f64>| v.map(|x| x as u32),
-        |j, v| j.req_nodes = v
-    );
+    fill!(float("req_gpus"), |v: Option<f64>| v.map(|x| x as u32), |j, v| j.req_gpus = v);
+    fill!(float("req_cpus"), |v: Option<f64>| v.map(|x| x as u32), |j, v| j.req_cpus = v);
+    fill!(float("req_nodes"), |v: Option<f64>| v.map(|x| x as u32), |j, v| j.req_nodes = v);
     fill!(float("req_time_s"), |v| v, |j, v| j.req_time_s = v);
     fill!(text("gpu_type"), |v| v, |j, v| j.gpu_type = v);
     if has("req_mem_mb") {
@@ -310,9 +214,7 @@ pub fn from_dataframe(df: &DataFrame) -> PolarsResult<Vec<Job>> {
     if let Some(values) = text("status")? {
         for (j, v) in jobs.iter_mut().zip(values) {
             j.status = match v {
-                Some(s) => s.parse().map_err(
-                    |e: foresight_core::job::UnknownStatus| polars_err!(ComputeError: "{}", e),
-                )?,
+                Some(s) => s.parse().map_err(|e: foresight_core::job::UnknownStatus| polars_err!(ComputeError: "{}", e))?,
                 None => JobStatus::Unknown,
             };
         }
@@ -320,8 +222,7 @@ pub fn from_dataframe(df: &DataFrame) -> PolarsResult<Vec<Job>> {
     if let Some(values) = text("labels")? {
         for (j, v) in jobs.iter_mut().zip(values) {
             if let Some(json) = v {
-                j.labels = serde_json::from_str(&json)
-                    .map_err(|e| polars_err!(ComputeError: "labels of job {}: {}", j.job_id, e))?;
+                j.labels = serde_json::from_str(&json).map_err(|e| polars_err!(ComputeError: "labels of job {}: {}", j.job_id, e))?;
             }
         }
     }
@@ -340,22 +241,15 @@ pub fn from_dataframe(df: &DataFrame) -> PolarsResult<Vec<Job>> {
             continue;
         }
         if col.dtype().is_primitive_numeric() {
-            for (j, v) in jobs
-                .iter_mut()
-                .zip(col.cast(&DataType::Float64)?.f64()?.iter())
-            {
+            for (j, v) in jobs.iter_mut().zip(col.cast(&DataType::Float64)?.f64()?.iter()) {
                 if let Some(x) = v {
                     j.features.insert(name.to_string(), FeatureValue::Num(x));
                 }
             }
         } else {
-            for (j, v) in jobs
-                .iter_mut()
-                .zip(col.cast(&DataType::String)?.str()?.iter())
-            {
+            for (j, v) in jobs.iter_mut().zip(col.cast(&DataType::String)?.str()?.iter()) {
                 if let Some(t) = v {
-                    j.features
-                        .insert(name.to_string(), FeatureValue::Text(t.to_string()));
+                    j.features.insert(name.to_string(), FeatureValue::Text(t.to_string()));
                 }
             }
         }

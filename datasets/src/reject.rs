@@ -45,20 +45,13 @@ pub(crate) struct Rejects {
 
 impl Rejects {
     pub(crate) fn new(path: &Path, strict: bool) -> Self {
-        Self {
-            strict,
-            path: path.to_path_buf(),
-            report: SkipReport::default(),
-        }
+        Self { strict, path: path.to_path_buf(), report: SkipReport::default() }
     }
 
     /// Rejects a line: an error under strict, a count otherwise.
     pub(crate) fn reject(&mut self, error: LineError) -> Result<(), IngestError> {
         if self.strict {
-            Err(IngestError::Parse {
-                path: self.path.clone(),
-                error,
-            })
+            Err(IngestError::Parse { path: self.path.clone(), error })
         } else {
             self.report.record(error);
             Ok(())
@@ -72,10 +65,7 @@ impl Rejects {
 
     /// The error for a line that cannot be skipped (a header).
     pub(crate) fn fatal(&self, error: LineError) -> IngestError {
-        IngestError::Parse {
-            path: self.path.clone(),
-            error,
-        }
+        IngestError::Parse { path: self.path.clone(), error }
     }
 }
 
@@ -87,11 +77,9 @@ mod tests {
     fn skipping_counts_by_reason_and_keeps_first_examples() {
         let mut r = Rejects::new(Path::new("t.swf"), false);
         for line in 1..=8 {
-            r.reject(LineError::new(line, Some(1), "run time", "a number", "x"))
-                .unwrap();
+            r.reject(LineError::new(line, Some(1), "run time", "a number", "x")).unwrap();
         }
-        r.reject(LineError::new(9, None, "user", "an id", "?"))
-            .unwrap();
+        r.reject(LineError::new(9, None, "user", "an id", "?")).unwrap();
         assert_eq!(r.report.total, 9);
         assert_eq!(r.report.by_reason["run time: expected a number"], 8);
         assert_eq!(r.report.examples.len(), EXAMPLES_KEPT);
@@ -101,12 +89,7 @@ mod tests {
     #[test]
     fn strict_stops_at_the_first_bad_line() {
         let mut r = Rejects::new(Path::new("t.swf"), true);
-        let err = r
-            .reject(LineError::new(3, Some(5), "user", "an id", "?"))
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "t.swf: line 3, column 5: field `user`: expected an id, found `?`"
-        );
+        let err = r.reject(LineError::new(3, Some(5), "user", "an id", "?")).unwrap_err();
+        assert_eq!(err.to_string(), "t.swf: line 3, column 5: field `user`: expected an id, found `?`");
     }
 }

@@ -26,12 +26,7 @@ pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested,
 /// `zone` (as UTC when `None`): the jobs' times become true Unix times
 /// (before the table is rebased to its first submission), and the zone and
 /// its offset at the first submission go into the trace's metadata.
-pub fn read_in<R: BufRead>(
-    input: R,
-    path: &Path,
-    strict: bool,
-    zone: Option<SiteZone>,
-) -> Result<Ingested, IngestError> {
+pub fn read_in<R: BufRead>(input: R, path: &Path, strict: bool, zone: Option<SiteZone>) -> Result<Ingested, IngestError> {
     let mut rejects = Rejects::new(path, strict);
     let mut lines = Lines::new(input);
     let mut columns: Option<Columns> = None;
@@ -64,13 +59,7 @@ pub fn read_in<R: BufRead>(
                 steps_folded += 1;
             } else {
                 let found = id.to_string();
-                rejects.reject(LineError::new(
-                    line_no,
-                    Some(1),
-                    "JobID",
-                    "a step whose job is listed before it",
-                    &found,
-                ))?;
+                rejects.reject(LineError::new(line_no, Some(1), "JobID", "a step whose job is listed before it", &found))?;
             }
             continue;
         }
@@ -86,17 +75,10 @@ pub fn read_in<R: BufRead>(
         }
     }
     if columns.is_none() || (jobs.is_empty() && rejects.report.is_empty()) {
-        return Err(IngestError::Empty {
-            path: path.to_path_buf(),
-            what: "job",
-        });
+        return Err(IngestError::Empty { path: path.to_path_buf(), what: "job" });
     }
     let mut table = JobTable {
-        meta: TraceMeta {
-            format: "sacct".into(),
-            source: path.display().to_string(),
-            ..TraceMeta::default()
-        },
+        meta: TraceMeta { format: "sacct".into(), source: path.display().to_string(), ..TraceMeta::default() },
         jobs,
     };
     match zone {
@@ -106,11 +88,7 @@ pub fn read_in<R: BufRead>(
                 job.start_s = job.start_s.map(|t| zone.unix_of_local(t));
                 job.end_s = job.end_s.map(|t| zone.unix_of_local(t));
             }
-            let first = table
-                .jobs
-                .iter()
-                .map(|j| j.submit_s)
-                .fold(f64::INFINITY, f64::min);
+            let first = table.jobs.iter().map(|j| j.submit_s).fold(f64::INFINITY, f64::min);
             let offset = zone.offset_at(first);
             table.meta.tz_name = Some(zone.to_string());
             table.meta.tz_offset_s = Some(offset);
@@ -119,20 +97,11 @@ pub fn read_in<R: BufRead>(
                 f64::from(offset) / 3600.0
             ));
         }
-        None => table.meta.notes.push(
-            "sacct prints the cluster's local time; it was read as UTC (give its zone with --tz)"
-                .into(),
-        ),
+        None => table.meta.notes.push("sacct prints the cluster's local time; it was read as UTC (give its zone with --tz)".into()),
     }
     table.rebase_to_first_submit();
-    table
-        .meta
-        .notes
-        .push(format!("{steps_folded} job steps folded into their jobs"));
-    Ok(Ingested {
-        table,
-        skipped: rejects.report,
-    })
+    table.meta.notes.push(format!("{steps_folded} job steps folded into their jobs"));
+    Ok(Ingested { table, skipped: rejects.report })
 }
 
 /// A step that ended after its job's recorded end extends the job.

@@ -35,15 +35,9 @@ pub fn dataset_or_skip(relative: &str) -> Option<PathBuf> {
     }
     let dir = datasets_dir();
     if std::env::var_os(REQUIRE_ENV).is_some() {
-        panic!(
-            "dataset {relative} is missing from {} and {REQUIRE_ENV} is set",
-            dir.display()
-        );
+        panic!("dataset {relative} is missing from {} and {REQUIRE_ENV} is set", dir.display());
     }
-    eprintln!(
-        "skipped: dataset {relative} not found in {} (set {DATASETS_ENV})",
-        dir.display()
-    );
+    eprintln!("skipped: dataset {relative} not found in {} (set {DATASETS_ENV})", dir.display());
     None
 }
 
@@ -60,17 +54,8 @@ macro_rules! require_dataset {
 
 /// The shared datasets' job files, with the format each is in.
 pub const JOB_DATASETS: [(&str, crate::Format); 4] = [
-    (
-        "pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz",
-        crate::Format::Swf,
-    ),
-    (
-        "pwa-cea-curie-sample/CEA-Curie-sample.swf.gz",
-        crate::Format::Swf,
-    ),
-    (
-        "alibaba-openb/openb_pod_list_default.csv",
-        crate::Format::Openb,
-    ),
+    ("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz", crate::Format::Swf),
+    ("pwa-cea-curie-sample/CEA-Curie-sample.swf.gz", crate::Format::Swf),
+    ("alibaba-openb/openb_pod_list_default.csv", crate::Format::Openb),
     ("h100-jobs/jobs.csv", crate::Format::GpuJobs),
 ];

@@ -21,10 +21,7 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, IngestError> {
     let n = read_up_to(&mut file, &mut magic).map_err(|e| IngestError::io(path, e))?;
     let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
     if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(BufReader::with_capacity(
-            1 << 18,
-            MultiGzDecoder::new(BufReader::new(file)),
-        )))
+        Ok(Box::new(BufReader::with_capacity(1 << 18, MultiGzDecoder::new(BufReader::new(file)))))
     } else {
         Ok(Box::new(BufReader::with_capacity(1 << 18, file)))
     }
@@ -34,10 +31,7 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, IngestError> {
 /// detection.
 pub fn head(path: &Path, limit: usize) -> Result<Vec<u8>, IngestError> {
     let mut buf = Vec::new();
-    open(path)?
-        .take(limit as u64)
-        .read_to_end(&mut buf)
-        .map_err(|e| IngestError::io(path, e))?;
+    open(path)?.take(limit as u64).read_to_end(&mut buf).map_err(|e| IngestError::io(path, e))?;
     Ok(buf)
 }
 
@@ -76,13 +70,7 @@ pub struct Lines<R> {
 impl<R: BufRead> Lines<R> {
     /// Wraps a reader; line numbers start at 1.
     pub fn new(inner: R) -> Self {
-        Self {
-            inner,
-            buf: Vec::with_capacity(256),
-            line_no: 0,
-            pending: 0,
-            last: Step::Copied,
-        }
+        Self { inner, buf: Vec::with_capacity(256), line_no: 0, pending: 0, last: Step::Copied }
     }
 
     /// The 1-based number of the line last returned.
@@ -102,34 +90,21 @@ impl<R: BufRead> Lines<R> {
     /// The next line that fits, with its 1-based number: a longer line is
     /// handed to `rejects` (an error under `--strict`, a count otherwise)
     /// and skipped. `None` at the end of input.
-    pub(crate) fn next_bytes(
-        &mut self,
-        rejects: &mut Rejects,
-    ) -> Result<Option<(u64, &[u8])>, IngestError> {
+    pub(crate) fn next_bytes(&mut self, rejects: &mut Rejects) -> Result<Option<(u64, &[u8])>, IngestError> {
         loop {
             match self.advance().map_err(|e| rejects.io(e))? {
                 None => return Ok(None),
                 Some(Step::TooLong) => rejects.reject(too_long_error(self.line_no))?,
-                Some(step) => {
-                    return Ok(Some((
-                        self.line_no,
-                        self.text(step).map_err(|e| rejects.io(e))?,
-                    )));
-                }
+                Some(step) => return Ok(Some((self.line_no, self.text(step).map_err(|e| rejects.io(e))?))),
             }
         }
     }
 
     /// As [`Lines::next_bytes`], and a line that is not UTF-8 is rejected
     /// too.
-    pub(crate) fn next_str(
-        &mut self,
-        rejects: &mut Rejects,
-    ) -> Result<Option<(u64, &str)>, IngestError> {
+    pub(crate) fn next_str(&mut self, rejects: &mut Rejects) -> Result<Option<(u64, &str)>, IngestError> {
         loop {
-            let Some((line_no, bytes)) = self.next_bytes(rejects)? else {
-                return Ok(None);
-            };
+            let Some((line_no, bytes)) = self.next_bytes(rejects)? else { return Ok(None) };
             match std::str::from_utf8(bytes) {
                 // Checked without holding the borrow, so that a rejected
                 // line can be skipped and the next one read.
@@ -139,10 +114,7 @@ impl<R: BufRead> Lines<R> {
         }
         let line_no = self.line_no;
         let text = self.text(self.last).map_err(|e| rejects.io(e))?;
-        Ok(Some((
-            line_no,
-            std::str::from_utf8(text).unwrap_or_default(),
-        )))
+        Ok(Some((line_no, std::str::from_utf8(text).unwrap_or_default())))
     }
 
     /// Reads the next line, without handing it out yet.
@@ -195,11 +167,7 @@ impl<R: BufRead> Lines<R> {
             return Ok(None);
         }
         self.line_no += 1;
-        self.last = if too_long {
-            Step::TooLong
-        } else {
-            Step::Copied
-        };
+        self.last = if too_long { Step::TooLong } else { Step::Copied };
         Ok(Some(self.last))
     }
 
@@ -226,24 +194,12 @@ enum Step {
 
 /// The error a line that is not UTF-8 is reported with.
 fn utf8_error(bytes: &[u8], line_no: u64) -> LineError {
-    LineError::new(
-        line_no,
-        Some(1),
-        "line",
-        "UTF-8 text",
-        &String::from_utf8_lossy(bytes),
-    )
+    LineError::new(line_no, Some(1), "line", "UTF-8 text", &String::from_utf8_lossy(bytes))
 }
 
 /// The error a line longer than [`MAX_LINE_BYTES`] is reported with.
 fn too_long_error(line_no: u64) -> LineError {
-    LineError::new(
-        line_no,
-        Some(1),
-        "line",
-        "at most 1 MiB per line",
-        "a longer line",
-    )
+    LineError::new(line_no, Some(1), "line", "at most 1 MiB per line", "a longer line")
 }
 
 fn memchr_newline(b: &[u8]) -> Option<usize> {
@@ -269,15 +225,7 @@ mod tests {
     #[test]
     fn splits_lines_and_strips_crlf() {
         let got = collect(b"a\r\nbb\n\nlast");
-        assert_eq!(
-            got,
-            vec![
-                Some(b"a".to_vec()),
-                Some(b"bb".to_vec()),
-                Some(vec![]),
-                Some(b"last".to_vec())
-            ]
-        );
+        assert_eq!(got, vec![Some(b"a".to_vec()), Some(b"bb".to_vec()), Some(vec![]), Some(b"last".to_vec())]);
     }
 
     #[test]
@@ -306,16 +254,8 @@ mod tests {
 
         let mut strict = Rejects::new(Path::new("t.csv"), true);
         let mut lines = Lines::new(&input[..]);
-        assert_eq!(
-            lines.next_str(&mut strict).unwrap().map(|(n, _)| n),
-            Some(1)
-        );
+        assert_eq!(lines.next_str(&mut strict).unwrap().map(|(n, _)| n), Some(1));
         let err = lines.next_str(&mut strict).unwrap_err().to_string();
-        assert!(
-            err.starts_with(
-                "t.csv: line 2, column 1: field `line`: expected at most 1 MiB per line"
-            ),
-            "{err}"
-        );
+        assert!(err.starts_with("t.csv: line 2, column 1: field `line`: expected at most 1 MiB per line"), "{err}");
     }
 }

@@ -78,11 +78,7 @@ fn median(v: &mut [f64]) -> f64 {
     }
     v.sort_unstable_by(f64::total_cmp);
     let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
+    if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
 }
 
 /// Whether a job ran: it has a start and an end, or a run time.
@@ -97,28 +93,14 @@ impl Summary {
         let distinct = |f: fn(&foresight_core::Job) -> Option<&str>| -> u64 {
             jobs.iter().filter_map(f).collect::<HashSet<_>>().len() as u64
         };
-        let mut status_counts: BTreeMap<JobStatus, u64> =
-            JobStatus::ALL.iter().map(|s| (*s, 0)).collect();
+        let mut status_counts: BTreeMap<JobStatus, u64> = JobStatus::ALL.iter().map(|s| (*s, 0)).collect();
         for j in jobs {
             *status_counts.entry(j.status).or_default() += 1;
         }
-        let first = jobs
-            .iter()
-            .map(|j| j.submit_s)
-            .fold(f64::INFINITY, f64::min);
-        let last = jobs
-            .iter()
-            .map(|j| j.submit_s)
-            .fold(f64::NEG_INFINITY, f64::max);
-        let (first, last) = if jobs.is_empty() {
-            (0.0, 0.0)
-        } else {
-            (first, last)
-        };
-        let last_end = jobs
-            .iter()
-            .filter_map(|j| j.end_s)
-            .fold(None, |m: Option<f64>, e| Some(m.map_or(e, |m| m.max(e))));
+        let first = jobs.iter().map(|j| j.submit_s).fold(f64::INFINITY, f64::min);
+        let last = jobs.iter().map(|j| j.submit_s).fold(f64::NEG_INFINITY, f64::max);
+        let (first, last) = if jobs.is_empty() { (0.0, 0.0) } else { (first, last) };
+        let last_end = jobs.iter().filter_map(|j| j.end_s).fold(None, |m: Option<f64>, e| Some(m.map_or(e, |m| m.max(e))));
 
         let mut ratios: Vec<f64> = Vec::new();
         let mut accuracy = 0.0;
@@ -132,20 +114,10 @@ impl Summary {
             }
         }
         let n = ratios.len() as f64;
-        let share = |pred: fn(f64) -> bool| {
-            if n > 0.0 {
-                ratios.iter().filter(|r| pred(**r)).count() as f64 / n
-            } else {
-                0.0
-            }
-        };
+        let share = |pred: fn(f64) -> bool| if n > 0.0 { ratios.iter().filter(|r| pred(**r)).count() as f64 / n } else { 0.0 };
         let estimates = EstimateQuality {
             jobs: ratios.len() as u64,
-            mean_ratio: if n > 0.0 {
-                ratios.iter().sum::<f64>() / n
-            } else {
-                0.0
-            },
+            mean_ratio: if n > 0.0 { ratios.iter().sum::<f64>() / n } else { 0.0 },
             share_below_half: share(|r| r < 0.5),
             share_below_tenth: share(|r| r < 0.1),
             share_over_request: share(|r| r > 1.0),
@@ -155,25 +127,15 @@ impl Summary {
 
         let mut load = OfferedLoad::default();
         for j in jobs.iter().filter(|j| ran(j)) {
-            let rt = j
-                .runtime_s
-                .or(j.end_s.zip(j.start_s).map(|(e, s)| e - s))
-                .unwrap_or(0.0)
-                .max(0.0);
+            let rt = j.runtime_s.or(j.end_s.zip(j.start_s).map(|(e, s)| e - s)).unwrap_or(0.0).max(0.0);
             load.cpu_hours += rt * f64::from(j.req_cpus.unwrap_or(0)) / 3600.0;
             load.gpu_hours += rt * f64::from(j.req_gpus.unwrap_or(0)) / 3600.0;
         }
         let span_h = (last - first) / 3600.0;
         if span_h > 0.0 {
             let cap = table.meta.capacity;
-            load.cpu_load = cap
-                .cpus
-                .filter(|c| *c > 0)
-                .map(|c| load.cpu_hours / (f64::from(c) * span_h));
-            load.gpu_load = cap
-                .gpus
-                .filter(|g| *g > 0)
-                .map(|g| load.gpu_hours / (f64::from(g) * span_h));
+            load.cpu_load = cap.cpus.filter(|c| *c > 0).map(|c| load.cpu_hours / (f64::from(c) * span_h));
+            load.gpu_load = cap.gpus.filter(|g| *g > 0).map(|g| load.gpu_hours / (f64::from(g) * span_h));
         }
 
         Summary {
@@ -186,14 +148,8 @@ impl Summary {
             last_end_s: last_end,
             status_counts,
             ran: jobs.iter().filter(|j| ran(j)).count() as u64,
-            no_start: jobs
-                .iter()
-                .filter(|j| ran(j) && j.start_s.is_none())
-                .count() as u64,
-            no_request: jobs
-                .iter()
-                .filter(|j| j.req_time_s.is_none_or(|t| t <= 0.0))
-                .count() as u64,
+            no_start: jobs.iter().filter(|j| ran(j) && j.start_s.is_none()).count() as u64,
+            no_request: jobs.iter().filter(|j| j.req_time_s.is_none_or(|t| t <= 0.0)).count() as u64,
             estimates,
             load,
         }
@@ -222,13 +178,7 @@ mod tests {
     #[test]
     fn counts_estimates_and_load() {
         let table = JobTable {
-            meta: TraceMeta {
-                capacity: Capacity {
-                    cpus: Some(10),
-                    ..Capacity::default()
-                },
-                ..TraceMeta::default()
-            },
+            meta: TraceMeta { capacity: Capacity { cpus: Some(10), ..Capacity::default() }, ..TraceMeta::default() },
             jobs: vec![
                 job("a", 0.0, 360.0, 3600.0, 10, JobStatus::Completed),
                 job("b", 3600.0, 1800.0, 3600.0, 2, JobStatus::Failed),
@@ -239,10 +189,7 @@ mod tests {
         assert_eq!((s.jobs, s.users, s.ran), (3, 2, 3));
         assert_eq!(s.status_counts[&JobStatus::Completed], 2);
         assert_eq!(s.status_counts[&JobStatus::Timeout], 0);
-        assert_eq!(
-            (s.first_submit_s, s.last_submit_s, s.last_end_s),
-            (0.0, 7200.0, Some(11_200.0))
-        );
+        assert_eq!((s.first_submit_s, s.last_submit_s, s.last_end_s), (0.0, 7200.0, Some(11_200.0)));
         assert_eq!(s.estimates.jobs, 3);
         assert!((s.estimates.median_ratio - 0.5).abs() < 1e-12);
         assert!((s.estimates.share_over_request - 1.0 / 3.0).abs() < 1e-12);
@@ -256,28 +203,16 @@ mod tests {
     fn jobs_with_a_run_time_but_no_start_ran_and_missing_requests_are_counted() {
         let mut no_start = job("a", 0.0, 600.0, 3600.0, 4, JobStatus::Completed);
         (no_start.start_s, no_start.end_s, no_start.req_time_s) = (None, None, None);
-        let table = JobTable {
-            jobs: vec![
-                no_start,
-                job("b", 60.0, 60.0, 120.0, 1, JobStatus::Completed),
-            ],
-            ..JobTable::default()
-        };
+        let table = JobTable { jobs: vec![no_start, job("b", 60.0, 60.0, 120.0, 1, JobStatus::Completed)], ..JobTable::default() };
         let s = Summary::of(&table);
         assert_eq!((s.jobs, s.ran, s.no_start, s.no_request), (2, 2, 1, 1));
-        assert!(
-            (s.load.cpu_hours - (600.0 * 4.0 + 60.0) / 3600.0).abs() < 1e-12,
-            "its run time counts as load"
-        );
+        assert!((s.load.cpu_hours - (600.0 * 4.0 + 60.0) / 3600.0).abs() < 1e-12, "its run time counts as load");
         assert_eq!(s.estimates.jobs, 1);
     }
 
     #[test]
     fn an_empty_table_summarises_to_zeros() {
         let s = Summary::of(&JobTable::default());
-        assert_eq!(
-            (s.jobs, s.users, s.first_submit_s, s.last_end_s),
-            (0, 0, 0.0, None)
-        );
+        assert_eq!((s.jobs, s.users, s.first_submit_s, s.last_end_s), (0, 0, 0.0, None));
     }
 }

@@ -47,11 +47,7 @@ pub const FIELDS: [&str; 18] = [
 /// lines are skipped and counted.
 pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested, IngestError> {
     let mut rejects = Rejects::new(path, strict);
-    let mut meta = TraceMeta {
-        format: "swf".into(),
-        source: path.display().to_string(),
-        ..TraceMeta::default()
-    };
+    let mut meta = TraceMeta { format: "swf".into(), source: path.display().to_string(), ..TraceMeta::default() };
     let mut jobs = Vec::new();
     let mut lines = Lines::new(input);
     let mut values = [0f64; 18];
@@ -76,23 +72,13 @@ pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<Ingested,
         }
     }
     if jobs.is_empty() && rejects.report.is_empty() {
-        return Err(IngestError::Empty {
-            path: path.to_path_buf(),
-            what: "job",
-        });
+        return Err(IngestError::Empty { path: path.to_path_buf(), what: "job" });
     }
-    let first_submit_s = jobs
-        .iter()
-        .map(|j| j.submit_s)
-        .reduce(f64::min)
-        .unwrap_or(0.0);
+    let first_submit_s = jobs.iter().map(|j| j.submit_s).reduce(f64::min).unwrap_or(0.0);
     if let Err(e) = settle_clock(&mut meta, start_time, first_submit_s) {
         rejects.reject(e)?;
     }
-    Ok(Ingested {
-        table: JobTable { meta, jobs },
-        skipped: rejects.report,
-    })
+    Ok(Ingested { table: JobTable { meta, jobs }, skipped: rejects.report })
 }
 
 /// Parses one `Key: value` header comment into the metadata; `StartTime`
@@ -104,20 +90,14 @@ fn parse_header(
     start_time: &mut Option<(u64, Option<usize>, String)>,
 ) -> Result<(), LineError> {
     let text = String::from_utf8_lossy(body);
-    let Some((key, value)) = text.split_once(':') else {
-        return Ok(());
-    };
+    let Some((key, value)) = text.split_once(':') else { return Ok(()) };
     let (key, value) = (key.trim(), value.trim());
     let col = Some(text.find(value).map_or(2, |i| i + 2));
     let int = |expected: &str| {
-        value
-            .parse::<i64>()
-            .map_err(|_| LineError::new(line_no, col, key, expected, value))
+        value.parse::<i64>().map_err(|_| LineError::new(line_no, col, key, expected, value))
     };
     let count = |expected: &str| {
-        value
-            .parse::<u32>()
-            .map_err(|_| LineError::new(line_no, col, key, expected, value))
+        value.parse::<u32>().map_err(|_| LineError::new(line_no, col, key, expected, value))
     };
     match key {
         "MaxProcs" => meta.capacity.cpus = Some(count("a whole number of processors")?),
@@ -131,9 +111,7 @@ fn parse_header(
         }
         "TimeZoneString" => meta.tz_name = Some(value.to_string()),
         "StartTime" => *start_time = Some((line_no, col, value.to_string())),
-        "Computer" | "Installation" if meta.computer.is_none() => {
-            meta.computer = Some(value.to_string())
-        }
+        "Computer" | "Installation" if meta.computer.is_none() => meta.computer = Some(value.to_string()),
         "Partition" | "Queue" => meta.partitions.push(format!("{key} {value}")),
         "Note" => meta.notes.push(value.to_string()),
         _ => {}
@@ -147,20 +125,13 @@ fn parse_header(
 /// deprecated `TimeZone`. A note says what was overridden or assumed.
 /// An error only for a `StartTime` the epoch must come from that is not
 /// a date.
-fn settle_clock(
-    meta: &mut TraceMeta,
-    start_time: Option<(u64, Option<usize>, String)>,
-    first_submit_s: f64,
-) -> Result<(), LineError> {
+fn settle_clock(meta: &mut TraceMeta, start_time: Option<(u64, Option<usize>, String)>, first_submit_s: f64) -> Result<(), LineError> {
     let hours = |s: i32| f64::from(s) / 3600.0;
     let zone = match meta.tz_name.as_deref().map(str::parse::<SiteZone>) {
         Some(Ok(zone)) => Some(zone),
         Some(Err(e)) => {
             let fallback = match meta.tz_offset_s {
-                Some(off) => format!(
-                    "the deprecated TimeZone offset (UTC{:+.1} h) is used",
-                    hours(off)
-                ),
+                Some(off) => format!("the deprecated TimeZone offset (UTC{:+.1} h) is used", hours(off)),
                 None => "local times are read as UTC".to_string(),
             };
             meta.notes.push(format!("TimeZoneString: {e}; {fallback}"));
@@ -170,26 +141,15 @@ fn settle_clock(
     };
     if let (None, Some((line_no, col, text))) = (meta.epoch_unix_s, start_time) {
         let local = parse_date_command(&text).ok_or_else(|| {
-            LineError::new(
-                line_no,
-                col,
-                "StartTime",
-                "a date as `date` prints it, e.g. Mon Sep 23 14:00:31 CEST 1996",
-                &text,
-            )
+            LineError::new(line_no, col, "StartTime", "a date as `date` prints it, e.g. Mon Sep 23 14:00:31 CEST 1996", &text)
         })?;
         let (epoch, how) = match (zone, meta.tz_offset_s) {
             (Some(z), _) => (z.unix_of_local(local), format!("in {z}")),
-            (None, Some(off)) => (
-                local - f64::from(off),
-                format!("at the TimeZone offset UTC{:+.1} h", hours(off)),
-            ),
+            (None, Some(off)) => (local - f64::from(off), format!("at the TimeZone offset UTC{:+.1} h", hours(off))),
             (None, None) => (local, "as UTC (the header names no zone)".to_string()),
         };
         meta.epoch_unix_s = Some(epoch);
-        meta.notes.push(format!(
-            "no UnixStartTime: the epoch is StartTime ({text}) read {how}"
-        ));
+        meta.notes.push(format!("no UnixStartTime: the epoch is StartTime ({text}) read {how}"));
     }
     if let (Some(zone), Some(epoch)) = (zone, meta.epoch_unix_s) {
         let offset = zone.offset_at(epoch + first_submit_s);
@@ -236,25 +196,13 @@ fn parse_fields(line: &[u8], line_no: u64, out: &mut [f64; 18]) -> Result<(), Li
             }
         }
         if n == 18 {
-            return Err(LineError::new(
-                line_no,
-                Some(start + 1),
-                "line",
-                "exactly 18 fields",
-                &lossy(&line[start..i]),
-            ));
+            return Err(LineError::new(line_no, Some(start + 1), "line", "exactly 18 fields", &lossy(&line[start..i])));
         }
         out[n] = if fast {
             (if neg { -whole } else { whole }) as f64
         } else {
             parse_number(&line[start..i]).ok_or_else(|| {
-                LineError::new(
-                    line_no,
-                    Some(start + 1),
-                    FIELDS[n],
-                    "a number (-1 when unknown)",
-                    &lossy(&line[start..i]),
-                )
+                LineError::new(line_no, Some(start + 1), FIELDS[n], "a number (-1 when unknown)", &lossy(&line[start..i]))
             })?
         };
         n += 1;
@@ -296,9 +244,7 @@ fn parse_number(b: &[u8]) -> Option<f64> {
         _ => (false, b),
     };
     if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
-        let v = digits
-            .iter()
-            .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+        let v = digits.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
         return Some(if neg { -v } else { v } as f64);
     }
     let v: f64 = std::str::from_utf8(b).ok()?.parse().ok()?;
@@ -307,18 +253,12 @@ fn parse_number(b: &[u8]) -> Option<f64> {
 
 /// A number as an identifier: whole numbers without a decimal point.
 fn number_text(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        (x as i64).to_string()
-    } else {
-        x.to_string()
-    }
+    if x.fract() == 0.0 && x.abs() < 1e15 { (x as i64).to_string() } else { x.to_string() }
 }
 
 /// Checks the ranges of the numbers and maps them onto a canonical job.
 fn to_job(v: &[f64; 18], line_no: u64) -> Result<Job, LineError> {
-    let bad = |i: usize, expected: &str| {
-        LineError::new(line_no, None, FIELDS[i], expected, &v[i].to_string())
-    };
+    let bad = |i: usize, expected: &str| LineError::new(line_no, None, FIELDS[i], expected, &v[i].to_string());
     let known = |i: usize| (v[i] != -1.0).then_some(v[i]);
     for i in [1, 2, 3, 4, 7, 8, 9] {
         if v[i] < 0.0 && v[i] != -1.0 {
@@ -332,11 +272,7 @@ fn to_job(v: &[f64; 18], line_no: u64) -> Result<Job, LineError> {
         return Err(bad(1, "a non-negative submit time"));
     }
     let id = |i: usize| known(i).filter(|x| *x >= 0.0).map(number_text);
-    let procs = |i: usize| {
-        known(i)
-            .filter(|x| *x > 0.0)
-            .map(|x| x.min(u32::MAX as f64) as u32)
-    };
+    let procs = |i: usize| known(i).filter(|x| *x > 0.0).map(|x| x.min(u32::MAX as f64) as u32);
     let submit = v[1];
     // Some logs record no start (wait -1 on every line) but the run time:
     // the job ran, for that long, at an unknown time after its submission.
@@ -360,24 +296,22 @@ fn to_job(v: &[f64; 18], line_no: u64) -> Result<Job, LineError> {
         end_s: start.zip(runtime).map(|(s, r)| s + r),
         runtime_s: runtime,
         req_cpus,
-        req_mem_mb: known(9).filter(|m| *m >= 0.0).map(|kb_per_proc| {
-            (kb_per_proc * f64::from(req_cpus.unwrap_or(1)) / 1024.0).ceil() as u64
-        }),
+        req_mem_mb: known(9)
+            .filter(|m| *m >= 0.0)
+            .map(|kb_per_proc| (kb_per_proc * f64::from(req_cpus.unwrap_or(1)) / 1024.0).ceil() as u64),
         req_time_s: known(8).filter(|t| *t > 0.0),
         status,
         depends_on: id(16).into_iter().collect(),
         ..Job::default()
     };
     if let Some(alloc) = procs(4).filter(|a| Some(*a) != req_cpus) {
-        job.features
-            .insert("alloc_cpus".into(), FeatureValue::Num(f64::from(alloc)));
+        job.features.insert("alloc_cpus".into(), FeatureValue::Num(f64::from(alloc)));
     }
     if let (Some(q), true) = (id(14), id(15).is_some()) {
         job.labels.insert("swf_queue".into(), q);
     }
     if let Some(think) = known(17).filter(|t| *t >= 0.0) {
-        job.features
-            .insert("think_time_s".into(), FeatureValue::Num(think));
+        job.features.insert("think_time_s".into(), FeatureValue::Num(think));
     }
     Ok(job)
 }

@@ -88,10 +88,8 @@ pub struct Synthetic {
 
 const DAY: f64 = 86_400.0;
 /// Round requested times users pick: 5, 15, 30 min, 1, 2, 4, 8, 12, 24, 36, 48 h.
-const ROUND_LIMITS_S: [f64; 11] = [
-    300.0, 900.0, 1800.0, 3600.0, 7200.0, 14_400.0, 28_800.0, 43_200.0, 86_400.0, 129_600.0,
-    172_800.0,
-];
+const ROUND_LIMITS_S: [f64; 11] =
+    [300.0, 900.0, 1800.0, 3600.0, 7200.0, 14_400.0, 28_800.0, 43_200.0, 86_400.0, 129_600.0, 172_800.0];
 
 impl Synthetic {
     /// A generator for `cfg`.
@@ -114,24 +112,13 @@ impl Synthetic {
         });
         let cumulative: Vec<f64> = cumulative.collect();
         let last = vec![None; habits.len()];
-        Self {
-            cfg,
-            rng,
-            habits,
-            cumulative,
-            last,
-            now: 0.0,
-            made: 0,
-        }
+        Self { cfg, rng, habits, cumulative, last, now: 0.0, made: 0 }
     }
 
     /// The whole workload as a job table (with the machine in its metadata).
     pub fn table(cfg: SyntheticConfig) -> JobTable {
         let meta = Self::meta(&cfg);
-        JobTable {
-            meta,
-            jobs: Synthetic::new(cfg).collect(),
-        }
+        JobTable { meta, jobs: Synthetic::new(cfg).collect() }
     }
 
     /// The metadata of a synthetic trace: its machine.
@@ -139,11 +126,7 @@ impl Synthetic {
         TraceMeta {
             format: "synthetic".into(),
             source: format!("synthetic(seed={}, jobs={})", cfg.seed, cfg.jobs),
-            capacity: Capacity {
-                cpus: Some(cfg.cpus),
-                nodes: None,
-                gpus: (cfg.gpus > 0).then_some(cfg.gpus),
-            },
+            capacity: Capacity { cpus: Some(cfg.cpus), nodes: None, gpus: (cfg.gpus > 0).then_some(cfg.gpus) },
             ..TraceMeta::default()
         }
     }
@@ -152,13 +135,8 @@ impl Synthetic {
     fn rate(&self, t: f64) -> f64 {
         let day = (t / DAY).floor();
         let hour_phase = (t - day * DAY) / DAY;
-        let daily = 1.0
-            + self.cfg.daily_amplitude * (std::f64::consts::TAU * (hour_phase - 14.0 / 24.0)).cos();
-        let weekday = if (day as i64).rem_euclid(7) >= 5 {
-            self.cfg.weekend_factor
-        } else {
-            1.0
-        };
+        let daily = 1.0 + self.cfg.daily_amplitude * (std::f64::consts::TAU * (hour_phase - 14.0 / 24.0)).cos();
+        let weekday = if (day as i64).rem_euclid(7) >= 5 { self.cfg.weekend_factor } else { 1.0 };
         let week_mean = (5.0 + 2.0 * self.cfg.weekend_factor) / 7.0;
         daily * weekday / week_mean
     }
@@ -178,25 +156,16 @@ impl Synthetic {
     fn pick_user(&mut self) -> usize {
         let total = *self.cumulative.last().expect("at least one user");
         let x = self.rng.next_f64() * total;
-        self.cumulative
-            .partition_point(|c| *c <= x)
-            .min(self.habits.len() - 1)
+        self.cumulative.partition_point(|c| *c <= x).min(self.habits.len() - 1)
     }
 
     fn fresh_job(&mut self, h: Habit) -> (u32, f64, f64) {
         let cap = self.cfg.gpus.max(self.cfg.cpus).max(1);
         let log2 = (h.size_log2 + 1.0 * self.rng.normal()).clamp(0.0, f64::from(cap).log2());
         let size = (2f64.powf(log2.round()) as u32).clamp(1, cap);
-        let runtime = (h.runtime_ln + 0.8 * self.rng.normal())
-            .exp()
-            .clamp(1.0, self.cfg.max_runtime_s)
-            .round();
+        let runtime = (h.runtime_ln + 0.8 * self.rng.normal()).exp().clamp(1.0, self.cfg.max_runtime_s).round();
         let want = runtime * h.overask;
-        let limit = ROUND_LIMITS_S
-            .iter()
-            .copied()
-            .find(|l| *l >= want)
-            .unwrap_or(ROUND_LIMITS_S[10]);
+        let limit = ROUND_LIMITS_S.iter().copied().find(|l| *l >= want).unwrap_or(ROUND_LIMITS_S[10]);
         (size, runtime.min(limit), limit)
     }
 }
@@ -217,9 +186,7 @@ impl Iterator for Synthetic {
         };
         self.last[u] = Some((size, runtime, limit));
         // Repeats of one job vary a little in runtime.
-        runtime = (runtime * (1.0 + 0.1 * self.rng.normal()))
-            .clamp(1.0, limit)
-            .round();
+        runtime = (runtime * (1.0 + 0.1 * self.rng.normal())).clamp(1.0, limit).round();
         let (cpus, gpus) = match self.cfg.cpus.checked_div(self.cfg.gpus) {
             Some(per_gpu) => (size * per_gpu.max(1), size),
             None => (size, 0),
@@ -229,11 +196,7 @@ impl Iterator for Synthetic {
             job_id: self.made.to_string(),
             user: Some(format!("u{u}")),
             group: Some(format!("g{}", u as u32 / self.cfg.users_per_group.max(1))),
-            queue: Some(if gpus > 0 {
-                "gpu".into()
-            } else {
-                "batch".into()
-            }),
+            queue: Some(if gpus > 0 { "gpu".into() } else { "batch".into() }),
             submit_s: submit,
             runtime_s: Some(runtime),
             req_cpus: Some(cpus),
@@ -251,19 +214,13 @@ mod tests {
 
     #[test]
     fn same_seed_same_jobs_in_submission_order() {
-        let cfg = SyntheticConfig {
-            jobs: 2000,
-            ..SyntheticConfig::default()
-        };
+        let cfg = SyntheticConfig { jobs: 2000, ..SyntheticConfig::default() };
         let a: Vec<Job> = Synthetic::new(cfg.clone()).collect();
         let b: Vec<Job> = Synthetic::new(cfg.clone()).collect();
         assert_eq!(a, b);
         assert_eq!(a.len(), 2000);
         assert!(a.windows(2).all(|w| w[0].submit_s <= w[1].submit_s));
-        assert!(
-            a.iter()
-                .all(|j| j.runtime_s.unwrap() <= j.req_time_s.unwrap())
-        );
+        assert!(a.iter().all(|j| j.runtime_s.unwrap() <= j.req_time_s.unwrap()));
         assert!(a.iter().all(|j| (1..=128).contains(&j.req_cpus.unwrap())));
         let other: Vec<Job> = Synthetic::new(SyntheticConfig { seed: 2, ..cfg }).collect();
         assert_ne!(a, other);
@@ -271,37 +228,19 @@ mod tests {
 
     #[test]
     fn arrivals_follow_the_daily_cycle() {
-        let cfg = SyntheticConfig {
-            jobs: 20_000,
-            mean_interarrival_s: 60.0,
-            ..SyntheticConfig::default()
-        };
+        let cfg = SyntheticConfig { jobs: 20_000, mean_interarrival_s: 60.0, ..SyntheticConfig::default() };
         let mut by_hour = [0u32; 24];
         for j in Synthetic::new(cfg) {
             by_hour[((j.submit_s % DAY) / 3600.0) as usize] += 1;
         }
-        assert!(
-            by_hour[14] > 2 * by_hour[2],
-            "afternoon {} vs night {}",
-            by_hour[14],
-            by_hour[2]
-        );
+        assert!(by_hour[14] > 2 * by_hour[2], "afternoon {} vs night {}", by_hour[14], by_hour[2]);
     }
 
     #[test]
     fn gpu_workloads_ask_for_gpus_and_cpus_in_proportion() {
-        let cfg = SyntheticConfig {
-            jobs: 500,
-            cpus: 512,
-            gpus: 64,
-            ..SyntheticConfig::default()
-        };
+        let cfg = SyntheticConfig { jobs: 500, cpus: 512, gpus: 64, ..SyntheticConfig::default() };
         let t = Synthetic::table(cfg);
         assert_eq!(t.meta.capacity.gpus, Some(64));
-        assert!(
-            t.jobs
-                .iter()
-                .all(|j| j.req_cpus.unwrap() == 8 * j.req_gpus.unwrap())
-        );
+        assert!(t.jobs.iter().all(|j| j.req_cpus.unwrap() == 8 * j.req_gpus.unwrap()));
     }
 }

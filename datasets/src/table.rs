@@ -25,11 +25,8 @@ pub struct Ingested {
 impl JobTable {
     /// The feature names used by any job, sorted.
     pub fn feature_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .jobs
-            .iter()
-            .flat_map(|j| j.features.keys().cloned())
-            .collect();
+        let mut names: Vec<String> =
+            self.jobs.iter().flat_map(|j| j.features.keys().cloned()).collect();
         names.sort_unstable();
         names.dedup();
         names
@@ -40,11 +37,7 @@ impl JobTable {
     /// Makes job times relative to the first submission and records that
     /// submission's absolute time as the epoch (for logs in Unix seconds).
     pub fn rebase_to_first_submit(&mut self) {
-        let epoch = self
-            .jobs
-            .iter()
-            .map(|j| j.submit_s)
-            .fold(f64::INFINITY, f64::min);
+        let epoch = self.jobs.iter().map(|j| j.submit_s).fold(f64::INFINITY, f64::min);
         if !epoch.is_finite() {
             return;
         }
@@ -61,22 +54,14 @@ impl JobTable {
     pub fn type_features(&mut self) {
         use foresight_core::FeatureValue;
         for name in self.feature_names() {
-            let numeric = self
-                .jobs
-                .iter()
-                .filter_map(|j| j.features.get(&name))
-                .all(|v| match v {
-                    FeatureValue::Num(_) => true,
-                    FeatureValue::Text(t) => t.parse::<f64>().is_ok_and(f64::is_finite),
-                });
+            let numeric = self.jobs.iter().filter_map(|j| j.features.get(&name)).all(|v| match v {
+                FeatureValue::Num(_) => true,
+                FeatureValue::Text(t) => t.parse::<f64>().is_ok_and(f64::is_finite),
+            });
             for job in &mut self.jobs {
-                let Some(v) = job.features.get_mut(&name) else {
-                    continue;
-                };
+                let Some(v) = job.features.get_mut(&name) else { continue };
                 *v = match (&*v, numeric) {
-                    (FeatureValue::Text(t), true) => {
-                        FeatureValue::Num(t.parse().unwrap_or(f64::NAN))
-                    }
+                    (FeatureValue::Text(t), true) => FeatureValue::Num(t.parse().unwrap_or(f64::NAN)),
                     (FeatureValue::Num(x), false) => FeatureValue::Text(x.to_string()),
                     _ => continue,
                 };

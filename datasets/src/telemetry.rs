@@ -35,11 +35,7 @@ pub struct TelemetryTable {
 
 /// Reads a wide NVML sample log (`ts`, optional `node`, `device`, `job_id`,
 /// then one column per metric) into the long telemetry table.
-pub fn read<R: BufRead>(
-    input: R,
-    path: &Path,
-    strict: bool,
-) -> Result<(TelemetryTable, SkipReport), IngestError> {
+pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<(TelemetryTable, SkipReport), IngestError> {
     const KEYS: [&str; 4] = ["ts", "node", "device", "job_id"];
     let (rows, header, skipped) = read_rows(input, path, strict, &["ts"], |r| {
         let ts = r.required_num("ts")?;
@@ -48,33 +44,16 @@ pub fn read<R: BufRead>(
         let job_id = r.get("job_id").map(str::to_string);
         let mut samples = Vec::new();
         for (metric, text) in r.others(&KEYS) {
-            let value = text
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| r.err(metric, "a number", text))?;
-            samples.push(Sample {
-                ts_s: ts,
-                node: node.clone(),
-                device,
-                job_id: job_id.clone(),
-                metric: metric.to_string(),
-                value,
-            });
+            let value = text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| r.err(metric, "a number", text))?;
+            samples.push(Sample { ts_s: ts, node: node.clone(), device, job_id: job_id.clone(), metric: metric.to_string(), value });
         }
         Ok(samples)
     })?;
     let samples: Vec<Sample> = rows.into_iter().flatten().collect();
     if samples.is_empty() && skipped.is_empty() {
-        return Err(IngestError::Empty {
-            path: path.to_path_buf(),
-            what: "telemetry sample",
-        });
+        return Err(IngestError::Empty { path: path.to_path_buf(), what: "telemetry sample" });
     }
-    let metrics = header
-        .into_iter()
-        .filter(|h| !KEYS.contains(&h.as_str()))
-        .collect();
+    let metrics = header.into_iter().filter(|h| !KEYS.contains(&h.as_str())).collect();
     Ok((TelemetryTable { samples, metrics }, skipped))
 }
 
@@ -89,28 +68,13 @@ mod tests {
         assert!(skipped.is_empty());
         assert_eq!(t.metrics, ["gpu_util_pct", "power_w"]);
         assert_eq!(t.samples.len(), 4);
-        assert_eq!(
-            t.samples[3],
-            Sample {
-                ts_s: 1.6,
-                node: None,
-                device: 0,
-                job_id: Some("j1".into()),
-                metric: "power_w".into(),
-                value: 300.25
-            }
-        );
+        assert_eq!(t.samples[3], Sample { ts_s: 1.6, node: None, device: 0, job_id: Some("j1".into()), metric: "power_w".into(), value: 300.25 });
     }
 
     #[test]
     fn a_garbled_value_names_its_metric() {
-        let err = read("ts,power_w\n1.5,7x\n".as_bytes(), Path::new("t.csv"), true)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            "t.csv: line 2, column 5: field `power_w`: expected a number, found `7x`"
-        );
+        let err = read("ts,power_w\n1.5,7x\n".as_bytes(), Path::new("t.csv"), true).unwrap_err().to_string();
+        assert_eq!(err, "t.csv: line 2, column 5: field `power_w`: expected a number, found `7x`");
     }
 }
 
@@ -129,35 +93,17 @@ pub mod parquet {
 
     /// Writes the table to `path`.
     pub fn write(table: &TelemetryTable, path: &Path) -> Result<(), IngestError> {
-        let err = |e: PolarsError| IngestError::Parquet {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
+        let err = |e: PolarsError| IngestError::Parquet { path: path.to_path_buf(), message: e.to_string() };
         let s = &table.samples;
         let mut df = DataFrame::new(
             s.len(),
             vec![
                 Column::new("ts_s".into(), s.iter().map(|x| x.ts_s).collect::<Vec<_>>()),
-                Column::new(
-                    "node".into(),
-                    s.iter().map(|x| x.node.as_deref()).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "device".into(),
-                    s.iter().map(|x| x.device).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "job_id".into(),
-                    s.iter().map(|x| x.job_id.as_deref()).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "metric".into(),
-                    s.iter().map(|x| x.metric.as_str()).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "value".into(),
-                    s.iter().map(|x| x.value).collect::<Vec<_>>(),
-                ),
+                Column::new("node".into(), s.iter().map(|x| x.node.as_deref()).collect::<Vec<_>>()),
+                Column::new("device".into(), s.iter().map(|x| x.device).collect::<Vec<_>>()),
+                Column::new("job_id".into(), s.iter().map(|x| x.job_id.as_deref()).collect::<Vec<_>>()),
+                Column::new("metric".into(), s.iter().map(|x| x.metric.as_str()).collect::<Vec<_>>()),
+                Column::new("value".into(), s.iter().map(|x| x.value).collect::<Vec<_>>()),
             ],
         )
         .map_err(err)?;
@@ -166,10 +112,7 @@ pub mod parquet {
             (PARQUET_KIND_KEY.to_string(), "telemetry".to_string()),
             ("foresight.metrics".to_string(), table.metrics.join(",")),
         ]);
-        ParquetWriter::new(&mut file)
-            .with_key_value_metadata(Some(kv))
-            .finish(&mut df)
-            .map_err(err)?;
+        ParquetWriter::new(&mut file).with_key_value_metadata(Some(kv)).finish(&mut df).map_err(err)?;
         Ok(())
     }
 
@@ -178,23 +121,17 @@ pub mod parquet {
         let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
         let md = ParquetReader::new(file)
             .get_metadata()
-            .map_err(|e| IngestError::Parquet {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?
+            .map_err(|e| IngestError::Parquet { path: path.to_path_buf(), message: e.to_string() })?
             .clone();
-        Ok(md.key_value_metadata().as_ref().is_some_and(|kv| {
-            kv.iter()
-                .any(|k| k.key == PARQUET_KIND_KEY && k.value.as_deref() == Some("telemetry"))
-        }))
+        Ok(md
+            .key_value_metadata()
+            .as_ref()
+            .is_some_and(|kv| kv.iter().any(|k| k.key == PARQUET_KIND_KEY && k.value.as_deref() == Some("telemetry"))))
     }
 
     /// Reads a table written by [`write`].
     pub fn read(path: &Path) -> Result<TelemetryTable, IngestError> {
-        let err = |e: PolarsError| IngestError::Parquet {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
+        let err = |e: PolarsError| IngestError::Parquet { path: path.to_path_buf(), message: e.to_string() };
         let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
         let df = ParquetReader::new(file).finish().map_err(err)?;
         let get = |name: &str| df.column(name).map_err(err);

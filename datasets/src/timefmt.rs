@@ -16,17 +16,10 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// epoch, reading the time as UTC. `None` when it is not such a date.
 pub fn parse_datetime(s: &str) -> Option<f64> {
     let b = s.as_bytes();
-    if b.len() != 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b'T' || b[10] == b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let num =
-        |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<u32>().ok().map(i64::from) };
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<u32>().ok().map(i64::from) };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
@@ -41,9 +34,7 @@ pub fn parse_datetime(s: &str) -> Option<f64> {
 /// and the weekday are not read, so the caller places the wall-clock time
 /// in its zone. `None` when it is not such a date.
 pub fn parse_date_command(s: &str) -> Option<f64> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let t: Vec<&str> = s.split_whitespace().collect();
     let (month, day, time, year) = match t.as_slice() {
         [_, m, d, hms, _, y] | [_, m, d, hms, y] => (*m, *d, *hms, *y),
@@ -52,10 +43,7 @@ pub fn parse_date_command(s: &str) -> Option<f64> {
     let mo = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as i64 + 1;
     let d = i64::from(day.parse::<u8>().ok().filter(|d| (1..=31).contains(d))?);
     let y = i64::from(year.parse::<u16>().ok()?);
-    let hms: Vec<i64> = time
-        .split(':')
-        .map(|p| p.parse::<u8>().ok().map(i64::from))
-        .collect::<Option<_>>()?;
+    let hms: Vec<i64> = time.split(':').map(|p| p.parse::<u8>().ok().map(i64::from)).collect::<Option<_>>()?;
     let [h, mi, se] = hms[..] else { return None };
     if h > 23 || mi > 59 || se > 60 {
         return None;
@@ -71,10 +59,7 @@ pub fn parse_slurm_duration(s: &str) -> Option<f64> {
         Some((d, r)) => (Some(d.parse::<u64>().ok()?), r),
         None => (None, s),
     };
-    let parts: Vec<u64> = rest
-        .split(':')
-        .map(|p| p.parse::<u64>().ok())
-        .collect::<Option<_>>()?;
+    let parts: Vec<u64> = rest.split(':').map(|p| p.parse::<u64>().ok()).collect::<Option<_>>()?;
     let secs = match (days, parts.as_slice()) {
         (None, [m]) => m * 60,
         (None, [m, s]) => m * 60 + s,
@@ -94,14 +79,8 @@ mod tests {
     #[test]
     fn dates_as_the_date_command_prints_them_are_wall_clock_seconds() {
         // The StartTime of the KTH-SP2 log's header.
-        assert_eq!(
-            parse_date_command("Mon Sep 23 14:00:31 CEST 1996"),
-            parse_datetime("1996-09-23T14:00:31")
-        );
-        assert_eq!(
-            parse_date_command("Fri Aug 29 10:55:01 1997"),
-            parse_datetime("1997-08-29T10:55:01")
-        );
+        assert_eq!(parse_date_command("Mon Sep 23 14:00:31 CEST 1996"), parse_datetime("1996-09-23T14:00:31"));
+        assert_eq!(parse_date_command("Fri Aug 29 10:55:01 1997"), parse_datetime("1997-08-29T10:55:01"));
         assert_eq!(parse_date_command("Mon Sep 32 14:00:31 CEST 1996"), None);
         assert_eq!(parse_date_command("Mon Foo 23 14:00:31 CEST 1996"), None);
         assert_eq!(parse_date_command("yesterday"), None);
@@ -144,12 +123,7 @@ pub fn format_utc(unix_s: f64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]
@@ -158,12 +132,7 @@ mod format_tests {
 
     #[test]
     fn formats_back_what_it_parses() {
-        for s in [
-            "1970-01-01 00:00:00",
-            "1996-09-23 12:00:31",
-            "2000-02-29 23:59:59",
-            "2026-11-23 21:00:00",
-        ] {
+        for s in ["1970-01-01 00:00:00", "1996-09-23 12:00:31", "2000-02-29 23:59:59", "2026-11-23 21:00:00"] {
             assert_eq!(format_utc(parse_datetime(s).unwrap()), s);
         }
     }

@@ -20,9 +20,7 @@ use foresight_core::Job;
 use foresight_core::policy::PolicySpec;
 use foresight_datasets::{JobTable, ReadOptions, read_trace};
 use foresight_models::{Correction, OnlineParams, OnlinePredictor, Weighting};
-use foresight_simulator::{
-    Filter, RunSpec, SimOptions, Workload, WorkloadOptions, metrics, run, simulate,
-};
+use foresight_simulator::{Filter, RunSpec, SimOptions, Workload, WorkloadOptions, metrics, run, simulate};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -44,11 +42,7 @@ const GRID: [&str; 10] = [
 
 fn parse(candidate: &str) -> OnlineParams {
     let parts: Vec<&str> = candidate.split('/').collect();
-    assert_eq!(
-        parts.len(),
-        4,
-        "expected KIND/CORRECTION/WEIGHTING/RETRAIN, got `{candidate}`"
-    );
+    assert_eq!(parts.len(), 4, "expected KIND/CORRECTION/WEIGHTING/RETRAIN, got `{candidate}`");
     let correction = match parts[1] {
         "ladder" => Correction::Ladder,
         "double" => Correction::Double,
@@ -83,74 +77,30 @@ fn main() {
     if candidates.is_empty() {
         candidates = GRID.iter().map(|s| s.to_string()).collect();
     }
-    let table = read_trace(&trace, &ReadOptions::default())
-        .expect("reads the trace")
-        .table;
-    let cluster = table
-        .meta
-        .default_cluster()
-        .expect("the trace declares its machine");
-    let opts = WorkloadOptions {
-        filter: Filter::Predictsim,
-        load_factor: 1.0,
-    };
+    let table = read_trace(&trace, &ReadOptions::default()).expect("reads the trace").table;
+    let cluster = table.meta.default_cluster().expect("the trace declares its machine");
+    let opts = WorkloadOptions { filter: Filter::Predictsim, load_factor: 1.0 };
     let all = Workload::from_jobs(&table.jobs, &cluster, opts);
-    let keep = if full {
-        all.jobs.len()
-    } else {
-        all.jobs.len() / 4
-    };
+    let keep = if full { all.jobs.len() } else { all.jobs.len() / 4 };
     // The part replayed, in submission order, as its own table.
-    let jobs: Vec<Job> = all.source_row[..keep]
-        .iter()
-        .map(|&r| table.jobs[r as usize].clone())
-        .collect();
-    let part = JobTable {
-        meta: table.meta.clone(),
-        jobs,
-    };
+    let jobs: Vec<Job> = all.source_row[..keep].iter().map(|&r| table.jobs[r as usize].clone()).collect();
+    let part = JobTable { meta: table.meta.clone(), jobs };
     let workload = Workload::from_jobs(&part.jobs, &cluster, opts);
-    println!(
-        "{}: {} of {} jobs ({} part)",
-        trace.display(),
-        workload.jobs.len(),
-        all.jobs.len(),
-        if full { "full" } else { "dev" }
-    );
+    println!("{}: {} of {} jobs ({} part)", trace.display(), workload.jobs.len(), all.jobs.len(), if full { "full" } else { "dev" });
     println!("| predictor | avg bounded slowdown | retrains | seconds |");
     println!("| --- | --- | --- | --- |");
     for predictor in ["easy++", "clairvoyant"] {
-        let spec = RunSpec {
-            policy: "easy++".into(),
-            predictor: Some(predictor.into()),
-            options: SimOptions::default(),
-        };
+        let spec = RunSpec { policy: "easy++".into(), predictor: Some(predictor.into()), options: SimOptions::default() };
         let t = Instant::now();
         let (_, report) = run(&workload, &cluster, &spec).expect("replays");
-        println!(
-            "| {predictor} | {:.2} | - | {:.1} |",
-            report.summary.avg_bsld,
-            t.elapsed().as_secs_f64()
-        );
+        println!("| {predictor} | {:.2} | - | {:.1} |", report.summary.avg_bsld, t.elapsed().as_secs_f64());
     }
     let policy: PolicySpec = "easy++".parse().expect("a policy");
     for c in &candidates {
         let t = Instant::now();
         let mut p = OnlinePredictor::new(&part, &workload.source_row, parse(c));
-        let result = simulate(
-            &workload,
-            &cluster,
-            &mut policy.build(),
-            &mut p,
-            &SimOptions::default(),
-        )
-        .expect("replays");
+        let result = simulate(&workload, &cluster, &mut policy.build(), &mut p, &SimOptions::default()).expect("replays");
         let report = metrics::report(&workload, cluster.total(), &result, &policy.name, "online");
-        println!(
-            "| online {c} | {:.2} | {} | {:.1} |",
-            report.summary.avg_bsld,
-            p.retrains(),
-            t.elapsed().as_secs_f64()
-        );
+        println!("| online {c} | {:.2} | {} | {:.1} |", report.summary.avg_bsld, p.retrains(), t.elapsed().as_secs_f64());
     }
 }

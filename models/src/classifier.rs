@@ -49,28 +49,17 @@ impl FailureModel {
             return None;
         }
         let x: Vec<Vec<f64>> = train.iter().map(|&i| rows[i].clone()).collect();
-        let params = GbtParams {
-            loss: Loss::Logistic,
-            ..GbtParams::default()
-        };
-        Some(FailureModel {
-            model: Gbt::fit(&x, &y, &params),
-            base_rate,
-        })
+        let params = GbtParams { loss: Loss::Logistic, ..GbtParams::default() };
+        Some(FailureModel { model: Gbt::fit(&x, &y, &params), base_rate })
     }
 
     /// Checks a classifier read from a file against rows `width` wide:
     /// its trees (as a runtime model's) and its loss, which must be the
     /// logistic one for its scores to be probabilities.
     pub(crate) fn check(&self, width: usize) -> Result<(), InvalidModel> {
-        self.model
-            .check(width)
-            .map_err(|p| InvalidModel::new("failure.model", p))?;
+        self.model.check(width).map_err(|p| InvalidModel::new("failure.model", p))?;
         if self.model.loss() != Loss::Logistic {
-            let problem = Problem::Mismatch {
-                found: format!("loss {:?}", self.model.loss()),
-                expected: "the logistic loss".into(),
-            };
+            let problem = Problem::Mismatch { found: format!("loss {:?}", self.model.loss()), expected: "the logistic loss".into() };
             return Err(InvalidModel::new("failure.model", problem));
         }
         Ok(())
@@ -82,28 +71,15 @@ impl FailureModel {
     }
 
     /// AUC on the rows `test` of `jobs`, and the baseline's.
-    pub fn evaluate(
-        &self,
-        schema: &Schema,
-        jobs: &[Job],
-        test: &[usize],
-        rows: &[Vec<f64>],
-    ) -> ClassifierMetrics {
+    pub fn evaluate(&self, schema: &Schema, jobs: &[Job], test: &[usize], rows: &[Vec<f64>]) -> ClassifierMetrics {
         let labels: Vec<bool> = test.iter().map(|&i| label(&jobs[i])).collect();
         let scores: Vec<f64> = test.iter().map(|&i| self.predict(&rows[i])).collect();
         let col = schema.history_offset() + 16;
-        let baseline: Vec<f64> = test
-            .iter()
-            .map(|&i| {
-                Some(rows[i][col])
-                    .filter(|v| v.is_finite())
-                    .unwrap_or(self.base_rate)
-            })
-            .collect();
+        let baseline: Vec<f64> =
+            test.iter().map(|&i| Some(rows[i][col]).filter(|v| v.is_finite()).unwrap_or(self.base_rate)).collect();
         ClassifierMetrics {
             n: test.len(),
-            positive_rate: labels.iter().filter(|l| **l).count() as f64
-                / labels.len().max(1) as f64,
+            positive_rate: labels.iter().filter(|l| **l).count() as f64 / labels.len().max(1) as f64,
             auc: auc(&scores, &labels),
             baseline_auc: auc(&baseline, &labels),
         }

@@ -56,12 +56,7 @@ pub struct Series {
 
 /// The hourly series of `quantity` over `jobs` (those `keep` accepts);
 /// `calendar_offset_s` turns trace time into local time.
-pub fn hourly(
-    jobs: &[Job],
-    quantity: Quantity,
-    calendar_offset_s: f64,
-    keep: impl Fn(&Job) -> bool,
-) -> Series {
+pub fn hourly(jobs: &[Job], quantity: Quantity, calendar_offset_s: f64, keep: impl Fn(&Job) -> bool) -> Series {
     let hour = |j: &Job| ((j.submit_s + calendar_offset_s) / 3600.0).floor() as i64;
     let first = jobs.iter().map(hour).min().unwrap_or(0);
     let last = jobs.iter().map(hour).max().unwrap_or(0);
@@ -69,10 +64,7 @@ pub fn hourly(
     for j in jobs.iter().filter(|j| keep(j)) {
         values[(hour(j) - first) as usize] += quantity.of(j);
     }
-    Series {
-        first_hour: first,
-        values,
-    }
+    Series { first_hour: first, values }
 }
 
 fn features(s: &Series, t: usize) -> Vec<f64> {
@@ -83,19 +75,10 @@ fn features(s: &Series, t: usize) -> Vec<f64> {
     let hour = (s.first_hour + t as i64).rem_euclid(24) as f64;
     // Hour 0 of the Unix epoch was on a Thursday: weekday 0 is Monday.
     let weekday = ((s.first_hour + t as i64).div_euclid(24) + 3).rem_euclid(7) as f64;
-    [
-        lag(24),
-        lag(48),
-        lag(72),
-        lag(168),
-        last_day,
-        last_week,
-        hour,
-        weekday,
-    ]
-    .into_iter()
-    .map(f64::ln_1p)
-    .collect()
+    [lag(24), lag(48), lag(72), lag(168), last_day, last_week, hour, weekday]
+        .into_iter()
+        .map(f64::ln_1p)
+        .collect()
 }
 
 /// A forecast's and the seasonal-naive forecasts' errors on test hours.
@@ -141,12 +124,7 @@ fn predict(model: &Gbt, series: &Series, t: usize) -> f64 {
 /// Errors on the hours from `split` (at least [`MAX_LAG_H`]) to the end.
 fn metrics(series: &Series, split: usize, model: &Gbt) -> DemandMetrics {
     let test = split..series.values.len();
-    let mae = |f: &dyn Fn(usize) -> f64| {
-        test.clone()
-            .map(|t| (f(t) - series.values[t]).abs())
-            .sum::<f64>()
-            / test.len() as f64
-    };
+    let mae = |f: &dyn Fn(usize) -> f64| test.clone().map(|t| (f(t) - series.values[t]).abs()).sum::<f64>() / test.len() as f64;
     DemandMetrics {
         train_hours: split - MAX_LAG_H,
         test_hours: test.len(),
@@ -239,50 +217,24 @@ mod tests {
         let mut jobs = Vec::new();
         let mut state = 7u64;
         for h in 0..(24 * 7 * 16) {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             let noise = (state >> 60) as usize;
             let n = if h % 24 >= 8 && h % 24 < 18 { 10 } else { 2 } + noise;
             for _ in 0..n {
-                jobs.push(Job {
-                    submit_s: h as f64 * 3600.0 + 1.0,
-                    req_cpus: Some(4),
-                    req_time_s: Some(1800.0),
-                    ..Job::default()
-                });
+                jobs.push(Job { submit_s: h as f64 * 3600.0 + 1.0, req_cpus: Some(4), req_time_s: Some(1800.0), ..Job::default() });
             }
         }
         let s = hourly(&jobs, Quantity::CpuHours, 0.0, |_| true);
-        assert_eq!(
-            s.values.iter().sum::<f64>(),
-            jobs.len() as f64 * 2.0,
-            "4 CPUs for half an hour each"
-        );
+        assert_eq!(s.values.iter().sum::<f64>(), jobs.len() as f64 * 2.0, "4 CPUs for half an hour each");
         let m = evaluate(&hourly(&jobs, Quantity::Jobs, 0.0, |_| true), 0.7).unwrap();
         assert!(m.mae < m.mae_seasonal_naive_week, "{m:?}");
         let series = hourly(&jobs, Quantity::Jobs, 0.0, |_| true);
         let f = forecast_after(&series, Quantity::Jobs, 2000).unwrap();
-        assert_eq!(
-            (f.test_hours, f.hours.len(), f.note),
-            (series.values.len() - 2000, SHOWN_H, None)
-        );
-        assert_eq!(
-            f.hours[0].seasonal_naive_week,
-            Some(series.values[2000 - 168])
-        );
-        assert!(
-            f.hours
-                .iter()
-                .all(|h| h.forecast.is_some_and(f64::is_finite))
-                && f.metrics.is_some()
-        );
+        assert_eq!((f.test_hours, f.hours.len(), f.note), (series.values.len() - 2000, SHOWN_H, None));
+        assert_eq!(f.hours[0].seasonal_naive_week, Some(series.values[2000 - 168]));
+        assert!(f.hours.iter().all(|h| h.forecast.is_some_and(f64::is_finite)) && f.metrics.is_some());
         let short = forecast_after(&series, Quantity::Jobs, 30).unwrap();
-        assert!(
-            short.metrics.is_none()
-                && short.note.is_some()
-                && short.hours[0].seasonal_naive_week.is_none()
-        );
+        assert!(short.metrics.is_none() && short.note.is_some() && short.hours[0].seasonal_naive_week.is_none());
         assert_eq!(short.hours[0].seasonal_naive_day, Some(series.values[6]));
         assert!(forecast_after(&series, Quantity::Jobs, series.values.len()).is_none());
     }

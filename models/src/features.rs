@@ -33,18 +33,8 @@ pub const CATEGORY_BUCKETS: u64 = 1024;
 pub const NAME_BUCKETS: usize = 8;
 
 /// Names of the static features, in row order, before the submitted ones.
-pub const STATIC_NAMES: [&str; 10] = [
-    "log_req_time",
-    "log_req_cpus",
-    "log_req_gpus",
-    "log_req_nodes",
-    "log_req_mem",
-    "hour",
-    "weekday",
-    "queue",
-    "user",
-    "name",
-];
+pub const STATIC_NAMES: [&str; 10] =
+    ["log_req_time", "log_req_cpus", "log_req_gpus", "log_req_nodes", "log_req_mem", "hour", "weekday", "queue", "user", "name"];
 
 /// What a model's rows contain: fixed columns, one column per submitted
 /// feature of the training table, and the history columns. Stored in model
@@ -71,11 +61,7 @@ pub struct Schema {
     /// apart: their sum, the seconds from trace time to local time. Such a
     /// file featurises trace times as before but cannot be served live
     /// ([`Schema::live_calendar`]). Never written.
-    #[serde(
-        default,
-        rename = "calendar_offset_s",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "calendar_offset_s", skip_serializing_if = "Option::is_none")]
     pub combined_offset_s: Option<f64>,
     /// The trace's runtime resolution: 1 s when every runtime is a whole
     /// number of seconds (SWF logs), else 1 ms. Shorter runtimes count as
@@ -130,21 +116,14 @@ impl Schema {
 
     /// Number of columns.
     pub fn width(&self) -> usize {
-        STATIC_NAMES.len()
-            + NAME_BUCKETS
-            + self.numeric.len()
-            + self.text.len()
-            + crate::history::HISTORY_NAMES.len()
+        STATIC_NAMES.len() + NAME_BUCKETS + self.numeric.len() + self.text.len() + crate::history::HISTORY_NAMES.len()
     }
 
     /// The calendar of the training trace's times (trace seconds), as
     /// training and evaluation featurise them.
     pub fn trace_calendar(&self) -> Calendar {
         match self.combined_offset_s {
-            Some(offset) => Calendar {
-                to_unix_s: offset,
-                tz_offset_s: 0.0,
-            },
+            Some(offset) => Calendar { to_unix_s: offset, tz_offset_s: 0.0 },
             None => Calendar {
                 to_unix_s: self.epoch_unix_s.unwrap_or(0.0),
                 tz_offset_s: f64::from(self.tz_offset_s.unwrap_or(0)),
@@ -164,10 +143,7 @@ impl Schema {
         if self.epoch_unix_s.is_none() {
             return Err(CalendarError::NoEpoch);
         }
-        Ok(Calendar {
-            to_unix_s: 0.0,
-            tz_offset_s: f64::from(self.tz_offset_s.unwrap_or(0)),
-        })
+        Ok(Calendar { to_unix_s: 0.0, tz_offset_s: f64::from(self.tz_offset_s.unwrap_or(0)) })
     }
 
     /// The static part of a job's row on the training trace's clock (the
@@ -233,10 +209,7 @@ impl Schema {
     /// text).
     pub fn categorical_columns(&self) -> Vec<usize> {
         let text = STATIC_NAMES.len() + NAME_BUCKETS + self.numeric.len();
-        [7, 8, 9]
-            .into_iter()
-            .chain(text..text + self.text.len())
-            .collect()
+        [7, 8, 9].into_iter().chain(text..text + self.text.len()).collect()
     }
 
     /// The offset of the history columns in a row.
@@ -250,19 +223,10 @@ impl Schema {
     /// (the log of runtimes below it), and finite calendar offsets.
     pub(crate) fn check(&self) -> Result<(), InvalidModel> {
         let bad = |p| InvalidModel::new("schema", p);
-        at_most(
-            "numeric and text",
-            self.numeric.len() + self.text.len(),
-            MAX_SUBMITTED_FEATURES,
-        )
-        .map_err(bad)?;
+        at_most("numeric and text", self.numeric.len() + self.text.len(), MAX_SUBMITTED_FEATURES).map_err(bad)?;
         let floor = self.runtime_floor_s;
         if !(floor.is_finite() && floor > 0.0) {
-            return Err(bad(Problem::BadNumber {
-                field: "runtime_floor_s".into(),
-                value: floor,
-                expected: "not a positive finite number",
-            }));
+            return Err(bad(Problem::BadNumber { field: "runtime_floor_s".into(), value: floor, expected: "not a positive finite number" }));
         }
         if let Some(epoch) = self.epoch_unix_s {
             finite(|| "epoch_unix_s".into(), epoch).map_err(bad)?;
@@ -292,10 +256,7 @@ impl Calendar {
     pub fn hour_and_weekday(&self, t: f64) -> (f64, f64) {
         let local = (t + self.to_unix_s) + self.tz_offset_s;
         // Day 0 of the Unix epoch was a Thursday: weekday 0 is Monday.
-        (
-            (local.rem_euclid(86_400.0) / 3600.0).floor(),
-            ((local / 86_400.0).floor() + 3.0).rem_euclid(7.0),
-        )
+        ((local.rem_euclid(86_400.0) / 3600.0).floor(), ((local / 86_400.0).floor() + 3.0).rem_euclid(7.0))
     }
 }
 
@@ -328,10 +289,7 @@ pub fn calendar_offset(meta: &TraceMeta) -> f64 {
 
 /// 1 s when every known runtime is a whole number of seconds, else 1 ms.
 pub fn runtime_floor(jobs: &[Job]) -> f64 {
-    let whole = jobs
-        .iter()
-        .filter_map(|j| j.runtime_s)
-        .all(|r| r.fract() == 0.0);
+    let whole = jobs.iter().filter_map(|j| j.runtime_s).all(|r| r.fract() == 0.0);
     if whole { 1.0 } else { 1e-3 }
 }
 
@@ -342,14 +300,11 @@ fn category(value: Option<&str>) -> f64 {
 /// The tokens of a job name: runs of letters (digits and punctuation split
 /// them), lowercased by the hash.
 pub fn tokens(name: &str) -> impl Iterator<Item = &str> {
-    name.split(|c: char| !c.is_alphabetic())
-        .filter(|t| !t.is_empty())
+    name.split(|c: char| !c.is_alphabetic()).filter(|t| !t.is_empty())
 }
 
 fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x100_0000_01b3))
 }
 
 /// Feature rows for every job of a table, each from what was known at its
@@ -357,20 +312,12 @@ fn fnv1a(s: &str) -> u64 {
 /// enters the history only once its end is before the submission being
 /// featurised (an end at the same instant comes after, as in the
 /// simulator). Rows are in table order.
-pub fn build_rows(
-    schema: &Schema,
-    jobs: &[Job],
-    telemetry: &crate::history::JobTelemetry,
-) -> Vec<Vec<f64>> {
+pub fn build_rows(schema: &Schema, jobs: &[Job], telemetry: &crate::history::JobTelemetry) -> Vec<Vec<f64>> {
     build_matrix(schema, jobs, telemetry).to_rows()
 }
 
 /// [`build_rows`] into one flat matrix (row `i` is job `i`'s).
-pub fn build_matrix(
-    schema: &Schema,
-    jobs: &[Job],
-    telemetry: &crate::history::JobTelemetry,
-) -> Matrix {
+pub fn build_matrix(schema: &Schema, jobs: &[Job], telemetry: &crate::history::JobTelemetry) -> Matrix {
     let mut history = History::new(schema.history_offset(), schema.runtime_floor_s);
     let mut rows = Matrix::nan(schema.width(), jobs.len());
     let mut order: Vec<usize> = (0..jobs.len()).collect();
@@ -429,53 +376,27 @@ mod tests {
             ..Job::default()
         };
         let cancelled = job("a", 0.0, None, Some(50.0));
-        let (during, after) = (
-            job("b", 10.0, Some(20.0), Some(30.0)),
-            job("c", 100.0, None, None),
-        );
+        let (during, after) = (job("b", 10.0, Some(20.0), Some(30.0)), job("c", 100.0, None, None));
         let schema = Schema::from_jobs(&TraceMeta::default(), &[]);
         let queue = |rows: &Matrix, i: usize| {
-            let at = schema.history_offset()
-                + crate::history::HISTORY_NAMES
-                    .iter()
-                    .position(|n| *n == "cluster_pending")
-                    .unwrap();
+            let at = schema.history_offset() + crate::history::HISTORY_NAMES.iter().position(|n| *n == "cluster_pending").unwrap();
             (rows.row(i)[at], rows.row(i)[at + 1])
         };
-        let with = build_matrix(
-            &schema,
-            &[cancelled, during.clone(), after.clone()],
-            &Default::default(),
-        );
+        let with = build_matrix(&schema, &[cancelled, during.clone(), after.clone()], &Default::default());
         let without = build_matrix(&schema, &[during, after], &Default::default());
         assert_eq!(queue(&with, 1).0, 1.0, "it waits until its cancellation");
-        assert_eq!(
-            queue(&with, 2),
-            queue(&without, 1),
-            "then it is gone, as if it never came"
-        );
+        assert_eq!(queue(&with, 2), queue(&without, 1), "then it is gone, as if it never came");
     }
 
     #[test]
     fn static_rows_hold_request_calendar_and_submitted_features() {
-        let mut job = Job {
-            submit_s: 86_400.0 * 4.0 + 3.5 * 3600.0,
-            req_time_s: Some(99.0),
-            ..Job::default()
-        };
+        let mut job = Job { submit_s: 86_400.0 * 4.0 + 3.5 * 3600.0, req_time_s: Some(99.0), ..Job::default() };
         job.name = Some("train_transformer-7".into());
-        job.features
-            .insert("d_model".into(), FeatureValue::Num(511.0));
-        job.features
-            .insert("dtype".into(), FeatureValue::Text("bf16".into()));
-        job.features
-            .insert("peak_mem_mib".into(), FeatureValue::Num(9.0));
+        job.features.insert("d_model".into(), FeatureValue::Num(511.0));
+        job.features.insert("dtype".into(), FeatureValue::Text("bf16".into()));
+        job.features.insert("peak_mem_mib".into(), FeatureValue::Num(9.0));
         let schema = Schema::from_jobs(&TraceMeta::default(), std::slice::from_ref(&job));
-        assert_eq!(
-            schema.numeric,
-            vec!["d_model".to_string()],
-            "observed columns are never features"
-        );
+        assert_eq!(schema.numeric, vec!["d_model".to_string()], "observed columns are never features");
         let row = schema.static_row(&job);
         let names = schema.names();
         assert_eq!(row.len(), names.len());
@@ -486,9 +407,7 @@ mod tests {
         assert_eq!(at("log_d_model"), 512f64.ln());
         assert_eq!(at("dtype"), category(Some("bf16")));
         assert!(at("log_req_cpus").is_nan());
-        let tokens_seen: f64 = (0..NAME_BUCKETS)
-            .map(|i| at(&format!("name_token_{i}")))
-            .sum();
+        let tokens_seen: f64 = (0..NAME_BUCKETS).map(|i| at(&format!("name_token_{i}"))).sum();
         assert_eq!(tokens_seen, 2.0);
     }
 }

@@ -66,15 +66,7 @@ impl Default for GbtParams {
     /// Fixed a priori (common defaults of histogram boosters), never tuned
     /// on an evaluated log: 100 trees of depth 6, rate 0.1.
     fn default() -> Self {
-        Self {
-            trees: 100,
-            depth: 6,
-            learning_rate: 0.1,
-            min_leaf: 20,
-            l2: 1.0,
-            loss: Loss::Squared,
-            max_rows_per_tree: 100_000,
-        }
+        Self { trees: 100, depth: 6, learning_rate: 0.1, min_leaf: 20, l2: 1.0, loss: Loss::Squared, max_rows_per_tree: 100_000 }
     }
 }
 
@@ -83,10 +75,7 @@ impl GbtParams {
     /// of the rows, between 3 and 20 (a priori, so that a few hundred jobs
     /// still grow trees).
     pub fn for_rows(n: usize) -> Self {
-        Self {
-            min_leaf: (n / 100).clamp(3, 20),
-            ..Self::default()
-        }
+        Self { min_leaf: (n / 100).clamp(3, 20), ..Self::default() }
     }
 }
 
@@ -140,34 +129,20 @@ impl From<GbtData> for Gbt {
         let flat = check::structure(d.base, &d.trees)
             .ok()
             .and_then(|()| Heap::new(&d.trees, |t, n| d.trees[t][n].threshold, f64::INFINITY));
-        Gbt {
-            base: d.base,
-            trees: d.trees,
-            loss: d.loss,
-            gain: d.gain,
-            flat,
-        }
+        Gbt { base: d.base, trees: d.trees, loss: d.loss, gain: d.gain, flat }
     }
 }
 
 impl From<Gbt> for GbtData {
     fn from(g: Gbt) -> Self {
-        GbtData {
-            base: g.base,
-            trees: g.trees,
-            loss: g.loss,
-            gain: g.gain,
-        }
+        GbtData { base: g.base, trees: g.trees, loss: g.loss, gain: g.gain }
     }
 }
 
 impl PartialEq for Gbt {
     /// The same trees (the flat copy follows from them).
     fn eq(&self, other: &Self) -> bool {
-        self.base == other.base
-            && self.trees == other.trees
-            && self.loss == other.loss
-            && self.gain == other.gain
+        self.base == other.base && self.trees == other.trees && self.loss == other.loss && self.gain == other.gain
     }
 }
 
@@ -226,11 +201,7 @@ impl<T: Copy + PartialOrd> Heap<T> {
     /// The heap form of `trees` (of the shape `check::structure` accepts),
     /// with `threshold(tree, node)` at each split and `always_left` at
     /// padding nodes; `None` when too deep or too large.
-    fn new(
-        trees: &[Vec<Node>],
-        threshold: impl Fn(usize, usize) -> T,
-        always_left: T,
-    ) -> Option<Self> {
+    fn new(trees: &[Vec<Node>], threshold: impl Fn(usize, usize) -> T, always_left: T) -> Option<Self> {
         let depth = trees.iter().map(|t| depth_of(t)).max().unwrap_or(0);
         if depth > MAX_FLAT_DEPTH || trees.len().saturating_mul(1 << depth) > MAX_FLAT_SLOTS {
             return None;
@@ -252,13 +223,7 @@ impl<T: Copy + PartialOrd> Heap<T> {
 
     /// Writes tree `t` into its slots, depth first with an explicit stack
     /// of (node, heap slot, level) (at most `depth + 1` deep).
-    fn place(
-        &mut self,
-        t: usize,
-        tree: &[Node],
-        threshold: &impl Fn(usize, usize) -> T,
-        stack: &mut Vec<(usize, usize, usize)>,
-    ) {
+    fn place(&mut self, t: usize, tree: &[Node], threshold: &impl Fn(usize, usize) -> T, stack: &mut Vec<(usize, usize, usize)>) {
         let stride = self.internal + 1;
         stack.clear();
         stack.push((0, 0, 0));
@@ -313,12 +278,8 @@ impl<T: Copy + PartialOrd> Heap<T> {
     /// rows walk down together, each step independent of the other lanes',
     /// and every index is masked into a fixed-size array (no bounds check).
     fn add_block_n<const N: usize>(&self, t: usize, block: &Block<T>, acc: &mut [f64]) {
-        let split: &[(T, u32); N] = self.split[t * N..(t + 1) * N]
-            .try_into()
-            .expect("a tree of N slots");
-        let leaf: &[f64; N] = self.leaf[t * N..(t + 1) * N]
-            .try_into()
-            .expect("a tree of N slots");
+        let split: &[(T, u32); N] = self.split[t * N..(t + 1) * N].try_into().expect("a tree of N slots");
+        let leaf: &[f64; N] = self.leaf[t * N..(t + 1) * N].try_into().expect("a tree of N slots");
         for (columns, acc) in block.iter().zip(acc.chunks_mut(LANES)) {
             let mut k = [0usize; LANES];
             for _ in 0..self.depth {
@@ -356,16 +317,11 @@ impl<T: Copy + PartialOrd> Heap<T> {
 
     fn sum_row_n<const N: usize>(&self, row: &[T]) -> f64 {
         let mut sum = 0.0;
-        for (split, leaf) in self
-            .split
-            .chunks(LANES * N)
-            .zip(self.leaf.chunks(LANES * N))
-        {
+        for (split, leaf) in self.split.chunks(LANES * N).zip(self.leaf.chunks(LANES * N)) {
             let lanes = leaf.len() / N;
             // Lanes past the last tree walk the group's first tree again,
             // unread.
-            let mut trees =
-                [<&[(T, u32); N]>::try_from(&split[..N]).expect("a tree of N slots"); LANES];
+            let mut trees = [<&[(T, u32); N]>::try_from(&split[..N]).expect("a tree of N slots"); LANES];
             for (t, s) in trees.iter_mut().zip(split.chunks_exact(N)) {
                 *t = s.try_into().expect("a tree of N slots");
             }
@@ -439,14 +395,7 @@ impl Gbt {
                 let i = i as usize;
                 (g[i], h[i]) = grad_hess(params.loss, pred[i], y[i]);
             }
-            let ctx = grow::Ctx {
-                bins: &binned,
-                g: &g,
-                h: &h,
-                y,
-                pred: &pred,
-                params,
-            };
+            let ctx = grow::Ctx { bins: &binned, g: &g, h: &h, y, pred: &pred, params };
             let (tree, bins) = ws.tree(&ctx, &mut gain);
             let one = std::slice::from_ref(&tree);
             if let Some(heap) = Heap::new(one, |_, n| bins[n], u8::MAX) {
@@ -458,13 +407,7 @@ impl Gbt {
             }
             trees.push(tree);
         }
-        GbtData {
-            base,
-            trees,
-            loss: params.loss,
-            gain,
-        }
-        .into()
+        GbtData { base, trees, loss: params.loss, gain }.into()
     }
 
     /// The raw score of one row (log-odds for the logistic loss). NaN when
@@ -518,11 +461,7 @@ impl Gbt {
     /// losses return the raw score).
     pub fn predict_proba(&self, row: &[f64]) -> f64 {
         let s = self.predict(row);
-        if self.loss == Loss::Logistic {
-            1.0 / (1.0 + (-s).exp())
-        } else {
-            s
-        }
+        if self.loss == Loss::Logistic { 1.0 / (1.0 + (-s).exp()) } else { s }
     }
 
     /// Total split gain per feature (the loss reduction of every split on
@@ -554,20 +493,12 @@ impl Gbt {
 fn eval_tree(tree: &[Node], row: &[f64]) -> f64 {
     let mut n = 0usize;
     for _ in 0..tree.len() {
-        let Some(node) = tree.get(n) else {
-            return f64::NAN;
-        };
+        let Some(node) = tree.get(n) else { return f64::NAN };
         if node.is_leaf() {
             return node.value;
         }
-        let Some(&v) = row.get(node.feature as usize) else {
-            return f64::NAN;
-        };
-        n = if v.is_nan() || v <= node.threshold {
-            node.left as usize
-        } else {
-            node.left as usize + 1
-        };
+        let Some(&v) = row.get(node.feature as usize) else { return f64::NAN };
+        n = if v.is_nan() || v <= node.threshold { node.left as usize } else { node.left as usize + 1 };
     }
     f64::NAN
 }

@@ -42,22 +42,12 @@ pub fn job_telemetry(table: &TelemetryTable) -> JobTelemetry {
     const METRICS: [&str; 3] = ["gpu_util_pct", "mem_used_mib", "power_w"];
     let mut sums: HashMap<&str, [(f64, f64); 3]> = HashMap::new();
     for s in &table.samples {
-        let (Some(id), Some(m)) = (
-            s.job_id.as_deref(),
-            METRICS.iter().position(|m| *m == s.metric),
-        ) else {
-            continue;
-        };
+        let (Some(id), Some(m)) = (s.job_id.as_deref(), METRICS.iter().position(|m| *m == s.metric)) else { continue };
         let e = &mut sums.entry(id).or_default()[m];
         *e = (e.0 + s.value, e.1 + 1.0);
     }
     sums.into_iter()
-        .map(|(id, v)| {
-            (
-                id.to_string(),
-                v.map(|(s, n)| if n > 0.0 { s / n } else { f64::NAN }),
-            )
-        })
+        .map(|(id, v)| (id.to_string(), v.map(|(s, n)| if n > 0.0 { s / n } else { f64::NAN })))
         .collect()
 }
 
@@ -112,11 +102,7 @@ impl History {
     /// An empty history writing its columns from `offset` of a row, with
     /// runtimes floored at `floor_s` on the log scale.
     pub fn new(offset: usize, floor_s: f64) -> Self {
-        Self {
-            offset,
-            floor_s,
-            ..Self::default()
-        }
+        Self { offset, floor_s, ..Self::default() }
     }
 
     /// A job was submitted (it joins the queue).
@@ -141,20 +127,11 @@ impl History {
     }
 
     /// A job ended after `runtime_s`, with its telemetry means if sampled.
-    pub fn observe_end(
-        &mut self,
-        job: &Job,
-        runtime_s: f64,
-        telemetry: Option<&[f64; 3]>,
-        _now: f64,
-    ) {
+    pub fn observe_end(&mut self, job: &Job, runtime_s: f64, telemetry: Option<&[f64; 3]>, _now: f64) {
         self.running = self.running.saturating_sub(1);
         let u = user_state(&mut self.users, job);
         u.running = u.running.saturating_sub(1);
-        let ratio = job
-            .req_time_s
-            .filter(|r| *r > 0.0)
-            .map_or(f64::NAN, |r| runtime_s / r);
+        let ratio = job.req_time_s.filter(|r| *r > 0.0).map_or(f64::NAN, |r| runtime_s / r);
         u.recent.push_front((runtime_s, ratio));
         u.recent.truncate(RECENT_K);
         u.count += 1;
@@ -200,12 +177,7 @@ impl History {
             out[2] = log_runtime(rts.iter().sum::<f64>() / n as f64);
             out[3] = log_runtime(median_in_place(rts));
             out[4] = u.recent[0].1;
-            let (sum, count) = u
-                .recent
-                .iter()
-                .map(|r| r.1)
-                .filter(|r| r.is_finite())
-                .fold((0.0, 0), |(s, c), r| (s + r, c + 1));
+            let (sum, count) = u.recent.iter().map(|r| r.1).filter(|r| r.is_finite()).fold((0.0, 0), |(s, c), r| (s + r, c + 1));
             if count > 0 {
                 out[5] = sum / f64::from(count);
             }
@@ -241,9 +213,7 @@ impl History {
 pub fn failed_or_timed_out(job: &Job, runtime_s: f64) -> bool {
     use foresight_core::JobStatus;
     matches!(job.status, JobStatus::Failed | JobStatus::Timeout)
-        || job
-            .req_time_s
-            .is_some_and(|r| r > 0.0 && runtime_s >= 0.99 * r)
+        || job.req_time_s.is_some_and(|r| r > 0.0 && runtime_s >= 0.99 * r)
 }
 
 /// The median of a slice (NaN when empty).
@@ -269,13 +239,7 @@ mod tests {
     use super::*;
 
     fn job(user: &str, submit: f64, req: f64) -> Job {
-        Job {
-            user: Some(user.into()),
-            submit_s: submit,
-            req_time_s: Some(req),
-            name: Some("a".into()),
-            ..Job::default()
-        }
+        Job { user: Some(user.into()), submit_s: submit, req_time_s: Some(req), name: Some("a".into()), ..Job::default() }
     }
 
     #[test]

@@ -34,10 +34,7 @@ pub struct InvalidModel {
 impl InvalidModel {
     /// `problem` at `part`.
     pub fn new(part: impl Into<String>, problem: Problem) -> Self {
-        Self {
-            part: part.into(),
-            problem,
-        }
+        Self { part: part.into(), problem }
     }
 }
 
@@ -52,9 +49,7 @@ pub enum Problem {
     },
     /// A split whose children (`left` and `left + 1`) are not both nodes of
     /// its tree.
-    #[error(
-        "tree {tree}, node {node}: children {left} and {left} + 1 are not both among the tree's {nodes} nodes"
-    )]
+    #[error("tree {tree}, node {node}: children {left} and {left} + 1 are not both among the tree's {nodes} nodes")]
     ChildOutOfRange {
         /// The tree's index.
         tree: usize,
@@ -153,60 +148,20 @@ pub enum Problem {
 
 /// `Ok` when `value` is finite, else a [`Problem::BadNumber`] for `field`.
 pub(crate) fn finite(field: impl FnOnce() -> String, value: f64) -> Result<(), Problem> {
-    if value.is_finite() {
-        Ok(())
-    } else {
-        Err(Problem::BadNumber {
-            field: field(),
-            value,
-            expected: "not a finite number",
-        })
-    }
+    if value.is_finite() { Ok(()) } else { Err(Problem::BadNumber { field: field(), value, expected: "not a finite number" }) }
 }
 
 /// `Ok` when `found <= max`, else a [`Problem::TooLarge`] for `field`.
 pub(crate) fn at_most(field: &str, found: usize, max: usize) -> Result<(), Problem> {
-    if found <= max {
-        Ok(())
-    } else {
-        Err(Problem::TooLarge {
-            field: field.to_string(),
-            found,
-            max,
-        })
-    }
+    if found <= max { Ok(()) } else { Err(Problem::TooLarge { field: field.to_string(), found, max }) }
 }
 
 /// `Ok` when `found == expected`, else a [`Problem::Length`] for `field`.
-pub(crate) fn length(
-    field: impl FnOnce() -> String,
-    found: usize,
-    expected: usize,
-) -> Result<(), Problem> {
-    if found == expected {
-        Ok(())
-    } else {
-        Err(Problem::Length {
-            field: field(),
-            found,
-            expected,
-        })
-    }
+pub(crate) fn length(field: impl FnOnce() -> String, found: usize, expected: usize) -> Result<(), Problem> {
+    if found == expected { Ok(()) } else { Err(Problem::Length { field: field(), found, expected }) }
 }
 
 /// `Ok` when `column < width`, else a [`Problem::ColumnOutOfRange`].
-pub(crate) fn column(
-    field: impl FnOnce() -> String,
-    column: usize,
-    width: usize,
-) -> Result<(), Problem> {
-    if column < width {
-        Ok(())
-    } else {
-        Err(Problem::ColumnOutOfRange {
-            field: field(),
-            column,
-            width,
-        })
-    }
+pub(crate) fn column(field: impl FnOnce() -> String, column: usize, width: usize) -> Result<(), Problem> {
+    if column < width { Ok(()) } else { Err(Problem::ColumnOutOfRange { field: field(), column, width }) }
 }

@@ -39,69 +39,37 @@ impl Linear {
     /// Fits the pooled regression and, when `group_column` is given, a
     /// correction for each of its values (NaN is never a group) that has
     /// [`MIN_GROUP_ROWS`] rows.
-    pub fn fit(
-        rows: &[Vec<f64>],
-        y: &[f64],
-        categorical: &[usize],
-        group_column: Option<usize>,
-    ) -> Result<Linear, ModelError> {
+    pub fn fit(rows: &[Vec<f64>], y: &[f64], categorical: &[usize], group_column: Option<usize>) -> Result<Linear, ModelError> {
         Self::fit_matrix(&Matrix::from_rows(rows), y, categorical, group_column)
     }
 
     /// [`Linear::fit`] on the rows of a matrix.
-    pub fn fit_matrix(
-        x: &Matrix,
-        y: &[f64],
-        categorical: &[usize],
-        group_column: Option<usize>,
-    ) -> Result<Linear, ModelError> {
+    pub fn fit_matrix(x: &Matrix, y: &[f64], categorical: &[usize], group_column: Option<usize>) -> Result<Linear, ModelError> {
         let pooled = Ridge::fit_matrix(x, y, categorical, POOLED_ALPHA)?;
         let Some(group_column) = group_column.filter(|&c| c < x.width()) else {
-            return Ok(Linear {
-                pooled,
-                group_column: group_column.unwrap_or(usize::MAX),
-                groups: Vec::new(),
-            });
+            return Ok(Linear { pooled, group_column: group_column.unwrap_or(usize::MAX), groups: Vec::new() });
         };
         // Rows by group value, then by row: each group's rows in order.
-        let mut by_value: Vec<usize> = (0..x.len())
-            .filter(|&i| x.get(i, group_column).is_finite())
-            .collect();
-        by_value.sort_by(|&a, &b| {
-            x.get(a, group_column)
-                .total_cmp(&x.get(b, group_column))
-                .then(a.cmp(&b))
-        });
+        let mut by_value: Vec<usize> = (0..x.len()).filter(|&i| x.get(i, group_column).is_finite()).collect();
+        by_value.sort_by(|&a, &b| x.get(a, group_column).total_cmp(&x.get(b, group_column)).then(a.cmp(&b)));
         let mut groups = Vec::new();
         for idx in by_value.chunk_by(|&a, &b| x.get(a, group_column) == x.get(b, group_column)) {
             if idx.len() < MIN_GROUP_ROWS {
                 continue;
             }
             let r = x.select(idx);
-            let t: Vec<f64> = idx
-                .iter()
-                .map(|&i| y[i] - pooled.predict(x.row(i)))
-                .collect();
+            let t: Vec<f64> = idx.iter().map(|&i| y[i] - pooled.predict(x.row(i))).collect();
             if let Ok(m) = Ridge::fit_matrix(&r, &t, categorical, GROUP_ALPHA) {
                 groups.push((x.get(idx[0], group_column), m));
             }
         }
-        Ok(Linear {
-            pooled,
-            group_column,
-            groups,
-        })
+        Ok(Linear { pooled, group_column, groups })
     }
 
     /// The predicted target of one row.
     pub fn predict(&self, row: &[f64]) -> f64 {
         let v = at(row, self.group_column).unwrap_or(f64::NAN);
-        self.pooled.predict(row)
-            + self
-                .groups
-                .iter()
-                .find(|(g, _)| *g == v)
-                .map_or(0.0, |(_, m)| m.predict(row))
+        self.pooled.predict(row) + self.groups.iter().find(|(g, _)| *g == v).map_or(0.0, |(_, m)| m.predict(row))
     }
 
     /// The pooled regression's coefficients on standardised columns, by
@@ -116,9 +84,7 @@ impl Linear {
     /// [`Ridge::check`]), the group column within the rows, finite group
     /// values, and at most [`MAX_GROUPS`] groups.
     pub(crate) fn check(&self, part: &str, width: usize) -> Result<(), InvalidModel> {
-        self.pooled
-            .check(width)
-            .map_err(|p| InvalidModel::new(format!("{part}.pooled"), p))?;
+        self.pooled.check(width).map_err(|p| InvalidModel::new(format!("{part}.pooled"), p))?;
         let whole = |p| InvalidModel::new(part, p);
         at_most("groups", self.groups.len(), MAX_GROUPS).map_err(whole)?;
         if !self.groups.is_empty() {
@@ -126,9 +92,7 @@ impl Linear {
         }
         for (i, (value, ridge)) in self.groups.iter().enumerate() {
             finite(|| format!("groups[{i}] value"), *value).map_err(whole)?;
-            ridge
-                .check(width)
-                .map_err(|p| InvalidModel::new(format!("{part}.groups[{i}]"), p))?;
+            ridge.check(width).map_err(|p| InvalidModel::new(format!("{part}.groups[{i}]"), p))?;
         }
         Ok(())
     }
@@ -154,31 +118,15 @@ pub struct Ridge {
 impl Ridge {
     /// Fits with smartcore's ridge regression of penalty `alpha`;
     /// `categorical` lists the columns to one-hot encode.
-    pub fn fit(
-        rows: &[Vec<f64>],
-        y: &[f64],
-        categorical: &[usize],
-        alpha: f64,
-    ) -> Result<Ridge, ModelError> {
+    pub fn fit(rows: &[Vec<f64>], y: &[f64], categorical: &[usize], alpha: f64) -> Result<Ridge, ModelError> {
         Self::fit_matrix(&Matrix::from_rows(rows), y, categorical, alpha)
     }
 
     /// [`Ridge::fit`] on the rows of a matrix.
-    pub fn fit_matrix(
-        x: &Matrix,
-        y: &[f64],
-        categorical: &[usize],
-        alpha: f64,
-    ) -> Result<Ridge, ModelError> {
+    pub fn fit_matrix(x: &Matrix, y: &[f64], categorical: &[usize], alpha: f64) -> Result<Ridge, ModelError> {
         let (n, width) = (x.len(), x.width());
-        let mut model = Ridge {
-            used: Vec::new(),
-            means: Vec::new(),
-            scales: Vec::new(),
-            levels: Vec::new(),
-            coefficients: Vec::new(),
-            intercept: 0.0,
-        };
+        let mut model =
+            Ridge { used: Vec::new(), means: Vec::new(), scales: Vec::new(), levels: Vec::new(), coefficients: Vec::new(), intercept: 0.0 };
         for f in (0..width).filter(|f| !categorical.contains(f)) {
             let (mut sum, mut count) = (0.0, 0usize);
             for v in x.rows().map(|r| r[f]).filter(|v| v.is_finite()) {
@@ -189,13 +137,7 @@ impl Ridge {
                 continue;
             }
             let m = sum / count as f64;
-            let var = x
-                .rows()
-                .map(|r| r[f])
-                .filter(|v| v.is_finite())
-                .map(|v| (v - m).powi(2))
-                .sum::<f64>()
-                / count as f64;
+            let var = x.rows().map(|r| r[f]).filter(|v| v.is_finite()).map(|v| (v - m).powi(2)).sum::<f64>() / count as f64;
             if var > 1e-12 {
                 model.used.push(f);
                 model.means.push(m);
@@ -211,21 +153,12 @@ impl Ridge {
             let mut counts: Vec<(f64, usize)> = counts.into_values().collect();
             counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)));
             if counts.len() > 1 {
-                model.levels.push((
-                    c,
-                    counts
-                        .into_iter()
-                        .take(MAX_LEVELS)
-                        .map(|(v, _)| v)
-                        .collect(),
-                ));
+                model.levels.push((c, counts.into_iter().take(MAX_LEVELS).map(|(v, _)| v).collect()));
             }
         }
         let p = model.used.len() + model.levels.iter().map(|l| l.1.len()).sum::<usize>();
         if p >= n {
-            return Err(ModelError::Fit(format!(
-                "{n} rows are too few for the columns"
-            )));
+            return Err(ModelError::Fit(format!("{n} rows are too few for the columns")));
         }
         // Column-major, as smartcore keeps it.
         let mut values = vec![0.0; n * p];
@@ -241,11 +174,8 @@ impl Ridge {
         // constant columns), so the intercept is the mean of the target.
         let y_mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
         let centred: Vec<f64> = y.iter().map(|v| v - y_mean).collect();
-        let params = RidgeRegressionParameters::default()
-            .with_alpha(alpha)
-            .with_normalize(false);
-        let fitted = RidgeRegression::fit(&x, &centred, params)
-            .map_err(|e| ModelError::Fit(e.to_string()))?;
+        let params = RidgeRegressionParameters::default().with_alpha(alpha).with_normalize(false);
+        let fitted = RidgeRegression::fit(&x, &centred, params).map_err(|e| ModelError::Fit(e.to_string()))?;
         let (p, _) = fitted.coefficients().shape();
         model.coefficients = (0..p).map(|f| *fitted.coefficients().get((f, 0))).collect();
         model.intercept = y_mean + *fitted.intercept();
@@ -256,11 +186,7 @@ impl Ridge {
     fn expand_into(&self, row: &[f64], out: &mut [f64]) {
         let mut j = 0;
         for (&f, (m, s)) in self.used.iter().zip(self.means.iter().zip(&self.scales)) {
-            out[j] = if row[f].is_finite() {
-                (row[f] - m) / s
-            } else {
-                0.0
-            };
+            out[j] = if row[f].is_finite() { (row[f] - m) / s } else { 0.0 };
             j += 1;
         }
         for (c, levels) in &self.levels {
@@ -300,21 +226,11 @@ impl Ridge {
     pub(crate) fn check(&self, width: usize) -> Result<(), Problem> {
         length(|| "means".into(), self.means.len(), self.used.len())?;
         length(|| "scales".into(), self.scales.len(), self.used.len())?;
-        for (i, ((&f, &m), &s)) in self
-            .used
-            .iter()
-            .zip(&self.means)
-            .zip(&self.scales)
-            .enumerate()
-        {
+        for (i, ((&f, &m), &s)) in self.used.iter().zip(&self.means).zip(&self.scales).enumerate() {
             column(|| format!("used[{i}]"), f, width)?;
             finite(|| format!("means[{i}]"), m)?;
             if !(s.is_finite() && s > 0.0) {
-                return Err(Problem::BadNumber {
-                    field: format!("scales[{i}]"),
-                    value: s,
-                    expected: "not a positive finite number",
-                });
+                return Err(Problem::BadNumber { field: format!("scales[{i}]"), value: s, expected: "not a positive finite number" });
             }
         }
         let mut expanded = self.used.len();
@@ -362,13 +278,8 @@ mod tests {
 
     #[test]
     fn ridge_fits_a_power_law_and_a_category() {
-        let rows: Vec<Vec<f64>> = (0..200)
-            .map(|i| vec![f64::from(i % 20 + 1).ln(), f64::from(i % 3 * 7)])
-            .collect();
-        let y: Vec<f64> = rows
-            .iter()
-            .map(|r| 2.0 * r[0] + if r[1] == 7.0 { 1.0 } else { 0.0 })
-            .collect();
+        let rows: Vec<Vec<f64>> = (0..200).map(|i| vec![f64::from(i % 20 + 1).ln(), f64::from(i % 3 * 7)]).collect();
+        let y: Vec<f64> = rows.iter().map(|r| 2.0 * r[0] + if r[1] == 7.0 { 1.0 } else { 0.0 }).collect();
         let m = Linear::fit(&rows, &y, &[1], None).unwrap();
         assert!((m.predict(&[10f64.ln(), 7.0]) - (2.0 * 10f64.ln() + 1.0)).abs() < 0.05);
         assert!((m.predict(&[10f64.ln(), 14.0]) - 2.0 * 10f64.ln()).abs() < 0.05);

@@ -14,29 +14,17 @@ pub struct Matrix {
 impl Matrix {
     /// An empty matrix of rows `width` wide.
     pub fn new(width: usize) -> Self {
-        Self {
-            width,
-            rows: 0,
-            data: Vec::new(),
-        }
+        Self { width, rows: 0, data: Vec::new() }
     }
 
     /// An empty matrix with room for `rows` rows.
     pub fn with_capacity(width: usize, rows: usize) -> Self {
-        Self {
-            width,
-            rows: 0,
-            data: Vec::with_capacity(width * rows),
-        }
+        Self { width, rows: 0, data: Vec::with_capacity(width * rows) }
     }
 
     /// `rows` rows of NaN.
     pub fn nan(width: usize, rows: usize) -> Self {
-        Self {
-            width,
-            rows,
-            data: vec![f64::NAN; width * rows],
-        }
+        Self { width, rows, data: vec![f64::NAN; width * rows] }
     }
 
     /// A copy of `rows`, which must all be as wide as the first (an empty
@@ -62,21 +50,13 @@ impl Matrix {
     /// The first `n` rows (all when there are fewer).
     pub fn head(&self, n: usize) -> Self {
         let n = n.min(self.rows);
-        Self {
-            width: self.width,
-            rows: n,
-            data: self.data[..n * self.width].to_vec(),
-        }
+        Self { width: self.width, rows: n, data: self.data[..n * self.width].to_vec() }
     }
 
     /// The rows from `start` on.
     pub fn tail(&self, start: usize) -> Self {
         let start = start.min(self.rows);
-        Self {
-            width: self.width,
-            rows: self.rows - start,
-            data: self.data[start * self.width..].to_vec(),
-        }
+        Self { width: self.width, rows: self.rows - start, data: self.data[start * self.width..].to_vec() }
     }
 
     /// Appends a row; it must be `width` wide.
@@ -142,10 +122,7 @@ mod tests {
         let m = Matrix::from_rows(&rows);
         assert_eq!((m.len(), m.width()), (3, 2));
         assert_eq!(m.to_rows(), rows);
-        assert_eq!(
-            m.select(&[2, 0]).to_rows(),
-            vec![rows[2].clone(), rows[0].clone()]
-        );
+        assert_eq!(m.select(&[2, 0]).to_rows(), vec![rows[2].clone(), rows[0].clone()]);
         assert_eq!(m.head(1).to_rows(), vec![rows[0].clone()]);
         assert_eq!(m.tail(2).to_rows(), vec![rows[2].clone()]);
         assert_eq!(m.get(1, 1), 4.0);

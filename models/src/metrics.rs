@@ -50,18 +50,8 @@ impl RuntimeMetrics {
     /// runtimes).
     pub fn of(p: &[f64], r: &[f64], floor_s: f64) -> RuntimeMetrics {
         let n = p.len().min(r.len());
-        let pairs: Vec<(f64, f64)> = p
-            .iter()
-            .zip(r)
-            .map(|(p, r)| (p.max(floor_s), r.max(floor_s)))
-            .collect();
-        let mean = |f: &dyn Fn(&(f64, f64)) -> f64| {
-            if n == 0 {
-                f64::NAN
-            } else {
-                pairs.iter().map(f).sum::<f64>() / n as f64
-            }
-        };
+        let pairs: Vec<(f64, f64)> = p.iter().zip(r).map(|(p, r)| (p.max(floor_s), r.max(floor_s))).collect();
+        let mean = |f: &dyn Fn(&(f64, f64)) -> f64| if n == 0 { f64::NAN } else { pairs.iter().map(f).sum::<f64>() / n as f64 };
         let ape: Vec<f64> = pairs.iter().map(|(p, r)| (p - r).abs() / r).collect();
         let mut sorted = pairs.clone();
         sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -105,27 +95,12 @@ impl ErrorSummary {
     /// The summary of predictions `p` against runtimes `r`, floored as in
     /// [`RuntimeMetrics::of`]; NaN when there are no jobs.
     pub fn of(p: &[f64], r: &[f64], floor_s: f64) -> ErrorSummary {
-        let pairs: Vec<(f64, f64)> = p
-            .iter()
-            .zip(r)
-            .map(|(p, r)| (p.max(floor_s), r.max(floor_s)))
-            .collect();
+        let pairs: Vec<(f64, f64)> = p.iter().zip(r).map(|(p, r)| (p.max(floor_s), r.max(floor_s))).collect();
         let n = pairs.len();
-        let mean = |f: &dyn Fn(&(f64, f64)) -> f64| {
-            if n == 0 {
-                f64::NAN
-            } else {
-                pairs.iter().map(f).sum::<f64>() / n as f64
-            }
-        };
+        let mean = |f: &dyn Fn(&(f64, f64)) -> f64| if n == 0 { f64::NAN } else { pairs.iter().map(f).sum::<f64>() / n as f64 };
         ErrorSummary {
             accuracy: mean(&|(p, r)| p.min(*r) / p.max(*r)),
-            mdape: median(
-                &pairs
-                    .iter()
-                    .map(|(p, r)| (p - r).abs() / r)
-                    .collect::<Vec<_>>(),
-            ),
+            mdape: median(&pairs.iter().map(|(p, r)| (p - r).abs() / r).collect::<Vec<_>>()),
             under_rate: mean(&|(p, r)| f64::from(p < r)),
         }
     }
@@ -147,13 +122,7 @@ pub struct UserAccuracy {
 /// Per-user errors of the model's predictions `model` and EASY++'s `easy`
 /// against runtimes `actual` (all aligned with `users`): the [`MAX_USERS`]
 /// users with the most jobs, most first, ties by name.
-pub fn by_user(
-    users: &[&str],
-    model: &[f64],
-    easy: &[f64],
-    actual: &[f64],
-    floor_s: f64,
-) -> Vec<UserAccuracy> {
+pub fn by_user(users: &[&str], model: &[f64], easy: &[f64], actual: &[f64], floor_s: f64) -> Vec<UserAccuracy> {
     let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, u) in users.iter().enumerate().take(actual.len()) {
         groups.entry(u).or_default().push(i);
@@ -193,11 +162,7 @@ pub fn auc(scores: &[f64], labels: &[bool]) -> f64 {
     }
     let pos = idx.iter().filter(|&&k| labels[k]).count() as f64;
     let neg = idx.len() as f64 - pos;
-    if pos == 0.0 || neg == 0.0 {
-        f64::NAN
-    } else {
-        (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
-    }
+    if pos == 0.0 || neg == 0.0 { f64::NAN } else { (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg) }
 }
 
 #[cfg(test)]
@@ -212,10 +177,7 @@ mod tests {
         assert!((m.mdape - 0.5).abs() < 1e-9);
         assert!((m.accuracy - (0.5 + 1.0 + 1.0 / 3.0) / 3.0).abs() < 1e-9);
         assert!((m.under_rate - 1.0 / 3.0).abs() < 1e-9);
-        assert_eq!(
-            auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]),
-            0.75
-        );
+        assert_eq!(auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]), 0.75);
         assert_eq!(auc(&[1.0, 1.0], &[true, false]), 0.5);
         assert!(auc(&[1.0], &[true]).is_nan());
     }
@@ -223,29 +185,11 @@ mod tests {
     #[test]
     fn per_user_errors_group_and_order_by_jobs() {
         let users = ["bob", "alice", "bob", "bob"];
-        let u = by_user(
-            &users,
-            &[10.0, 5.0, 20.0, 40.0],
-            &[20.0, 5.0, 20.0, 20.0],
-            &[20.0, 10.0, 20.0, 20.0],
-            1.0,
-        );
-        assert_eq!(
-            u.iter()
-                .map(|u| (u.user.as_str(), u.jobs))
-                .collect::<Vec<_>>(),
-            [("bob", 3), ("alice", 1)]
-        );
+        let u = by_user(&users, &[10.0, 5.0, 20.0, 40.0], &[20.0, 5.0, 20.0, 20.0], &[20.0, 10.0, 20.0, 20.0], 1.0);
+        assert_eq!(u.iter().map(|u| (u.user.as_str(), u.jobs)).collect::<Vec<_>>(), [("bob", 3), ("alice", 1)]);
         assert!((u[0].model.accuracy - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!((u[0].model.mdape, u[0].model.under_rate), (0.5, 1.0 / 3.0));
-        assert_eq!(
-            u[0].easy_plus_plus,
-            ErrorSummary {
-                accuracy: 1.0,
-                mdape: 0.0,
-                under_rate: 0.0
-            }
-        );
+        assert_eq!(u[0].easy_plus_plus, ErrorSummary { accuracy: 1.0, mdape: 0.0, under_rate: 0.0 });
         assert_eq!(u[1].model.under_rate, 1.0);
     }
 }

@@ -26,18 +26,8 @@ pub fn doc(e: &Evidence) -> Doc {
         Block::Heading("Who waits how long".into()),
         wait_cdf(e),
         Block::Heading("Slowdown by runtime and size".into()),
-        classes(
-            e,
-            "Average bounded slowdown by runtime class",
-            "runtime class",
-            |r| &r.bsld_by_runtime,
-        ),
-        classes(
-            e,
-            "Average bounded slowdown by job size",
-            &format!("job size ({})", e.resource),
-            |r| &r.bsld_by_size,
-        ),
+        classes(e, "Average bounded slowdown by runtime class", "runtime class", |r| &r.bsld_by_runtime),
+        classes(e, "Average bounded slowdown by job size", &format!("job size ({})", e.resource), |r| &r.bsld_by_size),
         Block::Heading("Winners and losers".into()),
         users(e),
         Block::Heading("Utilisation and queue over time".into()),
@@ -50,20 +40,10 @@ pub fn doc(e: &Evidence) -> Doc {
         blocks.push(Block::List(e.notes.clone()));
     }
     if !e.timings.is_empty() {
-        let steps: Vec<String> = e
-            .timings
-            .iter()
-            .map(|t| format!("{} {:.2} s", t.step, t.seconds))
-            .collect();
-        blocks.push(Block::Timings(format!(
-            "Produced in: {}.",
-            steps.join(", ")
-        )));
+        let steps: Vec<String> = e.timings.iter().map(|t| format!("{} {:.2} s", t.step, t.seconds)).collect();
+        blocks.push(Block::Timings(format!("Produced in: {}.", steps.join(", "))));
     }
-    Doc {
-        title: e.title.clone(),
-        blocks,
-    }
+    Doc { title: e.title.clone(), blocks }
 }
 
 fn metrics(e: &Evidence) -> Table {
@@ -117,147 +97,64 @@ fn wait_cdf(e: &Evidence) -> Block {
     let series: Vec<Series> = e
         .runs
         .iter()
-        .map(|r| Series {
-            name: r.label.clone(),
-            points: r.wait_cdf.iter().map(|p| (p.wait_s, p.fraction)).collect(),
-        })
+        .map(|r| Series { name: r.label.clone(), points: r.wait_cdf.iter().map(|p| (p.wait_s, p.fraction)).collect() })
         .collect();
     let caption = "Wait-time CDF: share of jobs that waited at most a given time";
     let svg = cdf::render(caption, "wait (seconds, log scale)", &series);
     let mut t = run_header(e, &["quantile of wait"]);
     for (i, q) in e.runs[0].wait_quantiles.iter().enumerate() {
-        let mut row = vec![if q.fraction >= 1.0 {
-            "max".to_string()
-        } else {
-            format!("p{:.0}", 100.0 * q.fraction)
-        }];
-        row.extend(e.runs.iter().map(|r| {
-            r.wait_quantiles
-                .get(i)
-                .map_or("-".into(), |p| human_duration(p.wait_s))
-        }));
+        let mut row = vec![if q.fraction >= 1.0 { "max".to_string() } else { format!("p{:.0}", 100.0 * q.fraction) }];
+        row.extend(e.runs.iter().map(|r| r.wait_quantiles.get(i).map_or("-".into(), |p| human_duration(p.wait_s))));
         t.row(row);
     }
-    Block::Figure {
-        caption: caption.into(),
-        svg,
-        table: t,
-    }
+    Block::Figure { caption: caption.into(), svg, table: t }
 }
 
-fn classes(
-    e: &Evidence,
-    caption: &str,
-    x_label: &str,
-    pick: impl Fn(&RunEvidence) -> &Vec<ClassStat>,
-) -> Block {
+fn classes(e: &Evidence, caption: &str, x_label: &str, pick: impl Fn(&RunEvidence) -> &Vec<ClassStat>) -> Block {
     let names: Vec<String> = pick(&e.runs[0]).iter().map(|c| c.class.clone()).collect();
     let series: Vec<Series> = e
         .runs
         .iter()
         .map(|r| {
-            let points = pick(r)
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.jobs > 0)
-                .map(|(i, c)| (i as f64, c.mean_bsld))
-                .collect();
-            Series {
-                name: r.label.clone(),
-                points,
-            }
+            let points = pick(r).iter().enumerate().filter(|(_, c)| c.jobs > 0).map(|(i, c)| (i as f64, c.mean_bsld)).collect();
+            Series { name: r.label.clone(), points }
         })
         .collect();
-    let svg = bar::render(
-        caption,
-        x_label,
-        names,
-        "average bounded slowdown (ratio, 1 = no wait)",
-        &series,
-    );
+    let svg = bar::render(caption, x_label, names, "average bounded slowdown (ratio, 1 = no wait)", &series);
     let mut t = run_header(e, &[x_label, "jobs"]);
     for (i, c) in pick(&e.runs[0]).iter().enumerate() {
         let mut row = vec![c.class.clone(), c.jobs.to_string()];
-        row.extend(e.runs.iter().map(|r| {
-            pick(r)
-                .get(i)
-                .filter(|c| c.jobs > 0)
-                .map_or("-".into(), |c| format!("{:.2}", c.mean_bsld))
-        }));
+        row.extend(e.runs.iter().map(|r| pick(r).get(i).filter(|c| c.jobs > 0).map_or("-".into(), |c| format!("{:.2}", c.mean_bsld))));
         t.row(row);
     }
-    Block::Figure {
-        caption: caption.into(),
-        svg,
-        table: t,
-    }
+    Block::Figure { caption: caption.into(), svg, table: t }
 }
 
 fn users(e: &Evidence) -> Block {
     let mut shown: Vec<_> = e.users.iter().collect();
     shown.sort_by(|a, b| {
-        let d = |u: &&foresight_simulator::evidence::GroupDelta| {
-            u.candidate_mean_wait_s - u.baseline_mean_wait_s
-        };
+        let d = |u: &&foresight_simulator::evidence::GroupDelta| u.candidate_mean_wait_s - u.baseline_mean_wait_s;
         d(a).total_cmp(&d(b)).then_with(|| a.name.cmp(&b.name))
     });
     if shown.len() > MAX_USERS {
         let n = shown.len();
-        shown = shown[..MAX_USERS / 2]
-            .iter()
-            .chain(&shown[n - MAX_USERS / 2..])
-            .copied()
-            .collect();
+        shown = shown[..MAX_USERS / 2].iter().chain(&shown[n - MAX_USERS / 2..]).copied().collect();
     }
-    let max = shown
-        .iter()
-        .map(|u| u.baseline_mean_wait_s.max(u.candidate_mean_wait_s))
-        .fold(0.0, f64::max);
+    let max = shown.iter().map(|u| u.baseline_mean_wait_s.max(u.candidate_mean_wait_s)).fold(0.0, f64::max);
     let (div, unit) = time_unit(max);
     let (base, cand) = (&e.runs[e.baseline].label, &e.runs[e.candidate].label);
     let series = vec![
-        Series {
-            name: base.clone(),
-            points: shown
-                .iter()
-                .enumerate()
-                .map(|(i, u)| (i as f64, u.baseline_mean_wait_s / div))
-                .collect(),
-        },
-        Series {
-            name: cand.clone(),
-            points: shown
-                .iter()
-                .enumerate()
-                .map(|(i, u)| (i as f64, u.candidate_mean_wait_s / div))
-                .collect(),
-        },
+        Series { name: base.clone(), points: shown.iter().enumerate().map(|(i, u)| (i as f64, u.baseline_mean_wait_s / div)).collect() },
+        Series { name: cand.clone(), points: shown.iter().enumerate().map(|(i, u)| (i as f64, u.candidate_mean_wait_s / div)).collect() },
     ];
     let caption = if e.users.len() > shown.len() {
-        format!(
-            "Mean wait per user: the {} biggest winners and losers of {}",
-            shown.len(),
-            e.users.len()
-        )
+        format!("Mean wait per user: the {} biggest winners and losers of {}", shown.len(), e.users.len())
     } else {
         "Mean wait per user, baseline against candidate".to_string()
     };
     let names = shown.iter().map(|u| u.name.clone()).collect();
-    let svg = bar::render(
-        &caption,
-        "user",
-        names,
-        &format!("mean wait ({unit})"),
-        &series,
-    );
-    let mut t = Table::new(&[
-        "user",
-        "jobs",
-        "baseline mean wait",
-        "candidate mean wait",
-        "change (%)",
-        "outcome",
-    ]);
+    let svg = bar::render(&caption, "user", names, &format!("mean wait ({unit})"), &series);
+    let mut t = Table::new(&["user", "jobs", "baseline mean wait", "candidate mean wait", "change (%)", "outcome"]);
     for u in &shown {
         let outcome = match u.outcome {
             Outcome::Better => "better",
@@ -273,81 +170,31 @@ fn users(e: &Evidence) -> Block {
             outcome.into(),
         ]);
     }
-    Block::Figure {
-        caption,
-        svg,
-        table: t,
-    }
+    Block::Figure { caption, svg, table: t }
 }
 
 fn timeline(e: &Evidence, utilisation: bool) -> Block {
-    let end = e
-        .runs
-        .iter()
-        .filter_map(|r| r.timeline.t_s.last().map(|t| t + r.timeline.bin_s / 2.0))
-        .fold(0.0, f64::max);
+    let end = e.runs.iter().filter_map(|r| r.timeline.t_s.last().map(|t| t + r.timeline.bin_s / 2.0)).fold(0.0, f64::max);
     let (div, unit) = time_unit(end);
-    let pick = |r: &RunEvidence| {
-        if utilisation {
-            r.timeline
-                .utilisation
-                .iter()
-                .map(|u| 100.0 * u)
-                .collect::<Vec<_>>()
-        } else {
-            r.timeline.queue_len.clone()
-        }
-    };
+    let pick = |r: &RunEvidence| if utilisation { r.timeline.utilisation.iter().map(|u| 100.0 * u).collect::<Vec<_>>() } else { r.timeline.queue_len.clone() };
     let series: Vec<Series> = e
         .runs
         .iter()
-        .map(|r| Series {
-            name: r.label.clone(),
-            points: r
-                .timeline
-                .t_s
-                .iter()
-                .map(|t| t / div)
-                .zip(pick(r))
-                .collect(),
-        })
+        .map(|r| Series { name: r.label.clone(), points: r.timeline.t_s.iter().map(|t| t / div).zip(pick(r)).collect() })
         .collect();
-    let top = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .fold(1.0, f64::max);
+    let top = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0, f64::max);
     let top = if utilisation { 100.0 } else { top };
-    let x = Axis::linear(
-        &format!("time since first submission ({unit})"),
-        0.0,
-        end / div,
-    );
+    let x = Axis::linear(&format!("time since first submission ({unit})"), 0.0, end / div);
     let (caption, y_label, header) = if utilisation {
-        (
-            format!("{} in use over time", e.resource),
-            format!("{} in use (%)", e.resource),
-            "mean utilisation (%)",
-        )
+        (format!("{} in use over time", e.resource), format!("{} in use (%)", e.resource), "mean utilisation (%)")
     } else {
-        (
-            "Queue length over time".to_string(),
-            "jobs waiting".to_string(),
-            "peak queue length (jobs)",
-        )
+        ("Queue length over time".to_string(), "jobs waiting".to_string(), "peak queue length (jobs)")
     };
     let svg = line::render(&caption, x, Axis::linear(&y_label, 0.0, top), &series);
     let mut t = Table::new(&["run", header]);
     for r in &e.runs {
-        let v = if utilisation {
-            100.0 * r.timeline.mean_utilisation
-        } else {
-            r.timeline.peak_queue_len
-        };
+        let v = if utilisation { 100.0 * r.timeline.mean_utilisation } else { r.timeline.peak_queue_len };
         t.row(vec![r.label.clone(), format!("{v:.1}")]);
     }
-    Block::Figure {
-        caption,
-        svg,
-        table: t,
-    }
+    Block::Figure { caption, svg, table: t }
 }

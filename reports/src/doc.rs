@@ -14,10 +14,7 @@ pub struct Table {
 impl Table {
     /// A table with these headers and no rows.
     pub fn new(header: &[&str]) -> Self {
-        Self {
-            header: header.iter().map(|h| h.to_string()).collect(),
-            rows: Vec::new(),
-        }
+        Self { header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
     }
 
     /// Appends a row.

@@ -42,22 +42,12 @@ pub fn render(doc: &Doc) -> String {
             Block::Para(p) => out += &format!("<p>{}</p>\n", escape(p)),
             Block::List(items) => {
                 out += "<ul>\n";
-                items
-                    .iter()
-                    .for_each(|i| out += &format!("<li>{}</li>\n", escape(i)));
+                items.iter().for_each(|i| out += &format!("<li>{}</li>\n", escape(i)));
                 out += "</ul>\n";
             }
             Block::Table(t) => out += &table(t),
-            Block::Figure {
-                caption,
-                svg,
-                table: t,
-            } => {
-                out += &format!(
-                    "<figure>\n<figcaption>{}</figcaption>\n{svg}\n</figure>\n{}",
-                    escape(caption),
-                    table(t)
-                );
+            Block::Figure { caption, svg, table: t } => {
+                out += &format!("<figure>\n<figcaption>{}</figcaption>\n{svg}\n</figure>\n{}", escape(caption), table(t));
             }
             Block::Timings(t) => out += &format!("<p class=\"timings\">{}</p>\n", escape(t)),
         }
@@ -67,17 +57,11 @@ pub fn render(doc: &Doc) -> String {
 
 fn table(t: &Table) -> String {
     let row = |cells: &[String], tag: &str| {
-        let cells: String = cells
-            .iter()
-            .map(|c| format!("<{tag}>{}</{tag}>", escape(c)))
-            .collect();
+        let cells: String = cells.iter().map(|c| format!("<{tag}>{}</{tag}>", escape(c))).collect();
         format!("<tr>{cells}</tr>\n")
     };
     let body: String = t.rows.iter().map(|r| row(r, "td")).collect();
-    format!(
-        "<table>\n<thead>{}</thead>\n<tbody>\n{body}</tbody>\n</table>\n",
-        row(&t.header, "th")
-    )
+    format!("<table>\n<thead>{}</thead>\n<tbody>\n{body}</tbody>\n</table>\n", row(&t.header, "th"))
 }
 
 #[cfg(test)]
@@ -86,14 +70,9 @@ mod tests {
 
     #[test]
     fn a_page_is_self_contained_and_escaped() {
-        let doc = Doc {
-            title: "A <b>".into(),
-            blocks: vec![Block::Verdict("x & y".into())],
-        };
+        let doc = Doc { title: "A <b>".into(), blocks: vec![Block::Verdict("x & y".into())] };
         let html = render(&doc);
         assert!(html.contains("<title>A &lt;b&gt;</title>") && html.contains("x &amp; y"));
-        assert!(
-            !html.contains("<script") && !html.contains("http://") && !html.contains("https://")
-        );
+        assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
     }
 }

@@ -84,15 +84,8 @@ pub fn render_comparison(evidence: &Evidence) -> Result<Rendered, ReportError> {
         }
     }
     let doc = comparison::doc(evidence);
-    let json = serde_json::to_string_pretty(evidence).map_err(|source| ReportError::Json {
-        path: PathBuf::new(),
-        source,
-    })?;
-    Ok(Rendered {
-        html: html::render(&doc),
-        markdown: markdown::render(&doc),
-        json: json + "\n",
-    })
+    let json = serde_json::to_string_pretty(evidence).map_err(|source| ReportError::Json { path: PathBuf::new(), source })?;
+    Ok(Rendered { html: html::render(&doc), markdown: markdown::render(&doc), json: json + "\n" })
 }
 
 /// Renders a policy comparison and writes it: the HTML to `html_path`, the
@@ -103,50 +96,26 @@ pub fn write_comparison(evidence: &Evidence, html_path: &Path) -> Result<Written
 
 /// Renders the model report of `evals` (runtime models scored after their
 /// training windows).
-pub fn render_model(
-    title: &str,
-    evals: &[foresight_models::Evaluation],
-) -> Result<Rendered, ReportError> {
+pub fn render_model(title: &str, evals: &[foresight_models::Evaluation]) -> Result<Rendered, ReportError> {
     let doc = model::doc(title, evals);
-    let json = serde_json::to_string_pretty(evals).map_err(|source| ReportError::Json {
-        path: PathBuf::new(),
-        source,
-    })?;
-    Ok(Rendered {
-        html: html::render(&doc),
-        markdown: markdown::render(&doc),
-        json: json + "\n",
-    })
+    let json = serde_json::to_string_pretty(evals).map_err(|source| ReportError::Json { path: PathBuf::new(), source })?;
+    Ok(Rendered { html: html::render(&doc), markdown: markdown::render(&doc), json: json + "\n" })
 }
 
 /// Renders the model report and writes it as [`write_comparison`] does.
-pub fn write_model(
-    title: &str,
-    evals: &[foresight_models::Evaluation],
-    html_path: &Path,
-) -> Result<Written, ReportError> {
+pub fn write_model(title: &str, evals: &[foresight_models::Evaluation], html_path: &Path) -> Result<Written, ReportError> {
     write(&render_model(title, evals)?, html_path)
 }
 
 /// Renders the shadow report of a decision log's summary.
 pub fn render_shadow(evidence: &shadow::ShadowEvidence) -> Result<Rendered, ReportError> {
     let doc = shadow::doc(evidence);
-    let json = serde_json::to_string_pretty(evidence).map_err(|source| ReportError::Json {
-        path: PathBuf::new(),
-        source,
-    })?;
-    Ok(Rendered {
-        html: html::render(&doc),
-        markdown: markdown::render(&doc),
-        json: json + "\n",
-    })
+    let json = serde_json::to_string_pretty(evidence).map_err(|source| ReportError::Json { path: PathBuf::new(), source })?;
+    Ok(Rendered { html: html::render(&doc), markdown: markdown::render(&doc), json: json + "\n" })
 }
 
 /// Renders the shadow report and writes it as [`write_comparison`] does.
-pub fn write_shadow(
-    evidence: &shadow::ShadowEvidence,
-    html_path: &Path,
-) -> Result<Written, ReportError> {
+pub fn write_shadow(evidence: &shadow::ShadowEvidence, html_path: &Path) -> Result<Written, ReportError> {
     write(&render_shadow(evidence)?, html_path)
 }
 
@@ -156,29 +125,14 @@ fn write(r: &Rendered, html_path: &Path) -> Result<Written, ReportError> {
         markdown: html_path.with_extension("md"),
         json: html_path.with_extension("json"),
     };
-    for (path, text) in [
-        (&written.html, &r.html),
-        (&written.markdown, &r.markdown),
-        (&written.json, &r.json),
-    ] {
-        std::fs::write(path, text).map_err(|source| ReportError::Io {
-            action: "write",
-            path: path.clone(),
-            source,
-        })?;
+    for (path, text) in [(&written.html, &r.html), (&written.markdown, &r.markdown), (&written.json, &r.json)] {
+        std::fs::write(path, text).map_err(|source| ReportError::Io { action: "write", path: path.clone(), source })?;
     }
     Ok(written)
 }
 
 /// Reads evidence written by `compare --report`, `demo` or [`write_comparison`].
 pub fn read_evidence(path: &Path) -> Result<Evidence, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
-        action: "read",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| ReportError::Json {
-        path: path.to_path_buf(),
-        source,
-    })
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io { action: "read", path: path.to_path_buf(), source })?;
+    serde_json::from_str(&text).map_err(|source| ReportError::Json { path: path.to_path_buf(), source })
 }

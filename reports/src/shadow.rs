@@ -81,9 +81,7 @@ fn seconds(v: Option<f64>) -> String {
 
 /// The report as a document.
 pub fn doc(e: &ShadowEvidence) -> Doc {
-    let agreement = e
-        .agreement
-        .map_or("n/a".into(), |a| format!("{:.1}%", 100.0 * a));
+    let agreement = e.agreement.map_or("n/a".into(), |a| format!("{:.1}%", 100.0 * a));
     let starts = match e.mean_counterfactual_s {
         Some(d) if d < 0.0 => format!("would have started jobs {:.1} s earlier on average", -d),
         Some(d) if d > 0.0 => format!("would have started jobs {d:.1} s later on average"),
@@ -99,14 +97,7 @@ pub fn doc(e: &ShadowEvidence) -> Doc {
         )),
         Block::Para(format!(
             "Decision log {}: {} cycles ({} decided by the candidate, {} by the baseline as a fallback), {} finished jobs ({} with a prediction), the circuit breaker opened {} times, {} orchestrator outages. Shadow mode acts on nothing: these are what the candidate would have done.",
-            e.log,
-            e.cycles,
-            e.candidate_cycles,
-            e.fallback_cycles,
-            e.finished_jobs,
-            e.predicted_jobs,
-            e.breaker_openings,
-            e.outages
+            e.log, e.cycles, e.candidate_cycles, e.fallback_cycles, e.finished_jobs, e.predicted_jobs, e.breaker_openings, e.outages
         )),
         Block::Heading("Decisions".into()),
         decisions(e),
@@ -115,170 +106,70 @@ pub fn doc(e: &ShadowEvidence) -> Doc {
     blocks.extend(errors(e));
     blocks.push(Block::Heading("Counterfactual starts".into()));
     blocks.extend(counterfactual(e));
-    Doc {
-        title: e.title.clone(),
-        blocks,
-    }
+    Doc { title: e.title.clone(), blocks }
 }
 
 fn decisions(e: &ShadowEvidence) -> Block {
-    let caption = format!(
-        "Decision cycles: who decided, and how often the candidate agreed with the baseline ({})",
-        e.agreement
-            .map_or("n/a".into(), |a| format!("{:.1}%", 100.0 * a))
-    );
+    let caption = format!("Decision cycles: who decided, and how often the candidate agreed with the baseline ({})", e.agreement.map_or("n/a".into(), |a| format!("{:.1}%", 100.0 * a)));
     let rows = [
         ("all cycles", e.cycles),
         ("candidate decided", e.candidate_cycles),
         ("baseline fallback", e.fallback_cycles),
         ("agreed with baseline", e.agreeing_cycles),
     ];
-    let series = [Series {
-        name: "cycles".into(),
-        points: rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (i as f64, r.1 as f64))
-            .collect(),
-    }];
-    let svg = bar::render(
-        &caption,
-        "decision cycles",
-        rows.iter().map(|r| r.0.to_string()).collect(),
-        "cycles",
-        &series,
-    );
+    let series = [Series { name: "cycles".into(), points: rows.iter().enumerate().map(|(i, r)| (i as f64, r.1 as f64)).collect() }];
+    let svg = bar::render(&caption, "decision cycles", rows.iter().map(|r| r.0.to_string()).collect(), "cycles", &series);
     let mut t = Table::new(&["cycles", "count"]);
     for (name, n) in rows {
         t.row(vec![name.into(), n.to_string()]);
     }
-    t.row(vec![
-        "agreement (%)".into(),
-        e.agreement
-            .map_or("n/a".into(), |a| format!("{:.1}", 100.0 * a)),
-    ]);
-    Block::Figure {
-        caption,
-        svg,
-        table: t,
-    }
+    t.row(vec!["agreement (%)".into(), e.agreement.map_or("n/a".into(), |a| format!("{:.1}", 100.0 * a))]);
+    Block::Figure { caption, svg, table: t }
 }
 
 fn errors(e: &ShadowEvidence) -> Vec<Block> {
-    let mut t = Table::new(&[
-        "from (Unix s)",
-        "jobs",
-        "mean abs error (s)",
-        "mean error (s)",
-    ]);
+    let mut t = Table::new(&["from (Unix s)", "jobs", "mean abs error (s)", "mean error (s)"]);
     for b in &e.error_over_time {
-        t.row(vec![
-            format!("{:.0}", b.from_unix_s),
-            b.jobs.to_string(),
-            format!("{:.1}", b.mean_abs_error_s),
-            format!("{:.1}", b.mean_error_s),
-        ]);
+        t.row(vec![format!("{:.0}", b.from_unix_s), b.jobs.to_string(), format!("{:.1}", b.mean_abs_error_s), format!("{:.1}", b.mean_error_s)]);
     }
     if e.error_over_time.len() < 2 {
-        let why = format!(
-            "{} bucket(s) of {:.0} s with finished, predicted jobs: too few to draw.",
-            e.error_over_time.len(),
-            e.bucket_s
-        );
+        let why = format!("{} bucket(s) of {:.0} s with finished, predicted jobs: too few to draw.", e.error_over_time.len(), e.bucket_s);
         return vec![Block::Para(why), Block::Table(t)];
     }
     let first = e.error_over_time[0].from_unix_s;
-    let end = e
-        .error_over_time
-        .last()
-        .map_or(0.0, |b| b.from_unix_s - first);
+    let end = e.error_over_time.last().map_or(0.0, |b| b.from_unix_s - first);
     let (div, unit) = time_unit(end);
-    let point = |f: fn(&ErrorBucket) -> f64| {
-        e.error_over_time
-            .iter()
-            .map(|b| ((b.from_unix_s - first) / div, f(b)))
-            .collect::<Vec<_>>()
-    };
+    let point = |f: fn(&ErrorBucket) -> f64| e.error_over_time.iter().map(|b| ((b.from_unix_s - first) / div, f(b))).collect::<Vec<_>>();
     let series = vec![
-        Series {
-            name: "mean absolute error".into(),
-            points: point(|b| b.mean_abs_error_s),
-        },
-        Series {
-            name: "mean signed error (+: over-estimate)".into(),
-            points: point(|b| b.mean_error_s),
-        },
+        Series { name: "mean absolute error".into(), points: point(|b| b.mean_abs_error_s) },
+        Series { name: "mean signed error (+: over-estimate)".into(), points: point(|b| b.mean_error_s) },
     ];
     let values = series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
     let (lo, hi) = values.fold((0.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let caption = format!(
-        "Prediction error of finished jobs over time, per {:.0} s bucket",
-        e.bucket_s
-    );
-    let x = Axis::linear(
-        &format!("time since the first bucket ({unit})"),
-        0.0,
-        end / div,
-    );
+    let caption = format!("Prediction error of finished jobs over time, per {:.0} s bucket", e.bucket_s);
+    let x = Axis::linear(&format!("time since the first bucket ({unit})"), 0.0, end / div);
     let svg = line::render(&caption, x, Axis::linear("error (s)", lo, hi), &series);
-    vec![Block::Figure {
-        caption,
-        svg,
-        table: t,
-    }]
+    vec![Block::Figure { caption, svg, table: t }]
 }
 
 fn counterfactual(e: &ShadowEvidence) -> Vec<Block> {
     let mut t = Table::new(&["quantile", "candidate minus actual start"]);
     for q in &e.counterfactual_quantiles {
-        let name = if q.fraction >= 1.0 {
-            "max".to_string()
-        } else if q.fraction <= 0.0 {
-            "min".to_string()
-        } else {
-            format!("p{:.0}", 100.0 * q.fraction)
-        };
+        let name = if q.fraction >= 1.0 { "max".to_string() } else if q.fraction <= 0.0 { "min".to_string() } else { format!("p{:.0}", 100.0 * q.fraction) };
         t.row(vec![name, format!("{:+.1} s", q.value_s)]);
     }
-    t.row(vec![
-        "mean".into(),
-        e.mean_counterfactual_s
-            .map_or("n/a".into(), |m| format!("{m:+.1} s")),
-    ]);
+    t.row(vec!["mean".into(), e.mean_counterfactual_s.map_or("n/a".into(), |m| format!("{m:+.1} s"))]);
     if e.counterfactual_cdf.is_empty() {
-        return vec![
-            Block::Para("No finished job has a counterfactual start: nothing to draw.".into()),
-            Block::Table(t),
-        ];
+        return vec![Block::Para("No finished job has a counterfactual start: nothing to draw.".into()), Block::Table(t)];
     }
-    let (lo, hi) = e
-        .counterfactual_cdf
-        .iter()
-        .fold((0.0f64, 0.0f64), |(lo, hi), p| {
-            (lo.min(p.value_s), hi.max(p.value_s))
-        });
+    let (lo, hi) = e.counterfactual_cdf.iter().fold((0.0f64, 0.0f64), |(lo, hi), p| (lo.min(p.value_s), hi.max(p.value_s)));
     let (div, unit) = time_unit(lo.abs().max(hi.abs()));
-    let series = [Series {
-        name: "candidate minus actual".into(),
-        points: e
-            .counterfactual_cdf
-            .iter()
-            .map(|p| (p.value_s / div, 100.0 * p.fraction))
-            .collect(),
-    }];
+    let series = [Series { name: "candidate minus actual".into(), points: e.counterfactual_cdf.iter().map(|p| (p.value_s / div, 100.0 * p.fraction)).collect() }];
     let caption = format!(
         "Counterfactual starts of {} jobs: share of jobs the candidate would have started at most this much later (negative: earlier)",
         e.counterfactual_s.len()
     );
-    let x = Axis::linear(
-        &format!("candidate start minus actual start ({unit})"),
-        lo / div,
-        hi / div,
-    );
+    let x = Axis::linear(&format!("candidate start minus actual start ({unit})"), lo / div, hi / div);
     let svg = line::render(&caption, x, Axis::linear("jobs (%)", 0.0, 100.0), &series);
-    vec![Block::Figure {
-        caption,
-        svg,
-        table: t,
-    }]
+    vec![Block::Figure { caption, svg, table: t }]
 }

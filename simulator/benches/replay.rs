@@ -13,9 +13,7 @@ use foresight_core::{Cluster, Resources};
 use foresight_datasets::synthetic::{Synthetic, SyntheticConfig};
 use foresight_datasets::{ReadOptions, read_trace, shared::dataset};
 use foresight_simulator::metrics::report;
-use foresight_simulator::{
-    Filter, SimOptions, Workload, WorkloadBuilder, WorkloadOptions, simulate,
-};
+use foresight_simulator::{Filter, SimOptions, Workload, WorkloadBuilder, WorkloadOptions, simulate};
 use std::time::Instant;
 
 fn main() {
@@ -30,8 +28,7 @@ fn time_once(w: &Workload, c: &Cluster, policy: &str, predictor: &str) -> f64 {
     let mut p = spec.build();
     let mut pred = kind.build(|| w.effective_runtimes());
     let t = Instant::now();
-    let r =
-        simulate(w, c, &mut p, pred.as_mut(), &SimOptions::default()).expect("the run succeeds");
+    let r = simulate(w, c, &mut p, pred.as_mut(), &SimOptions::default()).expect("the run succeeds");
     let dt = t.elapsed().as_secs_f64();
     assert_eq!(r.stats.never_started, 0, "{}", p.name());
     dt
@@ -42,33 +39,19 @@ fn kth() {
         println!("skipped: KTH-SP2 dataset missing");
         return;
     };
-    let table = read_trace(&path, &ReadOptions::default())
-        .expect("KTH reads")
-        .table;
-    let cluster = table
-        .meta
-        .default_cluster()
-        .expect("KTH declares its machine");
-    let opts = WorkloadOptions {
-        filter: Filter::Predictsim,
-        ..WorkloadOptions::default()
-    };
+    let table = read_trace(&path, &ReadOptions::default()).expect("KTH reads").table;
+    let cluster = table.meta.default_cluster().expect("KTH declares its machine");
+    let opts = WorkloadOptions { filter: Filter::Predictsim, ..WorkloadOptions::default() };
     let w = Workload::from_jobs(&table.jobs, &cluster, opts);
     let runs: usize = env_or("FORESIGHT_BENCH_RUNS", 21).max(1);
     let only = std::env::var("FORESIGHT_BENCH_ONLY").unwrap_or_default();
-    for (policy, predictor) in [
-        ("easy", "requested"),
-        ("easy++", "easy++"),
-        ("easy++", "clairvoyant"),
-    ] {
+    for (policy, predictor) in [("easy", "requested"), ("easy++", "easy++"), ("easy++", "clairvoyant")] {
         if !format!("{policy}/{predictor}").contains(&only) {
             continue;
         }
         let _ = time_once(&w, &cluster, policy, predictor);
         let cpu0 = cpu_seconds();
-        let mut times: Vec<f64> = (0..runs)
-            .map(|_| time_once(&w, &cluster, policy, predictor))
-            .collect();
+        let mut times: Vec<f64> = (0..runs).map(|_| time_once(&w, &cluster, policy, predictor)).collect();
         let cpu = (cpu_seconds() - cpu0) / runs as f64;
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
@@ -91,13 +74,7 @@ fn synthetic() {
     }
     // 64 nodes of 32 CPUs; about 70 % offered load.
     let cluster = Cluster::homogeneous("n", 64, Resources::new(32, 0, 0));
-    let cfg = SyntheticConfig {
-        jobs,
-        users: 2000,
-        cpus: 2048,
-        mean_interarrival_s: 45.0,
-        ..SyntheticConfig::default()
-    };
+    let cfg = SyntheticConfig { jobs, users: 2000, cpus: 2048, mean_interarrival_s: 45.0, ..SyntheticConfig::default() };
     let t0 = Instant::now();
     let c0 = cpu_seconds();
     let mut b = WorkloadBuilder::new(&cluster, WorkloadOptions::default());
@@ -111,8 +88,7 @@ fn synthetic() {
     let mut pred = PredictorKind::Requested.build(Vec::new);
     let t1 = Instant::now();
     let c1 = cpu_seconds();
-    let r = simulate(&w, &cluster, &mut p, pred.as_mut(), &SimOptions::default())
-        .expect("the run succeeds");
+    let r = simulate(&w, &cluster, &mut p, pred.as_mut(), &SimOptions::default()).expect("the run succeeds");
     let t_sim = t1.elapsed().as_secs_f64();
     let c_sim = cpu_seconds() - c1;
     let t2 = Instant::now();
@@ -131,28 +107,15 @@ fn synthetic() {
 
 /// An environment variable's value, or `default` when unset or not a number.
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// CPU time (user and system) this process has used, seconds (Linux
 /// `/proc/self/stat`, in clock ticks of 10 ms).
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
     (tick(11) + tick(12)) / 100.0
 }
 

@@ -57,18 +57,12 @@ struct NodeType {
 
 /// Parses a cluster description.
 pub fn parse(text: &str, path: &Path) -> Result<Cluster, ClusterFileError> {
-    let err = |message: String| ClusterFileError::Parse {
-        path: path.to_path_buf(),
-        message,
-    };
+    let err = |message: String| ClusterFileError::Parse { path: path.to_path_buf(), message };
     let file: File = toml::from_str(text).map_err(|e| err(e.to_string()))?;
     let mut nodes = Vec::new();
     for t in &file.node {
         if t.cpus == 0 && t.gpus == 0 {
-            return Err(err(format!(
-                "node type `{}` has neither cpus nor gpus",
-                t.name
-            )));
+            return Err(err(format!("node type `{}` has neither cpus nor gpus", t.name)));
         }
         let mem_mb = t.mem_mb.unwrap_or(0) + t.mem_gb.unwrap_or(0) * 1024;
         for i in 1..=t.count {
@@ -87,10 +81,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Cluster, ClusterFileError> {
 
 /// Reads a cluster file.
 pub fn read(path: &Path) -> Result<Cluster, ClusterFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ClusterFileError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ClusterFileError::Io { path: path.to_path_buf(), source })?;
     parse(&text, path)
 }
 
@@ -102,10 +93,7 @@ mod tests {
     fn node_types_expand_in_order() {
         let text = "[[node]]\nname = \"cpu\"\ncount = 2\ncpus = 32\nmem_gb = 1\n\n[[node]]\nname = \"gpu\"\ncount = 1\ncpus = 64\ngpus = 8\ngpu_type = \"H100\"\n";
         let c = parse(text, Path::new("c.toml")).unwrap();
-        assert_eq!(
-            c.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
-            ["cpu1", "cpu2", "gpu1"]
-        );
+        assert_eq!(c.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["cpu1", "cpu2", "gpu1"]);
         assert_eq!(c.total(), Resources::new(128, 8, 2048));
         let bad = parse("[[node]]\nname = \"x\"\ncount = 1\n", Path::new("c.toml")).unwrap_err();
         assert!(bad.to_string().contains("neither cpus nor gpus"));

@@ -68,9 +68,7 @@ pub(crate) struct FaultStreams {
 impl FaultStreams {
     pub fn new(rate: Option<FaultRate>, nodes: usize, seed: u64) -> Self {
         let rngs = match rate {
-            Some(_) => (0..nodes as u64)
-                .map(|n| SplitMix64::derive(seed, n))
-                .collect(),
+            Some(_) => (0..nodes as u64).map(|n| SplitMix64::derive(seed, n)).collect(),
             None => Vec::new(),
         };
         Self { rate, rngs }

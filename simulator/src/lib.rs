@@ -18,9 +18,7 @@ pub mod run;
 pub mod sweep;
 pub mod workload;
 
-pub use engine::{
-    EngineError, EngineStats, JobOutcome, SimOptions, SimResult, simulate, simulate_observed,
-};
+pub use engine::{EngineError, EngineStats, JobOutcome, SimOptions, SimResult, simulate, simulate_observed};
 pub use evidence::{Evidence, EvidenceMeta, RunEvidence, StepTiming, Verdict, compare_evidence};
 pub use faults::{FaultConfig, FaultRate, NodeOutage, OnFailure};
 pub use metrics::{JobMetrics, Report, Summary};

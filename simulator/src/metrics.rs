@@ -32,12 +32,7 @@ impl JobMetrics {
         let runtime_s = end_s - start_s;
         let response_s = end_s - submit_s;
         let bsld = (response_s / runtime_s.max(BSLD_THRESHOLD_S)).max(1.0);
-        Self {
-            wait_s: start_s - submit_s,
-            response_s,
-            runtime_s,
-            bsld,
-        }
+        Self { wait_s: start_s - submit_s, response_s, runtime_s, bsld }
     }
 }
 
@@ -103,31 +98,14 @@ pub struct Report {
 /// The metrics of job `key` (`None` when it did not end).
 pub fn job_metrics(workload: &Workload, result: &SimResult, key: usize) -> Option<JobMetrics> {
     let (j, o) = (&workload.jobs[key], &result.outcomes[key]);
-    o.ended()
-        .then(|| JobMetrics::new(j.info.submit_s, o.start_s, o.end_s))
+    o.ended().then(|| JobMetrics::new(j.info.submit_s, o.start_s, o.end_s))
 }
 
 /// Builds the report of one run.
-pub fn report(
-    workload: &Workload,
-    capacity: Resources,
-    result: &SimResult,
-    policy: &str,
-    predictor: &str,
-) -> Report {
+pub fn report(workload: &Workload, capacity: Resources, result: &SimResult, policy: &str, predictor: &str) -> Report {
     let first = workload.jobs.first().map_or(0.0, |j| j.info.submit_s);
-    let last = result
-        .outcomes
-        .iter()
-        .filter(|o| o.ended())
-        .map(|o| o.end_s)
-        .fold(first, f64::max);
-    let ctx = Ctx {
-        w: workload,
-        r: result,
-        capacity,
-        makespan: last - first,
-    };
+    let last = result.outcomes.iter().filter(|o| o.ended()).map(|o| o.end_s).fold(first, f64::max);
+    let ctx = Ctx { w: workload, r: result, capacity, makespan: last - first };
     Report {
         policy: policy.to_string(),
         predictor: predictor.to_string(),
@@ -148,40 +126,25 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn breakdown(
-        &self,
-        names: &Names,
-        id: impl Fn(&foresight_core::state::JobInfo) -> u32,
-    ) -> BTreeMap<String, Summary> {
+    fn breakdown(&self, names: &Names, id: impl Fn(&foresight_core::state::JobInfo) -> u32) -> BTreeMap<String, Summary> {
         let mut sets: Vec<Vec<u32>> = vec![Vec::new(); names.len()];
         for j in &self.w.jobs {
             sets[id(&j.info) as usize].push(j.info.key.0);
         }
         sets.iter()
             .enumerate()
-            .map(|(i, set)| {
-                (
-                    names.name(i as u32).to_string(),
-                    self.summary(set.iter().copied()),
-                )
-            })
+            .map(|(i, set)| (names.name(i as u32).to_string(), self.summary(set.iter().copied())))
             .collect()
     }
 
     fn summary(&self, set: impl ExactSizeIterator<Item = u32>) -> Summary {
-        let mut s = Summary {
-            jobs: set.len() as u64,
-            makespan_s: self.makespan,
-            ..Summary::default()
-        };
+        let mut s = Summary { jobs: set.len() as u64, makespan_s: self.makespan, ..Summary::default() };
         let mut waits = Vec::with_capacity(set.len());
         let (mut response, mut bsld, mut cpu_s, mut gpu_s) = (0.0, 0.0, 0.0, 0.0);
         for k in set {
             let (o, j) = (&self.r.outcomes[k as usize], &self.w.jobs[k as usize]);
             s.requeues += u64::from(o.requeues);
-            let Some(m) = job_metrics(self.w, self.r, k as usize) else {
-                continue;
-            };
+            let Some(m) = job_metrics(self.w, self.r, k as usize) else { continue };
             s.ended += 1;
             s.killed += u64::from(o.killed);
             s.failed += u64::from(o.failed);
@@ -203,13 +166,7 @@ impl Ctx<'_> {
             s.mean_response_s = response / n;
             s.avg_bsld = bsld / n;
         }
-        let per = |used: f64, cap: u32| {
-            if cap == 0 || self.makespan <= 0.0 {
-                0.0
-            } else {
-                used / (f64::from(cap) * self.makespan)
-            }
-        };
+        let per = |used: f64, cap: u32| if cap == 0 || self.makespan <= 0.0 { 0.0 } else { used / (f64::from(cap) * self.makespan) };
         s.cpu_utilisation = per(cpu_s, self.capacity.cpus);
         s.gpu_utilisation = per(gpu_s, self.capacity.gpus);
         s

@@ -49,25 +49,14 @@ pub struct RunSpec {
 impl RunSpec {
     /// A run of `policy` with its default predictor and default options.
     pub fn new(policy: &str) -> Self {
-        Self {
-            policy: policy.to_string(),
-            predictor: None,
-            options: SimOptions::default(),
-        }
+        Self { policy: policy.to_string(), predictor: None, options: SimOptions::default() }
     }
 
     /// The parsed policy and predictor.
     pub fn resolve(&self) -> Result<(PolicySpec, PredictorKind), SimError> {
-        let spec: PolicySpec = self
-            .policy
-            .parse()
-            .map_err(|e: foresight_core::policy::UnknownPolicy| SimError::Spec(e.to_string()))?;
+        let spec: PolicySpec = self.policy.parse().map_err(|e: foresight_core::policy::UnknownPolicy| SimError::Spec(e.to_string()))?;
         let predictor = match &self.predictor {
-            Some(p) => p
-                .parse()
-                .map_err(|e: foresight_core::predictor::UnknownPredictor| {
-                    SimError::Spec(e.to_string())
-                })?,
+            Some(p) => p.parse().map_err(|e: foresight_core::predictor::UnknownPredictor| SimError::Spec(e.to_string()))?,
             None => spec.predictor,
         };
         Ok((spec, predictor))
@@ -75,28 +64,12 @@ impl RunSpec {
 }
 
 /// Runs one simulation from names.
-pub fn run(
-    workload: &Workload,
-    cluster: &Cluster,
-    spec: &RunSpec,
-) -> Result<(SimResult, Report), SimError> {
+pub fn run(workload: &Workload, cluster: &Cluster, spec: &RunSpec) -> Result<(SimResult, Report), SimError> {
     let (policy_spec, kind) = spec.resolve()?;
     let mut policy = policy_spec.build();
     let mut predictor = kind.build(|| workload.effective_runtimes());
-    let result = simulate(
-        workload,
-        cluster,
-        &mut policy,
-        predictor.as_mut(),
-        &spec.options,
-    )?;
-    let rep = report(
-        workload,
-        cluster.total(),
-        &result,
-        &policy_spec.name,
-        kind.as_str(),
-    );
+    let result = simulate(workload, cluster, &mut policy, predictor.as_mut(), &spec.options)?;
+    let rep = report(workload, cluster.total(), &result, &policy_spec.name, kind.as_str());
     Ok((result, rep))
 }
 
@@ -108,11 +81,7 @@ pub struct Comparison {
 }
 
 /// Runs every spec over the same workload and cluster, in parallel.
-pub fn compare(
-    workload: &Workload,
-    cluster: &Cluster,
-    specs: &[RunSpec],
-) -> Result<Comparison, SimError> {
+pub fn compare(workload: &Workload, cluster: &Cluster, specs: &[RunSpec]) -> Result<Comparison, SimError> {
     let reports = specs
         .par_iter()
         .map(|s| run(workload, cluster, s).map(|(_, r)| r))

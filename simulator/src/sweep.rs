@@ -47,23 +47,12 @@ pub fn sweep(jobs: &[Job], grid: &Grid) -> Result<Vec<SweepPoint>, SimError> {
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|(c, load_factor)| {
-            let opts = WorkloadOptions {
-                filter: grid.filter,
-                load_factor,
-            };
-            (
-                c,
-                load_factor,
-                Workload::from_jobs(jobs, &grid.clusters[c].1, opts),
-            )
+            let opts = WorkloadOptions { filter: grid.filter, load_factor };
+            (c, load_factor, Workload::from_jobs(jobs, &grid.clusters[c].1, opts))
         })
         .collect();
     let points: Vec<(usize, u64, usize)> = (0..workloads.len())
-        .flat_map(|w| {
-            grid.seeds
-                .iter()
-                .flat_map(move |&s| (0..grid.runs.len()).map(move |r| (w, s, r)))
-        })
+        .flat_map(|w| grid.seeds.iter().flat_map(move |&s| (0..grid.runs.len()).map(move |r| (w, s, r))))
         .collect();
     points
         .into_par_iter()
@@ -73,12 +62,7 @@ pub fn sweep(jobs: &[Job], grid: &Grid) -> Result<Vec<SweepPoint>, SimError> {
             let mut spec = grid.runs[r].clone();
             spec.options.seed = seed;
             let (_, report) = run(workload, cluster, &spec)?;
-            Ok(SweepPoint {
-                cluster: name.clone(),
-                load_factor: *load_factor,
-                seed,
-                report,
-            })
+            Ok(SweepPoint { cluster: name.clone(), load_factor: *load_factor, seed, report })
         })
         .collect()
 }
@@ -100,10 +84,7 @@ mod tests {
             })
             .collect();
         let grid = Grid {
-            clusters: vec![(
-                "small".into(),
-                Cluster::homogeneous("n", 4, Resources::new(1, 0, 0)),
-            )],
+            clusters: vec![("small".into(), Cluster::homogeneous("n", 4, Resources::new(1, 0, 0)))],
             load_factors: vec![0.5, 2.0],
             seeds: vec![1],
             runs: vec![RunSpec::new("easy"), RunSpec::new("fcfs")],

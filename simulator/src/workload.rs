@@ -44,10 +44,7 @@ pub struct WorkloadOptions {
 
 impl Default for WorkloadOptions {
     fn default() -> Self {
-        Self {
-            filter: Filter::Ran,
-            load_factor: 1.0,
-        }
+        Self { filter: Filter::Ran, load_factor: 1.0 }
     }
 }
 
@@ -99,13 +96,7 @@ pub struct WorkloadBuilder {
 impl WorkloadBuilder {
     /// A builder for jobs replayed on `cluster`.
     pub fn new(cluster: &Cluster, opts: WorkloadOptions) -> Self {
-        Self {
-            w: Workload::default(),
-            opts,
-            total: cluster.total(),
-            nodes: cluster.len() as u32,
-            row: 0,
-        }
+        Self { w: Workload::default(), opts, total: cluster.total(), nodes: cluster.len() as u32, row: 0 }
     }
 
     /// Adds the next row of the source table (or drops it, counting why).
@@ -148,10 +139,7 @@ impl WorkloadBuilder {
         }
         let w = &mut self.w;
         let info = JobInfo::of(job, JobKey(w.jobs.len() as u32), &mut w.names);
-        w.jobs.push(SimJob {
-            info,
-            runtime_s: runtime.max(0.0),
-        });
+        w.jobs.push(SimJob { info, runtime_s: runtime.max(0.0) });
         w.source_row.push(row);
     }
 
@@ -161,22 +149,13 @@ impl WorkloadBuilder {
         let mut sorted = std::mem::take(&mut w.jobs);
         if !sorted.is_sorted_by(|a, b| a.info.submit_s <= b.info.submit_s) {
             let mut order: Vec<u32> = (0..sorted.len() as u32).collect();
-            order.sort_by(|&a, &b| {
-                sorted[a as usize]
-                    .info
-                    .submit_s
-                    .total_cmp(&sorted[b as usize].info.submit_s)
-            });
+            order.sort_by(|&a, &b| sorted[a as usize].info.submit_s.total_cmp(&sorted[b as usize].info.submit_s));
             let rows = &w.source_row;
             w.source_row = order.iter().map(|&i| rows[i as usize]).collect();
             sorted = order.iter().map(|&i| sorted[i as usize]).collect();
         }
         let first = sorted.first().map_or(0.0, |j| j.info.submit_s);
-        let factor = if self.opts.load_factor > 0.0 {
-            self.opts.load_factor
-        } else {
-            1.0
-        };
+        let factor = if self.opts.load_factor > 0.0 { self.opts.load_factor } else { 1.0 };
         for (i, j) in sorted.iter_mut().enumerate() {
             j.info.key = JobKey(i as u32);
             if factor != 1.0 {
@@ -190,11 +169,7 @@ impl WorkloadBuilder {
 
 impl Workload {
     /// A workload from canonical jobs, for `cluster`.
-    pub fn from_jobs<'a>(
-        jobs: impl IntoIterator<Item = &'a Job>,
-        cluster: &Cluster,
-        opts: WorkloadOptions,
-    ) -> Self {
+    pub fn from_jobs<'a>(jobs: impl IntoIterator<Item = &'a Job>, cluster: &Cluster, opts: WorkloadOptions) -> Self {
         let mut b = WorkloadBuilder::new(cluster, opts);
         for job in jobs {
             b.push(job);
@@ -205,10 +180,7 @@ impl Workload {
     /// The runtime each job actually gets (its runtime, cut at its limit),
     /// by key: what the clairvoyant oracle predicts.
     pub fn effective_runtimes(&self) -> Vec<f64> {
-        self.jobs
-            .iter()
-            .map(|j| j.runtime_s.min(j.info.limit_s))
-            .collect()
+        self.jobs.iter().map(|j| j.runtime_s.min(j.info.limit_s)).collect()
     }
 
     /// Number of jobs.
@@ -228,13 +200,7 @@ mod tests {
     use foresight_core::Resources;
 
     fn job(submit: f64, runtime: Option<f64>, cpus: u32, req: Option<f64>) -> Job {
-        Job {
-            submit_s: submit,
-            runtime_s: runtime,
-            req_cpus: Some(cpus),
-            req_time_s: req,
-            ..Job::default()
-        }
+        Job { submit_s: submit, runtime_s: runtime, req_cpus: Some(cpus), req_time_s: req, ..Job::default() }
     }
 
     #[test]
@@ -252,38 +218,15 @@ mod tests {
         assert_eq!(w.dropped.never_ran, 1);
         assert_eq!(w.dropped.too_large, 1);
         assert_eq!(w.source_row, vec![1, 4, 0]);
-        assert_eq!(
-            w.jobs[2].runtime_s, 5.0,
-            "the default filter keeps the overrun: the job is killed"
-        );
+        assert_eq!(w.jobs[2].runtime_s, 5.0, "the default filter keeps the overrun: the job is killed");
         assert!(w.jobs[1].info.limit_s.is_infinite());
 
-        let opts = WorkloadOptions {
-            filter: Filter::Predictsim,
-            load_factor: 2.0,
-        };
+        let opts = WorkloadOptions { filter: Filter::Predictsim, load_factor: 2.0 };
         let p = Workload::from_jobs(&jobs, &cluster, opts);
         assert_eq!(p.len(), 1);
-        assert_eq!(
-            p.jobs[0].runtime_s, 3.0,
-            "predictsim caps runtimes at the request"
-        );
+        assert_eq!(p.jobs[0].runtime_s, 3.0, "predictsim caps runtimes at the request");
         assert_eq!((p.dropped.no_runtime, p.dropped.no_request), (1, 1));
-        let scaled = Workload::from_jobs(
-            &jobs,
-            &cluster,
-            WorkloadOptions {
-                load_factor: 2.0,
-                ..Default::default()
-            },
-        );
-        assert_eq!(
-            scaled
-                .jobs
-                .iter()
-                .map(|j| j.info.submit_s)
-                .collect::<Vec<_>>(),
-            vec![0.0, 4.0, 5.0]
-        );
+        let scaled = Workload::from_jobs(&jobs, &cluster, WorkloadOptions { load_factor: 2.0, ..Default::default() });
+        assert_eq!(scaled.jobs.iter().map(|j| j.info.submit_s).collect::<Vec<_>>(), vec![0.0, 4.0, 5.0]);
     }
 }

@@ -17,11 +17,7 @@ pub struct CompareArgs {
     /// colon: `fcfs,easy,easy++,easy++:clairvoyant,sjbf,conservative,qssf,fairshare`;
     /// `easy++:online` uses foresight's online model, `easy++:model.json` a
     /// model file from `foresight train`.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "fcfs,easy,easy++,sjbf,conservative,qssf,fairshare"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = "fcfs,easy,easy++,sjbf,conservative,qssf,fairshare")]
     policies: Vec<String>,
     #[command(flatten)]
     what_if: WhatIf,
@@ -43,11 +39,7 @@ pub fn run_spec(text: &str, what_if: &WhatIf) -> anyhow::Result<RunSpec> {
         Some((p, q)) => (p.trim(), Some(q.trim().to_string())),
         None => (text.trim(), None),
     };
-    let spec = RunSpec {
-        policy: policy.to_string(),
-        predictor,
-        options: what_if.sim_options()?,
-    };
+    let spec = RunSpec { policy: policy.to_string(), predictor, options: what_if.sim_options()? };
     if !uses_model(&spec) {
         spec.resolve()?;
     }
@@ -57,9 +49,7 @@ pub fn run_spec(text: &str, what_if: &WhatIf) -> anyhow::Result<RunSpec> {
 /// True when a run's predictor is one `foresight-models` builds (`online`,
 /// a model file).
 fn uses_model(spec: &RunSpec) -> bool {
-    spec.predictor
-        .as_deref()
-        .is_some_and(super::simulate::is_model_predictor)
+    spec.predictor.as_deref().is_some_and(super::simulate::is_model_predictor)
 }
 
 /// Runs the specs one after another when some use a `foresight-models`
@@ -72,17 +62,9 @@ fn compare_with_models(
 ) -> anyhow::Result<Comparison> {
     let reports = specs
         .iter()
-        .map(|s| {
-            match s
-                .predictor
-                .as_deref()
-                .filter(|p| super::simulate::is_model_predictor(p))
-            {
-                Some(p) => {
-                    super::simulate::run_with_model(workload, cluster, s, p, table).map(|(_, r)| r)
-                }
-                None => Ok(run(workload, cluster, s)?.1),
-            }
+        .map(|s| match s.predictor.as_deref().filter(|p| super::simulate::is_model_predictor(p)) {
+            Some(p) => super::simulate::run_with_model(workload, cluster, s, p, table).map(|(_, r)| r),
+            None => Ok(run(workload, cluster, s)?.1),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Comparison { reports })
@@ -90,22 +72,14 @@ fn compare_with_models(
 
 /// Runs `compare`.
 pub fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
-    let specs = args
-        .policies
-        .iter()
-        .map(|p| run_spec(p, &args.what_if))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let specs = args.policies.iter().map(|p| run_spec(p, &args.what_if)).collect::<anyhow::Result<Vec<_>>>()?;
     let table = args.trace.load()?.table;
     let cluster = args.what_if.cluster(&table)?;
     let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options());
     super::simulate::check_replayable(&workload, table.jobs.len(), &cluster)?;
     let cmp = match &args.report {
-        Some(html) => {
-            super::report::compare_and_write(&workload, &cluster, &specs, &args.trace.trace, html)?
-        }
-        None if specs.iter().any(uses_model) => {
-            compare_with_models(&workload, &cluster, &specs, &table)?
-        }
+        Some(html) => super::report::compare_and_write(&workload, &cluster, &specs, &args.trace.trace, html)?,
+        None if specs.iter().any(uses_model) => compare_with_models(&workload, &cluster, &specs, &table)?,
         None => compare(&workload, &cluster, &specs)?,
     };
     let rows = cmp.reports.iter().map(|r| (Vec::new(), r)).collect();
@@ -126,19 +100,8 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
 pub fn summary_table(extra: &[&str], rows: Vec<(Vec<String>, &Report)>) -> String {
     let mut header: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     header.extend(
-        [
-            "policy",
-            "predictor",
-            "mean wait s",
-            "median s",
-            "p95 s",
-            "p99 s",
-            "avg bsld",
-            "max bsld",
-            "util %",
-            "killed",
-        ]
-        .map(String::from),
+        ["policy", "predictor", "mean wait s", "median s", "p95 s", "p99 s", "avg bsld", "max bsld", "util %", "killed"]
+            .map(String::from),
     );
     let mut cells: Vec<Vec<String>> = vec![header];
     for (mut lead, r) in rows {
@@ -157,21 +120,13 @@ pub fn summary_table(extra: &[&str], rows: Vec<(Vec<String>, &Report)>) -> Strin
         ]);
         cells.push(lead);
     }
-    let widths: Vec<usize> = (0..cells[0].len())
-        .map(|c| cells.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> = (0..cells[0].len()).map(|c| cells.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for row in &cells {
         let line: Vec<String> = row
             .iter()
             .enumerate()
-            .map(|(i, v)| {
-                if i < extra.len() + 2 {
-                    format!("{v:<w$}", w = widths[i])
-                } else {
-                    format!("{v:>w$}", w = widths[i])
-                }
-            })
+            .map(|(i, v)| if i < extra.len() + 2 { format!("{v:<w$}", w = widths[i]) } else { format!("{v:>w$}", w = widths[i]) })
             .collect();
         out += line.join("  ").trim_end();
         out.push('\n');

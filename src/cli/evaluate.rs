@@ -6,8 +6,8 @@
 
 use super::trace_args::TraceArgs;
 use clap::Args;
-use foresight_datasets::timefmt::format_utc;
 use foresight_models::demand::{Quantity, evaluate as evaluate_demand, hourly};
+use foresight_datasets::timefmt::format_utc;
 use foresight_models::evaluate::{place_window, train_and_evaluate};
 use foresight_models::features::calendar_offset;
 use foresight_models::{ModelFile, ModelKind, SplitOptions, evaluate};
@@ -46,9 +46,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         let file = ModelFile::load(path)?;
         let placed = place_window(&table, &file)?;
         let window = &file.training;
-        let ends = window.end_unix_s.map_or(String::new(), |u| {
-            format!(", which ends {} UTC", format_utc(u))
-        });
+        let ends = window.end_unix_s.map_or(String::new(), |u| format!(", which ends {} UTC", format_utc(u)));
         if placed.after == 0 && placed.inside > 0 {
             // every finished job lies inside the model's training window
             anyhow::bail!(super::BadInput(format!(
@@ -72,15 +70,8 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         print!("{e}");
         all.push(e);
     } else {
-        let opts = SplitOptions {
-            train_fraction: args.train_fraction,
-        };
-        for kind in [
-            ModelKind::Auto,
-            ModelKind::GbtMedian,
-            ModelKind::Gbt,
-            ModelKind::Linear,
-        ] {
+        let opts = SplitOptions { train_fraction: args.train_fraction };
+        for kind in [ModelKind::Auto, ModelKind::GbtMedian, ModelKind::Gbt, ModelKind::Linear] {
             let (_, e) = train_and_evaluate(&table, kind, &telemetry, opts)?;
             println!("== {kind}");
             print!("{e}");
@@ -103,12 +94,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.report {
         let title = format!("Runtime models: {}", args.trace.trace.display());
         let w = foresight_reports::write_model(&title, &all, path)?;
-        println!(
-            "report: {} (Markdown {}, numbers {})",
-            w.html.display(),
-            w.markdown.display(),
-            w.json.display()
-        );
+        println!("report: {} (Markdown {}, numbers {})", w.html.display(), w.markdown.display(), w.json.display());
     }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&all)?)?;

@@ -32,8 +32,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         _ => false,
     };
     if is_telemetry {
-        let (table, skipped) =
-            read_telemetry(path, &args.trace.options()).context("failed to read telemetry")?;
+        let (table, skipped) = read_telemetry(path, &args.trace.options())
+            .context("failed to read telemetry")?;
         report_skipped(path, &skipped);
         telemetry::parquet::write(&table, &args.output)?;
         println!(

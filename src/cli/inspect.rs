@@ -26,9 +26,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         Some(f) => f,
         None => detect::detect(path)?,
     };
-    if format == Format::Telemetry
-        || (format == Format::Parquet && telemetry::parquet::is_telemetry(path)?)
-    {
+    if format == Format::Telemetry || (format == Format::Parquet && telemetry::parquet::is_telemetry(path)?) {
         let (table, skipped) = read_telemetry(path, &args.trace.options())?;
         report_skipped(path, &skipped);
         print!("{}", telemetry_text(&table));
@@ -37,10 +35,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let read = args.trace.load()?;
     let summary = Summary::of(&read.table);
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary_json(&read.table, &summary))?
-        );
+        println!("{}", serde_json::to_string_pretty(&summary_json(&read.table, &summary))?);
     } else {
         print!("{}", summary_text(&read.table, &summary));
     }
@@ -71,11 +66,7 @@ pub fn human_duration(secs: f64) -> String {
 }
 
 fn plural(n: u32, one: &str, many: &str) -> String {
-    format!(
-        "{} {}",
-        group_digits(u64::from(n)),
-        if n == 1 { one } else { many }
-    )
+    format!("{} {}", group_digits(u64::from(n)), if n == 1 { one } else { many })
 }
 
 fn pct(x: f64) -> String {
@@ -100,65 +91,31 @@ pub fn summary_text(table: &JobTable, s: &Summary) -> String {
     if let Some(g) = m.capacity.gpus {
         machine.push(plural(g, "GPU", "GPUs"));
     }
-    let machine = if machine.is_empty() {
-        "capacity not stated in the trace".to_string()
-    } else {
-        machine.join(", ")
-    };
+    let machine = if machine.is_empty() { "capacity not stated in the trace".to_string() } else { machine.join(", ") };
     let _ = writeln!(o, "machine     {machine}");
     if let Some(epoch) = m.epoch_unix_s {
         let tz = match (&m.tz_name, m.tz_offset_s) {
-            (Some(name), Some(off)) => format!(
-                " (site time zone {name}, UTC{:+.1} h)",
-                f64::from(off) / 3600.0
-            ),
+            (Some(name), Some(off)) => format!(" (site time zone {name}, UTC{:+.1} h)", f64::from(off) / 3600.0),
             (None, Some(off)) => format!(" (site time zone UTC{:+.1} h)", f64::from(off) / 3600.0),
             _ => String::new(),
         };
         let _ = writeln!(o, "epoch       {} UTC{tz}", format_utc(epoch));
     }
-    let _ = write!(
-        o,
-        "jobs        {} ({} ran",
-        group_digits(s.jobs),
-        group_digits(s.ran)
-    );
+    let _ = write!(o, "jobs        {} ({} ran", group_digits(s.jobs), group_digits(s.ran));
     if s.no_start > 0 {
-        let _ = write!(
-            o,
-            "; {} with a run time but no start time, so no wait",
-            group_digits(s.no_start)
-        );
+        let _ = write!(o, "; {} with a run time but no start time, so no wait", group_digits(s.no_start));
     }
     let _ = writeln!(o, ")");
-    let known = |n: u64| {
-        if n == 0 {
-            "none in the trace".to_string()
-        } else {
-            group_digits(n)
-        }
-    };
+    let known = |n: u64| if n == 0 { "none in the trace".to_string() } else { group_digits(n) };
     let _ = writeln!(o, "users       {}", known(s.users));
     let _ = writeln!(o, "groups      {}", known(s.groups));
     let _ = writeln!(o, "queues      {}", known(s.queues));
-    let _ = write!(
-        o,
-        "time span   submissions over {}",
-        human_duration(s.last_submit_s - s.first_submit_s)
-    );
+    let _ = write!(o, "time span   submissions over {}", human_duration(s.last_submit_s - s.first_submit_s));
     if let Some(end) = s.last_end_s {
-        let _ = write!(
-            o,
-            "; the last job ended {} after the first submission",
-            human_duration(end - s.first_submit_s)
-        );
+        let _ = write!(o, "; the last job ended {} after the first submission", human_duration(end - s.first_submit_s));
     }
     let _ = writeln!(o);
-    let statuses: Vec<String> = s
-        .status_counts
-        .iter()
-        .map(|(st, n)| format!("{st} {}", group_digits(*n)))
-        .collect();
+    let statuses: Vec<String> = s.status_counts.iter().map(|(st, n)| format!("{st} {}", group_digits(*n))).collect();
     let _ = writeln!(o, "status      {}", statuses.join(", "));
     let e = &s.estimates;
     if e.jobs > 0 {
@@ -178,20 +135,12 @@ pub fn summary_text(table: &JobTable, s: &Summary) -> String {
             e.accuracy
         );
     } else {
-        let _ = writeln!(
-            o,
-            "estimates   no job has both a requested time and a runtime"
-        );
+        let _ = writeln!(o, "estimates   no job has both a requested time and a runtime");
     }
     if s.no_request == 0 {
         let _ = writeln!(o, "requests    every job has a requested time");
     } else {
-        let _ = writeln!(
-            o,
-            "requests    {} of {} jobs have no requested time",
-            group_digits(s.no_request),
-            group_digits(s.jobs)
-        );
+        let _ = writeln!(o, "requests    {} of {} jobs have no requested time", group_digits(s.no_request), group_digits(s.jobs));
     }
     let l = &s.load;
     let mut load = format!("{} CPU-hours", group_digits(l.cpu_hours.round() as u64));
@@ -203,11 +152,7 @@ pub fn summary_text(table: &JobTable, s: &Summary) -> String {
         (None, None) => load.push_str("; capacity unknown, so no load figure"),
         (cpu, gpu) => {
             if let Some(c) = cpu {
-                let _ = write!(
-                    load,
-                    "; {} of the processors over the submission span",
-                    pct(c)
-                );
+                let _ = write!(load, "; {} of the processors over the submission span", pct(c));
             }
             if let Some(g) = gpu {
                 let _ = write!(load, "; {} of the GPUs over the submission span", pct(g));
@@ -246,40 +191,15 @@ pub fn summary_json(table: &JobTable, s: &Summary) -> serde_json::Value {
 /// The text summary of a telemetry table.
 fn telemetry_text(t: &telemetry::TelemetryTable) -> String {
     let mut o = String::new();
-    let (lo, hi) = t
-        .samples
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
-            (lo.min(s.ts_s), hi.max(s.ts_s))
-        });
-    let _ = writeln!(
-        o,
-        "telemetry   {} samples of {} metrics",
-        group_digits(t.samples.len() as u64),
-        t.metrics.len()
-    );
+    let (lo, hi) = t.samples.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| (lo.min(s.ts_s), hi.max(s.ts_s)));
+    let _ = writeln!(o, "telemetry   {} samples of {} metrics", group_digits(t.samples.len() as u64), t.metrics.len());
     if lo.is_finite() {
-        let _ = writeln!(
-            o,
-            "time span   {} to {} UTC ({})",
-            format_utc(lo),
-            format_utc(hi),
-            human_duration(hi - lo)
-        );
+        let _ = writeln!(o, "time span   {} to {} UTC ({})", format_utc(lo), format_utc(hi), human_duration(hi - lo));
     }
-    let jobs: std::collections::BTreeSet<&str> = t
-        .samples
-        .iter()
-        .filter_map(|s| s.job_id.as_deref())
-        .collect();
+    let jobs: std::collections::BTreeSet<&str> = t.samples.iter().filter_map(|s| s.job_id.as_deref()).collect();
     let _ = writeln!(o, "jobs        {} with samples", jobs.len());
     for m in &t.metrics {
-        let v: Vec<f64> = t
-            .samples
-            .iter()
-            .filter(|s| &s.metric == m)
-            .map(|s| s.value)
-            .collect();
+        let v: Vec<f64> = t.samples.iter().filter(|s| &s.metric == m).map(|s| s.value).collect();
         let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
         let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let _ = writeln!(o, "  {m:<14} mean {mean:>9.1}  max {max:>9.1}");

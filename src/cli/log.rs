@@ -71,10 +71,7 @@ pub fn run(args: LogArgs) -> anyhow::Result<()> {
     let mut damaged = false;
     let summarise = args.summary || args.report.is_some();
     if summarise {
-        let kept = scans
-            .iter()
-            .flat_map(|s| &s.records)
-            .filter(|r| filter.matches(r));
+        let kept = scans.iter().flat_map(|s| &s.records).filter(|r| filter.matches(r));
         let summary = log::summary::summarise(kept, args.bucket_s);
         if args.json {
             println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -84,25 +81,14 @@ pub fn run(args: LogArgs) -> anyhow::Result<()> {
         if let Some(html) = &args.report {
             let evidence = shadow_evidence(&summary, &args.file, args.bucket_s);
             if let Some(dir) = html.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("failed to create {}", dir.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
             }
-            let w = foresight_reports::write_shadow(&evidence, html)
-                .context("failed to write the shadow report")?;
-            eprintln!(
-                "report: {} (Markdown {}, numbers {})",
-                w.html.display(),
-                w.markdown.display(),
-                w.json.display()
-            );
+            let w = foresight_reports::write_shadow(&evidence, html).context("failed to write the shadow report")?;
+            eprintln!("report: {} (Markdown {}, numbers {})", w.html.display(), w.markdown.display(), w.json.display());
         }
     }
     for scan in &scans {
-        for r in scan
-            .records
-            .iter()
-            .filter(|r| !summarise && filter.matches(r))
-        {
+        for r in scan.records.iter().filter(|r| !summarise && filter.matches(r)) {
             if args.json {
                 println!("{}", serde_json::to_string(r)?);
             } else {
@@ -118,10 +104,7 @@ pub fn run(args: LogArgs) -> anyhow::Result<()> {
             ),
             Tail::Corrupt { offset } => {
                 damaged = true;
-                eprintln!(
-                    "warning: {}: damaged record at byte {offset}; nothing after it is read",
-                    scan.path.display()
-                );
+                eprintln!("warning: {}: damaged record at byte {offset}; nothing after it is read", scan.path.display());
             }
             Tail::BadMagic => {
                 damaged = true;
@@ -139,53 +122,17 @@ pub fn run(args: LogArgs) -> anyhow::Result<()> {
 /// same numbers, with the counterfactual deltas' distribution and
 /// quantiles.
 pub fn shadow_evidence(s: &ShadowSummary, log: &Path, bucket_s: f64) -> ShadowEvidence {
-    let mut deltas: Vec<f64> = s
-        .counterfactual_s
-        .iter()
-        .map(|c| c.1)
-        .filter(|d| d.is_finite())
-        .collect();
+    let mut deltas: Vec<f64> = s.counterfactual_s.iter().map(|c| c.1).filter(|d| d.is_finite()).collect();
     deltas.sort_by(f64::total_cmp);
     let n = deltas.len();
     let at = |q: f64| deltas[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
     let counterfactual_cdf = if n <= CDF_POINTS {
-        let step = |i: usize, d: f64| {
-            [
-                CdfPoint {
-                    value_s: d,
-                    fraction: i as f64 / n as f64,
-                },
-                CdfPoint {
-                    value_s: d,
-                    fraction: (i + 1) as f64 / n as f64,
-                },
-            ]
-        };
-        deltas
-            .iter()
-            .enumerate()
-            .flat_map(|(i, &d)| step(i, d))
-            .collect()
+        let step = |i: usize, d: f64| [CdfPoint { value_s: d, fraction: i as f64 / n as f64 }, CdfPoint { value_s: d, fraction: (i + 1) as f64 / n as f64 }];
+        deltas.iter().enumerate().flat_map(|(i, &d)| step(i, d)).collect()
     } else {
-        (0..=CDF_POINTS)
-            .map(|k| k as f64 / CDF_POINTS as f64)
-            .map(|q| CdfPoint {
-                value_s: at(q),
-                fraction: q,
-            })
-            .collect()
+        (0..=CDF_POINTS).map(|k| k as f64 / CDF_POINTS as f64).map(|q| CdfPoint { value_s: at(q), fraction: q }).collect()
     };
-    let counterfactual_quantiles = if n == 0 {
-        Vec::new()
-    } else {
-        QUANTILES
-            .iter()
-            .map(|&q| CdfPoint {
-                value_s: at(q),
-                fraction: q,
-            })
-            .collect()
-    };
+    let counterfactual_quantiles = if n == 0 { Vec::new() } else { QUANTILES.iter().map(|&q| CdfPoint { value_s: at(q), fraction: q }).collect() };
     ShadowEvidence {
         title: format!("Shadow mode: {}", log.display()),
         log: log.display().to_string(),
@@ -201,12 +148,7 @@ pub fn shadow_evidence(s: &ShadowSummary, log: &Path, bucket_s: f64) -> ShadowEv
         error_over_time: s
             .error_over_time
             .iter()
-            .map(|b| ErrorBucket {
-                from_unix_s: b.from_unix_s,
-                jobs: b.jobs,
-                mean_abs_error_s: b.mean_abs_error_s,
-                mean_error_s: b.mean_error_s,
-            })
+            .map(|b| ErrorBucket { from_unix_s: b.from_unix_s, jobs: b.jobs, mean_abs_error_s: b.mean_abs_error_s, mean_error_s: b.mean_error_s })
             .collect(),
         counterfactual_s: s.counterfactual_s.clone(),
         counterfactual_cdf,

@@ -2,8 +2,8 @@
 //! that maps errors to exit codes.
 
 mod compare;
-mod demo;
 mod evaluate;
+mod demo;
 mod ingest;
 mod inspect;
 mod log;
@@ -12,8 +12,8 @@ mod report;
 mod shadow;
 mod simulate;
 mod sweep;
-pub mod trace_args;
 mod train;
+pub mod trace_args;
 
 use clap::{Parser, Subcommand};
 
@@ -108,21 +108,10 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
         || e.is::<foresight_models::file::WindowError>()
         || e.is::<foresight_core::policy::UnknownPolicy>()
         || e.is::<foresight_core::predictor::UnknownPredictor>()
-        || matches!(
-            e.downcast_ref::<ClusterFileError>(),
-            Some(ClusterFileError::Parse { .. })
-        )
-        || matches!(
-            e.downcast_ref::<SimError>(),
-            Some(SimError::Spec(_) | SimError::NoCluster)
-        )
+        || matches!(e.downcast_ref::<ClusterFileError>(), Some(ClusterFileError::Parse { .. }))
+        || matches!(e.downcast_ref::<SimError>(), Some(SimError::Spec(_) | SimError::NoCluster))
         || matches!(
             e.downcast_ref::<ModelError>(),
-            Some(
-                ModelError::UnknownModel(_)
-                    | ModelError::Version { .. }
-                    | ModelError::InvalidFile { .. }
-                    | ModelError::Invalid(_)
-            )
+            Some(ModelError::UnknownModel(_) | ModelError::Version { .. } | ModelError::InvalidFile { .. } | ModelError::Invalid(_))
         )
 }

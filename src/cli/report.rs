@@ -21,8 +21,7 @@ pub struct ReportArgs {
 
 /// Runs `report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let evidence =
-        foresight_reports::read_evidence(&args.results).context("failed to read results")?;
+    let evidence = foresight_reports::read_evidence(&args.results).context("failed to read results")?;
     println!("{}", evidence.verdict.sentence);
     write(&evidence, &args.output)
 }
@@ -31,46 +30,25 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
 /// and says where.
 pub fn write(evidence: &Evidence, html: &Path) -> anyhow::Result<()> {
     if let Some(dir) = html.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     }
-    let w = foresight_reports::write_comparison(evidence, html)
-        .context("failed to write the report")?;
-    println!(
-        "report: {} (Markdown {}, numbers {})",
-        w.html.display(),
-        w.markdown.display(),
-        w.json.display()
-    );
+    let w = foresight_reports::write_comparison(evidence, html).context("failed to write the report")?;
+    println!("report: {} (Markdown {}, numbers {})", w.html.display(), w.markdown.display(), w.json.display());
     Ok(())
 }
 
 /// Runs `specs` keeping per-job outcomes, writes the report of the first
 /// (baseline) against the second (candidate) to `html`, and hands back the
 /// reports for the table.
-pub fn compare_and_write(
-    workload: &Workload,
-    cluster: &Cluster,
-    specs: &[RunSpec],
-    trace: &Path,
-    html: &Path,
-) -> anyhow::Result<Comparison> {
-    anyhow::ensure!(
-        specs.len() >= 2,
-        "--report needs at least two policies: the baseline first, then the candidate"
-    );
+pub fn compare_and_write(workload: &Workload, cluster: &Cluster, specs: &[RunSpec], trace: &Path, html: &Path) -> anyhow::Result<Comparison> {
+    anyhow::ensure!(specs.len() >= 2, "--report needs at least two policies: the baseline first, then the candidate");
     let names: Vec<&str> = specs.iter().map(|s| s.policy.as_str()).collect();
     let meta = EvidenceMeta {
         title: format!("Policy comparison: {}", names.join(" vs ")),
         trace: trace.display().to_string(),
-        notes: vec![format!(
-            "The first policy ({}) is the baseline, the second ({}) the candidate.",
-            names[0], names[1]
-        )],
+        notes: vec![format!("The first policy ({}) is the baseline, the second ({}) the candidate.", names[0], names[1])],
     };
     let evidence = compare_evidence(meta, workload, cluster, specs, 0, 1)?;
     write(&evidence, html)?;
-    Ok(Comparison {
-        reports: evidence.runs.into_iter().map(|r| r.report).collect(),
-    })
+    Ok(Comparison { reports: evidence.runs.into_iter().map(|r| r.report).collect() })
 }

@@ -74,11 +74,7 @@ fn fsync_policy(s: &str) -> anyhow::Result<FsyncPolicy> {
     Ok(match s {
         "always" => FsyncPolicy::Always,
         "never" => FsyncPolicy::Never,
-        n => {
-            FsyncPolicy::Every(n.parse().map_err(|_| {
-                anyhow::anyhow!("--fsync takes always, never or a count, not `{n}`")
-            })?)
-        }
+        n => FsyncPolicy::Every(n.parse().map_err(|_| anyhow::anyhow!("--fsync takes always, never or a count, not `{n}`"))?),
     })
 }
 
@@ -99,11 +95,7 @@ pub fn run(args: ShadowArgs) -> anyhow::Result<()> {
     cfg.log.fsync = fsync_policy(&args.fsync)?;
     cfg.telemetry = args.telemetry.map(|p| (p, Duration::from_secs(5)));
     let limit = args.duration_s.map(|s| Duration::from_secs_f64(s.max(0.0)));
-    let cycles =
-        foresight_controller::run::shadow_slurm(SlurmSource::parse(&args.slurm), cfg, limit)?;
-    eprintln!(
-        "shadow mode stopped after {cycles} cycles; decisions in {}",
-        args.log.display()
-    );
+    let cycles = foresight_controller::run::shadow_slurm(SlurmSource::parse(&args.slurm), cfg, limit)?;
+    eprintln!("shadow mode stopped after {cycles} cycles; decisions in {}", args.log.display());
     Ok(())
 }

@@ -9,8 +9,8 @@ use foresight_core::Cluster;
 use foresight_datasets::JobTable;
 use foresight_simulator::output::{write_jobs_parquet, write_json};
 use foresight_simulator::{
-    FaultConfig, FaultRate, Filter, NodeOutage, OnFailure, Report, RunSpec, SimError, SimOptions,
-    Summary, Workload, WorkloadOptions, cluster_file, run,
+    FaultConfig, FaultRate, Filter, NodeOutage, OnFailure, Report, RunSpec, SimError, SimOptions, Summary, Workload,
+    WorkloadOptions, cluster_file, run,
 };
 use std::path::PathBuf;
 
@@ -108,10 +108,7 @@ impl WhatIf {
     pub fn cluster(&self, table: &JobTable) -> anyhow::Result<Cluster> {
         match &self.cluster {
             Some(path) => Ok(cluster_file::read(path)?),
-            None => table
-                .meta
-                .default_cluster()
-                .ok_or_else(|| SimError::NoCluster.into()),
+            None => table.meta.default_cluster().ok_or_else(|| SimError::NoCluster.into()),
         }
     }
 
@@ -121,33 +118,19 @@ impl WhatIf {
             FilterArg::Ran => Filter::Ran,
             FilterArg::Predictsim => Filter::Predictsim,
         };
-        WorkloadOptions {
-            filter,
-            load_factor: self.load_factor,
-        }
+        WorkloadOptions { filter, load_factor: self.load_factor }
     }
 
     /// Engine options.
     pub fn sim_options(&self) -> anyhow::Result<SimOptions> {
-        let schedule = self
-            .outage
-            .iter()
-            .map(|o| parse_outage(o))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let schedule = self.outage.iter().map(|o| parse_outage(o)).collect::<anyhow::Result<Vec<_>>>()?;
         let on_failure = match self.on_failure {
             OnFailureArg::Requeue => OnFailure::Requeue,
             OnFailureArg::Fail => OnFailure::Fail,
         };
-        let rate = self.mtbf.map(|mtbf_s| FaultRate {
-            mtbf_s,
-            mttr_s: self.mttr,
-        });
+        let rate = self.mtbf.map(|mtbf_s| FaultRate { mtbf_s, mttr_s: self.mttr });
         Ok(SimOptions {
-            faults: FaultConfig {
-                schedule,
-                rate,
-                on_failure,
-            },
+            faults: FaultConfig { schedule, rate, on_failure },
             seed: self.seed,
             decide_on_correction: self.decide_on_correction,
             decide_per_event: self.decide_per_event,
@@ -157,9 +140,7 @@ impl WhatIf {
 }
 
 fn parse_outage(text: &str) -> anyhow::Result<NodeOutage> {
-    let bad = || {
-        anyhow::anyhow!("invalid outage `{text}` (expected NODE@START+DURATION, e.g. 3@86400+3600)")
-    };
+    let bad = || anyhow::anyhow!("invalid outage `{text}` (expected NODE@START+DURATION, e.g. 3@86400+3600)");
     let (node, rest) = text.split_once('@').ok_or_else(bad)?;
     let (at, dur) = rest.split_once('+').ok_or_else(bad)?;
     Ok(NodeOutage {
@@ -175,11 +156,7 @@ pub fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
     let cluster = args.what_if.cluster(&table)?;
     let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options());
     check_replayable(&workload, table.jobs.len(), &cluster)?;
-    let spec = RunSpec {
-        policy: args.policy,
-        predictor: args.predictor,
-        options: args.what_if.sim_options()?,
-    };
+    let spec = RunSpec { policy: args.policy, predictor: args.predictor, options: args.what_if.sim_options()? };
     let (result, report) = match spec.predictor.as_deref().filter(|p| is_model_predictor(p)) {
         Some(p) => run_with_model(&workload, &cluster, &spec, p, &table)?,
         None => run(&workload, &cluster, &spec)?,
@@ -198,11 +175,7 @@ pub fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
 /// Refuses a workload with no job to replay, saying why from what the
 /// filter dropped (`jobs`: the trace's rows): bad input, not a run whose
 /// every metric is zero.
-pub fn check_replayable(
-    workload: &Workload,
-    jobs: usize,
-    cluster: &Cluster,
-) -> Result<(), BadInput> {
+pub fn check_replayable(workload: &Workload, jobs: usize, cluster: &Cluster) -> Result<(), BadInput> {
     if !workload.jobs.is_empty() {
         return Ok(());
     }
@@ -210,37 +183,19 @@ pub fn check_replayable(
     let cap = cluster.total();
     let reasons: Vec<String> = [
         (d.never_ran, "have no run time (never ran)".to_string()),
-        (
-            d.no_runtime,
-            "have a run time of zero or less (dropped by the predictsim filter)".to_string(),
-        ),
-        (
-            d.no_request,
-            "have no requested time (dropped by the predictsim filter)".to_string(),
-        ),
-        (
-            d.no_processors,
-            "have no processor count (dropped by the predictsim filter)".to_string(),
-        ),
+        (d.no_runtime, "have a run time of zero or less (dropped by the predictsim filter)".to_string()),
+        (d.no_request, "have no requested time (dropped by the predictsim filter)".to_string()),
+        (d.no_processors, "have no processor count (dropped by the predictsim filter)".to_string()),
         (
             d.too_large,
-            format!(
-                "need more than the cluster holds ({} nodes, {} CPUs, {} GPUs)",
-                cluster.len(),
-                cap.cpus,
-                cap.gpus
-            ),
+            format!("need more than the cluster holds ({} nodes, {} CPUs, {} GPUs)", cluster.len(), cap.cpus, cap.gpus),
         ),
     ]
     .into_iter()
     .filter(|(n, _)| *n > 0)
     .map(|(n, why)| format!("{n} {why}"))
     .collect();
-    let why = if reasons.is_empty() {
-        "the trace holds no job".to_string()
-    } else {
-        reasons.join(", ")
-    };
+    let why = if reasons.is_empty() { "the trace holds no job".to_string() } else { reasons.join(", ") };
     Err(BadInput(format!("0 of {jobs} jobs can be replayed: {why}")))
 }
 
@@ -260,20 +215,8 @@ pub fn run_with_model(
 ) -> anyhow::Result<(foresight_simulator::SimResult, Report)> {
     let policy: foresight_core::policy::PolicySpec = spec.policy.parse()?;
     let mut p = foresight_models::predictor_from_spec(predictor, table, &workload.source_row)?;
-    let result = foresight_simulator::simulate(
-        workload,
-        cluster,
-        &mut policy.build(),
-        p.as_mut(),
-        &spec.options,
-    )?;
-    let report = foresight_simulator::metrics::report(
-        workload,
-        cluster.total(),
-        &result,
-        &policy.name,
-        predictor,
-    );
+    let result = foresight_simulator::simulate(workload, cluster, &mut policy.build(), p.as_mut(), &spec.options)?;
+    let report = foresight_simulator::metrics::report(workload, cluster.total(), &result, &policy.name, predictor);
     Ok((result, report))
 }
 
@@ -296,10 +239,7 @@ pub fn report_text(r: &Report, cluster: &Cluster) -> String {
         "  wait       mean {:.0} s, median {:.0} s, p95 {:.0} s, p99 {:.0} s\n",
         s.mean_wait_s, s.median_wait_s, s.p95_wait_s, s.p99_wait_s
     );
-    out += &format!(
-        "  slowdown   average bounded {:.2}, max {:.1} (10 s bound)\n",
-        s.avg_bsld, s.max_bsld
-    );
+    out += &format!("  slowdown   average bounded {:.2}, max {:.1} (10 s bound)\n", s.avg_bsld, s.max_bsld);
     out += &format!(
         "  machine    CPU utilisation {:.1} %, GPU utilisation {:.1} %, makespan {:.0} s\n",
         s.cpu_utilisation * 100.0,

@@ -31,11 +31,7 @@ pub struct TraceArgs {
 impl TraceArgs {
     /// The read options these arguments ask for.
     pub fn options(&self) -> ReadOptions {
-        ReadOptions {
-            format: self.format,
-            strict: self.strict,
-            tz: self.tz,
-        }
+        ReadOptions { format: self.format, strict: self.strict, tz: self.tz }
     }
 
     /// Reads the trace, with a spinner on a terminal, and reports skipped
@@ -55,11 +51,7 @@ pub fn report_skipped(path: &Path, skipped: &SkipReport) {
     if skipped.is_empty() {
         return;
     }
-    eprintln!(
-        "warning: skipped {} malformed line(s) in {} (use --strict to stop at the first):",
-        skipped.total,
-        path.display()
-    );
+    eprintln!("warning: skipped {} malformed line(s) in {} (use --strict to stop at the first):", skipped.total, path.display());
     for (reason, n) in &skipped.by_reason {
         eprintln!("  {n:>8}  {reason}");
     }

@@ -34,11 +34,8 @@ pub struct TrainArgs {
 
 /// Reads a telemetry file into per-job means, or none.
 pub fn load_telemetry(path: Option<&Path>) -> anyhow::Result<JobTelemetry> {
-    let Some(path) = path else {
-        return Ok(JobTelemetry::new());
-    };
-    let (table, skipped) =
-        read_telemetry(path, &ReadOptions::default()).context("failed to read telemetry")?;
+    let Some(path) = path else { return Ok(JobTelemetry::new()) };
+    let (table, skipped) = read_telemetry(path, &ReadOptions::default()).context("failed to read telemetry")?;
     super::trace_args::report_skipped(path, &skipped);
     Ok(job_telemetry(&table))
 }
@@ -54,16 +51,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let table = args.trace.load()?.table;
     let telemetry = load_telemetry(args.telemetry.as_deref())?;
     bar.inc(1);
-    bar.set_message(format!(
-        "training {kind} and the failure classifier on {} jobs",
-        table.jobs.len()
-    ));
+    bar.set_message(format!("training {kind} and the failure classifier on {} jobs", table.jobs.len()));
     let started = std::time::Instant::now();
-    let no_start = table
-        .jobs
-        .iter()
-        .filter(|j| j.runtime_s.is_some() && j.start_s.is_none())
-        .count();
+    let no_start = table.jobs.iter().filter(|j| j.runtime_s.is_some() && j.start_s.is_none()).count();
     let mut file = train(&table, kind, &telemetry, SplitOptions { train_fraction: args.train_fraction }).with_context(|| {
         if no_start == 0 {
             return String::from("failed to train");

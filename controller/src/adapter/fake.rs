@@ -19,10 +19,7 @@ pub struct FakeOrchestrator {
 impl FakeOrchestrator {
     /// A fake that answers these observations in order.
     pub fn new(script: impl IntoIterator<Item = Result<ClusterView, String>>) -> Self {
-        Self {
-            script: script.into_iter().collect(),
-            ..Self::default()
-        }
+        Self { script: script.into_iter().collect(), ..Self::default() }
     }
 }
 
@@ -37,24 +34,13 @@ impl Orchestrator for FakeOrchestrator {
                 self.last = Some(view.clone());
                 Ok(view)
             }
-            Some(Err(e)) => Err(AdapterError::Command {
-                command: "fake".into(),
-                detail: e,
-            }),
-            None => self
-                .last
-                .clone()
-                .ok_or_else(|| AdapterError::Timeout("fake".into())),
+            Some(Err(e)) => Err(AdapterError::Command { command: "fake".into(), detail: e }),
+            None => self.last.clone().ok_or_else(|| AdapterError::Timeout("fake".into())),
         }
     }
 
     async fn lookup(&mut self, job_ids: &[String]) -> Result<Vec<JobView>, AdapterError> {
-        Ok(self
-            .known
-            .iter()
-            .filter(|j| job_ids.contains(&j.job.job_id))
-            .cloned()
-            .collect())
+        Ok(self.known.iter().filter(|j| job_ids.contains(&j.job.job_id)).cloned().collect())
     }
 
     async fn act(&mut self, action: &Action) -> Result<(), AdapterError> {

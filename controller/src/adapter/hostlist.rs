@@ -44,9 +44,7 @@ fn split_top(list: &str) -> Vec<&str> {
 
 fn push_range(out: &mut Vec<String>, prefix: &str, range: &str) -> bool {
     let (lo, hi) = range.split_once('-').unwrap_or((range, range));
-    let (Ok(a), Ok(b)) = (lo.parse::<u64>(), hi.parse::<u64>()) else {
-        return false;
-    };
+    let (Ok(a), Ok(b)) = (lo.parse::<u64>(), hi.parse::<u64>()) else { return false };
     if a > b || b - a > 100_000 {
         return false;
     }

@@ -146,10 +146,7 @@ pub trait Orchestrator: Send {
     /// Looks up jobs that left the view before the controller saw them end
     /// (the orchestrator forgot them, or the controller was down): returns
     /// those it knows, finished or not.
-    fn lookup(
-        &mut self,
-        job_ids: &[String],
-    ) -> impl Future<Output = Result<Vec<JobView>, AdapterError>> + Send;
+    fn lookup(&mut self, job_ids: &[String]) -> impl Future<Output = Result<Vec<JobView>, AdapterError>> + Send;
 
     /// Carries out one action.
     fn act(&mut self, action: &Action) -> impl Future<Output = Result<(), AdapterError>> + Send;

@@ -34,9 +34,7 @@ pub fn encode(payload: &[u8]) -> Vec<u8> {
 /// then the payload (at most [`MAX_PAYLOAD`] bytes): fills in the header.
 pub fn seal(buf: &mut [u8]) {
     let (header, payload) = buf.split_at_mut(HEADER_LEN);
-    let len = u32::try_from(payload.len())
-        .expect("payload checked against MAX_PAYLOAD")
-        .to_le_bytes();
+    let len = u32::try_from(payload.len()).expect("payload checked against MAX_PAYLOAD").to_le_bytes();
     header[..4].copy_from_slice(&len);
     header[4..8].copy_from_slice(&checksum(&len).to_le_bytes());
     header[8..].copy_from_slice(&checksum(payload).to_le_bytes());
@@ -172,10 +170,7 @@ mod tests {
                 let expect = if at < MAGIC.len() { 0 } else { before };
                 assert_eq!(recs.len(), expect, "flip at {at}");
                 if at >= MAGIC.len() {
-                    assert!(
-                        matches!(tail, Tail::Corrupt { .. }),
-                        "flip at {at} looked torn: {tail:?}"
-                    );
+                    assert!(matches!(tail, Tail::Corrupt { .. }), "flip at {at} looked torn: {tail:?}");
                 }
             }
         }

@@ -17,10 +17,10 @@ pub mod summary;
 pub mod writer;
 
 pub use compact::{CompactCycle, CompactSummary, IdRef, Ids};
-pub use reader::{FileScan, Filter, read_file, read_log, segments};
+pub use reader::{Filter, FileScan, read_file, read_log, segments};
 pub use record::{
-    Body, BreakerRecord, Change, ChangeKind, CycleRecord, DecisionSummary, FinishedRecord,
-    ModelRecord, Observed, OutageRecord, Placement, Record, Source, StartRecord, StopRecord,
+    Body, BreakerRecord, Change, ChangeKind, CycleRecord, DecisionSummary, FinishedRecord, ModelRecord,
+    Observed, OutageRecord, Placement, Record, Source, StartRecord, StopRecord,
 };
 pub use writer::{FsyncPolicy, LogConfig, LogWriter, OpenReport};
 
@@ -56,9 +56,6 @@ pub enum LogError {
 
 impl LogError {
     fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
-        move |source| LogError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        move |source| LogError::Io { path: path.to_path_buf(), source }
     }
 }

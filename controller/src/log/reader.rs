@@ -31,16 +31,9 @@ pub(crate) fn decode(path: &Path, offset: u64, payload: &[u8]) -> Result<Record,
 pub fn read_file(path: &Path) -> Result<FileScan, LogError> {
     let bytes = std::fs::read(path).map_err(LogError::io(path))?;
     let (frames, tail) = frame::scan(&bytes);
-    let records = frames
-        .into_iter()
-        .map(|(off, payload)| decode(path, off, payload))
-        .collect::<Result<_, _>>()?;
-    Ok(FileScan {
-        path: path.to_path_buf(),
-        records,
-        tail,
-        len: bytes.len() as u64,
-    })
+    let records =
+        frames.into_iter().map(|(off, payload)| decode(path, off, payload)).collect::<Result<_, _>>()?;
+    Ok(FileScan { path: path.to_path_buf(), records, tail, len: bytes.len() as u64 })
 }
 
 /// The path of rotated segment `n` of the log at `path`.
@@ -56,9 +49,7 @@ pub(crate) fn segment_numbers(path: &Path) -> Result<Vec<u64>, LogError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let Some(base) = path.file_name().and_then(|n| n.to_str()) else {
-        return Ok(Vec::new());
-    };
+    let Some(base) = path.file_name().and_then(|n| n.to_str()) else { return Ok(Vec::new()) };
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -78,10 +69,8 @@ pub(crate) fn segment_numbers(path: &Path) -> Result<Vec<u64>, LogError> {
 /// Every file of the log at `path`, oldest first: rotated segments, then
 /// the active file when it exists.
 pub fn segments(path: &Path) -> Result<Vec<PathBuf>, LogError> {
-    let mut files: Vec<PathBuf> = segment_numbers(path)?
-        .into_iter()
-        .map(|n| segment_path(path, n))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        segment_numbers(path)?.into_iter().map(|n| segment_path(path, n)).collect();
     if path.exists() {
         files.push(path.to_path_buf());
     }
@@ -112,10 +101,7 @@ impl Filter {
     /// True when `record` passes every condition.
     pub fn matches(&self, record: &Record) -> bool {
         (self.kinds.is_empty() || self.kinds.iter().any(|k| k == record.body.kind()))
-            && self
-                .job
-                .as_deref()
-                .is_none_or(|j| record.body.mentions_job(j))
+            && self.job.as_deref().is_none_or(|j| record.body.mentions_job(j))
             && self.from_seq.is_none_or(|s| record.seq >= s)
             && self.since_unix_s.is_none_or(|t| record.ts_unix_s >= t)
             && self.until_unix_s.is_none_or(|t| record.ts_unix_s < t)
@@ -128,11 +114,7 @@ mod tests {
     use crate::log::record::{Body, FinishedRecord, StopRecord};
 
     fn rec(seq: u64, body: Body) -> Record {
-        Record {
-            seq,
-            ts_unix_s: seq as f64 * 10.0,
-            body,
-        }
+        Record { seq, ts_unix_s: seq as f64 * 10.0, body }
     }
 
     #[test]
@@ -150,31 +132,15 @@ mod tests {
             counterfactual_delta_s: None,
             model_version: None,
         });
-        let stop = Body::Stop(StopRecord {
-            reason: "x".into(),
-            cycles: 1,
-        });
+        let stop = Body::Stop(StopRecord { reason: "x".into(), cycles: 1 });
         let (a, b) = (rec(1, fin), rec(2, stop));
-        let by_kind = Filter {
-            kinds: vec!["finished".into()],
-            ..Filter::default()
-        };
+        let by_kind = Filter { kinds: vec!["finished".into()], ..Filter::default() };
         assert!(by_kind.matches(&a) && !by_kind.matches(&b));
-        let by_job = Filter {
-            job: Some("42".into()),
-            ..Filter::default()
-        };
+        let by_job = Filter { job: Some("42".into()), ..Filter::default() };
         assert!(by_job.matches(&a) && !by_job.matches(&b));
-        let by_seq = Filter {
-            from_seq: Some(2),
-            ..Filter::default()
-        };
+        let by_seq = Filter { from_seq: Some(2), ..Filter::default() };
         assert!(!by_seq.matches(&a) && by_seq.matches(&b));
-        let by_time = Filter {
-            since_unix_s: Some(5.0),
-            until_unix_s: Some(15.0),
-            ..Filter::default()
-        };
+        let by_time = Filter { since_unix_s: Some(5.0), until_unix_s: Some(15.0), ..Filter::default() };
         assert!(by_time.matches(&a) && !by_time.matches(&b));
     }
 

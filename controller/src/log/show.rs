@@ -4,11 +4,7 @@ use super::record::{Body, Record, Source};
 use std::fmt::Write;
 
 fn ids(list: &[&str]) -> String {
-    if list.is_empty() {
-        "-".to_string()
-    } else {
-        list.join(",")
-    }
+    if list.is_empty() { "-".to_string() } else { list.join(",") }
 }
 
 /// A one-line, human-readable rendering of a record.
@@ -28,20 +24,11 @@ pub fn line(r: &Record) -> String {
         ),
         Body::Cycle(c) => {
             // the job id as the orchestrator wrote it (ids may have capitals)
-            let changes: Vec<String> = c
-                .changes
-                .iter()
-                .map(|ch| format!("{}:{}", ch.job_id, ch.what.as_str()))
-                .collect();
-            let started = |d: &Option<super::DecisionSummary>| {
-                d.as_ref()
-                    .map_or("n/a".to_string(), |d| ids(&d.started_ids()))
-            };
+            let changes: Vec<String> = c.changes.iter().map(|ch| format!("{}:{}", ch.job_id, ch.what.as_str())).collect();
+            let started = |d: &Option<super::DecisionSummary>| d.as_ref().map_or("n/a".to_string(), |d| ids(&d.started_ids()));
             let source = match c.source {
                 Source::Candidate => "candidate".to_string(),
-                Source::Fallback => {
-                    format!("fallback({})", c.fallback_reason.as_deref().unwrap_or("?"))
-                }
+                Source::Fallback => format!("fallback({})", c.fallback_reason.as_deref().unwrap_or("?")),
             };
             write!(
                 s,
@@ -72,24 +59,11 @@ pub fn line(r: &Record) -> String {
             )
         }
         Body::Breaker(b) => write!(s, "{} -> {}: {}", b.from, b.to, b.reason),
-        Body::Outage(o) if o.reachable => write!(
-            s,
-            "orchestrator back after {:.1} s",
-            o.down_s.unwrap_or(0.0)
-        ),
-        Body::Outage(o) => write!(
-            s,
-            "orchestrator unreachable: {}",
-            o.error.as_deref().unwrap_or("?")
-        ),
+        Body::Outage(o) if o.reachable => write!(s, "orchestrator back after {:.1} s", o.down_s.unwrap_or(0.0)),
+        Body::Outage(o) => write!(s, "orchestrator unreachable: {}", o.error.as_deref().unwrap_or("?")),
         Body::Model(m) => match (&m.version, &m.error) {
             (Some(v), _) => write!(s, "loaded {} version {v}", m.path),
-            (None, e) => write!(
-                s,
-                "could not load {}: {}",
-                m.path,
-                e.as_deref().unwrap_or("?")
-            ),
+            (None, e) => write!(s, "could not load {}: {}", m.path, e.as_deref().unwrap_or("?")),
         },
         Body::Stop(st) => write!(s, "reason={} cycles={}", st.reason, st.cycles),
     };
@@ -106,38 +80,20 @@ mod tests {
         let r = Record {
             seq: 4,
             ts_unix_s: 10.0,
-            body: Body::Breaker(BreakerRecord {
-                from: "closed".into(),
-                to: "open".into(),
-                reason: "model error: x".into(),
-            }),
+            body: Body::Breaker(BreakerRecord { from: "closed".into(), to: "open".into(), reason: "model error: x".into() }),
         };
-        assert_eq!(
-            line(&r),
-            "#4              10.000 breaker  closed -> open: model error: x"
-        );
+        assert_eq!(line(&r), "#4              10.000 breaker  closed -> open: model error: x");
     }
 
     #[test]
     fn a_cycle_shows_job_ids_as_written() {
-        let change = |id: &str, what| Change {
-            job_id: id.into(),
-            what,
-        };
+        let change = |id: &str, what| Change { job_id: id.into(), what };
         let c = CycleRecord {
             cycle: 2,
             trigger: "timer".into(),
             observed_at_unix_s: 10.0,
-            observed: Observed {
-                nodes: 1,
-                pending: 1,
-                running: 1,
-                free_cpus: 0,
-            },
-            changes: vec![
-                change("Job-A7", ChangeKind::Submitted),
-                change("12_3", ChangeKind::Started),
-            ],
+            observed: Observed { nodes: 1, pending: 1, running: 1, free_cpus: 0 },
+            changes: vec![change("Job-A7", ChangeKind::Submitted), change("12_3", ChangeKind::Started)],
             actual: None,
             baseline: None,
             candidate: None,
@@ -148,14 +104,7 @@ mod tests {
             model_version: None,
             latency_us: 5,
         };
-        let text = line(&Record {
-            seq: 7,
-            ts_unix_s: 10.0,
-            body: Body::Cycle(c),
-        });
-        assert!(
-            text.contains("changes=[Job-A7:submitted 12_3:started]"),
-            "{text}"
-        );
+        let text = line(&Record { seq: 7, ts_unix_s: 10.0, body: Body::Cycle(c) });
+        assert!(text.contains("changes=[Job-A7:submitted 12_3:started]"), "{text}");
     }
 }

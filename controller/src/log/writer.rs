@@ -1,8 +1,8 @@
 //! Appending to the decision log: one write per record, fsync by policy,
 //! torn-tail repair on open, rotation by size.
 
-use super::compact::CompactCycle;
 use super::frame::{self, Tail};
+use super::compact::CompactCycle;
 use super::record::{Body, Record};
 use super::{LogError, reader};
 use std::fs::{File, OpenOptions};
@@ -35,11 +35,7 @@ pub struct LogConfig {
 impl LogConfig {
     /// A log at `path` rotated at 64 MiB, fsynced after every record.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self {
-            path: path.into(),
-            max_bytes: 64 << 20,
-            fsync: FsyncPolicy::Always,
-        }
+        Self { path: path.into(), max_bytes: 64 << 20, fsync: FsyncPolicy::Always }
     }
 }
 
@@ -107,23 +103,10 @@ impl LogWriter {
         }
         report.resumed = last_seq.is_some();
         report.next_seq = last_seq.map_or(0, |s| s + 1);
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(LogError::io(&path))?;
+        let file = OpenOptions::new().create(true).read(true).write(true).truncate(false).open(&path).map_err(LogError::io(&path))?;
         file.set_len(keep).map_err(LogError::io(&path))?;
-        let mut writer = Self {
-            cfg,
-            file,
-            size: keep,
-            next_seq: report.next_seq,
-            unsynced: 0,
-            report,
-            buf: Vec::new(),
-        };
+        let mut writer =
+            Self { cfg, file, size: keep, next_seq: report.next_seq, unsynced: 0, report, buf: Vec::new() };
         writer.append_mode()?;
         if writer.size == 0 {
             writer.write_raw(frame::MAGIC)?;
@@ -134,17 +117,12 @@ impl LogWriter {
 
     fn append_mode(&mut self) -> Result<(), LogError> {
         let path = &self.cfg.path;
-        self.file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(LogError::io(path))?;
+        self.file = OpenOptions::new().append(true).open(path).map_err(LogError::io(path))?;
         Ok(())
     }
 
     fn write_raw(&mut self, bytes: &[u8]) -> Result<(), LogError> {
-        self.file
-            .write_all(bytes)
-            .map_err(LogError::io(&self.cfg.path))?;
+        self.file.write_all(bytes).map_err(LogError::io(&self.cfg.path))?;
         self.size += bytes.len() as u64;
         Ok(())
     }
@@ -162,15 +140,7 @@ impl LogWriter {
     /// Appends one record stamped `ts_unix_s`; returns its sequence number.
     pub fn append(&mut self, ts_unix_s: f64, body: Body) -> Result<u64, LogError> {
         self.append_with(|seq, buf| {
-            serde_json::to_writer(
-                buf,
-                &Record {
-                    seq,
-                    ts_unix_s,
-                    body,
-                },
-            )
-            .expect("records serialise");
+            serde_json::to_writer(buf, &Record { seq, ts_unix_s, body }).expect("records serialise");
         })
     }
 
@@ -201,9 +171,7 @@ impl LogWriter {
             return Err(LogError::TooLarge(len));
         }
         frame::seal(framed);
-        if self.size > frame::MAGIC.len() as u64
-            && self.size + framed.len() as u64 > self.cfg.max_bytes
-        {
+        if self.size > frame::MAGIC.len() as u64 && self.size + framed.len() as u64 > self.cfg.max_bytes {
             self.rotate()?;
         }
         self.write_raw(framed)?;
@@ -219,9 +187,7 @@ impl LogWriter {
 
     /// Forces what was written to stable storage.
     pub fn sync(&mut self) -> Result<(), LogError> {
-        self.file
-            .sync_data()
-            .map_err(LogError::io(&self.cfg.path))?;
+        self.file.sync_data().map_err(LogError::io(&self.cfg.path))?;
         self.unsynced = 0;
         Ok(())
     }

@@ -5,18 +5,11 @@ use crate::log::reader::read_log;
 use crate::log::record::StopRecord;
 
 fn body(i: u64) -> Body {
-    Body::Stop(StopRecord {
-        reason: format!("record {i}"),
-        cycles: i,
-    })
+    Body::Stop(StopRecord { reason: format!("record {i}"), cycles: i })
 }
 
 fn seqs(path: &Path) -> Vec<u64> {
-    read_log(path)
-        .unwrap()
-        .iter()
-        .flat_map(|s| s.records.iter().map(|r| r.seq))
-        .collect()
+    read_log(path).unwrap().iter().flat_map(|s| s.records.iter().map(|r| r.seq)).collect()
 }
 
 #[test]
@@ -47,9 +40,7 @@ fn a_torn_tail_at_every_byte_is_cut_and_the_log_resumes() {
     let bytes = std::fs::read(&full).unwrap();
     let ends: Vec<u64> = {
         let (recs, _) = frame::scan(&bytes);
-        recs.iter()
-            .map(|(off, p)| off + (frame::HEADER_LEN + p.len()) as u64)
-            .collect()
+        recs.iter().map(|(off, p)| off + (frame::HEADER_LEN + p.len()) as u64).collect()
     };
     for cut in 0..bytes.len() {
         let path = dir.path().join(format!("cut{cut}.log"));
@@ -81,21 +72,9 @@ fn a_damaged_file_is_kept_aside_and_a_new_one_started() {
     bytes[n - 5] ^= 0xff;
     std::fs::write(&cfg.path, &bytes).unwrap();
     let mut w = LogWriter::open(cfg.clone()).unwrap();
-    let aside = w
-        .open_report()
-        .damaged_segment
-        .clone()
-        .expect("moved aside");
-    assert_eq!(
-        std::fs::read(&aside).unwrap(),
-        bytes,
-        "damaged file kept as it was"
-    );
-    assert_eq!(
-        w.append(2.0, body(9)).unwrap(),
-        2,
-        "continues after the last valid record"
-    );
+    let aside = w.open_report().damaged_segment.clone().expect("moved aside");
+    assert_eq!(std::fs::read(&aside).unwrap(), bytes, "damaged file kept as it was");
+    assert_eq!(w.append(2.0, body(9)).unwrap(), 2, "continues after the last valid record");
     let scans = read_log(&cfg.path).unwrap();
     assert!(matches!(scans[0].tail, Tail::Corrupt { .. }));
     assert_eq!(seqs(&cfg.path), vec![0, 1, 2]);

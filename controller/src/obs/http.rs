@@ -56,10 +56,7 @@ pub async fn serve_with(
     let app = axum::Router::new()
         .route("/metrics", route_get(scrape))
         .route("/healthz", route_get(healthz))
-        .with_state(App {
-            metrics,
-            stale_after,
-        });
+        .with_state(App { metrics, stale_after });
     let task = tokio::spawn(async move {
         // axum 0.8's serve never returns (it retries every failed accept);
         // should a later one give up, the log says so
@@ -71,21 +68,12 @@ pub async fn serve_with(
 }
 
 async fn scrape(State(app): State<App>) -> ([(header::HeaderName, &'static str); 1], String) {
-    (
-        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        app.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], app.metrics.render())
 }
 
-async fn healthz(
-    State(app): State<App>,
-) -> (StatusCode, [(header::HeaderName, &'static str); 1], String) {
+async fn healthz(State(app): State<App>) -> (StatusCode, [(header::HeaderName, &'static str); 1], String) {
     let (healthy, body) = health(&app.metrics, app.stale_after);
-    let code = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, [(header::CONTENT_TYPE, "application/json")], body)
 }
 
@@ -147,9 +135,8 @@ pub fn health_json(metrics: &Metrics) -> String {
 /// status code and the body.
 pub async fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let stream = TcpStream::connect(addr).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(std::io::Error::other)?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
     let request = hyper::Request::get(path)
         .header(header::HOST, addr.to_string())
         .body(Empty::<Bytes>::new())

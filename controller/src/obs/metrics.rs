@@ -25,9 +25,7 @@ pub struct Histogram(prometheus_client::metrics::histogram::Histogram);
 impl Histogram {
     /// A histogram with the given bucket upper bounds (ascending).
     pub fn new(bounds: &[f64]) -> Self {
-        Self(prometheus_client::metrics::histogram::Histogram::new(
-            bounds.iter().copied(),
-        ))
+        Self(prometheus_client::metrics::histogram::Histogram::new(bounds.iter().copied()))
     }
 
     /// Adds one observation.
@@ -79,12 +77,8 @@ impl Default for Values {
             queue_depth: 0,
             running_jobs: 0,
             nodes: 0,
-            cycle_latency: Histogram::new(&[
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
-            ]),
-            prediction_error: Histogram::new(&[
-                1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0,
-            ]),
+            cycle_latency: Histogram::new(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+            prediction_error: Histogram::new(&[1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0]),
             rolling_error: 0.0,
             breaker_state: 0,
             breaker_transitions: BTreeMap::new(),
@@ -117,10 +111,7 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let shared = Arc::new(Mutex::new(Shared {
-            values: Values::default(),
-            last_cycle: Instant::now(),
-        }));
+        let shared = Arc::new(Mutex::new(Shared { values: Values::default(), last_cycle: Instant::now() }));
         let mut registry = Registry::default();
         registry.register_collector(Box::new(Collect(shared.clone())));
         Self { shared, registry }
@@ -177,117 +168,44 @@ struct Collect(Arc<Mutex<Shared>>);
 
 impl Collector for Collect {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let v = self
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values
-            .clone();
+        let v = self.0.lock().unwrap_or_else(|e| e.into_inner()).values.clone();
         for (name, help, value) in [
-            (
-                "foresight_queue_depth",
-                "Pending jobs in the last observation.",
-                v.queue_depth,
-            ),
-            (
-                "foresight_running_jobs",
-                "Running jobs in the last observation.",
-                v.running_jobs,
-            ),
-            (
-                "foresight_nodes",
-                "Usable nodes in the last observation.",
-                v.nodes,
-            ),
-            (
-                "foresight_breaker_state",
-                "Circuit breaker: 0 closed, 1 half-open, 2 open.",
-                v.breaker_state,
-            ),
-            (
-                "foresight_orchestrator_up",
-                "1 while the orchestrator answers.",
-                v.orchestrator_up,
-            ),
+            ("foresight_queue_depth", "Pending jobs in the last observation.", v.queue_depth),
+            ("foresight_running_jobs", "Running jobs in the last observation.", v.running_jobs),
+            ("foresight_nodes", "Usable nodes in the last observation.", v.nodes),
+            ("foresight_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.", v.breaker_state),
+            ("foresight_orchestrator_up", "1 while the orchestrator answers.", v.orchestrator_up),
         ] {
             one(&mut enc, name, help, &ConstGauge::new(value))?;
         }
         for (name, help, value) in [
-            (
-                "foresight_prediction_rolling_error",
-                "Rolling median relative prediction error.",
-                v.rolling_error,
-            ),
-            (
-                "foresight_last_cycle_timestamp_seconds",
-                "Unix time of the last cycle.",
-                v.last_cycle_unix_s,
-            ),
+            ("foresight_prediction_rolling_error", "Rolling median relative prediction error.", v.rolling_error),
+            ("foresight_last_cycle_timestamp_seconds", "Unix time of the last cycle.", v.last_cycle_unix_s),
         ] {
             one(&mut enc, name, help, &ConstGauge::new(value))?;
         }
         // counters are named without `_total`: the library adds it
         for (name, help, value) in [
-            (
-                "foresight_disagreements",
-                "Cycles where candidate and baseline differ.",
-                v.disagreements,
-            ),
-            (
-                "foresight_finished_jobs",
-                "Jobs seen to finish.",
-                v.finished_jobs,
-            ),
-            (
-                "foresight_orchestrator_errors",
-                "Failed observations of the orchestrator.",
-                v.orchestrator_errors,
-            ),
-            (
-                "foresight_log_records",
-                "Records appended to the decision log.",
-                v.log_records,
-            ),
+            ("foresight_disagreements", "Cycles where candidate and baseline differ.", v.disagreements),
+            ("foresight_finished_jobs", "Jobs seen to finish.", v.finished_jobs),
+            ("foresight_orchestrator_errors", "Failed observations of the orchestrator.", v.orchestrator_errors),
+            ("foresight_log_records", "Records appended to the decision log.", v.log_records),
         ] {
             one(&mut enc, name, help, &ConstCounter::new(value))?;
         }
         for (name, help, label, map) in [
-            (
-                "foresight_breaker_transitions",
-                "Breaker transitions by target state.",
-                "to",
-                &v.breaker_transitions,
-            ),
-            (
-                "foresight_decisions",
-                "Decision cycles by whose decision stood.",
-                "source",
-                &v.decisions,
-            ),
-            (
-                "foresight_fallbacks",
-                "Cycles decided by the baseline, by reason.",
-                "reason",
-                &v.fallbacks,
-            ),
+            ("foresight_breaker_transitions", "Breaker transitions by target state.", "to", &v.breaker_transitions),
+            ("foresight_decisions", "Decision cycles by whose decision stood.", "source", &v.decisions),
+            ("foresight_fallbacks", "Cycles decided by the baseline, by reason.", "reason", &v.fallbacks),
         ] {
             let mut family = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
             for (value, &count) in map {
-                ConstCounter::new(count)
-                    .encode(family.encode_family(&[(label, value.as_str())])?)?;
+                ConstCounter::new(count).encode(family.encode_family(&[(label, value.as_str())])?)?;
             }
         }
         for (name, help, h) in [
-            (
-                "foresight_cycle_latency_seconds",
-                "Time to decide one cycle.",
-                &v.cycle_latency,
-            ),
-            (
-                "foresight_prediction_error_seconds",
-                "Absolute runtime prediction error of finished jobs.",
-                &v.prediction_error,
-            ),
+            ("foresight_cycle_latency_seconds", "Time to decide one cycle.", &v.cycle_latency),
+            ("foresight_prediction_error_seconds", "Absolute runtime prediction error of finished jobs.", &v.prediction_error),
         ] {
             one(&mut enc, name, help, &h.0)?;
         }
@@ -296,12 +214,7 @@ impl Collector for Collect {
 }
 
 /// Encodes one unlabelled metric under its descriptor.
-fn one(
-    enc: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    metric: &impl EncodeMetric,
-) -> Result<(), std::fmt::Error> {
+fn one(enc: &mut DescriptorEncoder, name: &str, help: &str, metric: &impl EncodeMetric) -> Result<(), std::fmt::Error> {
     metric.encode(enc.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 

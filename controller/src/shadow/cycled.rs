@@ -82,17 +82,11 @@ pub struct Cycled<'a> {
 impl Cycled<'_> {
     /// All of them as log bodies (the cycle converted), in order.
     pub fn bodies(&self) -> Vec<Body> {
-        std::iter::once(Body::Cycle(self.record.to_record()))
-            .chain(self.then.iter().cloned())
-            .collect()
+        std::iter::once(Body::Cycle(self.record.to_record())).chain(self.then.iter().cloned()).collect()
     }
 
     /// Appends all of them to `writer`, each stamped by `ts`; returns how many.
-    pub fn write(
-        self,
-        writer: &mut LogWriter,
-        mut ts: impl FnMut() -> f64,
-    ) -> Result<usize, LogError> {
+    pub fn write(self, writer: &mut LogWriter, mut ts: impl FnMut() -> f64) -> Result<usize, LogError> {
         writer.append_cycle(ts(), self.record)?;
         let n = 1 + self.then.len();
         for body in self.then {
@@ -131,3 +125,4 @@ pub(super) fn started_keys(d: &Decision) -> Vec<JobKey> {
     keys.dedup();
     keys
 }
+

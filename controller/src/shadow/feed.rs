@@ -74,21 +74,10 @@ impl Fed {
     pub fn as_input(&self) -> Input<'_> {
         match self {
             Fed::Submitted { info, record } | Fed::Restored { info, record, .. } => {
-                Input::Submitted {
-                    job: *info,
-                    record: Some(record),
-                }
+                Input::Submitted { job: *info, record: Some(record) }
             }
-            Fed::Started { key, at, nodes } => Input::Started {
-                key: *key,
-                at: *at,
-                alloc: Alloc::Nodes(nodes.clone()),
-            },
-            Fed::Ended { key, at, record } => Input::Ended {
-                key: *key,
-                at: *at,
-                record: Some(record),
-            },
+            Fed::Started { key, at, nodes } => Input::Started { key: *key, at: *at, alloc: Alloc::Nodes(nodes.clone()) },
+            Fed::Ended { key, at, record } => Input::Ended { key: *key, at: *at, record: Some(record) },
             Fed::Withdrawn { key } => Input::Withdrawn { key: *key },
             Fed::NodeDown(node) => Input::NodeDown { node: *node },
             Fed::NodeUp(node) => Input::NodeUp { node: *node },
@@ -98,19 +87,8 @@ impl Fed {
     /// Applies it to `rt` at `now`; returns the estimate a submission got.
     /// With `restore`, a restored job keeps its logged estimate (the
     /// candidate's); else it is predicted (the baseline's).
-    pub fn apply<P: Policy, R: Predictor>(
-        &self,
-        rt: &mut Runtime<P, R>,
-        now: f64,
-        restore: bool,
-    ) -> Result<Option<f64>, StateError> {
-        if let (
-            Fed::Restored {
-                info, estimate_s, ..
-            },
-            true,
-        ) = (self, restore)
-        {
+    pub fn apply<P: Policy, R: Predictor>(&self, rt: &mut Runtime<P, R>, now: f64, restore: bool) -> Result<Option<f64>, StateError> {
+        if let (Fed::Restored { info, estimate_s, .. }, true) = (self, restore) {
             return rt.submit_estimated(*info, *estimate_s).map(Some);
         }
         let clock = || now;
@@ -123,21 +101,12 @@ impl Fed {
 
 /// Where each node name sits, in the tracker's node order.
 pub fn node_index(tracker: &Tracker) -> HashMap<String, u32> {
-    tracker
-        .nodes()
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.spec.name.clone(), i as u32))
-        .collect()
+    tracker.nodes().iter().enumerate().map(|(i, n)| (n.spec.name.clone(), i as u32)).collect()
 }
 
 /// The nodes a job runs or ran on, as indices.
 fn nodes_of(t: &Tracked, index: &HashMap<String, u32>) -> Vec<u32> {
-    t.view
-        .nodes
-        .iter()
-        .filter_map(|n| index.get(n.as_str()).copied())
-        .collect()
+    t.view.nodes.iter().filter_map(|n| index.get(n.as_str()).copied()).collect()
 }
 
 /// The inputs that bring a runtime from the last observation to this one:
@@ -151,39 +120,19 @@ pub fn inputs(
     restored: &HashMap<JobKey, f64>,
     now: f64,
 ) -> Vec<Fed> {
-    let mut out: Vec<Fed> = diff
-        .usable
-        .iter()
-        .map(|&(n, up)| if up { Fed::NodeUp(n) } else { Fed::NodeDown(n) })
-        .collect();
+    let mut out: Vec<Fed> = diff.usable.iter().map(|&(n, up)| if up { Fed::NodeUp(n) } else { Fed::NodeDown(n) }).collect();
     // (time, rank, key, input): rank orders one instant as the simulator does
     let mut timed: Vec<(f64, u8, JobKey, Fed)> = Vec::new();
     let submit = |t: &Tracked, timed: &mut Vec<(f64, u8, JobKey, Fed)>| {
         let fed = match restored.get(&t.info.key) {
-            Some(&estimate_s) => Fed::Restored {
-                info: t.info,
-                record: t.view.job.clone(),
-                estimate_s,
-            },
-            None => Fed::Submitted {
-                info: t.info,
-                record: t.view.job.clone(),
-            },
+            Some(&estimate_s) => Fed::Restored { info: t.info, record: t.view.job.clone(), estimate_s },
+            None => Fed::Submitted { info: t.info, record: t.view.job.clone() },
         };
         timed.push((t.info.submit_s, 0, t.info.key, fed));
     };
     let start = |t: &Tracked, timed: &mut Vec<(f64, u8, JobKey, Fed)>| {
         let at = t.view.job.start_s.unwrap_or(now);
-        timed.push((
-            at,
-            2,
-            t.info.key,
-            Fed::Started {
-                key: t.info.key,
-                at,
-                nodes: nodes_of(t, index),
-            },
-        ));
+        timed.push((at, 2, t.info.key, Fed::Started { key: t.info.key, at, nodes: nodes_of(t, index) }));
         at
     };
     let new: std::collections::HashSet<JobKey> = diff.new_jobs.iter().copied().collect();
@@ -194,13 +143,9 @@ pub fn inputs(
             start(t, &mut timed);
         }
     }
-    let started: std::collections::HashSet<&str> =
-        diff.started.iter().map(|p| p.job_id.as_str()).collect();
+    let started: std::collections::HashSet<&str> = diff.started.iter().map(|p| p.job_id.as_str()).collect();
     for p in &diff.started {
-        if let Some(t) = tracker
-            .by_id(&p.job_id)
-            .filter(|t| !new.contains(&t.info.key))
-        {
+        if let Some(t) = tracker.by_id(&p.job_id).filter(|t| !new.contains(&t.info.key)) {
             start(t, &mut timed);
         }
     }
@@ -209,8 +154,7 @@ pub fn inputs(
             submit(t, &mut timed);
         }
         // a job the runtime never saw start: it starts now, then ends
-        let start_at = if new.contains(&t.info.key) || started.contains(t.view.job.job_id.as_str())
-        {
+        let start_at = if new.contains(&t.info.key) || started.contains(t.view.job.job_id.as_str()) {
             start(t, &mut timed)
         } else {
             t.view.job.start_s.unwrap_or(now)
@@ -219,26 +163,12 @@ pub fn inputs(
         // a job that ran for no time ends after the start that the same
         // instant's decision made
         let rank = if at == start_at { 3 } else { 1 };
-        timed.push((
-            at,
-            rank,
-            t.info.key,
-            Fed::Ended {
-                key: t.info.key,
-                at,
-                record: t.view.job.clone(),
-            },
-        ));
+        timed.push((at, rank, t.info.key, Fed::Ended { key: t.info.key, at, record: t.view.job.clone() }));
     }
     timed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     out.extend(timed.into_iter().map(|(_, _, _, f)| f));
     // a job seen for the first time already gone was never in the runtime
-    out.extend(
-        diff.withdrawn
-            .iter()
-            .filter(|k| !new.contains(k))
-            .map(|&key| Fed::Withdrawn { key }),
-    );
+    out.extend(diff.withdrawn.iter().filter(|k| !new.contains(k)).map(|&key| Fed::Withdrawn { key }));
     out
 }
 
@@ -247,47 +177,18 @@ pub fn inputs(
 /// failed): the nodes that are down, every live job queued in key order
 /// (with `estimate` where one was made before, else to be predicted), and
 /// the running ones started on their nodes in order of start.
-pub fn snapshot(
-    tracker: &Tracker,
-    index: &HashMap<String, u32>,
-    estimate: impl Fn(&Tracked) -> Option<f64>,
-    now: f64,
-) -> Vec<Fed> {
-    let mut out: Vec<Fed> = tracker
-        .nodes()
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| !n.usable)
-        .map(|(i, _)| Fed::NodeDown(i as u32))
-        .collect();
+pub fn snapshot(tracker: &Tracker, index: &HashMap<String, u32>, estimate: impl Fn(&Tracked) -> Option<f64>, now: f64) -> Vec<Fed> {
+    let mut out: Vec<Fed> = tracker.nodes().iter().enumerate().filter(|(_, n)| !n.usable).map(|(i, _)| Fed::NodeDown(i as u32)).collect();
     for t in tracker.live() {
         out.push(match estimate(t) {
-            Some(estimate_s) => Fed::Restored {
-                info: t.info,
-                record: t.view.job.clone(),
-                estimate_s,
-            },
-            None => Fed::Submitted {
-                info: t.info,
-                record: t.view.job.clone(),
-            },
+            Some(estimate_s) => Fed::Restored { info: t.info, record: t.view.job.clone(), estimate_s },
+            None => Fed::Submitted { info: t.info, record: t.view.job.clone() },
         });
     }
-    let mut running: Vec<&Tracked> = tracker
-        .live()
-        .filter(|t| t.view.phase == Phase::Running)
-        .collect();
+    let mut running: Vec<&Tracked> = tracker.live().filter(|t| t.view.phase == Phase::Running).collect();
     let start = |t: &Tracked| t.view.job.start_s.unwrap_or(now);
-    running.sort_by(|a, b| {
-        start(a)
-            .total_cmp(&start(b))
-            .then(a.info.key.cmp(&b.info.key))
-    });
-    out.extend(running.into_iter().map(|t| Fed::Started {
-        key: t.info.key,
-        at: start(t),
-        nodes: nodes_of(t, index),
-    }));
+    running.sort_by(|a, b| start(a).total_cmp(&start(b)).then(a.info.key.cmp(&b.info.key)));
+    out.extend(running.into_iter().map(|t| Fed::Started { key: t.info.key, at: start(t), nodes: nodes_of(t, index) }));
     out
 }
 

@@ -42,9 +42,7 @@ fn id_hash(bytes: &[u8]) -> u64 {
 /// A hash of what makes a job's view a change for the tracker.
 fn state_hash(jv: &JobView) -> u64 {
     let mut h = Fold::default().build_hasher();
-    h.write_u64(
-        jv.phase as u64 | u64::from(jv.held) << 8 | u64::from(jv.job.start_s.is_some()) << 16,
-    );
+    h.write_u64(jv.phase as u64 | u64::from(jv.held) << 8 | u64::from(jv.job.start_s.is_some()) << 16);
     h.write_u64(jv.job.start_s.unwrap_or(0.0).to_bits());
     for n in &jv.nodes {
         // foldhash folds each write's length in: names cannot run together
@@ -57,9 +55,7 @@ fn state_hash(jv: &JobView) -> u64 {
 /// leading zero (or is `0`): the one id of that number.
 fn canonical_number(id: &str) -> Option<u32> {
     let digits = id.bytes().all(|b| b.is_ascii_digit());
-    (digits && !id.is_empty() && (id == "0" || !id.starts_with('0')))
-        .then(|| id.parse().ok())
-        .flatten()
+    (digits && !id.is_empty() && (id == "0" || !id.starts_with('0'))).then(|| id.parse().ok()).flatten()
 }
 
 /// One job the controller follows, from its first sighting to its end.
@@ -123,10 +119,7 @@ pub struct Tracker {
 impl Tracker {
     /// An empty tracker.
     pub fn new() -> Self {
-        Self {
-            next_synthetic: 1 << 31,
-            ..Self::default()
-        }
+        Self { next_synthetic: 1 << 31, ..Self::default() }
     }
 
     /// Marks jobs as already reported (from a resumed log): they are not
@@ -179,10 +172,7 @@ impl Tracker {
     /// Ids of live jobs the view no longer shows: to be looked up.
     pub fn vanished(&self, view: &ClusterView) -> Vec<String> {
         let seen: HashSet<&str> = view.jobs.iter().map(|j| j.job.job_id.as_str()).collect();
-        self.live()
-            .map(|t| t.view.job.job_id.clone())
-            .filter(|id| !seen.contains(id.as_str()))
-            .collect()
+        self.live().map(|t| t.view.job.job_id.clone()).filter(|id| !seen.contains(id.as_str())).collect()
     }
 
     /// The handle of a new job: its number when the id is a number written
@@ -208,25 +198,14 @@ impl Tracker {
     pub fn apply(&mut self, view: &ClusterView) -> Diff {
         let mut diff = Diff::default();
         if self.nodes != view.nodes {
-            diff.reshaped = self.nodes.len() != view.nodes.len()
-                || self
-                    .nodes
-                    .iter()
-                    .zip(&view.nodes)
-                    .any(|(a, b)| a.spec != b.spec);
+            diff.reshaped =
+                self.nodes.len() != view.nodes.len() || self.nodes.iter().zip(&view.nodes).any(|(a, b)| a.spec != b.spec);
             if !diff.reshaped {
-                let flips = self
-                    .nodes
-                    .iter()
-                    .zip(&view.nodes)
-                    .enumerate()
-                    .filter(|(_, (a, b))| a.usable != b.usable);
+                let flips = self.nodes.iter().zip(&view.nodes).enumerate().filter(|(_, (a, b))| a.usable != b.usable);
                 diff.usable = flips.map(|(i, (_, b))| (i as u32, b.usable)).collect();
             }
             self.nodes = view.nodes.clone();
-            self.cluster = Cluster {
-                nodes: view.nodes.iter().map(|n| n.spec.clone()).collect(),
-            };
+            self.cluster = Cluster { nodes: view.nodes.iter().map(|n| n.spec.clone()).collect() };
         }
         self.generation += 1;
         let g = self.generation;
@@ -241,9 +220,7 @@ impl Tracker {
         let mut missed: Vec<JobKey> = Vec::new();
         for jv in &view.jobs {
             let id = id_hash(jv.job.job_id.as_bytes());
-            let ahead = prev
-                .get(next..(next + LOOK_AHEAD).min(prev.len()))
-                .unwrap_or(&[]);
+            let ahead = prev.get(next..(next + LOOK_AHEAD).min(prev.len())).unwrap_or(&[]);
             let mut state = None;
             if let Some(r) = ahead.iter().position(|p| p.id == id) {
                 missed.extend(ahead[..r].iter().filter_map(|p| p.key));
@@ -251,11 +228,7 @@ impl Tracker {
                 next += r + 1;
                 let st = state_hash(jv);
                 if p.key.is_some() && p.state == st {
-                    shown.push(Shown {
-                        id,
-                        state: st,
-                        key: p.key,
-                    });
+                    shown.push(Shown { id, state: st, key: p.key });
                     continue;
                 }
                 state = Some(st);
@@ -263,49 +236,26 @@ impl Tracker {
             let state = state.unwrap_or_else(|| state_hash(jv));
             let id_str = jv.job.job_id.as_str();
             // an unchanged job costs two look-ups, not a copy
-            if let Some((&key, t)) = self
-                .ids
-                .get_key_value(id_str)
-                .and_then(|(_, k)| Some((k, self.live.get_mut(k)?)))
-            {
+            if let Some((&key, t)) = self.ids.get_key_value(id_str).and_then(|(_, k)| Some((k, self.live.get_mut(k)?))) {
                 t.seen_in = g;
                 let v = &t.view;
-                if v.phase == jv.phase
-                    && v.nodes == jv.nodes
-                    && v.job.start_s == jv.job.start_s
-                    && v.held == jv.held
-                {
-                    shown.push(Shown {
-                        id,
-                        state,
-                        key: Some(key),
-                    });
+                if v.phase == jv.phase && v.nodes == jv.nodes && v.job.start_s == jv.job.start_s && v.held == jv.held {
+                    shown.push(Shown { id, state, key: Some(key) });
                     continue;
                 }
             } else if let Some(seen) = self.done.get_mut(id_str) {
                 *seen = g;
-                shown.push(Shown {
-                    id,
-                    state,
-                    key: None,
-                });
+                shown.push(Shown { id, state, key: None });
                 continue;
             }
             self.step(jv.clone(), &mut diff);
-            let key = self
-                .ids
-                .get(id_str)
-                .copied()
-                .filter(|k| self.live.contains_key(k));
+            let key = self.ids.get(id_str).copied().filter(|k| self.live.contains_key(k));
             shown.push(Shown { id, state, key });
         }
         missed.extend(prev.get(next..).unwrap_or(&[]).iter().filter_map(|p| p.key));
         // missed and not seen elsewhere: gone (a job the view showed twice
         // may have been passed over at one place and missed at the other)
-        let mut gone: Vec<JobKey> = missed
-            .into_iter()
-            .filter(|k| self.live.get(k).is_some_and(|t| t.seen_in != g))
-            .collect();
+        let mut gone: Vec<JobKey> = missed.into_iter().filter(|k| self.live.get(k).is_some_and(|t| t.seen_in != g)).collect();
         if !gone.is_empty() {
             let passed: HashSet<JobKey> = shown.iter().filter_map(|s| s.key).collect();
             gone.retain(|k| !passed.contains(k));
@@ -334,10 +284,7 @@ impl Tracker {
             None => {
                 let key = self.key_for(&id);
                 let info = self.info_of(key, &jv.job);
-                let pending = JobView {
-                    phase: Phase::Pending,
-                    ..jv.clone()
-                };
+                let pending = JobView { phase: Phase::Pending, ..jv.clone() };
                 let t = Tracked {
                     view: pending,
                     info,
@@ -353,10 +300,7 @@ impl Tracker {
                     self.order.insert(at, key);
                 }
                 diff.new_jobs.push(key);
-                diff.changes.push(Change {
-                    job_id: id.clone(),
-                    what: ChangeKind::Submitted,
-                });
+                diff.changes.push(Change { job_id: id.clone(), what: ChangeKind::Submitted });
                 key
             }
         };
@@ -364,26 +308,13 @@ impl Tracker {
         let before = t.view.phase;
         let ran = jv.phase == Phase::Running || jv.job.start_s.is_some();
         if before == Phase::Pending && ran && jv.phase != Phase::Pending {
-            diff.changes.push(Change {
-                job_id: id.clone(),
-                what: ChangeKind::Started,
-            });
-            diff.started.push(Placement {
-                job_id: id.clone(),
-                nodes: jv.nodes.clone(),
-            });
+            diff.changes.push(Change { job_id: id.clone(), what: ChangeKind::Started });
+            diff.started.push(Placement { job_id: id.clone(), nodes: jv.nodes.clone() });
         }
         t.view = jv;
         if t.view.phase == Phase::Finished {
-            let what = if ran {
-                ChangeKind::Finished
-            } else {
-                ChangeKind::Withdrawn
-            };
-            diff.changes.push(Change {
-                job_id: id.clone(),
-                what,
-            });
+            let what = if ran { ChangeKind::Finished } else { ChangeKind::Withdrawn };
+            diff.changes.push(Change { job_id: id.clone(), what });
             let t = self.live.remove(&key).expect("tracked");
             if let Ok(at) = self.order.binary_search(&key) {
                 self.order.remove(at);

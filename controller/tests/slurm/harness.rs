@@ -23,15 +23,11 @@ fn scripts() -> PathBuf {
 }
 
 fn on_path(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// Holds the Slurm lock for one test. Nodes are idle when it is handed out.
@@ -43,9 +39,7 @@ pub struct Slurm {
 /// "skipped: ..." when this machine cannot run it and CI did not ask for it.
 pub fn slurm_or_skip() -> Option<Slurm> {
     let lock = SLURM.lock().unwrap_or_else(|e| e.into_inner());
-    let missing = ["slurmctld", "slurmd", "sbatch", "squeue", "munged"]
-        .into_iter()
-        .find(|b| !on_path(b) && !Path::new("/usr/sbin").join(b).exists());
+    let missing = ["slurmctld", "slurmd", "sbatch", "squeue", "munged"].into_iter().find(|b| !on_path(b) && !Path::new("/usr/sbin").join(b).exists());
     let why = if !is_root() {
         Some("the Slurm tests start daemons and must run as root".to_string())
     } else {
@@ -63,11 +57,7 @@ pub fn slurm_or_skip() -> Option<Slurm> {
         .env("FS_SLURM_REST", "1")
         .output()
         .expect("run scripts/slurm-up.sh");
-    assert!(
-        out.status.success(),
-        "slurm-up.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "slurm-up.sh failed: {}", String::from_utf8_lossy(&out.stderr));
     cancel_all();
     Some(Slurm { _lock: lock })
 }
@@ -77,13 +67,9 @@ pub const REST_SOCKET: &str = "/run/slurm/slurmrestd.sock";
 
 /// Cancels every job and waits until nothing runs.
 pub fn cancel_all() {
-    let _ = Command::new("scancel")
-        .args(["--full", "--user=root"])
-        .status();
+    let _ = Command::new("scancel").args(["--full", "--user=root"]).status();
     for _ in 0..100 {
-        let out = Command::new("squeue")
-            .args(["-h", "-t", "PD,R,CG", "-o", "%i"])
-            .output();
+        let out = Command::new("squeue").args(["-h", "-t", "PD,R,CG", "-o", "%i"]).output();
         if out.is_ok_and(|o| o.status.success() && o.stdout.is_empty()) {
             return;
         }
@@ -95,18 +81,9 @@ pub fn cancel_all() {
 pub fn stop_slurmctld() {
     let pid = std::fs::read_to_string("/run/slurm/slurmctld.pid").expect("slurmctld pid file");
     let pid = pid.trim().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     for _ in 0..100 {
-        if !Path::new(&format!("/proc/{pid}")).exists()
-            || std::fs::read_to_string(format!("/proc/{pid}/status"))
-                .is_ok_and(|s| s.contains("zombie"))
-        {
+        if !Path::new(&format!("/proc/{pid}")).exists() || std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| s.contains("zombie")) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -116,16 +93,8 @@ pub fn stop_slurmctld() {
 
 /// Starts Slurm again after [`stop_slurmctld`].
 pub fn restart_slurm() {
-    let out = Command::new(scripts().join("slurm-up.sh"))
-        .env("FS_SLURM_INSTALL", "0")
-        .env("FS_SLURM_REST", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "slurm-up.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(scripts().join("slurm-up.sh")).env("FS_SLURM_INSTALL", "0").env("FS_SLURM_REST", "1").output().unwrap();
+    assert!(out.status.success(), "slurm-up.sh failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// One job to submit: when (seconds after the replay starts), how many
@@ -148,49 +117,22 @@ pub struct ReplayJob {
 /// compressed in time: arrivals `compress` times closer (the whole slice
 /// within `span_s`), runtimes mapped to 1..=`max_sleep_s` seconds, CPUs
 /// scaled from the SP2's 100 processors to `cluster_cpus`.
-pub fn kth_slice(
-    skip: usize,
-    count: usize,
-    span_s: f64,
-    max_sleep_s: u32,
-    cluster_cpus: u32,
-) -> Option<Vec<ReplayJob>> {
-    let path =
-        foresight_datasets::shared::dataset_or_skip("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz")?;
-    let read = foresight_datasets::read_trace(&path, &foresight_datasets::ReadOptions::default())
-        .expect("read KTH SP2");
-    let jobs: Vec<_> = read
-        .table
-        .jobs
-        .into_iter()
-        .filter(|j| j.runtime_s.is_some_and(|r| r > 0.0))
-        .skip(skip)
-        .take(count)
-        .collect();
+pub fn kth_slice(skip: usize, count: usize, span_s: f64, max_sleep_s: u32, cluster_cpus: u32) -> Option<Vec<ReplayJob>> {
+    let path = foresight_datasets::shared::dataset_or_skip("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz")?;
+    let read = foresight_datasets::read_trace(&path, &foresight_datasets::ReadOptions::default()).expect("read KTH SP2");
+    let jobs: Vec<_> = read.table.jobs.into_iter().filter(|j| j.runtime_s.is_some_and(|r| r > 0.0)).skip(skip).take(count).collect();
     assert_eq!(jobs.len(), count, "the trace has enough jobs");
     let t0 = jobs[0].submit_s;
     let span = (jobs.last().unwrap().submit_s - t0).max(1.0);
-    let max_run = jobs
-        .iter()
-        .filter_map(|j| j.runtime_s)
-        .fold(1.0f64, f64::max);
+    let max_run = jobs.iter().filter_map(|j| j.runtime_s).fold(1.0f64, f64::max);
     let procs = read.table.meta.capacity.cpus.unwrap_or(100).max(1);
     Some(
         jobs.iter()
             .map(|j| {
                 let run = j.runtime_s.unwrap();
-                let sleep =
-                    1 + ((run / max_run).sqrt() * f64::from(max_sleep_s - 1)).round() as u32;
-                let cpus = (j.req_cpus.unwrap_or(1) * cluster_cpus)
-                    .div_ceil(procs)
-                    .clamp(1, cluster_cpus);
-                ReplayJob {
-                    trace_id: j.job_id.clone(),
-                    at_s: (j.submit_s - t0) / span * span_s,
-                    cpus,
-                    sleep_s: sleep,
-                    limit_min: 2,
-                }
+                let sleep = 1 + ((run / max_run).sqrt() * f64::from(max_sleep_s - 1)).round() as u32;
+                let cpus = (j.req_cpus.unwrap_or(1) * cluster_cpus).div_ceil(procs).clamp(1, cluster_cpus);
+                ReplayJob { trace_id: j.job_id.clone(), at_s: (j.submit_s - t0) / span * span_s, cpus, sleep_s: sleep, limit_min: 2 }
             })
             .collect(),
     )
@@ -199,29 +141,15 @@ pub fn kth_slice(
 /// Submits one job; returns its Slurm id.
 pub fn submit(job: &ReplayJob) -> String {
     let out = Command::new("sbatch")
-        .args([
-            "--parsable",
-            "--chdir=/tmp",
-            "--output=/dev/null",
-            "--error=/dev/null",
-        ])
+        .args(["--parsable", "--chdir=/tmp", "--output=/dev/null", "--error=/dev/null"])
         .arg(format!("--job-name=kth-{}", job.trace_id))
         .arg(format!("--ntasks={}", job.cpus))
         .arg(format!("--time={}", job.limit_min))
         .arg(format!("--wrap=sleep {}", job.sleep_s))
         .output()
         .expect("run sbatch");
-    assert!(
-        out.status.success(),
-        "sbatch: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
+    assert!(out.status.success(), "sbatch: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap().to_string()
 }
 
 /// Submits the jobs at their offsets (blocking); returns their Slurm ids.
@@ -243,9 +171,7 @@ pub fn wait_done(ids: &[String], limit: Duration) {
     let start = std::time::Instant::now();
     let list = ids.join(",");
     while start.elapsed() < limit {
-        let out = Command::new("squeue")
-            .args(["-h", "-t", "PD,R,CG", "-o", "%i", &format!("--jobs={list}")])
-            .output();
+        let out = Command::new("squeue").args(["-h", "-t", "PD,R,CG", "-o", "%i", &format!("--jobs={list}")]).output();
         if out.is_ok_and(|o| o.status.success() && o.stdout.is_empty()) {
             return;
         }

@@ -19,21 +19,14 @@ use std::path::Path;
 use std::time::Duration;
 
 /// A shadow controller on the real Slurm, reading it through the commands.
-pub async fn shadow(
-    log_path: &Path,
-    model: ServedModel,
-    tune: impl FnOnce(&mut ShadowConfig),
-) -> ShadowHandle {
+pub async fn shadow(log_path: &Path, model: ServedModel, tune: impl FnOnce(&mut ShadowConfig)) -> ShadowHandle {
     let mut cfg = ShadowConfig::new("easy++", log_path);
     cfg.poll = Duration::from_millis(250);
     cfg.timer = Duration::from_secs(2);
     cfg.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
     tune(&mut cfg);
-    let adapter = SlurmAdapter::new(SlurmSource::Commands { bin_dir: None })
-        .with_timeout(Duration::from_secs(5));
-    controller::start(adapter, cfg, Some(model), false)
-        .await
-        .expect("start shadow mode")
+    let adapter = SlurmAdapter::new(SlurmSource::Commands { bin_dir: None }).with_timeout(Duration::from_secs(5));
+    controller::start(adapter, cfg, Some(model), false).await.expect("start shadow mode")
 }
 
 /// The EASY++ predictor as the candidate's model.
@@ -45,14 +38,7 @@ pub fn easy_pp() -> ServedModel {
 pub fn records(path: &Path) -> Vec<Record> {
     let scans = log::read_log(path).expect("read the decision log");
     for s in &scans {
-        assert!(
-            !matches!(
-                s.tail,
-                log::frame::Tail::Corrupt { .. } | log::frame::Tail::BadMagic
-            ),
-            "{:?}",
-            s.tail
-        );
+        assert!(!matches!(s.tail, log::frame::Tail::Corrupt { .. } | log::frame::Tail::BadMagic), "{:?}", s.tail);
     }
     scans.into_iter().flat_map(|s| s.records).collect()
 }
@@ -71,14 +57,5 @@ pub async fn until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 
 /// The cycle records of a log.
 pub fn cycles(records: &[Record]) -> Vec<&foresight_controller::log::CycleRecord> {
-    records
-        .iter()
-        .filter_map(|r| {
-            if let Body::Cycle(c) = &r.body {
-                Some(c)
-            } else {
-                None
-            }
-        })
-        .collect()
+    records.iter().filter_map(|r| if let Body::Cycle(c) = &r.body { Some(c) } else { None }).collect()
 }

@@ -61,13 +61,8 @@ impl Pass<'_> {
     fn try_start(&mut self, p: &PendingJob, backfilled: bool) -> bool {
         match self.tent.place(self.state, self.placement, &p.info.demand) {
             Some(slots) => {
-                self.started
-                    .push((self.now + p.estimate_s, p.info.demand.total));
-                self.decision.starts.push(Start {
-                    key: p.info.key,
-                    slots,
-                    backfilled,
-                });
+                self.started.push((self.now + p.estimate_s, p.info.demand.total));
+                self.decision.starts.push(Start { key: p.info.key, slots, backfilled });
                 true
             }
             None => false,
@@ -78,19 +73,11 @@ impl Pass<'_> {
     /// first that does not.
     pub fn head_of_queue(&mut self, order: &[u32]) -> Option<usize> {
         let pending = self.state.pending();
-        order
-            .iter()
-            .position(|&i| !self.try_start(&pending[i as usize], false))
+        order.iter().position(|&i| !self.try_start(&pending[i as usize], false))
     }
 
     /// EASY backfilling behind the blocked job at `order[head]`.
-    pub fn easy(
-        &mut self,
-        order: &[u32],
-        head: usize,
-        candidates: CandidateOrder,
-        keyed: &mut Vec<u128>,
-    ) {
+    pub fn easy(&mut self, order: &[u32], head: usize, candidates: CandidateOrder, keyed: &mut Vec<u128>) {
         let behind = &order[head + 1..];
         if candidates == CandidateOrder::ShortestFirst {
             // By (estimate, key), and the queue is in key order: by
@@ -128,13 +115,7 @@ impl Pass<'_> {
             }
             let (shadow, extra) = reservation.get_or_insert_with(|| {
                 self.started.sort_by(|a, b| a.0.total_cmp(&b.0));
-                easy_shadow(
-                    self.now,
-                    self.tent.free_total,
-                    self.state.running(),
-                    self.started,
-                    &need,
-                )
+                easy_shadow(self.now, self.tent.free_total, self.state.running(), self.started, &need)
             });
             let crosses = self.now + p.estimate_s > *shadow;
             if crosses && !total.fits_in(extra) {
@@ -149,11 +130,7 @@ impl Pass<'_> {
     /// Conservative backfilling over the whole queue.
     pub fn conservative(&mut self, order: &[u32], profile: &mut Profile) {
         let pending = self.state.pending();
-        profile.rebuild(
-            self.now,
-            self.tent.free_total,
-            releases(self.now, self.state.running(), &[]),
-        );
+        profile.rebuild(self.now, self.tent.free_total, releases(self.now, self.state.running(), &[]));
         let mut blocked = false;
         for &i in order {
             let p = &pending[i as usize];
@@ -209,14 +186,8 @@ fn releases<'a>(
     running: Running<'a>,
     started: &'a [(f64, Resources)],
 ) -> impl Iterator<Item = (f64, Resources)> + 'a {
-    let mut a = running
-        .iter()
-        .map(move |r| (r.expected_end_s.max(now), r.info.demand.total))
-        .peekable();
-    let mut b = started
-        .iter()
-        .map(move |&(t, r)| (t.max(now), r))
-        .peekable();
+    let mut a = running.iter().map(move |r| (r.expected_end_s.max(now), r.info.demand.total)).peekable();
+    let mut b = started.iter().map(move |&(t, r)| (t.max(now), r)).peekable();
     std::iter::from_fn(move || match (a.peek(), b.peek()) {
         (Some(x), Some(y)) => {
             if x.0 <= y.0 {

@@ -40,14 +40,7 @@ impl ComposedPolicy {
         candidates: CandidateOrder,
         placement: Placement,
     ) -> Self {
-        Self {
-            name: name.into(),
-            order,
-            backfill,
-            candidates,
-            placement,
-            scratch: Scratch::default(),
-        }
+        Self { name: name.into(), order, backfill, candidates, placement, scratch: Scratch::default() }
     }
 
     /// The queue order.
@@ -102,8 +95,7 @@ impl Policy for ComposedPolicy {
             s.identity.extend(s.identity.len() as u32..n as u32);
             &s.identity[..n]
         } else {
-            self.order
-                .order_into(state, now, &mut s.order_scratch, &mut s.order);
+            self.order.order_into(state, now, &mut s.order_scratch, &mut s.order);
             &s.order
         };
         s.tent.reset(state);

@@ -35,13 +35,7 @@ pub struct PriorityWeights {
 
 impl Default for PriorityWeights {
     fn default() -> Self {
-        Self {
-            age: 1000.0,
-            size: 1000.0,
-            fairshare: 10_000.0,
-            max_age_s: 7.0 * 86_400.0,
-            favor_small: false,
-        }
+        Self { age: 1000.0, size: 1000.0, fairshare: 10_000.0, max_age_s: 7.0 * 86_400.0, favor_small: false }
     }
 }
 
@@ -75,11 +69,7 @@ pub struct OrderScratch {
 /// mapped to an unsigned integer in total order, above the index.
 pub(crate) fn sort_key(score: f64, index: u32) -> u128 {
     let bits = score.to_bits();
-    let ordered = if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    };
+    let ordered = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
     (u128::from(ordered) << 32) | u128::from(index)
 }
 
@@ -92,13 +82,7 @@ impl QueueOrder {
 
     /// Writes into `out` the indices of `state.pending()` in this order
     /// (ties by arrival).
-    pub fn order_into(
-        &self,
-        state: &ClusterState,
-        now: f64,
-        scratch: &mut OrderScratch,
-        out: &mut Vec<u32>,
-    ) {
+    pub fn order_into(&self, state: &ClusterState, now: f64, scratch: &mut OrderScratch, out: &mut Vec<u32>) {
         out.clear();
         let pending = state.pending();
         if let QueueOrder::Fcfs = self {
@@ -131,23 +115,21 @@ impl QueueOrder {
             *factors[id].get_or_insert_with(|| fair_share_factor(state, now, by, running, p))
         };
         scratch.keyed.clear();
-        scratch
-            .keyed
-            .extend(pending.iter().enumerate().map(|(i, p)| {
-                let score = match self {
-                    QueueOrder::Fcfs => 0.0,
-                    QueueOrder::ShortestFirst => p.estimate_s,
-                    QueueOrder::Qssf => p.estimate_s * f64::from(p.info.demand.size()),
-                    QueueOrder::Priority(w) => {
-                        let age = ((now - p.info.submit_s) / w.max_age_s).clamp(0.0, 1.0);
-                        let share = p.info.demand.dominant_share(&state.up_total()).min(1.0);
-                        let size = if w.favor_small { 1.0 - share } else { share };
-                        -(w.age * age + w.size * size + w.fairshare * factor(p, ShareBy::User))
-                    }
-                    QueueOrder::FairShare(by) => -factor(p, *by),
-                };
-                sort_key(score, i as u32)
-            }));
+        scratch.keyed.extend(pending.iter().enumerate().map(|(i, p)| {
+            let score = match self {
+                QueueOrder::Fcfs => 0.0,
+                QueueOrder::ShortestFirst => p.estimate_s,
+                QueueOrder::Qssf => p.estimate_s * f64::from(p.info.demand.size()),
+                QueueOrder::Priority(w) => {
+                    let age = ((now - p.info.submit_s) / w.max_age_s).clamp(0.0, 1.0);
+                    let share = p.info.demand.dominant_share(&state.up_total()).min(1.0);
+                    let size = if w.favor_small { 1.0 - share } else { share };
+                    -(w.age * age + w.size * size + w.fairshare * factor(p, ShareBy::User))
+                }
+                QueueOrder::FairShare(by) => -factor(p, *by),
+            };
+            sort_key(score, i as u32)
+        }));
         // keys are unique (the index is part of them): an unstable sort
         // gives the one order
         scratch.keyed.sort_unstable();
@@ -172,26 +154,12 @@ fn running_usage(state: &ClusterState, now: f64, by: ShareBy, out: &mut Vec<f64>
 }
 
 /// The classic fair-share factor `2^(-U/S)` of a pending job's user or group.
-fn fair_share_factor(
-    state: &ClusterState,
-    now: f64,
-    by: ShareBy,
-    running: (&[f64], f64),
-    p: &PendingJob,
-) -> f64 {
+fn fair_share_factor(state: &ClusterState, now: f64, by: ShareBy, running: (&[f64], f64), p: &PendingJob) -> f64 {
     let (running, running_total) = running;
     let ledger = state.usage();
     let (id, decayed, members) = match by {
-        ShareBy::User => (
-            p.info.user,
-            ledger.user_usage(p.info.user, now),
-            ledger.users(),
-        ),
-        ShareBy::Group => (
-            p.info.group,
-            ledger.group_usage(p.info.group, now),
-            ledger.groups(),
-        ),
+        ShareBy::User => (p.info.user, ledger.user_usage(p.info.user, now), ledger.users()),
+        ShareBy::Group => (p.info.group, ledger.group_usage(p.info.group, now), ledger.groups()),
     };
     let total = ledger.total_usage(now) + running_total;
     if total <= 0.0 || members == 0 {
@@ -208,25 +176,11 @@ mod tests {
 
     #[test]
     fn sort_keys_order_as_total_cmp_then_index() {
-        let xs = [
-            f64::NEG_INFINITY,
-            -3.5,
-            -0.0,
-            0.0,
-            1e-300,
-            2.0,
-            f64::INFINITY,
-            f64::NAN,
-            -f64::NAN,
-        ];
+        let xs = [f64::NEG_INFINITY, -3.5, -0.0, 0.0, 1e-300, 2.0, f64::INFINITY, f64::NAN, -f64::NAN];
         for (i, a) in xs.iter().enumerate() {
             for (j, b) in xs.iter().enumerate() {
                 let want = a.total_cmp(b).then(i.cmp(&j));
-                assert_eq!(
-                    sort_key(*a, i as u32).cmp(&sort_key(*b, j as u32)),
-                    want,
-                    "{a} {b}"
-                );
+                assert_eq!(sort_key(*a, i as u32).cmp(&sort_key(*b, j as u32)), want, "{a} {b}");
             }
         }
     }

@@ -104,11 +104,7 @@ impl Tentative {
 
     /// Entry `i` of the free index in this decision.
     fn entry(&self, state: &ClusterState, i: usize) -> Resources {
-        if self.index_stamp[i] == self.generation {
-            self.index[i]
-        } else {
-            state.free_index().entry(i)
-        }
+        if self.index_stamp[i] == self.generation { self.index[i] } else { state.free_index().entry(i) }
     }
 
     fn set_entry(&mut self, i: usize, r: Resources) {
@@ -145,36 +141,25 @@ impl Tentative {
             // fits on any node that is up, even one with no room left (a
             // node that is down holds nothing, not even an empty share)
             let nodes = state.nodes();
-            return (from as usize..nodes.len())
-                .find(|&k| nodes[k].up)
-                .map(|k| k as u32);
+            return (from as usize..nodes.len()).find(|&k| nodes[k].up).map(|k| k as u32);
         }
         let idx = state.free_index();
         if !idx.enabled() {
-            return SetBits::from(&self.room, from as usize)
-                .find(|&k| need.fits_in(&self.free(state, k)));
+            return SetBits::from(&self.room, from as usize).find(|&k| need.fits_in(&self.free(state, k)));
         }
-        first_fit(idx.width(), idx.nodes(), from as usize, need, &|i| {
-            self.entry(state, i)
-        })
+        first_fit(idx.width(), idx.nodes(), from as usize, need, &|i| self.entry(state, i))
     }
 
     /// Places `demand` now, takes the room and returns the slots, or `None`
     /// (and takes nothing) when it does not fit.
-    pub fn place(
-        &mut self,
-        state: &ClusterState,
-        how: Placement,
-        demand: &Demand,
-    ) -> Option<Vec<Slot>> {
+    pub fn place(&mut self, state: &ClusterState, how: Placement, demand: &Demand) -> Option<Vec<Slot>> {
         if !demand.total.fits_in(&self.free_total) {
             return None;
         }
         if how == Placement::BestFit {
             let mut by_room = std::mem::take(&mut self.by_room);
             by_room.clear();
-            by_room
-                .extend((0..self.stamp.len() as u32).filter(|&i| !self.free(state, i).is_zero()));
+            by_room.extend((0..self.stamp.len() as u32).filter(|&i| !self.free(state, i).is_zero()));
             by_room.sort_by_key(|&i| {
                 let r = self.free(state, i);
                 (r.gpus, r.cpus, r.mem_mb, i)
@@ -184,14 +169,9 @@ impl Tentative {
         let mut slots = self.pool.pop().unwrap_or_default();
         let placed = if demand.nodes > 0 {
             self.exact_nodes(state, how, demand, &mut slots)
-        } else if demand.total.fits_in(&state.largest_node())
-            && self.single_node(state, how, demand, &mut slots)
-        {
+        } else if demand.total.fits_in(&state.largest_node()) && self.single_node(state, how, demand, &mut slots) {
             true
-        } else if how == Placement::FirstFit
-            && !state.free_index().enabled()
-            && cpus_only(&demand.total)
-        {
+        } else if how == Placement::FirstFit && !state.free_index().enabled() && cpus_only(&demand.total) {
             // takes the room itself
             if self.spread_cpus(state, demand.total.cpus, &mut slots) {
                 return Some(slots);
@@ -221,37 +201,15 @@ impl Tentative {
     // whether the job was placed; when not, the caller discards what they
     // wrote.
 
-    fn single_node(
-        &self,
-        state: &ClusterState,
-        how: Placement,
-        demand: &Demand,
-        slots: &mut Vec<Slot>,
-    ) -> bool {
+    fn single_node(&self, state: &ClusterState, how: Placement, demand: &Demand, slots: &mut Vec<Slot>) -> bool {
         let node = match how {
             Placement::FirstFit => self.first_fit(state, 0, &demand.total),
-            Placement::BestFit => self
-                .by_room
-                .iter()
-                .copied()
-                .find(|&i| demand.total.fits_in(&self.free(state, i))),
+            Placement::BestFit => self.by_room.iter().copied().find(|&i| demand.total.fits_in(&self.free(state, i))),
         };
-        node.map(|node| {
-            slots.push(Slot {
-                node,
-                res: demand.total,
-            })
-        })
-        .is_some()
+        node.map(|node| slots.push(Slot { node, res: demand.total })).is_some()
     }
 
-    fn exact_nodes(
-        &self,
-        state: &ClusterState,
-        how: Placement,
-        demand: &Demand,
-        slots: &mut Vec<Slot>,
-    ) -> bool {
+    fn exact_nodes(&self, state: &ClusterState, how: Placement, demand: &Demand, slots: &mut Vec<Slot>) -> bool {
         let n = demand.nodes;
         slots.reserve(n as usize);
         if how == Placement::FirstFit {
@@ -259,9 +217,7 @@ impl Tentative {
             while (slots.len() as u32) < n {
                 let k = slots.len() as u32;
                 let res = share(&demand.total, k, k + 1, n);
-                let Some(node) = self.first_fit(state, from, &res) else {
-                    return false;
-                };
+                let Some(node) = self.first_fit(state, from, &res) else { return false };
                 slots.push(Slot { node, res });
                 from = node + 1;
             }
@@ -280,39 +236,15 @@ impl Tentative {
         false
     }
 
-    fn spread(
-        &self,
-        state: &ClusterState,
-        how: Placement,
-        demand: &Demand,
-        slots: &mut Vec<Slot>,
-    ) -> bool {
+    fn spread(&self, state: &ClusterState, how: Placement, demand: &Demand, slots: &mut Vec<Slot>) -> bool {
         let units = demand.size().max(1);
         let t = &demand.total;
-        let per_unit = Resources::new(
-            t.cpus.div_ceil(units),
-            t.gpus.div_ceil(units),
-            t.mem_mb.div_ceil(units.into()),
-        );
+        let per_unit = Resources::new(t.cpus.div_ceil(units), t.gpus.div_ceil(units), t.mem_mb.div_ceil(units.into()));
         match how {
-            Placement::BestFit => self.spread_over(
-                state,
-                self.by_room.iter().copied(),
-                t,
-                units,
-                &per_unit,
-                slots,
-            ),
+            Placement::BestFit => self.spread_over(state, self.by_room.iter().copied(), t, units, &per_unit, slots),
             Placement::FirstFit if !state.free_index().enabled() && !per_unit.is_zero() => {
                 // a node without room holds no unit: the set bits, in order
-                self.spread_over(
-                    state,
-                    SetBits::from(&self.room, 0),
-                    t,
-                    units,
-                    &per_unit,
-                    slots,
-                )
+                self.spread_over(state, SetBits::from(&self.room, 0), t, units, &per_unit, slots)
             }
             Placement::FirstFit => {
                 // the nodes a scan would skip hold no unit
@@ -361,10 +293,7 @@ impl Tentative {
                 if free.is_zero() {
                     self.room[w] &= !(1u64 << bit);
                 }
-                slots.push(Slot {
-                    node: k,
-                    res: Resources::new(take, 0, 0),
-                });
+                slots.push(Slot { node: k, res: Resources::new(take, 0, 0) });
                 left -= take;
                 if left == 0 {
                     break 'words;
@@ -400,10 +329,7 @@ impl Tentative {
             if fit == 0 {
                 continue;
             }
-            slots.push(Slot {
-                node,
-                res: share(total, done, done + fit, units),
-            });
+            slots.push(Slot { node, res: share(total, done, done + fit, units) });
             done += fit;
             if done == units {
                 return true;

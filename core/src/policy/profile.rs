@@ -15,12 +15,7 @@ impl Profile {
     /// Rebuilds the profile: `free_now` from `now`, plus each release
     /// `(time, resources)` from its time on. Releases must come in time
     /// order; those before `now` count as at `now`.
-    pub fn rebuild(
-        &mut self,
-        now: f64,
-        free_now: Resources,
-        releases: impl IntoIterator<Item = (f64, Resources)>,
-    ) {
+    pub fn rebuild(&mut self, now: f64, free_now: Resources, releases: impl IntoIterator<Item = (f64, Resources)>) {
         self.points.clear();
         self.points.push((now, free_now));
         for (t, r) in releases {
@@ -69,11 +64,7 @@ impl Profile {
     pub fn reserve(&mut self, start: f64, dur: f64, need: &Resources) {
         let from = self.split_at(start);
         let end = start + dur;
-        let to = if end.is_finite() {
-            self.split_at(end)
-        } else {
-            self.points.len()
-        };
+        let to = if end.is_finite() { self.split_at(end) } else { self.points.len() };
         for p in &mut self.points[from..to] {
             p.1 = p.1.saturating_sub(need);
         }
@@ -86,11 +77,7 @@ impl Profile {
         if pos < self.points.len() && self.points[pos].0 == t {
             return pos;
         }
-        let free = if pos == 0 {
-            Resources::default()
-        } else {
-            self.points[pos - 1].1
-        };
+        let free = if pos == 0 { Resources::default() } else { self.points[pos - 1].1 };
         self.points.insert(pos, (t, free));
         pos
     }
@@ -107,27 +94,15 @@ mod tests {
     #[test]
     fn reservations_push_later_jobs_back() {
         let mut p = Profile::default();
-        p.rebuild(
-            0.0,
-            cpus(2),
-            [(10.0, cpus(4)), (10.0, cpus(2)), (30.0, cpus(2))],
-        );
+        p.rebuild(0.0, cpus(2), [(10.0, cpus(4)), (10.0, cpus(2)), (30.0, cpus(2))]);
         assert_eq!(p.points().len(), 3);
         assert_eq!(p.earliest(&cpus(2), 100.0), Some(0.0));
         assert_eq!(p.earliest(&cpus(5), 5.0), Some(10.0));
         assert_eq!(p.earliest(&cpus(11), 5.0), None);
         p.reserve(10.0, 15.0, &cpus(8));
-        assert_eq!(
-            p.earliest(&cpus(3), 10.0),
-            Some(25.0),
-            "the reservation leaves 0 then 8 free"
-        );
+        assert_eq!(p.earliest(&cpus(3), 10.0), Some(25.0), "the reservation leaves 0 then 8 free");
         assert_eq!(p.earliest(&cpus(1), 5.0), Some(0.0));
-        assert_eq!(
-            p.earliest(&cpus(1), 15.0),
-            Some(25.0),
-            "a job must not cross the hole"
-        );
+        assert_eq!(p.earliest(&cpus(1), 15.0), Some(25.0), "a job must not cross the hole");
         p.reserve(40.0, f64::INFINITY, &cpus(10));
         assert_eq!(p.earliest(&cpus(1), 100.0), None);
     }

@@ -35,12 +35,7 @@ pub struct UnknownPolicy(pub String);
 
 impl fmt::Display for UnknownPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown policy or part `{}` (expected one of {})",
-            self.0,
-            PolicySpec::PRESETS.join(", ")
-        )
+        write!(f, "unknown policy or part `{}` (expected one of {})", self.0, PolicySpec::PRESETS.join(", "))
     }
 }
 
@@ -48,103 +43,34 @@ impl std::error::Error for UnknownPolicy {}
 
 impl PolicySpec {
     /// The preset names.
-    pub const PRESETS: [&'static str; 10] = [
-        "fcfs",
-        "easy",
-        "easy++",
-        "sjbf",
-        "conservative",
-        "qssf",
-        "sjf",
-        "fairshare",
-        "fairshare-group",
-        "priority",
-    ];
+    pub const PRESETS: [&'static str; 10] =
+        ["fcfs", "easy", "easy++", "sjbf", "conservative", "qssf", "sjf", "fairshare", "fairshare-group", "priority"];
 
     /// The policy object.
     pub fn build(&self) -> ComposedPolicy {
-        ComposedPolicy::new(
-            self.name.clone(),
-            self.order,
-            self.backfill,
-            self.candidates,
-            self.placement,
-        )
+        ComposedPolicy::new(self.name.clone(), self.order, self.backfill, self.candidates, self.placement)
     }
 
     fn preset(name: &str) -> Option<PolicySpec> {
         use PredictorKind::{Requested, UserHistory};
         let (order, backfill, candidates, predictor) = match name {
-            "fcfs" => (
-                QueueOrder::Fcfs,
-                Backfill::None,
-                CandidateOrder::Queue,
-                Requested,
-            ),
-            "easy" => (
-                QueueOrder::Fcfs,
-                Backfill::Easy,
-                CandidateOrder::Queue,
-                Requested,
-            ),
-            "easy++" => (
-                QueueOrder::Fcfs,
-                Backfill::Easy,
-                CandidateOrder::ShortestFirst,
-                UserHistory,
-            ),
-            "sjbf" => (
-                QueueOrder::Fcfs,
-                Backfill::Easy,
-                CandidateOrder::ShortestFirst,
-                Requested,
-            ),
-            "conservative" => (
-                QueueOrder::Fcfs,
-                Backfill::Conservative,
-                CandidateOrder::Queue,
-                Requested,
-            ),
-            "qssf" => (
-                QueueOrder::Qssf,
-                Backfill::Easy,
-                CandidateOrder::Queue,
-                UserHistory,
-            ),
-            "sjf" => (
-                QueueOrder::ShortestFirst,
-                Backfill::Easy,
-                CandidateOrder::Queue,
-                UserHistory,
-            ),
-            "fairshare" => (
-                QueueOrder::FairShare(ShareBy::User),
-                Backfill::Easy,
-                CandidateOrder::Queue,
-                Requested,
-            ),
-            "fairshare-group" => (
-                QueueOrder::FairShare(ShareBy::Group),
-                Backfill::Easy,
-                CandidateOrder::Queue,
-                Requested,
-            ),
-            "priority" | "multifactor" => (
-                QueueOrder::Priority(PriorityWeights::default()),
-                Backfill::Easy,
-                CandidateOrder::Queue,
-                Requested,
-            ),
+            "fcfs" => (QueueOrder::Fcfs, Backfill::None, CandidateOrder::Queue, Requested),
+            "easy" => (QueueOrder::Fcfs, Backfill::Easy, CandidateOrder::Queue, Requested),
+            "easy++" => (QueueOrder::Fcfs, Backfill::Easy, CandidateOrder::ShortestFirst, UserHistory),
+            "sjbf" => (QueueOrder::Fcfs, Backfill::Easy, CandidateOrder::ShortestFirst, Requested),
+            "conservative" => (QueueOrder::Fcfs, Backfill::Conservative, CandidateOrder::Queue, Requested),
+            "qssf" => (QueueOrder::Qssf, Backfill::Easy, CandidateOrder::Queue, UserHistory),
+            "sjf" => (QueueOrder::ShortestFirst, Backfill::Easy, CandidateOrder::Queue, UserHistory),
+            "fairshare" => (QueueOrder::FairShare(ShareBy::User), Backfill::Easy, CandidateOrder::Queue, Requested),
+            "fairshare-group" => {
+                (QueueOrder::FairShare(ShareBy::Group), Backfill::Easy, CandidateOrder::Queue, Requested)
+            }
+            "priority" | "multifactor" => {
+                (QueueOrder::Priority(PriorityWeights::default()), Backfill::Easy, CandidateOrder::Queue, Requested)
+            }
             _ => return None,
         };
-        Some(PolicySpec {
-            name: name.to_string(),
-            order,
-            backfill,
-            candidates,
-            placement: Placement::FirstFit,
-            predictor,
-        })
+        Some(PolicySpec { name: name.to_string(), order, backfill, candidates, placement: Placement::FirstFit, predictor })
     }
 
     fn apply(&mut self, part: &str) -> bool {
@@ -152,9 +78,7 @@ impl PolicySpec {
             "fcfs" => self.order = QueueOrder::Fcfs,
             "sjf" => self.order = QueueOrder::ShortestFirst,
             "qssf" => self.order = QueueOrder::Qssf,
-            "priority" | "multifactor" => {
-                self.order = QueueOrder::Priority(PriorityWeights::default())
-            }
+            "priority" | "multifactor" => self.order = QueueOrder::Priority(PriorityWeights::default()),
             "fairshare" => self.order = QueueOrder::FairShare(ShareBy::User),
             "fairshare-group" => self.order = QueueOrder::FairShare(ShareBy::Group),
             "none" | "no-backfill" => self.backfill = Backfill::None,
@@ -198,20 +122,8 @@ mod tests {
             assert_eq!(p.parse::<PolicySpec>().unwrap().name, p);
         }
         let s: PolicySpec = "QSSF/conservative/best-fit".parse().unwrap();
-        assert_eq!(
-            (s.order, s.backfill, s.placement),
-            (QueueOrder::Qssf, Backfill::Conservative, Placement::BestFit)
-        );
-        assert_eq!(
-            "easy++".parse::<PolicySpec>().unwrap().predictor,
-            PredictorKind::UserHistory
-        );
-        assert!(
-            "easy/wat"
-                .parse::<PolicySpec>()
-                .unwrap_err()
-                .to_string()
-                .contains("`wat`")
-        );
+        assert_eq!((s.order, s.backfill, s.placement), (QueueOrder::Qssf, Backfill::Conservative, Placement::BestFit));
+        assert_eq!("easy++".parse::<PolicySpec>().unwrap().predictor, PredictorKind::UserHistory);
+        assert!("easy/wat".parse::<PolicySpec>().unwrap_err().to_string().contains("`wat`"));
     }
 }

@@ -20,37 +20,20 @@ fn info(key: u32, cpus: u32, limit_s: f64) -> JobInfo {
 
 /// A cluster of `nodes` × `per_node` CPUs with jobs `running` as
 /// `(cpus, expected end)` started at 0 and jobs `pending` as `(cpus, estimate)`.
-fn state(
-    nodes: u32,
-    per_node: u32,
-    running: &[(u32, f64)],
-    pending: &[(u32, f64)],
-) -> ClusterState {
-    let mut st = ClusterState::new(
-        &Cluster::homogeneous("n", nodes, Resources::new(per_node, 0, 0)),
-        f64::INFINITY,
-    );
+fn state(nodes: u32, per_node: u32, running: &[(u32, f64)], pending: &[(u32, f64)]) -> ClusterState {
+    let mut st = ClusterState::new(&Cluster::homogeneous("n", nodes, Resources::new(per_node, 0, 0)), f64::INFINITY);
     let mut t = Tentative::default();
     let mut key = 0;
     for &(cpus, end) in running {
         t.reset(&st);
-        let p = PendingJob {
-            info: info(key, cpus, 1e9),
-            estimate_s: end,
-        };
-        let Some(slots) = t.place(&st, Placement::FirstFit, &p.info.demand) else {
-            continue;
-        };
+        let p = PendingJob { info: info(key, cpus, 1e9), estimate_s: end };
+        let Some(slots) = t.place(&st, Placement::FirstFit, &p.info.demand) else { continue };
         st.submit(p).unwrap();
         st.start(JobKey(key), slots, 0.0, end).unwrap();
         key += 1;
     }
     for &(cpus, est) in pending {
-        st.submit(PendingJob {
-            info: info(key, cpus, 1e9),
-            estimate_s: est,
-        })
-        .unwrap();
+        st.submit(PendingJob { info: info(key, cpus, 1e9), estimate_s: est }).unwrap();
         key += 1;
     }
     st
@@ -61,12 +44,7 @@ fn state(
 fn apply(st: &ClusterState, d: &Decision, now: f64, backfills_too: bool) -> ClusterState {
     let mut after = st.clone();
     for s in d.starts.iter().filter(|s| backfills_too || !s.backfilled) {
-        let est = st
-            .pending()
-            .iter()
-            .find(|p| p.info.key == s.key)
-            .unwrap()
-            .estimate_s;
+        let est = st.pending().iter().find(|p| p.info.key == s.key).unwrap().estimate_s;
         after.start(s.key, s.slots.clone(), now, now + est).unwrap();
     }
     after
@@ -85,14 +63,7 @@ fn easy_backfills_short_jobs_around_the_reservation() {
     let mut fcfs = "fcfs".parse::<PolicySpec>().unwrap().build();
     assert!(fcfs.decide(&st, 0.0).starts.is_empty());
     let mut cons = "conservative".parse::<PolicySpec>().unwrap().build();
-    assert_eq!(
-        cons.decide(&st, 0.0)
-            .starts
-            .iter()
-            .map(|s| s.key)
-            .collect::<Vec<_>>(),
-        vec![JobKey(3)]
-    );
+    assert_eq!(cons.decide(&st, 0.0).starts.iter().map(|s| s.key).collect::<Vec<_>>(), vec![JobKey(3)]);
 }
 
 #[test]
@@ -113,11 +84,7 @@ fn queue_orders_rank_as_named() {
     QueueOrder::ShortestFirst.order_into(&st, 0.0, &mut scratch, &mut out);
     assert_eq!(out, vec![2, 0, 1]);
     QueueOrder::Qssf.order_into(&st, 0.0, &mut scratch, &mut out);
-    assert_eq!(
-        out,
-        vec![2, 0, 1],
-        "service = estimate x size: 20, 100, 500"
-    );
+    assert_eq!(out, vec![2, 0, 1], "service = estimate x size: 20, 100, 500");
     QueueOrder::Fcfs.order_into(&st, 0.0, &mut scratch, &mut out);
     assert_eq!(out, vec![0, 1, 2]);
 }
@@ -179,12 +146,7 @@ fn only_the_orders_that_weigh_usage_say_they_read_it() {
 
 #[test]
 fn deciding_into_a_used_decision_decides_the_same() {
-    let st = state(
-        4,
-        1,
-        &[(2, 100.0)],
-        &[(4, 10.0), (2, 90.0), (2, 30.0), (1, 5.0)],
-    );
+    let st = state(4, 1, &[(2, 100.0)], &[(4, 10.0), (2, 90.0), (2, 30.0), (1, 5.0)]);
     for name in PolicySpec::PRESETS {
         let mut p = name.parse::<PolicySpec>().unwrap().build();
         let want = p.decide(&st, 0.0);
@@ -193,13 +155,7 @@ fn deciding_into_a_used_decision_decides_the_same() {
         out.preempt.push(JobKey(9));
         out.wake_at = Some(7.0);
         // and slot lists given back, to be filled again
-        let mut spare = vec![
-            vec![crate::state::Slot {
-                node: 3,
-                res: Resources::new(1, 0, 0)
-            }];
-            3
-        ];
+        let mut spare = vec![vec![crate::state::Slot { node: 3, res: Resources::new(1, 0, 0) }]; 3];
         p.recycle(&mut spare);
         assert!(spare.is_empty(), "{name}: the policy takes the spares");
         p.decide_into(&st, 0.0, &mut out);

@@ -23,10 +23,7 @@ impl Predictor for Clairvoyant {
     }
 
     fn predict(&mut self, job: &JobInfo) -> f64 {
-        self.runtimes_s
-            .get(job.key.0 as usize)
-            .copied()
-            .unwrap_or(job.limit_s)
+        self.runtimes_s.get(job.key.0 as usize).copied().unwrap_or(job.limit_s)
     }
 
     /// The estimate itself: the oracle is never wrong (nominal coverage

@@ -149,27 +149,15 @@ forward_predictor!(Box<P>, &mut P);
 
 /// Keeps a raw estimate within `[0, limit]` (a NaN becomes the limit).
 pub fn clamp_estimate(job: &JobInfo, raw_s: f64) -> f64 {
-    if raw_s.is_nan() {
-        job.limit_s
-    } else {
-        raw_s.clamp(0.0, job.limit_s)
-    }
+    if raw_s.is_nan() { job.limit_s } else { raw_s.clamp(0.0, job.limit_s) }
 }
 
 /// Keeps a corrected estimate strictly after `elapsed` and within the limit:
 /// a correction that does not move the estimate forward gives the limit
 /// (or, without one, twice the elapsed time plus a minute).
 pub fn clamp_correction(job: &JobInfo, elapsed_s: f64, raw_s: f64) -> f64 {
-    let next = if raw_s > elapsed_s {
-        raw_s.min(job.limit_s)
-    } else {
-        job.limit_s
-    };
-    if next.is_finite() && next > elapsed_s {
-        next
-    } else {
-        elapsed_s * 2.0 + 60.0
-    }
+    let next = if raw_s > elapsed_s { raw_s.min(job.limit_s) } else { job.limit_s };
+    if next.is_finite() && next > elapsed_s { next } else { elapsed_s * 2.0 + 60.0 }
 }
 
 /// The predictors foresight ships, by name.
@@ -186,11 +174,7 @@ pub enum PredictorKind {
 
 impl PredictorKind {
     /// Every predictor, in a fixed order.
-    pub const ALL: [PredictorKind; 3] = [
-        PredictorKind::Requested,
-        PredictorKind::UserHistory,
-        PredictorKind::Clairvoyant,
-    ];
+    pub const ALL: [PredictorKind; 3] = [PredictorKind::Requested, PredictorKind::UserHistory, PredictorKind::Clairvoyant];
 
     /// The canonical name.
     pub fn as_str(&self) -> &'static str {
@@ -224,11 +208,7 @@ pub struct UnknownPredictor(pub String);
 
 impl fmt::Display for UnknownPredictor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown predictor `{}` (expected requested, easy++ or clairvoyant)",
-            self.0
-        )
+        write!(f, "unknown predictor `{}` (expected requested, easy++ or clairvoyant)", self.0)
     }
 }
 
@@ -256,13 +236,7 @@ mod tests {
         for k in PredictorKind::ALL {
             assert_eq!(k.as_str().parse::<PredictorKind>(), Ok(k));
         }
-        assert!(
-            "magic"
-                .parse::<PredictorKind>()
-                .unwrap_err()
-                .to_string()
-                .contains("`magic`")
-        );
+        assert!("magic".parse::<PredictorKind>().unwrap_err().to_string().contains("`magic`"));
         let job = crate::state::tests::info(0, 1, 0.0, 100.0);
         assert_eq!(clamp_estimate(&job, 500.0), 100.0);
         assert_eq!(clamp_estimate(&job, f64::NAN), 100.0);

@@ -15,9 +15,7 @@ pub struct Requested {
 
 impl Default for Requested {
     fn default() -> Self {
-        Self {
-            fallback_s: 86_400.0,
-        }
+        Self { fallback_s: 86_400.0 }
     }
 }
 
@@ -27,10 +25,6 @@ impl Predictor for Requested {
     }
 
     fn predict(&mut self, job: &JobInfo) -> f64 {
-        if job.limit_s.is_finite() {
-            job.limit_s
-        } else {
-            self.fallback_s
-        }
+        if job.limit_s.is_finite() { job.limit_s } else { self.fallback_s }
     }
 }

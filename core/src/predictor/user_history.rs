@@ -9,9 +9,8 @@ use crate::state::JobInfo;
 /// How far a prediction is raised after each successive under-prediction,
 /// as in the paper: the estimate becomes the initial one plus 1 min, 5 min,
 /// 15 min, 30 min, 1 h, 2 h, 5 h, 10 h, 20 h, 50 h, 100 h, then the limit.
-pub const TSAFRIR_CORRECTIONS_S: [f64; 11] = [
-    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 18_000.0, 36_000.0, 72_000.0, 180_000.0, 360_000.0,
-];
+pub const TSAFRIR_CORRECTIONS_S: [f64; 11] =
+    [60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 18_000.0, 36_000.0, 72_000.0, 180_000.0, 360_000.0];
 
 /// The last two runtimes of every user (by interned id), most recent first.
 /// It gives no interval (two runtimes say nothing of their spread that a
@@ -60,11 +59,7 @@ impl Predictor for UserHistory {
 /// replay under EASY++).
 #[inline]
 fn floor_runtime(x: f64) -> f64 {
-    if x > 0.0 && x < 4.5e15 {
-        (x as i64) as f64
-    } else {
-        x.floor()
-    }
+    if x > 0.0 && x < 4.5e15 { (x as i64) as f64 } else { x.floor() }
 }
 
 #[cfg(test)]
@@ -74,20 +69,7 @@ mod tests {
 
     #[test]
     fn runtimes_floor_as_floor_does() {
-        for x in [
-            0.0,
-            -0.0,
-            0.5,
-            1.0,
-            1.5,
-            2.999,
-            86_399.5,
-            4.4e15 + 0.5,
-            4.5e15,
-            1e300,
-            -1.5,
-            f64::INFINITY,
-        ] {
+        for x in [0.0, -0.0, 0.5, 1.0, 1.5, 2.999, 86_399.5, 4.4e15 + 0.5, 4.5e15, 1e300, -1.5, f64::INFINITY] {
             assert_eq!(floor_runtime(x).to_bits(), x.floor().to_bits(), "{x}");
         }
         assert!(floor_runtime(f64::NAN).is_nan());
@@ -104,24 +86,11 @@ mod tests {
         assert_eq!(p.predict(&j), 200.0);
         p.observe_end(&j, 5000.0, 3.0);
         assert_eq!(p.predict(&j), 1000.0, "capped by the request");
-        let o = Outlived {
-            elapsed_s: 200.0,
-            initial_estimate_s: 200.0,
-            estimate_s: 200.0,
-            corrections: 0,
-        };
+        let o = Outlived { elapsed_s: 200.0, initial_estimate_s: 200.0, estimate_s: 200.0, corrections: 0 };
         assert_eq!(p.correct(&j, &o), 260.0);
-        let o = Outlived {
-            corrections: 1,
-            estimate_s: 260.0,
-            elapsed_s: 260.0,
-            ..o
-        };
+        let o = Outlived { corrections: 1, estimate_s: 260.0, elapsed_s: 260.0, ..o };
         assert_eq!(p.correct(&j, &o), 500.0);
-        let o = Outlived {
-            corrections: 11,
-            ..o
-        };
+        let o = Outlived { corrections: 11, ..o };
         assert_eq!(p.correct(&j, &o), 1000.0);
     }
 }

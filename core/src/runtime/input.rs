@@ -119,3 +119,4 @@ pub enum Enacted<'a> {
         backfilled: bool,
     },
 }
+

@@ -15,8 +15,7 @@ use crate::state::JobInfo;
 pub trait Liveness {
     /// True when `job`, started at `start_s`, runs longer than
     /// `estimate_s`.
-    fn outlives(&self, job: &JobInfo, start_s: f64, estimate_s: f64, ended_at: Option<f64>)
-    -> bool;
+    fn outlives(&self, job: &JobInfo, start_s: f64, estimate_s: f64, ended_at: Option<f64>) -> bool;
 }
 
 /// The liveness an observer of a real cluster knows: a job that has ended
@@ -26,13 +25,7 @@ pub trait Liveness {
 pub struct Observed;
 
 impl Liveness for Observed {
-    fn outlives(
-        &self,
-        _job: &JobInfo,
-        start_s: f64,
-        estimate_s: f64,
-        ended_at: Option<f64>,
-    ) -> bool {
+    fn outlives(&self, _job: &JobInfo, start_s: f64, estimate_s: f64, ended_at: Option<f64>) -> bool {
         ended_at.is_none_or(|t| start_s + estimate_s < t)
     }
 }
@@ -40,13 +33,7 @@ impl Liveness for Observed {
 /// Any closure over the job, its start and estimate is a liveness (a
 /// source that knows every job's true runtime).
 impl<F: Fn(&JobInfo, f64, f64) -> bool> Liveness for F {
-    fn outlives(
-        &self,
-        job: &JobInfo,
-        start_s: f64,
-        estimate_s: f64,
-        _ended_at: Option<f64>,
-    ) -> bool {
+    fn outlives(&self, job: &JobInfo, start_s: f64, estimate_s: f64, _ended_at: Option<f64>) -> bool {
         self(job, start_s, estimate_s)
     }
 }

@@ -70,10 +70,7 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        Self {
-            usage_half_life_s: USAGE_HALF_LIFE_S,
-            corrections: Corrections::Lazy,
-        }
+        Self { usage_half_life_s: USAGE_HALF_LIFE_S, corrections: Corrections::Lazy }
     }
 }
 
@@ -119,12 +116,7 @@ impl<P: Policy, R: Predictor> std::fmt::Debug for Runtime<P, R> {
 /// The next estimate of a running job that outlived its estimate at `t`
 /// (elapsed `t - start`), clamped; counts the correction.
 #[inline]
-fn next_estimate<R: Predictor>(
-    predictor: &mut R,
-    stats: &mut RuntimeStats,
-    c: &Course,
-    t: f64,
-) -> f64 {
+fn next_estimate<R: Predictor>(predictor: &mut R, stats: &mut RuntimeStats, c: &Course, t: f64) -> f64 {
     let elapsed = t - c.start_s;
     let o = Outlived {
         elapsed_s: elapsed,
@@ -237,23 +229,14 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
 
     /// Applies one input at the clock's time. `live` says which running
     /// jobs outlived their estimates (see [`Liveness`]).
-    pub fn step<L: Liveness + ?Sized>(
-        &mut self,
-        input: Input<'_>,
-        clock: &dyn Clock,
-        live: &L,
-    ) -> Result<Output<'_>, StateError> {
+    pub fn step<L: Liveness + ?Sized>(&mut self, input: Input<'_>, clock: &dyn Clock, live: &L) -> Result<Output<'_>, StateError> {
         let now = clock.now();
         Ok(match input {
             Input::Submitted { job, record } => Output::Estimated(self.submit(job, record)?),
-            Input::Started { key, at, alloc } => {
-                Output::Started(at + self.start(key, at, alloc)?.1)
-            }
+            Input::Started { key, at, alloc } => Output::Started(at + self.start(key, at, alloc)?.1),
             Input::Outlived { key } => Output::Corrected(self.outlived(key, now)?),
             Input::Ended { key, at, record } => Output::Stopped(self.end(key, at, record, live)?),
-            Input::Interrupted { key, requeue } => {
-                Output::Stopped(self.interrupt(key, now, requeue, live)?)
-            }
+            Input::Interrupted { key, requeue } => Output::Stopped(self.interrupt(key, now, requeue, live)?),
             Input::Withdrawn { key } => Output::Withdrawn(self.withdraw(key)?),
             Input::NodeDown { node } => Output::Stranded(self.node_down(node)),
             Input::NodeUp { node } => {
@@ -284,10 +267,7 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     /// [`Runtime::submit`] clamps.
     pub fn submit_estimated(&mut self, job: JobInfo, estimate_s: f64) -> Result<f64, StateError> {
         let estimate_s = clamp_estimate(&job, estimate_s);
-        self.state.submit(PendingJob {
-            info: job,
-            estimate_s,
-        })?;
+        self.state.submit(PendingJob { info: job, estimate_s })?;
         Ok(estimate_s)
     }
 
@@ -295,12 +275,7 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     /// plus its estimate; the predictor is told. Returns its record and
     /// its estimate.
     #[inline]
-    pub fn start(
-        &mut self,
-        key: JobKey,
-        at: f64,
-        alloc: Alloc,
-    ) -> Result<(JobInfo, f64), StateError> {
+    pub fn start(&mut self, key: JobKey, at: f64, alloc: Alloc) -> Result<(JobInfo, f64), StateError> {
         let slots = match alloc {
             Alloc::Slots(s) => s,
             Alloc::Nodes(nodes) => self.share(key, &nodes)?,
@@ -317,16 +292,9 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
             total / k + u64::from(i < total % k)
         }
         let p = self.state.pending();
-        let job = p
-            .binary_search_by_key(&key, |j| j.info.key)
-            .map(|i| &p[i])
-            .map_err(|_| StateError::NotPending(key))?;
+        let job = p.binary_search_by_key(&key, |j| j.info.key).map(|i| &p[i]).map_err(|_| StateError::NotPending(key))?;
         // a node the state does not know, or thinks down, holds nothing of it
-        let known: Vec<u32> = nodes
-            .iter()
-            .copied()
-            .filter(|&n| self.state.nodes().get(n as usize).is_some_and(|s| s.up))
-            .collect();
+        let known: Vec<u32> = nodes.iter().copied().filter(|&n| self.state.nodes().get(n as usize).is_some_and(|s| s.up)).collect();
         let k = known.len().max(1) as u64;
         let total = job.info.demand.total;
         Ok(known
@@ -349,14 +317,9 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     /// estimate at `now` ([`Corrections::OnInput`]); returns its new
     /// estimate from its start.
     pub fn outlived(&mut self, key: JobKey, now: f64) -> Result<f64, StateError> {
-        let c = Course::of(
-            self.state
-                .running_job(key)
-                .ok_or(StateError::NotRunning(key))?,
-        );
+        let c = Course::of(self.state.running_job(key).ok_or(StateError::NotRunning(key))?);
         let next = next_estimate(&mut self.predictor, &mut self.stats, &c, now);
-        self.state
-            .correct(key, next, c.start_s + next, c.corrections + 1)?;
+        self.state.correct(key, next, c.start_s + next, c.corrections + 1)?;
         Ok(next)
     }
 
@@ -364,18 +327,11 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     /// `until` while the job outlives its estimate, each at the instant its
     /// estimate ran out.
     #[inline]
-    fn ladder<L: Liveness + ?Sized>(
-        &mut self,
-        c: &mut Course,
-        until: f64,
-        ended_at: Option<f64>,
-        live: &L,
-    ) {
+    fn ladder<L: Liveness + ?Sized>(&mut self, c: &mut Course, until: f64, ended_at: Option<f64>, live: &L) {
         if self.corrections != Corrections::Lazy {
             return;
         }
-        while c.expected_end_s <= until && live.outlives(&c.info, c.start_s, c.estimate_s, ended_at)
-        {
+        while c.expected_end_s <= until && live.outlives(&c.info, c.start_s, c.estimate_s, ended_at) {
             let next = next_estimate(&mut self.predictor, &mut self.stats, c, c.expected_end_s);
             c.estimate_s = next;
             c.expected_end_s = c.start_s + next;
@@ -396,13 +352,7 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
 
     /// Takes a running job out with the corrections it was due until
     /// `until` (see [`Runtime::ladder`]) written into its record.
-    fn stop_corrected<L: Liveness + ?Sized>(
-        &mut self,
-        key: JobKey,
-        until: f64,
-        ended_at: Option<f64>,
-        live: &L,
-    ) -> Result<RunningJob, StateError> {
+    fn stop_corrected<L: Liveness + ?Sized>(&mut self, key: JobKey, until: f64, ended_at: Option<f64>, live: &L) -> Result<RunningJob, StateError> {
         let mut job = self.stop(key)?;
         let mut c = Course::of(&job);
         self.ladder(&mut c, until, ended_at, live);
@@ -415,22 +365,14 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
             return;
         }
         let amount = info.demand.dominant_share(&self.capacity) * ran_s.max(0.0);
-        self.state
-            .usage_mut()
-            .charge(info.user, info.group, amount, now);
+        self.state.usage_mut().charge(info.user, info.group, amount, now);
     }
 
     /// A running job ended at `at`: the corrections it was due are made,
     /// its usage is charged, and the predictor is shown its final record
     /// and told its runtime. Returns its record (without slots).
     #[inline]
-    pub fn end<L: Liveness + ?Sized>(
-        &mut self,
-        key: JobKey,
-        at: f64,
-        record: Option<&Job>,
-        live: &L,
-    ) -> Result<RunningJob, StateError> {
+    pub fn end<L: Liveness + ?Sized>(&mut self, key: JobKey, at: f64, record: Option<&Job>, live: &L) -> Result<RunningJob, StateError> {
         let job = self.stop_corrected(key, f64::INFINITY, Some(at), live)?;
         let ran = at - job.start_s;
         self.charge(&job.info, ran, at);
@@ -445,20 +387,11 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     /// preemption): the corrections due until now are made, its usage so
     /// far is charged, and with `requeue` it goes back to the queue with
     /// its submitted estimate. The predictor learns no runtime from it.
-    pub fn interrupt<L: Liveness + ?Sized>(
-        &mut self,
-        key: JobKey,
-        now: f64,
-        requeue: bool,
-        live: &L,
-    ) -> Result<RunningJob, StateError> {
+    pub fn interrupt<L: Liveness + ?Sized>(&mut self, key: JobKey, now: f64, requeue: bool, live: &L) -> Result<RunningJob, StateError> {
         let job = self.stop_corrected(key, now, None, live)?;
         self.charge(&job.info, now - job.start_s, now);
         if requeue {
-            self.state.submit(PendingJob {
-                info: job.info,
-                estimate_s: job.submitted_estimate_s,
-            })?;
+            self.state.submit(PendingJob { info: job.info, estimate_s: job.submitted_estimate_s })?;
         }
         Ok(job)
     }
@@ -495,12 +428,7 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
         loop {
             // the first to end is the first that can be due: most decisions
             // stop here
-            if self
-                .state
-                .running()
-                .first()
-                .is_none_or(|r| r.expected_end_s > now)
-            {
+            if self.state.running().first().is_none_or(|r| r.expected_end_s > now) {
                 break;
             }
             let due = self
@@ -534,8 +462,7 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
         if !self.spare.is_empty() {
             self.policy.recycle(&mut self.spare);
         }
-        self.policy
-            .decide_into(&self.state, now, &mut self.decision);
+        self.policy.decide_into(&self.state, now, &mut self.decision);
         Some(&self.decision)
     }
 
@@ -544,12 +471,7 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     /// the queue), then its starts, telling `on` of each. A start or
     /// preemption the state refuses stops there, as an error; its
     /// `wake_at` stays in [`Runtime::decision`].
-    pub fn enact<L: Liveness + ?Sized>(
-        &mut self,
-        now: f64,
-        live: &L,
-        mut on: impl FnMut(Enacted<'_>),
-    ) -> Result<(), StateError> {
+    pub fn enact<L: Liveness + ?Sized>(&mut self, now: f64, live: &L, mut on: impl FnMut(Enacted<'_>)) -> Result<(), StateError> {
         if !self.decision.preempt.is_empty() {
             let mut preempt = std::mem::take(&mut self.decision.preempt);
             let mut stopped = Ok(());
@@ -569,22 +491,13 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
         // the starts are read in place (a decision moved out and back is a
         // copy through the stack per decision, which a replay feels), each
         // slot list moved into the state
-        let Runtime {
-            state,
-            predictor,
-            decision,
-            ..
-        } = self;
+        let Runtime { state, predictor, decision, .. } = self;
         let mut result = Ok(());
         for s in decision.starts.iter_mut() {
             match state.start_estimated(s.key, std::mem::take(&mut s.slots), now) {
                 Ok((info, estimate_s)) => {
                     predictor.observe_start(&info, now);
-                    on(Enacted::Started {
-                        info: &info,
-                        estimate_s,
-                        backfilled: s.backfilled,
-                    });
+                    on(Enacted::Started { info: &info, estimate_s, backfilled: s.backfilled });
                 }
                 Err(e) => {
                     result = Err(e);

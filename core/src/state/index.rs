@@ -15,11 +15,7 @@ use crate::resources::Resources;
 
 /// The component-wise larger of two resource vectors.
 pub fn max_room(a: &Resources, b: &Resources) -> Resources {
-    Resources {
-        cpus: a.cpus.max(b.cpus),
-        gpus: a.gpus.max(b.gpus),
-        mem_mb: a.mem_mb.max(b.mem_mb),
-    }
+    Resources { cpus: a.cpus.max(b.cpus), gpus: a.gpus.max(b.gpus), mem_mb: a.mem_mb.max(b.mem_mb) }
 }
 
 /// The cluster size from which [`FreeIndex::new`] keeps the tree.
@@ -58,13 +54,7 @@ impl FreeIndex {
             for (k, r) in free.enumerate() {
                 set_bit(&mut room, k, !r.is_zero());
             }
-            return Self {
-                enabled,
-                nodes,
-                width: 0,
-                entries: Vec::new(),
-                room,
-            };
+            return Self { enabled, nodes, width: 0, entries: Vec::new(), room };
         }
         let width = nodes.next_power_of_two().max(1);
         let mut entries = vec![Resources::default(); 2 * width];
@@ -74,13 +64,7 @@ impl FreeIndex {
         for i in (1..width).rev() {
             entries[i] = max_room(&entries[2 * i], &entries[2 * i + 1]);
         }
-        Self {
-            enabled,
-            nodes,
-            width,
-            entries,
-            room: Vec::new(),
-        }
+        Self { enabled, nodes, width, entries, room: Vec::new() }
     }
 
     /// Whether the tree is kept (else users scan the nodes with room).
@@ -198,13 +182,7 @@ impl Iterator for SetBits<'_> {
 /// step or two. An entry is a component-wise largest, so a subtree may
 /// seem to hold `need` when none of its nodes does; the walk then goes on
 /// to the right from there.
-pub fn first_fit<F: Fn(usize) -> Resources>(
-    width: usize,
-    nodes: usize,
-    from: usize,
-    need: &Resources,
-    entry: &F,
-) -> Option<u32> {
+pub fn first_fit<F: Fn(usize) -> Resources>(width: usize, nodes: usize, from: usize, need: &Resources, entry: &F) -> Option<u32> {
     if from >= nodes {
         return None;
     }
@@ -254,34 +232,21 @@ mod tests {
         for step in 0..200u32 {
             let need = Resources::new(step % 12, step % 5, u64::from(step % 10) * 100);
             let from = (step as usize * 13) % 40;
-            let scan = (from..free.len())
-                .find(|&k| need.fits_in(&free[k]))
-                .map(|k| k as u32);
+            let scan = (from..free.len()).find(|&k| need.fits_in(&free[k])).map(|k| k as u32);
             assert_eq!(idx.first_fit(from, &need), scan, "step {step}");
             let k = (step as usize * 17) % free.len();
             free[k] = room(step + 5);
             idx.set(k, free[k]);
         }
-        assert_eq!(
-            FreeIndex::new(std::iter::empty()).first_fit(0, &Resources::default()),
-            None
-        );
+        assert_eq!(FreeIndex::new(std::iter::empty()).first_fit(0, &Resources::default()), None);
     }
 
     #[test]
     fn without_the_tree_keeps_the_nodes_with_room() {
         let room = |k: u32| Resources::new(k % 3, 0, u64::from(k % 5 == 0));
         let mut idx = FreeIndex::with((0..70).map(room), false);
-        let bits = |idx: &FreeIndex| {
-            (0..70)
-                .filter(|&k| idx.room()[k / 64] >> (k % 64) & 1 == 1)
-                .collect::<Vec<_>>()
-        };
-        let want = |f: &dyn Fn(u32) -> Resources| {
-            (0..70)
-                .filter(|&k| !f(k as u32).is_zero())
-                .collect::<Vec<_>>()
-        };
+        let bits = |idx: &FreeIndex| (0..70).filter(|&k| idx.room()[k / 64] >> (k % 64) & 1 == 1).collect::<Vec<_>>();
+        let want = |f: &dyn Fn(u32) -> Resources| (0..70).filter(|&k| !f(k as u32).is_zero()).collect::<Vec<_>>();
         assert_eq!(bits(&idx), want(&room));
         idx.set(65, Resources::default());
         idx.set(3, Resources::new(0, 1, 0));
@@ -292,9 +257,6 @@ mod tests {
         };
         assert_eq!(bits(&idx), want(&now));
         let first = |from| SetBits::from(idx.room(), from).find(|&k| now(k).cpus >= 2);
-        assert_eq!(
-            (first(0), first(6), first(69), first(70)),
-            (Some(2), Some(8), None, None)
-        );
+        assert_eq!((first(0), first(6), first(69), first(70)), (Some(2), Some(8), None, None));
     }
 }

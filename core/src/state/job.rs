@@ -44,11 +44,7 @@ impl Demand {
 
     /// The job's "size" for queue orders: GPUs when it asks for any, else CPUs.
     pub fn size(&self) -> u32 {
-        if self.total.gpus > 0 {
-            self.total.gpus
-        } else {
-            self.total.cpus
-        }
+        if self.total.gpus > 0 { self.total.gpus } else { self.total.cpus }
     }
 }
 
@@ -77,10 +73,7 @@ impl Demand {
     /// any number when it names none. A job asking for one node must fit on
     /// one node.
     pub fn of(job: &Job) -> Self {
-        Self {
-            total: job.requested(),
-            nodes: job.req_nodes.unwrap_or(0),
-        }
+        Self { total: job.requested(), nodes: job.req_nodes.unwrap_or(0) }
     }
 }
 

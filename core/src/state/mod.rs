@@ -92,11 +92,7 @@ impl fmt::Display for StateError {
             StateError::NotRunning(k) => write!(f, "job {} is not running", k.0),
             StateError::Duplicate(k) => write!(f, "job {} is already known", k.0),
             StateError::NoRoom { key, node } => {
-                write!(
-                    f,
-                    "job {} does not fit on node {node} (missing, down or full)",
-                    key.0
-                )
+                write!(f, "job {} does not fit on node {node} (missing, down or full)", key.0)
             }
         }
     }
@@ -124,11 +120,7 @@ impl ClusterState {
         let nodes: Vec<NodeState> = cluster
             .nodes
             .iter()
-            .map(|n| NodeState {
-                capacity: n.capacity,
-                free: n.capacity,
-                up: true,
-            })
+            .map(|n| NodeState { capacity: n.capacity, free: n.capacity, up: true })
             .collect();
         let total = cluster.total();
         let largest_node = nodes.iter().fold(Resources::default(), |m, n| Resources {
@@ -164,10 +156,7 @@ impl ClusterState {
     /// Placements are the same either way; only their cost differs.
     pub fn keep_free_index(&mut self, on: bool) {
         let down = Resources::default();
-        self.index = FreeIndex::with(
-            self.nodes.iter().map(|n| if n.up { n.free } else { down }),
-            on,
-        );
+        self.index = FreeIndex::with(self.nodes.iter().map(|n| if n.up { n.free } else { down }), on);
     }
 
     /// Free resources summed over the nodes that are up.
@@ -225,52 +214,26 @@ impl ClusterState {
 
     /// Starts a pending job on the given slots at `now`, expected to end at
     /// `expected_end_s`. Refused (state unchanged) if a slot does not fit.
-    pub fn start(
-        &mut self,
-        key: JobKey,
-        slots: Vec<Slot>,
-        now: f64,
-        expected_end_s: f64,
-    ) -> Result<(), StateError> {
-        self.start_at(key, slots, now, Some(expected_end_s))
-            .map(|_| ())
+    pub fn start(&mut self, key: JobKey, slots: Vec<Slot>, now: f64, expected_end_s: f64) -> Result<(), StateError> {
+        self.start_at(key, slots, now, Some(expected_end_s)).map(|_| ())
     }
 
     /// Starts a pending job on the given slots at `now`, expected to end at
     /// `now` plus the estimate it was queued with; returns its record and
     /// that estimate. Refused (state unchanged) if a slot does not fit.
     #[inline]
-    pub fn start_estimated(
-        &mut self,
-        key: JobKey,
-        slots: Vec<Slot>,
-        now: f64,
-    ) -> Result<(JobInfo, f64), StateError> {
+    pub fn start_estimated(&mut self, key: JobKey, slots: Vec<Slot>, now: f64) -> Result<(JobInfo, f64), StateError> {
         self.start_at(key, slots, now, None)
     }
 
-    fn start_at(
-        &mut self,
-        key: JobKey,
-        slots: Vec<Slot>,
-        now: f64,
-        expected_end_s: Option<f64>,
-    ) -> Result<(JobInfo, f64), StateError> {
-        let pos = self
-            .pending()
-            .binary_search_by_key(&key, |p| p.info.key)
-            .map_err(|_| StateError::NotPending(key))?;
+    fn start_at(&mut self, key: JobKey, slots: Vec<Slot>, now: f64, expected_end_s: Option<f64>) -> Result<(JobInfo, f64), StateError> {
+        let pos = self.pending().binary_search_by_key(&key, |p| p.info.key).map_err(|_| StateError::NotPending(key))?;
         // the slots' sum, taken from `free_total` once at the end (the same
         // as slot by slot: every part is non-negative, the clamps agree)
         let mut taken = Resources::default();
         for (i, s) in slots.iter().enumerate() {
             let k = s.node as usize;
-            let Some(left) = self
-                .nodes
-                .get(k)
-                .filter(|n| n.up)
-                .and_then(|n| n.free.checked_sub(&s.res))
-            else {
+            let Some(left) = self.nodes.get(k).filter(|n| n.up).and_then(|n| n.free.checked_sub(&s.res)) else {
                 for undo in &slots[..i] {
                     let k = undo.node as usize;
                     let n = &mut self.nodes[k];
@@ -300,10 +263,7 @@ impl ClusterState {
     /// Takes a job out of the queue without running it (it was withdrawn:
     /// cancelled, or its submission undone) and returns it.
     pub fn withdraw(&mut self, key: JobKey) -> Result<PendingJob, StateError> {
-        let pos = self
-            .pending()
-            .binary_search_by_key(&key, |p| p.info.key)
-            .map_err(|_| StateError::NotPending(key))?;
+        let pos = self.pending().binary_search_by_key(&key, |p| p.info.key).map_err(|_| StateError::NotPending(key))?;
         Ok(self.pending.remove(pos))
     }
 
@@ -314,21 +274,13 @@ impl ClusterState {
 
     /// True when the job is waiting in the queue.
     pub fn is_pending(&self, key: JobKey) -> bool {
-        self.pending()
-            .binary_search_by_key(&key, |p| p.info.key)
-            .is_ok()
+        self.pending().binary_search_by_key(&key, |p| p.info.key).is_ok()
     }
 
     /// Records corrections of a running job's estimate: its estimate
     /// becomes `estimate_s` (from its start), its expected end `end_s`, and
     /// its count of corrections since it started `corrections`.
-    pub fn correct(
-        &mut self,
-        key: JobKey,
-        estimate_s: f64,
-        end_s: f64,
-        corrections: u32,
-    ) -> Result<(), StateError> {
+    pub fn correct(&mut self, key: JobKey, estimate_s: f64, end_s: f64, corrections: u32) -> Result<(), StateError> {
         self.running.set_end_with(key, end_s, |j| {
             j.estimate_s = estimate_s;
             j.corrections = corrections;
@@ -368,17 +320,12 @@ impl ClusterState {
     /// slots until the caller finishes or requeues them (see
     /// [`ClusterState::jobs_on_node`]). Returns false if nothing changed.
     pub fn set_node_up(&mut self, node: u32, up: bool) -> bool {
-        let Some(n) = self.nodes.get_mut(node as usize) else {
-            return false;
-        };
+        let Some(n) = self.nodes.get_mut(node as usize) else { return false };
         if n.up == up {
             return false;
         }
         n.up = up;
-        self.index.set(
-            node as usize,
-            if up { n.free } else { Resources::default() },
-        );
+        self.index.set(node as usize, if up { n.free } else { Resources::default() });
         if up {
             self.free_total = self.free_total.saturating_add(&n.free);
             self.up_total = self.up_total.saturating_add(&n.capacity);
@@ -391,12 +338,8 @@ impl ClusterState {
 
     /// Keys of the running jobs holding a slot on `node`, in key order.
     pub fn jobs_on_node(&self, node: u32) -> Vec<JobKey> {
-        let mut keys: Vec<JobKey> = self
-            .running()
-            .iter()
-            .filter(|j| j.slots.iter().any(|s| s.node == node))
-            .map(|j| j.info.key)
-            .collect();
+        let mut keys: Vec<JobKey> =
+            self.running().iter().filter(|j| j.slots.iter().any(|s| s.node == node)).map(|j| j.info.key).collect();
         keys.sort_unstable();
         keys
     }

@@ -63,10 +63,7 @@ mod tests {
     use crate::state::tests::info;
 
     fn job(key: u32) -> PendingJob {
-        PendingJob {
-            info: info(key, 1, 0.0, 10.0),
-            estimate_s: 1.0,
-        }
+        PendingJob { info: info(key, 1, 0.0, 10.0), estimate_s: 1.0 }
     }
 
     proptest::proptest! {

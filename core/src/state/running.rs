@@ -59,10 +59,7 @@ fn cmp_end(a: (f64, JobKey), b: (f64, JobKey)) -> Ordering {
 impl RunningSet {
     /// The jobs in order of expected end.
     pub(super) fn view(&self) -> Running<'_> {
-        Running {
-            by_end: &self.by_end,
-            jobs: &self.jobs,
-        }
+        Running { by_end: &self.by_end, jobs: &self.jobs }
     }
 
     pub(super) fn contains(&self, key: JobKey) -> bool {
@@ -72,8 +69,7 @@ impl RunningSet {
     /// The position in `by_end` of the entry `(end, key)`, or of the first
     /// entry after it.
     fn position(&self, end: f64, key: JobKey) -> usize {
-        self.by_end
-            .partition_point(|e| cmp_end((e.end, e.key), (end, key)).is_lt())
+        self.by_end.partition_point(|e| cmp_end((e.end, e.key), (end, key)).is_lt())
     }
 
     /// Adds a job (its key not running).
@@ -118,12 +114,7 @@ impl RunningSet {
     }
 
     /// [`RunningSet::set_end`], then `update` on the job's record.
-    pub(super) fn set_end_with(
-        &mut self,
-        key: JobKey,
-        end: f64,
-        update: impl FnOnce(&mut RunningJob),
-    ) -> Result<(), StateError> {
+    pub(super) fn set_end_with(&mut self, key: JobKey, end: f64, update: impl FnOnce(&mut RunningJob)) -> Result<(), StateError> {
         let slot = self.ends.get_mut(&key).ok_or(StateError::NotRunning(key))?;
         let old = std::mem::replace(slot, end);
         let from = self.position(old, key);
@@ -179,10 +170,7 @@ impl<'a> Running<'a> {
 
     /// The jobs, first to end first.
     pub fn iter(&self) -> RunningIter<'a> {
-        RunningIter {
-            by_end: self.by_end.iter(),
-            jobs: self.jobs,
-        }
+        RunningIter { by_end: self.by_end.iter(), jobs: self.jobs }
     }
 }
 

@@ -15,66 +15,25 @@ pub(crate) fn info(key: u32, cpus: u32, submit_s: f64, limit_s: f64) -> JobInfo 
 }
 
 fn slot(node: u32, cpus: u32) -> Slot {
-    Slot {
-        node,
-        res: Resources::new(cpus, 0, 0),
-    }
+    Slot { node, res: Resources::new(cpus, 0, 0) }
 }
 
 #[test]
 fn start_and_finish_move_resources() {
-    let mut st = ClusterState::new(
-        &Cluster::homogeneous("n", 2, Resources::new(4, 0, 0)),
-        f64::INFINITY,
-    );
-    st.submit(PendingJob {
-        info: info(1, 6, 0.0, 100.0),
-        estimate_s: 50.0,
-    })
-    .unwrap();
-    st.submit(PendingJob {
-        info: info(0, 1, 0.0, 100.0),
-        estimate_s: 50.0,
-    })
-    .unwrap();
-    assert_eq!(
-        st.pending()[0].info.key,
-        JobKey(0),
-        "pending stays in key order"
-    );
-    assert!(
-        st.submit(PendingJob {
-            info: info(1, 6, 0.0, 100.0),
-            estimate_s: 50.0
-        })
-        .is_err()
-    );
+    let mut st = ClusterState::new(&Cluster::homogeneous("n", 2, Resources::new(4, 0, 0)), f64::INFINITY);
+    st.submit(PendingJob { info: info(1, 6, 0.0, 100.0), estimate_s: 50.0 }).unwrap();
+    st.submit(PendingJob { info: info(0, 1, 0.0, 100.0), estimate_s: 50.0 }).unwrap();
+    assert_eq!(st.pending()[0].info.key, JobKey(0), "pending stays in key order");
+    assert!(st.submit(PendingJob { info: info(1, 6, 0.0, 100.0), estimate_s: 50.0 }).is_err());
 
-    let err = st
-        .start(JobKey(1), vec![slot(0, 4), slot(1, 5)], 1.0, 51.0)
-        .unwrap_err();
-    assert_eq!(
-        err,
-        StateError::NoRoom {
-            key: JobKey(1),
-            node: 1
-        }
-    );
-    assert_eq!(
-        st.free_total(),
-        Resources::new(8, 0, 0),
-        "a refused start changes nothing"
-    );
+    let err = st.start(JobKey(1), vec![slot(0, 4), slot(1, 5)], 1.0, 51.0).unwrap_err();
+    assert_eq!(err, StateError::NoRoom { key: JobKey(1), node: 1 });
+    assert_eq!(st.free_total(), Resources::new(8, 0, 0), "a refused start changes nothing");
 
-    st.start(JobKey(1), vec![slot(0, 4), slot(1, 2)], 1.0, 51.0)
-        .unwrap();
+    st.start(JobKey(1), vec![slot(0, 4), slot(1, 2)], 1.0, 51.0).unwrap();
     st.start(JobKey(0), vec![slot(1, 1)], 1.0, 20.0).unwrap();
     assert_eq!(st.free_total(), Resources::new(1, 0, 0));
-    assert_eq!(
-        st.running()[0].info.key,
-        JobKey(0),
-        "running sorted by expected end"
-    );
+    assert_eq!(st.running()[0].info.key, JobKey(0), "running sorted by expected end");
     st.set_expected_end(JobKey(0), 90.0).unwrap();
     assert_eq!(st.running()[1].info.key, JobKey(0));
     assert_eq!(st.jobs_on_node(1), vec![JobKey(0), JobKey(1)]);
@@ -87,26 +46,15 @@ fn start_and_finish_move_resources() {
 
 #[test]
 fn down_nodes_leave_the_free_total() {
-    let mut st = ClusterState::new(
-        &Cluster::homogeneous("n", 2, Resources::new(4, 0, 0)),
-        f64::INFINITY,
-    );
-    st.submit(PendingJob {
-        info: info(0, 2, 0.0, 10.0),
-        estimate_s: 10.0,
-    })
-    .unwrap();
+    let mut st = ClusterState::new(&Cluster::homogeneous("n", 2, Resources::new(4, 0, 0)), f64::INFINITY);
+    st.submit(PendingJob { info: info(0, 2, 0.0, 10.0), estimate_s: 10.0 }).unwrap();
     st.start(JobKey(0), vec![slot(0, 2)], 0.0, 10.0).unwrap();
     assert!(st.set_node_up(0, false));
     assert!(!st.set_node_up(0, false));
     assert_eq!(st.free_total(), Resources::new(4, 0, 0));
     assert_eq!(st.up_total(), Resources::new(4, 0, 0));
     st.finish(JobKey(0)).unwrap();
-    assert_eq!(
-        st.free_total(),
-        Resources::new(4, 0, 0),
-        "freeing onto a down node adds nothing"
-    );
+    assert_eq!(st.free_total(), Resources::new(4, 0, 0), "freeing onto a down node adds nothing");
     st.set_node_up(0, true);
     assert_eq!(st.free_total(), Resources::new(8, 0, 0));
 }

@@ -40,22 +40,11 @@ fn sample() -> JobTable {
         labels,
         features,
     };
-    let empty = Job {
-        job_id: "x".into(),
-        ..Job::default()
-    };
-    let mut meta = TraceMeta {
-        format: "sacct".into(),
-        source: "s.txt".into(),
-        epoch_unix_s: Some(1.7e9),
-        ..TraceMeta::default()
-    };
+    let empty = Job { job_id: "x".into(), ..Job::default() };
+    let mut meta = TraceMeta { format: "sacct".into(), source: "s.txt".into(), epoch_unix_s: Some(1.7e9), ..TraceMeta::default() };
     meta.capacity.cpus = Some(100);
     meta.partitions.push("gpu".into());
-    JobTable {
-        meta,
-        jobs: vec![full, empty],
-    }
+    JobTable { meta, jobs: vec![full, empty] }
 }
 
 #[test]
@@ -71,27 +60,16 @@ fn the_frame_has_canonical_columns_then_features() {
     assert_eq!(&names[..20], &CANONICAL_COLUMNS[..]);
     assert_eq!(&names[20..], ["d_model", "dtype"]);
     assert_eq!(df.column("req_gpus").unwrap().dtype(), &DataType::UInt32);
-    assert_eq!(
-        df.column("depends_on").unwrap().dtype(),
-        &DataType::List(Box::new(DataType::String))
-    );
+    assert_eq!(df.column("depends_on").unwrap().dtype(), &DataType::List(Box::new(DataType::String)));
 }
 
 #[test]
 fn mixed_feature_kinds_are_written_as_text() {
     let mut t = sample();
-    t.jobs[1]
-        .features
-        .insert("d_model".into(), FeatureValue::Text("wide".into()));
+    t.jobs[1].features.insert("d_model".into(), FeatureValue::Text("wide".into()));
     let back = round_trip(&t);
-    assert_eq!(
-        back.jobs[0].features["d_model"],
-        FeatureValue::Text("2048".into())
-    );
-    assert_eq!(
-        back.jobs[1].features["d_model"],
-        FeatureValue::Text("wide".into())
-    );
+    assert_eq!(back.jobs[0].features["d_model"], FeatureValue::Text("2048".into()));
+    assert_eq!(back.jobs[1].features["d_model"], FeatureValue::Text("wide".into()));
 }
 
 #[test]
@@ -99,21 +77,11 @@ fn a_file_that_is_not_a_job_table_is_a_precise_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("other.parquet");
     let mut df = df!("x" => [1i64, 2]).unwrap();
-    ParquetWriter::new(File::create(&path).unwrap())
-        .finish(&mut df)
-        .unwrap();
+    ParquetWriter::new(File::create(&path).unwrap()).finish(&mut df).unwrap();
     let err = read(&path).unwrap_err().to_string();
-    assert!(
-        err.contains("other.parquet") && err.contains("`job_id` column"),
-        "{err}"
-    );
+    assert!(err.contains("other.parquet") && err.contains("`job_id` column"), "{err}");
     std::fs::write(&path, b"PAR1 garbage").unwrap();
-    assert!(
-        read(&path)
-            .unwrap_err()
-            .to_string()
-            .starts_with("parquet file")
-    );
+    assert!(read(&path).unwrap_err().to_string().starts_with("parquet file"));
 }
 
 fn opt_text() -> impl Strategy<Value = Option<String>> {
@@ -156,14 +124,7 @@ fn arb_table() -> impl Strategy<Value = JobTable> {
             kinds.dedup_by(|a, b| a.0 == b.0);
             proptest::collection::vec(arb_job(kinds), 0..8)
         })
-        .prop_map(|jobs| JobTable {
-            meta: TraceMeta {
-                format: "swf".into(),
-                source: "p".into(),
-                ..TraceMeta::default()
-            },
-            jobs,
-        })
+        .prop_map(|jobs| JobTable { meta: TraceMeta { format: "swf".into(), source: "p".into(), ..TraceMeta::default() }, jobs })
 }
 
 proptest! {

@@ -11,42 +11,21 @@ fn read_str(text: &str, strict: bool) -> Result<Ingested, IngestError> {
 }
 
 fn job<'a>(jobs: &'a [Job], id: &str, attempt: u32) -> &'a Job {
-    jobs.iter()
-        .find(|j| j.job_id == id && j.attempt == attempt)
-        .unwrap()
+    jobs.iter().find(|j| j.job_id == id && j.attempt == attempt).unwrap()
 }
 
 #[test]
 fn steps_fold_into_their_jobs_and_attempts_are_counted() {
     let t = read_str(SAMPLE, true).unwrap().table;
-    let ids: Vec<_> = t
-        .jobs
-        .iter()
-        .map(|j| (j.job_id.as_str(), j.attempt))
-        .collect();
+    let ids: Vec<_> = t.jobs.iter().map(|j| (j.job_id.as_str(), j.attempt)).collect();
     assert_eq!(
         ids,
-        [
-            ("1001", 0),
-            ("1002", 0),
-            ("1003_4", 0),
-            ("1004", 0),
-            ("1005", 0),
-            ("1005", 1),
-            ("1006", 0),
-            ("1007", 0),
-            ("1008", 0)
-        ]
+        [("1001", 0), ("1002", 0), ("1003_4", 0), ("1004", 0), ("1005", 0), ("1005", 1), ("1006", 0), ("1007", 0), ("1008", 0)]
     );
     // The .extern step ended one second after the job: the job is extended.
     let j = job(&t.jobs, "1001", 0);
     assert_eq!(j.runtime_s, Some(9001.0));
-    assert!(
-        t.meta
-            .notes
-            .iter()
-            .any(|n| n == "4 job steps folded into their jobs")
-    );
+    assert!(t.meta.notes.iter().any(|n| n == "4 job steps folded into their jobs"));
 }
 
 #[test]
@@ -54,46 +33,16 @@ fn local_times_read_in_the_sites_zone_become_unix_times() {
     // the sample's first submission is 2024-03-01T09:00:00 on the site's clock
     let zone: SiteZone = "Europe/Stockholm".parse().unwrap();
     let local = read_str(SAMPLE, true).unwrap().table;
-    let t = read_in(SAMPLE.as_bytes(), Path::new("sacct.txt"), true, Some(zone))
-        .unwrap()
-        .table;
-    assert_eq!(
-        t.meta.epoch_unix_s,
-        Some(1_709_283_600.0 - 3600.0),
-        "09:00 in Stockholm in March is 08:00 UTC"
-    );
-    assert_eq!(
-        (t.meta.tz_name.as_deref(), t.meta.tz_offset_s),
-        (Some("Europe/Stockholm"), Some(3600))
-    );
-    assert!(
-        t.meta
-            .notes
-            .iter()
-            .any(|n| n.contains("read in Europe/Stockholm (UTC+1.0 h")),
-        "{:?}",
-        t.meta.notes
-    );
+    let t = read_in(SAMPLE.as_bytes(), Path::new("sacct.txt"), true, Some(zone)).unwrap().table;
+    assert_eq!(t.meta.epoch_unix_s, Some(1_709_283_600.0 - 3600.0), "09:00 in Stockholm in March is 08:00 UTC");
+    assert_eq!((t.meta.tz_name.as_deref(), t.meta.tz_offset_s), (Some("Europe/Stockholm"), Some(3600)));
+    assert!(t.meta.notes.iter().any(|n| n.contains("read in Europe/Stockholm (UTC+1.0 h")), "{:?}", t.meta.notes);
     // the same instants apart: times relative to the first submission keep
     assert_eq!(
-        t.jobs
-            .iter()
-            .map(|j| (j.submit_s, j.start_s, j.end_s))
-            .collect::<Vec<_>>(),
-        local
-            .jobs
-            .iter()
-            .map(|j| (j.submit_s, j.start_s, j.end_s))
-            .collect::<Vec<_>>()
+        t.jobs.iter().map(|j| (j.submit_s, j.start_s, j.end_s)).collect::<Vec<_>>(),
+        local.jobs.iter().map(|j| (j.submit_s, j.start_s, j.end_s)).collect::<Vec<_>>()
     );
-    assert!(
-        local.meta.tz_name.is_none()
-            && local
-                .meta
-                .notes
-                .iter()
-                .any(|n| n.contains("read as UTC (give its zone with --tz)"))
-    );
+    assert!(local.meta.tz_name.is_none() && local.meta.notes.iter().any(|n| n.contains("read as UTC (give its zone with --tz)")));
 }
 
 #[test]
@@ -103,18 +52,11 @@ fn times_are_relative_to_the_first_submission() {
     let j = job(&t.jobs, "1001", 0);
     assert_eq!((j.submit_s, j.start_s), (0.0, Some(5.0)));
     let pending = job(&t.jobs, "1006", 0);
-    assert_eq!(
-        (pending.start_s, pending.end_s, pending.runtime_s),
-        (None, None, None)
-    );
+    assert_eq!((pending.start_s, pending.end_s, pending.runtime_s), (None, None, None));
     let running = job(&t.jobs, "1007", 0);
     assert_eq!((running.start_s.is_some(), running.end_s), (true, None));
     let never = job(&t.jobs, "1008", 0);
-    assert_eq!(
-        (never.start_s, never.end_s),
-        (None, None),
-        "an End without a Start is not a run"
-    );
+    assert_eq!((never.start_s, never.end_s), (None, None), "an End without a Start is not a run");
 }
 
 #[test]
@@ -138,10 +80,7 @@ fn states_map_with_their_detail_kept() {
     assert_eq!(job(&t.jobs, "1002", 0).labels["cancelled_by"], "1234");
     assert_eq!(st("1003_4", 0), JobStatus::Timeout);
     assert_eq!(st("1004", 0), JobStatus::Failed);
-    assert_eq!(
-        job(&t.jobs, "1004", 0).labels["slurm_state"],
-        "OUT_OF_MEMORY"
-    );
+    assert_eq!(job(&t.jobs, "1004", 0).labels["slurm_state"], "OUT_OF_MEMORY");
     assert_eq!(st("1005", 0), JobStatus::Failed);
     assert_eq!(job(&t.jobs, "1005", 0).labels["slurm_state"], "NODE_FAIL");
     assert_eq!(st("1005", 1), JobStatus::Completed);
@@ -152,27 +91,13 @@ fn states_map_with_their_detail_kept() {
 fn resources_gpus_and_memory_with_units() {
     let t = read_str(SAMPLE, true).unwrap().table;
     let j = job(&t.jobs, "1001", 0);
-    assert_eq!(
-        (j.req_cpus, j.req_nodes, j.req_gpus, j.gpu_type.as_deref()),
-        (Some(16), Some(2), Some(8), Some("a100"))
-    );
+    assert_eq!((j.req_cpus, j.req_nodes, j.req_gpus, j.gpu_type.as_deref()), (Some(16), Some(2), Some(8), Some("a100")));
     assert_eq!(j.req_mem_mb, Some(65_536));
     assert_eq!(j.priority, Some(4_294_901));
-    assert_eq!(
-        (j.user.as_deref(), j.group.as_deref(), j.queue.as_deref()),
-        (Some("alice"), Some("ml"), Some("gpu"))
-    );
+    assert_eq!((j.user.as_deref(), j.group.as_deref(), j.queue.as_deref()), (Some("alice"), Some("ml"), Some("gpu")));
     assert_eq!(j.labels["account"], "proj-a");
-    assert_eq!(
-        job(&t.jobs, "1002", 0).req_mem_mb,
-        Some(16_000),
-        "4000Mc times 4 CPUs"
-    );
-    assert_eq!(
-        job(&t.jobs, "1004", 0).req_mem_mb,
-        Some(2048),
-        "2Gn times 1 node"
-    );
+    assert_eq!(job(&t.jobs, "1002", 0).req_mem_mb, Some(16_000), "4000Mc times 4 CPUs");
+    assert_eq!(job(&t.jobs, "1004", 0).req_mem_mb, Some(2048), "2Gn times 1 node");
     assert_eq!(job(&t.jobs, "1003_4", 0).req_gpus, Some(1));
     assert_eq!(job(&t.jobs, "1002", 0).req_gpus, None);
 }
@@ -190,10 +115,7 @@ fn memory_sizes_parse_with_units() {
 #[test]
 fn parsable_with_trailing_bars_reads_the_same() {
     let with_bars: String = SAMPLE.lines().map(|l| format!("{l}|\n")).collect();
-    assert_eq!(
-        read_str(&with_bars, true).unwrap().table.jobs,
-        read_str(SAMPLE, true).unwrap().table.jobs
-    );
+    assert_eq!(read_str(&with_bars, true).unwrap().table.jobs, read_str(SAMPLE, true).unwrap().table.jobs);
 }
 
 #[test]
@@ -208,9 +130,7 @@ fn bad_time_limit_names_line_column_and_field() {
 
 #[test]
 fn missing_fields_and_unknown_states_are_skipped_by_default() {
-    let text = format!(
-        "{SAMPLE}1009|1009|x|u\n1010|1010|x|u|g|a|p|2024-03-01T11:00:00|Unknown|Unknown|00:00:00|10|EXPLODED|0:0|1|0|1|0|1M|||1\n"
-    );
+    let text = format!("{SAMPLE}1009|1009|x|u\n1010|1010|x|u|g|a|p|2024-03-01T11:00:00|Unknown|Unknown|00:00:00|10|EXPLODED|0:0|1|0|1|0|1M|||1\n");
     let read = read_str(&text, false).unwrap();
     assert_eq!(read.table.jobs.len(), 9);
     assert_eq!(read.skipped.total, 2);
@@ -220,11 +140,6 @@ fn missing_fields_and_unknown_states_are_skipped_by_default() {
 
 #[test]
 fn a_header_without_jobid_is_fatal_even_when_skipping() {
-    let err = read_str("Name|Submit\nx|2024-01-01T00:00:00\n", false)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("field `header`: expected a `JobID` column"),
-        "{err}"
-    );
+    let err = read_str("Name|Submit\nx|2024-01-01T00:00:00\n", false).unwrap_err().to_string();
+    assert!(err.contains("field `header`: expected a `JobID` column"), "{err}");
 }

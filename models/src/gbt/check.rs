@@ -27,19 +27,10 @@ pub(super) fn structure(base: f64, trees: &[Vec<Node>]) -> Result<(), Problem> {
             finite(|| format!("tree {t}, node {n}, threshold"), node.threshold)?;
             let left = node.left as usize;
             if left <= n {
-                return Err(Problem::ChildNotAfter {
-                    tree: t,
-                    node: n,
-                    left: node.left,
-                });
+                return Err(Problem::ChildNotAfter { tree: t, node: n, left: node.left });
             }
             if left + 1 >= tree.len() {
-                return Err(Problem::ChildOutOfRange {
-                    tree: t,
-                    node: n,
-                    left: node.left,
-                    nodes: tree.len(),
-                });
+                return Err(Problem::ChildOutOfRange { tree: t, node: n, left: node.left, nodes: tree.len() });
             }
         }
     }
@@ -55,21 +46,12 @@ impl Gbt {
         for (t, tree) in self.trees.iter().enumerate() {
             for (n, node) in tree.iter().enumerate() {
                 if !node.is_leaf() && node.feature as usize >= width {
-                    return Err(Problem::FeatureOutOfRange {
-                        tree: t,
-                        node: n,
-                        feature: node.feature,
-                        width,
-                    });
+                    return Err(Problem::FeatureOutOfRange { tree: t, node: n, feature: node.feature, width });
                 }
             }
         }
         if !self.gain.is_empty() && self.gain.len() != width {
-            return Err(Problem::Length {
-                field: "gain".into(),
-                found: self.gain.len(),
-                expected: width,
-            });
+            return Err(Problem::Length { field: "gain".into(), found: self.gain.len(), expected: width });
         }
         Ok(())
     }

@@ -47,20 +47,14 @@ fn edges_of(column: &[f64]) -> Vec<f64> {
         values
     } else {
         let step = values.len() as f64 / (MAX_BINS - 1) as f64;
-        let mut e: Vec<f64> = (1..MAX_BINS - 1)
-            .map(|i| values[(i as f64 * step) as usize])
-            .collect();
+        let mut e: Vec<f64> = (1..MAX_BINS - 1).map(|i| values[(i as f64 * step) as usize]).collect();
         e.dedup();
         e
     }
 }
 
 fn bin_of(edges: &[f64], x: f64) -> u8 {
-    if x.is_nan() {
-        0
-    } else {
-        (1 + edges.partition_point(|e| *e < x)) as u8
-    }
+    if x.is_nan() { 0 } else { (1 + edges.partition_point(|e| *e < x)) as u8 }
 }
 
 impl Binned {
@@ -95,24 +89,14 @@ impl Binned {
                 rows[i * width + f] = *b;
             }
         }
-        Binned {
-            n,
-            width,
-            cols,
-            rows,
-            edges,
-        }
+        Binned { n, width, cols, rows, edges }
     }
 
     /// The threshold of a split of feature `f` after bin `bin`: values at
     /// most it (and NaN) go left.
     pub(super) fn threshold(&self, f: usize, bin: usize) -> f64 {
         // The lowest finite number, not -inf, so that JSON keeps it.
-        if bin == 0 {
-            f64::MIN
-        } else {
-            self.edges[f][bin - 1]
-        }
+        if bin == 0 { f64::MIN } else { self.edges[f][bin - 1] }
     }
 
     fn column(&self, f: usize) -> &[u8] {
@@ -178,12 +162,7 @@ struct Split {
     gain: f64,
 }
 
-const LEAF: Node = Node {
-    feature: u32::MAX,
-    threshold: 0.0,
-    left: 0,
-    value: 0.0,
-};
+const LEAF: Node = Node { feature: u32::MAX, threshold: 0.0, left: 0, value: 0.0 };
 
 impl Workspace {
     /// Grows one tree on `self.rows`; adds each split's gain to `gain`
@@ -226,11 +205,7 @@ impl Workspace {
         let one = |(f, hf): (usize, &mut [Bin])| {
             let hf: &mut [Bin; STRIDE] = hf.try_into().expect("a histogram stride");
             let (column, nbins) = (ctx.bins.column(f), ctx.bins.edges[f].len() + 2);
-            if unit {
-                feature_hist::<true>(column, idx, og, oh, nbins, hf)
-            } else {
-                feature_hist::<false>(column, idx, og, oh, nbins, hf)
-            }
+            if unit { feature_hist::<true>(column, idx, og, oh, nbins, hf) } else { feature_hist::<false>(column, idx, og, oh, nbins, hf) }
         };
         if idx.len() * ctx.bins.width >= PARALLEL_WORK {
             hist.par_chunks_exact_mut(STRIDE).enumerate().for_each(one);
@@ -241,23 +216,11 @@ impl Workspace {
 
     /// Grows the node at `at` over `rows[a..b]`; `hist` is its histogram
     /// when it may split.
-    fn grow(
-        &mut self,
-        ctx: &Ctx<'_>,
-        gain: &mut [f64],
-        at: usize,
-        (a, b): (usize, usize),
-        depth: usize,
-        hist: Option<Vec<Bin>>,
-    ) {
+    fn grow(&mut self, ctx: &Ctx<'_>, gain: &mut [f64], at: usize, (a, b): (usize, usize), depth: usize, hist: Option<Vec<Bin>>) {
         let p = ctx.params;
-        let (gs, hs) = self.rows[a..b].iter().fold((0.0, 0.0), |(s, t), &i| {
-            (s + ctx.g[i as usize], t + ctx.h[i as usize])
-        });
+        let (gs, hs) = self.rows[a..b].iter().fold((0.0, 0.0), |(s, t), &i| (s + ctx.g[i as usize], t + ctx.h[i as usize]));
         let split = match &hist {
-            Some(hist) if self.needs_hist(ctx, depth, b - a) => {
-                best_split(ctx, hist, gs, hs, b - a)
-            }
+            Some(hist) if self.needs_hist(ctx, depth, b - a) => best_split(ctx, hist, gs, hs, b - a),
             _ => None,
         };
         let Some(split) = split else {
@@ -268,11 +231,7 @@ impl Workspace {
             let value = match p.loss {
                 Loss::Quantile { q } => {
                     self.values.clear();
-                    self.values.extend(
-                        self.rows[a..b]
-                            .iter()
-                            .map(|&i| ctx.y[i as usize] - ctx.pred[i as usize]),
-                    );
+                    self.values.extend(self.rows[a..b].iter().map(|&i| ctx.y[i as usize] - ctx.pred[i as usize]));
                     quantile_in_place(&mut self.values, q)
                 }
                 _ => -gs / (hs + p.l2),
@@ -284,12 +243,8 @@ impl Workspace {
         let mid = self.partition(ctx, (a, b), &split);
         // Children are pushed as a pair so that the right one is `left + 1`.
         let left_at = self.nodes.len();
-        self.nodes[at] = Node {
-            feature: split.feature as u32,
-            threshold: ctx.bins.threshold(split.feature, split.bin),
-            left: left_at as u32,
-            value: 0.0,
-        };
+        self.nodes[at] =
+            Node { feature: split.feature as u32, threshold: ctx.bins.threshold(split.feature, split.bin), left: left_at as u32, value: 0.0 };
         self.split_bins[at] = split.bin as u8;
         self.nodes.extend([LEAF, LEAF]);
         self.split_bins.extend([0, 0]);
@@ -301,27 +256,14 @@ impl Workspace {
 
     /// The children's histograms, where they may split: the smaller
     /// child's built from its rows, the larger's as the parent's minus it.
-    fn child_hists(
-        &mut self,
-        ctx: &Ctx<'_>,
-        depth: usize,
-        (a, mid, b): (usize, usize, usize),
-        mut parent: Vec<Bin>,
-    ) -> (Option<Vec<Bin>>, Option<Vec<Bin>>) {
-        let (need_l, need_r) = (
-            self.needs_hist(ctx, depth, mid - a),
-            self.needs_hist(ctx, depth, b - mid),
-        );
+    fn child_hists(&mut self, ctx: &Ctx<'_>, depth: usize, (a, mid, b): (usize, usize, usize), mut parent: Vec<Bin>) -> (Option<Vec<Bin>>, Option<Vec<Bin>>) {
+        let (need_l, need_r) = (self.needs_hist(ctx, depth, mid - a), self.needs_hist(ctx, depth, b - mid));
         if !need_l && !need_r {
             self.pool.push(parent);
             return (None, None);
         }
         let left_small = mid - a <= b - mid;
-        let ((sa, sb), need_small, need_large) = if left_small {
-            ((a, mid), need_l, need_r)
-        } else {
-            ((mid, b), need_r, need_l)
-        };
+        let ((sa, sb), need_small, need_large) = if left_small { ((a, mid), need_l, need_r) } else { ((mid, b), need_r, need_l) };
         let (small, large) = if need_large && b - a < SUBTRACT_ROWS {
             // A small node: both children summed from their rows (exact
             // sums, and cheap at this size).
@@ -352,11 +294,7 @@ impl Workspace {
             self.build(ctx, sa, sb, &mut parent);
             (Some(parent), None)
         };
-        if left_small {
-            (small, large)
-        } else {
-            (large, small)
-        }
+        if left_small { (small, large) } else { (large, small) }
     }
 
     /// Stable in-place partition of `rows[a..b]`: rows going left first.
@@ -391,14 +329,7 @@ const SPREAD_ROWS: usize = 2048;
 /// stay zero). With `UNIT` (a hessian of 1 for every row) the hessian sum
 /// is the row count and is not added up. In a large node row `k` goes to
 /// sub-histogram `k % WAYS`, and they are summed in order.
-fn feature_hist<const UNIT: bool>(
-    column: &[u8],
-    idx: &[u32],
-    og: &[f64],
-    oh: &[f64],
-    nbins: usize,
-    out: &mut [Bin; STRIDE],
-) {
+fn feature_hist<const UNIT: bool>(column: &[u8], idx: &[u32], og: &[f64], oh: &[f64], nbins: usize, out: &mut [Bin; STRIDE]) {
     let add = |e: &mut Bin, g: f64, h: f64| {
         e.g += g;
         if !UNIT {
@@ -414,9 +345,7 @@ fn feature_hist<const UNIT: bool>(
         }
     } else {
         let mut sub = vec![[Bin::default(); WAYS]; STRIDE];
-        let mut quads = idx
-            .chunks_exact(WAYS)
-            .zip(og.chunks_exact(WAYS).zip(oh.chunks_exact(WAYS)));
+        let mut quads = idx.chunks_exact(WAYS).zip(og.chunks_exact(WAYS).zip(oh.chunks_exact(WAYS)));
         for (i, (g, h)) in quads.by_ref() {
             for w in 0..WAYS {
                 add(&mut sub[usize::from(column[i[w] as usize])][w], g[w], h[w]);
@@ -424,11 +353,7 @@ fn feature_hist<const UNIT: bool>(
         }
         let done = idx.len() / WAYS * WAYS;
         for k in done..idx.len() {
-            add(
-                &mut sub[usize::from(column[idx[k] as usize])][k - done],
-                og[k],
-                oh[k],
-            );
+            add(&mut sub[usize::from(column[idx[k] as usize])][k - done], og[k], oh[k]);
         }
         for (o, s) in out.iter_mut().zip(&sub) {
             for e in s {
@@ -466,11 +391,7 @@ fn best_split(ctx: &Ctx<'_>, hist: &[Bin], gs: f64, hs: f64, m: usize) -> Option
             let (gr, hr) = (gs - gl, hs - hl);
             let gain = gl * gl / (hl + l2) + gr * gr / (hr + l2) - parent;
             if gain > 1e-9 && best.as_ref().is_none_or(|s| gain > s.gain) {
-                best = Some(Split {
-                    feature: f,
-                    bin,
-                    gain,
-                });
+                best = Some(Split { feature: f, bin, gain });
             }
         }
     }
@@ -491,13 +412,11 @@ pub(super) fn quantile_in_place(values: &mut [f64], q: f64) -> f64 {
 /// split's bin). Rows in parallel chunks.
 pub(super) fn add_tree(bins: &Binned, tree: &super::Heap<u8>, pred: &mut [f64]) {
     let w = bins.width;
-    pred.par_chunks_mut(UPDATE_CHUNK)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            let start = c * UPDATE_CHUNK;
-            for (k, p) in chunk.iter_mut().enumerate() {
-                let i = start + k;
-                *p += tree.eval(0, &bins.rows[i * w..(i + 1) * w]);
-            }
-        });
+    pred.par_chunks_mut(UPDATE_CHUNK).enumerate().for_each(|(c, chunk)| {
+        let start = c * UPDATE_CHUNK;
+        for (k, p) in chunk.iter_mut().enumerate() {
+            let i = start + k;
+            *p += tree.eval(0, &bins.rows[i * w..(i + 1) * w]);
+        }
+    });
 }

@@ -5,68 +5,19 @@ use super::*;
 
 #[test]
 fn boosting_learns_a_step_with_missing_values_and_classes() {
-    let rows: Vec<Vec<f64>> = (0..400)
-        .map(|i| {
-            vec![
-                if i % 10 == 0 {
-                    f64::NAN
-                } else {
-                    f64::from(i % 100)
-                },
-                f64::from(i % 7),
-            ]
-        })
-        .collect();
-    let y: Vec<f64> = rows
-        .iter()
-        .map(|r| {
-            if r[0].is_nan() {
-                -5.0
-            } else if r[0] < 50.0 {
-                1.0
-            } else {
-                3.0
-            }
-        })
-        .collect();
-    let m = Gbt::fit(
-        &rows,
-        &y,
-        &GbtParams {
-            min_leaf: 5,
-            ..GbtParams::default()
-        },
-    );
+    let rows: Vec<Vec<f64>> =
+        (0..400).map(|i| vec![if i % 10 == 0 { f64::NAN } else { f64::from(i % 100) }, f64::from(i % 7)]).collect();
+    let y: Vec<f64> = rows.iter().map(|r| if r[0].is_nan() { -5.0 } else if r[0] < 50.0 { 1.0 } else { 3.0 }).collect();
+    let m = Gbt::fit(&rows, &y, &GbtParams { min_leaf: 5, ..GbtParams::default() });
     assert!((m.predict(&[10.0, 0.0]) - 1.0).abs() < 0.05);
     assert!((m.predict(&[90.0, 0.0]) - 3.0).abs() < 0.05);
     assert!((m.predict(&[f64::NAN, 0.0]) + 5.0).abs() < 0.1);
-    let asym = Gbt::fit(
-        &rows,
-        &y,
-        &GbtParams {
-            loss: Loss::Asymmetric { under_weight: 4.0 },
-            ..GbtParams::default()
-        },
-    );
+    let asym = Gbt::fit(&rows, &y, &GbtParams { loss: Loss::Asymmetric { under_weight: 4.0 }, ..GbtParams::default() });
     assert!(asym.predict(&[10.0, 0.0]) >= m.predict(&[10.0, 0.0]) - 1e-9);
-    let median = Gbt::fit(
-        &rows,
-        &y,
-        &GbtParams {
-            loss: Loss::Quantile { q: 0.5 },
-            ..GbtParams::default()
-        },
-    );
+    let median = Gbt::fit(&rows, &y, &GbtParams { loss: Loss::Quantile { q: 0.5 }, ..GbtParams::default() });
     assert!((median.predict(&[90.0, 0.0]) - 3.0).abs() < 0.05);
     let classes: Vec<f64> = y.iter().map(|v| f64::from(*v > 2.0)).collect();
-    let c = Gbt::fit(
-        &rows,
-        &classes,
-        &GbtParams {
-            loss: Loss::Logistic,
-            ..GbtParams::default()
-        },
-    );
+    let c = Gbt::fit(&rows, &classes, &GbtParams { loss: Loss::Logistic, ..GbtParams::default() });
     assert!(c.predict_proba(&[90.0, 0.0]) > 0.9 && c.predict_proba(&[10.0, 0.0]) < 0.1);
 }
 
@@ -87,9 +38,7 @@ fn table(n: usize) -> (Matrix, Vec<f64>) {
         if i % 13 == 0 {
             r[1] = f64::NAN;
         }
-        y.push(
-            r[0].ln_1p() + if r[1] > 50.0 { 1.0 } else { 0.0 } + 0.1 * r[4] + (r[2] - 50.0) / 500.0,
-        );
+        y.push(r[0].ln_1p() + if r[1] > 50.0 { 1.0 } else { 0.0 } + 0.1 * r[4] + (r[2] - 50.0) / 500.0);
         x.push_row(&r);
     }
     (x, y)
@@ -100,17 +49,9 @@ fn the_same_model_on_one_thread_or_two_and_flat_prediction_matches_walking() {
     // Large enough for parallel histograms, sub-histograms and
     // subtraction; small enough for a debug build.
     let (x, y) = table(60_000);
-    let params = GbtParams {
-        trees: 8,
-        depth: 5,
-        max_rows_per_tree: 50_000,
-        ..GbtParams::default()
-    };
+    let params = GbtParams { trees: 8, depth: 5, max_rows_per_tree: 50_000, ..GbtParams::default() };
     let fit = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| Gbt::fit_matrix(&x, &y, &params))
     };
     let (one, two) = (fit(1), fit(2));
@@ -125,10 +66,7 @@ fn the_same_model_on_one_thread_or_two_and_flat_prediction_matches_walking() {
     }
     let back: Gbt = serde_json::from_str(&serde_json::to_string(&one).unwrap()).unwrap();
     assert_eq!(back, one);
-    assert_eq!(
-        back.predict(x.row(7)).to_bits(),
-        one.predict(x.row(7)).to_bits()
-    );
+    assert_eq!(back.predict(x.row(7)).to_bits(), one.predict(x.row(7)).to_bits());
     let gains = one.gains();
     assert!(gains[0] > gains[3] && gains[1] > gains[3], "{gains:?}");
 }
@@ -140,10 +78,7 @@ fn a_file_without_gains_still_reads() {
         {"feature":4294967295,"threshold":0.0,"left":0,"value":1.0}]],"loss":{"kind":"squared"}}"#;
     let m: Gbt = serde_json::from_str(json).unwrap();
     assert!(m.gains().is_empty());
-    assert_eq!(
-        (m.predict(&[1.0]), m.predict(&[3.0]), m.predict(&[f64::NAN])),
-        (0.5, 2.5, 0.5)
-    );
+    assert_eq!((m.predict(&[1.0]), m.predict(&[3.0]), m.predict(&[f64::NAN])), (0.5, 2.5, 0.5));
 }
 
 #[test]
@@ -153,29 +88,14 @@ fn an_ensemble_read_on_its_own_never_panics_or_loops_on_a_malformed_tree() {
         {"feature":4294967295,"threshold":0.0,"left":0,"value":1.0}],[]],"loss":{"kind":"squared"}}"#;
     let m: Gbt = serde_json::from_str(cyclic).unwrap();
     assert!(m.flat.is_none(), "not flattened");
-    assert_eq!(
-        m.check(1),
-        Err(crate::invalid::Problem::ChildNotAfter {
-            tree: 0,
-            node: 0,
-            left: 0
-        })
-    );
+    assert_eq!(m.check(1), Err(crate::invalid::Problem::ChildNotAfter { tree: 0, node: 0, left: 0 }));
     assert!(m.predict(&[5.0]).is_nan() && m.predict(&[]).is_nan());
     // a valid tree asked about a row narrower than its features
     let json = r#"{"base":1.5,"trees":[[{"feature":3,"threshold":2.0,"left":1,"value":0.0},
         {"feature":4294967295,"threshold":0.0,"left":0,"value":-1.0},
         {"feature":4294967295,"threshold":0.0,"left":0,"value":1.0}]],"loss":{"kind":"squared"}}"#;
     let m: Gbt = serde_json::from_str(json).unwrap();
-    assert_eq!(
-        m.check(3),
-        Err(crate::invalid::Problem::FeatureOutOfRange {
-            tree: 0,
-            node: 0,
-            feature: 3,
-            width: 3
-        })
-    );
+    assert_eq!(m.check(3), Err(crate::invalid::Problem::FeatureOutOfRange { tree: 0, node: 0, feature: 3, width: 3 }));
     assert!(m.predict(&[0.0; 3]).is_nan());
     assert_eq!(m.predict(&[0.0; 4]), 0.5);
 }
@@ -184,49 +104,21 @@ fn an_ensemble_read_on_its_own_never_panics_or_loops_on_a_malformed_tree() {
 fn many_trees_beside_a_deep_one_are_walked_not_flattened_into_a_huge_heap() {
     // one tree of depth 12 (a chain) and 300 one-leaf trees: 301 * 4096
     // slots flat, past the cap
-    let leaf = Node {
-        feature: u32::MAX,
-        threshold: 0.0,
-        left: 0,
-        value: 0.25,
-    };
+    let leaf = Node { feature: u32::MAX, threshold: 0.0, left: 0, value: 0.25 };
     let mut chain = Vec::new();
     for i in 0..12u32 {
-        chain.push(Node {
-            feature: 0,
-            threshold: f64::from(i),
-            left: 2 * i + 1,
-            value: 0.0,
-        });
-        chain.push(Node {
-            value: f64::from(i),
-            ..leaf
-        });
+        chain.push(Node { feature: 0, threshold: f64::from(i), left: 2 * i + 1, value: 0.0 });
+        chain.push(Node { value: f64::from(i), ..leaf });
     }
-    chain.push(Node {
-        value: 100.0,
-        ..leaf
-    });
+    chain.push(Node { value: 100.0, ..leaf });
     let mut trees = vec![chain];
     trees.extend(std::iter::repeat_n(vec![leaf], 300));
-    let m: Gbt = GbtData {
-        base: 0.0,
-        trees,
-        loss: Loss::Squared,
-        gain: Vec::new(),
-    }
-    .into();
+    let m: Gbt = GbtData { base: 0.0, trees, loss: Loss::Squared, gain: Vec::new() }.into();
     assert!(m.flat.is_none());
     assert_eq!(m.check(1), Ok(()));
     assert_eq!(m.predict(&[5.5]), 6.0 + 300.0 * 0.25);
     assert_eq!(m.predict(&[20.0]), 100.0 + 300.0 * 0.25);
-    let small: Gbt = GbtData {
-        base: 0.0,
-        trees: m.trees[..200].to_vec(),
-        loss: Loss::Squared,
-        gain: Vec::new(),
-    }
-    .into();
+    let small: Gbt = GbtData { base: 0.0, trees: m.trees[..200].to_vec(), loss: Loss::Squared, gain: Vec::new() }.into();
     assert!(small.flat.is_some(), "200 * 4096 slots are under the cap");
     assert_eq!(small.predict(&[5.5]), 6.0 + 199.0 * 0.25);
 }

@@ -31,21 +31,12 @@ fn h100_runtime_mdape_is_at_most_30_percent() {
     let mut dev = table.clone();
     dev.jobs.sort_by(|a, b| a.submit_s.total_cmp(&b.submit_s));
     dev.jobs.truncate(dev.jobs.len() * 7 / 10);
-    for kind in [
-        ModelKind::Gbt,
-        ModelKind::GbtUnder,
-        ModelKind::Linear,
-        ModelKind::LinearByName,
-        ModelKind::Hybrid,
-        ModelKind::Auto,
-    ] {
-        let (_, e) =
-            train_and_evaluate(&dev, kind, &telemetry, SplitOptions::default()).expect("trains");
+    for kind in [ModelKind::Gbt, ModelKind::GbtUnder, ModelKind::Linear, ModelKind::LinearByName, ModelKind::Hybrid, ModelKind::Auto] {
+        let (_, e) = train_and_evaluate(&dev, kind, &telemetry, SplitOptions::default()).expect("trains");
         report("development", &e);
     }
     table.jobs.sort_by(|a, b| a.submit_s.total_cmp(&b.submit_s));
-    let (_, e) = train_and_evaluate(&table, ModelKind::Auto, &telemetry, SplitOptions::default())
-        .expect("trains");
+    let (_, e) = train_and_evaluate(&table, ModelKind::Auto, &telemetry, SplitOptions::default()).expect("trains");
     report("held-out", &e);
     assert!(e.runtime.mdape <= 0.30, "MdAPE {}", e.runtime.mdape);
     assert!(e.runtime.mdape < e.requested.mdape && e.runtime.mdape < e.easy_plus_plus.mdape);

@@ -12,9 +12,7 @@ use foresight_datasets::JobTable;
 use foresight_models::features::build_rows;
 use foresight_models::history::JobTelemetry;
 use foresight_models::runtime::requested_s;
-use foresight_models::{
-    FilePredictor, ModelError, ModelFile, ModelKind, Problem, SplitOptions, train,
-};
+use foresight_models::{FilePredictor, ModelError, ModelFile, ModelKind, Problem, SplitOptions, train};
 use proptest::prelude::*;
 use serde_json::Value;
 use std::path::Path;
@@ -25,13 +23,7 @@ fn trained() -> &'static (JobTable, Value) {
     static TRAINED: OnceLock<(JobTable, Value)> = OnceLock::new();
     TRAINED.get_or_init(|| {
         let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
-        let file = train(
-            &table,
-            ModelKind::Hybrid,
-            &JobTelemetry::new(),
-            SplitOptions::default(),
-        )
-        .unwrap();
+        let file = train(&table, ModelKind::Hybrid, &JobTelemetry::new(), SplitOptions::default()).unwrap();
         assert!(file.failure.is_some(), "the classifier is mangled too");
         let json = serde_json::to_value(&file).unwrap();
         (table, json)
@@ -39,10 +31,7 @@ fn trained() -> &'static (JobTable, Value) {
 }
 
 fn parse(json: &Value) -> Result<ModelFile, ModelError> {
-    ModelFile::parse(
-        &serde_json::to_vec(json).unwrap(),
-        Path::new("mangled.json"),
-    )
+    ModelFile::parse(&serde_json::to_vec(json).unwrap(), Path::new("mangled.json"))
 }
 
 /// The problem a mangled file is refused for, with its part.
@@ -69,10 +58,7 @@ fn predicts_sane_values(file: ModelFile, table: &JobTable) {
     let jobs = &table.jobs[..40];
     for row in build_rows(&file.schema, jobs, &JobTelemetry::new()) {
         let (p, limit) = (file.runtime.predict(&file.schema, &row), requested_s(&row));
-        assert!(
-            !p.is_nan() && p >= 0.0 && p <= limit,
-            "{p} for a request of {limit} s"
-        );
+        assert!(!p.is_nan() && p >= 0.0 && p <= limit, "{p} for a request of {limit} s");
         assert!(p.is_finite() || limit.is_infinite(), "{p}");
         if let Some(f) = &file.failure {
             let q = f.predict(&row);
@@ -107,53 +93,16 @@ enum Mangle {
 
 fn mangle() -> impl Strategy<Value = Mangle> {
     prop_oneof![
-        prop::sample::select(vec![
-            0.0,
-            0.5,
-            -0.5,
-            1e-300,
-            1e300,
-            -1e300,
-            f64::MAX,
-            f64::MIN,
-            1e15
-        ])
-        .prop_map(Mangle::Number),
-        prop::sample::select(vec![
-            0,
-            1,
-            2,
-            3,
-            63,
-            64,
-            4096,
-            65_535,
-            1 << 20,
-            4_294_967_294,
-            4_294_967_295,
-            1 << 32,
-            u64::MAX
-        ])
-        .prop_map(Mangle::Integer),
+        prop::sample::select(vec![0.0, 0.5, -0.5, 1e-300, 1e300, -1e300, f64::MAX, f64::MIN, 1e15]).prop_map(Mangle::Number),
+        prop::sample::select(vec![0, 1, 2, 3, 63, 64, 4096, 65_535, 1 << 20, 4_294_967_294, 4_294_967_295, 1 << 32, u64::MAX])
+            .prop_map(Mangle::Integer),
         prop::sample::select(vec![-1, -2, i64::MIN]).prop_map(Mangle::Negative),
         (-3i64..=3).prop_map(Mangle::Shift),
         Just(Mangle::Null),
-        prop::sample::select(vec![
-            "",
-            "gbt",
-            "linear",
-            "hybrid",
-            "requested",
-            "logistic",
-            "squared",
-            "auto",
-            "x"
-        ])
-        .prop_map(Mangle::Text),
+        prop::sample::select(vec!["", "gbt", "linear", "hybrid", "requested", "logistic", "squared", "auto", "x"]).prop_map(Mangle::Text),
         any::<prop::sample::Index>().prop_map(Mangle::Remove),
         any::<prop::sample::Index>().prop_map(Mangle::Duplicate),
-        (any::<prop::sample::Index>(), any::<prop::sample::Index>())
-            .prop_map(|(a, b)| Mangle::Swap(a, b)),
+        (any::<prop::sample::Index>(), any::<prop::sample::Index>()).prop_map(|(a, b)| Mangle::Swap(a, b)),
         Just(Mangle::Clear),
     ]
 }
@@ -168,11 +117,7 @@ fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
         }
         Value::Object(fields) => {
             for (k, item) in fields {
-                pointers(
-                    item,
-                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
-                    out,
-                );
+                pointers(item, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out);
             }
         }
         _ => {}
@@ -191,9 +136,7 @@ fn targets() -> &'static (Vec<String>, Vec<String>) {
 }
 
 fn apply(json: &mut Value, pointer: &str, m: &Mangle) {
-    let Some(v) = json.pointer_mut(pointer) else {
-        return;
-    };
+    let Some(v) = json.pointer_mut(pointer) else { return };
     match (m, v) {
         (Mangle::Remove(i), Value::Array(a)) if !a.is_empty() => {
             a.remove(i.index(a.len()));
@@ -247,10 +190,7 @@ proptest! {
 /// The first split of tree 0 of the runtime trees, and the tree's nodes.
 fn first_split(json: &mut Value) -> (usize, &mut Vec<Value>) {
     let tree = json["runtime"]["trees"]["trees"][0].as_array_mut().unwrap();
-    let n = tree
-        .iter()
-        .position(|node| node["feature"] != u32::MAX)
-        .expect("a split");
+    let n = tree.iter().position(|node| node["feature"] != u32::MAX).expect("a split");
     (n, tree)
 }
 
@@ -264,76 +204,39 @@ fn trees_with_no_node_a_cycle_or_indices_out_of_range_are_refused_where_they_are
     tree[n]["left"] = n.into();
     let (part, problem) = refused(&cyclic);
     assert_eq!(part, "runtime.trees");
-    assert_eq!(
-        problem,
-        Problem::ChildNotAfter {
-            tree: 0,
-            node: n,
-            left: n as u32
-        }
-    );
+    assert_eq!(problem, Problem::ChildNotAfter { tree: 0, node: n, left: n as u32 });
 
     let mut past = json.clone();
     let (n, tree) = first_split(&mut past);
     let nodes = tree.len();
     tree[n]["left"] = (nodes - 1).into();
-    assert_eq!(
-        refused(&past).1,
-        Problem::ChildOutOfRange {
-            tree: 0,
-            node: n,
-            left: nodes as u32 - 1,
-            nodes
-        }
-    );
+    assert_eq!(refused(&past).1, Problem::ChildOutOfRange { tree: 0, node: n, left: nodes as u32 - 1, nodes });
 
     let mut feature = json.clone();
     let width = json["feature_names"].as_array().unwrap().len();
     let (n, tree) = first_split(&mut feature);
     tree[n]["feature"] = width.into();
-    assert_eq!(
-        refused(&feature).1,
-        Problem::FeatureOutOfRange {
-            tree: 0,
-            node: n,
-            feature: width as u32,
-            width
-        }
-    );
+    assert_eq!(refused(&feature).1, Problem::FeatureOutOfRange { tree: 0, node: n, feature: width as u32, width });
 
     let mut empty = json.clone();
     empty["failure"]["model"]["trees"][3] = serde_json::json!([]);
-    assert_eq!(
-        refused(&empty),
-        ("failure.model".to_string(), Problem::EmptyTree { tree: 3 })
-    );
+    assert_eq!(refused(&empty), ("failure.model".to_string(), Problem::EmptyTree { tree: 3 }));
 }
 
 #[test]
 fn regressions_schemas_and_names_that_disagree_are_refused_where_they_are() {
     let (_, json) = trained();
     let mut short = json.clone();
-    let used = short["runtime"]["linear"]["pooled"]["used"]
-        .as_array_mut()
-        .unwrap();
+    let used = short["runtime"]["linear"]["pooled"]["used"].as_array_mut().unwrap();
     used.pop();
     let n = used.len();
     let (part, problem) = refused(&short);
     assert_eq!(part, "runtime.linear.pooled");
-    assert!(
-        matches!(problem, Problem::Length { found, expected, .. } if found == n + 1 && expected == n),
-        "{problem}"
-    );
+    assert!(matches!(problem, Problem::Length { found, expected, .. } if found == n + 1 && expected == n), "{problem}");
 
     let mut column = json.clone();
     column["runtime"]["linear"]["pooled"]["used"][0] = 100_000.into();
-    assert!(matches!(
-        refused(&column).1,
-        Problem::ColumnOutOfRange {
-            column: 100_000,
-            ..
-        }
-    ));
+    assert!(matches!(refused(&column).1, Problem::ColumnOutOfRange { column: 100_000, .. }));
 
     let mut scale = json.clone();
     scale["runtime"]["linear"]["pooled"]["scales"][0] = 0.0.into();
@@ -345,10 +248,7 @@ fn regressions_schemas_and_names_that_disagree_are_refused_where_they_are() {
 
     let mut names = json.clone();
     names["feature_names"][2] = "log_req_time".into();
-    assert!(matches!(
-        refused(&names).1,
-        Problem::FeatureName { index: 2, .. }
-    ));
+    assert!(matches!(refused(&names).1, Problem::FeatureName { index: 2, .. }));
 
     let mut kind = json.clone();
     kind["kind"] = "gbt".into();
@@ -370,9 +270,7 @@ fn a_tree_deeper_than_any_stack_is_walked_without_recursion() {
     let leaf = serde_json::json!({"feature": u32::MAX, "threshold": 0.0, "left": 0, "value": 0.0});
     let mut nodes = Vec::new();
     for i in 0..100_000u32 {
-        nodes.push(
-            serde_json::json!({"feature": 1, "threshold": -1.0, "left": 2 * i + 1, "value": 0.0}),
-        );
+        nodes.push(serde_json::json!({"feature": 1, "threshold": -1.0, "left": 2 * i + 1, "value": 0.0}));
         nodes.push(leaf.clone());
     }
     nodes.push(leaf.clone());

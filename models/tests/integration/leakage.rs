@@ -9,9 +9,7 @@ use foresight_models::history::JobTelemetry;
 /// Permutes what happens after `cut` (runtimes, users, requests, features
 /// move between future jobs) with a fixed-seed shuffle.
 fn shuffle_future(jobs: &mut [Job], cut: f64) {
-    let future: Vec<usize> = (0..jobs.len())
-        .filter(|&i| jobs[i].submit_s >= cut)
-        .collect();
+    let future: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].submit_s >= cut).collect();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for k in (1..future.len()).rev() {
         state ^= state << 13;
@@ -48,10 +46,7 @@ fn shuffling_the_future_changes_no_earlier_feature_row() {
     let mut compared = 0;
     for (i, job) in table.jobs.iter().enumerate() {
         if job.submit_s < cut {
-            let same = before[i]
-                .iter()
-                .zip(&after[i])
-                .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+            let same = before[i].iter().zip(&after[i]).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
             assert!(same, "row {i} changed");
             compared += 1;
         }
@@ -63,16 +58,9 @@ fn shuffling_the_future_changes_no_earlier_feature_row() {
 /// and ends in time order; returns each job's prediction, by row.
 fn replay(jobs: &[Job], spec: &str) -> Vec<f64> {
     use foresight_core::state::{Demand, JobInfo, JobKey};
-    let table = foresight_datasets::JobTable {
-        meta: Default::default(),
-        jobs: jobs.to_vec(),
-    };
+    let table = foresight_datasets::JobTable { meta: Default::default(), jobs: jobs.to_vec() };
     let mut order: Vec<u32> = (0..jobs.len() as u32).collect();
-    order.sort_by(|&a, &b| {
-        jobs[a as usize]
-            .submit_s
-            .total_cmp(&jobs[b as usize].submit_s)
-    });
+    order.sort_by(|&a, &b| jobs[a as usize].submit_s.total_cmp(&jobs[b as usize].submit_s));
     let mut p = foresight_models::predictor_from_spec(spec, &table, &order).expect("builds");
     let info = |key: usize| JobInfo {
         key: JobKey(key as u32),
@@ -81,9 +69,7 @@ fn replay(jobs: &[Job], spec: &str) -> Vec<f64> {
         queue: 0,
         submit_s: jobs[order[key] as usize].submit_s,
         demand: Demand::default(),
-        limit_s: jobs[order[key] as usize]
-            .req_time_s
-            .unwrap_or(f64::INFINITY),
+        limit_s: jobs[order[key] as usize].req_time_s.unwrap_or(f64::INFINITY),
     };
     // (time, kind: 0 submit, 1 end, 2 start, key): submissions first at a
     // tie, as in the simulator.
@@ -120,13 +106,8 @@ fn shuffling_the_future_changes_no_earlier_online_prediction() {
     for spec in ["online", "online:linear"] {
         let before = replay(&table.jobs, spec);
         let after = replay(&shuffled, spec);
-        let earlier: Vec<usize> = (0..table.jobs.len())
-            .filter(|&i| table.jobs[i].submit_s < cut)
-            .collect();
-        assert!(
-            earlier.len() > 200,
-            "the model was retrained before the cut"
-        );
+        let earlier: Vec<usize> = (0..table.jobs.len()).filter(|&i| table.jobs[i].submit_s < cut).collect();
+        assert!(earlier.len() > 200, "the model was retrained before the cut");
         for i in earlier {
             assert_eq!(before[i].to_bits(), after[i].to_bits(), "{spec}: job {i}");
         }

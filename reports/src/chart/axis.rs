@@ -45,42 +45,25 @@ impl Axis {
         let max = if max > min { max } else { min + 1.0 };
         let step = nice_step(max - min);
         let (min, max) = ((min / step).floor() * step, (max / step).ceil() * step);
-        Self {
-            label: label.to_string(),
-            scale: Scale::Linear { min, max },
-        }
+        Self { label: label.to_string(), scale: Scale::Linear { min, max } }
     }
 
     /// A `log10(1 + v)` axis from 0 to the next power of ten at or above `max`.
     pub fn log1p(label: &str, max: f64) -> Self {
         let decades = max.max(1.0).log10().ceil().max(1.0);
-        Self {
-            label: label.to_string(),
-            scale: Scale::Log1p {
-                max: 10f64.powf(decades),
-            },
-        }
+        Self { label: label.to_string(), scale: Scale::Log1p { max: 10f64.powf(decades) } }
     }
 
     /// A `log10` axis over whole decades covering `[min, max]` (`min > 0`).
     pub fn log(label: &str, min: f64, max: f64) -> Self {
         let lo = min.max(f64::MIN_POSITIVE).log10().floor();
         let hi = max.max(min).log10().ceil().max(lo + 1.0);
-        Self {
-            label: label.to_string(),
-            scale: Scale::Log {
-                min: 10f64.powf(lo),
-                max: 10f64.powf(hi),
-            },
-        }
+        Self { label: label.to_string(), scale: Scale::Log { min: 10f64.powf(lo), max: 10f64.powf(hi) } }
     }
 
     /// A categorical axis.
     pub fn categories(label: &str, names: Vec<String>) -> Self {
-        Self {
-            label: label.to_string(),
-            scale: Scale::Category(names),
-        }
+        Self { label: label.to_string(), scale: Scale::Category(names) }
     }
 
     /// Where `v` falls, as a fraction of the axis length (0 at the start).
@@ -109,10 +92,7 @@ impl Axis {
             Scale::Linear { min, max } => {
                 let step = nice_step(max - min);
                 let n = ((max - min) / step).round() as usize;
-                (0..=n)
-                    .map(|i| min + i as f64 * step)
-                    .map(|v| (v, number(v)))
-                    .collect()
+                (0..=n).map(|i| min + i as f64 * step).map(|v| (v, number(v))).collect()
             }
             Scale::Log1p { max } => {
                 let decades = max.log10().round() as i32;
@@ -122,16 +102,9 @@ impl Axis {
             }
             Scale::Log { min, max } => {
                 let (lo, hi) = (min.log10().round() as i32, max.log10().round() as i32);
-                (lo..=hi)
-                    .map(|d| 10f64.powi(d))
-                    .map(|v| (v, number(v)))
-                    .collect()
+                (lo..=hi).map(|d| 10f64.powi(d)).map(|v| (v, number(v))).collect()
             }
-            Scale::Category(names) => names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (i as f64, n.clone()))
-                .collect(),
+            Scale::Category(names) => names.iter().enumerate().map(|(i, n)| (i as f64, n.clone())).collect(),
         }
     }
 
@@ -173,11 +146,7 @@ pub fn number(v: f64) -> String {
 fn trim(v: f64) -> String {
     let s = format!("{v:.2}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s.to_string()
-    }
+    if s == "-0" { "0".to_string() } else { s.to_string() }
 }
 
 /// A unit for durations up to `max_s` seconds: its divisor and its name.
@@ -200,13 +169,7 @@ mod tests {
     #[test]
     fn linear_axes_round_outwards_to_nice_ticks() {
         let a = Axis::linear("x", 0.0, 87.0);
-        assert_eq!(
-            a.scale,
-            Scale::Linear {
-                min: 0.0,
-                max: 100.0
-            }
-        );
+        assert_eq!(a.scale, Scale::Linear { min: 0.0, max: 100.0 });
         let labels: Vec<String> = a.ticks().into_iter().map(|t| t.1).collect();
         assert_eq!(labels, ["0", "20", "40", "60", "80", "100"]);
         assert_eq!(a.fraction(50.0), 0.5);
@@ -223,13 +186,7 @@ mod tests {
     #[test]
     fn log_axes_span_whole_decades() {
         let a = Axis::log("runtime (s)", 0.3, 42.0);
-        assert_eq!(
-            a.scale,
-            Scale::Log {
-                min: 0.1,
-                max: 100.0
-            }
-        );
+        assert_eq!(a.scale, Scale::Log { min: 0.1, max: 100.0 });
         let labels: Vec<String> = a.ticks().into_iter().map(|t| t.1).collect();
         assert_eq!(labels, ["0.1", "1", "10", "100"]);
         assert!((a.fraction(10.0) - 2.0 / 3.0).abs() < 1e-12);
@@ -238,10 +195,7 @@ mod tests {
     #[test]
     fn categories_centre_in_bands_and_units_fit() {
         let a = Axis::categories("user", vec!["a".into(), "b".into()]);
-        assert_eq!(
-            (a.fraction(0.0), a.fraction(1.0), a.band()),
-            (0.25, 0.75, 0.5)
-        );
+        assert_eq!((a.fraction(0.0), a.fraction(1.0), a.band()), (0.25, 0.75, 0.5));
         assert_eq!(number(12_500.0), "12.5k");
         assert_eq!(number(0.25), "0.25");
         assert_eq!(time_unit(30.0).1, "s");

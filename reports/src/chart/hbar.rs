@@ -16,32 +16,20 @@ const TICK_CHAR_W: f64 = 6.2;
 /// `series[i].points` are `(category index, value)`; the value axis runs
 /// along the bottom and includes zero.
 pub fn render(title: &str, categories: Vec<String>, x_label: &str, series: &[Series]) -> String {
-    let values = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .filter(|v| v.is_finite());
+    let values = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| v.is_finite());
     let (lo, hi) = values.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let labels: Vec<String> = categories.iter().rev().map(|c| cut(c)).collect();
     let widest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64;
     let left = (30.0 + TICK_CHAR_W * widest).max(76.0);
     let n = categories.len();
     let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-    let frame = Frame::with_left(
-        Axis::linear(x_label, lo, hi),
-        Axis::categories("", labels),
-        &names,
-        left,
-    );
+    let frame = Frame::with_left(Axis::linear(x_label, lo, hi), Axis::categories("", labels), &names, left);
     let mut svg = frame.open(title, Mark::Swatch);
     let band = frame.y.band() * frame.plot_h();
     let height = 0.8 * band / series.len().max(1) as f64;
     let zero = frame.px(0.0);
     for (i, s) in series.iter().enumerate() {
-        for &(cat, v) in s
-            .points
-            .iter()
-            .filter(|p| p.1.is_finite() && p.0 >= 0.0 && (p.0 as usize) < n)
-        {
+        for &(cat, v) in s.points.iter().filter(|p| p.1.is_finite() && p.0 >= 0.0 && (p.0 as usize) < n) {
             // Category 0 is drawn at the top: the axis lists them reversed.
             let y = frame.py((n - 1) as f64 - cat) - 0.4 * band + i as f64 * height;
             let x = frame.px(v);
@@ -67,10 +55,7 @@ fn cut(name: &str) -> String {
     if name.chars().count() <= MAX_LABEL {
         name.to_string()
     } else {
-        name.chars()
-            .take(MAX_LABEL - 1)
-            .chain(std::iter::once('…'))
-            .collect()
+        name.chars().take(MAX_LABEL - 1).chain(std::iter::once('…')).collect()
     }
 }
 
@@ -81,10 +66,7 @@ mod tests {
     #[test]
     fn the_first_category_is_on_top_and_long_names_are_cut() {
         let long = "a_feature_with_a_name_far_too_long_to_print_whole".to_string();
-        let s = Series {
-            name: "gain".into(),
-            points: vec![(0.0, 5.0), (1.0, 1.0)],
-        };
+        let s = Series { name: "gain".into(), points: vec![(0.0, 5.0), (1.0, 1.0)] };
         let svg = render("t", vec!["top".into(), long], "importance", &[s]);
         assert_eq!(svg.matches(r#"<rect class="data""#).count(), 2);
         let y = |name: &str| {
@@ -94,10 +76,7 @@ mod tests {
             y[..y.find('"').unwrap()].parse::<f64>().unwrap()
         };
         assert!(y("top") < y("a_feature"), "{svg}");
-        assert!(
-            svg.contains("a_feature_with_a_name_far_too_lon…</text>")
-                && svg.contains(">importance</text>")
-        );
+        assert!(svg.contains("a_feature_with_a_name_far_too_lon…</text>") && svg.contains(">importance</text>"));
         assert!(!svg.contains("NaN"));
     }
 }

@@ -18,9 +18,7 @@ use std::fmt::Write as _;
 
 /// Colours of series, in order (Okabe and Ito's palette, safe for colour
 /// blindness).
-const PALETTE: [&str; 6] = [
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
-];
+const PALETTE: [&str; 6] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"];
 /// Dash patterns of line series, in order, so lines stay apart in grey print.
 const DASHES: [&str; 4] = ["", "6 3", "2 3", "8 3 2 3"];
 
@@ -61,10 +59,7 @@ fn dash(i: usize) -> &'static str {
 
 /// Escapes text for SVG and HTML.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The plot area of one chart: its axes, its legend, and the mapping from
@@ -96,13 +91,7 @@ impl Frame {
             cx += w;
         }
         let rows = if names.is_empty() { 0.0 } else { row + 1.0 };
-        Self {
-            x,
-            y,
-            left,
-            top: 16.0 + rows * LEGEND_ROW,
-            legend,
-        }
+        Self { x, y, left, top: 16.0 + rows * LEGEND_ROW, legend }
     }
 
     fn plot_w(&self) -> f64 {
@@ -132,18 +121,11 @@ impl Frame {
             r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" class="chart" font-family="sans-serif" font-size="12"><title>{}</title>"#,
             escape(title)
         );
-        let (left, bottom, right) = (
-            self.left,
-            self.top + self.plot_h(),
-            self.left + self.plot_w(),
-        );
+        let (left, bottom, right) = (self.left, self.top + self.plot_h(), self.left + self.plot_w());
         for (v, label) in self.y.ticks() {
             let y = self.py(v);
             if self.y.is_numeric() {
-                let _ = write!(
-                    s,
-                    r##"<line x1="{left}" x2="{right}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/>"##
-                );
+                let _ = write!(s, r##"<line x1="{left}" x2="{right}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/>"##);
             }
             let _ = write!(
                 s,
@@ -156,11 +138,7 @@ impl Frame {
         for (v, label) in self.x.ticks() {
             let x = self.px(v);
             if self.x.is_numeric() {
-                let _ = write!(
-                    s,
-                    r##"<line x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{bottom:.1}" stroke="#eee"/>"##,
-                    self.top
-                );
+                let _ = write!(s, r##"<line x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{bottom:.1}" stroke="#eee"/>"##, self.top);
             }
             let _ = write!(
                 s,
@@ -191,18 +169,9 @@ impl Frame {
                     colour(i),
                     dash(i)
                 ),
-                Mark::Swatch => format!(
-                    r#"<rect x="{x}" y="{:.1}" width="18" height="10" fill="{}"/>"#,
-                    y - 9.0,
-                    colour(i)
-                ),
+                Mark::Swatch => format!(r#"<rect x="{x}" y="{:.1}" width="18" height="10" fill="{}"/>"#, y - 9.0, colour(i)),
             };
-            let _ = write!(
-                s,
-                r#"{key}<text x="{:.1}" y="{y:.1}">{}</text>"#,
-                x + 28.0,
-                escape(name)
-            );
+            let _ = write!(s, r#"{key}<text x="{:.1}" y="{y:.1}">{}</text>"#, x + 28.0, escape(name));
         }
         s.push_str("</g>");
         s

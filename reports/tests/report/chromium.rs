@@ -8,20 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Where Chromium is looked for (Debian's package, then others' names).
-const CANDIDATES: [&str; 3] = [
-    "/usr/bin/chromium",
-    "/usr/bin/chromium-browser",
-    "/usr/bin/google-chrome",
-];
+const CANDIDATES: [&str; 3] = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
 
 fn chromium() -> Option<PathBuf> {
     let found = CANDIDATES.iter().map(PathBuf::from).find(|p| p.exists());
     if found.is_none() {
         let required = std::env::var("FORESIGHT_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "FORESIGHT_REQUIRE_CHROMIUM=1 but no chromium in {CANDIDATES:?}"
-        );
+        assert!(!required, "FORESIGHT_REQUIRE_CHROMIUM=1 but no chromium in {CANDIDATES:?}");
         println!("skipped: chromium not installed");
     }
     found
@@ -31,19 +24,8 @@ fn chromium() -> Option<PathBuf> {
 /// the network features that would phone home turned off.
 fn headless(bin: &Path, profile: &Path, args: &[String], page: &Path) -> Output {
     Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-        ])
-        .args([
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"])
         .args(["--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
@@ -54,10 +36,7 @@ fn headless(bin: &Path, profile: &Path, args: &[String], page: &Path) -> Output 
 
 /// Console messages Chromium logged (`CONSOLE` lines and uncaught errors).
 fn console_errors(stderr: &str) -> Vec<&str> {
-    stderr
-        .lines()
-        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
-        .collect()
+    stderr.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught")).collect()
 }
 
 #[test]
@@ -72,23 +51,10 @@ fn the_html_report_renders_every_chart_in_chromium() {
 fn the_model_report_renders_every_chart_in_chromium() {
     let Some(bin) = chromium() else { return };
     let page = out_dir().join("model.html");
-    foresight_reports::write_model(
-        "Runtime models: fixture",
-        &super::model::evaluations(),
-        &page,
-    )
-    .unwrap();
+    foresight_reports::write_model("Runtime models: fixture", &super::model::evaluations(), &page).unwrap();
     let html = check_page(&bin, &page, 6);
-    for series in [
-        "alice",
-        "user_mean_log_runtime",
-        "forecaster",
-        "seasonal-naive (a week before)",
-    ] {
-        assert!(
-            html.contains(series),
-            "{series} is missing from the rendered model report"
-        );
+    for series in ["alice", "user_mean_log_runtime", "forecaster", "seasonal-naive (a week before)"] {
+        assert!(html.contains(series), "{series} is missing from the rendered model report");
     }
 }
 
@@ -98,15 +64,8 @@ fn the_shadow_report_renders_every_chart_in_chromium() {
     let page = out_dir().join("shadow.html");
     foresight_reports::write_shadow(&super::shadow::evidence(), &page).unwrap();
     let html = check_page(&bin, &page, 3);
-    for series in [
-        r#"data-series="cycles""#,
-        r#"data-series="mean absolute error""#,
-        r#"data-series="candidate minus actual""#,
-    ] {
-        assert!(
-            html.contains(series),
-            "{series} is missing from the rendered shadow report"
-        );
+    for series in [r#"data-series="cycles""#, r#"data-series="mean absolute error""#, r#"data-series="candidate minus actual""#] {
+        assert!(html.contains(series), "{series} is missing from the rendered shadow report");
     }
 }
 
@@ -123,56 +82,26 @@ fn out_dir() -> PathBuf {
 fn check_page(bin: &Path, page: &Path, charts: usize) -> String {
     let profile = tempfile::tempdir().unwrap();
     let dom = headless(bin, profile.path(), &["--dump-dom".into()], page);
-    assert!(
-        dom.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dom.stderr)
-    );
+    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
     let html = String::from_utf8(dom.stdout).unwrap();
     let svgs: Vec<&str> = html.split("<svg").skip(1).collect();
-    assert_eq!(
-        svgs.len(),
-        charts,
-        "charts in the rendered DOM of {}",
-        page.display()
-    );
+    assert_eq!(svgs.len(), charts, "charts in the rendered DOM of {}", page.display());
     for chart in &svgs {
         let svg = &chart[..chart.find("</svg>").expect("a closed svg")];
         let marks = svg.matches(r#"class="data""#).count();
-        assert!(
-            marks > 0,
-            "a chart without data marks: {}",
-            &svg[..svg.len().min(300)]
-        );
-        assert!(
-            !svg.contains(r#"d="""#) && !svg.contains("NaN"),
-            "a chart with an empty or NaN mark"
-        );
+        assert!(marks > 0, "a chart without data marks: {}", &svg[..svg.len().min(300)]);
+        assert!(!svg.contains(r#"d="""#) && !svg.contains("NaN"), "a chart with an empty or NaN mark");
         assert!(svg.contains(r#"class="legend""#) && svg.contains(r#"class="axis-label""#));
     }
     let stderr = String::from_utf8_lossy(&dom.stderr);
-    assert_eq!(
-        console_errors(&stderr),
-        Vec::<&str>::new(),
-        "console messages while loading the report"
-    );
+    assert_eq!(console_errors(&stderr), Vec::<&str>::new(), "console messages while loading the report");
 
     let shot = page.with_extension("png");
-    let args = [
-        format!("--screenshot={}", shot.display()),
-        "--window-size=1280,2400".into(),
-    ];
+    let args = [format!("--screenshot={}", shot.display()), "--window-size=1280,2400".into()];
     let run = headless(bin, profile.path(), &args, page);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "a real screenshot"
-    );
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot");
     println!("screenshot: {}", shot.display());
     html
 }

@@ -35,21 +35,14 @@ pub fn evidence() -> Evidence {
     let specs = [
         RunSpec::new("fcfs"),
         RunSpec::new("sjf"),
-        RunSpec {
-            predictor: Some("clairvoyant".into()),
-            ..RunSpec::new("sjf")
-        },
+        RunSpec { predictor: Some("clairvoyant".into()), ..RunSpec::new("sjf") },
     ];
     let meta = EvidenceMeta {
         title: "Policy comparison: fixture".into(),
         trace: "fixture (60 jobs)".into(),
         notes: vec!["The third run knows every runtime: a bound, not a policy.".into()],
     };
-    let mut e =
-        compare_evidence(meta, &workload, &cluster, &specs, 0, 1).expect("the fixture simulates");
-    e.timings = vec![StepTiming {
-        step: "compare".into(),
-        seconds: 0.123,
-    }];
+    let mut e = compare_evidence(meta, &workload, &cluster, &specs, 0, 1).expect("the fixture simulates");
+    e.timings = vec![StepTiming { step: "compare".into(), seconds: 0.123 }];
     e
 }

@@ -10,25 +10,9 @@ pub fn evidence() -> ShadowEvidence {
     let cdf = deltas
         .iter()
         .enumerate()
-        .flat_map(|(i, &d)| {
-            [
-                CdfPoint {
-                    value_s: d,
-                    fraction: i as f64 / n,
-                },
-                CdfPoint {
-                    value_s: d,
-                    fraction: (i + 1) as f64 / n,
-                },
-            ]
-        })
+        .flat_map(|(i, &d)| [CdfPoint { value_s: d, fraction: i as f64 / n }, CdfPoint { value_s: d, fraction: (i + 1) as f64 / n }])
         .collect();
-    let bucket = |from: f64, jobs: usize, abs: f64, signed: f64| ErrorBucket {
-        from_unix_s: from,
-        jobs,
-        mean_abs_error_s: abs,
-        mean_error_s: signed,
-    };
+    let bucket = |from: f64, jobs: usize, abs: f64, signed: f64| ErrorBucket { from_unix_s: from, jobs, mean_abs_error_s: abs, mean_error_s: signed };
     ShadowEvidence {
         title: "Shadow mode: decisions.log".into(),
         log: "decisions.log".into(),
@@ -41,31 +25,10 @@ pub fn evidence() -> ShadowEvidence {
         predicted_jobs: 6,
         mean_abs_error_s: Some(20.0),
         bucket_s: 60.0,
-        error_over_time: vec![
-            bucket(1_700_000_000.0, 2, 30.0, 10.0),
-            bucket(1_700_000_060.0, 3, 15.0, -5.0),
-            bucket(1_700_000_120.0, 1, 15.0, 15.0),
-        ],
-        counterfactual_s: deltas
-            .iter()
-            .enumerate()
-            .map(|(i, &d)| (format!("j{i}"), d))
-            .collect(),
+        error_over_time: vec![bucket(1_700_000_000.0, 2, 30.0, 10.0), bucket(1_700_000_060.0, 3, 15.0, -5.0), bucket(1_700_000_120.0, 1, 15.0, 15.0)],
+        counterfactual_s: deltas.iter().enumerate().map(|(i, &d)| (format!("j{i}"), d)).collect(),
         counterfactual_cdf: cdf,
-        counterfactual_quantiles: vec![
-            CdfPoint {
-                value_s: -120.0,
-                fraction: 0.0,
-            },
-            CdfPoint {
-                value_s: 0.0,
-                fraction: 0.5,
-            },
-            CdfPoint {
-                value_s: 60.0,
-                fraction: 1.0,
-            },
-        ],
+        counterfactual_quantiles: vec![CdfPoint { value_s: -120.0, fraction: 0.0 }, CdfPoint { value_s: 0.0, fraction: 0.5 }, CdfPoint { value_s: 60.0, fraction: 1.0 }],
         mean_counterfactual_s: Some(-12.5),
         breaker_openings: 1,
         outages: 0,
@@ -83,22 +46,9 @@ fn shadow_markdown() {
 
 #[test]
 fn an_empty_log_says_there_is_nothing_to_draw() {
-    let e = ShadowEvidence {
-        title: "Shadow mode: empty".into(),
-        log: "empty.log".into(),
-        bucket_s: 60.0,
-        ..Default::default()
-    };
+    let e = ShadowEvidence { title: "Shadow mode: empty".into(), log: "empty.log".into(), bucket_s: 60.0, ..Default::default() };
     let r = foresight_reports::render_shadow(&e).unwrap();
-    assert_eq!(
-        r.html.matches("<svg").count(),
-        1,
-        "only the decisions chart"
-    );
-    assert!(
-        r.markdown.contains("too few to draw") && r.markdown.contains("nothing to draw"),
-        "{}",
-        r.markdown
-    );
+    assert_eq!(r.html.matches("<svg").count(), 1, "only the decisions chart");
+    assert!(r.markdown.contains("too few to draw") && r.markdown.contains("nothing to draw"), "{}", r.markdown);
     assert!(r.markdown.contains("agreed with the baseline in n/a") && !r.html.contains("NaN"));
 }

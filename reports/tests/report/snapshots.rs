@@ -10,13 +10,7 @@ fn comparison_markdown() {
 
 /// The report with its wall-clock timings line replaced.
 fn redact_timings(md: &str) -> String {
-    let lines = md.lines().map(|l| {
-        if l.starts_with("<sub>Produced in:") {
-            "<sub>Produced in: [timings]</sub>"
-        } else {
-            l
-        }
-    });
+    let lines = md.lines().map(|l| if l.starts_with("<sub>Produced in:") { "<sub>Produced in: [timings]</sub>" } else { l });
     lines.collect::<Vec<_>>().join("\n") + "\n"
 }
 
@@ -35,8 +29,6 @@ fn a_file_that_is_not_evidence_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.json");
     std::fs::write(&path, "{\"reports\": []}").unwrap();
-    let err = foresight_reports::read_evidence(&path)
-        .unwrap_err()
-        .to_string();
+    let err = foresight_reports::read_evidence(&path).unwrap_err().to_string();
     assert!(err.contains("not a foresight results file"), "{err}");
 }

@@ -42,22 +42,14 @@ pub(super) struct Event {
 /// Bits of `t` in an unsigned order that is `f64::total_cmp`'s.
 fn time_key(t: f64) -> u64 {
     let bits = t.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    }
+    if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
 }
 
 impl Event {
     /// The `seq`-th event scheduled (`seq` below 2^56), at `t`.
     pub fn new(t: f64, seq: u64, kind: Kind) -> Self {
         debug_assert!(seq < 1 << 56);
-        Self {
-            time_key: time_key(t),
-            rank_seq: (u64::from(kind.rank()) << 56) | seq,
-            kind,
-        }
+        Self { time_key: time_key(t), rank_seq: (u64::from(kind.rank()) << 56) | seq, kind }
     }
 
     /// Its time.
@@ -94,29 +86,8 @@ mod tests {
 
     #[test]
     fn events_order_by_time_then_kind_then_sequence() {
-        let ts = [
-            f64::NEG_INFINITY,
-            -5.0,
-            -0.0,
-            0.0,
-            1e-300,
-            3.5,
-            1e300,
-            f64::INFINITY,
-            f64::NAN,
-        ];
-        let kinds = [
-            Kind::Wake,
-            Kind::End {
-                key: JobKey(1),
-                attempt: 0,
-            },
-            Kind::Correction {
-                key: JobKey(2),
-                attempt: 0,
-                n: 1,
-            },
-        ];
+        let ts = [f64::NEG_INFINITY, -5.0, -0.0, 0.0, 1e-300, 3.5, 1e300, f64::INFINITY, f64::NAN];
+        let kinds = [Kind::Wake, Kind::End { key: JobKey(1), attempt: 0 }, Kind::Correction { key: JobKey(2), attempt: 0, n: 1 }];
         let mut events = Vec::new();
         for (i, &t) in ts.iter().enumerate() {
             for (j, &kind) in kinds.iter().enumerate() {
@@ -124,20 +95,10 @@ mod tests {
             }
         }
         for a in &events {
-            assert_eq!(
-                a.t().to_bits(),
-                ts.iter()
-                    .find(|t| t.to_bits() == a.t().to_bits())
-                    .unwrap()
-                    .to_bits()
-            );
+            assert_eq!(a.t().to_bits(), ts.iter().find(|t| t.to_bits() == a.t().to_bits()).unwrap().to_bits());
             for b in &events {
                 let (sa, sb) = (a.rank_seq & ((1 << 56) - 1), b.rank_seq & ((1 << 56) - 1));
-                let want = b
-                    .t()
-                    .total_cmp(&a.t())
-                    .then(b.kind.rank().cmp(&a.kind.rank()))
-                    .then(sb.cmp(&sa));
+                let want = b.t().total_cmp(&a.t()).then(b.kind.rank().cmp(&a.kind.rank())).then(sb.cmp(&sa));
                 assert_eq!(a.cmp(b), want);
             }
         }

@@ -62,24 +62,13 @@ pub fn simulate_observed<'p>(
     opts: &SimOptions,
     observe: Option<&'p mut dyn FnMut(f64, &Decision)>,
 ) -> Result<SimResult, EngineError> {
-    let corrections = if opts.decide_on_correction {
-        Corrections::OnInput
-    } else {
-        Corrections::Lazy
-    };
-    let cfg = RuntimeConfig {
-        usage_half_life_s: opts.usage_half_life_s,
-        corrections,
-    };
+    let corrections = if opts.decide_on_correction { Corrections::OnInput } else { Corrections::Lazy };
+    let cfg = RuntimeConfig { usage_half_life_s: opts.usage_half_life_s, corrections };
     let mut e = Engine {
         w: workload,
         rt: Runtime::new(cluster, policy, predictor, cfg),
         truth: Truth(workload.effective_runtimes()),
-        events: Events {
-            heap: BinaryHeap::new(),
-            seq: 0,
-            live: 0,
-        },
+        events: Events { heap: BinaryHeap::new(), seq: 0, live: 0 },
         out: vec![JobOutcome::NOT_STARTED; workload.len()],
         attempt: vec![0; workload.len()],
         down: vec![0; cluster.len()],
@@ -101,10 +90,7 @@ pub fn simulate_observed<'p>(
         e.stats.events += rt.corrections;
     }
     e.stats.never_started = e.out.iter().filter(|o| o.start_s.is_nan()).count() as u64;
-    Ok(SimResult {
-        outcomes: e.out,
-        stats: e.stats,
-    })
+    Ok(SimResult { outcomes: e.out, stats: e.stats })
 }
 
 /// What only a simulation knows: each job's true runtime (cut at its
@@ -121,13 +107,7 @@ impl Truth {
 
 impl Liveness for Truth {
     #[inline]
-    fn outlives(
-        &self,
-        job: &JobInfo,
-        _start_s: f64,
-        estimate_s: f64,
-        _ended_at: Option<f64>,
-    ) -> bool {
+    fn outlives(&self, job: &JobInfo, _start_s: f64, estimate_s: f64, _ended_at: Option<f64>) -> bool {
         estimate_s < self.actual(job.key)
     }
 }
@@ -176,20 +156,8 @@ impl Engine<'_, '_> {
     fn plan_faults(&mut self, faults: &FaultConfig) {
         for o in &faults.schedule {
             if (o.node as usize) < self.down.len() {
-                self.push(
-                    o.at_s,
-                    Kind::Down {
-                        node: o.node,
-                        random: false,
-                    },
-                );
-                self.push(
-                    o.at_s + o.duration_s,
-                    Kind::Up {
-                        node: o.node,
-                        random: false,
-                    },
-                );
+                self.push(o.at_s, Kind::Down { node: o.node, random: false });
+                self.push(o.at_s + o.duration_s, Kind::Up { node: o.node, random: false });
             }
         }
         let t0 = self.w.jobs.first().map_or(0.0, |j| j.info.submit_s);
@@ -218,13 +186,7 @@ impl Engine<'_, '_> {
             }
             let per_event = self.decide_per_event;
             let mut only_corrections = true;
-            while let Some(ev) = self
-                .events
-                .heap
-                .peek()
-                .copied()
-                .filter(|e| e.t() == now && e.kind.rank() == 0)
-            {
+            while let Some(ev) = self.events.heap.peek().copied().filter(|e| e.t() == now && e.kind.rank() == 0) {
                 self.events.heap.pop();
                 self.handle(ev)?;
                 if per_event && self.decide_on_correction {
@@ -232,10 +194,7 @@ impl Engine<'_, '_> {
                 }
             }
             while let Some(j) = jobs.get(cursor).filter(|j| j.info.submit_s == now) {
-                self.out[cursor].estimate_s = self
-                    .rt
-                    .submit(j.info, None)
-                    .expect("workload keys are unique");
+                self.out[cursor].estimate_s = self.rt.submit(j.info, None).expect("workload keys are unique");
                 self.stats.events += 1;
                 cursor += 1;
                 only_corrections = false;
@@ -260,9 +219,7 @@ impl Engine<'_, '_> {
 
     /// Asks the runtime's policy for a decision and carries it out.
     fn decide(&mut self, now: f64) -> Result<(), EngineError> {
-        let Some(d) = self.rt.decide(now, &self.truth) else {
-            return Ok(());
-        };
+        let Some(d) = self.rt.decide(now, &self.truth) else { return Ok(()) };
         if let Some(observe) = self.observe.as_mut() {
             observe(now, d);
         }
@@ -273,8 +230,7 @@ impl Engine<'_, '_> {
     /// come back except at random.
     fn idle_for_good(&self) -> bool {
         let state = self.rt.state();
-        state.running().is_empty()
-            && (state.pending().is_empty() || self.down.iter().all(|&d| d == 0))
+        state.running().is_empty() && (state.pending().is_empty() || self.down.iter().all(|&d| d == 0))
     }
 
     fn handle(&mut self, ev: Event) -> Result<(), EngineError> {
@@ -284,25 +240,14 @@ impl Engine<'_, '_> {
             Kind::Correction { key, attempt, n } => {
                 self.events.live -= 1;
                 let i = key.0 as usize;
-                if self.attempt[i] != attempt || self.out[i].corrections != n || self.out[i].ended()
-                {
+                if self.attempt[i] != attempt || self.out[i].corrections != n || self.out[i].ended() {
                     return Ok(());
                 }
-                let next = self
-                    .rt
-                    .outlived(key, now)
-                    .expect("a corrected job is running");
+                let next = self.rt.outlived(key, now).expect("a corrected job is running");
                 self.out[i].corrections = self.out[i].corrections.saturating_add(1);
                 if next < self.truth.actual(key) {
                     let start = self.out[i].start_s;
-                    self.push(
-                        start + next,
-                        Kind::Correction {
-                            key,
-                            attempt,
-                            n: n + 1,
-                        },
-                    );
+                    self.push(start + next, Kind::Correction { key, attempt, n: n + 1 });
                 }
             }
             Kind::End { key, attempt } => {
@@ -311,10 +256,7 @@ impl Engine<'_, '_> {
                 if self.attempt[i] != attempt {
                     return Ok(());
                 }
-                let job = self
-                    .rt
-                    .end(key, now, None, &self.truth)
-                    .expect("an ending job is running");
+                let job = self.rt.end(key, now, None, &self.truth).expect("an ending job is running");
                 self.out[i].end_s = now;
                 self.out[i].corrections = job.corrections.min(u32::from(u16::MAX)) as u16;
             }
@@ -350,10 +292,7 @@ impl Engine<'_, '_> {
         self.stats.node_failures += 1;
         let requeue = self.on_failure == OnFailure::Requeue;
         for key in self.rt.node_down(node) {
-            let job = self
-                .rt
-                .interrupt(key, now, requeue, &self.truth)
-                .expect("a job on the node is running");
+            let job = self.rt.interrupt(key, now, requeue, &self.truth).expect("a job on the node is running");
             let i = key.0 as usize;
             let o = &mut self.out[i];
             o.corrections = job.corrections.min(u32::from(u16::MAX)) as u16;
@@ -375,17 +314,7 @@ impl Engine<'_, '_> {
     /// (each start's end, and its corrections when they are events, go on
     /// the heap); a refused one stops the run, as an error.
     fn apply(&mut self, now: f64) -> Result<(), EngineError> {
-        let Engine {
-            rt,
-            truth,
-            events,
-            out,
-            attempt,
-            stats,
-            decide_on_correction,
-            w,
-            ..
-        } = self;
+        let Engine { rt, truth, events, out, attempt, stats, decide_on_correction, w, .. } = self;
         let corrections_are_events = *decide_on_correction;
         let applied = rt.enact(now, &*truth, |e| match e {
             Enacted::Preempted(job) => {
@@ -395,11 +324,7 @@ impl Engine<'_, '_> {
                 out[i].corrections = job.corrections.min(u32::from(u16::MAX)) as u16;
                 stats.requeues += 1;
             }
-            Enacted::Started {
-                info,
-                estimate_s,
-                backfilled,
-            } => {
+            Enacted::Started { info, estimate_s, backfilled } => {
                 let key = info.key;
                 let i = key.0 as usize;
                 let actual = truth.actual(key);
@@ -419,12 +344,7 @@ impl Engine<'_, '_> {
         if let Err(source) = applied {
             return Err(invalid(self.rt.policy().name(), now, source));
         }
-        if let Some(t) = self
-            .rt
-            .decision()
-            .wake_at
-            .filter(|t| *t > now && *t < self.next_wake)
-        {
+        if let Some(t) = self.rt.decision().wake_at.filter(|t| *t > now && *t < self.next_wake) {
             self.next_wake = t;
             self.push(t, Kind::Wake);
         }
@@ -433,9 +353,5 @@ impl Engine<'_, '_> {
 }
 
 fn invalid(policy: &str, at_s: f64, source: StateError) -> EngineError {
-    EngineError::InvalidDecision {
-        policy: policy.to_string(),
-        at_s,
-        source,
-    }
+    EngineError::InvalidDecision { policy: policy.to_string(), at_s, source }
 }

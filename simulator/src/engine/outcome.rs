@@ -29,13 +29,7 @@ pub struct SimOptions {
 
 impl Default for SimOptions {
     fn default() -> Self {
-        Self {
-            faults: FaultConfig::default(),
-            seed: 0,
-            usage_half_life_s: foresight_core::runtime::USAGE_HALF_LIFE_S,
-            decide_on_correction: false,
-            decide_per_event: false,
-        }
+        Self { faults: FaultConfig::default(), seed: 0, usage_half_life_s: foresight_core::runtime::USAGE_HALF_LIFE_S, decide_on_correction: false, decide_per_event: false }
     }
 }
 

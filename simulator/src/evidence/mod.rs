@@ -11,7 +11,7 @@ mod predictions;
 mod series;
 
 pub use predictions::{FactorBin, PredictionEvidence, UserAccuracy};
-pub use series::{CLASS_QUANTILES, CdfPoint, ClassStat, Timeline};
+pub use series::{CLASS_QUANTILES, ClassStat, CdfPoint, Timeline};
 
 use crate::engine::SimResult;
 use crate::metrics::Report;
@@ -157,10 +157,7 @@ pub fn build(
     candidate: usize,
 ) -> Result<Evidence, SimError> {
     if baseline >= runs.len() || candidate >= runs.len() {
-        return Err(SimError::Spec(format!(
-            "baseline {baseline} or candidate {candidate} is not one of {} runs",
-            runs.len()
-        )));
+        return Err(SimError::Spec(format!("baseline {baseline} or candidate {candidate} is not one of {} runs", runs.len())));
     }
     let ctx = series::Ctx::new(workload, cluster);
     let runs: Vec<RunEvidence> = runs
@@ -179,11 +176,7 @@ pub fn build(
     let users = user_deltas(&runs[baseline].report, &runs[candidate].report);
     let verdict = verdict(&runs[baseline], &runs[candidate], &users);
     let total = cluster.total();
-    let cores = if total.gpus > 0 {
-        total.gpus
-    } else {
-        total.cpus
-    };
+    let cores = if total.gpus > 0 { total.gpus } else { total.cpus };
     Ok(Evidence {
         title: meta.title,
         trace: meta.trace,
@@ -191,11 +184,7 @@ pub fn build(
             "{} node{}, {cores} {}",
             cluster.len(),
             if cluster.len() == 1 { "" } else { "s" },
-            if cores == 1 {
-                ctx.resource().trim_end_matches('s')
-            } else {
-                ctx.resource()
-            }
+            if cores == 1 { ctx.resource().trim_end_matches('s') } else { ctx.resource() }
         ),
         jobs: workload.len() as u64,
         resource: ctx.resource().to_string(),
@@ -238,11 +227,7 @@ pub fn label(policy: &str, predictor: &str) -> String {
 }
 
 fn change_pct(base: f64, cand: f64) -> f64 {
-    if base > 0.0 {
-        100.0 * (cand - base) / base
-    } else {
-        0.0
-    }
+    if base > 0.0 { 100.0 * (cand - base) / base } else { 0.0 }
 }
 
 fn user_deltas(base: &Report, cand: &Report) -> Vec<GroupDelta> {
@@ -258,18 +243,8 @@ fn user_deltas(base: &Report, cand: &Report) -> Vec<GroupDelta> {
             } else {
                 Outcome::Worse
             };
-            let delta = GroupDelta {
-                name: name.clone(),
-                jobs: b.jobs,
-                baseline_mean_wait_s: bw,
-                candidate_mean_wait_s: cw,
-                change_pct: 0.0,
-                outcome,
-            };
-            Some(GroupDelta {
-                change_pct: change_pct(bw, cw),
-                ..delta
-            })
+            let delta = GroupDelta { name: name.clone(), jobs: b.jobs, baseline_mean_wait_s: bw, candidate_mean_wait_s: cw, change_pct: 0.0, outcome };
+            Some(GroupDelta { change_pct: change_pct(bw, cw), ..delta })
         })
         .collect()
 }
@@ -277,11 +252,7 @@ fn user_deltas(base: &Report, cand: &Report) -> Vec<GroupDelta> {
 fn verdict(base: &RunEvidence, cand: &RunEvidence, users: &[GroupDelta]) -> Verdict {
     let (b, c) = (&base.report.summary, &cand.report.summary);
     let count = |o: Outcome| users.iter().filter(|u| u.outcome == o).count() as u32;
-    let (better, worse, unchanged) = (
-        count(Outcome::Better),
-        count(Outcome::Worse),
-        count(Outcome::Unchanged),
-    );
+    let (better, worse, unchanged) = (count(Outcome::Better), count(Outcome::Worse), count(Outcome::Unchanged));
     let pct = change_pct(b.mean_wait_s, c.mean_wait_s);
     let how = if pct < -0.5 {
         format!("cuts mean wait by {:.0}%", -pct)
@@ -290,13 +261,7 @@ fn verdict(base: &RunEvidence, cand: &RunEvidence, users: &[GroupDelta]) -> Verd
     } else {
         "leaves mean wait unchanged".to_string()
     };
-    let plural = |n: u32, one: &str, many: &str| {
-        if n == 1 {
-            format!("{n} {one}")
-        } else {
-            format!("{n} {many}")
-        }
-    };
+    let plural = |n: u32, one: &str, many: &str| if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") };
     let sentence = format!(
         "{} {how} ({} to {}) against {}; {} better off, {} worse.",
         cand.label,

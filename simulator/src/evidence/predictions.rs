@@ -74,18 +74,9 @@ pub(super) fn predictions(w: &Workload, r: &SimResult) -> PredictionEvidence {
         .map(|(k, o)| (k, o.estimate_s.max(FLOOR_S), runtimes[k].max(FLOOR_S)))
         .collect();
     let (accuracy, under_rate) = quality(pairs.iter().map(|p| (p.1, p.2)));
-    let mut error_factors: Vec<FactorBin> = FACTOR_BINS
-        .iter()
-        .map(|(_, n)| FactorBin {
-            bin: n.to_string(),
-            jobs: 0,
-        })
-        .collect();
+    let mut error_factors: Vec<FactorBin> = FACTOR_BINS.iter().map(|(_, n)| FactorBin { bin: n.to_string(), jobs: 0 }).collect();
     for &(_, p, a) in &pairs {
-        let bin = FACTOR_BINS
-            .iter()
-            .position(|(hi, _)| p / a < *hi)
-            .unwrap_or(FACTOR_BINS.len() - 1);
+        let bin = FACTOR_BINS.iter().position(|(hi, _)| p / a < *hi).unwrap_or(FACTOR_BINS.len() - 1);
         error_factors[bin].jobs += 1;
     }
     let mut per_user: Vec<Vec<(f64, f64)>> = vec![Vec::new(); w.names.users.len()];
@@ -98,29 +89,13 @@ pub(super) fn predictions(w: &Workload, r: &SimResult) -> PredictionEvidence {
         .filter(|(_, v)| !v.is_empty())
         .map(|(u, v)| {
             let (accuracy, under_rate) = quality(v.iter().copied());
-            UserAccuracy {
-                name: w.names.users.name(u as u32).to_string(),
-                jobs: v.len() as u64,
-                accuracy,
-                under_rate,
-            }
+            UserAccuracy { name: w.names.users.name(u as u32).to_string(), jobs: v.len() as u64, accuracy, under_rate }
         })
         .collect();
     by_user.sort_by(|a, b| a.name.cmp(&b.name));
     let stride = pairs.len().div_ceil(SCATTER_POINTS).max(1);
-    let scatter = pairs
-        .iter()
-        .step_by(stride)
-        .map(|&(_, p, a)| (p, a))
-        .collect();
-    PredictionEvidence {
-        jobs: pairs.len() as u64,
-        accuracy,
-        under_rate,
-        error_factors,
-        by_user,
-        scatter,
-    }
+    let scatter = pairs.iter().step_by(stride).map(|&(_, p, a)| (p, a)).collect();
+    PredictionEvidence { jobs: pairs.len() as u64, accuracy, under_rate, error_factors, by_user, scatter }
 }
 
 /// Mean accuracy and under-prediction rate of `(estimate, runtime)` pairs.
@@ -131,9 +106,5 @@ fn quality(pairs: impl Iterator<Item = (f64, f64)>) -> (f64, f64) {
         acc += p.min(a) / p.max(a);
         under += usize::from(p < a);
     }
-    if n == 0 {
-        (0.0, 0.0)
-    } else {
-        (acc / n as f64, under as f64 / n as f64)
-    }
+    if n == 0 { (0.0, 0.0) } else { (acc / n as f64, under as f64 / n as f64) }
 }

@@ -84,28 +84,13 @@ impl<'a> Ctx<'a> {
         let total = cluster.total();
         let gpus = total.gpus > 0;
         let capacity = f64::from(if gpus { total.gpus } else { total.cpus });
-        let size_class = w
-            .jobs
-            .iter()
-            .map(|j| j.info.demand.size().max(1).next_power_of_two())
-            .collect();
+        let size_class = w.jobs.iter().map(|j| j.info.demand.size().max(1).next_power_of_two()).collect();
         let runtime_class = w
             .effective_runtimes()
             .iter()
-            .map(|&r| {
-                RUNTIME_CLASSES
-                    .iter()
-                    .position(|(max, _)| r < *max)
-                    .unwrap_or(RUNTIME_CLASSES.len() - 1)
-            })
+            .map(|&r| RUNTIME_CLASSES.iter().position(|(max, _)| r < *max).unwrap_or(RUNTIME_CLASSES.len() - 1))
             .collect();
-        Self {
-            w,
-            gpus,
-            capacity,
-            size_class,
-            runtime_class,
-        }
+        Self { w, gpus, capacity, size_class, runtime_class }
     }
 
     pub(super) fn resource(&self) -> &'static str {
@@ -118,27 +103,19 @@ impl<'a> Ctx<'a> {
     }
 
     fn sorted_waits(&self, r: &SimResult) -> Vec<f64> {
-        let mut waits: Vec<f64> = (0..self.w.len())
-            .filter_map(|k| job_metrics(self.w, r, k))
-            .map(|m| m.wait_s)
-            .collect();
+        let mut waits: Vec<f64> = (0..self.w.len()).filter_map(|k| job_metrics(self.w, r, k)).map(|m| m.wait_s).collect();
         waits.sort_by(f64::total_cmp);
         waits
     }
 
     pub(super) fn wait_cdf(&self, r: &SimResult) -> Vec<CdfPoint> {
         let waits = self.sorted_waits(r);
-        let Some(k) = waits.len().checked_sub(1).map(|n| n.min(CDF_POINTS)) else {
-            return Vec::new();
-        };
+        let Some(k) = waits.len().checked_sub(1).map(|n| n.min(CDF_POINTS)) else { return Vec::new() };
         let share = waits.len() as f64 / self.w.len() as f64;
         (0..=k)
             .map(|i| {
                 let q = if k == 0 { 1.0 } else { i as f64 / k as f64 };
-                CdfPoint {
-                    wait_s: percentile(&waits, q),
-                    fraction: q * share,
-                }
+                CdfPoint { wait_s: percentile(&waits, q), fraction: q * share }
             })
             .collect()
     }
@@ -147,14 +124,7 @@ impl<'a> Ctx<'a> {
         let waits = self.sorted_waits(r);
         CLASS_QUANTILES
             .iter()
-            .map(|&q| CdfPoint {
-                wait_s: if waits.is_empty() {
-                    0.0
-                } else {
-                    percentile(&waits, q)
-                },
-                fraction: q,
-            })
+            .map(|&q| CdfPoint { wait_s: if waits.is_empty() { 0.0 } else { percentile(&waits, q) }, fraction: q })
             .collect()
     }
 
@@ -168,62 +138,33 @@ impl<'a> Ctx<'a> {
             2 => format!("2 {unit}"),
             s => format!("{}-{s} {unit}", s / 2 + 1),
         };
-        sizes
-            .into_iter()
-            .map(|s| self.class_stat(r, name(s), |k| self.size_class[k] == s))
-            .collect()
+        sizes.into_iter().map(|s| self.class_stat(r, name(s), |k| self.size_class[k] == s)).collect()
     }
 
     pub(super) fn by_runtime(&self, r: &SimResult) -> Vec<ClassStat> {
         (0..RUNTIME_CLASSES.len())
             .filter(|c| self.runtime_class.contains(c))
-            .map(|c| {
-                self.class_stat(r, RUNTIME_CLASSES[c].1.to_string(), |k| {
-                    self.runtime_class[k] == c
-                })
-            })
+            .map(|c| self.class_stat(r, RUNTIME_CLASSES[c].1.to_string(), |k| self.runtime_class[k] == c))
             .collect()
     }
 
-    fn class_stat(
-        &self,
-        r: &SimResult,
-        class: String,
-        member: impl Fn(usize) -> bool,
-    ) -> ClassStat {
+    fn class_stat(&self, r: &SimResult, class: String, member: impl Fn(usize) -> bool) -> ClassStat {
         let (mut jobs, mut bsld, mut wait) = (0u64, 0.0, 0.0);
-        for m in (0..self.w.len())
-            .filter(|&k| member(k))
-            .filter_map(|k| job_metrics(self.w, r, k))
-        {
+        for m in (0..self.w.len()).filter(|&k| member(k)).filter_map(|k| job_metrics(self.w, r, k)) {
             jobs += 1;
             bsld += m.bsld;
             wait += m.wait_s;
         }
         let n = jobs.max(1) as f64;
-        ClassStat {
-            class,
-            jobs,
-            mean_bsld: bsld / n,
-            mean_wait_s: wait / n,
-        }
+        ClassStat { class, jobs, mean_bsld: bsld / n, mean_wait_s: wait / n }
     }
 
     pub(super) fn timeline(&self, r: &SimResult) -> Timeline {
         let t0 = self.w.jobs.first().map_or(0.0, |j| j.info.submit_s);
         let last_submit = self.w.jobs.last().map_or(t0, |j| j.info.submit_s);
-        let end = r
-            .outcomes
-            .iter()
-            .filter(|o| o.ended())
-            .map(|o| o.end_s)
-            .fold(last_submit, f64::max);
+        let end = r.outcomes.iter().filter(|o| o.ended()).map(|o| o.end_s).fold(last_submit, f64::max);
         let span = end - t0;
-        let bin_s = if span > 0.0 {
-            span / TIMELINE_BINS as f64
-        } else {
-            1.0
-        };
+        let bin_s = if span > 0.0 { span / TIMELINE_BINS as f64 } else { 1.0 };
         let (mut busy, mut queued) = (vec![0.0; TIMELINE_BINS], vec![0.0; TIMELINE_BINS]);
         for (k, (j, o)) in self.w.jobs.iter().zip(&r.outcomes).enumerate() {
             let start = if o.start_s.is_nan() { end } else { o.start_s };
@@ -237,9 +178,7 @@ impl<'a> Ctx<'a> {
         let queue_len: Vec<f64> = queued.iter().map(|q| q / bin_s).collect();
         Timeline {
             bin_s,
-            t_s: (0..TIMELINE_BINS)
-                .map(|i| (i as f64 + 0.5) * bin_s)
-                .collect(),
+            t_s: (0..TIMELINE_BINS).map(|i| (i as f64 + 0.5) * bin_s).collect(),
             mean_utilisation: utilisation.iter().sum::<f64>() / TIMELINE_BINS as f64,
             peak_queue_len: queue_len.iter().copied().fold(0.0, f64::max),
             utilisation,
@@ -256,12 +195,7 @@ fn spread(bins: &mut [f64], bin_s: f64, from: f64, to: f64, weight: f64) {
     let last = bins.len() - 1;
     let first_bin = ((from / bin_s).floor().max(0.0) as usize).min(last);
     let last_bin = ((to / bin_s).floor().max(0.0) as usize).min(last);
-    for (i, bin) in bins
-        .iter_mut()
-        .enumerate()
-        .take(last_bin + 1)
-        .skip(first_bin)
-    {
+    for (i, bin) in bins.iter_mut().enumerate().take(last_bin + 1).skip(first_bin) {
         let (lo, hi) = (i as f64 * bin_s, (i + 1) as f64 * bin_s);
         let hi = if i == last { f64::INFINITY } else { hi };
         *bin += weight * (to.min(hi) - from.max(lo)).max(0.0);

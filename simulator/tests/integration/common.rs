@@ -9,31 +9,14 @@ use foresight_simulator::{Filter, RunSpec, Workload, WorkloadOptions, run};
 pub fn kth() -> Option<(Workload, Cluster)> {
     let path = dataset_or_skip("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz")?;
     let ingested = read_trace(&path, &ReadOptions::default()).expect("the KTH log reads");
-    let cluster = ingested
-        .table
-        .meta
-        .default_cluster()
-        .expect("the KTH log declares its machine");
-    let opts = WorkloadOptions {
-        filter: Filter::Predictsim,
-        ..WorkloadOptions::default()
-    };
-    Some((
-        Workload::from_jobs(&ingested.table.jobs, &cluster, opts),
-        cluster,
-    ))
+    let cluster = ingested.table.meta.default_cluster().expect("the KTH log declares its machine");
+    let opts = WorkloadOptions { filter: Filter::Predictsim, ..WorkloadOptions::default() };
+    Some((Workload::from_jobs(&ingested.table.jobs, &cluster, opts), cluster))
 }
 
 /// Average bounded slowdown of one run (printed with the maximum).
 pub fn avg_bsld(w: &Workload, c: &Cluster, policy: &str, predictor: &str) -> f64 {
-    avg_bsld_of(
-        w,
-        c,
-        &RunSpec {
-            predictor: Some(predictor.to_string()),
-            ..RunSpec::new(policy)
-        },
-    )
+    avg_bsld_of(w, c, &RunSpec { predictor: Some(predictor.to_string()), ..RunSpec::new(policy) })
 }
 
 /// Average bounded slowdown of one run, fully specified (printed with the
@@ -41,10 +24,7 @@ pub fn avg_bsld(w: &Workload, c: &Cluster, policy: &str, predictor: &str) -> f64
 pub fn avg_bsld_of(w: &Workload, c: &Cluster, spec: &RunSpec) -> f64 {
     let (_, report) = run(w, c, spec).expect("the run succeeds");
     let s = report.summary;
-    println!(
-        "{} / {}: avg bsld {:.3}, max bsld {:.1}",
-        report.policy, report.predictor, s.avg_bsld, s.max_bsld
-    );
+    println!("{} / {}: avg bsld {:.3}, max bsld {:.1}", report.policy, report.predictor, s.avg_bsld, s.max_bsld);
     s.avg_bsld
 }
 

@@ -1,25 +1,12 @@
 //! Same inputs and seed, same results, bit for bit, faults included.
 
 use crate::common::{cpus, job};
-use foresight_simulator::{
-    FaultConfig, FaultRate, OnFailure, RunSpec, SimOptions, Workload, WorkloadOptions, run,
-};
+use foresight_simulator::{FaultConfig, FaultRate, OnFailure, RunSpec, SimOptions, Workload, WorkloadOptions, run};
 use proptest::prelude::*;
 
 fn options(seed: u64, on_failure: OnFailure) -> SimOptions {
-    let faults = FaultConfig {
-        rate: Some(FaultRate {
-            mtbf_s: 3000.0,
-            mttr_s: 200.0,
-        }),
-        on_failure,
-        ..FaultConfig::default()
-    };
-    SimOptions {
-        faults,
-        seed,
-        ..SimOptions::default()
-    }
+    let faults = FaultConfig { rate: Some(FaultRate { mtbf_s: 3000.0, mttr_s: 200.0 }), on_failure, ..FaultConfig::default() };
+    SimOptions { faults, seed, ..SimOptions::default() }
 }
 
 proptest! {
@@ -55,36 +42,14 @@ proptest! {
 fn failed_nodes_requeue_or_fail_their_jobs() {
     use foresight_simulator::NodeOutage;
     let cluster = cpus(2);
-    let w = Workload::from_jobs(
-        &[job(0.0, 2, 100.0, 200.0, 0)],
-        &cluster,
-        WorkloadOptions::default(),
-    );
-    let outage = NodeOutage {
-        node: 1,
-        at_s: 50.0,
-        duration_s: 30.0,
-    };
-    for (on_failure, end, requeues) in [(OnFailure::Requeue, 180.0, 1), (OnFailure::Fail, 50.0, 0)]
-    {
-        let faults = FaultConfig {
-            schedule: vec![outage],
-            on_failure,
-            ..FaultConfig::default()
-        };
-        let spec = RunSpec {
-            options: SimOptions {
-                faults,
-                ..SimOptions::default()
-            },
-            ..RunSpec::new("easy")
-        };
+    let w = Workload::from_jobs(&[job(0.0, 2, 100.0, 200.0, 0)], &cluster, WorkloadOptions::default());
+    let outage = NodeOutage { node: 1, at_s: 50.0, duration_s: 30.0 };
+    for (on_failure, end, requeues) in [(OnFailure::Requeue, 180.0, 1), (OnFailure::Fail, 50.0, 0)] {
+        let faults = FaultConfig { schedule: vec![outage], on_failure, ..FaultConfig::default() };
+        let spec = RunSpec { options: SimOptions { faults, ..SimOptions::default() }, ..RunSpec::new("easy") };
         let (r, _) = run(&w, &cluster, &spec).unwrap();
         let o = r.outcomes[0];
-        assert_eq!(
-            (o.end_s, o.requeues, o.failed),
-            (end, requeues, on_failure == OnFailure::Fail)
-        );
+        assert_eq!((o.end_s, o.requeues, o.failed), (end, requeues, on_failure == OnFailure::Fail));
         assert_eq!(r.stats.node_failures, 1);
     }
 }

@@ -54,18 +54,8 @@ fn kth_easy_plus_plus_clairvoyant_matches_49_9() {
 #[test]
 fn kth_easy_plus_plus_deciding_at_corrections_is_worse() {
     let Some((w, c)) = kth() else { return };
-    let options = SimOptions {
-        decide_on_correction: true,
-        ..SimOptions::default()
-    };
-    let v = avg_bsld_of(
-        &w,
-        &c,
-        &RunSpec {
-            options,
-            ..RunSpec::new("easy++")
-        },
-    );
+    let options = SimOptions { decide_on_correction: true, ..SimOptions::default() };
+    let v = avg_bsld_of(&w, &c, &RunSpec { options, ..RunSpec::new("easy++") });
     println!("KTH-SP2 easy++/easy++ deciding at corrections: avg bsld {v:.3}");
     assert!(v > 63.5 * 1.03, "avg bsld {v}");
 }
@@ -75,25 +65,16 @@ fn kth_easy_plus_plus_deciding_at_corrections_is_worse() {
 #[test]
 fn kth_deciding_per_event_reproduces_predictsim() {
     let Some((w, c)) = kth() else { return };
-    let options = SimOptions {
-        decide_per_event: true,
-        ..SimOptions::default()
-    };
+    let options = SimOptions { decide_per_event: true, ..SimOptions::default() };
     for (policy, predictor, published) in [
         ("easy", "requested", 92.5765),
         ("sjbf", "requested", 69.4054),
         ("easy++", "easy++", 63.5007),
         ("easy++", "clairvoyant", 49.8477),
     ] {
-        let spec = RunSpec {
-            predictor: Some(predictor.into()),
-            options: options.clone(),
-            ..RunSpec::new(policy)
-        };
+        let spec = RunSpec { predictor: Some(predictor.into()), options: options.clone(), ..RunSpec::new(policy) };
         let v = avg_bsld_of(&w, &c, &spec);
-        println!(
-            "KTH-SP2 {policy}/{predictor} deciding per event: avg bsld {v:.3} (published {published})"
-        );
+        println!("KTH-SP2 {policy}/{predictor} deciding per event: avg bsld {v:.3} (published {published})");
         assert!(within(v, published, 0.001), "{policy}/{predictor}: {v}");
     }
 }

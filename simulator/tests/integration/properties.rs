@@ -43,40 +43,20 @@ type JobSpec = (u32, u32, u32, f64, u32);
 
 fn arb_jobs() -> impl Strategy<Value = Vec<JobSpec>> {
     // (submit, cpus, runtime, request factor, user)
-    prop::collection::vec(
-        (0u32..2000, 1u32..9, 0u32..600, 0.5f64..3.0, 0u32..4),
-        1..60,
-    )
+    prop::collection::vec((0u32..2000, 1u32..9, 0u32..600, 0.5f64..3.0, 0u32..4), 1..60)
 }
 
 fn arb_setup() -> impl Strategy<Value = (Vec<JobSpec>, u32, u32, usize, usize)> {
-    (
-        arb_jobs(),
-        1u32..5,
-        2u32..9,
-        0..PolicySpec::PRESETS.len(),
-        0..PredictorKind::ALL.len(),
-    )
+    (arb_jobs(), 1u32..5, 2u32..9, 0..PolicySpec::PRESETS.len(), 0..PredictorKind::ALL.len())
 }
 
 fn build(jobs: &[JobSpec], nodes: u32, cpus: u32) -> (Workload, Cluster) {
     let cluster = Cluster::homogeneous("n", nodes, Resources::new(cpus, 0, 0));
     let jobs: Vec<_> = jobs
         .iter()
-        .map(|&(s, c, r, f, u)| {
-            job(
-                f64::from(s),
-                c,
-                f64::from(r),
-                (f64::from(r) * f).round().max(1.0),
-                u,
-            )
-        })
+        .map(|&(s, c, r, f, u)| job(f64::from(s), c, f64::from(r), (f64::from(r) * f).round().max(1.0), u))
         .collect();
-    (
-        Workload::from_jobs(&jobs, &cluster, WorkloadOptions::default()),
-        cluster,
-    )
+    (Workload::from_jobs(&jobs, &cluster, WorkloadOptions::default()), cluster)
 }
 
 proptest! {

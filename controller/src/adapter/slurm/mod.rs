@@ -32,13 +32,9 @@ impl SlurmSource {
         if arg == "cmd" || arg == "commands" {
             SlurmSource::Commands { bin_dir: None }
         } else if let Some(dir) = arg.strip_prefix("cmd:") {
-            SlurmSource::Commands {
-                bin_dir: Some(dir.into()),
-            }
+            SlurmSource::Commands { bin_dir: Some(dir.into()) }
         } else {
-            SlurmSource::Rest {
-                socket: arg.strip_prefix("unix:").unwrap_or(arg).into(),
-            }
+            SlurmSource::Rest { socket: arg.strip_prefix("unix:").unwrap_or(arg).into() }
         }
     }
 }
@@ -59,11 +55,7 @@ pub struct SlurmAdapter {
 impl SlurmAdapter {
     /// An adapter reading from `source`, giving each call 10 s.
     pub fn new(source: SlurmSource) -> Self {
-        Self {
-            source,
-            timeout: Duration::from_secs(10),
-            memory: None,
-        }
+        Self { source, timeout: Duration::from_secs(10), memory: None }
     }
 
     /// Says whether memory is scheduled, instead of asking Slurm.
@@ -103,14 +95,9 @@ impl SlurmAdapter {
     /// Runs a Slurm command and returns its standard output.
     async fn run(&self, name: &str, args: &[&str]) -> Result<String, AdapterError> {
         let command = format!("{name} {}", args.join(" "));
-        let fail = |detail: String| AdapterError::Command {
-            command: command.clone(),
-            detail,
-        };
+        let fail = |detail: String| AdapterError::Command { command: command.clone(), detail };
         let mut cmd = Command::new(self.program(name));
-        cmd.args(args)
-            .env("SLURM_TIME_FORMAT", "%s")
-            .kill_on_drop(true);
+        cmd.args(args).env("SLURM_TIME_FORMAT", "%s").kill_on_drop(true);
         let out = tokio::time::timeout(self.timeout, cmd.output())
             .await
             .map_err(|_| AdapterError::Timeout(command.clone()))?
@@ -122,12 +109,7 @@ impl SlurmAdapter {
         String::from_utf8(out.stdout).map_err(|e| fail(e.to_string()))
     }
 
-    async fn json(
-        &self,
-        name: &str,
-        args: &[&str],
-        rest_path: &str,
-    ) -> Result<serde_json::Value, AdapterError> {
+    async fn json(&self, name: &str, args: &[&str], rest_path: &str) -> Result<serde_json::Value, AdapterError> {
         let body = match &self.source {
             SlurmSource::Commands { .. } => self.run(name, args).await?,
             SlurmSource::Rest { socket } => {
@@ -136,10 +118,7 @@ impl SlurmAdapter {
                     .map_err(|_| AdapterError::Timeout(rest_path.to_string()))??
             }
         };
-        serde_json::from_str(&body).map_err(|e| AdapterError::Parse {
-            what: name.to_string(),
-            detail: e.to_string(),
-        })
+        serde_json::from_str(&body).map_err(|e| AdapterError::Parse { what: name.to_string(), detail: e.to_string() })
     }
 }
 
@@ -152,27 +131,13 @@ impl Orchestrator for SlurmAdapter {
 
     async fn observe(&mut self) -> Result<ClusterView, AdapterError> {
         let at_unix_s = now_unix_s();
-        let mut nodes = parse::nodes(
-            &self
-                .json("sinfo", &["--json"], "/slurm/v0.0.38/nodes")
-                .await?,
-        )?;
-        let mut jobs = parse::jobs(
-            &self
-                .json("squeue", &["--json"], "/slurm/v0.0.38/jobs")
-                .await?,
-        )?;
+        let mut nodes = parse::nodes(&self.json("sinfo", &["--json"], "/slurm/v0.0.38/nodes").await?)?;
+        let mut jobs = parse::jobs(&self.json("squeue", &["--json"], "/slurm/v0.0.38/jobs").await?)?;
         if !self.memory_scheduled().await {
-            nodes
-                .iter_mut()
-                .for_each(|n| (n.spec.capacity.mem_mb, n.allocated.mem_mb) = (0, 0));
+            nodes.iter_mut().for_each(|n| (n.spec.capacity.mem_mb, n.allocated.mem_mb) = (0, 0));
             jobs.iter_mut().for_each(|j| j.job.req_mem_mb = None);
         }
-        Ok(ClusterView {
-            at_unix_s,
-            nodes,
-            jobs,
-        })
+        Ok(ClusterView { at_unix_s, nodes, jobs })
     }
 
     async fn lookup(&mut self, job_ids: &[String]) -> Result<Vec<JobView>, AdapterError> {
@@ -180,24 +145,14 @@ impl Orchestrator for SlurmAdapter {
             return Ok(Vec::new());
         }
         let jobs = format!("--jobs={}", job_ids.join(","));
-        let out = self
-            .run("sacct", &["-c", "-P", "-o", parse::SACCT_FIELDS, &jobs])
-            .await?;
+        let out = self.run("sacct", &["-c", "-P", "-o", parse::SACCT_FIELDS, &jobs]).await?;
         parse::sacct(&out)
     }
 
     async fn act(&mut self, action: &Action) -> Result<(), AdapterError> {
         match action {
             Action::SetPriority { job_id, priority } => {
-                self.run(
-                    "scontrol",
-                    &[
-                        "update",
-                        &format!("JobId={job_id}"),
-                        &format!("Priority={priority}"),
-                    ],
-                )
-                .await?;
+                self.run("scontrol", &["update", &format!("JobId={job_id}"), &format!("Priority={priority}")]).await?;
             }
             Action::Hold { job_id } => {
                 self.run("scontrol", &["hold", job_id]).await?;
@@ -207,11 +162,7 @@ impl Orchestrator for SlurmAdapter {
             }
             Action::Start { job_id, nodes } => {
                 let id = format!("JobId={job_id}");
-                self.run(
-                    "scontrol",
-                    &["update", &id, &format!("ReqNodeList={}", nodes.join(","))],
-                )
-                .await?;
+                self.run("scontrol", &["update", &id, &format!("ReqNodeList={}", nodes.join(","))]).await?;
                 self.run("scontrol", &["top", job_id]).await?;
             }
         }
@@ -225,29 +176,14 @@ mod tests {
 
     #[test]
     fn parses_source_arguments() {
-        assert_eq!(
-            SlurmSource::parse("cmd"),
-            SlurmSource::Commands { bin_dir: None }
-        );
-        assert_eq!(
-            SlurmSource::parse("cmd:/opt/slurm/bin"),
-            SlurmSource::Commands {
-                bin_dir: Some("/opt/slurm/bin".into())
-            }
-        );
-        assert_eq!(
-            SlurmSource::parse("unix:/run/s.sock"),
-            SlurmSource::Rest {
-                socket: "/run/s.sock".into()
-            }
-        );
+        assert_eq!(SlurmSource::parse("cmd"), SlurmSource::Commands { bin_dir: None });
+        assert_eq!(SlurmSource::parse("cmd:/opt/slurm/bin"), SlurmSource::Commands { bin_dir: Some("/opt/slurm/bin".into()) });
+        assert_eq!(SlurmSource::parse("unix:/run/s.sock"), SlurmSource::Rest { socket: "/run/s.sock".into() });
     }
 
     #[tokio::test]
     async fn a_missing_command_is_an_error_not_a_panic() {
-        let mut a = SlurmAdapter::new(SlurmSource::Commands {
-            bin_dir: Some("/nonexistent".into()),
-        });
+        let mut a = SlurmAdapter::new(SlurmSource::Commands { bin_dir: Some("/nonexistent".into()) });
         let err = a.observe().await.unwrap_err().to_string();
         assert!(err.contains("sinfo --json"), "{err}");
     }

@@ -8,38 +8,20 @@ use foresight_core::{Job, JobStatus, NodeSpec, Resources};
 use serde_json::Value;
 
 fn parse_err(what: &str, detail: impl Into<String>) -> AdapterError {
-    AdapterError::Parse {
-        what: what.to_string(),
-        detail: detail.into(),
-    }
+    AdapterError::Parse { what: what.to_string(), detail: detail.into() }
 }
 
 /// The array under `key` of a Slurm answer, after checking its `errors`.
 fn items<'a>(doc: &'a Value, key: &str, what: &str) -> Result<&'a Vec<Value>, AdapterError> {
-    if let Some(errs) = doc
-        .get("errors")
-        .and_then(Value::as_array)
-        .filter(|e| !e.is_empty())
-    {
-        let msg = errs
-            .iter()
-            .map(|e| e.get("error").and_then(Value::as_str).unwrap_or("?"))
-            .collect::<Vec<_>>();
-        return Err(parse_err(
-            what,
-            format!("slurm reported errors: {}", msg.join("; ")),
-        ));
+    if let Some(errs) = doc.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
+        let msg = errs.iter().map(|e| e.get("error").and_then(Value::as_str).unwrap_or("?")).collect::<Vec<_>>();
+        return Err(parse_err(what, format!("slurm reported errors: {}", msg.join("; "))));
     }
-    doc.get(key)
-        .and_then(Value::as_array)
-        .ok_or_else(|| parse_err(what, format!("no `{key}` array")))
+    doc.get(key).and_then(Value::as_array).ok_or_else(|| parse_err(what, format!("no `{key}` array")))
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 fn num(v: &Value, key: &str) -> Option<u64> {
@@ -54,10 +36,7 @@ fn time(v: &Value, key: &str) -> Option<f64> {
 /// Memory in MiB from a TRES string such as `cpu=2,mem=2000M,node=1`.
 pub fn tres_mem_mb(tres: &str) -> Option<u64> {
     let mem = tres.split(',').find_map(|kv| kv.strip_prefix("mem="))?;
-    let (digits, unit) = mem.split_at(
-        mem.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(mem.len()),
-    );
+    let (digits, unit) = mem.split_at(mem.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(mem.len()));
     let value: f64 = digits.parse().ok()?;
     let factor = match unit {
         "K" => 1.0 / 1024.0,
@@ -73,33 +52,25 @@ pub fn tres_mem_mb(tres: &str) -> Option<u64> {
 pub fn gpus_in(s: &str) -> Option<u32> {
     s.split(',').find_map(|item| {
         let item = item.trim();
-        if let Some(n) = item.strip_prefix("gres/gpu=").or_else(|| {
-            item.strip_prefix("gres/gpu:")
-                .and_then(|r| r.split('=').nth(1))
-        }) {
+        if let Some(n) = item.strip_prefix("gres/gpu=").or_else(|| item.strip_prefix("gres/gpu:").and_then(|r| r.split('=').nth(1))) {
             return n.parse().ok();
         }
         let rest = item.strip_prefix("gpu:")?;
-        rest.split(['(', ':'])
-            .filter_map(|p| p.parse().ok())
-            .next_back()
+        rest.split(['(', ':']).filter_map(|p| p.parse().ok()).next_back()
     })
 }
 
 /// The phase and, when over, the status of a Slurm job state word.
 pub fn phase_of(state: &str) -> (Phase, JobStatus) {
     match state {
-        "PENDING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" => {
-            (Phase::Pending, JobStatus::Unknown)
+        "PENDING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" => (Phase::Pending, JobStatus::Unknown),
+        "RUNNING" | "SUSPENDED" | "COMPLETING" | "CONFIGURING" | "STAGE_OUT" | "SIGNALING" | "RESIZING" => {
+            (Phase::Running, JobStatus::Unknown)
         }
-        "RUNNING" | "SUSPENDED" | "COMPLETING" | "CONFIGURING" | "STAGE_OUT" | "SIGNALING"
-        | "RESIZING" => (Phase::Running, JobStatus::Unknown),
         "COMPLETED" => (Phase::Finished, JobStatus::Completed),
         "CANCELLED" | "REVOKED" => (Phase::Finished, JobStatus::Cancelled),
         "TIMEOUT" | "DEADLINE" => (Phase::Finished, JobStatus::Timeout),
-        "FAILED" | "NODE_FAIL" | "BOOT_FAIL" | "OUT_OF_MEMORY" | "PREEMPTED" => {
-            (Phase::Finished, JobStatus::Failed)
-        }
+        "FAILED" | "NODE_FAIL" | "BOOT_FAIL" | "OUT_OF_MEMORY" | "PREEMPTED" => (Phase::Finished, JobStatus::Failed),
         _ => (Phase::Finished, JobStatus::Unknown),
     }
 }
@@ -107,10 +78,7 @@ pub fn phase_of(state: &str) -> (Phase, JobStatus) {
 /// One job of `squeue --json` or `/jobs`.
 pub fn job(v: &Value) -> Result<JobView, AdapterError> {
     let id = num(v, "job_id").ok_or_else(|| parse_err("job", "no job_id"))?;
-    let state = v
-        .get("job_state")
-        .and_then(Value::as_str)
-        .unwrap_or("UNKNOWN");
+    let state = v.get("job_state").and_then(Value::as_str).unwrap_or("UNKNOWN");
     let (phase, status) = phase_of(state);
     let cpus = num(v, "cpus").map(|c| c as u32);
     let req_nodes = num(v, "node_count").map(|c| c as u32);
@@ -121,11 +89,7 @@ pub fn job(v: &Value) -> Result<JobView, AdapterError> {
         .or_else(|| tres_mem_mb(&tres));
     let ran = phase != Phase::Pending;
     let start = if ran { time(v, "start_time") } else { None };
-    let end = if phase == Phase::Finished {
-        time(v, "end_time")
-    } else {
-        None
-    };
+    let end = if phase == Phase::Finished { time(v, "end_time") } else { None };
     let job = Job {
         job_id: id.to_string(),
         attempt: num(v, "restart_cnt").unwrap_or(0) as u32,
@@ -146,23 +110,11 @@ pub fn job(v: &Value) -> Result<JobView, AdapterError> {
         priority: v.get("priority").and_then(Value::as_i64),
         ..Job::default()
     };
-    let nodes = if ran {
-        text(v, "nodes")
-            .map(|n| hostlist::expand(&n))
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+    let nodes = if ran { text(v, "nodes").map(|n| hostlist::expand(&n)).unwrap_or_default() } else { Vec::new() };
     let held = phase == Phase::Pending
         && (v.get("priority").and_then(Value::as_u64) == Some(0)
-            || text(v, "state_reason")
-                .is_some_and(|r| r.contains("Held") || r == "JobHeldUser" || r == "JobHeldAdmin"));
-    Ok(JobView {
-        job,
-        phase,
-        nodes,
-        held,
-    })
+            || text(v, "state_reason").is_some_and(|r| r.contains("Held") || r == "JobHeldUser" || r == "JobHeldAdmin"));
+    Ok(JobView { job, phase, nodes, held })
 }
 
 /// Every job of a `squeue --json` (or `/jobs`) answer.
@@ -176,41 +128,21 @@ pub fn nodes(doc: &Value) -> Result<Vec<NodeView>, AdapterError> {
         .iter()
         .map(|v| {
             let name = text(v, "name").ok_or_else(|| parse_err("node", "no name"))?;
-            let state = text(v, "state")
-                .unwrap_or_else(|| "unknown".into())
-                .to_lowercase();
+            let state = text(v, "state").unwrap_or_else(|| "unknown".into()).to_lowercase();
             let flags: Vec<String> = v
                 .get("state_flags")
                 .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_uppercase)
-                        .collect()
-                })
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_uppercase).collect())
                 .unwrap_or_default();
             let gres = text(v, "gres").unwrap_or_default();
-            let bad_state = [
-                "down", "drain", "fail", "unknown", "future", "maint", "reboot",
-            ]
-            .iter()
-            .any(|s| state.contains(s));
-            let bad_flag = flags.iter().any(|f| {
-                f.contains("DRAIN")
-                    || f.contains("FAIL")
-                    || f.contains("NOT_RESPONDING")
-                    || f == "MAINTENANCE"
-            });
+            let bad_state = ["down", "drain", "fail", "unknown", "future", "maint", "reboot"].iter().any(|s| state.contains(s));
+            let bad_flag = flags.iter().any(|f| f.contains("DRAIN") || f.contains("FAIL") || f.contains("NOT_RESPONDING") || f == "MAINTENANCE");
             let gpus = gpus_in(&gres).unwrap_or(0);
             let gres_used = text(v, "gres_used").unwrap_or_default();
             Ok(NodeView {
                 spec: NodeSpec {
                     name,
-                    capacity: Resources::new(
-                        num(v, "cpus").unwrap_or(0) as u32,
-                        gpus,
-                        num(v, "real_memory").unwrap_or(0),
-                    ),
+                    capacity: Resources::new(num(v, "cpus").unwrap_or(0) as u32, gpus, num(v, "real_memory").unwrap_or(0)),
                     gpu_type: None,
                 },
                 usable: !bad_state && !bad_flag,
@@ -235,8 +167,7 @@ pub fn memory_scheduled(config: &str) -> bool {
 }
 
 /// The fields `sacct` is asked for, in order (with `SLURM_TIME_FORMAT=%s`).
-pub const SACCT_FIELDS: &str =
-    "JobID,JobName,Partition,User,Account,State,Submit,Start,End,NCPUS,NNodes,NodeList,Timelimit";
+pub const SACCT_FIELDS: &str = "JobID,JobName,Partition,User,Account,State,Submit,Start,End,NCPUS,NNodes,NodeList,Timelimit";
 
 /// Jobs of `sacct -P -o SACCT_FIELDS` output (header line first); job steps
 /// (`12.batch`) are skipped.
@@ -245,10 +176,7 @@ pub fn sacct(out: &str) -> Result<Vec<JobView>, AdapterError> {
     for line in out.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = line.split('|').collect();
         if f.len() < 13 {
-            return Err(parse_err(
-                "sacct",
-                format!("{} fields in `{line}`", f.len()),
-            ));
+            return Err(parse_err("sacct", format!("{} fields in `{line}`", f.len())));
         }
         if f[0].contains('.') {
             continue;
@@ -257,14 +185,7 @@ pub fn sacct(out: &str) -> Result<Vec<JobView>, AdapterError> {
         let t = |s: &str| s.parse::<f64>().ok().filter(|&x| x > 0.0);
         let state = f[5].split_whitespace().next().unwrap_or("");
         let (phase, status) = phase_of(state);
-        let (start, end) = (
-            t(f[7]),
-            if phase == Phase::Finished {
-                t(f[8])
-            } else {
-                None
-            },
-        );
+        let (start, end) = (t(f[7]), if phase == Phase::Finished { t(f[8]) } else { None });
         let job = Job {
             job_id: f[0].to_string(),
             name: opt(f[1]),
@@ -281,17 +202,8 @@ pub fn sacct(out: &str) -> Result<Vec<JobView>, AdapterError> {
             status,
             ..Job::default()
         };
-        let nodes = if f[11].is_empty() || f[11] == "None assigned" {
-            Vec::new()
-        } else {
-            hostlist::expand(f[11])
-        };
-        views.push(JobView {
-            job,
-            phase,
-            nodes,
-            held: false,
-        });
+        let nodes = if f[11].is_empty() || f[11] == "None assigned" { Vec::new() } else { hostlist::expand(f[11]) };
+        views.push(JobView { job, phase, nodes, held: false });
     }
     Ok(views)
 }

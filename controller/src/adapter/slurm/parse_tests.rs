@@ -13,26 +13,17 @@ fn maps_squeue_jobs_in_every_phase() {
     assert_eq!(views.len(), 9);
     let by_id = |id: &str| views.iter().find(|v| v.job.job_id == id).unwrap();
     let done = by_id("2");
-    assert_eq!(
-        (done.phase, done.job.status),
-        (Phase::Finished, JobStatus::Completed)
-    );
+    assert_eq!((done.phase, done.job.status), (Phase::Finished, JobStatus::Completed));
     assert_eq!(done.nodes, ["n1", "n2"]);
     assert_eq!(done.job.runtime_s, Some(1.0));
     assert_eq!(done.job.req_nodes, Some(2));
     let running = by_id("8");
     assert_eq!(running.phase, Phase::Running);
     assert_eq!(running.job.start_s, Some(1795467579.0));
-    assert_eq!(
-        running.job.end_s, None,
-        "expected end of a running job is not its end"
-    );
+    assert_eq!(running.job.end_s, None, "expected end of a running job is not its end");
     let pending = by_id("7");
     assert_eq!(pending.phase, Phase::Pending);
-    assert_eq!(
-        pending.job.start_s, None,
-        "expected start of a pending job is not a start"
-    );
+    assert_eq!(pending.job.start_s, None, "expected start of a pending job is not a start");
     assert_eq!(pending.job.req_mem_mb, Some(500));
     assert_eq!(pending.job.req_time_s, None);
     assert_eq!(pending.job.queue.as_deref(), Some("batch"));
@@ -79,20 +70,13 @@ fn parses_sacct_with_epoch_times_and_skips_steps() {
     assert_eq!(views[0].job.runtime_s, Some(2.0));
     assert_eq!(views[0].job.req_time_s, Some(60.0));
     assert_eq!(views[0].job.user.as_deref(), Some("root"));
-    assert_eq!(
-        (views[1].phase, views[1].job.status),
-        (Phase::Finished, JobStatus::Cancelled)
-    );
+    assert_eq!((views[1].phase, views[1].job.status), (Phase::Finished, JobStatus::Cancelled));
     assert!(views[1].nodes.is_empty() && views[1].job.start_s.is_none());
 }
 
 #[test]
 fn reads_whether_memory_is_scheduled() {
-    assert!(!memory_scheduled(
-        "SelectType              = select/cons_tres\nSelectTypeParameters    = CR_CORE\n"
-    ));
-    assert!(memory_scheduled(
-        "SelectTypeParameters    = CR_CORE_MEMORY\n"
-    ));
+    assert!(!memory_scheduled("SelectType              = select/cons_tres\nSelectTypeParameters    = CR_CORE\n"));
+    assert!(memory_scheduled("SelectTypeParameters    = CR_CORE_MEMORY\n"));
     assert!(!memory_scheduled(""));
 }

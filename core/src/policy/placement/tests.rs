@@ -16,10 +16,7 @@ fn spreads_cpu_jobs_over_single_cpu_nodes() {
     t.reset(&st);
     let d = Demand::new(Resources::new(3, 0, 0));
     let slots = t.place(&st, Placement::FirstFit, &d).unwrap();
-    assert_eq!(
-        slots.iter().map(|s| s.node).collect::<Vec<_>>(),
-        vec![0, 1, 2]
-    );
+    assert_eq!(slots.iter().map(|s| s.node).collect::<Vec<_>>(), vec![0, 1, 2]);
     assert!(t.place(&st, Placement::FirstFit, &d).is_none());
     assert_eq!(t.free_total, Resources::new(1, 0, 0));
 }
@@ -30,15 +27,10 @@ fn gpu_jobs_stay_on_one_node_when_they_can() {
     let mut t = Tentative::default();
     t.reset(&st);
     let small = Demand::new(Resources::new(4, 2, 100));
-    assert_eq!(
-        t.place(&st, Placement::FirstFit, &small).unwrap()[0].node,
-        0
-    );
+    assert_eq!(t.place(&st, Placement::FirstFit, &small).unwrap()[0].node, 0);
     let big = Demand::new(Resources::new(48, 12, 1200));
     let slots = t.place(&st, Placement::BestFit, &big).unwrap();
-    let sum = slots
-        .iter()
-        .fold(Resources::default(), |a, s| a.saturating_add(&s.res));
+    let sum = slots.iter().fold(Resources::default(), |a, s| a.saturating_add(&s.res));
     assert_eq!(sum, big.total, "a split adds up to the total");
     assert!(slots.iter().all(|s| s.res.gpus > 0));
 }
@@ -46,25 +38,14 @@ fn gpu_jobs_stay_on_one_node_when_they_can() {
 /// First fit as a plain scan over the nodes, as it was before the free
 /// index: the reference the indexed search must agree with. A node that
 /// is down (`up[i]` false) holds nothing, not even an empty share.
-fn scan_first_fit(
-    free: &mut [Resources],
-    up: &[bool],
-    d: &Demand,
-    largest: &Resources,
-) -> Option<Vec<Slot>> {
+fn scan_first_fit(free: &mut [Resources], up: &[bool], d: &Demand, largest: &Resources) -> Option<Vec<Slot>> {
     let fits = |free: &[Resources], r: &Resources| {
-        (0..free.len() as u32)
-            .filter(|&i| up[i as usize] && r.fits_in(&free[i as usize]))
-            .collect::<Vec<_>>()
+        (0..free.len() as u32).filter(|&i| up[i as usize] && r.fits_in(&free[i as usize])).collect::<Vec<_>>()
     };
     let spread = |free: &[Resources]| {
         let units = d.size().max(1);
         let t = &d.total;
-        let per = Resources::new(
-            t.cpus.div_ceil(units),
-            t.gpus.div_ceil(units),
-            t.mem_mb.div_ceil(units.into()),
-        );
+        let per = Resources::new(t.cpus.div_ceil(units), t.gpus.div_ceil(units), t.mem_mb.div_ceil(units.into()));
         let mut done = 0;
         let mut slots = Vec::new();
         for (i, f) in free.iter().enumerate() {
@@ -73,10 +54,7 @@ fn scan_first_fit(
             }
             let fit = units_fitting(f, &per).min(units - done);
             if fit > 0 {
-                slots.push(Slot {
-                    node: i as u32,
-                    res: share(t, done, done + fit, units),
-                });
+                slots.push(Slot { node: i as u32, res: share(t, done, done + fit, units) });
                 done += fit;
                 if done == units {
                     return Some(slots);
@@ -91,10 +69,7 @@ fn scan_first_fit(
             let k = slots.len() as u32;
             let res = share(&d.total, k, k + 1, d.nodes);
             if up[i] && res.fits_in(f) {
-                slots.push(Slot {
-                    node: i as u32,
-                    res,
-                });
+                slots.push(Slot { node: i as u32, res });
             }
             if slots.len() as u32 == d.nodes {
                 break;
@@ -102,15 +77,7 @@ fn scan_first_fit(
         }
         (slots.len() as u32 == d.nodes).then_some(slots)
     } else if d.total.fits_in(largest) {
-        fits(free, &d.total)
-            .first()
-            .map(|&n| {
-                vec![Slot {
-                    node: n,
-                    res: d.total,
-                }]
-            })
-            .or_else(|| spread(free))
+        fits(free, &d.total).first().map(|&n| vec![Slot { node: n, res: d.total }]).or_else(|| spread(free))
     } else {
         spread(free)
     }?;
@@ -178,11 +145,7 @@ fn cluster_of(caps: &[(u32, u32, u64)]) -> Cluster {
         nodes: caps
             .iter()
             .enumerate()
-            .map(|(i, &(c, g, m))| crate::cluster::NodeSpec {
-                name: format!("n{i}"),
-                capacity: Resources::new(c, g, m * 100),
-                gpu_type: None,
-            })
+            .map(|(i, &(c, g, m))| crate::cluster::NodeSpec { name: format!("n{i}"), capacity: Resources::new(c, g, m * 100), gpu_type: None })
             .collect(),
     }
 }
@@ -194,8 +157,7 @@ fn place_generic(t: &mut Tentative, st: &ClusterState, d: &Demand) -> Option<Vec
         return None;
     }
     let mut slots = Vec::new();
-    let single = d.total.fits_in(&st.largest_node())
-        && t.single_node(st, Placement::FirstFit, d, &mut slots);
+    let single = d.total.fits_in(&st.largest_node()) && t.single_node(st, Placement::FirstFit, d, &mut slots);
     if !single {
         slots.clear();
         if !t.spread(st, Placement::FirstFit, d, &mut slots) {
@@ -261,42 +223,16 @@ fn an_empty_share_never_lands_on_a_node_that_is_down() {
         let mut t = Tentative::default();
         t.reset(&st);
         // two CPUs over three nodes: shares of 0, 1 and 1 CPU
-        let d = Demand {
-            total: Resources::new(2, 0, 0),
-            nodes: 3,
-        };
+        let d = Demand { total: Resources::new(2, 0, 0), nodes: 3 };
         let slots = t.place(&st, Placement::FirstFit, &d).unwrap();
-        assert_eq!(
-            slots
-                .iter()
-                .map(|s| (s.node, s.res.cpus))
-                .collect::<Vec<_>>(),
-            vec![(1, 0), (2, 1), (3, 1)]
-        );
-        let info = crate::state::JobInfo {
-            key: crate::state::JobKey(0),
-            user: 0,
-            group: 0,
-            queue: 0,
-            submit_s: 0.0,
-            demand: d,
-            limit_s: 1.0,
-        };
-        st.submit(crate::state::PendingJob {
-            info,
-            estimate_s: 1.0,
-        })
-        .unwrap();
-        st.start(info.key, slots, 0.0, 1.0)
-            .expect("the state takes the placement");
+        assert_eq!(slots.iter().map(|s| (s.node, s.res.cpus)).collect::<Vec<_>>(), vec![(1, 0), (2, 1), (3, 1)]);
+        let info = crate::state::JobInfo { key: crate::state::JobKey(0), user: 0, group: 0, queue: 0, submit_s: 0.0, demand: d, limit_s: 1.0 };
+        st.submit(crate::state::PendingJob { info, estimate_s: 1.0 }).unwrap();
+        st.start(info.key, slots, 0.0, 1.0).expect("the state takes the placement");
         // a job asking for nothing goes on a node that is up too
         t.reset(&st);
         let none = Demand::new(Resources::default());
-        assert_eq!(
-            t.place(&st, Placement::FirstFit, &none).unwrap()[0].node,
-            1,
-            "indexed: {indexed}"
-        );
+        assert_eq!(t.place(&st, Placement::FirstFit, &none).unwrap()[0].node, 1, "indexed: {indexed}");
     }
 }
 
@@ -305,24 +241,11 @@ fn best_fit_picks_the_fullest_node() {
     let st = state(3, Resources::new(8, 0, 0));
     let mut t = Tentative::default();
     t.reset(&st);
-    t.place(
-        &st,
-        Placement::FirstFit,
-        &Demand::new(Resources::new(6, 0, 0)),
-    )
-    .unwrap();
-    t.place(
-        &st,
-        Placement::FirstFit,
-        &Demand::new(Resources::new(3, 0, 0)),
-    )
-    .unwrap();
+    t.place(&st, Placement::FirstFit, &Demand::new(Resources::new(6, 0, 0))).unwrap();
+    t.place(&st, Placement::FirstFit, &Demand::new(Resources::new(3, 0, 0))).unwrap();
     let two = Demand::new(Resources::new(2, 0, 0));
     assert_eq!(t.place(&st, Placement::BestFit, &two).unwrap()[0].node, 0);
-    let exact = Demand {
-        total: Resources::new(4, 0, 0),
-        nodes: 2,
-    };
+    let exact = Demand { total: Resources::new(4, 0, 0), nodes: 2 };
     let slots = t.place(&st, Placement::FirstFit, &exact).unwrap();
     assert_eq!(slots.len(), 2);
     assert_eq!(slots[0].res.cpus + slots[1].res.cpus, 4);
