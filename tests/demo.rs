@@ -85,6 +85,7 @@ fn write_log(path: &Path) {
             source: if fallback { Source::Fallback } else { Source::Candidate },
             fallback_reason: fallback.then(|| "breaker open".into()),
             predictions: Default::default(),
+            intervals: Default::default(),
             model_version: Some("m1".into()),
             latency_us: 900,
         };
@@ -101,6 +102,7 @@ fn write_log(path: &Path) {
             end_unix_s: end,
             runtime_s: 60.0,
             predicted_runtime_s: Some(60.0 + error),
+            predicted_interval: None,
             error_s: Some(error),
             candidate_start_unix_s: Some(end - 60.0 - f64::from(j % 4) * 5.0),
             counterfactual_delta_s: Some(-f64::from(j % 4) * 5.0),

@@ -1,6 +1,7 @@
 //! End-to-end tests of traces in the shapes real archives have: SWF logs
 //! that record no start times, a zone string that contradicts the
-//! deprecated offset, runs that would replay no job, and a model trained
+//! deprecated offset, runs that would replay no job (simulate, compare,
+//! sweep), and a model trained
 //! on one file of a cluster's log scored on the next file.
 
 mod common;
@@ -45,7 +46,7 @@ fn a_log_without_start_times_is_inspected_and_replayed() {
 }
 
 #[test]
-fn simulate_and_compare_refuse_a_run_that_replays_no_job() {
+fn simulate_compare_and_sweep_refuse_a_run_that_replays_no_job() {
     let dir = tempfile::tempdir().unwrap();
     // The same jobs with the run time unknown as well: none can be replayed.
     let never: String = NO_WAIT
@@ -60,12 +61,23 @@ fn simulate_and_compare_refuse_a_run_that_replays_no_job() {
         .collect::<Vec<_>>()
         .join("\n");
     let log = write(dir.path(), "never-ran.swf", &never);
-    for cmd in [&["simulate", s(&log)][..], &["compare", s(&log), "--policies", "fcfs,easy"]] {
+    for cmd in [
+        &["simulate", s(&log)][..],
+        &["compare", s(&log), "--policies", "fcfs,easy"],
+        &["sweep", s(&log), "--policies", "fcfs,easy", "--load-factors", "1,2"],
+    ] {
         let out = foresight(cmd);
         assert_eq!(out.status.code(), Some(2), "{cmd:?}: {}", stdout(&out));
-        assert!(stderr(&out).contains("0 of 3 jobs can be replayed: 3 have no run time (never ran)"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("0 of 3 jobs can be replayed: 3 have no run time (never ran)"),
+            "{}",
+            stderr(&out)
+        );
         assert!(stdout(&out).is_empty(), "no table of zeros: {}", stdout(&out));
     }
+    // The sweep names the cluster on which nothing can be replayed.
+    let out = foresight(&["sweep", s(&log), "--policies", "fcfs"]);
+    assert!(stderr(&out).contains("cluster `trace`: 0 of 3 jobs"), "{}", stderr(&out));
 }
 
 #[test]
@@ -114,13 +126,38 @@ fn a_model_trained_on_one_file_is_evaluated_on_the_next() {
     let text = stdout(&out);
     assert!(text.contains("trained on 132 finished jobs; tested on 132"), "every job of b is after a: {text}");
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    // Trained on all of a, calibrated on its last 20 % by time: the
+    // interval's coverage on b is printed beside the point metrics.
+    assert!(text.contains("(nominal 80 %, calibrated on 27 jobs): "), "{text}");
+    assert!(text.contains("coverage by quartile of the estimate:"), "{text}");
+
+    // A model file written before intervals were kept still evaluates,
+    // without an interval, and its JSON has none.
+    let mut no_interval: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    assert!(no_interval.as_object_mut().unwrap().remove("interval").is_some());
+    let older = dir.path().join("no-interval.json");
+    std::fs::write(&older, serde_json::to_vec(&no_interval).unwrap()).unwrap();
+    let json = dir.path().join("e.json");
+    let out = foresight(&["evaluate", s(&b), "--model", s(&older), "--json", s(&json)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("interval"), "{}", stdout(&out));
+    let e: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(e.to_string().contains("\"mdape\"") && !e.to_string().contains("\"interval\""), "{e}");
 
     // The whole log overlaps the window: said, and only the rest is scored.
     let out = foresight(&["evaluate", "datasets/data/h100-jobs/jobs.csv", "--model", s(&model)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("warning: datasets/data/h100-jobs/jobs.csv overlaps the model's training window on "), "{err}");
-    assert!(err.contains("132 of its finished jobs were submitted inside it and are not scored; the 132 submitted after it are"), "{err}");
+    assert!(
+        err.contains("warning: datasets/data/h100-jobs/jobs.csv overlaps the model's training window on "),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "132 of its finished jobs were submitted inside it and are not scored; the 132 submitted after it are"
+        ),
+        "{err}"
+    );
     assert!(stdout(&out).contains("tested on 132"), "{}", stdout(&out));
 
     // A file written before the window was kept in Unix time, by a model

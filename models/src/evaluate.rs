@@ -12,6 +12,7 @@ use crate::demand::{DemandForecast, Quantity, forecast_after, hourly};
 use crate::features::{Schema, build_rows, calendar_offset};
 use crate::file::{ModelFile, TrainingWindow, WindowError};
 use crate::history::JobTelemetry;
+use crate::interval::{Conformal, DEFAULT_NOMINAL, IntervalCoverage, log_error};
 use crate::metrics::{RuntimeMetrics, UserAccuracy, by_user};
 use crate::runtime::{ModelKind, RuntimeModel};
 use foresight_core::Job;
@@ -64,7 +65,12 @@ fn end_of(j: &Job) -> Option<f64> {
 
 /// Trains a model of `kind` (and the failure classifier) on the first
 /// `fraction` of `table`, by time.
-pub fn train(table: &JobTable, kind: ModelKind, telemetry: &JobTelemetry, opts: SplitOptions) -> Result<ModelFile, ModelError> {
+pub fn train(
+    table: &JobTable,
+    kind: ModelKind,
+    telemetry: &JobTelemetry,
+    opts: SplitOptions,
+) -> Result<ModelFile, ModelError> {
     let split = time_split(&table.jobs, opts.train_fraction);
     let past: Vec<Job> = table.jobs.iter().filter(|j| j.submit_s < split.split_s).cloned().collect();
     let schema = Schema::from_jobs(&table.meta, &past);
@@ -84,8 +90,15 @@ fn train_on(
     }
     let x: Vec<Vec<f64>> = split.train.iter().map(|&i| rows[i].clone()).collect();
     let y: Vec<f64> = split.train.iter().map(|&i| table.jobs[i].runtime_s.unwrap_or(0.0)).collect();
-    let runtime = RuntimeModel::train(kind, schema, &x, &y)?;
+    // `auto`'s pick is made once, here, so that the calibration model is
+    // of the kind served (the same model `RuntimeModel::train` would give)
+    let served = match kind {
+        ModelKind::Auto if !x.is_empty() => RuntimeModel::auto_choice(schema, &crate::Matrix::from_rows(&x), &y),
+        k => k,
+    };
+    let runtime = RuntimeModel::train(served, schema, &x, &y)?;
     let failure = FailureModel::train(&table.jobs, &split.train, rows);
+    let interval = calibrate(table, served, schema, rows, &split.train);
     let jobs = &table.jobs;
     let first_submit_s = split.train.iter().map(|&i| jobs[i].submit_s).fold(f64::INFINITY, f64::min);
     // Trained on every job, the window ends when the last job trained on did.
@@ -103,7 +116,52 @@ fn train_on(
         first_submit_unix_s: unix(first_submit_s),
         end_unix_s: unix(end_s),
     };
-    Ok(ModelFile::new(kind, schema.clone(), window, runtime, failure))
+    let mut file = ModelFile::new(kind, schema.clone(), window, runtime, failure);
+    file.interval = interval;
+    Ok(file)
+}
+
+/// The share of the training window, by submission, whose jobs calibrate
+/// the runtime interval.
+pub const CALIBRATION_FRACTION: f64 = 0.2;
+
+/// The interval's calibration for a model of `kind` (never `auto`: the
+/// kind it picked) trained on `train`
+/// (rows in submission order): a calibration model of the same kind is
+/// trained on the jobs of the first 80 % of the window that ended before
+/// its last 20 % began, and its log errors on that last 20 % give the
+/// quantiles ([`Conformal::from_errors`], nominal [`DEFAULT_NOMINAL`]).
+/// The model served is trained on the whole window, as before: its point
+/// predictions do not change, and the interval is that of a model trained
+/// on a little less (so, if anything, a little wide). `None` when the
+/// window is too small.
+fn calibrate(
+    table: &JobTable,
+    kind: ModelKind,
+    schema: &Schema,
+    rows: &[Vec<f64>],
+    train: &[usize],
+) -> Option<Conformal> {
+    let jobs = &table.jobs;
+    let k = (train.len() as f64 * (1.0 - CALIBRATION_FRACTION)).floor() as usize;
+    let calibration = train.get(k..).filter(|c| !c.is_empty())?;
+    let from = jobs[calibration[0]].submit_s;
+    let fit: Vec<usize> = train[..k].iter().copied().filter(|&i| end_of(&jobs[i]).is_some_and(|e| e < from)).collect();
+    if fit.is_empty() {
+        return None;
+    }
+    let x: Vec<Vec<f64>> = fit.iter().map(|&i| rows[i].clone()).collect();
+    let y: Vec<f64> = fit.iter().map(|&i| jobs[i].runtime_s.unwrap_or(0.0)).collect();
+    let model = RuntimeModel::train(kind, schema, &x, &y).ok()?;
+    let floor = schema.runtime_floor_s;
+    let mut errors: Vec<f64> = calibration
+        .iter()
+        .map(|&i| {
+            let p = model.predict(schema, &rows[i]);
+            log_error(jobs[i].runtime_s.unwrap_or(0.0), p, floor)
+        })
+        .collect();
+    Conformal::from_errors(&mut errors, DEFAULT_NOMINAL)
 }
 
 /// A model's scores on the test part, with its baselines on the same jobs.
@@ -138,6 +196,11 @@ pub struct Evaluation {
     /// models without them).
     #[serde(default)]
     pub importances: Vec<FeatureImportance>,
+    /// How often the model's runtime interval held the test jobs'
+    /// runtimes (absent for a model without an interval, and in files
+    /// written before intervals were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<IntervalCoverage>,
 }
 
 /// How much a model relies on one feature (gain for boosted trees, the
@@ -181,17 +244,62 @@ impl std::fmt::Display for Evaluation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // A window placed from Unix time may end a rounding error before 0.
         let split_s = if self.split_s.abs() < 0.5 { 0.0 } else { self.split_s };
-        writeln!(f, "split at {split_s:.0} s; trained on {} finished jobs; tested on {}", self.train_jobs, self.runtime.n)?;
+        writeln!(
+            f,
+            "split at {split_s:.0} s; trained on {} finished jobs; tested on {}",
+            self.train_jobs, self.runtime.n
+        )?;
         writeln!(f, "{:<16} {:>12} {:>9} {:>9} {:>8}", "predictor", "MAE s", "MdAPE %", "accuracy", "under %")?;
-        for (name, m) in [(self.model.as_str(), &self.runtime), ("requested", &self.requested), ("easy++", &self.easy_plus_plus)] {
-            writeln!(f, "{name:<16} {:>12.1} {:>9.1} {:>9.3} {:>8.1}", m.mae_s, m.mdape * 100.0, m.accuracy, m.under_rate * 100.0)?;
+        for (name, m) in
+            [(self.model.as_str(), &self.runtime), ("requested", &self.requested), ("easy++", &self.easy_plus_plus)]
+        {
+            writeln!(
+                f,
+                "{name:<16} {:>12.1} {:>9.1} {:>9.3} {:>8.1}",
+                m.mae_s,
+                m.mdape * 100.0,
+                m.accuracy,
+                m.under_rate * 100.0
+            )?;
         }
         writeln!(f, "calibration of {} (by predicted quintile: median predicted -> median actual, s):", self.model)?;
         for b in &self.runtime.calibration {
             writeln!(f, "  {:>12.1} -> {:>12.1}  ({} jobs)", b.median_predicted_s, b.median_actual_s, b.n)?;
         }
+        if let Some(c) = &self.interval {
+            writeln!(
+                f,
+                "interval of {} (nominal {:.0} %, calibrated on {} jobs): {:.1} % of {} jobs inside, {:.1} % below, {:.1} % above; median width (hi/lo) {:.2}",
+                self.model,
+                c.nominal * 100.0,
+                c.calibration_jobs,
+                c.coverage * 100.0,
+                c.n,
+                c.below * 100.0,
+                c.above * 100.0,
+                c.median_ratio
+            )?;
+            writeln!(f, "  coverage by quartile of the estimate:")?;
+            for b in &c.by_quartile {
+                writeln!(
+                    f,
+                    "  {:>12.1} .. {:>12.1} s  {:>5.1} %  ({} jobs)",
+                    b.min_estimate_s,
+                    b.max_estimate_s,
+                    b.coverage * 100.0,
+                    b.n
+                )?;
+            }
+        }
         if let Some(c) = &self.classifier {
-            writeln!(f, "failure/time-out AUC {:.3} (user-history baseline {:.3}; {:.1}% of {} jobs)", c.auc, c.baseline_auc, c.positive_rate * 100.0, c.n)?;
+            writeln!(
+                f,
+                "failure/time-out AUC {:.3} (user-history baseline {:.3}; {:.1}% of {} jobs)",
+                c.auc,
+                c.baseline_auc,
+                c.positive_rate * 100.0,
+                c.n
+            )?;
         }
         Ok(())
     }
@@ -246,6 +354,15 @@ pub fn evaluate(table: &JobTable, model: &ModelFile, telemetry: &JobTelemetry) -
     let floor = model.schema.runtime_floor_s;
     let predict = |m: &RuntimeModel| test.iter().map(|&i| m.predict(&model.schema, &rows[i])).collect::<Vec<f64>>();
     let (p_model, p_easy) = (predict(&model.runtime), predict(&RuntimeModel::UserHistory));
+    let interval = model.interval.as_ref().and_then(|c| {
+        // as a runtime serves it: around the estimate clamped to the
+        // request, capped there
+        let limits: Vec<f64> =
+            test.iter().map(|&i| table.jobs[i].req_time_s.filter(|t| *t > 0.0).unwrap_or(f64::INFINITY)).collect();
+        let estimates: Vec<f64> =
+            p_model.iter().zip(&limits).map(|(&p, &l)| if p.is_nan() { l } else { p.clamp(0.0, l) }).collect();
+        IntervalCoverage::of(c, &estimates, &actual, &limits, floor)
+    });
     let users: Vec<&str> = test.iter().map(|&i| table.jobs[i].user.as_deref().unwrap_or("(none)")).collect();
     Ok(Evaluation {
         model: model.kind.to_string(),
@@ -258,6 +375,7 @@ pub fn evaluate(table: &JobTable, model: &ModelFile, telemetry: &JobTelemetry) -
         by_user: by_user(&users, &p_model, &p_easy, &actual, floor),
         demand: demand(table, split_s),
         importances: importances(model),
+        interval,
     })
 }
 
@@ -335,12 +453,17 @@ mod tests {
     #[test]
     fn files_without_the_unix_window_derive_it_from_the_split_or_refuse() {
         let (a, b) = halves();
-        let (mut model, _) = train_and_evaluate(&a, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+        let (mut model, _) =
+            train_and_evaluate(&a, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
         let stored = model.training.end_on(model.schema.epoch_unix_s, &b.meta).unwrap();
         model.training.end_unix_s = None;
         let derived = model.training.end_on(model.schema.epoch_unix_s, &b.meta).unwrap();
         assert_eq!(derived, stored, "the split instant on the schema's epoch");
-        assert_eq!(model.training.end_on(model.schema.epoch_unix_s, &a.meta), Ok(model.training.split_s), "its own clock, exactly");
+        assert_eq!(
+            model.training.end_on(model.schema.epoch_unix_s, &a.meta),
+            Ok(model.training.split_s),
+            "its own clock, exactly"
+        );
 
         model.training.split_s = f64::INFINITY;
         let err = model.training.end_on(model.schema.epoch_unix_s, &b.meta).unwrap_err();
@@ -348,6 +471,9 @@ mod tests {
         let mut no_epoch = b.clone();
         no_epoch.meta.epoch_unix_s = None;
         model.training.end_unix_s = Some(1.0);
-        assert!(matches!(model.training.end_on(model.schema.epoch_unix_s, &no_epoch.meta), Err(WindowError::NoTraceEpoch { .. })));
+        assert!(matches!(
+            model.training.end_on(model.schema.epoch_unix_s, &no_epoch.meta),
+            Err(WindowError::NoTraceEpoch { .. })
+        ));
     }
 }

@@ -7,6 +7,7 @@ use crate::ModelError;
 use crate::classifier::FailureModel;
 use crate::evaluate::Evaluation;
 use crate::features::Schema;
+use crate::interval::Conformal;
 use crate::invalid::{InvalidModel, MAX_FILE_BYTES, Problem};
 use crate::runtime::{ModelKind, RuntimeModel};
 use foresight_core::TraceMeta;
@@ -106,7 +107,8 @@ impl TrainingWindow {
     /// (derived from the split instant for files that do not store it).
     pub fn end_on(&self, model_epoch: Option<f64>, meta: &TraceMeta) -> Result<f64, WindowError> {
         let same_clock = model_epoch == meta.epoch_unix_s && (model_epoch.is_some() || self.trace == meta.source);
-        let end_unix = self.end_unix_s.or_else(|| model_epoch.filter(|_| self.split_s.is_finite()).map(|e| e + self.split_s));
+        let end_unix =
+            self.end_unix_s.or_else(|| model_epoch.filter(|_| self.split_s.is_finite()).map(|e| e + self.split_s));
         if same_clock && (self.split_s.is_finite() || end_unix.is_none()) {
             return Ok(self.split_s);
         }
@@ -144,6 +146,11 @@ pub struct ModelFile {
     pub runtime: RuntimeModel,
     /// The failure/time-out classifier (absent when training had one class).
     pub failure: Option<FailureModel>,
+    /// The runtime interval's calibration (see [`crate::interval`]);
+    /// absent when the training window was too small to calibrate, and in
+    /// files written before intervals were kept (they predict no interval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Conformal>,
 }
 
 impl ModelFile {
@@ -165,6 +172,7 @@ impl ModelFile {
             metrics: None,
             runtime,
             failure,
+            interval: None,
         }
     }
 
@@ -197,9 +205,17 @@ impl ModelFile {
             #[serde(default)]
             format_version: Option<serde_json::Value>,
         }
-        let err = |e: serde_json::Error| ModelError::File { action: "read", path: path.to_path_buf(), message: e.to_string() };
+        let err = |e: serde_json::Error| ModelError::File {
+            action: "read",
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
         let probe: Probe = serde_json::from_slice(bytes).map_err(err)?;
-        let found = probe.format_version.as_ref().and_then(serde_json::Value::as_u64).map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
+        let found = probe
+            .format_version
+            .as_ref()
+            .and_then(serde_json::Value::as_u64)
+            .map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
         if found != FORMAT_VERSION {
             return Err(ModelError::Version { path: path.to_path_buf(), found, expected: FORMAT_VERSION });
         }
@@ -214,23 +230,35 @@ impl ModelFile {
     /// in range and after their parent, features within the rows, finite
     /// numbers; regressions: columns within the rows, lengths that agree,
     /// finite numbers, positive scales; a runtime model of the file's
-    /// kind, a classifier with the logistic loss). A file that passes
+    /// kind, a classifier with the logistic loss; an interval with a
+    /// nominal coverage in `(0, 1)`, finite quantiles in order and enough
+    /// calibration jobs). A file that passes
     /// predicts without a panic, a loop or a deep recursion.
     pub fn validate(&self) -> Result<(), InvalidModel> {
         self.schema.check()?;
         let names = self.schema.names();
         if self.feature_names.len() != names.len() {
-            let problem = Problem::Length { field: "feature_names".into(), found: self.feature_names.len(), expected: names.len() };
+            let problem = Problem::Length {
+                field: "feature_names".into(),
+                found: self.feature_names.len(),
+                expected: names.len(),
+            };
             return Err(InvalidModel::new("feature_names", problem));
         }
         if let Some(index) = self.feature_names.iter().zip(&names).position(|(a, b)| a != b) {
-            let problem =
-                Problem::FeatureName { index, found: self.feature_names[index].clone(), expected: names[index].clone() };
+            let problem = Problem::FeatureName {
+                index,
+                found: self.feature_names[index].clone(),
+                expected: names[index].clone(),
+            };
             return Err(InvalidModel::new("feature_names", problem));
         }
         self.runtime.check(self.kind, names.len())?;
         if let Some(failure) = &self.failure {
             failure.check(names.len())?;
+        }
+        if let Some(interval) = &self.interval {
+            interval.check()?;
         }
         Ok(())
     }
@@ -245,7 +273,13 @@ mod tests {
     #[test]
     fn model_files_round_trip_with_undefined_metrics_and_refuse_other_versions() {
         let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
-        let (mut file, _) = train_and_evaluate(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+        let (mut file, _) =
+            train_and_evaluate(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
+        let m = file.metrics.as_ref().unwrap();
+        let cov = m.interval.as_ref().expect("a calibrated model's evaluation has its coverage");
+        assert_eq!((cov.n, cov.nominal), (m.runtime.n, 0.8));
+        assert!(cov.coverage > 0.6 && cov.coverage <= 1.0, "{cov:?}");
+        assert!((cov.coverage + cov.below + cov.above - 1.0).abs() < 1e-9);
         if let Some(c) = file.metrics.as_mut().and_then(|m| m.classifier.as_mut()) {
             c.baseline_auc = f64::NAN;
         }
@@ -259,6 +293,23 @@ mod tests {
         }
         assert_eq!(back.metrics.as_ref().unwrap().runtime.mdape, file.metrics.as_ref().unwrap().runtime.mdape);
         assert!(back.metrics.unwrap().classifier.unwrap().baseline_auc.is_nan());
+        assert!(back.interval.is_some() && back.interval == file.interval);
+
+        // a file written before intervals were kept loads, with none
+        let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        json.as_object_mut().unwrap().remove("interval").unwrap();
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        assert_eq!(ModelFile::load(&path).unwrap().interval, None);
+        // a hostile one is refused, saying where and why
+        json["interval"] = serde_json::json!({"nominal": 0.8, "q_lo": 2.0, "q_hi": -2.0, "n": 500});
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        let err = ModelFile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("is invalid: interval: q_lo is 2, above q_hi"), "{err}");
+        json["interval"] = serde_json::json!({"nominal": 0.8, "q_lo": -1.0, "q_hi": 1.0});
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        let err = ModelFile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("missing field `n`"), "{err}");
+
         std::fs::write(&path, r#"{"format_version": 99}"#).unwrap();
         assert!(matches!(ModelFile::load(&path), Err(ModelError::Version { found: 99, .. })));
     }

@@ -13,6 +13,8 @@
 //! - [`evaluate`](mod@evaluate): time-split evaluation and its metrics; [`file`](mod@file): model
 //!   files with schema, training window, metrics and version, validated
 //!   when read ([`invalid`]: what a malformed or hostile file is refused for).
+//! - [`interval`]: split-conformal runtime intervals in log space, from a
+//!   model file's calibration or the online predictor's own past errors.
 //! - [`online`]: predictors for the simulator (a model file, or a model
 //!   retrained on a sliding window of finished jobs); [`predictor_from_spec`].
 //! - [`classifier`] and [`demand`]: failure/time-out classification and
@@ -28,6 +30,7 @@ pub mod features;
 pub mod file;
 pub mod gbt;
 pub mod history;
+pub mod interval;
 pub mod invalid;
 pub mod linear;
 pub mod matrix;
@@ -37,9 +40,9 @@ pub mod runtime;
 
 pub use evaluate::{Evaluation, SplitOptions, evaluate, time_split, train};
 pub use features::Schema;
-pub use matrix::Matrix;
 pub use file::ModelFile;
 pub use invalid::{InvalidModel, Problem};
+pub use matrix::Matrix;
 pub use online::{Correction, FilePredictor, OnlineParams, OnlinePredictor, Weighting, predictor_from_spec};
 pub use runtime::{ModelKind, RuntimeModel};
 
@@ -47,7 +50,9 @@ pub use runtime::{ModelKind, RuntimeModel};
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// A model name that is not one.
-    #[error("unknown model `{0}` (expected gbt, gbt-under, gbt-median, linear, linear-by-name, linear+gbt, auto, easy++ or requested)")]
+    #[error(
+        "unknown model `{0}` (expected gbt, gbt-under, gbt-median, linear, linear-by-name, linear+gbt, auto, easy++ or requested)"
+    )]
     UnknownModel(String),
     /// Nothing to train on.
     #[error("no finished job to train on in the training window")]

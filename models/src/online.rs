@@ -13,9 +13,10 @@ use crate::ModelError;
 use crate::features::{Calendar, Schema};
 use crate::file::ModelFile;
 use crate::history::{History, JobTelemetry};
+use crate::interval::{Conformal, DEFAULT_NOMINAL, Residuals, log_error};
 use crate::runtime::{ModelKind, RuntimeModel};
 use foresight_core::Job;
-use foresight_core::predictor::{Outlived, Predictor, UserHistory};
+use foresight_core::predictor::{Interval, Outlived, Predictor, UserHistory};
 use foresight_core::state::{JobInfo, JobKey};
 use foresight_datasets::JobTable;
 use std::collections::{HashMap, VecDeque};
@@ -48,7 +49,9 @@ struct Featurizer {
     jobs: Jobs,
     telemetry: JobTelemetry,
     history: History,
-    rows: HashMap<u32, Vec<f64>>,
+    /// Each waiting or running job's row at submission and the model's
+    /// prediction then (NaN without a model).
+    rows: HashMap<u32, (Vec<f64>, f64)>,
 }
 
 impl Featurizer {
@@ -72,8 +75,13 @@ impl Featurizer {
         self.history.fill(job, &mut row);
         self.history.observe_submit(job);
         let p = model.map(|m| m.predict(&self.schema, &row));
-        self.rows.insert(info.key.0, row);
+        self.rows.insert(info.key.0, (row, p.unwrap_or(f64::NAN)));
         p
+    }
+
+    /// The model's prediction at the job's submission, if a model made one.
+    fn predicted(&self, info: &JobInfo) -> Option<f64> {
+        self.rows.get(&info.key.0).map(|r| r.1).filter(|p| !p.is_nan())
     }
 
     fn start(&mut self, info: &JobInfo) {
@@ -82,9 +90,10 @@ impl Featurizer {
         }
     }
 
-    /// Learns the end; returns the job's row at submission. A live record
-    /// is dropped: the job is over.
-    fn end(&mut self, info: &JobInfo, runtime_s: f64, now: f64) -> Option<Vec<f64>> {
+    /// Learns the end; returns the job's row at submission and the model's
+    /// prediction then (NaN without a model). A live record is dropped:
+    /// the job is over.
+    fn end(&mut self, info: &JobInfo, runtime_s: f64, now: f64) -> Option<(Vec<f64>, f64)> {
         let job = self.jobs.get(info.key.0)?;
         self.history.observe_end(job, runtime_s, self.telemetry.get(&job.job_id), now);
         if let Jobs::Live(jobs) = &mut self.jobs {
@@ -98,11 +107,14 @@ impl Featurizer {
     }
 }
 
-/// A trained model file applied to a run.
+/// A trained model file applied to a run. Its interval is the file's
+/// calibration ([`ModelFile::interval`]) around the estimate, capped at the
+/// job's limit; none for a file without one.
 #[derive(Debug, Clone)]
 pub struct FilePredictor {
     features: Featurizer,
     model: RuntimeModel,
+    interval: Option<Conformal>,
 }
 
 impl FilePredictor {
@@ -112,7 +124,11 @@ impl FilePredictor {
     /// [`ModelFile::validate`] still never panics, a tree that cannot be
     /// walked giving the requested time.
     pub fn new(file: ModelFile, table: &JobTable, source_rows: &[u32]) -> Self {
-        Self { features: Featurizer::new(file.schema, table, source_rows), model: file.runtime }
+        Self {
+            features: Featurizer::new(file.schema, table, source_rows),
+            model: file.runtime,
+            interval: file.interval,
+        }
     }
 }
 
@@ -136,6 +152,11 @@ impl Predictor for FilePredictor {
     fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
         UserHistory::default().correct(job, outlived)
     }
+
+    fn interval(&mut self, job: &JobInfo, estimate_s: f64) -> Option<Interval> {
+        let floor = self.features.schema.runtime_floor_s;
+        self.interval?.around(estimate_s, floor, job.limit_s)
+    }
 }
 
 impl FilePredictor {
@@ -157,7 +178,11 @@ impl FilePredictor {
     pub fn try_live(file: ModelFile) -> Result<Self, ModelError> {
         file.validate()?;
         let calendar = file.schema.live_calendar()?;
-        Ok(Self { features: Featurizer::with_jobs(file.schema, calendar, Jobs::Live(HashMap::new())), model: file.runtime })
+        Ok(Self {
+            features: Featurizer::with_jobs(file.schema, calendar, Jobs::Live(HashMap::new())),
+            model: file.runtime,
+            interval: file.interval,
+        })
     }
 
     /// The record of the job with handle `key` as the orchestrator reports
@@ -198,7 +223,6 @@ impl FilePredictor {
         }
     }
 }
-
 
 /// What the online predictor does when a job outlives its estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +271,11 @@ pub struct OnlineParams {
     pub correction: Correction,
     /// The weight of a finished job in training.
     pub weighting: Weighting,
+    /// The interval's calibration window: the log errors of the model's
+    /// predictions of the last this many jobs that ended.
+    pub calibration_window: usize,
+    /// The interval's nominal coverage.
+    pub nominal: f64,
 }
 
 impl Default for OnlineParams {
@@ -258,11 +287,18 @@ impl Default for OnlineParams {
             min_train: 200,
             correction: Correction::Double,
             weighting: Weighting::None,
+            calibration_window: 2_000,
+            nominal: DEFAULT_NOMINAL,
         }
     }
 }
 
-/// A runtime model retrained on a sliding window of finished jobs.
+/// A runtime model retrained on a sliding window of finished jobs. Its
+/// interval is calibrated causally: from the log errors of the predictions
+/// it made (with whichever model it had then) of the last
+/// [`OnlineParams::calibration_window`] jobs that have ended, so it never
+/// sees a runtime before the job ends. A job estimated by EASY++ (before
+/// the first model) has none, nor has any job until 20 errors are known.
 #[derive(Debug, Clone)]
 pub struct OnlinePredictor {
     features: Featurizer,
@@ -271,6 +307,7 @@ pub struct OnlinePredictor {
     since_train: usize,
     model: Option<RuntimeModel>,
     retrains: usize,
+    residuals: Residuals,
 }
 
 impl OnlinePredictor {
@@ -287,6 +324,7 @@ impl OnlinePredictor {
             since_train: 0,
             model: None,
             retrains: 0,
+            residuals: Residuals::new(params.calibration_window, params.nominal),
         }
     }
 
@@ -325,7 +363,13 @@ impl Predictor for OnlinePredictor {
     }
 
     fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
-        let Some(row) = self.features.end(job, runtime_s, now) else { return };
+        let Some((row, predicted)) = self.features.end(job, runtime_s, now) else {
+            return;
+        };
+        if !predicted.is_nan() {
+            let floor = self.features.schema.runtime_floor_s;
+            self.residuals.push(log_error(runtime_s, predicted, floor));
+        }
         let times = match self.params.weighting {
             Weighting::None => 1,
             Weighting::LogCores => 1 + job.demand.total.cpus.max(1).ilog2(),
@@ -347,12 +391,22 @@ impl Predictor for OnlinePredictor {
             Correction::Double => outlived.estimate_s * 2.0,
         }
     }
+
+    fn interval(&mut self, job: &JobInfo, estimate_s: f64) -> Option<Interval> {
+        self.features.predicted(job)?;
+        let floor = self.features.schema.runtime_floor_s;
+        self.residuals.conformal()?.around(estimate_s, floor, job.limit_s)
+    }
 }
 
 /// A predictor from a spec: `online` (or `online:<model kind>`, e.g.
 /// `online:gbt-under`) for an online model, else the path of a model file.
 /// `source_rows[key]` is the table row of the run's job `key`.
-pub fn predictor_from_spec(spec: &str, table: &JobTable, source_rows: &[u32]) -> Result<Box<dyn Predictor>, ModelError> {
+pub fn predictor_from_spec(
+    spec: &str,
+    table: &JobTable,
+    source_rows: &[u32],
+) -> Result<Box<dyn Predictor>, ModelError> {
     if let Some(rest) = spec.strip_prefix("online") {
         let kind = match rest.strip_prefix(':') {
             Some(k) => k.parse()?,
@@ -385,7 +439,8 @@ mod tests {
         let params = OnlineParams { correction: Correction::Ladder, ..OnlineParams::default() };
         let mut ladder = OnlinePredictor::new(&table, &rows, params);
         assert_eq!(ladder.correct(&job, &o), UserHistory::default().correct(&job, &o));
-        let double = OnlineParams { correction: Correction::Double, weighting: Weighting::LogCores, ..OnlineParams::default() };
+        let double =
+            OnlineParams { correction: Correction::Double, weighting: Weighting::LogCores, ..OnlineParams::default() };
         let mut p = OnlinePredictor::new(&table, &rows, double);
         assert_eq!(p.correct(&job, &o), 200.0);
         let mut wide = info(1, &table.jobs[1]);
@@ -393,6 +448,38 @@ mod tests {
         p.predict(&wide);
         p.observe_end(&wide, 60.0, 60.0);
         assert_eq!(p.window.back().map(|w| w.2), Some(4), "8 processors count 1 + log2 8 times");
+    }
+
+    #[test]
+    fn the_online_interval_comes_from_ended_jobs_only_and_asking_changes_nothing() {
+        let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
+        let rows: Vec<u32> = (0..table.jobs.len() as u32).collect();
+        let params = OnlineParams { min_train: 40, retrain_every: 40, ..OnlineParams::default() };
+        let (mut asked, mut quiet) =
+            (OnlinePredictor::new(&table, &rows, params), OnlinePredictor::new(&table, &rows, params));
+        // each job submitted, then ended, in submission order
+        let (mut none_before_model, mut given) = (0, 0);
+        for (i, job) in table.jobs.iter().enumerate() {
+            let Some(rt) = job.runtime_s else { continue };
+            let j = info(i as u32, job);
+            let (p, q) = (asked.predict(&j), quiet.predict(&j));
+            assert_eq!(p.to_bits(), q.to_bits(), "asking for intervals changes no estimate");
+            let errors_before = asked.residuals.len();
+            match asked.interval(&j, p.min(j.limit_s)) {
+                Some(iv) => {
+                    given += 1;
+                    assert!(errors_before >= crate::interval::MIN_CALIBRATION);
+                    assert!(iv.lo_s <= p.min(j.limit_s) && p.min(j.limit_s) <= iv.hi_s);
+                }
+                None if asked.model.is_none() => none_before_model += 1,
+                None => assert!(errors_before < crate::interval::MIN_CALIBRATION),
+            }
+            asked.observe_end(&j, rt, job.submit_s + rt);
+            quiet.observe_end(&j, rt, job.submit_s + rt);
+        }
+        assert!(none_before_model >= 40, "EASY++ estimates have no interval");
+        assert!(given > 100, "{given}");
+        assert_eq!(asked.residuals.len(), quiet.residuals.len());
     }
 
     #[test]
@@ -424,10 +511,19 @@ mod tests {
             let (a, b) = (info(i as u32, job), info(90_000 + i as u32, job));
             match what {
                 0 => {
-                    let record = Job { submit_s: unix(job.submit_s), start_s: job.start_s.map(unix), end_s: job.end_s.map(unix), ..job.clone() };
+                    let record = Job {
+                        submit_s: unix(job.submit_s),
+                        start_s: job.start_s.map(unix),
+                        end_s: job.end_s.map(unix),
+                        ..job.clone()
+                    };
                     live.register(b.key, &record);
                     let (p, q) = (by_table.predict(&a), live.predict(&b));
                     assert_eq!(p.to_bits(), q.to_bits(), "job {}", job.job_id);
+                    let (i, k) = (by_table.interval(&a, p), live.interval(&b, q));
+                    assert_eq!(i, k, "job {}", job.job_id);
+                    let i = i.expect("the file holds a calibration");
+                    assert!(i.lo_s <= p.min(a.limit_s) && p.min(a.limit_s) <= i.hi_s && i.hi_s <= a.limit_s);
                     assert!(q.is_finite() && q > 0.0);
                     compared += 1;
                 }
@@ -446,7 +542,14 @@ mod tests {
         let ran = table.jobs.iter().filter(|j| j.start_s.is_some() && j.end_s.is_some()).count();
         assert_eq!(live.records(), table.jobs.len() - ran, "records are dropped at the end");
         let unknown = info(1, &table.jobs[0]);
-        assert_eq!(FilePredictor::try_live(train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap()).unwrap().predict(&unknown), unknown.limit_s);
+        assert_eq!(
+            FilePredictor::try_live(
+                train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap()
+            )
+            .unwrap()
+            .predict(&unknown),
+            unknown.limit_s
+        );
     }
 
     #[test]
@@ -464,7 +567,7 @@ mod tests {
             before(&mut live);
             live.register(JobKey(2), b);
             live.predict(&info(2, b));
-            let row = &live.features.rows[&2];
+            let row = &live.features.rows[&2].0;
             queue_columns.iter().map(|&c| row[c].to_bits()).collect::<Vec<u64>>()
         };
         let empty = queue_of_b(&|_| {});

@@ -141,6 +141,27 @@ impl RuntimeModel {
         Self::train_matrix(kind, schema, &Matrix::from_rows(rows), runtimes_s)
     }
 
+    /// The kind `auto` trains on these rows: the one with the least
+    /// absolute log error on their last fifth when trained on the rest.
+    pub fn auto_choice(schema: &Schema, x: &Matrix, runtimes_s: &[f64]) -> ModelKind {
+        let floor = schema.runtime_floor_s;
+        let y: Vec<f64> = runtimes_s.iter().map(|r| log_runtime(*r, floor)).collect();
+        let cut = x.len() * 4 / 5;
+        let (head, tail) = (x.head(cut), x.tail(cut));
+        let mut best = (f64::INFINITY, ModelKind::Gbt);
+        for k in [ModelKind::Gbt, ModelKind::GbtMedian, ModelKind::Linear, ModelKind::LinearByName, ModelKind::Hybrid] {
+            let Ok(m) = RuntimeModel::train_matrix(k, schema, &head, &runtimes_s[..cut]) else {
+                continue;
+            };
+            let p = m.predict_matrix(schema, &tail);
+            let err = p.iter().zip(&y[cut..]).map(|(p, y)| (log_runtime(*p, floor) - y).abs()).sum::<f64>();
+            if err < best.0 {
+                best = (err, k);
+            }
+        }
+        best.1
+    }
+
     /// [`RuntimeModel::train`] on the rows of a matrix.
     pub fn train_matrix(kind: ModelKind, schema: &Schema, x: &Matrix, runtimes_s: &[f64]) -> Result<Self, ModelError> {
         if x.len() != runtimes_s.len() {
@@ -165,25 +186,16 @@ impl RuntimeModel {
                 RuntimeModel::Gbt { model: Gbt::fit_matrix(x, &y, &params) }
             }
             ModelKind::Linear => RuntimeModel::Linear { model: Linear::fit_matrix(x, &y, &categorical, None)? },
-            ModelKind::LinearByName => RuntimeModel::Linear { model: Linear::fit_matrix(x, &y, &categorical, by_name)? },
+            ModelKind::LinearByName => {
+                RuntimeModel::Linear { model: Linear::fit_matrix(x, &y, &categorical, by_name)? }
+            }
             ModelKind::Hybrid => {
                 let linear = Linear::fit_matrix(x, &y, &categorical, by_name)?;
                 let residual: Vec<f64> = x.rows().zip(&y).map(|(r, y)| y - linear.predict(r)).collect();
                 RuntimeModel::Hybrid { trees: Gbt::fit_matrix(x, &residual, &trees), linear }
             }
             ModelKind::Auto => {
-                let cut = x.len() * 4 / 5;
-                let (head, tail) = (x.head(cut), x.tail(cut));
-                let mut best = (f64::INFINITY, ModelKind::Gbt);
-                for k in [ModelKind::Gbt, ModelKind::GbtMedian, ModelKind::Linear, ModelKind::LinearByName, ModelKind::Hybrid] {
-                    let Ok(m) = RuntimeModel::train_matrix(k, schema, &head, &runtimes_s[..cut]) else { continue };
-                    let p = m.predict_matrix(schema, &tail);
-                    let err = p.iter().zip(&y[cut..]).map(|(p, y)| (log_runtime(*p, floor) - y).abs()).sum::<f64>();
-                    if err < best.0 {
-                        best = (err, k);
-                    }
-                }
-                RuntimeModel::train_matrix(best.1, schema, x, runtimes_s)?
+                RuntimeModel::train_matrix(Self::auto_choice(schema, x, runtimes_s), schema, x, runtimes_s)?
             }
             ModelKind::UserHistory => RuntimeModel::UserHistory,
             ModelKind::Requested => RuntimeModel::Requested,
@@ -196,7 +208,9 @@ impl RuntimeModel {
     pub(crate) fn check(&self, kind: ModelKind, width: usize) -> Result<(), InvalidModel> {
         let fits = match self {
             RuntimeModel::Gbt { .. } => matches!(kind, ModelKind::Gbt | ModelKind::GbtUnder | ModelKind::GbtMedian),
-            RuntimeModel::Linear { .. } => matches!(kind, ModelKind::Linear | ModelKind::LinearByName),
+            RuntimeModel::Linear { .. } => {
+                matches!(kind, ModelKind::Linear | ModelKind::LinearByName)
+            }
             RuntimeModel::Hybrid { .. } => kind == ModelKind::Hybrid,
             RuntimeModel::UserHistory => kind == ModelKind::UserHistory,
             RuntimeModel::Requested => kind == ModelKind::Requested,
@@ -209,7 +223,10 @@ impl RuntimeModel {
                 RuntimeModel::UserHistory => "user-history",
                 RuntimeModel::Requested => "requested",
             };
-            let problem = Problem::Mismatch { found: format!("a runtime model of kind `{variant}`"), expected: format!("one of kind `{kind}`") };
+            let problem = Problem::Mismatch {
+                found: format!("a runtime model of kind `{variant}`"),
+                expected: format!("one of kind `{kind}`"),
+            };
             return Err(InvalidModel::new("runtime", problem));
         }
         match self {

@@ -5,7 +5,9 @@
 //! (median predicted against median actual runtime per quintile) on
 //! log-log axes, accuracy per user against EASY++'s, the feature
 //! importances of the model that has them, hourly arrivals against the
-//! demand forecasts ([`crate::demand`]), and the failure classifier's AUC.
+//! demand forecasts ([`crate::demand`]), the runtime interval's coverage
+//! against its nominal level (overall and by quartile of the estimate), and
+//! the failure classifier's AUC.
 //!
 //! Per-job points are not in an evaluation; the comparison report's
 //! prediction-quality section draws per-job estimates from a replay.
@@ -42,7 +44,15 @@ pub fn doc(title: &str, evals: &[Evaluation]) -> Doc {
             100.0 * best.runtime.under_rate
         )));
     }
-    let mut t = Table::new(&["model", "predictor", "jobs", "MAE (s)", "MdAPE (%)", "accuracy (1 = perfect)", "under-predicted (%)"]);
+    let mut t = Table::new(&[
+        "model",
+        "predictor",
+        "jobs",
+        "MAE (s)",
+        "MdAPE (%)",
+        "accuracy (1 = perfect)",
+        "under-predicted (%)",
+    ]);
     for e in evals {
         for (name, m) in rows(e) {
             t.row(vec![
@@ -57,10 +67,20 @@ pub fn doc(title: &str, evals: &[Evaluation]) -> Doc {
         }
     }
     blocks.extend([Block::Heading("Runtime predictions on the test jobs".into()), Block::Table(t)]);
-    blocks.push(metric_bars(evals, "Accuracy: mean of min(p, r) / max(p, r)", "accuracy (1 = perfect)", |m| m.accuracy));
-    blocks.push(metric_bars(evals, "Under-prediction rate: jobs that ran longer than predicted", "jobs under-predicted (%)", |m| 100.0 * m.under_rate));
+    blocks
+        .push(metric_bars(evals, "Accuracy: mean of min(p, r) / max(p, r)", "accuracy (1 = perfect)", |m| m.accuracy));
+    blocks.push(metric_bars(
+        evals,
+        "Under-prediction rate: jobs that ran longer than predicted",
+        "jobs under-predicted (%)",
+        |m| 100.0 * m.under_rate,
+    ));
     blocks.push(Block::Heading("Calibration".into()));
     blocks.push(calibration(evals));
+    if evals.iter().any(|e| e.interval.is_some()) {
+        blocks.push(Block::Heading("Runtime intervals".into()));
+        blocks.extend(intervals(evals));
+    }
     if let Some(best) = ranked(evals).into_iter().find(|e| !e.by_user.is_empty()) {
         blocks.extend([Block::Heading("Accuracy per user".into()), users(best)]);
     }
@@ -75,11 +95,61 @@ pub fn doc(title: &str, evals: &[Evaluation]) -> Doc {
     if !classifiers.is_empty() {
         let mut t = Table::new(&["model", "jobs", "failed or timed out (%)", "AUC", "user-history AUC"]);
         for (e, c) in classifiers {
-            t.row(vec![e.model.clone(), c.n.to_string(), format!("{:.1}", 100.0 * c.positive_rate), format!("{:.3}", c.auc), format!("{:.3}", c.baseline_auc)]);
+            t.row(vec![
+                e.model.clone(),
+                c.n.to_string(),
+                format!("{:.1}", 100.0 * c.positive_rate),
+                format!("{:.3}", c.auc),
+                format!("{:.3}", c.baseline_auc),
+            ]);
         }
         blocks.extend([Block::Heading("Failure and time-out classifier".into()), Block::Table(t)]);
     }
     Doc { title: title.to_string(), blocks }
+}
+
+/// The intervals' coverage: one row per model, then one per quartile of
+/// the estimate.
+fn intervals(evals: &[Evaluation]) -> Vec<Block> {
+    let mut t = Table::new(&[
+        "model",
+        "nominal (%)",
+        "calibration jobs",
+        "test jobs",
+        "inside (%)",
+        "below (%)",
+        "above (%)",
+        "median width (hi/lo)",
+    ]);
+    let mut q = Table::new(&["model", "estimates (s)", "jobs", "inside (%)"]);
+    for e in evals {
+        let Some(c) = &e.interval else { continue };
+        t.row(vec![
+            e.model.clone(),
+            format!("{:.0}", 100.0 * c.nominal),
+            c.calibration_jobs.to_string(),
+            c.n.to_string(),
+            format!("{:.1}", 100.0 * c.coverage),
+            format!("{:.1}", 100.0 * c.below),
+            format!("{:.1}", 100.0 * c.above),
+            format!("{:.2}", c.median_ratio),
+        ]);
+        for b in &c.by_quartile {
+            q.row(vec![
+                e.model.clone(),
+                format!("{:.1} to {:.1}", b.min_estimate_s, b.max_estimate_s),
+                b.n.to_string(),
+                format!("{:.1}", 100.0 * b.coverage),
+            ]);
+        }
+    }
+    vec![
+        Block::Para(
+            "Each prediction's interval is where its runtime should fall at the nominal coverage; \"inside\" is how often it did on the test jobs, with the jobs that ran shorter (below) or longer (above); the second table splits it by quartile of the estimate, shortest first.".into(),
+        ),
+        Block::Table(t),
+        Block::Table(q),
+    ]
 }
 
 /// The model and its two baselines, named.
@@ -116,11 +186,22 @@ fn calibration(evals: &[Evaluation]) -> Block {
             points: e.runtime.calibration.iter().map(|b| (b.median_predicted_s, b.median_actual_s)).collect(),
         })
         .collect();
-    let svg = scatter::render(caption, "median predicted runtime (s, log scale)", "median actual runtime (s, log scale)", &series);
+    let svg = scatter::render(
+        caption,
+        "median predicted runtime (s, log scale)",
+        "median actual runtime (s, log scale)",
+        &series,
+    );
     let mut t = Table::new(&["model", "quintile", "jobs", "median predicted (s)", "median actual (s)"]);
     for e in evals {
         for (i, b) in e.runtime.calibration.iter().enumerate() {
-            t.row(vec![e.model.clone(), (i + 1).to_string(), b.n.to_string(), format!("{:.1}", b.median_predicted_s), format!("{:.1}", b.median_actual_s)]);
+            t.row(vec![
+                e.model.clone(),
+                (i + 1).to_string(),
+                b.n.to_string(),
+                format!("{:.1}", b.median_predicted_s),
+                format!("{:.1}", b.median_actual_s),
+            ]);
         }
     }
     Block::Figure { caption: caption.into(), svg, table: t }
@@ -134,8 +215,14 @@ fn users(e: &Evaluation) -> Block {
         drawn.len()
     );
     let series = vec![
-        Series { name: e.model.clone(), points: drawn.iter().enumerate().map(|(i, u)| (i as f64, u.model.accuracy)).collect() },
-        Series { name: "easy++".into(), points: drawn.iter().enumerate().map(|(i, u)| (i as f64, u.easy_plus_plus.accuracy)).collect() },
+        Series {
+            name: e.model.clone(),
+            points: drawn.iter().enumerate().map(|(i, u)| (i as f64, u.model.accuracy)).collect(),
+        },
+        Series {
+            name: "easy++".into(),
+            points: drawn.iter().enumerate().map(|(i, u)| (i as f64, u.easy_plus_plus.accuracy)).collect(),
+        },
     ];
     let names = drawn.iter().map(|u| u.user.clone()).collect();
     let svg = hbar::render(&caption, names, "accuracy (1 = perfect)", &series);
@@ -167,9 +254,22 @@ fn users(e: &Evaluation) -> Block {
 
 fn importances(e: &Evaluation) -> Block {
     let shown = &e.importances[..e.importances.len().min(MAX_FEATURES)];
-    let caption = format!("Feature importances of {}: the {} most important of {} features", e.model, shown.len(), e.importances.len());
-    let series = [Series { name: e.model.clone(), points: shown.iter().enumerate().map(|(i, f)| (i as f64, f.importance)).collect() }];
-    let svg = hbar::render(&caption, shown.iter().map(|f| f.feature.clone()).collect(), "importance (share: tree gain, or |standardised coefficient| for linear)", &series);
+    let caption = format!(
+        "Feature importances of {}: the {} most important of {} features",
+        e.model,
+        shown.len(),
+        e.importances.len()
+    );
+    let series = [Series {
+        name: e.model.clone(),
+        points: shown.iter().enumerate().map(|(i, f)| (i as f64, f.importance)).collect(),
+    }];
+    let svg = hbar::render(
+        &caption,
+        shown.iter().map(|f| f.feature.clone()).collect(),
+        "importance (share: tree gain, or |standardised coefficient| for linear)",
+        &series,
+    );
     let mut t = Table::new(&["feature", "importance"]);
     for f in shown {
         t.row(vec![f.feature.clone(), significant(f.importance)]);

@@ -6,6 +6,7 @@ use super::simulate::WhatIf;
 use super::trace_args::TraceArgs;
 use clap::Args;
 use foresight_simulator::output::write_json;
+use foresight_simulator::workload::{Workload, WorkloadOptions};
 use foresight_simulator::{Grid, cluster_file, sweep};
 use std::path::PathBuf;
 
@@ -50,18 +51,37 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
             })
             .collect::<anyhow::Result<Vec<_>>>()?
     };
+    // Which jobs the filter keeps depends on the cluster (a job too large
+    // for it is dropped), not on the load factor, which only scales times:
+    // a cluster on which no job can be replayed is refused as `simulate`
+    // and `compare` refuse it, before any point runs.
+    let opts = args.what_if.workload_options(&table.meta);
+    for (name, cluster) in &clusters {
+        let workload = Workload::from_jobs(&table.jobs, cluster, WorkloadOptions { load_factor: 1.0, ..opts });
+        super::simulate::check_replayable(&workload, table.jobs.len(), cluster)
+            .map_err(|e| super::BadInput(format!("cluster `{name}`: {}", e.0)))?;
+    }
     let grid = Grid {
         clusters,
-        load_factors: if args.load_factors.is_empty() { vec![args.what_if.workload_options(&table.meta).load_factor] } else { args.load_factors },
+        load_factors: if args.load_factors.is_empty() { vec![opts.load_factor] } else { args.load_factors },
         seeds: if args.seeds.is_empty() { vec![base.seed] } else { args.seeds },
         runs,
-        filter: args.what_if.workload_options(&table.meta).filter,
-        max_request_s: table.meta.max_runtime_s,
+        filter: opts.filter,
+        max_request_s: opts.max_request_s,
     };
     let points = sweep(&table.jobs, &grid)?;
     let rows = points
         .iter()
-        .map(|p| (vec![p.cluster.clone(), format!("{}", p.load_factor), p.seed.to_string()], &p.report))
+        .map(|p| {
+            (
+                vec![
+                    p.cluster.clone(),
+                    format!("{}", p.load_factor),
+                    p.seed.to_string(),
+                ],
+                &p.report,
+            )
+        })
         .collect();
     print!("{}", summary_table(&["cluster", "load", "seed"], rows));
     if let Some(path) = &args.json {

@@ -8,6 +8,7 @@
 //! cost an allocation and a free each.
 
 use super::record::{Change, ChangeKind, CycleRecord, DecisionSummary, Observed, Placement, Source};
+use foresight_core::predictor::Interval;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 /// A string in an [`Ids`] buffer: where it starts and ends.
@@ -116,13 +117,14 @@ impl CompactSummary {
 }
 
 /// One prediction as pushed: the job, its first eight bytes as a number
-/// (for a quick ordering), the value, whether it replaces an earlier one,
-/// and its place in the pushing order.
+/// (for a quick ordering), the value and the interval beside it, whether
+/// it replaces an earlier one, and its place in the pushing order.
 #[derive(Debug, Clone, Copy)]
 struct Prediction {
     id: IdRef,
     head: u64,
     value: f64,
+    interval: Option<Interval>,
     replaces: bool,
     order: u32,
 }
@@ -189,24 +191,26 @@ impl CompactCycle {
         self.changes.push((r, what));
     }
 
-    fn push_prediction(&mut self, job: &str, value: f64, replaces: bool) {
+    fn push_prediction(&mut self, job: &str, value: f64, interval: Option<Interval>, replaces: bool) {
         let order = self.predictions.len() as u32;
         let id = self.ids.push(job);
-        self.predictions.push(Prediction { id, head: head(job), value, replaces, order });
+        self.predictions.push(Prediction { id, head: head(job), value, interval, replaces, order });
     }
 
-    /// Sets a job's prediction, replacing one set before.
-    pub fn predict(&mut self, job: &str, value: f64) {
-        self.push_prediction(job, value, true);
+    /// Sets a job's prediction and the interval beside it, replacing one
+    /// set before.
+    pub fn predict(&mut self, job: &str, value: f64, interval: Option<Interval>) {
+        self.push_prediction(job, value, interval, true);
     }
 
-    /// Sets a job's prediction unless one is set.
-    pub fn predict_if_absent(&mut self, job: &str, value: f64) {
-        self.push_prediction(job, value, false);
+    /// Sets a job's prediction and interval unless a prediction is set.
+    pub fn predict_if_absent(&mut self, job: &str, value: f64, interval: Option<Interval>) {
+        self.push_prediction(job, value, interval, false);
     }
 
     /// Puts the predictions in id order, one per job (as a map keyed by id
-    /// would keep them), and drops the non-finite ones.
+    /// would keep them; a job's interval is the one pushed with the value
+    /// kept), and drops the non-finite ones.
     pub fn seal(&mut self) {
         let ids = &self.ids;
         self.predictions.sort_unstable_by(|a, b| {
@@ -217,16 +221,19 @@ impl CompactCycle {
         let n = self.predictions.len();
         while i < n {
             let first = self.predictions[i];
-            let mut value: Option<f64> = None;
-            while i < n && self.predictions[i].head == first.head && ids.get(self.predictions[i].id) == ids.get(first.id) {
+            let mut value: Option<(f64, Option<Interval>)> = None;
+            while i < n
+                && self.predictions[i].head == first.head
+                && ids.get(self.predictions[i].id) == ids.get(first.id)
+            {
                 let p = self.predictions[i];
                 if p.replaces || value.is_none() {
-                    value = Some(p.value);
+                    value = Some((p.value, p.interval));
                 }
                 i += 1;
             }
-            if let Some(v) = value.filter(|v| v.is_finite()) {
-                self.predictions[kept] = Prediction { value: v, replaces: true, ..first };
+            if let Some((v, interval)) = value.filter(|v| v.0.is_finite()) {
+                self.predictions[kept] = Prediction { value: v, interval, replaces: true, ..first };
                 kept += 1;
             }
         }
@@ -238,6 +245,12 @@ impl CompactCycle {
         self.predictions.iter().map(|p| (self.ids.get(p.id), p.value))
     }
 
+    /// The intervals after [`Self::seal`]: job and interval, in id order,
+    /// for the predictions that have one.
+    pub fn intervals(&self) -> impl Iterator<Item = (&str, Interval)> + '_ {
+        self.predictions.iter().filter_map(|p| p.interval.map(|i| (self.ids.get(p.id), i)))
+    }
+
     /// The same record as a [`CycleRecord`] (for tests and readers; the
     /// log writes [`Self::encode`]'s bytes, which are its JSON).
     pub fn to_record(&self) -> CycleRecord {
@@ -246,13 +259,18 @@ impl CompactCycle {
             trigger: self.trigger.clone(),
             observed_at_unix_s: self.observed_at_unix_s,
             observed: self.observed.clone(),
-            changes: self.changes.iter().map(|&(r, what)| Change { job_id: self.ids.get(r).to_string(), what }).collect(),
+            changes: self
+                .changes
+                .iter()
+                .map(|&(r, what)| Change { job_id: self.ids.get(r).to_string(), what })
+                .collect(),
             actual: self.actual.to_summary(&self.ids),
             baseline: self.baseline.to_summary(&self.ids),
             candidate: self.candidate.to_summary(&self.ids),
             source: self.source,
             fallback_reason: self.fallback_reason.clone(),
             predictions: self.predictions().map(|(id, v)| (id.to_string(), v)).collect(),
+            intervals: self.intervals().map(|(id, i)| (id.to_string(), i)).collect(),
             model_version: self.model_version.clone(),
             latency_us: self.latency_us,
         }
@@ -280,7 +298,8 @@ impl Serialize for CycleRecordRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let c = self.cycle;
         let ids = &c.ids;
-        let mut r = serializer.serialize_struct("Record", 16)?;
+        let has_intervals = c.predictions.iter().any(|p| p.interval.is_some());
+        let mut r = serializer.serialize_struct("Record", 16 + usize::from(has_intervals))?;
         r.serialize_field("seq", &self.seq)?;
         r.serialize_field("ts_unix_s", &self.ts_unix_s)?;
         r.serialize_field("kind", "cycle")?;
@@ -288,13 +307,21 @@ impl Serialize for CycleRecordRef<'_> {
         r.serialize_field("trigger", &c.trigger)?;
         r.serialize_field("observed_at_unix_s", &c.observed_at_unix_s)?;
         r.serialize_field("observed", &c.observed)?;
-        r.serialize_field("changes", &Seq(|| c.changes.iter().map(|&(job, what)| ChangeRef { job_id: ids.get(job), what })))?;
+        r.serialize_field(
+            "changes",
+            &Seq(|| c.changes.iter().map(|&(job, what)| ChangeRef { job_id: ids.get(job), what })),
+        )?;
         r.serialize_field("actual", &c.actual.view(ids))?;
         r.serialize_field("baseline", &c.baseline.view(ids))?;
         r.serialize_field("candidate", &c.candidate.view(ids))?;
         r.serialize_field("source", &c.source)?;
         r.serialize_field("fallback_reason", &c.fallback_reason)?;
         r.serialize_field("predictions", &Map(|| c.predictions()))?;
+        if has_intervals {
+            r.serialize_field("intervals", &Map(|| c.intervals()))?;
+        } else {
+            r.skip_field("intervals")?;
+        }
         r.serialize_field("model_version", &c.model_version)?;
         r.serialize_field("latency_us", &c.latency_us)?;
         r.end()

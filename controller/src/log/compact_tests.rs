@@ -60,28 +60,37 @@ fn summary(rng: &mut Rng, s: &mut CompactSummary, ids: &mut Ids) {
     }
 }
 
-fn random_cycle(rng: &mut Rng, c: &mut CompactCycle) -> BTreeMap<String, f64> {
+/// The predictions and the intervals the record must hold.
+type Expected = (BTreeMap<String, f64>, BTreeMap<String, Interval>);
+
+fn random_cycle(rng: &mut Rng, c: &mut CompactCycle) -> Expected {
     c.clear();
     c.cycle = rng.next();
     c.trigger = ["timer", "state_change", "a\nb"][rng.below(3) as usize].to_string();
     c.observed_at_unix_s = rng.float();
-    c.observed = Observed { nodes: rng.below(9) as usize, pending: rng.below(9) as usize, running: 3, free_cpus: rng.next() };
+    c.observed =
+        Observed { nodes: rng.below(9) as usize, pending: rng.below(9) as usize, running: 3, free_cpus: rng.next() };
     for _ in 0..rng.below(4) {
-        let what = [ChangeKind::Submitted, ChangeKind::Started, ChangeKind::Finished, ChangeKind::Withdrawn][rng.below(4) as usize];
+        let what = [ChangeKind::Submitted, ChangeKind::Started, ChangeKind::Finished, ChangeKind::Withdrawn]
+            [rng.below(4) as usize];
         c.change(&rng.id(), what);
     }
-    let mut map = BTreeMap::new();
+    let mut map: BTreeMap<String, (f64, Option<Interval>)> = BTreeMap::new();
     for _ in 0..rng.below(12) {
         let (id, v) = (rng.id(), rng.float());
+        let lo = rng.below(1000) as f64 / 3.0;
+        let interval = (rng.below(3) == 0).then(|| Interval::new(lo, lo + rng.below(1000) as f64 / 7.0).unwrap());
         if rng.below(2) == 0 {
-            c.predict(&id, v);
-            map.insert(id, v);
+            c.predict(&id, v, interval);
+            map.insert(id, (v, interval));
         } else {
-            c.predict_if_absent(&id, v);
-            map.entry(id).or_insert(v);
+            c.predict_if_absent(&id, v, interval);
+            map.entry(id).or_insert((v, interval));
         }
     }
-    map.retain(|_, v| v.is_finite());
+    map.retain(|_, v| v.0.is_finite());
+    let intervals = map.iter().filter_map(|(k, v)| v.1.map(|i| (k.clone(), i))).collect();
+    let map = map.into_iter().map(|(k, v)| (k, v.0)).collect();
     c.seal();
     let ids = &mut c.ids;
     summary(rng, &mut c.actual, ids);
@@ -91,7 +100,7 @@ fn random_cycle(rng: &mut Rng, c: &mut CompactCycle) -> BTreeMap<String, f64> {
     c.fallback_reason = (rng.below(2) == 0).then(|| "model error: \"x\"".to_string());
     c.model_version = (rng.below(2) == 0).then(|| format!("v{}", rng.below(9)));
     c.latency_us = rng.next();
-    map
+    (map, intervals)
 }
 
 #[test]
@@ -101,9 +110,10 @@ fn encodes_exactly_the_bytes_serde_json_writes_for_the_record() {
     let mut c = CompactCycle::default();
     let mut out = Vec::new();
     for i in 0..2_000 {
-        let map = random_cycle(&mut rng, &mut c);
+        let (map, intervals) = random_cycle(&mut rng, &mut c);
         let record = c.to_record();
         assert_eq!(record.predictions, map, "record {i}");
+        assert_eq!(record.intervals, intervals, "record {i}");
         let (seq, ts) = (rng.next(), rng.float());
         out.clear();
         c.encode(seq, ts, &mut out);

@@ -126,6 +126,7 @@ mod tests {
             end_unix_s: 2.0,
             runtime_s: 1.0,
             predicted_runtime_s: None,
+            predicted_interval: None,
             error_s: None,
             candidate_start_unix_s: None,
             counterfactual_delta_s: None,

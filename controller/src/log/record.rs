@@ -2,6 +2,7 @@
 //! baseline did, what the candidate would do, the predictions behind it and
 //! the model version. Each is one JSON object with a `kind` tag.
 
+use foresight_core::predictor::Interval;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -58,10 +59,7 @@ impl Body {
             Body::Cycle(c) => {
                 c.changes.iter().any(|ch| ch.job_id == job_id)
                     || c.predictions.contains_key(job_id)
-                    || [&c.actual, &c.baseline, &c.candidate]
-                        .into_iter()
-                        .flatten()
-                        .any(|d| d.mentions(job_id))
+                    || [&c.actual, &c.baseline, &c.candidate].into_iter().flatten().any(|d| d.mentions(job_id))
             }
             Body::Finished(f) => f.job_id == job_id,
             _ => false,
@@ -212,6 +210,11 @@ pub struct CycleRecord {
     pub fallback_reason: Option<String>,
     /// Predicted runtimes (seconds) behind the candidate's decision, by job.
     pub predictions: BTreeMap<String, f64>,
+    /// The interval the model gave beside each prediction that has one, by
+    /// job (its nominal coverage is the model's: see its file). Absent
+    /// when none has one, and in logs written before intervals were kept.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub intervals: BTreeMap<String, Interval>,
     /// The model version behind the predictions.
     pub model_version: Option<String>,
     /// How long the cycle's decision took, microseconds.
@@ -233,6 +236,10 @@ pub struct FinishedRecord {
     pub runtime_s: f64,
     /// The last runtime predicted for it before it started, if any.
     pub predicted_runtime_s: Option<f64>,
+    /// The interval given beside that prediction, if the model gave one
+    /// (absent in logs written before intervals were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_interval: Option<Interval>,
     /// `predicted - actual`, seconds (positive: overestimated).
     pub error_s: Option<f64>,
     /// When the candidate would first have started it, Unix seconds.
@@ -291,11 +298,8 @@ mod tests {
 
     #[test]
     fn kind_tag_matches_json() {
-        let rec = Record {
-            seq: 3,
-            ts_unix_s: 1.5,
-            body: Body::Stop(StopRecord { reason: "signal".into(), cycles: 2 }),
-        };
+        let rec =
+            Record { seq: 3, ts_unix_s: 1.5, body: Body::Stop(StopRecord { reason: "signal".into(), cycles: 2 }) };
         let json = serde_json::to_value(&rec).unwrap();
         assert_eq!(json["kind"], rec.body.kind());
         assert_eq!(json["seq"], 3);

@@ -100,6 +100,7 @@ mod tests {
             source: Source::Candidate,
             fallback_reason: None,
             predictions: Default::default(),
+            intervals: Default::default(),
             model_version: None,
             latency_us: 5,
         };

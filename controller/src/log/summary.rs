@@ -38,6 +38,12 @@ pub struct ShadowSummary {
     pub predicted_jobs: usize,
     /// Mean absolute prediction error, seconds.
     pub mean_abs_error_s: Option<f64>,
+    /// Finished jobs whose prediction had an interval.
+    #[serde(default)]
+    pub interval_jobs: usize,
+    /// Share of those whose runtime fell in it.
+    #[serde(default)]
+    pub interval_coverage: Option<f64>,
     /// Prediction error over time.
     pub error_over_time: Vec<ErrorBucket>,
     /// Counterfactual start deltas (candidate minus actual), seconds, by job.
@@ -60,6 +66,7 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
     let mut s = ShadowSummary::default();
     let mut errors: Vec<(f64, f64)> = Vec::new();
     let mut both = 0;
+    let mut inside = 0usize;
     for r in records {
         match &r.body {
             Body::Cycle(c) => {
@@ -82,6 +89,10 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
                     s.predicted_jobs += 1;
                     errors.push((f.end_unix_s, e));
                 }
+                if let Some(i) = f.predicted_interval {
+                    s.interval_jobs += 1;
+                    inside += usize::from(i.contains(f.runtime_s));
+                }
                 if let Some(d) = f.counterfactual_delta_s {
                     s.counterfactual_s.push((f.job_id.clone(), d));
                 }
@@ -93,6 +104,7 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
     }
     s.agreement = (both > 0).then(|| s.agreeing_cycles as f64 / f64::from(both));
     s.mean_abs_error_s = mean(errors.iter().map(|e| e.1.abs()));
+    s.interval_coverage = (s.interval_jobs > 0).then(|| inside as f64 / s.interval_jobs as f64);
     s.mean_counterfactual_s = mean(s.counterfactual_s.iter().map(|c| c.1));
     errors.sort_by(|a, b| a.0.total_cmp(&b.0));
     let bucket_s = bucket_s.max(1e-9);
@@ -123,6 +135,13 @@ impl ShadowSummary {
             self.predicted_jobs,
             opt(self.mean_abs_error_s, " s")
         );
+        if self.interval_jobs > 0 {
+            out += &format!(
+                "- intervals: {} finished jobs had one; {} of them ran within it\n",
+                self.interval_jobs,
+                opt(self.interval_coverage.map(|c| c * 100.0), " %")
+            );
+        }
         out += &format!(
             "- counterfactual start (candidate minus actual) over {} jobs: mean {}\n\n",
             self.counterfactual_s.len(),
@@ -130,7 +149,8 @@ impl ShadowSummary {
         );
         out += "| from (Unix s) | jobs | mean abs error (s) | mean error (s) |\n|---:|---:|---:|---:|\n";
         for b in &self.error_over_time {
-            out += &format!("| {:.0} | {} | {:.1} | {:.1} |\n", b.from_unix_s, b.jobs, b.mean_abs_error_s, b.mean_error_s);
+            out +=
+                &format!("| {:.0} | {} | {:.1} | {:.1} |\n", b.from_unix_s, b.jobs, b.mean_abs_error_s, b.mean_error_s);
         }
         out
     }
@@ -161,6 +181,7 @@ mod tests {
                 source,
                 fallback_reason: None,
                 predictions: Default::default(),
+                intervals: Default::default(),
                 model_version: None,
                 latency_us: 1,
             }),
@@ -178,6 +199,7 @@ mod tests {
                 end_unix_s: end,
                 runtime_s: 10.0,
                 predicted_runtime_s: Some(10.0 + error),
+                predicted_interval: None,
                 error_s: Some(error),
                 candidate_start_unix_s: None,
                 counterfactual_delta_s: Some(delta),
@@ -204,5 +226,33 @@ mod tests {
         assert_eq!((s.error_over_time[0].jobs, s.error_over_time[0].mean_error_s), (2, 1.0));
         assert_eq!(s.mean_counterfactual_s, Some(-1.0 / 3.0));
         assert!(s.markdown().contains("agreement with the baseline: 50.0 %"));
+        assert_eq!((s.interval_jobs, s.interval_coverage), (0, None));
+        assert!(!s.markdown().contains("intervals"), "said only when there are some");
+    }
+
+    #[test]
+    fn counts_the_finished_jobs_that_ran_within_their_interval() {
+        let with = |id: &str, lo: f64, hi: f64| {
+            let mut r = finished(id, 5.0, 0.0, 0.0);
+            if let Body::Finished(f) = &mut r.body {
+                f.predicted_interval = foresight_core::predictor::Interval::new(lo, hi);
+            }
+            r
+        };
+        // each ran 10 s
+        let recs = [with("1", 5.0, 20.0), with("2", 10.0, 10.0), with("3", 11.0, 30.0), finished("4", 5.0, 1.0, 0.0)];
+        let s = summarise(&recs, 10.0);
+        assert_eq!(s.interval_jobs, 3);
+        assert_eq!(s.interval_coverage, Some(2.0 / 3.0));
+        assert!(
+            s.markdown().contains("- intervals: 3 finished jobs had one; 66.7 % of them ran within it"),
+            "{}",
+            s.markdown()
+        );
+        // a summary written before intervals were counted still reads
+        let mut old = serde_json::to_value(&s).unwrap();
+        old.as_object_mut().unwrap().retain(|k, _| !k.starts_with("interval"));
+        let back: ShadowSummary = serde_json::from_value(old).unwrap();
+        assert_eq!((back.interval_jobs, back.interval_coverage), (0, None));
     }
 }

@@ -179,7 +179,9 @@ impl Engine {
                 self.model = Ok(m);
             }
             Err(why) if self.model.is_err() => self.model = Err(why),
-            Err(why) => tracing::warn!(%why, "model reload failed: the model loaded before still serves"),
+            Err(why) => {
+                tracing::warn!(%why, "model reload failed: the model loaded before still serves")
+            }
         }
     }
 
@@ -258,7 +260,8 @@ impl Engine {
     /// bring it to what the tracker knows (jobs with an estimate keep it;
     /// the others are predicted in the call, under the deadline).
     fn build_candidate(&mut self, model: &ServedModel, now: f64) -> Vec<Fed> {
-        let rt: CandidateRuntime = Runtime::new(self.tracker.cluster(), (self.make_candidate)(), model.instantiate(), self.rt_cfg);
+        let rt: CandidateRuntime =
+            Runtime::new(self.tracker.cluster(), (self.make_candidate)(), model.instantiate(), self.rt_cfg);
         self.candidate.install(rt, model.version.clone());
         self.held.clear();
         feed::snapshot(&self.tracker, &self.index, |t| t.predicted_s, now)
@@ -267,7 +270,7 @@ impl Engine {
     /// Records an answer's estimates: each job's prediction (its first) and
     /// the cycle's record.
     fn note_estimates(&mut self, a: &Answer, finished: &mut [Tracked]) {
-        for &(key, est) in &a.estimates {
+        for &(key, est, interval) in &a.estimates {
             let t = match self.tracker.get_mut(key) {
                 Some(t) => t,
                 None => match finished.iter_mut().find(|t| t.info.key == key) {
@@ -277,8 +280,9 @@ impl Engine {
             };
             if t.predicted_s.is_none() {
                 (t.predicted_s, t.model_version) = (Some(est), Some(a.version.clone()));
+                t.predicted_interval = interval;
             }
-            self.record.predict(&t.view.job.job_id, est);
+            self.record.predict(&t.view.job.job_id, est, interval);
         }
     }
 
@@ -298,7 +302,9 @@ impl Engine {
         let mut restored: HashMap<JobKey, f64> = HashMap::new();
         if !self.restored.is_empty() {
             for id in diff.changes.iter().map(|c| c.job_id.clone()).collect::<Vec<_>>() {
-                let Some(r) = self.restored.remove(&id) else { continue };
+                let Some(r) = self.restored.remove(&id) else {
+                    continue;
+                };
                 // a job seen again only once it finished is measured with
                 // the prediction it had
                 let target = match self.tracker.by_id(&id).map(|t| t.info.key) {
@@ -422,7 +428,7 @@ impl Engine {
             for s in &c.starts {
                 if let Some(t) = self.tracker.get_mut(s.key) {
                     t.candidate_start_unix_s.get_or_insert(now);
-                    rec.predict_if_absent(&t.view.job.job_id, t.predicted_s.unwrap_or(f64::NAN));
+                    rec.predict_if_absent(&t.view.job.job_id, t.predicted_s.unwrap_or(f64::NAN), t.predicted_interval);
                 }
             }
             summarise(&self.tracker, c, &mut rec.candidate, &mut rec.ids);
@@ -447,7 +453,12 @@ impl Engine {
             nodes: view.nodes.iter().filter(|n| n.usable).count(),
             pending: view.in_phase(Phase::Pending).count(),
             running: view.in_phase(Phase::Running).count(),
-            free_cpus: view.nodes.iter().filter(|n| n.usable).map(|n| u64::from(n.spec.capacity.cpus.saturating_sub(n.allocated.cpus))).sum(),
+            free_cpus: view
+                .nodes
+                .iter()
+                .filter(|n| n.usable)
+                .map(|n| u64::from(n.spec.capacity.cpus.saturating_sub(n.allocated.cpus)))
+                .sum(),
         };
         let label = failure.as_ref().map(|f| f.label()).unwrap_or("breaker_open");
         let t = &mut self.tally;
@@ -488,6 +499,7 @@ impl Engine {
             end_unix_s: end,
             runtime_s: runtime,
             predicted_runtime_s: t.predicted_s,
+            predicted_interval: t.predicted_interval,
             error_s: error,
             candidate_start_unix_s: t.candidate_start_unix_s,
             counterfactual_delta_s: t.candidate_start_unix_s.map(|c| c - start),

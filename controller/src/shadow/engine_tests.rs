@@ -9,7 +9,7 @@ use crate::log::{ChangeKind, CycleRecord};
 use crate::obs::metrics::Metrics;
 use crate::shadow::track::tests::{job, node};
 use foresight_core::policy::PolicySpec;
-use foresight_core::predictor::{Outlived, PredictorKind};
+use foresight_core::predictor::{Interval, Outlived, PredictorKind};
 use foresight_core::state::{ClusterState, JobInfo};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -69,7 +69,10 @@ fn cycle_of(records: &[Body]) -> &CycleRecord {
 }
 
 fn breaker_moves(records: &[Body]) -> Vec<(String, String)> {
-    records.iter().filter_map(|b| if let Body::Breaker(b) = b { Some((b.to.clone(), b.reason.clone())) } else { None }).collect()
+    records
+        .iter()
+        .filter_map(|b| if let Body::Breaker(b) = b { Some((b.to.clone(), b.reason.clone())) } else { None })
+        .collect()
 }
 
 /// Opens the breaker with no cool-down: the next cycle is a trial.
@@ -94,7 +97,10 @@ async fn predicts_decides_and_measures_a_finished_job() {
     assert_eq!(c.model_version.as_deref(), Some("scripted"));
 
     e.cycle(&view(101.0, vec![job("1", Phase::Running, 2, 99.0, Some(101.0), None)]), "state_change").await;
-    let recs = e.cycle(&view(121.0, vec![job("1", Phase::Finished, 2, 99.0, Some(101.0), Some(121.0))]), "job_finished").await.bodies();
+    let recs = e
+        .cycle(&view(121.0, vec![job("1", Phase::Finished, 2, 99.0, Some(101.0), Some(121.0))]), "job_finished")
+        .await
+        .bodies();
     let fin = recs.iter().find_map(|b| if let Body::Finished(f) = b { Some(f) } else { None }).unwrap();
     assert_eq!((fin.runtime_s, fin.predicted_runtime_s, fin.error_s), (20.0, Some(30.0), Some(10.0)));
     assert_eq!(fin.candidate_start_unix_s, Some(100.0));
@@ -109,7 +115,10 @@ async fn a_model_giving_nan_opens_the_breaker_in_one_cycle_and_falls_back() {
     let cycled = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await;
     cycled.tally.apply(&metrics);
     let recs = cycled.bodies();
-    assert_eq!(breaker_moves(&recs), [("open".to_string(), "model error: 1 estimate(s) were NaN or negative".to_string())]);
+    assert_eq!(
+        breaker_moves(&recs),
+        [("open".to_string(), "model error: 1 estimate(s) were NaN or negative".to_string())]
+    );
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Fallback);
     assert!(c.candidate.is_none() && c.baseline.is_some());
@@ -159,7 +168,11 @@ async fn a_missing_model_falls_back_every_permitted_cycle_until_one_loads() {
     let recs = e.cycle(&view(101.0, vec![pending("1", 99.0), pending("2", 100.5)]), "timer").await.bodies();
     let c = cycle_of(&recs);
     assert_eq!(c.source, Source::Candidate, "{:?}", c.fallback_reason);
-    assert_eq!((c.predictions.get("1"), c.predictions.get("2")), (Some(&30.0), Some(&30.0)), "built with every live job");
+    assert_eq!(
+        (c.predictions.get("1"), c.predictions.get("2")),
+        (Some(&30.0), Some(&30.0)),
+        "built with every live job"
+    );
 }
 
 #[tokio::test]
@@ -171,7 +184,10 @@ async fn a_late_answer_is_kept_and_a_reload_during_the_call_serves_the_next_cycl
     let gate = Arc::new(Mutex::new(()));
     let held = gate.lock().unwrap();
     let g = gate.clone();
-    let v1 = ServedModel::custom(move || Box::new(Scripted { estimate: 7.0, sleep: Duration::ZERO, gate: Some(g.clone()) }), "v1");
+    let v1 = ServedModel::custom(
+        move || Box::new(Scripted { estimate: 7.0, sleep: Duration::ZERO, gate: Some(g.clone()) }),
+        "v1",
+    );
     let cfg = EngineConfig { deadline: Duration::from_millis(50), ..config() };
     let mut e = engine_with(cfg, "easy++", "easy", Ok(v1));
     let recs = e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await.bodies();
@@ -215,7 +231,10 @@ async fn a_policy_that_panics_opens_the_breaker_and_a_fresh_one_decides_after() 
     assert_eq!(moves[0].0, "open");
     assert!(moves[0].1.starts_with("panic: the candidate panicked while deciding"), "{moves:?}");
     assert_eq!(cycle_of(&recs).source, Source::Fallback);
-    assert!(cycle_of(&recs).baseline.as_ref().is_some_and(|b| b.started_ids() == ["1"]), "the baseline decided in the same cycle");
+    assert!(
+        cycle_of(&recs).baseline.as_ref().is_some_and(|b| b.started_ids() == ["1"]),
+        "the baseline decided in the same cycle"
+    );
     assert!(metrics.render().contains("foresight_fallbacks_total{reason=\"panic\"} 1"));
     trial_next(&mut e);
     let recs = e.cycle(&view(101.0, vec![pending("1", 99.0)]), "timer").await.bodies();
@@ -258,7 +277,17 @@ async fn the_kept_baseline_runtime_matches_one_built_afresh_after_changes() {
     let views = [
         view(100.0, vec![pending("1", 90.0), pending("2", 91.0), pending("3", 92.0)]),
         view(101.0, vec![r("1", 101.0), r("2", 101.0), pending("3", 92.0), pending("4", 100.5)]),
-        view(102.0, vec![f("1", 101.0, 102.0), r("2", 101.0), r("3", 102.0), pending("4", 100.5), r("5", 101.5), pending("7", 101.8)]),
+        view(
+            102.0,
+            vec![
+                f("1", 101.0, 102.0),
+                r("2", 101.0),
+                r("3", 102.0),
+                pending("4", 100.5),
+                r("5", 101.5),
+                pending("7", 101.8),
+            ],
+        ),
         // job 7 is withdrawn (it vanishes without running)
         view(103.0, vec![r("2", 101.0), f("3", 102.0, 103.0), r("4", 103.0), r("5", 101.5), pending("6", 102.5)]),
     ];
@@ -273,10 +302,19 @@ async fn the_kept_baseline_runtime_matches_one_built_afresh_after_changes() {
         (pending, running, s.free_total())
     };
     let kept = e.baseline().unwrap().state();
-    let mut fresh = Runtime::new(e.tracker.cluster(), policy("easy"), PredictorKind::Requested.build(Vec::new), RuntimeConfig::default());
+    let mut fresh = Runtime::new(
+        e.tracker.cluster(),
+        policy("easy"),
+        PredictorKind::Requested.build(Vec::new),
+        RuntimeConfig::default(),
+    );
     feed::rebuild(&mut fresh, &e.tracker, &e.index, |_| None, 103.0);
     assert_eq!(keys(kept), keys(fresh.state()));
-    assert_eq!(keys(kept), (vec![6], vec![2, 4, 5], foresight_core::Resources::new(4, 0, 0)), "n1 is full (clipped), n2 free");
+    assert_eq!(
+        keys(kept),
+        (vec![6], vec![2, 4, 5], foresight_core::Resources::new(4, 0, 0)),
+        "n1 is full (clipped), n2 free"
+    );
 }
 
 /// What a [`Told`] model was told: ends, starts and forgotten jobs, by key.
@@ -325,8 +363,12 @@ async fn what_the_model_missed_while_the_breaker_was_open_reaches_it_at_the_next
     let recs = e.cycle(&view(100.0, vec![pending("1", 99.0), pending("2", 99.5)]), "timer").await.bodies();
     assert_eq!(breaker_moves(&recs)[0].0, "open");
     // while open: job 1 runs and ends, job 2 is withdrawn
-    e.cycle(&view(101.0, vec![job("1", Phase::Running, 2, 99.0, Some(101.0), None), pending("2", 99.5)]), "timer").await;
-    let recs = e.cycle(&view(120.0, vec![job("1", Phase::Finished, 2, 99.0, Some(101.0), Some(120.0))]), "timer").await.bodies();
+    e.cycle(&view(101.0, vec![job("1", Phase::Running, 2, 99.0, Some(101.0), None), pending("2", 99.5)]), "timer")
+        .await;
+    let recs = e
+        .cycle(&view(120.0, vec![job("1", Phase::Finished, 2, 99.0, Some(101.0), Some(120.0))]), "timer")
+        .await
+        .bodies();
     assert_eq!(cycle_of(&recs).fallback_reason.as_deref(), Some("circuit breaker open"));
 
     let (model, heard) = told(30.0);
@@ -351,7 +393,10 @@ async fn a_job_asking_for_one_node_is_not_spread_over_two_in_shadow_mode() {
     one_node.job.req_nodes = Some(1);
     let mut on_n2 = job("2", Phase::Running, 2, 90.0, Some(95.0), None);
     on_n2.nodes = vec!["n2".into()];
-    let recs = e.cycle(&view(100.0, vec![job("1", Phase::Running, 2, 90.0, Some(95.0), None), on_n2, one_node]), "timer").await.bodies();
+    let recs = e
+        .cycle(&view(100.0, vec![job("1", Phase::Running, 2, 90.0, Some(95.0), None), on_n2, one_node]), "timer")
+        .await
+        .bodies();
     let c = cycle_of(&recs);
     assert!(c.candidate.as_ref().unwrap().started_ids().is_empty(), "2 + 2 free CPUs on two nodes: it must wait");
     assert!(c.baseline.as_ref().unwrap().started_ids().is_empty());
@@ -360,7 +405,10 @@ async fn a_job_asking_for_one_node_is_not_spread_over_two_in_shadow_mode() {
 #[tokio::test]
 async fn fair_share_usage_is_charged_when_jobs_end_in_shadow_mode() {
     let mut e = engine_with(config(), "easy", "fairshare", Ok(healthy()));
-    let by = |id: &str, user: &str, v: JobView| JobView { job: foresight_core::Job { job_id: id.into(), user: Some(user.into()), ..v.job }, ..v };
+    let by = |id: &str, user: &str, v: JobView| JobView {
+        job: foresight_core::Job { job_id: id.into(), user: Some(user.into()), ..v.job },
+        ..v
+    };
     let big = |id: &str, user: &str, phase: Phase, start: Option<f64>, end: Option<f64>| {
         let mut v = by(id, user, job(id, phase, 8, 10.0, start, end));
         v.nodes = if start.is_some() { vec!["n1".into(), "n2".into()] } else { vec![] };
@@ -369,7 +417,14 @@ async fn fair_share_usage_is_charged_when_jobs_end_in_shadow_mode() {
     e.cycle(&view(100.0, vec![big("1", "alice", Phase::Running, Some(20.0), None)]), "timer").await;
     let recs = e
         .cycle(
-            &view(200.0, vec![big("1", "alice", Phase::Finished, Some(20.0), Some(200.0)), big("3", "alice", Phase::Pending, None, None), big("4", "bob", Phase::Pending, None, None)]),
+            &view(
+                200.0,
+                vec![
+                    big("1", "alice", Phase::Finished, Some(20.0), Some(200.0)),
+                    big("3", "alice", Phase::Pending, None, None),
+                    big("4", "bob", Phase::Pending, None, None),
+                ],
+            ),
             "timer",
         )
         .await
@@ -385,9 +440,11 @@ async fn an_outlived_estimate_is_corrected_at_each_instant_it_ran_out_as_in_the_
     let (model, heard) = told(10.0);
     let mut e = engine(model);
     e.cycle(&view(100.0, vec![pending("1", 99.0), pending("2", 99.0)]), "timer").await;
-    e.cycle(&view(101.0, vec![job("1", Phase::Running, 2, 99.0, Some(100.0), None), pending("2", 99.0)]), "timer").await;
+    e.cycle(&view(101.0, vec![job("1", Phase::Running, 2, 99.0, Some(100.0), None), pending("2", 99.0)]), "timer")
+        .await;
     // at 135 it still runs: its estimate ran out at 110, then at 120
-    e.cycle(&view(135.0, vec![job("1", Phase::Running, 2, 99.0, Some(100.0), None), pending("2", 99.0)]), "timer").await;
+    e.cycle(&view(135.0, vec![job("1", Phase::Running, 2, 99.0, Some(100.0), None), pending("2", 99.0)]), "timer")
+        .await;
     assert_eq!(heard.lock().unwrap().outlived, [(1, 10.0, 10.0), (1, 20.0, 20.0)]);
 }
 
@@ -397,4 +454,72 @@ async fn the_fair_share_half_life_is_the_engines_setting() {
     let mut e = engine_with(cfg, "easy", "fairshare", Ok(healthy()));
     e.cycle(&view(100.0, vec![pending("1", 99.0)]), "timer").await;
     assert_eq!(e.baseline().unwrap().state().usage().half_life_s(), 3600.0);
+}
+
+/// A model that predicts 30 s within [15, 60] s, except for job "2",
+/// whose interval is hand-made and broken (NaN).
+struct WithInterval;
+
+impl Predictor for WithInterval {
+    fn name(&self) -> &'static str {
+        "with-interval"
+    }
+    fn predict(&mut self, _: &JobInfo) -> f64 {
+        30.0
+    }
+    fn interval(&mut self, job: &JobInfo, estimate_s: f64) -> Option<Interval> {
+        assert_eq!(estimate_s, 30.0, "asked about the estimate just made");
+        if job.submit_s > 99.2 {
+            return Some(Interval { lo_s: f64::NAN, hi_s: 1.0 });
+        }
+        Interval::new(15.0, 60.0)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_log_records_each_predictions_interval_and_the_finished_job_carries_it() {
+    let mut e = engine(ServedModel::custom(|| Box::new(WithInterval), "v1"));
+    let recs = e.cycle(&view(100.0, vec![pending("1", 99.0), pending("2", 99.5)]), "state_change").await.bodies();
+    let c = cycle_of(&recs);
+    assert_eq!(c.predictions.len(), 2);
+    assert_eq!(c.intervals.get("1"), Some(&Interval { lo_s: 15.0, hi_s: 60.0 }));
+    assert_eq!(c.intervals.get("2"), None, "a broken interval is not logged");
+    // the encoded record says it, and reads back
+    let mut compact = CompactCycle::default();
+    compact.predict("1", 30.0, Interval::new(15.0, 60.0));
+    compact.seal();
+    let mut bytes = Vec::new();
+    compact.encode(0, 0.0, &mut bytes);
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.contains(r#""intervals":{"1":{"lo_s":15.0,"hi_s":60.0}}"#), "{text}");
+    let back: crate::log::Record = serde_json::from_slice(&bytes).unwrap();
+    let Body::Cycle(back) = back.body else { panic!("a cycle") };
+    assert_eq!(back.intervals, c.intervals.iter().filter(|(k, _)| *k == "1").map(|(k, v)| (k.clone(), *v)).collect());
+
+    let recs = e
+        .cycle(&view(130.0, vec![job("1", Phase::Finished, 2, 99.0, Some(100.0), Some(170.0))]), "job_finished")
+        .await
+        .bodies();
+    let fin = recs.iter().find_map(|b| if let Body::Finished(f) = b { Some(f) } else { None }).unwrap();
+    assert_eq!(fin.predicted_interval, Interval::new(15.0, 60.0));
+    assert!(!fin.predicted_interval.unwrap().contains(fin.runtime_s), "ran 70 s: above");
+}
+
+#[test]
+fn a_log_written_before_intervals_were_kept_still_reads() {
+    let old = r#"{"seq":3,"ts_unix_s":1.0,"kind":"finished","job_id":"7","submit_unix_s":0.0,"start_unix_s":1.0,"end_unix_s":2.0,"runtime_s":1.0,"predicted_runtime_s":2.0,"error_s":1.0,"candidate_start_unix_s":null,"counterfactual_delta_s":null,"model_version":"v"}"#;
+    let r: crate::log::Record = serde_json::from_str(old).unwrap();
+    let Body::Finished(f) = r.body else { panic!("a finished record") };
+    assert_eq!(f.predicted_interval, None);
+    let old = r#"{"seq":4,"ts_unix_s":1.0,"kind":"cycle","cycle":1,"trigger":"timer","observed_at_unix_s":1.0,"observed":{"nodes":1,"pending":0,"running":0,"free_cpus":4},"changes":[],"actual":null,"baseline":null,"candidate":null,"source":"fallback","fallback_reason":null,"predictions":{"7":2.0},"model_version":null,"latency_us":5}"#;
+    let r: crate::log::Record = serde_json::from_str(old).unwrap();
+    let Body::Cycle(c) = r.body else { panic!("a cycle record") };
+    assert!(c.intervals.is_empty() && c.predictions.len() == 1);
+    // and a cycle without intervals is written as before, byte for byte
+    let mut compact = CompactCycle::default();
+    compact.predict("7", 2.0, None);
+    compact.seal();
+    let mut bytes = Vec::new();
+    compact.encode(0, 0.0, &mut bytes);
+    assert!(!String::from_utf8(bytes).unwrap().contains("intervals"));
 }

@@ -4,6 +4,7 @@
 
 use crate::adapter::{ClusterView, JobView, NodeView, Phase};
 use crate::log::{Change, ChangeKind, Placement};
+use foresight_core::predictor::Interval;
 use foresight_core::state::{JobInfo, JobKey, KeyMap};
 use foresight_core::{Cluster, Job, NameTables};
 use std::collections::{HashMap, HashSet};
@@ -68,6 +69,8 @@ pub struct Tracked {
     pub predicted_s: Option<f64>,
     /// The model version behind `predicted_s`.
     pub model_version: Option<String>,
+    /// The interval the model gave beside `predicted_s`, if any.
+    pub predicted_interval: Option<Interval>,
     /// When the candidate first chose to start it (Unix seconds).
     pub candidate_start_unix_s: Option<f64>,
     /// The last observation that showed it.
@@ -287,6 +290,7 @@ impl Tracker {
                     info,
                     predicted_s: None,
                     model_version: None,
+                    predicted_interval: None,
                     candidate_start_unix_s: None,
                     seen_in: self.generation,
                 };

@@ -23,7 +23,7 @@
 use super::feed::Fed;
 use crate::breaker::Failure;
 use foresight_core::policy::{Decision, Policy};
-use foresight_core::predictor::Predictor;
+use foresight_core::predictor::{Interval, Predictor};
 use foresight_core::runtime::{Observed, Runtime};
 use foresight_core::state::JobKey;
 use std::panic::AssertUnwindSafe;
@@ -40,8 +40,10 @@ pub type PolicyFactory = Arc<dyn Fn() -> Box<dyn Policy> + Send + Sync>;
 /// The candidate's answer to one cycle.
 #[derive(Debug, Default)]
 pub struct Answer {
-    /// The estimates the jobs submitted this cycle were given.
-    pub estimates: Vec<(JobKey, f64)>,
+    /// The estimates the jobs submitted this cycle were given, each with
+    /// the interval the model gave beside it (asked at once, before the
+    /// next input), if any.
+    pub estimates: Vec<(JobKey, f64, Option<Interval>)>,
     /// The decision (`None` when the queue is empty or it failed).
     pub decision: Option<Decision>,
     /// The model version that served the cycle.
@@ -99,7 +101,10 @@ fn call(mut served: Served, make: &PolicyFactory, inputs: &[Fed], now: f64) -> R
         for f in inputs {
             // a restored estimate was made and logged before
             if let (Some(e), Fed::Submitted { info, .. }) = (f.apply(&mut **r, now, true)?, f) {
-                made.push((info.key, e));
+                // a hand-made interval that is not finite and in order is
+                // dropped: the log could not read it back
+                let interval = r.predictor_mut().interval(info, e).and_then(|i| Interval::new(i.lo_s, i.hi_s));
+                made.push((info.key, e, interval));
             }
         }
         Ok::<_, foresight_core::state::StateError>(made)
@@ -110,7 +115,8 @@ fn call(mut served: Served, make: &PolicyFactory, inputs: &[Fed], now: f64) -> R
             None
         }
         Ok(Err(refused)) => {
-            answer.failure = Some(Failure::ModelError(format!("the candidate's state refused an input ({refused}); rebuilt")));
+            answer.failure =
+                Some(Failure::ModelError(format!("the candidate's state refused an input ({refused}); rebuilt")));
             None
         }
         Ok(Ok(made)) => {
@@ -119,7 +125,8 @@ fn call(mut served: Served, make: &PolicyFactory, inputs: &[Fed], now: f64) -> R
             match std::panic::catch_unwind(AssertUnwindSafe(|| r.decide(now, &Observed).cloned())) {
                 Ok(decision) => answer.decision = decision,
                 Err(panic) => {
-                    answer.failure = Some(Failure::Panic(format!("the candidate panicked while deciding: {}", panic_text(&*panic))));
+                    answer.failure =
+                        Some(Failure::Panic(format!("the candidate panicked while deciding: {}", panic_text(&*panic))));
                     r.replace_policy(make());
                 }
             }
@@ -177,7 +184,9 @@ impl Candidate {
     /// Takes back the runtime from a late call that has ended, and its
     /// answer; `None` while it runs (or when there is none).
     pub async fn take_late(&mut self) -> Option<Answer> {
-        let Slot::Busy(h) = &self.slot else { return None };
+        let Slot::Busy(h) = &self.slot else {
+            return None;
+        };
         if !h.is_finished() {
             return None;
         }
@@ -188,7 +197,9 @@ impl Candidate {
     /// Waits for a late call to end (at shutdown, or in a test) and takes
     /// back its runtime; its answer, if there was one.
     pub async fn settle(&mut self) -> Option<Answer> {
-        let Slot::Busy(_) = &self.slot else { return None };
+        let Slot::Busy(_) = &self.slot else {
+            return None;
+        };
         let Slot::Busy(h) = std::mem::replace(&mut self.slot, Slot::Lost) else { unreachable!() };
         Some(self.returned(h.await))
     }
@@ -201,7 +212,10 @@ impl Candidate {
             }
             Err(e) => {
                 self.slot = Slot::Lost;
-                Answer { failure: Some(Failure::Panic(format!("the candidate's call failed: {e}"))), ..Answer::default() }
+                Answer {
+                    failure: Some(Failure::Panic(format!("the candidate's call failed: {e}"))),
+                    ..Answer::default()
+                }
             }
         }
     }
@@ -210,7 +224,9 @@ impl Candidate {
     /// and decide; [`Candidate::wait`] waits for the answer. False (and
     /// nothing started) when the runtime is not here (lost, or busy).
     pub fn start(&mut self, inputs: Vec<Fed>, now: f64) -> bool {
-        let Slot::Idle(mut served) = std::mem::replace(&mut self.slot, Slot::Lost) else { return false };
+        let Slot::Idle(mut served) = std::mem::replace(&mut self.slot, Slot::Lost) else {
+            return false;
+        };
         if let Some((predictor, version)) = self.swap.take() {
             *served.rt.predictor_mut() = predictor;
             served.version = version;

@@ -1,7 +1,7 @@
 //! The clairvoyant oracle: the true runtime, for upper bounds on what any
 //! predictor could achieve. It reads the future and so must never run live.
 
-use super::Predictor;
+use super::{Interval, Predictor};
 use crate::state::JobInfo;
 
 /// Predicts each job's real runtime, given up front by job key.
@@ -24,5 +24,11 @@ impl Predictor for Clairvoyant {
 
     fn predict(&mut self, job: &JobInfo) -> f64 {
         self.runtimes_s.get(job.key.0 as usize).copied().unwrap_or(job.limit_s)
+    }
+
+    /// The estimate itself: the oracle is never wrong (nominal coverage
+    /// 100 %), up to the caller's clamp to the limit.
+    fn interval(&mut self, _job: &JobInfo, estimate_s: f64) -> Option<Interval> {
+        Interval::new(estimate_s, estimate_s)
     }
 }

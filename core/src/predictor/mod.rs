@@ -4,6 +4,12 @@
 //!
 //! An estimate is advice. It orders and packs work; it never shortens the
 //! kill limit: a job runs until its real end or its requested time.
+//!
+//! A predictor may also say how sure it is: [`Predictor::interval`] gives a
+//! range the job's runtime should fall in, at a nominal coverage the
+//! predictor states (a trained model's is in its file; 80 % by default).
+//! It is asked only by callers that record it (the controller's shadow
+//! log), never on a simulation's path, so that a replay pays nothing for it.
 
 mod clairvoyant;
 mod requested;
@@ -29,6 +35,32 @@ pub struct Outlived {
     pub estimate_s: f64,
     /// How many corrections it had before this one.
     pub corrections: u32,
+}
+
+/// A range of runtimes, seconds, that a job's runtime is predicted to fall
+/// in (both ends included). What share of jobs should fall in it, its
+/// nominal coverage, is the predictor's to state: see its documentation
+/// (a trained model states it in its file).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Interval {
+    /// The lower end, seconds.
+    pub lo_s: f64,
+    /// The upper end, seconds.
+    pub hi_s: f64,
+}
+
+impl Interval {
+    /// The interval from `lo_s` to `hi_s`, or `None` unless both are finite
+    /// and `0 <= lo_s <= hi_s`.
+    pub fn new(lo_s: f64, hi_s: f64) -> Option<Interval> {
+        (lo_s.is_finite() && hi_s.is_finite() && 0.0 <= lo_s && lo_s <= hi_s)
+            .then_some(Interval { lo_s, hi_s })
+    }
+
+    /// True when `runtime_s` falls in it (ends included).
+    pub fn contains(&self, runtime_s: f64) -> bool {
+        self.lo_s <= runtime_s && runtime_s <= self.hi_s
+    }
 }
 
 /// Predicts job runtimes. Implementations see only what is known at the
@@ -64,6 +96,16 @@ pub trait Predictor: Send {
     /// A job left the queue without running: whatever was kept for it can
     /// go. The default keeps nothing.
     fn forget(&mut self, _job: &JobInfo) {}
+
+    /// The interval the runtime of `job` should fall in, around
+    /// `estimate_s`, the estimate [`Predictor::predict`] just gave it (as
+    /// the caller clamped it), asked at once after it and from what is known
+    /// then; `None` when the predictor has none (the default). Asking must
+    /// not change a later prediction or correction: a caller that never
+    /// asks gets the same estimates as one that asks for every job.
+    fn interval(&mut self, _job: &JobInfo, _estimate_s: f64) -> Option<Interval> {
+        None
+    }
 }
 
 /// Forwards every method, so that a runtime can own a predictor or borrow
@@ -95,6 +137,9 @@ macro_rules! forward_predictor {
             }
             fn forget(&mut self, job: &JobInfo) {
                 (**self).forget(job)
+            }
+            fn interval(&mut self, job: &JobInfo, estimate_s: f64) -> Option<Interval> {
+                (**self).interval(job, estimate_s)
             }
         }
     )*};
@@ -197,5 +242,36 @@ mod tests {
         assert_eq!(clamp_estimate(&job, f64::NAN), 100.0);
         assert_eq!(clamp_correction(&job, 50.0, 40.0), 100.0);
         assert_eq!(clamp_correction(&job, 50.0, 70.0), 70.0);
+    }
+
+    #[test]
+    fn intervals_are_finite_ordered_and_forwarded() {
+        assert_eq!(
+            Interval::new(1.0, 2.0),
+            Some(Interval {
+                lo_s: 1.0,
+                hi_s: 2.0
+            })
+        );
+        assert_eq!(Interval::new(2.0, 1.0), None);
+        assert_eq!(Interval::new(-1.0, 1.0), None);
+        assert_eq!(Interval::new(0.0, f64::INFINITY), None);
+        assert_eq!(Interval::new(f64::NAN, 1.0), None);
+        let i = Interval::new(10.0, 20.0).unwrap();
+        assert!(i.contains(10.0) && i.contains(20.0) && !i.contains(20.5) && !i.contains(9.0));
+
+        let job = crate::state::tests::info(0, 1, 0.0, 100.0);
+        let mut oracle: Box<dyn Predictor> = Box::new(Clairvoyant::new(vec![42.0]));
+        let est = oracle.predict(&job);
+        // through the forwarding impls: `&mut P` over `Box<dyn Predictor>`
+        let mut borrowed = &mut oracle;
+        assert_eq!(Predictor::interval(&mut borrowed, &job, est), Some(Interval { lo_s: 42.0, hi_s: 42.0 }));
+        let mut requested = Requested::default();
+        assert_eq!(
+            requested.interval(&job, 100.0),
+            None,
+            "a request is a bound, not an interval"
+        );
+        assert_eq!(UserHistory::default().interval(&job, 100.0), None);
     }
 }

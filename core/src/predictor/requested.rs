@@ -4,7 +4,9 @@ use super::Predictor;
 use crate::state::JobInfo;
 
 /// Predicts the requested time (the kill limit). For a job without a limit
-/// it predicts `fallback_s`.
+/// it predicts `fallback_s`. It gives no interval: the request bounds the
+/// runtime from above, and `[0, limit]` would cover every job that ends by
+/// its limit while saying nothing, so a coverage figure of it would flatter.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Requested {
     /// The estimate for jobs that request no time, seconds.

@@ -13,6 +13,8 @@ pub const TSAFRIR_CORRECTIONS_S: [f64; 11] =
     [60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 18_000.0, 36_000.0, 72_000.0, 180_000.0, 360_000.0];
 
 /// The last two runtimes of every user (by interned id), most recent first.
+/// It gives no interval (two runtimes say nothing of their spread that a
+/// nominal coverage could be stated for); the trained models do.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserHistory {
     last_two: Vec<[Option<f64>; 2]>,

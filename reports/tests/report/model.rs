@@ -3,6 +3,7 @@
 use foresight_models::Evaluation;
 use foresight_models::demand::{DemandForecast, DemandHour, DemandMetrics, Quantity};
 use foresight_models::evaluate::FeatureImportance;
+use foresight_models::interval::{CoverageBin, IntervalCoverage};
 use foresight_models::metrics::{CalibrationBin, ErrorSummary, RuntimeMetrics, UserAccuracy};
 
 /// Metrics with calibration bins scaled by `bias` (1 is calibrated).
@@ -45,7 +46,13 @@ fn demand() -> DemandForecast {
         history_hours: 504,
         test_hours: 48,
         hours,
-        metrics: Some(DemandMetrics { train_hours: 336, test_hours: 48, mae: 1.0, mae_seasonal_naive_week: 1.5, mae_seasonal_naive_day: 1.0 }),
+        metrics: Some(DemandMetrics {
+            train_hours: 336,
+            test_hours: 48,
+            mae: 1.0,
+            mae_seasonal_naive_week: 1.5,
+            mae_seasonal_naive_day: 1.0,
+        }),
         note: None,
     }
 }
@@ -63,12 +70,32 @@ pub fn evaluations() -> Vec<Evaluation> {
         by_user: users(),
         demand: Some(demand()),
         importances: Vec::new(),
+        interval: None,
     };
     let mut gbt = eval("gbt", metrics(0.35, 0.7, 0.45, 1.1));
-    gbt.importances = [("user_mean_log_runtime", 120.5), ("req_time_s", 40.25), ("name_token:train", 7.0), ("hour_of_day", 0.5)]
-        .iter()
-        .map(|&(feature, importance)| FeatureImportance { feature: feature.into(), importance })
-        .collect();
+    gbt.interval = Some(IntervalCoverage {
+        nominal: 0.8,
+        calibration_jobs: 40,
+        n: 100,
+        coverage: 0.78,
+        below: 0.09,
+        above: 0.13,
+        median_ratio: 12.5,
+        by_quartile: [(10.0, 60.0, 0.84), (61.0, 600.0, 0.8), (610.0, 3000.0, 0.72), (3100.0, 86400.0, 0.76)]
+            .iter()
+            .map(|&(min_estimate_s, max_estimate_s, coverage)| CoverageBin {
+                n: 25,
+                min_estimate_s,
+                max_estimate_s,
+                coverage,
+            })
+            .collect(),
+    });
+    gbt.importances =
+        [("user_mean_log_runtime", 120.5), ("req_time_s", 40.25), ("name_token:train", 7.0), ("hour_of_day", 0.5)]
+            .iter()
+            .map(|&(feature, importance)| FeatureImportance { feature: feature.into(), importance })
+            .collect();
     vec![gbt, eval("linear", metrics(0.5, 0.6, 0.5, 0.8))]
 }
 
@@ -83,14 +110,18 @@ fn model_markdown() {
 #[test]
 fn evaluations_written_before_the_new_sections_still_read_and_render() {
     let mut old: serde_json::Value = serde_json::to_value(&evaluations()[1]).unwrap();
-    for key in ["by_user", "demand", "importances"] {
+    for key in ["by_user", "demand", "importances", "interval"] {
         old.as_object_mut().unwrap().remove(key);
     }
     let e: Evaluation = serde_json::from_value(old).unwrap();
-    assert!(e.by_user.is_empty() && e.demand.is_none() && e.importances.is_empty());
+    assert!(e.by_user.is_empty() && e.demand.is_none() && e.importances.is_empty() && e.interval.is_none());
     let r = foresight_reports::render_model("old", &[e]).unwrap();
     assert_eq!(r.html.matches("<svg").count(), 3);
-    assert!(!r.markdown.contains("## Accuracy per user") && !r.html.contains("NaN"));
+    assert!(
+        !r.markdown.contains("## Accuracy per user")
+            && !r.markdown.contains("## Runtime intervals")
+            && !r.html.contains("NaN")
+    );
 }
 
 #[test]
@@ -103,6 +134,11 @@ fn a_demand_window_of_one_hour_is_said_not_drawn() {
     d.note = Some("1 hour of history before the test window; the forecaster needs 336.".into());
     let r = foresight_reports::render_model("short", &[e]).unwrap();
     assert_eq!(r.html.matches("<svg").count(), 5, "no demand chart");
-    assert!(r.markdown.contains("too few to draw (2 jobs submitted that hour)") && r.markdown.contains("Note: 1 hour of history"), "{}", r.markdown);
+    assert!(
+        r.markdown.contains("too few to draw (2 jobs submitted that hour)")
+            && r.markdown.contains("Note: 1 hour of history"),
+        "{}",
+        r.markdown
+    );
     assert!(!r.html.contains("NaN"));
 }
