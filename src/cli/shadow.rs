@@ -21,8 +21,10 @@ pub struct ShadowArgs {
     /// without one the baseline decides.
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
-    /// The candidate policy.
-    #[arg(long, default_value = "easy++")]
+    /// The candidate policy: by default `foresight` (EASY++ with a protected
+    /// head, which `robustness` finds never much worse than EASY with
+    /// requested times), deciding with the model given by `--model`.
+    #[arg(long, default_value = "foresight")]
     policy: String,
     /// The baseline policy: what Slurm is taken to do, and the fallback.
     #[arg(long, default_value = "priority")]
