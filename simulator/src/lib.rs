@@ -24,5 +24,5 @@ pub use evidence::{Evidence, EvidenceMeta, RunEvidence, StepTiming, Verdict, com
 pub use faults::{FaultConfig, FaultRate, NodeOutage, OnFailure};
 pub use metrics::{JobMetrics, Report, Summary};
 pub use run::{Comparison, RunSpec, SimError, compare, run};
-pub use sweep::{Grid, SweepPoint, sweep};
+pub use sweep::{BadShard, Grid, Placed, Shard, SweepPoint, grid_len, sweep, sweep_shard, sweep_shard_with};
 pub use workload::{Filter, Workload, WorkloadBuilder, WorkloadOptions};

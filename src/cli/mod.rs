@@ -13,6 +13,7 @@ mod robustness;
 mod shadow;
 mod simulate;
 mod sweep;
+mod sweep_array;
 mod train;
 pub mod trace_args;
 

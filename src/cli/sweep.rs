@@ -7,7 +7,7 @@ use super::trace_args::TraceArgs;
 use clap::Args;
 use foresight_simulator::output::write_json;
 use foresight_simulator::workload::{Workload, WorkloadOptions};
-use foresight_simulator::{Grid, cluster_file, sweep};
+use foresight_simulator::{Grid, Placed, Shard, cluster_file, grid_len, sweep_shard_with};
 use std::path::PathBuf;
 
 /// Sweep policies over clusters, load factors and seeds.
@@ -33,6 +33,25 @@ pub struct SweepArgs {
     /// Write every point's report as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Run the grid as a Slurm job array of this many tasks (through
+    /// `sbatch`, on the cluster it submits to), wait for it and merge the
+    /// parts: the same table and JSON as a sweep run here. The tasks must
+    /// see the trace, the cluster files and `--slurm-dir` at the same paths.
+    #[arg(long, value_name = "TASKS", conflicts_with = "shard")]
+    slurm_array: Option<u32>,
+    /// Where the array's tasks write their parts and logs.
+    #[arg(long, value_name = "DIR", default_value = "foresight-sweep")]
+    slurm_dir: PathBuf,
+    /// More `sbatch` options for the array, split at spaces (e.g.
+    /// `--sbatch-args="--partition=batch --time=30"`).
+    #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true)]
+    sbatch_args: Option<String>,
+    /// Compute only this part of the grid (`INDEX/OF`: the points whose
+    /// position modulo OF is INDEX) and write it to `--json` with each
+    /// point's position: what each task of `--slurm-array` runs, and what a
+    /// batch system other than Slurm can run.
+    #[arg(long, value_name = "INDEX/OF")]
+    shard: Option<Shard>,
 }
 
 /// Runs `sweep`.
@@ -69,20 +88,30 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
         filter: opts.filter,
         max_request_s: opts.max_request_s,
     };
-    let points = sweep(&table.jobs, &grid)?;
-    let rows = points
-        .iter()
-        .map(|p| {
-            (
-                vec![
-                    p.cluster.clone(),
-                    format!("{}", p.load_factor),
-                    p.seed.to_string(),
-                ],
-                &p.report,
-            )
-        })
-        .collect();
+    // foresight's models (`online`, a model file) are built here, from the
+    // trace's table; the simulator runs the others
+    let run_point = |w: &Workload, c: &foresight_core::Cluster, spec: &foresight_simulator::RunSpec| match spec
+        .predictor
+        .as_deref()
+        .filter(|p| super::simulate::is_model_predictor(p))
+    {
+        Some(p) => Ok(super::simulate::run_with_model(w, c, spec, p, &table)?.1),
+        None => Ok(foresight_simulator::run(w, c, spec)?.1),
+    };
+    let part = |shard| -> anyhow::Result<Vec<Placed>> { sweep_shard_with(&table.jobs, &grid, shard, run_point) };
+    if let Some(shard) = args.shard {
+        let part = part(shard)?;
+        let path = args.json.as_ref().ok_or_else(|| super::BadInput("--shard writes its part to --json FILE: give one".into()))?;
+        write_json(&part, path)?;
+        println!("part {}/{}: {} of the grid's {} points written to {}", shard.index, shard.of, part.len(), grid_len(&grid), path.display());
+        return Ok(());
+    }
+    let points = match args.slurm_array {
+        Some(tasks) => super::sweep_array::run(tasks, &args.slurm_dir, args.sbatch_args.as_deref(), grid_len(&grid))?,
+        None => part(Shard::ALL)?.into_iter().map(|p| p.point).collect(),
+    };
+    let rows =
+        points.iter().map(|p| (vec![p.cluster.clone(), format!("{}", p.load_factor), p.seed.to_string()], &p.report)).collect();
     print!("{}", summary_table(&["cluster", "load", "seed"], rows));
     if let Some(path) = &args.json {
         write_json(&points, path)?;
