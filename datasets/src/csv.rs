@@ -120,12 +120,30 @@ pub(crate) fn read_rows<R: BufRead, T>(
     path: &Path,
     strict: bool,
     required: &[&str],
-    mut map: impl FnMut(&Record<'_>) -> Result<T, LineError>,
+    map: impl FnMut(&Record<'_>) -> Result<T, LineError>,
 ) -> Result<(Vec<T>, Vec<String>, SkipReport), IngestError> {
+    let mut rows = Vec::new();
+    let (header, report) = for_each_row(input, path, strict, required, map, |_, row| {
+        rows.push(row);
+        Ok(())
+    })?;
+    Ok((rows, header, report))
+}
+
+/// [`read_rows`], handing each mapped row to `sink` (with the header) as
+/// it is read instead of keeping them: memory stays bounded whatever the
+/// file's size. Returns the header and what was skipped.
+pub(crate) fn for_each_row<R: BufRead, T>(
+    input: R,
+    path: &Path,
+    strict: bool,
+    required: &[&str],
+    mut map: impl FnMut(&Record<'_>) -> Result<T, LineError>,
+    mut sink: impl FnMut(&[String], T) -> Result<(), IngestError>,
+) -> Result<(Vec<String>, SkipReport), IngestError> {
     let mut rejects = Rejects::new(path, strict);
     let mut lines = Lines::new(input);
     let mut header: Option<Vec<String>> = None;
-    let mut rows = Vec::new();
     while let Some((line_no, text)) = lines.next_str(&mut rejects)? {
         if text.trim().is_empty() {
             continue;
@@ -158,12 +176,12 @@ pub(crate) fn read_rows<R: BufRead, T>(
             continue;
         }
         match map(&Record { header: names, fields, line: line_no }) {
-            Ok(row) => rows.push(row),
+            Ok(row) => sink(names, row)?,
             Err(e) => rejects.reject(e)?,
         }
     }
     let header = header.ok_or(IngestError::Empty { path: path.to_path_buf(), what: "header" })?;
-    Ok((rows, header, rejects.report))
+    Ok((header, rejects.report))
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub mod swf;
 pub mod synthetic;
 pub mod table;
 pub mod telemetry;
+#[cfg(feature = "parquet")]
+pub mod telemetry_parquet;
 pub mod timefmt;
 pub mod zone;
 

@@ -33,27 +33,37 @@ pub struct TelemetryTable {
     pub metrics: Vec<String>,
 }
 
+/// The columns of a sample log that are not metrics.
+const KEYS: [&str; 4] = ["ts", "node", "device", "job_id"];
+
+/// The metric columns of a sample log's header, in order.
+pub(crate) fn metrics_of(header: &[String]) -> Vec<String> {
+    header.iter().filter(|h| !KEYS.contains(&h.as_str())).cloned().collect()
+}
+
+/// The samples of one row of a wide sample log: one per metric column.
+pub(crate) fn samples_of(r: &crate::csv::Record<'_>) -> Result<Vec<Sample>, crate::error::LineError> {
+    let ts = r.required_num("ts")?;
+    let node = r.get("node").map(str::to_string);
+    let device = r.count("device")?.unwrap_or(0).min(u64::from(u32::MAX)) as u32;
+    let job_id = r.get("job_id").map(str::to_string);
+    let mut samples = Vec::new();
+    for (metric, text) in r.others(&KEYS) {
+        let value = text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| r.err(metric, "a number", text))?;
+        samples.push(Sample { ts_s: ts, node: node.clone(), device, job_id: job_id.clone(), metric: metric.to_string(), value });
+    }
+    Ok(samples)
+}
+
 /// Reads a wide NVML sample log (`ts`, optional `node`, `device`, `job_id`,
 /// then one column per metric) into the long telemetry table.
 pub fn read<R: BufRead>(input: R, path: &Path, strict: bool) -> Result<(TelemetryTable, SkipReport), IngestError> {
-    const KEYS: [&str; 4] = ["ts", "node", "device", "job_id"];
-    let (rows, header, skipped) = read_rows(input, path, strict, &["ts"], |r| {
-        let ts = r.required_num("ts")?;
-        let node = r.get("node").map(str::to_string);
-        let device = r.count("device")?.unwrap_or(0).min(u64::from(u32::MAX)) as u32;
-        let job_id = r.get("job_id").map(str::to_string);
-        let mut samples = Vec::new();
-        for (metric, text) in r.others(&KEYS) {
-            let value = text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| r.err(metric, "a number", text))?;
-            samples.push(Sample { ts_s: ts, node: node.clone(), device, job_id: job_id.clone(), metric: metric.to_string(), value });
-        }
-        Ok(samples)
-    })?;
+    let (rows, header, skipped) = read_rows(input, path, strict, &["ts"], samples_of)?;
     let samples: Vec<Sample> = rows.into_iter().flatten().collect();
     if samples.is_empty() && skipped.is_empty() {
         return Err(IngestError::Empty { path: path.to_path_buf(), what: "telemetry sample" });
     }
-    let metrics = header.into_iter().filter(|h| !KEYS.contains(&h.as_str())).collect();
+    let metrics = metrics_of(&header);
     Ok((TelemetryTable { samples, metrics }, skipped))
 }
 
@@ -91,11 +101,10 @@ pub mod parquet {
     use std::fs::File;
     use std::path::Path;
 
-    /// Writes the table to `path`.
-    pub fn write(table: &TelemetryTable, path: &Path) -> Result<(), IngestError> {
-        let err = |e: PolarsError| IngestError::Parquet { path: path.to_path_buf(), message: e.to_string() };
-        let s = &table.samples;
-        let mut df = DataFrame::new(
+    /// Samples as the long table's data frame: `ts_s, node, device,
+    /// job_id, metric, value`.
+    pub(crate) fn frame(s: &[Sample]) -> PolarsResult<DataFrame> {
+        DataFrame::new(
             s.len(),
             vec![
                 Column::new("ts_s".into(), s.iter().map(|x| x.ts_s).collect::<Vec<_>>()),
@@ -106,7 +115,12 @@ pub mod parquet {
                 Column::new("value".into(), s.iter().map(|x| x.value).collect::<Vec<_>>()),
             ],
         )
-        .map_err(err)?;
+    }
+
+    /// Writes the table to `path`.
+    pub fn write(table: &TelemetryTable, path: &Path) -> Result<(), IngestError> {
+        let err = |e: PolarsError| IngestError::Parquet { path: path.to_path_buf(), message: e.to_string() };
+        let mut df = frame(&table.samples).map_err(err)?;
         let mut file = File::create(path).map_err(|e| IngestError::io(path, e))?;
         let kv = KeyValueMetadata::from_static(vec![
             (PARQUET_KIND_KEY.to_string(), "telemetry".to_string()),

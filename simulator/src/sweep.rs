@@ -157,25 +157,35 @@ mod tests {
     use super::*;
     use foresight_core::Resources;
 
-    #[test]
-    fn more_load_means_longer_waits() {
-        let jobs: Vec<Job> = (0..200)
+    /// `n` jobs `gap` seconds apart, runtimes and sizes cycling.
+    fn jobs(n: u32, gap: f64) -> Vec<Job> {
+        (0..n)
             .map(|i| Job {
-                submit_s: f64::from(i) * 50.0,
-                runtime_s: Some(90.0 + f64::from(i % 7) * 20.0),
-                req_cpus: Some(1 + i % 4),
+                submit_s: f64::from(i) * gap,
+                runtime_s: Some(50.0 + f64::from(i % 7) * 30.0),
+                req_cpus: Some(1 + i % 3),
                 req_time_s: Some(400.0),
                 ..Job::default()
             })
-            .collect();
-        let grid = Grid {
-            clusters: vec![("small".into(), Cluster::homogeneous("n", 4, Resources::new(1, 0, 0)))],
-            load_factors: vec![0.5, 2.0],
-            seeds: vec![1],
-            runs: vec![RunSpec::new("easy"), RunSpec::new("fcfs")],
+            .collect()
+    }
+
+    /// A grid over 3 one-CPU nodes.
+    fn grid(load_factors: Vec<f64>, seeds: Vec<u64>, policies: &[&str]) -> Grid {
+        Grid {
+            clusters: vec![("small".into(), Cluster::homogeneous("n", 3, Resources::new(1, 0, 0)))],
+            load_factors,
+            seeds,
+            runs: policies.iter().map(|p| RunSpec::new(p)).collect(),
             filter: Filter::Ran,
             max_request_s: None,
-        };
+        }
+    }
+
+    #[test]
+    fn more_load_means_longer_waits() {
+        let jobs = jobs(200, 50.0);
+        let grid = grid(vec![0.5, 2.0], vec![1], &["easy", "fcfs"]);
         let points = sweep(&jobs, &grid).unwrap();
         assert_eq!(points.len(), 4);
         assert_eq!(points[0].report.policy, "easy");
@@ -184,23 +194,8 @@ mod tests {
 
     #[test]
     fn the_shards_of_a_grid_put_together_are_the_whole_sweep() {
-        let jobs: Vec<Job> = (0..120)
-            .map(|i| Job {
-                submit_s: f64::from(i) * 7.0,
-                runtime_s: Some(50.0 + f64::from(i % 5) * 30.0),
-                req_cpus: Some(1 + i % 3),
-                req_time_s: Some(300.0),
-                ..Job::default()
-            })
-            .collect();
-        let grid = Grid {
-            clusters: vec![("small".into(), Cluster::homogeneous("n", 3, Resources::new(1, 0, 0)))],
-            load_factors: vec![1.0, 1.5],
-            seeds: vec![1, 2],
-            runs: vec![RunSpec::new("easy"), RunSpec::new("sjbf"), RunSpec::new("fcfs")],
-            filter: Filter::Ran,
-            max_request_s: None,
-        };
+        let jobs = jobs(120, 7.0);
+        let grid = grid(vec![1.0, 1.5], vec![1, 2], &["easy", "sjbf", "fcfs"]);
         let whole = sweep(&jobs, &grid).unwrap();
         assert_eq!(whole.len(), grid_len(&grid));
         let mut parts: Vec<Placed> =

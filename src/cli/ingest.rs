@@ -4,7 +4,7 @@
 use super::trace_args::{TraceArgs, report_skipped};
 use anyhow::Context;
 use clap::Args;
-use foresight_datasets::{Format, detect, parquet, read_telemetry, telemetry};
+use foresight_datasets::{Format, detect, parquet, read_telemetry, source, telemetry, telemetry_parquet};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -32,14 +32,23 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         _ => false,
     };
     if is_telemetry {
-        let (table, skipped) = read_telemetry(path, &args.trace.options())
-            .context("failed to read telemetry")?;
-        report_skipped(path, &skipped);
-        telemetry::parquet::write(&table, &args.output)?;
+        let (samples, metrics) = if format == Format::Telemetry {
+            // streamed in batches: a sample log of any size
+            let spinner = super::progress::spinner(format!("streaming {} into {}", path.display(), args.output.display()));
+            let input = source::open(path).context("failed to read telemetry")?;
+            let done = telemetry_parquet::convert(input, path, args.trace.strict, &args.output, telemetry_parquet::BATCH_SAMPLES);
+            spinner.finish_and_clear();
+            let done = done.context("failed to read telemetry")?;
+            report_skipped(path, &done.skipped);
+            (done.samples, done.metrics.len())
+        } else {
+            let (table, skipped) = read_telemetry(path, &args.trace.options()).context("failed to read telemetry")?;
+            report_skipped(path, &skipped);
+            telemetry::parquet::write(&table, &args.output)?;
+            (table.samples.len() as u64, table.metrics.len())
+        };
         println!(
-            "wrote {} telemetry samples ({} metrics) to {} in {:.2} s",
-            table.samples.len(),
-            table.metrics.len(),
+            "wrote {samples} telemetry samples ({metrics} metrics) to {} in {:.2} s",
             args.output.display(),
             started.elapsed().as_secs_f64()
         );

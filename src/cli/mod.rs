@@ -14,6 +14,7 @@ mod shadow;
 mod simulate;
 mod sweep;
 mod sweep_array;
+mod telemetry;
 mod train;
 pub mod trace_args;
 
@@ -52,6 +53,9 @@ pub enum Command {
     /// candidate against requested times, the users' history and the
     /// clairvoyant bound, on each log at each load.
     Robustness(robustness::RobustnessArgs),
+    /// Aggregate NVML telemetry per job and per user (mean and peak of
+    /// every metric), streaming a table larger than memory.
+    Telemetry(telemetry::TelemetryArgs),
     /// Fit a runtime model and a failure/time-out classifier on a trace
     /// and write a model file.
     Train(train::TrainArgs),
@@ -76,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compare(args) => compare::run_compare(args),
         Command::Sweep(args) => sweep::run_sweep(args),
         Command::Robustness(args) => robustness::run_robustness(args),
+        Command::Telemetry(args) => telemetry::run(args),
         Command::Train(args) => train::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Report(args) => report::run(args),
