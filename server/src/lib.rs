@@ -5,3 +5,5 @@
 pub mod pb;
 pub mod dispatch;
 pub mod store;
+pub mod auth;
+pub mod queue;
