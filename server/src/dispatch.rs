@@ -133,7 +133,8 @@ impl Dispatcher {
         };
         let now_s = now_ms as f64 / 1000.0;
         let pool = workers[me].pool.clone();
-        let infos: Vec<(JobInfo, &JobRow)> = leased.iter().chain(queued).map(|j| (self.info(j.id, &j.spec), j)).collect();
+        let infos: Vec<(JobInfo, &JobRow)> =
+            leased.iter().chain(queued).map(|j| (self.info(j.id, &j.spec), j)).collect();
         let policy = self.spec.build();
         let predictor: &mut dyn Predictor = &mut **self.predictor(&pool);
         let mut rt = Runtime::new(&cluster, Box::new(policy) as Box<dyn Policy>, predictor, RuntimeConfig::default());

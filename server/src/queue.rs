@@ -137,7 +137,10 @@ impl<S: Store> Queue<S> {
         if job.tenant.is_empty() {
             job.tenant = caller.tenant.clone();
         } else if job.tenant != caller.tenant && caller.role != Role::Admin {
-            return Err(QueueError::Denied(format!("tenant `{}`: the token is tenant `{}`'s", job.tenant, caller.tenant)));
+            return Err(QueueError::Denied(format!(
+                "tenant `{}`: the token is tenant `{}`'s",
+                job.tenant, caller.tenant
+            )));
         }
         let (est, interval) = self.dispatcher.estimate(&job);
         job.predicted_runtime_s = est;
@@ -166,7 +169,14 @@ impl<S: Store> Queue<S> {
         Ok(self.store.list(&filter)?)
     }
 
-    fn write(&mut self, caller: &Caller, job: &JobRow, kind: &str, detail: &str, now_ms: i64) -> Result<(), QueueError> {
+    fn write(
+        &mut self,
+        caller: &Caller,
+        job: &JobRow,
+        kind: &str,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<(), QueueError> {
         let actor = caller.actor();
         self.store.apply(&[Change { job, kind, detail, actor: &actor, at_ms: now_ms }])?;
         Ok(())
@@ -227,7 +237,8 @@ impl<S: Store> Queue<S> {
     /// to the queue after a backoff, or to the dead letters past its
     /// attempts. Returns how many.
     pub fn expire(&mut self, now_ms: i64) -> Result<usize, QueueError> {
-        let leased = self.store.list(&JobFilter { states: vec![JobState::Leased], limit: u32::MAX, ..JobFilter::default() })?;
+        let leased =
+            self.store.list(&JobFilter { states: vec![JobState::Leased], limit: u32::MAX, ..JobFilter::default() })?;
         let mut expired: Vec<JobRow> = leased.into_iter().filter(|j| j.lease_expires_at_ms < now_ms).collect();
         for j in &mut expired {
             j.error = format!("lease expired (worker `{}`, attempt {})", j.worker_id, j.attempts);
@@ -271,7 +282,8 @@ impl<S: Store> Queue<S> {
         self.store.put_worker(&offer)?;
         let workers = self.store.workers(&offer.pool, now_ms - self.cfg.lease_ttl_ms)?;
         let pool = Some(offer.pool.clone());
-        let all = |state| JobFilter { states: vec![state], pool: pool.clone(), limit: u32::MAX, ..JobFilter::default() };
+        let all =
+            |state| JobFilter { states: vec![state], pool: pool.clone(), limit: u32::MAX, ..JobFilter::default() };
         let leased = self.store.list(&all(JobState::Leased))?;
         let queued = self.store.list(&all(JobState::Queued))?;
         let ids = self.dispatcher.place(&offer.id, &workers, &leased, &queued, now_ms);
@@ -285,7 +297,8 @@ impl<S: Store> Queue<S> {
             j.not_before_ms = 0;
         }
         let actor = caller.actor();
-        let details: Vec<String> = granted.iter().map(|j| format!("worker `{}`, attempt {}", offer.id, j.attempts)).collect();
+        let details: Vec<String> =
+            granted.iter().map(|j| format!("worker `{}`, attempt {}", offer.id, j.attempts)).collect();
         let changes: Vec<Change<'_>> = granted
             .iter()
             .zip(&details)
@@ -311,7 +324,14 @@ impl<S: Store> Queue<S> {
 
     /// Extends a lease; returns the job (cancelled when its worker should
     /// stop it).
-    pub fn heartbeat(&mut self, caller: &Caller, worker: &str, id: u64, attempt: u32, now_ms: i64) -> Result<JobRow, QueueError> {
+    pub fn heartbeat(
+        &mut self,
+        caller: &Caller,
+        worker: &str,
+        id: u64,
+        attempt: u32,
+        now_ms: i64,
+    ) -> Result<JobRow, QueueError> {
         Self::require(caller, &[Role::Worker], "heartbeat")?;
         let mut j = self.held(worker, id, attempt)?;
         if j.state == JobState::Leased {
@@ -323,7 +343,15 @@ impl<S: Store> Queue<S> {
 
     /// The attempt ended with `exit_code` 0 (or as its worker judged a
     /// success): the job succeeds and the predictor learns its runtime.
-    pub fn complete(&mut self, caller: &Caller, worker: &str, id: u64, attempt: u32, exit_code: i32, now_ms: i64) -> Result<JobRow, QueueError> {
+    pub fn complete(
+        &mut self,
+        caller: &Caller,
+        worker: &str,
+        id: u64,
+        attempt: u32,
+        exit_code: i32,
+        now_ms: i64,
+    ) -> Result<JobRow, QueueError> {
         Self::require(caller, &[Role::Worker], "complete jobs")?;
         let mut j = self.held(worker, id, attempt)?;
         if j.state == JobState::Cancelled {
@@ -462,7 +490,10 @@ mod tests {
         assert!(matches!(q.get(&b, j.id), Err(QueueError::NotFound(_))));
         assert!(matches!(q.cancel(&b, j.id, 1), Err(QueueError::NotFound(_))));
         assert_eq!(q.list(&b, JobFilter::default()).unwrap().len(), 1);
-        assert!(matches!(q.list(&b, JobFilter { tenant: Some("a".into()), ..JobFilter::default() }), Err(QueueError::Denied(_))));
+        assert!(matches!(
+            q.list(&b, JobFilter { tenant: Some("a".into()), ..JobFilter::default() }),
+            Err(QueueError::Denied(_))
+        ));
         let mut theirs = job("x", 1);
         theirs.tenant = "a".into();
         assert!(matches!(q.submit(&b, theirs), Err(QueueError::Denied(_))));
