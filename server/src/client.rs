@@ -3,10 +3,10 @@
 
 use crate::pb::jobs_client::JobsClient;
 use crate::pb::workers_client::WorkersClient;
+use tonic::Request;
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic::{Request, Status};
 
 /// Adds `authorization: Bearer TOKEN` to each request.
 #[derive(Debug, Clone)]
@@ -55,3 +55,5 @@ pub async fn connect(addr: &str, token: &str) -> Result<(Jobs, Workers), ClientE
         WorkersClient::with_interceptor(channel, bearer),
     ))
 }
+
+pub use tonic::{Code, Status};

@@ -34,6 +34,9 @@ pub enum ServeError {
     /// A role that is none of submitter, worker, operator, admin.
     #[error("unknown role `{0}` (expected submitter, worker, operator or admin)")]
     Role(String),
+    /// A tenant name that is not one.
+    #[error("{0}")]
+    Tenant(String),
     /// The token could not be made.
     #[error("token: {0}")]
     Io(#[from] std::io::Error),
@@ -54,7 +57,7 @@ pub struct ServeConfig {
 /// Creates a token for `tenant` with `role` in the store of `data`;
 /// returns its secret (shown once: only its hash is kept).
 pub fn add_token(data: &Path, tenant: &str, role: &str) -> Result<String, ServeError> {
-    crate::convert::check_name("tenant", tenant).map_err(|e| ServeError::Role(e.to_string()))?;
+    crate::convert::check_name("tenant", tenant).map_err(|e| ServeError::Tenant(e.to_string()))?;
     if crate::auth::Role::parse(role).is_none() {
         return Err(ServeError::Role(role.to_string()));
     }

@@ -1,0 +1,271 @@
+//! End to end, on loopback: a real `foresight serve` process on a free
+//! port, real `foresight worker` processes running jobs' commands with a
+//! shell, and `foresight submit` and `foresight jobs` as a user runs them.
+//! Workers are killed with SIGKILL (their whole process group) to make
+//! leases expire for real.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_foresight");
+
+/// A running server; killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+    data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token(data: &Path, tenant: &str, role: &str) -> String {
+    let d = data.to_str().unwrap();
+    let o = Command::new(BIN)
+        .args(["serve", "token", "add", "--tenant", tenant, "--role", role, "--data", d])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+impl Server {
+    /// Starts a server with short leases (1.5 s) and backoffs (0.2 s, at most 0.4 s).
+    fn start() -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let d = data.path().to_str().unwrap().to_string();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data", &d, "--lease-ttl-ms", "1500"])
+            .args(["--backoff-ms", "200", "--backoff-cap-ms", "400", "--seed", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.split("listening on ").nth(1).and_then(|s| s.split(' ').next()).expect(&line).to_string();
+        Server { child, addr, data }
+    }
+
+    fn token(&self, tenant: &str, role: &str) -> String {
+        token(self.data.path(), tenant, role)
+    }
+
+    /// Runs a client command (`submit`, `jobs`) with `tok`.
+    fn cli(&self, tok: &str, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
+        all.splice(at..at, ["--server", &self.addr, "--token", tok]);
+        Command::new(BIN).args(&all).output().unwrap()
+    }
+
+    /// Starts a worker in its own process group.
+    fn worker(&self, tok: &str, id: &str, extra: &[&str]) -> Child {
+        Command::new(BIN)
+            .args([
+                "worker",
+                "--server",
+                &self.addr,
+                "--id",
+                id,
+                "--cpus",
+                "1",
+                "--poll-ms",
+                "100",
+                "--heartbeat-ms",
+                "300",
+            ])
+            .args(extra)
+            .env("FORESIGHT_TOKEN", tok)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    /// The job as `jobs get` prints it.
+    fn job(&self, tok: &str, id: u64) -> serde_json::Value {
+        let o = self.cli(tok, &["jobs", "get", &id.to_string()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    /// Waits (at most 20 s) until job `id` is in `state`.
+    fn wait_state(&self, tok: &str, id: u64, state: &str) -> serde_json::Value {
+        let t0 = Instant::now();
+        loop {
+            let j = self.job(tok, id);
+            if j["state"] == state {
+                return j;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(20), "job {id} never became {state}: {j}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Kills a worker and everything it started.
+fn kill_group(child: &mut Child) {
+    let pgid = format!("-{}", child.id());
+    let _ = Command::new("kill").args(["-9", "--", &pgid]).status();
+    let _ = child.wait();
+}
+
+fn submitted_id(o: &Output) -> u64 {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["id"].as_u64().unwrap()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn submit_dispatch_complete_and_idempotent_submit() {
+    let s = Server::start();
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let out: PathBuf = s.data.path().join("ran");
+    let cmd = format!("echo $FORESIGHT_JOB_ID-$FORESIGHT_ATTEMPT > {}", out.display());
+    let first = submitted_id(&s.cli(&sub, &["submit", "--json", "--key", "k1", "--time-limit", "60", "--", &cmd]));
+    let again = submitted_id(&s.cli(&sub, &["submit", "--json", "--key", "k1", "--", "echo", "other"]));
+    assert_eq!(first, again, "the same key is the same job");
+    let j = s.job(&sub, first);
+    assert_eq!((j["state"].as_str(), j["predicted_runtime_s"].as_f64()), (Some("queued"), Some(60.0)));
+
+    // bad input is refused naming the field, with exit code 2
+    let bad = s.cli(&sub, &["submit", "--cpus", "0", "--", "true"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(err(&bad).contains("INVALID_ARGUMENT: resources.cpus"), "{}", err(&bad));
+
+    let mut w = s.worker(&wk, "w1", &["--max-jobs", "1"]);
+    let done = s.wait_state(&sub, first, "succeeded");
+    assert_eq!(
+        (done["exit_code"].as_i64(), done["attempts"].as_u64(), done["worker_id"].as_str()),
+        (Some(0), Some(1), Some("w1"))
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), format!("{first}-1"));
+    assert!(w.wait().unwrap().success(), "the worker exits after its one job");
+
+    // a failing command is retried, then dead-lettered, with its exit code
+    let f = submitted_id(&s.cli(&sub, &["submit", "--json", "--attempts", "2", "--", "exit 7"]));
+    let mut w = s.worker(&wk, "w2", &["--max-jobs", "2"]);
+    let dead = s.wait_state(&sub, f, "dead");
+    assert_eq!((dead["exit_code"].as_i64(), dead["attempts"].as_u64()), (Some(7), Some(2)));
+    assert!(w.wait().unwrap().success());
+}
+
+#[test]
+fn an_expired_lease_is_retried_then_dead_lettered_then_requeued() {
+    let s = Server::start();
+    let (sub, wk, op) = (s.token("acme", "submitter"), s.token("ops", "worker"), s.token("ops", "operator"));
+    let marker = s.data.path().join("go");
+    let cmd = format!("while ! test -f {}; do sleep 0.1; done", marker.display());
+    let id = submitted_id(&s.cli(&sub, &["submit", "--json", "--attempts", "2", "--", &cmd]));
+
+    // two workers die in turn holding the job: each lease expires
+    for (n, name) in ["a", "b"].iter().enumerate() {
+        let mut w = s.worker(&wk, name, &[]);
+        let j = s.wait_state(&sub, id, "leased");
+        assert_eq!((j["worker_id"].as_str(), j["attempts"].as_u64()), (Some(*name), Some(n as u64 + 1)));
+        kill_group(&mut w);
+        if n == 0 {
+            let back = s.wait_state(&sub, id, "queued");
+            assert!(back["error"].as_str().unwrap().contains("lease expired"), "{back}");
+            assert!(back["not_before_ms"].as_i64().unwrap() > 0, "a backoff before the retry");
+        }
+    }
+    let dead = s.wait_state(&sub, id, "dead");
+    assert!(dead["error"].as_str().unwrap().contains("lease expired (worker `b`, attempt 2)"), "{dead}");
+
+    // dead letters can be listed and requeued by an operator, not the tenant
+    let list = s.cli(&op, &["jobs", "--json", "--state", "dead"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains(&format!("\"id\":{id}")));
+    let denied = s.cli(&sub, &["jobs", "requeue", &id.to_string()]);
+    assert!(err(&denied).contains("PERMISSION_DENIED"), "{}", err(&denied));
+    assert!(s.cli(&op, &["jobs", "requeue", &id.to_string()]).status.success());
+    std::fs::write(&marker, "").unwrap();
+    let mut w = s.worker(&wk, "c", &["--max-jobs", "1"]);
+    let done = s.wait_state(&sub, id, "succeeded");
+    assert_eq!(done["attempts"].as_u64(), Some(1), "requeued with fresh attempts");
+    assert!(w.wait().unwrap().success());
+    assert!(s.cli(&op, &["jobs", "purge", &id.to_string()]).status.success());
+    assert!(err(&s.cli(&sub, &["jobs", "get", &id.to_string()])).contains("NOT_FOUND"));
+}
+
+#[test]
+fn another_tenants_token_is_refused() {
+    let s = Server::start();
+    let (a, b, wk) = (s.token("acme", "submitter"), s.token("globex", "submitter"), s.token("ops", "worker"));
+    let id = submitted_id(&s.cli(&a, &["submit", "--json", "--", "true"]));
+    for verb in ["get", "cancel"] {
+        let o = s.cli(&b, &["jobs", verb, &id.to_string()]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(err(&o).contains("NOT_FOUND"), "{verb}: {}", err(&o));
+    }
+    let theirs = s.cli(&b, &["jobs", "--json"]);
+    assert!(theirs.status.success() && theirs.stdout.is_empty(), "globex sees none of acme's jobs");
+    let spoof = s.cli(&b, &["submit", "--tenant", "acme", "--", "true"]);
+    assert!(err(&spoof).contains("PERMISSION_DENIED"), "{}", err(&spoof));
+    let worker_submits = s.cli(&wk, &["submit", "--", "true"]);
+    assert!(err(&worker_submits).contains("PERMISSION_DENIED"), "{}", err(&worker_submits));
+    let unknown = s.cli("not-a-token", &["jobs"]);
+    assert!(err(&unknown).contains("UNAUTHENTICATED"), "{}", err(&unknown));
+    // the owner still can
+    assert_eq!(s.job(&a, id)["state"], "queued");
+    let o = s.cli(&a, &["jobs", "cancel", &id.to_string()]);
+    assert!(o.status.success(), "{}", err(&o));
+}
+
+#[test]
+fn watch_resumes_from_the_last_event_and_health_answers() {
+    use foresight_server::pb;
+    let s = Server::start();
+    let (sub, other) = (s.token("acme", "submitter"), s.token("globex", "submitter"));
+    let id = submitted_id(&s.cli(&sub, &["submit", "--json", "--", "true"]));
+    submitted_id(&s.cli(&other, &["submit", "--json", "--", "true"]));
+    assert!(s.cli(&sub, &["jobs", "cancel", &id.to_string()]).status.success());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let (mut jobs, _) = foresight_server::client::connect(&s.addr, &sub).await.unwrap();
+        let next = |after| {
+            let mut jobs = jobs.clone();
+            async move {
+                let mut st =
+                    jobs.watch(pb::WatchRequest { after_event_id: after, job_id: 0 }).await.unwrap().into_inner();
+                let mut got = Vec::new();
+                while got.len() < 2 {
+                    match tokio::time::timeout(Duration::from_millis(1500), st.message()).await {
+                        Ok(Ok(Some(e))) => got.push(e),
+                        _ => break,
+                    }
+                }
+                got
+            }
+        };
+        let all = next(0).await;
+        assert_eq!(all.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["submitted", "cancelled"]);
+        assert!(all.iter().all(|e| e.tenant == "acme" && e.job_id == id), "only the tenant's own events");
+        let rest = next(all[0].id).await;
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].id, all[1].id, "resumed after the last seen id");
+        // a bad field in a request is named
+        let e = jobs.list(pb::ListJobsRequest { page_token: "x".into(), ..Default::default() }).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert!(e.message().starts_with("page_token"), "{}", e.message());
+
+        let ch = tonic::transport::Channel::from_shared(format!("http://{}", s.addr)).unwrap().connect().await.unwrap();
+        let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
+        let r =
+            health.check(tonic_health::pb::HealthCheckRequest { service: "foresight.v1.Jobs".into() }).await.unwrap();
+        assert_eq!(r.into_inner().status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    });
+}
