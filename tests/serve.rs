@@ -39,7 +39,18 @@ fn token(data: &Path, tenant: &str, role: &str) -> String {
 impl Server {
     /// Starts a server with short leases (1.5 s) and backoffs (0.2 s, at most 0.4 s).
     fn start() -> Server {
-        let data = tempfile::tempdir().unwrap();
+        Server::start_in(tempfile::tempdir().unwrap())
+    }
+
+    /// Kills the server with SIGKILL and starts it again on the same data.
+    fn crash_and_restart(mut self) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
+        Server::start_in(data)
+    }
+
+    fn start_in(data: tempfile::TempDir) -> Server {
         let d = data.path().to_str().unwrap().to_string();
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data", &d, "--lease-ttl-ms", "1500"])
@@ -263,9 +274,48 @@ fn watch_resumes_from_the_last_event_and_health_answers() {
         assert!(e.message().starts_with("page_token"), "{}", e.message());
 
         let ch = tonic::transport::Channel::from_shared(format!("http://{}", s.addr)).unwrap().connect().await.unwrap();
-        let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
+        let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
         let r =
             health.check(tonic_health::pb::HealthCheckRequest { service: "foresight.v1.Jobs".into() }).await.unwrap();
         assert_eq!(r.into_inner().status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+
+        // server reflection lists the services, as `grpcurl ADDR list` asks
+        use tonic_reflection::pb::v1::{
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let mut refl = tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(ch);
+        let ask = tonic_reflection::pb::v1::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = refl.server_reflection_info(tokio_stream::iter([ask])).await.unwrap().into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            answers.message().await.unwrap().unwrap().message_response
+        else {
+            panic!("no service list")
+        };
+        let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        for want in ["foresight.v1.Jobs", "foresight.v1.Workers", "grpc.health.v1.Health"] {
+            assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+        }
     });
+}
+
+#[test]
+fn acknowledged_submits_survive_a_kill_9() {
+    let s = Server::start();
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let ids: Vec<u64> = (0..5)
+        .map(|i| submitted_id(&s.cli(&sub, &["submit", "--json", "--key", &format!("k{i}"), "--", "true"])))
+        .collect();
+    let s = s.crash_and_restart();
+    for &id in &ids {
+        assert_eq!(s.job(&sub, id)["state"], "queued", "job {id} was acknowledged, so it is kept");
+    }
+    assert_eq!(submitted_id(&s.cli(&sub, &["submit", "--json", "--key", "k0", "--", "true"])), ids[0]);
+    let mut w = s.worker(&wk, "w", &["--max-jobs", "5"]);
+    for &id in &ids {
+        s.wait_state(&sub, id, "succeeded");
+    }
+    assert!(w.wait().unwrap().success());
 }
