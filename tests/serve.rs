@@ -77,22 +77,11 @@ impl Server {
         Command::new(BIN).args(&all).output().unwrap()
     }
 
-    /// Starts a worker in its own process group.
+    /// Starts a worker in its own process group (1 CPU unless `extra` says).
     fn worker(&self, tok: &str, id: &str, extra: &[&str]) -> Child {
         Command::new(BIN)
-            .args([
-                "worker",
-                "--server",
-                &self.addr,
-                "--id",
-                id,
-                "--cpus",
-                "1",
-                "--poll-ms",
-                "100",
-                "--heartbeat-ms",
-                "300",
-            ])
+            .args(["worker", "--server", &self.addr, "--id", id, "--poll-ms", "100", "--heartbeat-ms", "300"])
+            .args(if extra.contains(&"--cpus") { &[][..] } else { &["--cpus", "1"][..] })
             .args(extra)
             .env("FORESIGHT_TOKEN", tok)
             .stdout(Stdio::null())
@@ -318,4 +307,31 @@ fn acknowledged_submits_survive_a_kill_9() {
         s.wait_state(&sub, id, "succeeded");
     }
     assert!(w.wait().unwrap().success());
+}
+
+#[test]
+fn the_policy_backfills_a_short_job_and_holds_a_long_one_behind_the_head() {
+    let s = Server::start();
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let marker = s.data.path().join("release");
+    let hold = format!("while ! test -f {}; do sleep 0.05; done", marker.display());
+    let submit = |cpus: &str, limit: &str, cmd: &str| {
+        submitted_id(&s.cli(&sub, &["submit", "--json", "--cpus", cpus, "--time-limit", limit, "--", cmd]))
+    };
+    // a 2-CPU worker: `a` holds one CPU (predicted 100 s: no history yet)
+    let a = submit("1", "100", &hold);
+    let mut w = s.worker(&wk, "w", &["--cpus", "2"]);
+    s.wait_state(&sub, a, "leased");
+    // the head needs both CPUs; a 1000 s job would delay it, a 5 s one not
+    let head = submit("2", "10", "true");
+    let long = submit("1", "1000", "true");
+    let short = submit("1", "5", "true");
+    s.wait_state(&sub, short, "succeeded");
+    assert_eq!(s.job(&sub, long)["state"], "queued", "the long job is not backfilled past the head");
+    assert_eq!(s.job(&sub, head)["state"], "queued");
+    std::fs::write(&marker, "").unwrap();
+    let started = |id| s.wait_state(&sub, id, "succeeded")["started_at_ms"].as_i64().unwrap();
+    let (h, l) = (started(head), started(long));
+    assert!(started(short) < h && h <= l, "backfilled short job, then the head, then the long one");
+    kill_group(&mut w);
 }
