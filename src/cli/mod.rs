@@ -6,16 +6,21 @@ mod evaluate;
 mod demo;
 mod ingest;
 mod inspect;
+mod jobs;
 mod log;
 mod progress;
 mod report;
 mod robustness;
+mod serve;
+mod serve_client;
 mod shadow;
 mod simulate;
+mod submit;
 mod sweep;
 mod sweep_array;
 mod telemetry;
 mod train;
+mod worker;
 pub mod trace_args;
 
 use clap::{Parser, Subcommand};
@@ -67,6 +72,15 @@ pub enum Command {
     /// Run the whole pipeline on the embedded dataset, offline, and write a
     /// report: the first command to run.
     Demo(demo::DemoArgs),
+    /// Run foresight's own task queue: a gRPC API whose dispatcher uses the
+    /// same policies and predictions (`serve token add` makes tokens).
+    Serve(serve::ServeArgs),
+    /// Submit a job to `foresight serve`.
+    Submit(submit::SubmitArgs),
+    /// List, cancel, requeue or purge `foresight serve`'s jobs.
+    Jobs(jobs::JobsArgs),
+    /// Run jobs from `foresight serve` for a pool.
+    Worker(worker::WorkerArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -85,6 +99,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Report(args) => report::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Submit(args) => submit::run(args),
+        Command::Jobs(args) => jobs::run(args),
+        Command::Worker(args) => worker::run(args),
     }
 }
 

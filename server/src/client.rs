@@ -1,0 +1,59 @@
+//! A client for the CLI: channels to the services with the bearer token on
+//! every call.
+
+use crate::pb::jobs_client::JobsClient;
+use crate::pb::workers_client::WorkersClient;
+use tonic::Request;
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// Adds `authorization: Bearer TOKEN` to each request.
+#[derive(Debug, Clone)]
+pub struct Bearer(MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+/// Why a client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The token holds what a header cannot.
+    #[error("the token is not a valid header value")]
+    Token,
+    /// The server could not be reached.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: tonic::transport::Error,
+    },
+}
+
+/// A `Jobs` client with a token.
+pub type Jobs = JobsClient<InterceptedService<Channel, Bearer>>;
+/// A `Workers` client with a token.
+pub type Workers = WorkersClient<InterceptedService<Channel, Bearer>>;
+
+/// Connects to `addr` (`host:port` or a URL) with `token`.
+pub async fn connect(addr: &str, token: &str) -> Result<(Jobs, Workers), ClientError> {
+    let url = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
+    let value: MetadataValue<_> = format!("Bearer {token}").parse().map_err(|_| ClientError::Token)?;
+    let channel = Channel::from_shared(url)
+        .map_err(|_| ClientError::Token)?
+        .connect()
+        .await
+        .map_err(|source| ClientError::Connect { addr: addr.to_string(), source })?;
+    let bearer = Bearer(value);
+    Ok((
+        JobsClient::with_interceptor(channel.clone(), bearer.clone()),
+        WorkersClient::with_interceptor(channel, bearer),
+    ))
+}
+
+pub use tonic::{Code, Status};

@@ -1,0 +1,228 @@
+//! Between the protocol's messages and the queue's rows, with the checks
+//! that turn bad input into `INVALID_ARGUMENT` naming the field.
+
+use crate::pb;
+use crate::queue::QueueError;
+use crate::store::{Demand, EventRow, JobRow, JobState, NewJob, WorkerRow};
+
+/// The longest name, key, pool, label or tenant accepted.
+pub const NAME_MAX: usize = 256;
+/// The largest command or payload accepted, bytes.
+pub const BODY_MAX: usize = 1 << 20;
+/// The most attempts a job may ask for.
+pub const ATTEMPTS_MAX: u32 = 100;
+
+/// The protocol's state for a row's.
+pub fn state_to_pb(s: JobState) -> pb::JobState {
+    match s {
+        JobState::Queued => pb::JobState::Queued,
+        JobState::Leased => pb::JobState::Leased,
+        JobState::Succeeded => pb::JobState::Succeeded,
+        JobState::Cancelled => pb::JobState::Cancelled,
+        JobState::Dead => pb::JobState::Dead,
+    }
+}
+
+/// A row's state for the protocol's (`None` for unspecified or unknown).
+pub fn state_from_pb(v: i32) -> Option<JobState> {
+    match pb::JobState::try_from(v).ok()? {
+        pb::JobState::Unspecified => None,
+        pb::JobState::Queued => Some(JobState::Queued),
+        pb::JobState::Leased => Some(JobState::Leased),
+        pb::JobState::Succeeded => Some(JobState::Succeeded),
+        pb::JobState::Cancelled => Some(JobState::Cancelled),
+        pb::JobState::Dead => Some(JobState::Dead),
+    }
+}
+
+/// A row as the protocol's job.
+pub fn job_to_pb(j: &JobRow) -> pb::Job {
+    let s = &j.spec;
+    pb::Job {
+        id: j.id,
+        tenant: s.tenant.clone(),
+        name: s.name.clone(),
+        pool: s.pool.clone(),
+        resources: Some(pb::Resources {
+            cpus: s.demand.cpus,
+            gpus: s.demand.gpus,
+            gpu_type: s.demand.gpu_type.clone(),
+            memory_mb: s.demand.memory_mb,
+        }),
+        priority: s.priority,
+        time_limit_s: s.time_limit_s,
+        labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        command: s.command.clone(),
+        payload: s.payload.clone(),
+        max_attempts: s.max_attempts,
+        attempts: j.attempts,
+        state: state_to_pb(j.state) as i32,
+        predicted_runtime_s: s.predicted_runtime_s,
+        predicted_interval: s.predicted_interval.map(|(lo_s, hi_s)| pb::Interval { lo_s, hi_s }),
+        submitted_at_ms: s.submitted_at_ms,
+        not_before_ms: j.not_before_ms,
+        worker_id: j.worker_id.clone(),
+        lease_expires_at_ms: j.lease_expires_at_ms,
+        exit_code: j.exit_code,
+        error: j.error.clone(),
+        idempotency_key: s.idempotency_key.clone(),
+        started_at_ms: j.started_at_ms,
+        ended_at_ms: j.ended_at_ms,
+    }
+}
+
+/// An event as the protocol's.
+pub fn event_to_pb(e: &EventRow) -> pb::JobEvent {
+    pb::JobEvent {
+        id: e.id,
+        job_id: e.job_id,
+        tenant: e.tenant.clone(),
+        kind: e.kind.clone(),
+        state: state_to_pb(e.state) as i32,
+        at_ms: e.at_ms,
+        detail: e.detail.clone(),
+    }
+}
+
+/// `Err` naming `field` unless `s` is a name: 1 to [`NAME_MAX`] bytes of
+/// letters, digits and `-_.:/@`.
+pub fn check_name(field: &str, s: &str) -> Result<(), QueueError> {
+    if s.is_empty() {
+        return Err(QueueError::invalid(field, "must not be empty"));
+    }
+    if s.len() > NAME_MAX {
+        return Err(QueueError::invalid(field, format!("longer than {NAME_MAX} bytes")));
+    }
+    if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.:/@".contains(*c))) {
+        return Err(QueueError::invalid(field, format!("character `{c}` (letters, digits and -_.:/@ only)")));
+    }
+    Ok(())
+}
+
+/// A submission checked field by field, the tenant left as asked (the
+/// queue fills it from the token).
+pub fn new_job(r: pb::SubmitRequest, now_ms: i64) -> Result<NewJob, QueueError> {
+    check_name("idempotency_key", &r.idempotency_key)?;
+    if !r.tenant.is_empty() {
+        check_name("tenant", &r.tenant)?;
+    }
+    if r.name.len() > NAME_MAX {
+        return Err(QueueError::invalid("name", format!("longer than {NAME_MAX} bytes")));
+    }
+    let pool = if r.pool.is_empty() { "default".to_string() } else { r.pool };
+    check_name("pool", &pool)?;
+    let res = r.resources.ok_or_else(|| QueueError::invalid("resources", "missing (cpus at least 1)"))?;
+    if res.cpus == 0 {
+        return Err(QueueError::invalid("resources.cpus", "must be at least 1"));
+    }
+    if !res.gpu_type.is_empty() {
+        check_name("resources.gpu_type", &res.gpu_type)?;
+    }
+    if !r.time_limit_s.is_finite() || r.time_limit_s < 0.0 {
+        return Err(QueueError::invalid(
+            "time_limit_s",
+            format!("must be a finite number of seconds >= 0, got {}", r.time_limit_s),
+        ));
+    }
+    if r.command.is_empty() && r.payload.is_empty() {
+        return Err(QueueError::invalid("command", "empty, and no payload either"));
+    }
+    if r.command.len() > BODY_MAX {
+        return Err(QueueError::invalid("command", format!("longer than {BODY_MAX} bytes")));
+    }
+    if r.payload.len() > BODY_MAX {
+        return Err(QueueError::invalid("payload", format!("longer than {BODY_MAX} bytes")));
+    }
+    if r.max_attempts > ATTEMPTS_MAX {
+        return Err(QueueError::invalid("max_attempts", format!("at most {ATTEMPTS_MAX}, got {}", r.max_attempts)));
+    }
+    for (k, v) in &r.labels {
+        check_name("labels", k)?;
+        if v.len() > NAME_MAX {
+            return Err(QueueError::invalid(&format!("labels[{k}]"), format!("longer than {NAME_MAX} bytes")));
+        }
+    }
+    Ok(NewJob {
+        tenant: r.tenant,
+        idempotency_key: r.idempotency_key,
+        name: r.name,
+        pool,
+        demand: Demand { cpus: res.cpus, gpus: res.gpus, gpu_type: res.gpu_type, memory_mb: res.memory_mb },
+        priority: r.priority,
+        time_limit_s: r.time_limit_s,
+        labels: r.labels.into_iter().collect(),
+        command: r.command,
+        payload: r.payload,
+        max_attempts: r.max_attempts.max(1),
+        predicted_runtime_s: 0.0,
+        predicted_interval: None,
+        submitted_at_ms: now_ms,
+    })
+}
+
+/// A worker's offer, checked.
+pub fn offer(r: pb::LeaseRequest) -> Result<WorkerRow, QueueError> {
+    check_name("worker_id", &r.worker_id)?;
+    let pool = if r.pool.is_empty() { "default".to_string() } else { r.pool };
+    check_name("pool", &pool)?;
+    if r.cpus == 0 {
+        return Err(QueueError::invalid("cpus", "must be at least 1"));
+    }
+    if !r.gpu_type.is_empty() {
+        check_name("gpu_type", &r.gpu_type)?;
+    }
+    Ok(WorkerRow {
+        id: r.worker_id,
+        pool,
+        capacity: Demand { cpus: r.cpus, gpus: r.gpus, gpu_type: r.gpu_type, memory_mb: r.memory_mb },
+        seen_at_ms: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok() -> pb::SubmitRequest {
+        pb::SubmitRequest {
+            idempotency_key: "k1".into(),
+            resources: Some(pb::Resources { cpus: 1, ..Default::default() }),
+            command: "true".into(),
+            ..Default::default()
+        }
+    }
+
+    fn field(r: pb::SubmitRequest) -> String {
+        match new_job(r, 0) {
+            Err(QueueError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let j = new_job(ok(), 9).unwrap();
+        assert_eq!((j.pool.as_str(), j.max_attempts, j.submitted_at_ms), ("default", 1, 9));
+        assert_eq!(field(pb::SubmitRequest { idempotency_key: String::new(), ..ok() }), "idempotency_key");
+        assert_eq!(field(pb::SubmitRequest { resources: None, ..ok() }), "resources");
+        assert_eq!(field(pb::SubmitRequest { resources: Some(pb::Resources::default()), ..ok() }), "resources.cpus");
+        assert_eq!(field(pb::SubmitRequest { time_limit_s: f64::NAN, ..ok() }), "time_limit_s");
+        assert_eq!(field(pb::SubmitRequest { time_limit_s: -1.0, ..ok() }), "time_limit_s");
+        assert_eq!(field(pb::SubmitRequest { command: String::new(), ..ok() }), "command");
+        assert_eq!(field(pb::SubmitRequest { pool: "a b".into(), ..ok() }), "pool");
+        assert_eq!(field(pb::SubmitRequest { max_attempts: 101, ..ok() }), "max_attempts");
+        assert_eq!(field(pb::SubmitRequest { tenant: "x".repeat(300), ..ok() }), "tenant");
+    }
+
+    #[test]
+    fn rows_and_states_round_trip() {
+        for s in JobState::ALL {
+            assert_eq!(state_from_pb(state_to_pb(s) as i32), Some(s));
+        }
+        assert_eq!(state_from_pb(0), None);
+        assert_eq!(state_from_pb(99), None);
+        assert!(
+            matches!(offer(pb::LeaseRequest { worker_id: "w".into(), ..Default::default() }), Err(QueueError::Invalid { field, .. }) if field == "cpus")
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! The dispatcher: the queue's state mapped onto `foresight-core`'s one
+//! scheduler runtime, and a core policy asked which jobs start where.
+//!
+//! Each pool is a cluster of its own. At each `Lease` the pool's live
+//! workers become the cluster's nodes (in worker-id order, each with the
+//! capacity it offers), its leased jobs are running jobs on their workers
+//! and its queued jobs (past their backoff) are pending, each with the
+//! estimate it was given at submission; the policy decides once, and the
+//! asking worker gets the starts the policy put on it. Starts on other
+//! workers are left for those workers' own calls. The runtime is built
+//! anew for each decision (the queue is the state of record, in the
+//! store); the predictor lives on, per pool, and learns from every end.
+
+use crate::store::{JobRow, NewJob, WorkerRow};
+use foresight_core::policy::{Policy, PolicySpec};
+use foresight_core::predictor::{Predictor, PredictorKind, clamp_estimate};
+use foresight_core::runtime::{Alloc, Observed, Runtime, RuntimeConfig};
+use foresight_core::state::{Demand, JobInfo, JobKey};
+use foresight_core::{Cluster, NameTables, NodeSpec, Resources};
+use std::collections::BTreeMap;
+
+/// The limit the policies assume for a job that asks for no time (a day);
+/// such a job is never killed at it.
+pub const ASSUMED_LIMIT_S: f64 = 86_400.0;
+
+/// Where the dispatcher's predictor comes from.
+pub type PredictorFactory = Box<dyn Fn() -> Box<dyn Predictor> + Send>;
+
+/// The dispatcher (see the module's doc).
+pub struct Dispatcher {
+    spec: PolicySpec,
+    make_predictor: PredictorFactory,
+    predictors: BTreeMap<String, Box<dyn Predictor>>,
+    names: NameTables,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher").field("policy", &self.spec.name).finish()
+    }
+}
+
+fn demand_of(j: &NewJob) -> Resources {
+    Resources::new(j.demand.cpus, j.demand.gpus, j.demand.memory_mb)
+}
+
+fn capacity_of(w: &WorkerRow) -> Resources {
+    Resources::new(w.capacity.cpus, w.capacity.gpus, w.capacity.memory_mb)
+}
+
+/// Whether worker `w` could ever run `j`: room and GPU type.
+fn could_run(w: &WorkerRow, j: &NewJob) -> bool {
+    demand_of(j).fits_in(&capacity_of(w)) && (j.demand.gpu_type.is_empty() || j.demand.gpu_type == w.capacity.gpu_type)
+}
+
+impl Dispatcher {
+    /// A dispatcher for `spec`, with the predictor `kind` (the policy's own
+    /// when `None`), one instance per pool.
+    pub fn new(spec: PolicySpec, kind: Option<PredictorKind>) -> Self {
+        let kind = kind.unwrap_or(spec.predictor);
+        Self::with_predictor(spec, Box::new(move || kind.build(Vec::new)))
+    }
+
+    /// A dispatcher for `spec` whose pools' predictors `make` builds (a
+    /// model file served live, say).
+    pub fn with_predictor(spec: PolicySpec, make: PredictorFactory) -> Self {
+        Self { spec, make_predictor: make, predictors: BTreeMap::new(), names: NameTables::default() }
+    }
+
+    /// The policy's name.
+    pub fn policy_name(&self) -> &str {
+        &self.spec.name
+    }
+
+    fn info(&mut self, id: u64, j: &NewJob) -> JobInfo {
+        JobInfo {
+            key: JobKey(id as u32),
+            user: self.names.users.intern(&j.tenant),
+            group: self.names.groups.intern(&j.tenant),
+            queue: self.names.queues.intern(&j.pool),
+            submit_s: j.submitted_at_ms as f64 / 1000.0,
+            demand: Demand { total: demand_of(j), nodes: 1 },
+            limit_s: if j.time_limit_s > 0.0 { j.time_limit_s } else { ASSUMED_LIMIT_S },
+        }
+    }
+
+    fn predictor(&mut self, pool: &str) -> &mut Box<dyn Predictor> {
+        if !self.predictors.contains_key(pool) {
+            let p = (self.make_predictor)();
+            self.predictors.insert(pool.to_string(), p);
+        }
+        self.predictors.get_mut(pool).expect("just inserted")
+    }
+
+    /// The runtime estimate of a job being submitted (clamped to its limit
+    /// as the runtime clamps) and its interval when the predictor gives one.
+    pub fn estimate(&mut self, j: &NewJob) -> (f64, Option<(f64, f64)>) {
+        let info = self.info(0, j);
+        let p = self.predictor(&j.pool);
+        let est = clamp_estimate(&info, p.predict(&info));
+        let interval = p.interval(&info, est).map(|i| (i.lo_s, i.hi_s));
+        (est, interval)
+    }
+
+    /// A job ended after running `runtime_s`: its pool's predictor learns it.
+    pub fn observe_end(&mut self, j: &JobRow, runtime_s: f64, now_ms: i64) {
+        let info = self.info(j.id, &j.spec);
+        self.predictor(&j.spec.pool).observe_end(&info, runtime_s.max(0.0), now_ms as f64 / 1000.0);
+    }
+
+    /// The ids of the queued jobs the policy starts on worker `asking` now
+    /// (`now_ms`), given the pool's live `workers` (the asking one among
+    /// them), its `leased` jobs and its `queued` ones.
+    pub fn place(
+        &mut self,
+        asking: &str,
+        workers: &[WorkerRow],
+        leased: &[JobRow],
+        queued: &[JobRow],
+        now_ms: i64,
+    ) -> Vec<u64> {
+        let Some(me) = workers.iter().position(|w| w.id == asking) else { return Vec::new() };
+        let node_of: BTreeMap<&str, u32> = workers.iter().enumerate().map(|(i, w)| (w.id.as_str(), i as u32)).collect();
+        let cluster = Cluster {
+            nodes: workers
+                .iter()
+                .map(|w| NodeSpec {
+                    name: w.id.clone(),
+                    capacity: capacity_of(w),
+                    gpu_type: Some(w.capacity.gpu_type.clone()).filter(|t| !t.is_empty()),
+                })
+                .collect(),
+        };
+        let now_s = now_ms as f64 / 1000.0;
+        let pool = workers[me].pool.clone();
+        let infos: Vec<(JobInfo, &JobRow)> =
+            leased.iter().chain(queued).map(|j| (self.info(j.id, &j.spec), j)).collect();
+        let policy = self.spec.build();
+        let predictor: &mut dyn Predictor = &mut **self.predictor(&pool);
+        let mut rt = Runtime::new(&cluster, Box::new(policy) as Box<dyn Policy>, predictor, RuntimeConfig::default());
+        let mut starts_left = Vec::new();
+        for (info, j) in &infos {
+            let est = j.spec.predicted_runtime_s;
+            if j.state == crate::store::JobState::Leased {
+                let Some(&node) = node_of.get(j.worker_id.as_str()) else { continue };
+                if rt.submit_estimated(*info, est).is_err() {
+                    continue;
+                }
+                // a worker that came back smaller holds what fits of it
+                if rt.start(info.key, j.started_at_ms as f64 / 1000.0, Alloc::Nodes(vec![node])).is_err() {
+                    let _ = rt.withdraw(info.key);
+                }
+            } else if j.not_before_ms <= now_ms && workers.iter().any(|w| could_run(w, &j.spec)) {
+                let _ = rt.submit_estimated(*info, est);
+                starts_left.push((info.key, *j));
+            }
+        }
+        let Some(decision) = rt.decide(now_s, &Observed) else { return Vec::new() };
+        let mine = workers[me].clone();
+        decision
+            .starts
+            .iter()
+            .filter(|s| !s.slots.is_empty() && s.slots.iter().all(|sl| sl.node == me as u32))
+            .filter_map(|s| starts_left.iter().find(|(k, _)| *k == s.key).map(|(_, j)| *j))
+            .filter(|j| could_run(&mine, &j.spec))
+            .map(|j| j.id)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Demand as Ask, JobState};
+
+    fn worker(id: &str, cpus: u32) -> WorkerRow {
+        WorkerRow { id: id.into(), pool: "p".into(), capacity: Ask { cpus, ..Ask::default() }, seen_at_ms: 0 }
+    }
+
+    fn job(id: u64, cpus: u32, est: f64, limit: f64) -> JobRow {
+        JobRow {
+            id,
+            spec: NewJob {
+                tenant: "t".into(),
+                pool: "p".into(),
+                demand: Ask { cpus, ..Ask::default() },
+                time_limit_s: limit,
+                predicted_runtime_s: est,
+                submitted_at_ms: id as i64,
+                max_attempts: 1,
+                ..NewJob::default()
+            },
+            state: JobState::Queued,
+            attempts: 0,
+            not_before_ms: 0,
+            worker_id: String::new(),
+            lease_expires_at_ms: 0,
+            exit_code: None,
+            error: String::new(),
+            started_at_ms: 0,
+            ended_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn the_policy_fills_the_asking_worker_in_queue_order() {
+        let mut d = Dispatcher::new("foresight".parse().unwrap(), None);
+        let ws = [worker("a", 4)];
+        let q = [job(1, 2, 10.0, 10.0), job(2, 2, 10.0, 10.0), job(3, 2, 10.0, 10.0)];
+        assert_eq!(d.place("a", &ws, &[], &q, 1000), [1, 2]);
+        assert!(d.place("b", &ws, &[], &q, 1000).is_empty(), "an unknown worker gets nothing");
+    }
+
+    #[test]
+    fn leased_jobs_hold_their_room_and_backfill_respects_the_head() {
+        let mut d = Dispatcher::new("foresight".parse().unwrap(), None);
+        let ws = [worker("a", 4)];
+        let mut running = job(1, 3, 100.0, 100.0);
+        running.state = JobState::Leased;
+        running.worker_id = "a".into();
+        // the head needs the whole worker; a short job fits before the
+        // running one ends, a long one would delay the head
+        let q = [job(2, 4, 50.0, 50.0), job(3, 1, 500.0, 500.0), job(4, 1, 20.0, 20.0)];
+        assert_eq!(d.place("a", &ws, &[running], &q, 1000), [4]);
+    }
+
+    #[test]
+    fn backoff_and_impossible_jobs_wait() {
+        let mut d = Dispatcher::new("fcfs".parse().unwrap(), None);
+        let ws = [worker("a", 2)];
+        let mut later = job(1, 1, 1.0, 1.0);
+        later.not_before_ms = 5000;
+        let q = [job(0, 8, 1.0, 1.0), later, job(2, 1, 1.0, 1.0)];
+        assert_eq!(d.place("a", &ws, &[], &q, 1000), [2]);
+    }
+
+    #[test]
+    fn the_predictor_learns_from_ends() {
+        let mut d = Dispatcher::new("easy++".parse().unwrap(), None);
+        let j = job(1, 1, 0.0, 1000.0);
+        assert_eq!(d.estimate(&j.spec).0, 1000.0, "no history: the request");
+        d.observe_end(&j, 100.0, 0);
+        d.observe_end(&j, 100.0, 0);
+        assert_eq!(d.estimate(&j.spec).0, 100.0);
+    }
+}

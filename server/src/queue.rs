@@ -1,0 +1,504 @@
+//! The queue's rules, over a [`Store`] and the [`Dispatcher`], with no
+//! network and no clock of its own: every call is told the time, so that
+//! tests are deterministic.
+//!
+//! A job is `queued`, `leased` to a worker, and ends `succeeded`,
+//! `cancelled` or `dead`. A lease that is not extended by a heartbeat
+//! before it expires, or a failed attempt, sends the job back to the queue
+//! after an exponential backoff with jitter (seeded: the same job, attempt
+//! and seed give the same delay); past its attempts it is dead-lettered,
+//! where it can be listed, requeued with fresh attempts, or purged.
+
+use crate::auth::{Caller, Role};
+use crate::dispatch::Dispatcher;
+use crate::store::{Change, EventRow, JobFilter, JobRow, JobState, NewJob, Store, StoreError, WorkerRow};
+use foresight_core::rng::SplitMix64;
+
+/// Why a request was refused; each maps to one gRPC status.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// A field is wrong (`INVALID_ARGUMENT`).
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field, as the protocol names it.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No such job, or not one the caller may see (`NOT_FOUND`).
+    #[error("job {0} not found")]
+    NotFound(u64),
+    /// The caller's role may not do this (`PERMISSION_DENIED`).
+    #[error("permission denied: {0}")]
+    Denied(String),
+    /// The job is not in a state that allows it (`FAILED_PRECONDITION`).
+    #[error("{0}")]
+    Precondition(String),
+    /// The store failed (`INTERNAL`).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl QueueError {
+    /// An invalid field.
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        QueueError::Invalid { field: field.to_string(), reason: reason.into() }
+    }
+}
+
+/// How the queue behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// How long a lease lasts without a heartbeat, ms.
+    pub lease_ttl_ms: i64,
+    /// The first retry's backoff, ms (doubled each attempt).
+    pub backoff_base_ms: i64,
+    /// The longest backoff, ms.
+    pub backoff_cap_ms: i64,
+    /// The seed of the backoffs' jitter.
+    pub seed: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self { lease_ttl_ms: 30_000, backoff_base_ms: 1_000, backoff_cap_ms: 300_000, seed: 0 }
+    }
+}
+
+/// The backoff before a job's next attempt after `attempt` attempts:
+/// `base * 2^(attempt-1)`, capped, of which a seeded random half is kept
+/// ("equal jitter"), so that retries of many jobs do not arrive together.
+pub fn backoff_ms(cfg: &QueueConfig, job_id: u64, attempt: u32) -> i64 {
+    let exp = cfg.backoff_base_ms.saturating_mul(1i64 << attempt.saturating_sub(1).min(30)).min(cfg.backoff_cap_ms);
+    let u = SplitMix64::derive(cfg.seed, job_id.wrapping_mul(1 << 20) ^ u64::from(attempt)).next_f64();
+    exp / 2 + (u * (exp / 2) as f64) as i64
+}
+
+/// What a `Lease` call gave a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Granted {
+    /// The job, leased.
+    pub job: JobRow,
+}
+
+/// The queue (see the module's doc).
+pub struct Queue<S: Store> {
+    store: S,
+    dispatcher: Dispatcher,
+    cfg: QueueConfig,
+}
+
+impl<S: Store> std::fmt::Debug for Queue<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("dispatcher", &self.dispatcher).field("cfg", &self.cfg).finish()
+    }
+}
+
+/// The most jobs one `List` page holds.
+pub const PAGE_MAX: u32 = 1000;
+
+impl<S: Store> Queue<S> {
+    /// A queue over `store`, dispatching with `dispatcher`.
+    pub fn new(store: S, dispatcher: Dispatcher, cfg: QueueConfig) -> Self {
+        Self { store, dispatcher, cfg }
+    }
+
+    /// The store (to add tokens, look them up).
+    pub fn store(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &QueueConfig {
+        &self.cfg
+    }
+
+    fn require(caller: &Caller, roles: &[Role], what: &str) -> Result<(), QueueError> {
+        if roles.contains(&caller.role) || caller.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(QueueError::Denied(format!("a {} token may not {what}", caller.role.as_str())))
+        }
+    }
+
+    /// A job the caller may see: another tenant's job is `NOT_FOUND`, so
+    /// that ids do not tell what exists.
+    fn visible(&self, caller: &Caller, id: u64) -> Result<JobRow, QueueError> {
+        match self.store.get(id)? {
+            Some(j) if caller.may_see(&j.spec.tenant) => Ok(j),
+            _ => Err(QueueError::NotFound(id)),
+        }
+    }
+
+    /// Submits a validated job for `caller`: predicted, committed, then
+    /// answered. The same idempotency key returns the job it made first.
+    pub fn submit(&mut self, caller: &Caller, mut job: NewJob) -> Result<(JobRow, bool), QueueError> {
+        Self::require(caller, &[Role::Submitter], "submit")?;
+        if job.tenant.is_empty() {
+            job.tenant = caller.tenant.clone();
+        } else if job.tenant != caller.tenant && caller.role != Role::Admin {
+            return Err(QueueError::Denied(format!(
+                "tenant `{}`: the token is tenant `{}`'s",
+                job.tenant, caller.tenant
+            )));
+        }
+        let (est, interval) = self.dispatcher.estimate(&job);
+        job.predicted_runtime_s = est;
+        job.predicted_interval = interval;
+        Ok(self.store.submit(&job, &caller.actor())?)
+    }
+
+    /// A job by id.
+    pub fn get(&self, caller: &Caller, id: u64) -> Result<JobRow, QueueError> {
+        Self::require(caller, &[Role::Submitter, Role::Operator], "read jobs")?;
+        self.visible(caller, id)
+    }
+
+    /// A page of jobs the caller may see; the next page starts after the
+    /// last id.
+    pub fn list(&self, caller: &Caller, mut filter: JobFilter) -> Result<Vec<JobRow>, QueueError> {
+        Self::require(caller, &[Role::Submitter, Role::Operator], "list jobs")?;
+        match &filter.tenant {
+            Some(t) if !caller.may_see(t) => {
+                return Err(QueueError::Denied(format!("tenant `{t}`: the token is tenant `{}`'s", caller.tenant)));
+            }
+            None if !caller.role.sees_all() => filter.tenant = Some(caller.tenant.clone()),
+            _ => {}
+        }
+        filter.limit = if filter.limit == 0 { 100 } else { filter.limit.min(PAGE_MAX) };
+        Ok(self.store.list(&filter)?)
+    }
+
+    fn write(
+        &mut self,
+        caller: &Caller,
+        job: &JobRow,
+        kind: &str,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<(), QueueError> {
+        let actor = caller.actor();
+        self.store.apply(&[Change { job, kind, detail, actor: &actor, at_ms: now_ms }])?;
+        Ok(())
+    }
+
+    /// Cancels a queued or leased job (its worker hears it at its next
+    /// heartbeat).
+    pub fn cancel(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
+        Self::require(caller, &[Role::Submitter, Role::Operator], "cancel jobs")?;
+        let mut j = self.visible(caller, id)?;
+        if j.state.is_final() {
+            return Err(QueueError::Precondition(format!("job {id} is already {}", j.state.as_str())));
+        }
+        j.state = JobState::Cancelled;
+        j.ended_at_ms = now_ms;
+        self.write(caller, &j, "cancelled", "", now_ms)?;
+        Ok(j)
+    }
+
+    /// Sends a dead-lettered job back to the queue with fresh attempts.
+    pub fn requeue(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
+        Self::require(caller, &[Role::Operator], "requeue jobs")?;
+        let mut j = self.visible(caller, id)?;
+        if j.state != JobState::Dead {
+            return Err(QueueError::Precondition(format!("job {id} is {}, not dead", j.state.as_str())));
+        }
+        j.state = JobState::Queued;
+        j.attempts = 0;
+        j.not_before_ms = 0;
+        j.ended_at_ms = 0;
+        j.worker_id.clear();
+        self.write(caller, &j, "requeued", "", now_ms)?;
+        Ok(j)
+    }
+
+    /// Deletes a finished or dead job.
+    pub fn purge(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<(), QueueError> {
+        Self::require(caller, &[Role::Operator], "purge jobs")?;
+        let j = self.visible(caller, id)?;
+        if !j.state.is_final() {
+            return Err(QueueError::Precondition(format!("job {id} is {}: cancel it first", j.state.as_str())));
+        }
+        self.store.purge(&j, &caller.actor(), now_ms)?;
+        Ok(())
+    }
+
+    /// Events after `after_id` the caller may see.
+    pub fn events(&self, caller: &Caller, after_id: u64, job_id: Option<u64>) -> Result<Vec<EventRow>, QueueError> {
+        Self::require(caller, &[Role::Submitter, Role::Operator], "watch jobs")?;
+        if let Some(id) = job_id {
+            self.visible(caller, id)?;
+        }
+        let tenant = (!caller.role.sees_all()).then_some(caller.tenant.as_str());
+        Ok(self.store.events_after(after_id, tenant, job_id, 500)?)
+    }
+
+    /// Sends back every leased job whose lease expired before `now_ms`:
+    /// to the queue after a backoff, or to the dead letters past its
+    /// attempts. Returns how many.
+    pub fn expire(&mut self, now_ms: i64) -> Result<usize, QueueError> {
+        let leased =
+            self.store.list(&JobFilter { states: vec![JobState::Leased], limit: u32::MAX, ..JobFilter::default() })?;
+        let mut expired: Vec<JobRow> = leased.into_iter().filter(|j| j.lease_expires_at_ms < now_ms).collect();
+        for j in &mut expired {
+            j.error = format!("lease expired (worker `{}`, attempt {})", j.worker_id, j.attempts);
+            self.retry_or_bury(j, false, now_ms);
+        }
+        let system = crate::store::Actor { tenant: "-".into(), role: "dispatcher".into() };
+        let changes: Vec<Change<'_>> = expired
+            .iter()
+            .map(|j| Change {
+                job: j,
+                kind: if j.state == JobState::Dead { "dead" } else { "retry" },
+                detail: &j.error,
+                actor: &system,
+                at_ms: now_ms,
+            })
+            .collect();
+        self.store.apply(&changes)?;
+        Ok(expired.len())
+    }
+
+    fn retry_or_bury(&self, j: &mut JobRow, permanent: bool, now_ms: i64) {
+        j.worker_id.clear();
+        j.lease_expires_at_ms = 0;
+        if permanent || j.attempts >= j.spec.max_attempts {
+            j.state = JobState::Dead;
+            j.ended_at_ms = now_ms;
+        } else {
+            j.state = JobState::Queued;
+            j.not_before_ms = now_ms + backoff_ms(&self.cfg, j.id, j.attempts);
+        }
+    }
+
+    /// A worker asks for work: its offer is recorded, expired leases are
+    /// sent back, and the policy decides; the jobs it starts on this
+    /// worker are leased to it.
+    pub fn lease(&mut self, caller: &Caller, offer: WorkerRow, now_ms: i64) -> Result<Vec<Granted>, QueueError> {
+        Self::require(caller, &[Role::Worker], "lease jobs")?;
+        self.expire(now_ms)?;
+        let mut offer = offer;
+        offer.seen_at_ms = now_ms;
+        self.store.put_worker(&offer)?;
+        let workers = self.store.workers(&offer.pool, now_ms - self.cfg.lease_ttl_ms)?;
+        let pool = Some(offer.pool.clone());
+        let all =
+            |state| JobFilter { states: vec![state], pool: pool.clone(), limit: u32::MAX, ..JobFilter::default() };
+        let leased = self.store.list(&all(JobState::Leased))?;
+        let queued = self.store.list(&all(JobState::Queued))?;
+        let ids = self.dispatcher.place(&offer.id, &workers, &leased, &queued, now_ms);
+        let mut granted: Vec<JobRow> = queued.into_iter().filter(|j| ids.contains(&j.id)).collect();
+        for j in &mut granted {
+            j.state = JobState::Leased;
+            j.attempts += 1;
+            j.worker_id = offer.id.clone();
+            j.started_at_ms = now_ms;
+            j.lease_expires_at_ms = now_ms + self.cfg.lease_ttl_ms;
+            j.not_before_ms = 0;
+        }
+        let actor = caller.actor();
+        let details: Vec<String> =
+            granted.iter().map(|j| format!("worker `{}`, attempt {}", offer.id, j.attempts)).collect();
+        let changes: Vec<Change<'_>> = granted
+            .iter()
+            .zip(&details)
+            .map(|(j, d)| Change { job: j, kind: "leased", detail: d, actor: &actor, at_ms: now_ms })
+            .collect();
+        self.store.apply(&changes)?;
+        Ok(granted.into_iter().map(|job| Granted { job }).collect())
+    }
+
+    /// The job a worker holds under lease `(id, attempt)`.
+    fn held(&self, worker: &str, id: u64, attempt: u32) -> Result<JobRow, QueueError> {
+        let j = self.store.get(id)?.ok_or(QueueError::NotFound(id))?;
+        if j.state == JobState::Cancelled && j.worker_id == worker {
+            return Ok(j);
+        }
+        if j.state != JobState::Leased || j.worker_id != worker || j.attempts != attempt {
+            return Err(QueueError::Precondition(format!(
+                "job {id}: worker `{worker}` holds no lease on attempt {attempt} (it expired or moved on)"
+            )));
+        }
+        Ok(j)
+    }
+
+    /// Extends a lease; returns the job (cancelled when its worker should
+    /// stop it).
+    pub fn heartbeat(
+        &mut self,
+        caller: &Caller,
+        worker: &str,
+        id: u64,
+        attempt: u32,
+        now_ms: i64,
+    ) -> Result<JobRow, QueueError> {
+        Self::require(caller, &[Role::Worker], "heartbeat")?;
+        let mut j = self.held(worker, id, attempt)?;
+        if j.state == JobState::Leased {
+            j.lease_expires_at_ms = now_ms + self.cfg.lease_ttl_ms;
+            self.write(caller, &j, "heartbeat", "", now_ms)?;
+        }
+        Ok(j)
+    }
+
+    /// The attempt ended with `exit_code` 0 (or as its worker judged a
+    /// success): the job succeeds and the predictor learns its runtime.
+    pub fn complete(
+        &mut self,
+        caller: &Caller,
+        worker: &str,
+        id: u64,
+        attempt: u32,
+        exit_code: i32,
+        now_ms: i64,
+    ) -> Result<JobRow, QueueError> {
+        Self::require(caller, &[Role::Worker], "complete jobs")?;
+        let mut j = self.held(worker, id, attempt)?;
+        if j.state == JobState::Cancelled {
+            return Ok(j);
+        }
+        j.state = JobState::Succeeded;
+        j.exit_code = Some(exit_code);
+        j.ended_at_ms = now_ms;
+        j.lease_expires_at_ms = 0;
+        self.dispatcher.observe_end(&j, (now_ms - j.started_at_ms) as f64 / 1000.0, now_ms);
+        self.write(caller, &j, "completed", &format!("exit {exit_code}"), now_ms)?;
+        Ok(j)
+    }
+
+    /// The attempt failed: retried after a backoff while attempts remain
+    /// (unless `permanent`), else dead-lettered.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fail(
+        &mut self,
+        caller: &Caller,
+        worker: &str,
+        id: u64,
+        attempt: u32,
+        exit_code: i32,
+        error: &str,
+        permanent: bool,
+        now_ms: i64,
+    ) -> Result<JobRow, QueueError> {
+        Self::require(caller, &[Role::Worker], "fail jobs")?;
+        let mut j = self.held(worker, id, attempt)?;
+        if j.state == JobState::Cancelled {
+            return Ok(j);
+        }
+        j.exit_code = Some(exit_code);
+        j.error = error.to_string();
+        self.retry_or_bury(&mut j, permanent, now_ms);
+        let kind = if j.state == JobState::Dead { "dead" } else { "retry" };
+        self.write(caller, &j, kind, &format!("exit {exit_code}: {error}"), now_ms)?;
+        Ok(j)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Demand, SqliteStore};
+
+    fn caller(tenant: &str, role: Role) -> Caller {
+        Caller { tenant: tenant.into(), role }
+    }
+
+    fn queue() -> Queue<SqliteStore> {
+        let cfg = QueueConfig { lease_ttl_ms: 1000, backoff_base_ms: 100, backoff_cap_ms: 10_000, seed: 7 };
+        Queue::new(SqliteStore::in_memory().unwrap(), Dispatcher::new("foresight".parse().unwrap(), None), cfg)
+    }
+
+    fn job(key: &str, attempts: u32) -> NewJob {
+        NewJob {
+            idempotency_key: key.into(),
+            pool: "p".into(),
+            demand: Demand { cpus: 1, ..Demand::default() },
+            time_limit_s: 60.0,
+            command: "true".into(),
+            max_attempts: attempts,
+            ..NewJob::default()
+        }
+    }
+
+    fn offer(id: &str) -> WorkerRow {
+        WorkerRow { id: id.into(), pool: "p".into(), capacity: Demand { cpus: 1, ..Demand::default() }, seen_at_ms: 0 }
+    }
+
+    #[test]
+    fn backoff_doubles_with_seeded_jitter() {
+        let cfg = QueueConfig { backoff_base_ms: 1000, backoff_cap_ms: 5000, ..QueueConfig::default() };
+        let b: Vec<i64> = (1..=4).map(|a| backoff_ms(&cfg, 3, a)).collect();
+        assert!((500..=1000).contains(&b[0]) && (1000..=2000).contains(&b[1]) && (2000..=4000).contains(&b[2]));
+        assert!((2500..=5000).contains(&b[3]), "capped");
+        assert_eq!(b, (1..=4).map(|a| backoff_ms(&cfg, 3, a)).collect::<Vec<_>>(), "deterministic");
+        assert_ne!(backoff_ms(&cfg, 3, 2), backoff_ms(&cfg, 4, 2), "jittered per job");
+    }
+
+    #[test]
+    fn expiry_retries_then_dead_letters_then_requeues() {
+        let mut q = queue();
+        let (a, w, op) = (caller("a", Role::Submitter), caller("w", Role::Worker), caller("o", Role::Operator));
+        let (j, _) = q.submit(&a, job("k", 2)).unwrap();
+        let g = q.lease(&w, offer("w1"), 0).unwrap();
+        assert_eq!(g.len(), 1);
+        assert!(q.lease(&w, offer("w1"), 10).unwrap().is_empty(), "the worker is full");
+        assert_eq!(q.expire(2000).unwrap(), 1);
+        let back = q.get(&a, j.id).unwrap();
+        assert_eq!((back.state, back.attempts), (JobState::Queued, 1));
+        assert!(back.not_before_ms >= 2050 && back.not_before_ms <= 2100, "{}", back.not_before_ms);
+        assert!(q.lease(&w, offer("w1"), 2001).unwrap().is_empty(), "still backing off");
+        assert_eq!(q.lease(&w, offer("w1"), 2200).unwrap().len(), 1);
+        q.expire(4000).unwrap();
+        assert_eq!(q.get(&a, j.id).unwrap().state, JobState::Dead);
+        let dead = q.list(&op, JobFilter { states: vec![JobState::Dead], ..JobFilter::default() }).unwrap();
+        assert_eq!(dead.len(), 1);
+        assert!(matches!(q.requeue(&a, j.id, 5000), Err(QueueError::Denied(_))));
+        assert_eq!(q.requeue(&op, j.id, 5000).unwrap().state, JobState::Queued);
+        let g = q.lease(&w, offer("w1"), 5000).unwrap();
+        let done = q.complete(&w, "w1", j.id, g[0].job.attempts, 0, 6000).unwrap();
+        assert_eq!(done.state, JobState::Succeeded);
+        q.purge(&op, j.id, 7000).unwrap();
+        assert!(matches!(q.get(&op, j.id), Err(QueueError::NotFound(_))));
+    }
+
+    #[test]
+    fn a_stale_lease_cannot_complete_and_failures_retry() {
+        let mut q = queue();
+        let (a, w) = (caller("a", Role::Submitter), caller("w", Role::Worker));
+        let (j, _) = q.submit(&a, job("k", 2)).unwrap();
+        q.lease(&w, offer("w1"), 0).unwrap();
+        assert!(matches!(q.complete(&w, "w2", j.id, 1, 0, 10), Err(QueueError::Precondition(_))));
+        assert!(matches!(q.heartbeat(&w, "w1", j.id, 2, 10), Err(QueueError::Precondition(_))));
+        assert_eq!(q.heartbeat(&w, "w1", j.id, 1, 900).unwrap().lease_expires_at_ms, 1900);
+        assert_eq!(q.expire(1500).unwrap(), 0, "the heartbeat extended it");
+        let f = q.fail(&w, "w1", j.id, 1, 3, "boom", false, 1600).unwrap();
+        assert_eq!((f.state, f.exit_code), (JobState::Queued, Some(3)));
+        q.lease(&w, offer("w1"), 5000).unwrap();
+        assert_eq!(q.fail(&w, "w1", j.id, 2, 3, "boom", false, 5100).unwrap().state, JobState::Dead);
+    }
+
+    #[test]
+    fn tenants_are_apart() {
+        let mut q = queue();
+        let (a, b) = (caller("a", Role::Submitter), caller("b", Role::Submitter));
+        let (j, new) = q.submit(&a, job("k", 1)).unwrap();
+        assert!(new);
+        let (again, new) = q.submit(&a, job("k", 1)).unwrap();
+        assert_eq!((again.id, new), (j.id, false));
+        let (other, new) = q.submit(&b, job("k", 1)).unwrap();
+        assert!(new && other.id != j.id, "keys are per tenant");
+        assert!(matches!(q.get(&b, j.id), Err(QueueError::NotFound(_))));
+        assert!(matches!(q.cancel(&b, j.id, 1), Err(QueueError::NotFound(_))));
+        assert_eq!(q.list(&b, JobFilter::default()).unwrap().len(), 1);
+        assert!(matches!(
+            q.list(&b, JobFilter { tenant: Some("a".into()), ..JobFilter::default() }),
+            Err(QueueError::Denied(_))
+        ));
+        let mut theirs = job("x", 1);
+        theirs.tenant = "a".into();
+        assert!(matches!(q.submit(&b, theirs), Err(QueueError::Denied(_))));
+        assert!(matches!(q.lease(&a, offer("w"), 0), Err(QueueError::Denied(_))));
+        assert_eq!(q.cancel(&a, j.id, 1).unwrap().state, JobState::Cancelled);
+        assert!(q.events(&b, 0, None).unwrap().iter().all(|e| e.tenant == "b"));
+    }
+}

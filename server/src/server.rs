@@ -1,0 +1,127 @@
+//! Running the server: the store opened in the data folder, the services
+//! with gRPC health and reflection, and the reaper that sends back expired
+//! leases.
+
+use crate::dispatch::Dispatcher;
+use crate::pb;
+use crate::queue::{Queue, QueueConfig};
+use crate::service::{JobsApi, Shared, WorkersApi, now_ms};
+use crate::store::{SqliteStore, Store, StoreError};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The transport failed.
+    #[error("grpc: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection could not be built.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// A role that is none of submitter, worker, operator, admin.
+    #[error("unknown role `{0}` (expected submitter, worker, operator or admin)")]
+    Role(String),
+    /// A tenant name that is not one.
+    #[error("{0}")]
+    Tenant(String),
+    /// The token could not be made.
+    #[error("token: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How the server runs.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// Where to listen (port 0: any free port; the bound address is
+    /// reported through `on_bound`).
+    pub listen: SocketAddr,
+    /// The data folder.
+    pub data: PathBuf,
+    /// The queue's timings and seed.
+    pub queue: QueueConfig,
+}
+
+/// Creates a token for `tenant` with `role` in the store of `data`;
+/// returns its secret (shown once: only its hash is kept).
+pub fn add_token(data: &Path, tenant: &str, role: &str) -> Result<String, ServeError> {
+    crate::convert::check_name("tenant", tenant).map_err(|e| ServeError::Tenant(e.to_string()))?;
+    if crate::auth::Role::parse(role).is_none() {
+        return Err(ServeError::Role(role.to_string()));
+    }
+    let mut store = SqliteStore::open(data)?;
+    let secret = crate::auth::new_secret()?;
+    store.put_token(&crate::auth::hash_token(&secret), tenant, role, now_ms())?;
+    Ok(secret)
+}
+
+/// Serves until `shutdown` resolves; `on_bound` is told the address once
+/// it is listening.
+pub async fn serve(
+    cfg: ServeConfig,
+    dispatcher: Dispatcher,
+    on_bound: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let store = SqliteStore::open(&cfg.data)?;
+    let shared =
+        Arc::new(Shared { queue: Mutex::new(Queue::new(store, dispatcher, cfg.queue)), changed: Default::default() });
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<pb::jobs_server::JobsServer<JobsApi>>().await;
+    health.set_serving::<pb::workers_server::WorkersServer<WorkersApi>>().await;
+    // v1 and, for older grpcurl, v1alpha
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let (reflection, reflection_alpha) = (reflection().build_v1()?, reflection().build_v1alpha()?);
+
+    let reaper = {
+        let shared = shared.clone();
+        let every = std::time::Duration::from_millis((cfg.queue.lease_ttl_ms / 4).clamp(50, 5000) as u64);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let s = shared.clone();
+                let n = tokio::task::spawn_blocking(move || {
+                    s.queue.lock().unwrap_or_else(|p| p.into_inner()).expire(now_ms()).unwrap_or(0)
+                })
+                .await
+                .unwrap_or(0);
+                if n > 0 {
+                    shared.changed.notify_waiters();
+                }
+            }
+        })
+    };
+
+    on_bound(bound);
+    let result = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        .add_service(pb::jobs_server::JobsServer::new(JobsApi(shared.clone())))
+        .add_service(pb::workers_server::WorkersServer::new(WorkersApi(shared)))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await;
+    reaper.abort();
+    Ok(result?)
+}

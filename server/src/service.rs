@@ -1,0 +1,252 @@
+//! The gRPC services: each call authenticates its bearer token, then runs
+//! the queue's rule on a blocking thread under the one lock (SQLite is
+//! written by one connection), and maps [`QueueError`] to a status.
+
+use crate::auth::{Caller, Role, hash_token};
+use crate::convert;
+use crate::pb;
+use crate::queue::{Queue, QueueError};
+use crate::store::{JobFilter, SqliteStore, Store};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use tonic::{Request, Response, Status};
+
+/// What every call shares: the queue under its lock, and the signal that
+/// something changed (for `Watch`).
+#[derive(Debug)]
+pub struct Shared {
+    /// The queue.
+    pub queue: Mutex<Queue<SqliteStore>>,
+    /// Woken after each mutation.
+    pub changed: Notify,
+}
+
+/// The time now, Unix ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// The status for a queue error.
+pub fn status(e: QueueError) -> Status {
+    match e {
+        QueueError::Invalid { .. } => Status::invalid_argument(e.to_string()),
+        QueueError::NotFound(_) => Status::not_found(e.to_string()),
+        QueueError::Denied(_) => Status::permission_denied(e.to_string()),
+        QueueError::Precondition(_) => Status::failed_precondition(e.to_string()),
+        QueueError::Store(_) => Status::internal(e.to_string()),
+    }
+}
+
+/// The bearer secret of a request.
+fn bearer<T>(req: &Request<T>) -> Result<String, Status> {
+    let v = req.metadata().get("authorization").ok_or_else(|| Status::unauthenticated("no bearer token"))?;
+    let v = v.to_str().map_err(|_| Status::unauthenticated("authorization: not text"))?;
+    v.strip_prefix("Bearer ")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Status::unauthenticated("authorization: expected `Bearer TOKEN`"))
+}
+
+impl Shared {
+    /// Runs `f` on a blocking thread with the caller of `secret`.
+    async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        secret: String,
+        mutates: bool,
+        f: impl FnOnce(&mut Queue<SqliteStore>, &Caller) -> Result<T, QueueError> + Send + 'static,
+    ) -> Result<T, Status> {
+        let me = self.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let mut q = me.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let (tenant, role) = q
+                .store()
+                .token(&hash_token(&secret))
+                .map_err(|e| status(e.into()))?
+                .ok_or_else(|| Status::unauthenticated("unknown token"))?;
+            let role =
+                Role::parse(&role).ok_or_else(|| Status::internal(format!("token with unknown role `{role}`")))?;
+            f(&mut q, &Caller { tenant, role }).map_err(status)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("queue task: {e}")))?;
+        if mutates && out.is_ok() {
+            self.changed.notify_waiters();
+        }
+        out
+    }
+}
+
+/// The `Jobs` service.
+#[derive(Debug, Clone)]
+pub struct JobsApi(pub Arc<Shared>);
+
+/// The `Workers` service.
+#[derive(Debug, Clone)]
+pub struct WorkersApi(pub Arc<Shared>);
+
+type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::JobEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::jobs_server::Jobs for JobsApi {
+    async fn submit(&self, req: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
+        let secret = bearer(&req)?;
+        let now = now_ms();
+        let job = convert::new_job(req.into_inner(), now).map_err(status)?;
+        let (row, created) = self.0.run(secret, true, move |q, c| q.submit(c, job)).await?;
+        Ok(Response::new(pb::SubmitResponse { job: Some(convert::job_to_pb(&row)), created }))
+    }
+
+    async fn get(&self, req: Request<pb::GetJobRequest>) -> Result<Response<pb::Job>, Status> {
+        let secret = bearer(&req)?;
+        let id = req.into_inner().id;
+        let row = self.0.run(secret, false, move |q, c| q.get(c, id)).await?;
+        Ok(Response::new(convert::job_to_pb(&row)))
+    }
+
+    async fn cancel(&self, req: Request<pb::CancelJobRequest>) -> Result<Response<pb::Job>, Status> {
+        let secret = bearer(&req)?;
+        let id = req.into_inner().id;
+        let row = self.0.run(secret, true, move |q, c| q.cancel(c, id, now_ms())).await?;
+        Ok(Response::new(convert::job_to_pb(&row)))
+    }
+
+    async fn list(&self, req: Request<pb::ListJobsRequest>) -> Result<Response<pb::ListJobsResponse>, Status> {
+        let secret = bearer(&req)?;
+        let r = req.into_inner();
+        let mut states = Vec::new();
+        for &s in &r.states {
+            states.push(
+                convert::state_from_pb(s)
+                    .ok_or_else(|| status(QueueError::invalid("states", format!("unknown state {s}"))))?,
+            );
+        }
+        let after_id = if r.page_token.is_empty() {
+            0
+        } else {
+            r.page_token
+                .parse()
+                .map_err(|_| status(QueueError::invalid("page_token", "not a token this server gave")))?
+        };
+        let filter = JobFilter {
+            states,
+            tenant: Some(r.tenant).filter(|t| !t.is_empty()),
+            pool: Some(r.pool).filter(|p| !p.is_empty()),
+            after_id,
+            limit: r.page_size,
+        };
+        let asked = if r.page_size == 0 { 100 } else { r.page_size.min(crate::queue::PAGE_MAX) } as usize;
+        let rows = self.0.run(secret, false, move |q, c| q.list(c, filter)).await?;
+        let next =
+            if rows.len() == asked { rows.last().map(|j| j.id.to_string()).unwrap_or_default() } else { String::new() };
+        Ok(Response::new(pb::ListJobsResponse {
+            jobs: rows.iter().map(convert::job_to_pb).collect(),
+            next_page_token: next,
+        }))
+    }
+
+    async fn requeue(&self, req: Request<pb::RequeueJobRequest>) -> Result<Response<pb::Job>, Status> {
+        let secret = bearer(&req)?;
+        let id = req.into_inner().id;
+        let row = self.0.run(secret, true, move |q, c| q.requeue(c, id, now_ms())).await?;
+        Ok(Response::new(convert::job_to_pb(&row)))
+    }
+
+    async fn purge(&self, req: Request<pb::PurgeJobRequest>) -> Result<Response<pb::PurgeJobResponse>, Status> {
+        let secret = bearer(&req)?;
+        let id = req.into_inner().id;
+        self.0.run(secret, true, move |q, c| q.purge(c, id, now_ms())).await?;
+        Ok(Response::new(pb::PurgeJobResponse {}))
+    }
+
+    type WatchStream = EventStream;
+
+    async fn watch(&self, req: Request<pb::WatchRequest>) -> Result<Response<EventStream>, Status> {
+        let secret = bearer(&req)?;
+        let r = req.into_inner();
+        let job = (r.job_id != 0).then_some(r.job_id);
+        // the first read checks the token and the job before the stream opens
+        let first = {
+            let s = secret.clone();
+            self.0.run(s, false, move |q, c| q.events(c, r.after_event_id, job)).await?
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let shared = self.0.clone();
+        tokio::spawn(async move {
+            let mut batch = first;
+            let mut last = r.after_event_id;
+            loop {
+                for e in &batch {
+                    last = e.id;
+                    if tx.send(Ok(convert::event_to_pb(e))).await.is_err() {
+                        return;
+                    }
+                }
+                if batch.is_empty() {
+                    let woken = shared.changed.notified();
+                    tokio::select! {
+                        _ = woken => {}
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                        _ = tx.closed() => return,
+                    }
+                }
+                let s = secret.clone();
+                batch = match shared.run(s, false, move |q, c| q.events(c, last, job)).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+}
+
+fn lease_of(j: &crate::store::JobRow) -> pb::Lease {
+    pb::Lease { job: Some(convert::job_to_pb(j)), attempt: j.attempts, expires_at_ms: j.lease_expires_at_ms }
+}
+
+#[tonic::async_trait]
+impl pb::workers_server::Workers for WorkersApi {
+    async fn lease(&self, req: Request<pb::LeaseRequest>) -> Result<Response<pb::LeaseResponse>, Status> {
+        let secret = bearer(&req)?;
+        let offer = convert::offer(req.into_inner()).map_err(status)?;
+        let granted = self.0.run(secret, true, move |q, c| q.lease(c, offer, now_ms())).await?;
+        Ok(Response::new(pb::LeaseResponse { leases: granted.iter().map(|g| lease_of(&g.job)).collect() }))
+    }
+
+    async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let secret = bearer(&req)?;
+        let r = req.into_inner();
+        let j =
+            self.0.run(secret, false, move |q, c| q.heartbeat(c, &r.worker_id, r.job_id, r.attempt, now_ms())).await?;
+        Ok(Response::new(pb::HeartbeatResponse {
+            expires_at_ms: j.lease_expires_at_ms,
+            cancelled: j.state == crate::store::JobState::Cancelled,
+        }))
+    }
+
+    async fn complete(&self, req: Request<pb::CompleteRequest>) -> Result<Response<pb::Job>, Status> {
+        let secret = bearer(&req)?;
+        let r = req.into_inner();
+        let j = self
+            .0
+            .run(secret, true, move |q, c| q.complete(c, &r.worker_id, r.job_id, r.attempt, r.exit_code, now_ms()))
+            .await?;
+        Ok(Response::new(convert::job_to_pb(&j)))
+    }
+
+    async fn fail(&self, req: Request<pb::FailRequest>) -> Result<Response<pb::Job>, Status> {
+        let secret = bearer(&req)?;
+        let r = req.into_inner();
+        let j = self
+            .0
+            .run(secret, true, move |q, c| {
+                q.fail(c, &r.worker_id, r.job_id, r.attempt, r.exit_code, &r.error, r.permanent, now_ms())
+            })
+            .await?;
+        Ok(Response::new(convert::job_to_pb(&j)))
+    }
+}

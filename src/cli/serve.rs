@@ -1,0 +1,112 @@
+//! `foresight serve`: run the gRPC task queue (and `serve token add`, which
+//! makes a bearer token in its store).
+
+use super::BadInput;
+use super::serve_client::block_on;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use foresight_core::policy::PolicySpec;
+use foresight_core::predictor::PredictorKind;
+use foresight_server::dispatch::Dispatcher;
+use foresight_server::queue::QueueConfig;
+use foresight_server::server::{ServeConfig, ServeError, add_token, serve};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Run foresight's own task queue with a gRPC API.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ServeArgs {
+    /// Manage tokens instead of serving.
+    #[command(subcommand)]
+    action: Option<ServeAction>,
+    /// Where to listen (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// The data folder (the SQLite store).
+    #[arg(long, value_name = "DIR", default_value = "./foresight-data")]
+    data: PathBuf,
+    /// The dispatch policy (as `simulate --policy`).
+    #[arg(long, default_value = "foresight")]
+    policy: String,
+    /// The predictor (`easy++`: the users' history; `requested`); by
+    /// default the policy's own, the users' history for `foresight`.
+    #[arg(long)]
+    predictor: Option<String>,
+    /// How long a lease lasts without a heartbeat, milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    lease_ttl_ms: u64,
+    /// The first retry's backoff, milliseconds (doubled per attempt).
+    #[arg(long, default_value_t = 1_000)]
+    backoff_ms: u64,
+    /// The longest backoff, milliseconds.
+    #[arg(long, default_value_t = 300_000)]
+    backoff_cap_ms: u64,
+    /// The seed of the backoff's jitter.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// What `serve` can do besides serving.
+#[derive(Debug, Subcommand)]
+enum ServeAction {
+    /// Tokens.
+    #[command(subcommand)]
+    Token(TokenAction),
+}
+
+/// Token commands.
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Create a token for a tenant and role; prints its secret once (the
+    /// store keeps only its SHA-256).
+    Add {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// submitter, worker, operator or admin.
+        #[arg(long)]
+        role: String,
+        /// The data folder.
+        #[arg(long, value_name = "DIR", default_value = "./foresight-data")]
+        data: PathBuf,
+    },
+}
+
+/// Runs `foresight serve`.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(ServeAction::Token(TokenAction::Add { tenant, role, data })) = args.action {
+        let secret = add_token(&data, &tenant, &role).map_err(|e| match e {
+            e @ (ServeError::Role(_) | ServeError::Tenant(_)) => BadInput(e.to_string()).into(),
+            e => anyhow::Error::from(e),
+        })?;
+        println!("{secret}");
+        return Ok(());
+    }
+    let spec: PolicySpec = args.policy.parse()?;
+    let kind: Option<PredictorKind> = args.predictor.as_deref().map(str::parse).transpose()?;
+    if kind == Some(PredictorKind::Clairvoyant) {
+        return Err(BadInput("--predictor clairvoyant: a live queue does not know runtimes".into()).into());
+    }
+    let dispatcher = Dispatcher::new(spec, kind);
+    let policy = dispatcher.policy_name().to_string();
+    let queue = QueueConfig {
+        lease_ttl_ms: args.lease_ttl_ms.max(1) as i64,
+        backoff_base_ms: args.backoff_ms as i64,
+        backoff_cap_ms: args.backoff_cap_ms.max(args.backoff_ms) as i64,
+        seed: args.seed,
+    };
+    let data = args.data.clone();
+    let cfg = ServeConfig { listen: args.listen, data: args.data, queue };
+    block_on(async move {
+        let on_bound = |addr: SocketAddr| {
+            println!("foresight serve: listening on {addr} (policy {policy}, data {})", data.display());
+            let _ = std::io::stdout().flush();
+        };
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        serve(cfg, dispatcher, on_bound, shutdown).await.context("foresight serve")
+    })
+}

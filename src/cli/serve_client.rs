@@ -1,0 +1,62 @@
+//! What every client of `foresight serve` shares (`submit`, `jobs`,
+//! `worker`): the server's address, the token (`--token` or
+//! `FORESIGHT_TOKEN`), the async runtime, and gRPC errors as exit codes.
+
+use super::BadInput;
+use anyhow::Context;
+use clap::Args;
+use foresight_server::client::{self, Code, Jobs, Status, Workers};
+
+/// The server and the token.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The server's address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    pub server: String,
+    /// The bearer token (else `FORESIGHT_TOKEN`).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+impl ClientArgs {
+    /// Connects with the token.
+    pub async fn connect(&self) -> anyhow::Result<(Jobs, Workers)> {
+        let token = match &self.token {
+            Some(t) => t.clone(),
+            None => std::env::var("FORESIGHT_TOKEN")
+                .map_err(|_| BadInput("no token: pass --token or set FORESIGHT_TOKEN".into()))?,
+        };
+        Ok(client::connect(&self.server, &token).await?)
+    }
+}
+
+/// A gRPC error as the command's error: a refused argument is bad input
+/// (exit code 2).
+pub fn rpc(s: Status) -> anyhow::Error {
+    let msg = format!("{}: {}", code_name(s.code()), s.message());
+    match s.code() {
+        Code::InvalidArgument | Code::Unauthenticated | Code::PermissionDenied | Code::NotFound => BadInput(msg).into(),
+        _ => anyhow::anyhow!(msg),
+    }
+}
+
+fn code_name(c: Code) -> &'static str {
+    match c {
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::NotFound => "NOT_FOUND",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Unavailable => "UNAVAILABLE",
+        _ => "ERROR",
+    }
+}
+
+/// Runs `f` on a fresh multi-threaded runtime.
+pub fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(f)
+}

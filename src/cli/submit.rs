@@ -1,0 +1,103 @@
+//! `foresight submit`: send one job to `foresight serve`.
+
+use super::BadInput;
+use super::serve_client::{ClientArgs, block_on, rpc};
+use clap::Args;
+use foresight_server::pb;
+
+/// Submit a job (its command after `--`) to a `foresight serve`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// The idempotency key: the same key returns the same job (default: a
+    /// fresh one).
+    #[arg(long)]
+    key: Option<String>,
+    /// The job's name.
+    #[arg(long, default_value = "")]
+    name: String,
+    /// The worker pool.
+    #[arg(long, default_value = "default")]
+    pool: String,
+    /// CPUs.
+    #[arg(long, default_value_t = 1)]
+    cpus: u32,
+    /// GPUs.
+    #[arg(long, default_value_t = 0)]
+    gpus: u32,
+    /// GPU type.
+    #[arg(long, default_value = "")]
+    gpu_type: String,
+    /// Memory, MiB.
+    #[arg(long, default_value_t = 0)]
+    mem_mb: u64,
+    /// Priority.
+    #[arg(long, default_value_t = 0)]
+    priority: i64,
+    /// Time limit, seconds (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    time_limit: f64,
+    /// A label `KEY=VALUE` (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// Attempts allowed.
+    #[arg(long, default_value_t = 3)]
+    attempts: u32,
+    /// The tenant (an admin's token only; default the token's).
+    #[arg(long, default_value = "")]
+    tenant: String,
+    /// Print the job as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The command, run by the worker with `sh -c`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// Runs `foresight submit`.
+pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
+    let mut labels = std::collections::HashMap::new();
+    for l in &args.labels {
+        let (k, v) = l.split_once('=').ok_or_else(|| BadInput(format!("--label `{l}`: expected KEY=VALUE")))?;
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let key = match args.key {
+        Some(k) => k,
+        None => format!("cli-{}", &foresight_server::auth::new_secret()?[..24]),
+    };
+    let req = pb::SubmitRequest {
+        idempotency_key: key,
+        tenant: args.tenant,
+        name: args.name,
+        pool: args.pool,
+        resources: Some(pb::Resources {
+            cpus: args.cpus,
+            gpus: args.gpus,
+            gpu_type: args.gpu_type,
+            memory_mb: args.mem_mb,
+        }),
+        priority: args.priority,
+        time_limit_s: args.time_limit,
+        labels,
+        command: args.command.join(" "),
+        payload: Vec::new(),
+        max_attempts: args.attempts,
+    };
+    let client = args.client;
+    let json = args.json;
+    block_on(async move {
+        let (mut jobs, _) = client.connect().await?;
+        let r = jobs.submit(req).await.map_err(rpc)?.into_inner();
+        let j = r.job.unwrap_or_default();
+        if json {
+            println!("{}", super::jobs::job_json(&j));
+        } else {
+            let interval =
+                j.predicted_interval.map(|i| format!(" [{:.0}, {:.0}] s", i.lo_s, i.hi_s)).unwrap_or_default();
+            let how = if r.created { "submitted" } else { "already submitted with this key" };
+            println!("job {} {how}: predicted runtime {:.0} s{interval}", j.id, j.predicted_runtime_s);
+        }
+        Ok(())
+    })
+}

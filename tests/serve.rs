@@ -1,0 +1,337 @@
+//! End to end, on loopback: a real `foresight serve` process on a free
+//! port, real `foresight worker` processes running jobs' commands with a
+//! shell, and `foresight submit` and `foresight jobs` as a user runs them.
+//! Workers are killed with SIGKILL (their whole process group) to make
+//! leases expire for real.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_foresight");
+
+/// A running server; killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+    data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token(data: &Path, tenant: &str, role: &str) -> String {
+    let d = data.to_str().unwrap();
+    let o = Command::new(BIN)
+        .args(["serve", "token", "add", "--tenant", tenant, "--role", role, "--data", d])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+impl Server {
+    /// Starts a server with short leases (1.5 s) and backoffs (0.2 s, at most 0.4 s).
+    fn start() -> Server {
+        Server::start_in(tempfile::tempdir().unwrap())
+    }
+
+    /// Kills the server with SIGKILL and starts it again on the same data.
+    fn crash_and_restart(mut self) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
+        Server::start_in(data)
+    }
+
+    fn start_in(data: tempfile::TempDir) -> Server {
+        let d = data.path().to_str().unwrap().to_string();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data", &d, "--lease-ttl-ms", "1500"])
+            .args(["--backoff-ms", "200", "--backoff-cap-ms", "400", "--seed", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.split("listening on ").nth(1).and_then(|s| s.split(' ').next()).expect(&line).to_string();
+        Server { child, addr, data }
+    }
+
+    fn token(&self, tenant: &str, role: &str) -> String {
+        token(self.data.path(), tenant, role)
+    }
+
+    /// Runs a client command (`submit`, `jobs`) with `tok`.
+    fn cli(&self, tok: &str, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
+        all.splice(at..at, ["--server", &self.addr, "--token", tok]);
+        Command::new(BIN).args(&all).output().unwrap()
+    }
+
+    /// Starts a worker in its own process group (1 CPU unless `extra` says).
+    fn worker(&self, tok: &str, id: &str, extra: &[&str]) -> Child {
+        Command::new(BIN)
+            .args(["worker", "--server", &self.addr, "--id", id, "--poll-ms", "100", "--heartbeat-ms", "300"])
+            .args(if extra.contains(&"--cpus") { &[][..] } else { &["--cpus", "1"][..] })
+            .args(extra)
+            .env("FORESIGHT_TOKEN", tok)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    /// The job as `jobs get` prints it.
+    fn job(&self, tok: &str, id: u64) -> serde_json::Value {
+        let o = self.cli(tok, &["jobs", "get", &id.to_string()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    /// Waits (at most 20 s) until job `id` is in `state`.
+    fn wait_state(&self, tok: &str, id: u64, state: &str) -> serde_json::Value {
+        let t0 = Instant::now();
+        loop {
+            let j = self.job(tok, id);
+            if j["state"] == state {
+                return j;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(20), "job {id} never became {state}: {j}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Kills a worker and everything it started.
+fn kill_group(child: &mut Child) {
+    let pgid = format!("-{}", child.id());
+    let _ = Command::new("kill").args(["-9", "--", &pgid]).status();
+    let _ = child.wait();
+}
+
+fn submitted_id(o: &Output) -> u64 {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["id"].as_u64().unwrap()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn submit_dispatch_complete_and_idempotent_submit() {
+    let s = Server::start();
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let out: PathBuf = s.data.path().join("ran");
+    let cmd = format!("echo $FORESIGHT_JOB_ID-$FORESIGHT_ATTEMPT > {}", out.display());
+    let first = submitted_id(&s.cli(&sub, &["submit", "--json", "--key", "k1", "--time-limit", "60", "--", &cmd]));
+    let again = submitted_id(&s.cli(&sub, &["submit", "--json", "--key", "k1", "--", "echo", "other"]));
+    assert_eq!(first, again, "the same key is the same job");
+    let j = s.job(&sub, first);
+    assert_eq!((j["state"].as_str(), j["predicted_runtime_s"].as_f64()), (Some("queued"), Some(60.0)));
+
+    // bad input is refused naming the field, with exit code 2
+    let bad = s.cli(&sub, &["submit", "--cpus", "0", "--", "true"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(err(&bad).contains("INVALID_ARGUMENT: resources.cpus"), "{}", err(&bad));
+
+    let mut w = s.worker(&wk, "w1", &["--max-jobs", "1"]);
+    let done = s.wait_state(&sub, first, "succeeded");
+    assert_eq!(
+        (done["exit_code"].as_i64(), done["attempts"].as_u64(), done["worker_id"].as_str()),
+        (Some(0), Some(1), Some("w1"))
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), format!("{first}-1"));
+    assert!(w.wait().unwrap().success(), "the worker exits after its one job");
+
+    // a failing command is retried, then dead-lettered, with its exit code
+    let f = submitted_id(&s.cli(&sub, &["submit", "--json", "--attempts", "2", "--", "exit 7"]));
+    let mut w = s.worker(&wk, "w2", &["--max-jobs", "2"]);
+    let dead = s.wait_state(&sub, f, "dead");
+    assert_eq!((dead["exit_code"].as_i64(), dead["attempts"].as_u64()), (Some(7), Some(2)));
+    assert!(w.wait().unwrap().success());
+}
+
+#[test]
+fn an_expired_lease_is_retried_then_dead_lettered_then_requeued() {
+    let s = Server::start();
+    let (sub, wk, op) = (s.token("acme", "submitter"), s.token("ops", "worker"), s.token("ops", "operator"));
+    let marker = s.data.path().join("go");
+    let cmd = format!("while ! test -f {}; do sleep 0.1; done", marker.display());
+    let id = submitted_id(&s.cli(&sub, &["submit", "--json", "--attempts", "2", "--", &cmd]));
+
+    // two workers die in turn holding the job: each lease expires
+    for (n, name) in ["a", "b"].iter().enumerate() {
+        let mut w = s.worker(&wk, name, &[]);
+        let j = s.wait_state(&sub, id, "leased");
+        assert_eq!((j["worker_id"].as_str(), j["attempts"].as_u64()), (Some(*name), Some(n as u64 + 1)));
+        kill_group(&mut w);
+        if n == 0 {
+            let back = s.wait_state(&sub, id, "queued");
+            assert!(back["error"].as_str().unwrap().contains("lease expired"), "{back}");
+            assert!(back["not_before_ms"].as_i64().unwrap() > 0, "a backoff before the retry");
+        }
+    }
+    let dead = s.wait_state(&sub, id, "dead");
+    assert!(dead["error"].as_str().unwrap().contains("lease expired (worker `b`, attempt 2)"), "{dead}");
+
+    // dead letters can be listed and requeued by an operator, not the tenant
+    let list = s.cli(&op, &["jobs", "--json", "--state", "dead"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains(&format!("\"id\":{id}")));
+    let denied = s.cli(&sub, &["jobs", "requeue", &id.to_string()]);
+    assert!(err(&denied).contains("PERMISSION_DENIED"), "{}", err(&denied));
+    assert!(s.cli(&op, &["jobs", "requeue", &id.to_string()]).status.success());
+    std::fs::write(&marker, "").unwrap();
+    let mut w = s.worker(&wk, "c", &["--max-jobs", "1"]);
+    let done = s.wait_state(&sub, id, "succeeded");
+    assert_eq!(done["attempts"].as_u64(), Some(1), "requeued with fresh attempts");
+    assert!(w.wait().unwrap().success());
+    assert!(s.cli(&op, &["jobs", "purge", &id.to_string()]).status.success());
+    assert!(err(&s.cli(&sub, &["jobs", "get", &id.to_string()])).contains("NOT_FOUND"));
+}
+
+#[test]
+fn another_tenants_token_is_refused() {
+    let s = Server::start();
+    let (a, b, wk) = (s.token("acme", "submitter"), s.token("globex", "submitter"), s.token("ops", "worker"));
+    let id = submitted_id(&s.cli(&a, &["submit", "--json", "--", "true"]));
+    for verb in ["get", "cancel"] {
+        let o = s.cli(&b, &["jobs", verb, &id.to_string()]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(err(&o).contains("NOT_FOUND"), "{verb}: {}", err(&o));
+    }
+    let theirs = s.cli(&b, &["jobs", "--json"]);
+    assert!(theirs.status.success() && theirs.stdout.is_empty(), "globex sees none of acme's jobs");
+    let spoof = s.cli(&b, &["submit", "--tenant", "acme", "--", "true"]);
+    assert!(err(&spoof).contains("PERMISSION_DENIED"), "{}", err(&spoof));
+    let worker_submits = s.cli(&wk, &["submit", "--", "true"]);
+    assert!(err(&worker_submits).contains("PERMISSION_DENIED"), "{}", err(&worker_submits));
+    let unknown = s.cli("not-a-token", &["jobs"]);
+    assert!(err(&unknown).contains("UNAUTHENTICATED"), "{}", err(&unknown));
+    // the owner still can
+    assert_eq!(s.job(&a, id)["state"], "queued");
+    let o = s.cli(&a, &["jobs", "cancel", &id.to_string()]);
+    assert!(o.status.success(), "{}", err(&o));
+}
+
+#[test]
+fn watch_resumes_from_the_last_event_and_health_answers() {
+    use foresight_server::pb;
+    let s = Server::start();
+    let (sub, other) = (s.token("acme", "submitter"), s.token("globex", "submitter"));
+    let id = submitted_id(&s.cli(&sub, &["submit", "--json", "--", "true"]));
+    submitted_id(&s.cli(&other, &["submit", "--json", "--", "true"]));
+    assert!(s.cli(&sub, &["jobs", "cancel", &id.to_string()]).status.success());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let (mut jobs, _) = foresight_server::client::connect(&s.addr, &sub).await.unwrap();
+        let next = |after| {
+            let mut jobs = jobs.clone();
+            async move {
+                let mut st =
+                    jobs.watch(pb::WatchRequest { after_event_id: after, job_id: 0 }).await.unwrap().into_inner();
+                let mut got = Vec::new();
+                while got.len() < 2 {
+                    match tokio::time::timeout(Duration::from_millis(1500), st.message()).await {
+                        Ok(Ok(Some(e))) => got.push(e),
+                        _ => break,
+                    }
+                }
+                got
+            }
+        };
+        let all = next(0).await;
+        assert_eq!(all.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["submitted", "cancelled"]);
+        assert!(all.iter().all(|e| e.tenant == "acme" && e.job_id == id), "only the tenant's own events");
+        let rest = next(all[0].id).await;
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].id, all[1].id, "resumed after the last seen id");
+        // a bad field in a request is named
+        let e = jobs.list(pb::ListJobsRequest { page_token: "x".into(), ..Default::default() }).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert!(e.message().starts_with("page_token"), "{}", e.message());
+
+        let ch = tonic::transport::Channel::from_shared(format!("http://{}", s.addr)).unwrap().connect().await.unwrap();
+        let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
+        let r =
+            health.check(tonic_health::pb::HealthCheckRequest { service: "foresight.v1.Jobs".into() }).await.unwrap();
+        assert_eq!(r.into_inner().status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+
+        // server reflection lists the services, as `grpcurl ADDR list` asks
+        use tonic_reflection::pb::v1::{
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let mut refl = tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(ch);
+        let ask = tonic_reflection::pb::v1::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = refl.server_reflection_info(tokio_stream::iter([ask])).await.unwrap().into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            answers.message().await.unwrap().unwrap().message_response
+        else {
+            panic!("no service list")
+        };
+        let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        for want in ["foresight.v1.Jobs", "foresight.v1.Workers", "grpc.health.v1.Health"] {
+            assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+        }
+    });
+}
+
+#[test]
+fn acknowledged_submits_survive_a_kill_9() {
+    let s = Server::start();
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let ids: Vec<u64> = (0..5)
+        .map(|i| submitted_id(&s.cli(&sub, &["submit", "--json", "--key", &format!("k{i}"), "--", "true"])))
+        .collect();
+    let s = s.crash_and_restart();
+    for &id in &ids {
+        assert_eq!(s.job(&sub, id)["state"], "queued", "job {id} was acknowledged, so it is kept");
+    }
+    assert_eq!(submitted_id(&s.cli(&sub, &["submit", "--json", "--key", "k0", "--", "true"])), ids[0]);
+    let mut w = s.worker(&wk, "w", &["--max-jobs", "5"]);
+    for &id in &ids {
+        s.wait_state(&sub, id, "succeeded");
+    }
+    assert!(w.wait().unwrap().success());
+}
+
+#[test]
+fn the_policy_backfills_a_short_job_and_holds_a_long_one_behind_the_head() {
+    let s = Server::start();
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let marker = s.data.path().join("release");
+    let hold = format!("while ! test -f {}; do sleep 0.05; done", marker.display());
+    let submit = |cpus: &str, limit: &str, cmd: &str| {
+        submitted_id(&s.cli(&sub, &["submit", "--json", "--cpus", cpus, "--time-limit", limit, "--", cmd]))
+    };
+    // a 2-CPU worker: `a` holds one CPU (predicted 100 s: no history yet)
+    let a = submit("1", "100", &hold);
+    let mut w = s.worker(&wk, "w", &["--cpus", "2"]);
+    s.wait_state(&sub, a, "leased");
+    // the head needs both CPUs; a 1000 s job would delay it, a 5 s one not
+    let head = submit("2", "10", "true");
+    let long = submit("1", "1000", "true");
+    let short = submit("1", "5", "true");
+    s.wait_state(&sub, short, "succeeded");
+    assert_eq!(s.job(&sub, long)["state"], "queued", "the long job is not backfilled past the head");
+    assert_eq!(s.job(&sub, head)["state"], "queued");
+    std::fs::write(&marker, "").unwrap();
+    let started = |id| s.wait_state(&sub, id, "succeeded")["started_at_ms"].as_i64().unwrap();
+    let (h, l) = (started(head), started(long));
+    assert!(started(short) < h && h <= l, "backfilled short job, then the head, then the long one");
+    kill_group(&mut w);
+}
