@@ -83,7 +83,7 @@ fn main() {
     for n in 0..NODES {
         for _ in 0..2 {
             let mut j = job(next, Phase::Running, now, Some(n));
-            j.job.req_cpus = Some(if jobs.len() % 2 == 0 { 16 } else { 8 });
+            j.job.req_cpus = Some(if jobs.len().is_multiple_of(2) { 16 } else { 8 });
             j.job.req_nodes = Some(1);
             jobs.push(j);
             next += 1;

@@ -57,7 +57,7 @@ impl TraceMeta {
         }
         let cpus = cpus.unwrap_or(0);
         match self.capacity.nodes {
-            Some(n) if n > 0 && cpus % n == 0 && gpus % n == 0 => Some(Cluster::homogeneous(
+            Some(n) if n > 0 && cpus.is_multiple_of(n) && gpus.is_multiple_of(n) => Some(Cluster::homogeneous(
                 "node",
                 n,
                 Resources::new(cpus / n, gpus / n, 0),

@@ -30,11 +30,10 @@ fn to_job(r: &Record<'_>) -> Result<Job, LineError> {
     }
     let start = r.num("scheduled_time")?;
     let end = r.num("deletion_time")?.filter(|_| start.is_some());
-    if let (Some(s), Some(e)) = (start, end) {
-        if e < s {
+    if let (Some(s), Some(e)) = (start, end)
+        && e < s {
             return Err(r.err("deletion_time", "a time at or after scheduled_time", r.get("deletion_time").unwrap_or("")));
         }
-    }
     let phase = r.get("pod_phase").unwrap_or("");
     let status = match phase {
         "Succeeded" => JobStatus::Completed,

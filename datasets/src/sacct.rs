@@ -106,12 +106,11 @@ pub fn read_in<R: BufRead>(input: R, path: &Path, strict: bool, zone: Option<Sit
 
 /// A step that ended after its job's recorded end extends the job.
 fn fold_step(job: &mut Job, step_end: Option<f64>) {
-    if let (Some(end), Some(start)) = (step_end, job.start_s) {
-        if job.end_s.is_none_or(|e| end > e) {
+    if let (Some(end), Some(start)) = (step_end, job.start_s)
+        && job.end_s.is_none_or(|e| end > e) {
             job.end_s = Some(end);
             job.runtime_s = Some(end - start);
         }
-    }
 }
 
 #[cfg(test)]

@@ -111,13 +111,12 @@ impl Summary {
         let mut ratios: Vec<f64> = Vec::new();
         let mut accuracy = 0.0;
         for j in jobs {
-            if let (Some(rt), Some(req)) = (j.runtime_s, j.req_time_s) {
-                if req > 0.0 && rt >= 0.0 {
+            if let (Some(rt), Some(req)) = (j.runtime_s, j.req_time_s)
+                && req > 0.0 && rt >= 0.0 {
                     ratios.push(rt / req);
                     let (lo, hi) = (rt.min(req), rt.max(req));
                     accuracy += if hi > 0.0 { lo / hi } else { 1.0 };
                 }
-            }
         }
         let n = ratios.len() as f64;
         let share = |pred: fn(f64) -> bool| if n > 0.0 { ratios.iter().filter(|r| pred(**r)).count() as f64 / n } else { 0.0 };

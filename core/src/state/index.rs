@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn without_the_tree_keeps_the_nodes_with_room() {
-        let room = |k: u32| Resources::new(k % 3, 0, u64::from(k % 5 == 0));
+        let room = |k: u32| Resources::new(k % 3, 0, u64::from(k.is_multiple_of(5)));
         let mut idx = FreeIndex::with((0..70).map(room), false);
         let bits = |idx: &FreeIndex| (0..70).filter(|&k| idx.room()[k / 64] >> (k % 64) & 1 == 1).collect::<Vec<_>>();
         let want = |f: &dyn Fn(u32) -> Resources| (0..70).filter(|&k| !f(k as u32).is_zero()).collect::<Vec<_>>();

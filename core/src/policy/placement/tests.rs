@@ -125,15 +125,14 @@ proptest::proptest! {
                     }
                 }
             }
-            if round % 2 == 1 {
-                if let Some(r) = st.running().first().map(|r| r.info.key) {
+            if round % 2 == 1
+                && let Some(r) = st.running().first().map(|r| r.info.key) {
                     for s in st.finish(r).unwrap().slots {
                         if st.nodes()[s.node as usize].up {
                             free[s.node as usize] = free[s.node as usize].saturating_add(&s.res);
                         }
                     }
                 }
-            }
         }
         }
     }
