@@ -72,6 +72,12 @@ pub struct ShadowEvidence {
     pub breaker_openings: usize,
     /// Orchestrator outages.
     pub outages: usize,
+    /// Finished jobs whose prediction came with an interval.
+    #[serde(default)]
+    pub interval_jobs: usize,
+    /// The share of those that ran within their interval.
+    #[serde(default)]
+    pub interval_coverage: Option<f64>,
 }
 
 /// `v` seconds in words, or `n/a`.
@@ -104,6 +110,13 @@ pub fn doc(e: &ShadowEvidence) -> Doc {
         Block::Heading("Prediction error over time".into()),
     ];
     blocks.extend(errors(e));
+    if let Some(c) = e.interval_coverage.filter(|_| e.interval_jobs > 0) {
+        blocks.push(Block::Para(format!(
+            "{} finished jobs' predictions came with an interval; {:.1}% of them ran within it (compare with the model's nominal level, in its file and in `evaluate`).",
+            e.interval_jobs,
+            100.0 * c
+        )));
+    }
     blocks.push(Block::Heading("Counterfactual starts".into()));
     blocks.extend(counterfactual(e));
     Doc { title: e.title.clone(), blocks }

@@ -156,5 +156,7 @@ pub fn shadow_evidence(s: &ShadowSummary, log: &Path, bucket_s: f64) -> ShadowEv
         mean_counterfactual_s: s.mean_counterfactual_s,
         breaker_openings: s.breaker_openings,
         outages: s.outages,
+        interval_jobs: s.interval_jobs,
+        interval_coverage: s.interval_coverage,
     }
 }

@@ -32,6 +32,8 @@ pub fn evidence() -> ShadowEvidence {
         mean_counterfactual_s: Some(-12.5),
         breaker_openings: 1,
         outages: 0,
+        interval_jobs: 5,
+        interval_coverage: Some(0.8),
     }
 }
 
@@ -51,4 +53,15 @@ fn an_empty_log_says_there_is_nothing_to_draw() {
     assert_eq!(r.html.matches("<svg").count(), 1, "only the decisions chart");
     assert!(r.markdown.contains("too few to draw") && r.markdown.contains("nothing to draw"), "{}", r.markdown);
     assert!(r.markdown.contains("agreed with the baseline in n/a") && !r.html.contains("NaN"));
+    assert!(!r.markdown.contains("interval"), "said only when predictions had intervals");
+}
+
+#[test]
+fn evidence_written_before_intervals_reads_without_them() {
+    let mut json: serde_json::Value = serde_json::to_value(evidence()).unwrap();
+    let o = json.as_object_mut().unwrap();
+    o.remove("interval_jobs");
+    o.remove("interval_coverage");
+    let back: ShadowEvidence = serde_json::from_value(json).unwrap();
+    assert_eq!((back.interval_jobs, back.interval_coverage), (0, None));
 }
