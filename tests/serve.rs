@@ -290,6 +290,60 @@ fn watch_resumes_from_the_last_event_and_health_answers() {
     });
 }
 
+/// Submits that arrive together are committed together (group commit):
+/// each still gets its own answer, the same key sent many times at once is
+/// one job, and every acknowledged one is there after a `kill -9`.
+#[test]
+fn concurrent_submits_are_committed_together_and_a_key_is_one_job() {
+    use foresight_server::pb;
+    let s = Server::start();
+    let sub = s.token("acme", "submitter");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let answers: Vec<(String, u64, bool)> = rt.block_on(async {
+        let mut clients = Vec::new();
+        for _ in 0..4 {
+            clients.push(foresight_server::client::connect(&s.addr, &sub).await.unwrap().0);
+        }
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let mut jobs = clients[i % 4].clone();
+            let key = if i % 2 == 0 { format!("k{i}") } else { "same".to_string() };
+            tasks.push(tokio::spawn(async move {
+                let r = pb::SubmitRequest {
+                    idempotency_key: key.clone(),
+                    resources: Some(pb::Resources { cpus: 1, ..Default::default() }),
+                    command: "true".into(),
+                    ..Default::default()
+                };
+                let a = jobs.submit(r).await.unwrap().into_inner();
+                (key, a.job.unwrap().id, a.created)
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    let same: Vec<&(String, u64, bool)> = answers.iter().filter(|a| a.0 == "same").collect();
+    assert_eq!(same.iter().filter(|a| a.2).count(), 1, "one of the 100 submits of one key creates the job");
+    assert!(same.iter().all(|a| a.1 == same[0].1), "and all of them get it");
+    let mut ids: Vec<u64> = answers.iter().filter(|a| a.0 != "same").map(|a| a.1).collect();
+    assert!(answers.iter().filter(|a| a.0 != "same").all(|a| a.2));
+    ids.push(same[0].1);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 101, "100 distinct keys and one shared key are 101 jobs");
+    let s = s.crash_and_restart();
+    let kept = rt.block_on(async {
+        let (mut jobs, _) = foresight_server::client::connect(&s.addr, &sub).await.unwrap();
+        jobs.list(pb::ListJobsRequest { page_size: 1000, ..Default::default() }).await.unwrap().into_inner().jobs
+    });
+    let mut kept: Vec<u64> = kept.iter().map(|j| j.id).collect();
+    kept.sort_unstable();
+    assert_eq!(kept, ids, "every acknowledged job is kept, and nothing more");
+}
+
 #[test]
 fn acknowledged_submits_survive_a_kill_9() {
     let s = Server::start();

@@ -9,7 +9,7 @@ use crate::service::{JobsApi, Shared, WorkersApi, now_ms};
 use crate::store::{SqliteStore, Store, StoreError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,9 @@ pub enum ServeError {
     /// A tenant name that is not one.
     #[error("{0}")]
     Tenant(String),
+    /// The commit thread could not be started.
+    #[error("cannot start the commit thread: {0}")]
+    Thread(std::io::Error),
     /// The token could not be made.
     #[error("token: {0}")]
     Io(#[from] std::io::Error),
@@ -76,8 +79,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let store = SqliteStore::open(&cfg.data)?;
-    let shared =
-        Arc::new(Shared { queue: Mutex::new(Queue::new(store, dispatcher, cfg.queue)), changed: Default::default() });
+    let shared = Shared::start(Queue::new(store, dispatcher, cfg.queue)).map_err(ServeError::Thread)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;

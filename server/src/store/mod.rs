@@ -225,6 +225,12 @@ pub trait Store: Send {
     /// Inserts a job unless its tenant already has one with its
     /// idempotency key; returns the job and whether it is new.
     fn submit(&mut self, job: &NewJob, actor: &Actor) -> Result<(JobRow, bool), StoreError>;
+    /// Submits each job as [`Store::submit`] does, all in one transaction
+    /// (one commit, one fsync, for the lot: group commit); the answers are
+    /// in the order of `jobs`. A key that comes twice, from the same
+    /// tenant, returns the job its first submit made. On an error nothing
+    /// is committed.
+    fn submit_many(&mut self, jobs: &[(&NewJob, &Actor)]) -> Result<Vec<(JobRow, bool)>, StoreError>;
     /// A job by id.
     fn get(&self, id: u64) -> Result<Option<JobRow>, StoreError>;
     /// Jobs matching `filter`, by id.
