@@ -10,7 +10,6 @@ use crate::store::{SqliteStore, Store, StoreError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

@@ -143,14 +143,18 @@ fn job_of(r: &Row<'_>) -> rusqlite::Result<JobRow> {
 }
 
 fn audit(tx: &Connection, actor: &Actor, action: &str, job_id: u64, detail: &str, at_ms: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO audit (at_ms, tenant, role, action, job_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![at_ms, actor.tenant, actor.role, action, job_id, detail])?;
+    tx.prepare_cached(
+        "INSERT INTO audit (at_ms, tenant, role, action, job_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![at_ms, actor.tenant, actor.role, action, job_id, detail])?;
     Ok(())
 }
 
 fn event(tx: &Connection, job: &JobRow, kind: &str, detail: &str, at_ms: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO events (job_id, tenant, kind, state, at_ms, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![job.id, job.spec.tenant, kind, job.state.as_str(), at_ms, detail])?;
+    tx.prepare_cached(
+        "INSERT INTO events (job_id, tenant, kind, state, at_ms, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![job.id, job.spec.tenant, kind, job.state.as_str(), at_ms, detail])?;
     Ok(())
 }
 
@@ -239,7 +243,6 @@ impl SqliteStore {
     pub fn audit_len(&self) -> Result<u64, StoreError> {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))?)
     }
-
 }
 
 impl Store for SqliteStore {
