@@ -76,13 +76,17 @@ fn main() {
     let (acked, stored, lat, wall, cpu) = rt.block_on(async move {
         let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let cfg =
-            ServeConfig { listen: "127.0.0.1:0".parse().unwrap(), data: data.clone(), queue: QueueConfig::default() };
+        let cfg = ServeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data: data.clone(),
+            queue: QueueConfig::default(),
+            metrics: None,
+        };
         let server = tokio::spawn(serve(
             cfg,
             Dispatcher::new("foresight".parse().unwrap(), None),
             move |a| {
-                let _ = bound_tx.send(a);
+                let _ = bound_tx.send(a.grpc);
             },
             async move {
                 let _ = stop_rx.await;

@@ -13,6 +13,7 @@ use crate::auth::{Caller, Role};
 use crate::dispatch::Dispatcher;
 use crate::store::{Change, EventRow, JobFilter, JobRow, JobState, NewJob, Store, StoreError, WorkerRow};
 use foresight_core::rng::SplitMix64;
+use std::collections::BTreeMap;
 
 /// Why a request was refused; each maps to one gRPC status.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +91,7 @@ pub struct Queue<S: Store> {
     store: S,
     dispatcher: Dispatcher,
     cfg: QueueConfig,
+    changes: BTreeMap<String, u64>,
 }
 
 impl<S: Store> std::fmt::Debug for Queue<S> {
@@ -104,7 +106,7 @@ pub const PAGE_MAX: u32 = 1000;
 impl<S: Store> Queue<S> {
     /// A queue over `store`, dispatching with `dispatcher`.
     pub fn new(store: S, dispatcher: Dispatcher, cfg: QueueConfig) -> Self {
-        Self { store, dispatcher, cfg }
+        Self { store, dispatcher, cfg, changes: BTreeMap::new() }
     }
 
     /// The store (to add tokens, look them up).
@@ -115,6 +117,29 @@ impl<S: Store> Queue<S> {
     /// Its configuration.
     pub fn config(&self) -> &QueueConfig {
         &self.cfg
+    }
+
+    /// The changes written since the queue was made, by event kind
+    /// (`submitted` for created jobs, `leased`, `retry`, `dead`, ...).
+    pub fn changes(&self) -> &BTreeMap<String, u64> {
+        &self.changes
+    }
+
+    fn count(&mut self, kind: &str, n: u64) {
+        if let Some(c) = self.changes.get_mut(kind) {
+            *c += n;
+        } else if n > 0 {
+            self.changes.insert(kind.to_string(), n);
+        }
+    }
+
+    /// Writes `changes` in one transaction and counts them.
+    fn apply(&mut self, changes: &[Change<'_>]) -> Result<(), StoreError> {
+        self.store.apply(changes)?;
+        for c in changes {
+            self.count(c.kind, 1);
+        }
+        Ok(())
     }
 
     fn require(caller: &Caller, roles: &[Role], what: &str) -> Result<(), QueueError> {
@@ -138,7 +163,9 @@ impl<S: Store> Queue<S> {
     /// answered. The same idempotency key returns the job it made first.
     pub fn submit(&mut self, caller: &Caller, job: NewJob) -> Result<(JobRow, bool), QueueError> {
         let job = self.admit(caller, job)?;
-        Ok(self.store.submit(&job, &caller.actor())?)
+        let (row, created) = self.store.submit(&job, &caller.actor())?;
+        self.count("submitted", u64::from(created));
+        Ok((row, created))
     }
 
     /// Submits each job as [`Queue::submit`] does, committing all that are
@@ -160,6 +187,7 @@ impl<S: Store> Queue<S> {
         }
         let refs: Vec<_> = admitted.iter().map(|(_, job, actor)| (job, actor)).collect();
         let rows = self.store.submit_many(&refs)?;
+        self.count("submitted", rows.iter().filter(|r| r.1).count() as u64);
         for ((i, _, _), row) in admitted.iter().zip(rows) {
             answers[*i] = Some(Ok(row));
         }
@@ -216,7 +244,7 @@ impl<S: Store> Queue<S> {
         now_ms: i64,
     ) -> Result<(), QueueError> {
         let actor = caller.actor();
-        self.store.apply(&[Change { job, kind, detail, actor: &actor, at_ms: now_ms }])?;
+        self.apply(&[Change { job, kind, detail, actor: &actor, at_ms: now_ms }])?;
         Ok(())
     }
 
@@ -293,7 +321,7 @@ impl<S: Store> Queue<S> {
                 at_ms: now_ms,
             })
             .collect();
-        self.store.apply(&changes)?;
+        self.apply(&changes)?;
         Ok(expired.len())
     }
 
@@ -342,7 +370,7 @@ impl<S: Store> Queue<S> {
             .zip(&details)
             .map(|(j, d)| Change { job: j, kind: "leased", detail: d, actor: &actor, at_ms: now_ms })
             .collect();
-        self.store.apply(&changes)?;
+        self.apply(&changes)?;
         Ok(granted.into_iter().map(|job| Granted { job }).collect())
     }
 

@@ -54,6 +54,17 @@ pub struct ServeConfig {
     pub data: PathBuf,
     /// The queue's timings and seed.
     pub queue: QueueConfig,
+    /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// Where the server listens, once bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// The gRPC services.
+    pub grpc: SocketAddr,
+    /// The metrics endpoint, when asked for.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Creates a token for `tenant` with `role` in the store of `data`;
@@ -69,12 +80,12 @@ pub fn add_token(data: &Path, tenant: &str, role: &str) -> Result<String, ServeE
     Ok(secret)
 }
 
-/// Serves until `shutdown` resolves; `on_bound` is told the address once
+/// Serves until `shutdown` resolves; `on_bound` is told the addresses once
 /// it is listening.
 pub async fn serve(
     cfg: ServeConfig,
     dispatcher: Dispatcher,
-    on_bound: impl FnOnce(SocketAddr),
+    on_bound: impl FnOnce(Bound),
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let store = SqliteStore::open(&cfg.data)?;
@@ -114,7 +125,16 @@ pub async fn serve(
         })
     };
 
-    on_bound(bound);
+    let metrics = match cfg.metrics {
+        Some(addr) => {
+            let (at, task) = crate::metrics::serve_metrics(addr, shared.clone())
+                .await
+                .map_err(|source| ServeError::Bind { addr, source })?;
+            Some((at, task))
+        }
+        None => None,
+    };
+    on_bound(Bound { grpc: bound, metrics: metrics.as_ref().map(|m| m.0) });
     let result = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
@@ -124,5 +144,8 @@ pub async fn serve(
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await;
     reaper.abort();
+    if let Some((_, task)) = metrics {
+        task.abort();
+    }
     Ok(result?)
 }

@@ -38,6 +38,8 @@ pub struct Shared {
     pub queue: Mutex<Queue<SqliteStore>>,
     /// Woken after each mutation.
     pub changed: Notify,
+    /// The Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
     submits: mpsc::Sender<Pending>,
 }
 
@@ -88,6 +90,7 @@ fn commit_loop(shared: Weak<Shared>, mut rx: mpsc::Receiver<Pending>) {
             }
         }
         let Some(shared) = shared.upgrade() else { return };
+        shared.metrics.commit_batch.observe(batch.len() as f64);
         let mut answers: Vec<Option<Result<(JobRow, bool), Status>>> = Vec::with_capacity(batch.len());
         let mut admitted = Vec::with_capacity(batch.len());
         {
@@ -135,7 +138,12 @@ impl Shared {
     /// returned `Arc` and its clones are all dropped).
     pub fn start(queue: Queue<SqliteStore>) -> std::io::Result<Arc<Shared>> {
         let (tx, rx) = mpsc::channel(BATCH_MAX * 4);
-        let shared = Arc::new(Shared { queue: Mutex::new(queue), changed: Notify::new(), submits: tx });
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(queue),
+            changed: Notify::new(),
+            metrics: Default::default(),
+            submits: tx,
+        });
         let weak = Arc::downgrade(&shared);
         std::thread::Builder::new().name("foresight-commit".into()).spawn(move || commit_loop(weak, rx))?;
         Ok(shared)
@@ -185,10 +193,12 @@ type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::JobEvent, 
 #[tonic::async_trait]
 impl pb::jobs_server::Jobs for JobsApi {
     async fn submit(&self, req: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
+        let t0 = std::time::Instant::now();
         let secret = bearer(&req)?;
         let now = now_ms();
         let job = convert::new_job(req.into_inner(), now).map_err(status)?;
         let (row, created) = self.0.submit(&secret, job).await?;
+        self.0.metrics.submit_latency.observe(t0.elapsed().as_secs_f64());
         Ok(Response::new(pb::SubmitResponse { job: Some(convert::job_to_pb(&row)), created }))
     }
 
@@ -306,9 +316,11 @@ fn lease_of(j: &crate::store::JobRow) -> pb::Lease {
 #[tonic::async_trait]
 impl pb::workers_server::Workers for WorkersApi {
     async fn lease(&self, req: Request<pb::LeaseRequest>) -> Result<Response<pb::LeaseResponse>, Status> {
+        let t0 = std::time::Instant::now();
         let secret = bearer(&req)?;
         let offer = convert::offer(req.into_inner()).map_err(status)?;
         let granted = self.0.run(secret, true, move |q, c| q.lease(c, offer, now_ms())).await?;
+        self.0.metrics.dispatch_latency.observe(t0.elapsed().as_secs_f64());
         Ok(Response::new(pb::LeaseResponse { leases: granted.iter().map(|g| lease_of(&g.job)).collect() }))
     }
 

@@ -248,6 +248,9 @@ pub trait Store: Send {
         job_id: Option<u64>,
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError>;
+    /// Queued and leased jobs counted by tenant, pool and state (for the
+    /// metrics).
+    fn active_counts(&self) -> Result<Vec<(String, String, JobState, u64)>, StoreError>;
     /// Records a worker's offer.
     fn put_worker(&mut self, worker: &WorkerRow) -> Result<(), StoreError>;
     /// Workers of `pool` seen at or after `since_ms`, by id.

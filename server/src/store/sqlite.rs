@@ -382,6 +382,18 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn active_counts(&self) -> Result<Vec<(String, String, JobState, u64)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT tenant, pool, state, COUNT(*) FROM jobs WHERE state IN ('queued', 'leased') \
+             GROUP BY tenant, pool, state ORDER BY tenant, pool, state",
+        )?;
+        let rows = st.query_map([], |r| {
+            let state: String = r.get(2)?;
+            Ok((r.get(0)?, r.get(1)?, state_of(&state)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn put_worker(&mut self, w: &WorkerRow) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT OR REPLACE INTO workers (id, pool, cpus, gpus, gpu_type, memory_mb, seen_at_ms) \
@@ -490,6 +502,11 @@ mod tests {
         assert_eq!(ev.len(), 3, "one submitted event per new job");
         assert_eq!(s.audit_len().unwrap(), 3);
         assert!(s.submit_many(&[]).unwrap().is_empty());
+        let active = s.active_counts().unwrap();
+        assert_eq!(
+            active,
+            [("a".into(), "default".into(), JobState::Queued, 2), ("b".into(), "default".into(), JobState::Queued, 1)]
+        );
     }
 
     #[test]
