@@ -51,18 +51,31 @@ impl Server {
     }
 
     fn start_in(data: tempfile::TempDir) -> Server {
+        Server::start_with(data, &[]).0
+    }
+
+    /// Starts a server with `extra` arguments; with `--metrics`, also
+    /// returns the metrics URL it prints.
+    fn start_with(data: tempfile::TempDir, extra: &[&str]) -> (Server, Option<String>) {
         let d = data.path().to_str().unwrap().to_string();
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data", &d, "--lease-ttl-ms", "1500"])
             .args(["--backoff-ms", "200", "--backoff-cap-ms", "400", "--seed", "1"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        out.read_line(&mut line).unwrap();
         let addr = line.split("listening on ").nth(1).and_then(|s| s.split(' ').next()).expect(&line).to_string();
-        Server { child, addr, data }
+        let metrics = extra.contains(&"--metrics").then(|| {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            line.split("metrics on ").nth(1).expect(&line).trim().to_string()
+        });
+        (Server { child, addr, data }, metrics)
     }
 
     fn token(&self, tenant: &str, role: &str) -> String {
@@ -288,6 +301,130 @@ fn watch_resumes_from_the_last_event_and_health_answers() {
             assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
         }
     });
+}
+
+/// Submits that arrive together are committed together (group commit):
+/// each still gets its own answer, the same key sent many times at once is
+/// one job, and every acknowledged one is there after a `kill -9`.
+#[test]
+fn concurrent_submits_are_committed_together_and_a_key_is_one_job() {
+    use foresight_server::pb;
+    let s = Server::start();
+    let sub = s.token("acme", "submitter");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let answers: Vec<(String, u64, bool)> = rt.block_on(async {
+        let mut clients = Vec::new();
+        for _ in 0..4 {
+            clients.push(foresight_server::client::connect(&s.addr, &sub).await.unwrap().0);
+        }
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let mut jobs = clients[i % 4].clone();
+            let key = if i % 2 == 0 { format!("k{i}") } else { "same".to_string() };
+            tasks.push(tokio::spawn(async move {
+                let r = pb::SubmitRequest {
+                    idempotency_key: key.clone(),
+                    resources: Some(pb::Resources { cpus: 1, ..Default::default() }),
+                    command: "true".into(),
+                    ..Default::default()
+                };
+                let a = jobs.submit(r).await.unwrap().into_inner();
+                (key, a.job.unwrap().id, a.created)
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    let same: Vec<&(String, u64, bool)> = answers.iter().filter(|a| a.0 == "same").collect();
+    assert_eq!(same.iter().filter(|a| a.2).count(), 1, "one of the 100 submits of one key creates the job");
+    assert!(same.iter().all(|a| a.1 == same[0].1), "and all of them get it");
+    let mut ids: Vec<u64> = answers.iter().filter(|a| a.0 != "same").map(|a| a.1).collect();
+    assert!(answers.iter().filter(|a| a.0 != "same").all(|a| a.2));
+    ids.push(same[0].1);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 101, "100 distinct keys and one shared key are 101 jobs");
+    let s = s.crash_and_restart();
+    let kept = rt.block_on(async {
+        let (mut jobs, _) = foresight_server::client::connect(&s.addr, &sub).await.unwrap();
+        jobs.list(pb::ListJobsRequest { page_size: 1000, ..Default::default() }).await.unwrap().into_inner().jobs
+    });
+    let mut kept: Vec<u64> = kept.iter().map(|j| j.id).collect();
+    kept.sort_unstable();
+    assert_eq!(kept, ids, "every acknowledged job is kept, and nothing more");
+}
+
+/// `GET /metrics` over plain HTTP/1.0; the body.
+fn scrape(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    write!(c, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"), "{text}");
+    text.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+#[test]
+fn metrics_count_depth_per_tenant_and_pool_leases_and_dead_letters() {
+    use foresight_server::pb;
+    let (s, url) = Server::start_with(tempfile::tempdir().unwrap(), &["--metrics", "127.0.0.1:0"]);
+    let url = url.unwrap();
+    let (acme, globex, wk) = (s.token("acme", "submitter"), s.token("globex", "submitter"), s.token("ops", "worker"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let submit = |tok: String, key: &'static str, pool: &'static str| {
+            let addr = s.addr.clone();
+            async move {
+                let (mut jobs, _) = foresight_server::client::connect(&addr, &tok).await.unwrap();
+                let r = pb::SubmitRequest {
+                    idempotency_key: key.into(),
+                    pool: pool.into(),
+                    resources: Some(pb::Resources { cpus: 1, ..Default::default() }),
+                    command: "true".into(),
+                    ..Default::default()
+                };
+                jobs.submit(r).await.unwrap();
+            }
+        };
+        submit(acme.clone(), "a1", "default").await;
+        submit(acme.clone(), "a2", "default").await;
+        submit(globex.clone(), "g1", "gpu").await;
+        let (_, mut workers) = foresight_server::client::connect(&s.addr, &wk).await.unwrap();
+        let offer = pb::LeaseRequest { worker_id: "w".into(), pool: "default".into(), cpus: 1, ..Default::default() };
+        let leases = workers.lease(offer).await.unwrap().into_inner().leases;
+        assert_eq!(leases.len(), 1);
+        let text = scrape(&url);
+        for want in [
+            "foresight_serve_queue_depth{tenant=\"acme\",pool=\"default\"} 1",
+            "foresight_serve_queue_depth{tenant=\"globex\",pool=\"gpu\"} 1",
+            "foresight_serve_leases_active{tenant=\"acme\",pool=\"default\"} 1",
+            "foresight_serve_submits_total 3",
+            "foresight_serve_leases_granted_total 1",
+            "foresight_serve_submit_latency_seconds_count 3",
+            "foresight_serve_dispatch_latency_seconds_count 1",
+        ] {
+            assert!(text.contains(want), "{want} not in\n{text}");
+        }
+        let l = &leases[0];
+        let fail = pb::FailRequest {
+            worker_id: "w".into(),
+            job_id: l.job.as_ref().unwrap().id,
+            attempt: l.attempt,
+            exit_code: 1,
+            error: "no".into(),
+            permanent: true,
+        };
+        workers.fail(fail).await.unwrap();
+    });
+    let text = scrape(&url);
+    assert!(text.contains("foresight_serve_dead_letters_total 1"), "{text}");
+    assert!(!text.contains("foresight_serve_leases_active{"), "nothing leased now:\n{text}");
 }
 
 #[test]

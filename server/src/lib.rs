@@ -6,13 +6,14 @@
 //! (SQLite, behind a trait); `dispatch` the mapping of the queue onto
 //! core's runtime and policy; `queue` the rules (idempotency, tenants,
 //! leases, retries, dead letters); `auth` tokens and roles; `convert` and
-//! `service` the gRPC side; `server` runs it; `client` is what the CLI
+//! `service` the gRPC side; `metrics` the Prometheus endpoint; `server` runs it; `client` is what the CLI
 //! connects with.
 
 pub mod auth;
 pub mod client;
 pub mod convert;
 pub mod dispatch;
+pub mod metrics;
 pub mod pb;
 pub mod queue;
 pub mod server;

@@ -13,6 +13,7 @@ use crate::auth::{Caller, Role};
 use crate::dispatch::Dispatcher;
 use crate::store::{Change, EventRow, JobFilter, JobRow, JobState, NewJob, Store, StoreError, WorkerRow};
 use foresight_core::rng::SplitMix64;
+use std::collections::BTreeMap;
 
 /// Why a request was refused; each maps to one gRPC status.
 #[derive(Debug, thiserror::Error)]
@@ -81,11 +82,16 @@ pub struct Granted {
     pub job: JobRow,
 }
 
+/// One submit's answer: the job and whether it is new, or why it was
+/// refused.
+pub type Submitted = Result<(JobRow, bool), QueueError>;
+
 /// The queue (see the module's doc).
 pub struct Queue<S: Store> {
     store: S,
     dispatcher: Dispatcher,
     cfg: QueueConfig,
+    changes: BTreeMap<String, u64>,
 }
 
 impl<S: Store> std::fmt::Debug for Queue<S> {
@@ -100,7 +106,7 @@ pub const PAGE_MAX: u32 = 1000;
 impl<S: Store> Queue<S> {
     /// A queue over `store`, dispatching with `dispatcher`.
     pub fn new(store: S, dispatcher: Dispatcher, cfg: QueueConfig) -> Self {
-        Self { store, dispatcher, cfg }
+        Self { store, dispatcher, cfg, changes: BTreeMap::new() }
     }
 
     /// The store (to add tokens, look them up).
@@ -111,6 +117,29 @@ impl<S: Store> Queue<S> {
     /// Its configuration.
     pub fn config(&self) -> &QueueConfig {
         &self.cfg
+    }
+
+    /// The changes written since the queue was made, by event kind
+    /// (`submitted` for created jobs, `leased`, `retry`, `dead`, ...).
+    pub fn changes(&self) -> &BTreeMap<String, u64> {
+        &self.changes
+    }
+
+    fn count(&mut self, kind: &str, n: u64) {
+        if let Some(c) = self.changes.get_mut(kind) {
+            *c += n;
+        } else if n > 0 {
+            self.changes.insert(kind.to_string(), n);
+        }
+    }
+
+    /// Writes `changes` in one transaction and counts them.
+    fn apply(&mut self, changes: &[Change<'_>]) -> Result<(), StoreError> {
+        self.store.apply(changes)?;
+        for c in changes {
+            self.count(c.kind, 1);
+        }
+        Ok(())
     }
 
     fn require(caller: &Caller, roles: &[Role], what: &str) -> Result<(), QueueError> {
@@ -132,7 +161,44 @@ impl<S: Store> Queue<S> {
 
     /// Submits a validated job for `caller`: predicted, committed, then
     /// answered. The same idempotency key returns the job it made first.
-    pub fn submit(&mut self, caller: &Caller, mut job: NewJob) -> Result<(JobRow, bool), QueueError> {
+    pub fn submit(&mut self, caller: &Caller, job: NewJob) -> Result<(JobRow, bool), QueueError> {
+        let job = self.admit(caller, job)?;
+        let (row, created) = self.store.submit(&job, &caller.actor())?;
+        self.count("submitted", u64::from(created));
+        Ok((row, created))
+    }
+
+    /// Submits each job as [`Queue::submit`] does, committing all that are
+    /// admitted in one transaction (group commit: one fsync for the lot).
+    /// The answers are in the order given; a refused job does not stop the
+    /// others, and the same key twice from one tenant is one job. `Err` is
+    /// a store failure: then none of them was committed.
+    pub fn submit_many(&mut self, batch: Vec<(Caller, NewJob)>) -> Result<Vec<Submitted>, StoreError> {
+        let mut answers: Vec<Option<Submitted>> = Vec::with_capacity(batch.len());
+        let mut admitted = Vec::with_capacity(batch.len());
+        for (i, (caller, job)) in batch.into_iter().enumerate() {
+            match self.admit(&caller, job) {
+                Ok(job) => {
+                    admitted.push((i, job, caller.actor()));
+                    answers.push(None);
+                }
+                Err(e) => answers.push(Some(Err(e))),
+            }
+        }
+        let refs: Vec<_> = admitted.iter().map(|(_, job, actor)| (job, actor)).collect();
+        let rows = self.store.submit_many(&refs)?;
+        self.count("submitted", rows.iter().filter(|r| r.1).count() as u64);
+        for ((i, _, _), row) in admitted.iter().zip(rows) {
+            answers[*i] = Some(Ok(row));
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|| Err(StoreError::Corrupt("a submit without its answer".into()).into())))
+            .collect())
+    }
+
+    /// Checks that `caller` may submit `job` and predicts it.
+    fn admit(&mut self, caller: &Caller, mut job: NewJob) -> Result<NewJob, QueueError> {
         Self::require(caller, &[Role::Submitter], "submit")?;
         if job.tenant.is_empty() {
             job.tenant = caller.tenant.clone();
@@ -145,7 +211,7 @@ impl<S: Store> Queue<S> {
         let (est, interval) = self.dispatcher.estimate(&job);
         job.predicted_runtime_s = est;
         job.predicted_interval = interval;
-        Ok(self.store.submit(&job, &caller.actor())?)
+        Ok(job)
     }
 
     /// A job by id.
@@ -178,7 +244,7 @@ impl<S: Store> Queue<S> {
         now_ms: i64,
     ) -> Result<(), QueueError> {
         let actor = caller.actor();
-        self.store.apply(&[Change { job, kind, detail, actor: &actor, at_ms: now_ms }])?;
+        self.apply(&[Change { job, kind, detail, actor: &actor, at_ms: now_ms }])?;
         Ok(())
     }
 
@@ -255,7 +321,7 @@ impl<S: Store> Queue<S> {
                 at_ms: now_ms,
             })
             .collect();
-        self.store.apply(&changes)?;
+        self.apply(&changes)?;
         Ok(expired.len())
     }
 
@@ -304,7 +370,7 @@ impl<S: Store> Queue<S> {
             .zip(&details)
             .map(|(j, d)| Change { job: j, kind: "leased", detail: d, actor: &actor, at_ms: now_ms })
             .collect();
-        self.store.apply(&changes)?;
+        self.apply(&changes)?;
         Ok(granted.into_iter().map(|job| Granted { job }).collect())
     }
 
@@ -475,6 +541,27 @@ mod tests {
         assert_eq!((f.state, f.exit_code), (JobState::Queued, Some(3)));
         q.lease(&w, offer("w1"), 5000).unwrap();
         assert_eq!(q.fail(&w, "w1", j.id, 2, 3, "boom", false, 5100).unwrap().state, JobState::Dead);
+    }
+
+    #[test]
+    fn a_batch_answers_each_submit_in_order() {
+        let mut q = queue();
+        let (a, b, w) = (caller("a", Role::Submitter), caller("b", Role::Submitter), caller("w", Role::Worker));
+        let out = q
+            .submit_many(vec![
+                (a.clone(), job("k", 1)),
+                (w.clone(), job("k", 1)),
+                (a.clone(), job("k", 1)),
+                (b.clone(), job("k", 1)),
+            ])
+            .unwrap();
+        let (first, new) = out[0].as_ref().unwrap();
+        assert!(*new && first.spec.predicted_runtime_s > 0.0, "predicted before it is kept");
+        assert!(matches!(out[1], Err(QueueError::Denied(_))), "a refusal stops only its own submit");
+        assert_eq!(out[2].as_ref().map(|(j, new)| (j.id, *new)).unwrap(), (first.id, false));
+        let (theirs, new) = out[3].as_ref().unwrap();
+        assert!(*new && theirs.id != first.id && theirs.spec.tenant == "b");
+        assert!(q.submit_many(Vec::new()).unwrap().is_empty());
     }
 
     #[test]

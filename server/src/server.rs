@@ -9,7 +9,6 @@ use crate::service::{JobsApi, Shared, WorkersApi, now_ms};
 use crate::store::{SqliteStore, Store, StoreError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +36,9 @@ pub enum ServeError {
     /// A tenant name that is not one.
     #[error("{0}")]
     Tenant(String),
+    /// The commit thread could not be started.
+    #[error("cannot start the commit thread: {0}")]
+    Thread(std::io::Error),
     /// The token could not be made.
     #[error("token: {0}")]
     Io(#[from] std::io::Error),
@@ -52,6 +54,17 @@ pub struct ServeConfig {
     pub data: PathBuf,
     /// The queue's timings and seed.
     pub queue: QueueConfig,
+    /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// Where the server listens, once bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// The gRPC services.
+    pub grpc: SocketAddr,
+    /// The metrics endpoint, when asked for.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Creates a token for `tenant` with `role` in the store of `data`;
@@ -67,17 +80,16 @@ pub fn add_token(data: &Path, tenant: &str, role: &str) -> Result<String, ServeE
     Ok(secret)
 }
 
-/// Serves until `shutdown` resolves; `on_bound` is told the address once
+/// Serves until `shutdown` resolves; `on_bound` is told the addresses once
 /// it is listening.
 pub async fn serve(
     cfg: ServeConfig,
     dispatcher: Dispatcher,
-    on_bound: impl FnOnce(SocketAddr),
+    on_bound: impl FnOnce(Bound),
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let store = SqliteStore::open(&cfg.data)?;
-    let shared =
-        Arc::new(Shared { queue: Mutex::new(Queue::new(store, dispatcher, cfg.queue)), changed: Default::default() });
+    let shared = Shared::start(Queue::new(store, dispatcher, cfg.queue)).map_err(ServeError::Thread)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
@@ -113,7 +125,16 @@ pub async fn serve(
         })
     };
 
-    on_bound(bound);
+    let metrics = match cfg.metrics {
+        Some(addr) => {
+            let (at, task) = crate::metrics::serve_metrics(addr, shared.clone())
+                .await
+                .map_err(|source| ServeError::Bind { addr, source })?;
+            Some((at, task))
+        }
+        None => None,
+    };
+    on_bound(Bound { grpc: bound, metrics: metrics.as_ref().map(|m| m.0) });
     let result = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
@@ -123,5 +144,8 @@ pub async fn serve(
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await;
     reaper.abort();
+    if let Some((_, task)) = metrics {
+        task.abort();
+    }
     Ok(result?)
 }

@@ -1,25 +1,46 @@
 //! The gRPC services: each call authenticates its bearer token, then runs
 //! the queue's rule on a blocking thread under the one lock (SQLite is
 //! written by one connection), and maps [`QueueError`] to a status.
+//!
+//! Submits are group-committed: each is handed to one commit thread, which
+//! takes every submit waiting, commits them in one transaction (one fsync
+//! for all) and only then answers each. While it commits, the next submits
+//! gather; under load a batch is as large as the submits that arrived
+//! during the last commit, and alone a submit waits for no one.
 
 use crate::auth::{Caller, Role, hash_token};
 use crate::convert;
 use crate::pb;
 use crate::queue::{Queue, QueueError};
-use crate::store::{JobFilter, SqliteStore, Store};
+use crate::store::{JobFilter, JobRow, NewJob, SqliteStore, Store};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
+use std::sync::{Arc, Mutex, Weak};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tonic::{Request, Response, Status};
 
-/// What every call shares: the queue under its lock, and the signal that
-/// something changed (for `Watch`).
+/// The most submits committed in one transaction.
+pub const BATCH_MAX: usize = 4096;
+
+/// A submit waiting for the commit thread: the hash of its token, the job,
+/// and where its answer goes.
+#[derive(Debug)]
+struct Pending {
+    token_hash: String,
+    job: NewJob,
+    answer: oneshot::Sender<Result<(JobRow, bool), Status>>,
+}
+
+/// What every call shares: the queue under its lock, the signal that
+/// something changed (for `Watch`), and the way to the commit thread.
 #[derive(Debug)]
 pub struct Shared {
     /// The queue.
     pub queue: Mutex<Queue<SqliteStore>>,
     /// Woken after each mutation.
     pub changed: Notify,
+    /// The Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
+    submits: mpsc::Sender<Pending>,
 }
 
 /// The time now, Unix ms.
@@ -48,7 +69,95 @@ fn bearer<T>(req: &Request<T>) -> Result<String, Status> {
         .ok_or_else(|| Status::unauthenticated("authorization: expected `Bearer TOKEN`"))
 }
 
+/// The caller whose token hashes to `hash`.
+fn caller_of(q: &mut Queue<SqliteStore>, hash: &str) -> Result<Caller, Status> {
+    let (tenant, role) =
+        q.store().token(hash).map_err(|e| status(e.into()))?.ok_or_else(|| Status::unauthenticated("unknown token"))?;
+    let role = Role::parse(&role).ok_or_else(|| Status::internal(format!("token with unknown role `{role}`")))?;
+    Ok(Caller { tenant, role })
+}
+
+/// The commit thread: takes every submit waiting (at most [`BATCH_MAX`]),
+/// authenticates each, commits those admitted in one transaction, then
+/// answers each. Ends when the last [`Shared`] is dropped.
+fn commit_loop(shared: Weak<Shared>, mut rx: mpsc::Receiver<Pending>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let Some(shared) = shared.upgrade() else { return };
+        shared.metrics.commit_batch.observe(batch.len() as f64);
+        let mut answers: Vec<Option<Result<(JobRow, bool), Status>>> = Vec::with_capacity(batch.len());
+        let mut admitted = Vec::with_capacity(batch.len());
+        {
+            let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let mut jobs = Vec::with_capacity(batch.len());
+            for (i, p) in batch.iter_mut().enumerate() {
+                match caller_of(&mut q, &p.token_hash) {
+                    Ok(c) => {
+                        jobs.push((c, std::mem::take(&mut p.job)));
+                        admitted.push(i);
+                        answers.push(None);
+                    }
+                    Err(e) => answers.push(Some(Err(e))),
+                }
+            }
+            match q.submit_many(jobs) {
+                Ok(out) => {
+                    for (&i, a) in admitted.iter().zip(out) {
+                        answers[i] = Some(a.map_err(status));
+                    }
+                }
+                Err(e) => {
+                    let e = status(e.into());
+                    for &i in &admitted {
+                        answers[i] = Some(Err(e.clone()));
+                    }
+                }
+            }
+        }
+        // the lock is released and the batch committed (or not) before anyone hears
+        let mut any = false;
+        for (p, a) in batch.into_iter().zip(answers) {
+            let a = a.unwrap_or_else(|| Err(Status::internal("a submit without its answer")));
+            any |= a.is_ok();
+            let _ = p.answer.send(a);
+        }
+        if any {
+            shared.changed.notify_waiters();
+        }
+    }
+}
+
 impl Shared {
+    /// Shares `queue` and starts its commit thread (which ends when the
+    /// returned `Arc` and its clones are all dropped).
+    pub fn start(queue: Queue<SqliteStore>) -> std::io::Result<Arc<Shared>> {
+        let (tx, rx) = mpsc::channel(BATCH_MAX * 4);
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(queue),
+            changed: Notify::new(),
+            metrics: Default::default(),
+            submits: tx,
+        });
+        let weak = Arc::downgrade(&shared);
+        std::thread::Builder::new().name("foresight-commit".into()).spawn(move || commit_loop(weak, rx))?;
+        Ok(shared)
+    }
+
+    /// Submits `job` for the token `secret` through the commit thread:
+    /// answered once its batch is committed.
+    async fn submit(&self, secret: &str, job: NewJob) -> Result<(JobRow, bool), Status> {
+        let (answer, rx) = oneshot::channel();
+        let p = Pending { token_hash: hash_token(secret), job, answer };
+        self.submits.send(p).await.map_err(|_| Status::unavailable("the commit thread has stopped"))?;
+        rx.await.map_err(|_| Status::internal("the commit thread dropped a submit"))?
+    }
+
     /// Runs `f` on a blocking thread with the caller of `secret`.
     async fn run<T: Send + 'static>(
         self: &Arc<Self>,
@@ -59,14 +168,8 @@ impl Shared {
         let me = self.clone();
         let out = tokio::task::spawn_blocking(move || {
             let mut q = me.queue.lock().unwrap_or_else(|p| p.into_inner());
-            let (tenant, role) = q
-                .store()
-                .token(&hash_token(&secret))
-                .map_err(|e| status(e.into()))?
-                .ok_or_else(|| Status::unauthenticated("unknown token"))?;
-            let role =
-                Role::parse(&role).ok_or_else(|| Status::internal(format!("token with unknown role `{role}`")))?;
-            f(&mut q, &Caller { tenant, role }).map_err(status)
+            let caller = caller_of(&mut q, &hash_token(&secret))?;
+            f(&mut q, &caller).map_err(status)
         })
         .await
         .map_err(|e| Status::internal(format!("queue task: {e}")))?;
@@ -90,10 +193,12 @@ type EventStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::JobEvent, 
 #[tonic::async_trait]
 impl pb::jobs_server::Jobs for JobsApi {
     async fn submit(&self, req: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
+        let t0 = std::time::Instant::now();
         let secret = bearer(&req)?;
         let now = now_ms();
         let job = convert::new_job(req.into_inner(), now).map_err(status)?;
-        let (row, created) = self.0.run(secret, true, move |q, c| q.submit(c, job)).await?;
+        let (row, created) = self.0.submit(&secret, job).await?;
+        self.0.metrics.submit_latency.observe(t0.elapsed().as_secs_f64());
         Ok(Response::new(pb::SubmitResponse { job: Some(convert::job_to_pb(&row)), created }))
     }
 
@@ -211,9 +316,11 @@ fn lease_of(j: &crate::store::JobRow) -> pb::Lease {
 #[tonic::async_trait]
 impl pb::workers_server::Workers for WorkersApi {
     async fn lease(&self, req: Request<pb::LeaseRequest>) -> Result<Response<pb::LeaseResponse>, Status> {
+        let t0 = std::time::Instant::now();
         let secret = bearer(&req)?;
         let offer = convert::offer(req.into_inner()).map_err(status)?;
         let granted = self.0.run(secret, true, move |q, c| q.lease(c, offer, now_ms())).await?;
+        self.0.metrics.dispatch_latency.observe(t0.elapsed().as_secs_f64());
         Ok(Response::new(pb::LeaseResponse { leases: granted.iter().map(|g| lease_of(&g.job)).collect() }))
     }
 

@@ -9,7 +9,7 @@ use foresight_core::policy::PolicySpec;
 use foresight_core::predictor::PredictorKind;
 use foresight_server::dispatch::Dispatcher;
 use foresight_server::queue::QueueConfig;
-use foresight_server::server::{ServeConfig, ServeError, add_token, serve};
+use foresight_server::server::{Bound, ServeConfig, ServeError, add_token, serve};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// The seed of the backoff's jitter.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Serve Prometheus metrics on this address (`GET /metrics`; port 0:
+    /// any free port, printed at start).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
 }
 
 /// What `serve` can do besides serving.
@@ -98,10 +102,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         seed: args.seed,
     };
     let data = args.data.clone();
-    let cfg = ServeConfig { listen: args.listen, data: args.data, queue };
+    let cfg = ServeConfig { listen: args.listen, data: args.data, queue, metrics: args.metrics };
     block_on(async move {
-        let on_bound = |addr: SocketAddr| {
-            println!("foresight serve: listening on {addr} (policy {policy}, data {})", data.display());
+        let on_bound = |at: Bound| {
+            println!("foresight serve: listening on {} (policy {policy}, data {})", at.grpc, data.display());
+            if let Some(m) = at.metrics {
+                println!("foresight serve: metrics on http://{m}/metrics");
+            }
             let _ = std::io::stdout().flush();
         };
         let shutdown = async {

@@ -225,6 +225,12 @@ pub trait Store: Send {
     /// Inserts a job unless its tenant already has one with its
     /// idempotency key; returns the job and whether it is new.
     fn submit(&mut self, job: &NewJob, actor: &Actor) -> Result<(JobRow, bool), StoreError>;
+    /// Submits each job as [`Store::submit`] does, all in one transaction
+    /// (one commit, one fsync, for the lot: group commit); the answers are
+    /// in the order of `jobs`. A key that comes twice, from the same
+    /// tenant, returns the job its first submit made. On an error nothing
+    /// is committed.
+    fn submit_many(&mut self, jobs: &[(&NewJob, &Actor)]) -> Result<Vec<(JobRow, bool)>, StoreError>;
     /// A job by id.
     fn get(&self, id: u64) -> Result<Option<JobRow>, StoreError>;
     /// Jobs matching `filter`, by id.
@@ -242,6 +248,9 @@ pub trait Store: Send {
         job_id: Option<u64>,
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError>;
+    /// Queued and leased jobs counted by tenant, pool and state (for the
+    /// metrics).
+    fn active_counts(&self) -> Result<Vec<(String, String, JobState, u64)>, StoreError>;
     /// Records a worker's offer.
     fn put_worker(&mut self, worker: &WorkerRow) -> Result<(), StoreError>;
     /// Workers of `pool` seen at or after `since_ms`, by id.

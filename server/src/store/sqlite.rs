@@ -143,19 +143,77 @@ fn job_of(r: &Row<'_>) -> rusqlite::Result<JobRow> {
 }
 
 fn audit(tx: &Connection, actor: &Actor, action: &str, job_id: u64, detail: &str, at_ms: i64) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO audit (at_ms, tenant, role, action, job_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![at_ms, actor.tenant, actor.role, action, job_id, detail],
-    )?;
+    )?
+    .execute(params![at_ms, actor.tenant, actor.role, action, job_id, detail])?;
     Ok(())
 }
 
 fn event(tx: &Connection, job: &JobRow, kind: &str, detail: &str, at_ms: i64) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO events (job_id, tenant, kind, state, at_ms, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![job.id, job.spec.tenant, kind, job.state.as_str(), at_ms, detail],
-    )?;
+    )?
+    .execute(params![job.id, job.spec.tenant, kind, job.state.as_str(), at_ms, detail])?;
     Ok(())
+}
+
+/// Inserts `job` in the open transaction `tx` unless its tenant already has
+/// a job with its key (committed, or inserted earlier in `tx`): the job,
+/// and whether it is new.
+fn insert(tx: &Connection, job: &NewJob, actor: &Actor) -> Result<(JobRow, bool), StoreError> {
+    let old = tx
+        .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2"))?
+        .query_row(params![job.tenant, job.idempotency_key], job_of)
+        .optional()?;
+    if let Some(old) = old {
+        return Ok((old, false));
+    }
+    let labels = serde_json::to_string(&job.labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.prepare_cached(
+        "INSERT INTO jobs (tenant, idempotency_key, name, pool, cpus, gpus, gpu_type, memory_mb, priority, \
+         time_limit_s, labels, command, payload, max_attempts, predicted_runtime_s, interval_lo_s, interval_hi_s, \
+         submitted_at_ms, state, attempts, not_before_ms, worker_id, lease_expires_at_ms, exit_code, error, \
+         started_at_ms, ended_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+         ?16, ?17, ?18, 'queued', 0, 0, '', 0, NULL, '', 0, 0)",
+    )?
+    .execute(params![
+        job.tenant,
+        job.idempotency_key,
+        job.name,
+        job.pool,
+        job.demand.cpus,
+        job.demand.gpus,
+        job.demand.gpu_type,
+        job.demand.memory_mb,
+        job.priority,
+        job.time_limit_s,
+        labels,
+        job.command,
+        job.payload,
+        job.max_attempts,
+        job.predicted_runtime_s,
+        job.predicted_interval.map(|i| i.0),
+        job.predicted_interval.map(|i| i.1),
+        job.submitted_at_ms,
+    ])?;
+    let id = tx.last_insert_rowid() as u64;
+    let row = JobRow {
+        id,
+        spec: job.clone(),
+        state: JobState::Queued,
+        attempts: 0,
+        not_before_ms: 0,
+        worker_id: String::new(),
+        lease_expires_at_ms: 0,
+        exit_code: None,
+        error: String::new(),
+        started_at_ms: 0,
+        ended_at_ms: 0,
+    };
+    event(tx, &row, "submitted", &job.name, job.submitted_at_ms)?;
+    audit(tx, actor, "submit", id, &job.idempotency_key, job.submitted_at_ms)?;
+    Ok((row, true))
 }
 
 impl SqliteStore {
@@ -185,70 +243,22 @@ impl SqliteStore {
     pub fn audit_len(&self) -> Result<u64, StoreError> {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))?)
     }
-
-    fn by_key(&self, tenant: &str, key: &str) -> rusqlite::Result<Option<JobRow>> {
-        self.conn
-            .query_row(
-                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2"),
-                params![tenant, key],
-                job_of,
-            )
-            .optional()
-    }
 }
 
 impl Store for SqliteStore {
     fn submit(&mut self, job: &NewJob, actor: &Actor) -> Result<(JobRow, bool), StoreError> {
-        if let Some(old) = self.by_key(&job.tenant, &job.idempotency_key)? {
-            return Ok((old, false));
-        }
+        let mut out = self.submit_many(&[(job, actor)])?;
+        out.pop().ok_or_else(|| StoreError::Corrupt("a submit without its answer".into()))
+    }
+
+    fn submit_many(&mut self, jobs: &[(&NewJob, &Actor)]) -> Result<Vec<(JobRow, bool)>, StoreError> {
         let tx = self.conn.transaction()?;
-        let labels = serde_json::to_string(&job.labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        tx.execute(
-            "INSERT INTO jobs (tenant, idempotency_key, name, pool, cpus, gpus, gpu_type, memory_mb, priority, \
-             time_limit_s, labels, command, payload, max_attempts, predicted_runtime_s, interval_lo_s, interval_hi_s, \
-             submitted_at_ms, state, attempts, not_before_ms, worker_id, lease_expires_at_ms, exit_code, error, \
-             started_at_ms, ended_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-             ?16, ?17, ?18, 'queued', 0, 0, '', 0, NULL, '', 0, 0)",
-            params![
-                job.tenant,
-                job.idempotency_key,
-                job.name,
-                job.pool,
-                job.demand.cpus,
-                job.demand.gpus,
-                job.demand.gpu_type,
-                job.demand.memory_mb,
-                job.priority,
-                job.time_limit_s,
-                labels,
-                job.command,
-                job.payload,
-                job.max_attempts,
-                job.predicted_runtime_s,
-                job.predicted_interval.map(|i| i.0),
-                job.predicted_interval.map(|i| i.1),
-                job.submitted_at_ms,
-            ],
-        )?;
-        let id = tx.last_insert_rowid() as u64;
-        let row = JobRow {
-            id,
-            spec: job.clone(),
-            state: JobState::Queued,
-            attempts: 0,
-            not_before_ms: 0,
-            worker_id: String::new(),
-            lease_expires_at_ms: 0,
-            exit_code: None,
-            error: String::new(),
-            started_at_ms: 0,
-            ended_at_ms: 0,
-        };
-        event(&tx, &row, "submitted", &job.name, job.submitted_at_ms)?;
-        audit(&tx, actor, "submit", id, &job.idempotency_key, job.submitted_at_ms)?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for (job, actor) in jobs {
+            out.push(insert(&tx, job, actor)?);
+        }
         tx.commit()?;
-        Ok((row, true))
+        Ok(out)
     }
 
     fn get(&self, id: u64) -> Result<Option<JobRow>, StoreError> {
@@ -372,6 +382,18 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn active_counts(&self) -> Result<Vec<(String, String, JobState, u64)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT tenant, pool, state, COUNT(*) FROM jobs WHERE state IN ('queued', 'leased') \
+             GROUP BY tenant, pool, state ORDER BY tenant, pool, state",
+        )?;
+        let rows = st.query_map([], |r| {
+            let state: String = r.get(2)?;
+            Ok((r.get(0)?, r.get(1)?, state_of(&state)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn put_worker(&mut self, w: &WorkerRow) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT OR REPLACE INTO workers (id, pool, cpus, gpus, gpu_type, memory_mb, seen_at_ms) \
@@ -459,6 +481,32 @@ mod tests {
         assert!(ev[0].id < ev[1].id);
         assert!(s.events_after(0, Some("b"), None, 10).unwrap().is_empty());
         assert_eq!(s.audit_len().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_batch_commits_together_and_a_key_twice_in_it_is_one_job() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let who = Actor { tenant: "a".into(), role: "submitter".into() };
+        let (old, _) = s.submit(&job("old"), &who).unwrap();
+        let (k, k2, o) = (job("k"), job("k"), job("old"));
+        let mut other = job("k");
+        other.tenant = "b".into();
+        let out = s.submit_many(&[(&k, &who), (&o, &who), (&k2, &who), (&other, &who)]).unwrap();
+        let created: Vec<bool> = out.iter().map(|(_, c)| *c).collect();
+        assert_eq!(created, [true, false, false, true]);
+        assert_eq!(out[0].0, out[2].0);
+        assert_eq!(out[1].0, old);
+        assert_ne!(out[3].0.id, out[0].0.id);
+        assert_eq!(s.get(out[0].0.id).unwrap().unwrap(), out[0].0);
+        let ev = s.events_after(0, None, None, 10).unwrap();
+        assert_eq!(ev.len(), 3, "one submitted event per new job");
+        assert_eq!(s.audit_len().unwrap(), 3);
+        assert!(s.submit_many(&[]).unwrap().is_empty());
+        let active = s.active_counts().unwrap();
+        assert_eq!(
+            active,
+            [("a".into(), "default".into(), JobState::Queued, 2), ("b".into(), "default".into(), JobState::Queued, 1)]
+        );
     }
 
     #[test]
