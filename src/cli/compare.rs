@@ -5,7 +5,7 @@ use super::simulate::WhatIf;
 use super::trace_args::TraceArgs;
 use clap::Args;
 use foresight_simulator::output::{summaries_frame, write_frame, write_json};
-use foresight_simulator::{Comparison, Report, RunSpec, Workload, compare, run};
+use foresight_simulator::{Comparison, Report, RunSpec, Workload, compare};
 use std::path::PathBuf;
 
 /// Compare policies on one trace: a table of waits, slowdowns, utilisation.
@@ -62,10 +62,7 @@ fn compare_with_models(
 ) -> anyhow::Result<Comparison> {
     let reports = specs
         .iter()
-        .map(|s| match s.predictor.as_deref().filter(|p| super::simulate::is_model_predictor(p)) {
-            Some(p) => super::simulate::run_with_model(workload, cluster, s, p, table).map(|(_, r)| r),
-            None => Ok(run(workload, cluster, s)?.1),
-        })
+        .map(|s| super::simulate::run_report(workload, cluster, s, table))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Comparison { reports })
 }

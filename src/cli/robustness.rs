@@ -7,7 +7,7 @@
 
 use super::BadInput;
 use super::compare::run_spec;
-use super::simulate::{WhatIf, check_replayable, is_model_predictor, run_with_model};
+use super::simulate::{WhatIf, check_replayable, run_report};
 use anyhow::Context;
 use clap::Args;
 use foresight_core::Cluster;
@@ -15,7 +15,7 @@ use foresight_datasets::synthetic::{Synthetic, SyntheticConfig};
 use foresight_datasets::{JobTable, ReadOptions, read_trace};
 use foresight_simulator::output::write_json;
 use foresight_simulator::robustness::{Cell, Role, markdown, offered_load};
-use foresight_simulator::{Report, RunSpec, Workload, run};
+use foresight_simulator::{Report, Workload};
 use rayon::prelude::*;
 use std::path::PathBuf;
 
@@ -128,7 +128,7 @@ pub fn run_robustness(args: RobustnessArgs) -> anyhow::Result<()> {
         .map(|&(c, r)| {
             let (l, _, w) = &workloads[c];
             let log = &logs[*l];
-            let report = run_one(w, log, &specs[r]);
+            let report = run_report(w, &log.cluster, &specs[r], &log.table);
             bar.inc(1);
             report
         })
@@ -158,14 +158,6 @@ pub fn run_robustness(args: RobustnessArgs) -> anyhow::Result<()> {
         anyhow::bail!("the candidate breaks its promise in {broken} of {} cells", cells.len());
     }
     Ok(())
-}
-
-/// One run of the matrix.
-fn run_one(w: &Workload, log: &Log, spec: &RunSpec) -> anyhow::Result<Report> {
-    match spec.predictor.as_deref().filter(|p| is_model_predictor(p)) {
-        Some(p) => Ok(run_with_model(w, &log.cluster, spec, p, &log.table)?.1),
-        None => Ok(run(w, &log.cluster, spec)?.1),
-    }
 }
 
 /// The matrix as a person reads it in a terminal: per cell, a line per run

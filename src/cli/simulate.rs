@@ -233,6 +233,21 @@ pub fn run_with_model(
     Ok((result, report))
 }
 
+/// The report of one run of `spec`: with the `foresight-models` predictor
+/// it names (built from `table`), or else by the simulator alone. The one
+/// place `compare`, `sweep` and `robustness` choose how a run is made.
+pub fn run_report(
+    workload: &Workload,
+    cluster: &Cluster,
+    spec: &RunSpec,
+    table: &JobTable,
+) -> anyhow::Result<foresight_simulator::Report> {
+    match spec.predictor.as_deref().filter(|p| is_model_predictor(p)) {
+        Some(p) => Ok(run_with_model(workload, cluster, spec, p, table)?.1),
+        None => Ok(foresight_simulator::run(workload, cluster, spec)?.1),
+    }
+}
+
 /// A few lines a person reads at a glance.
 pub fn report_text(r: &Report, cluster: &Cluster) -> String {
     let s: &Summary = &r.summary;

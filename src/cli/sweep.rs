@@ -88,15 +88,9 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
         filter: opts.filter,
         max_request_s: opts.max_request_s,
     };
-    // foresight's models (`online`, a model file) are built here, from the
-    // trace's table; the simulator runs the others
-    let run_point = |w: &Workload, c: &foresight_core::Cluster, spec: &foresight_simulator::RunSpec| match spec
-        .predictor
-        .as_deref()
-        .filter(|p| super::simulate::is_model_predictor(p))
-    {
-        Some(p) => Ok(super::simulate::run_with_model(w, c, spec, p, &table)?.1),
-        None => Ok(foresight_simulator::run(w, c, spec)?.1),
+    // foresight's models (`online`, a model file) are built from the table
+    let run_point = |w: &Workload, c: &foresight_core::Cluster, spec: &foresight_simulator::RunSpec| {
+        super::simulate::run_report(w, c, spec, &table)
     };
     let part = |shard| -> anyhow::Result<Vec<Placed>> { sweep_shard_with(&table.jobs, &grid, shard, run_point) };
     if let Some(shard) = args.shard {
