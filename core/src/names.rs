@@ -7,6 +7,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+/// A fixed-seed hasher: lookups only, so any seed gives the same ids.
+type Fast = foldhash::fast::FixedState;
+
 /// The name a job without one is filed under.
 pub const NO_NAME: &str = "-";
 
@@ -15,7 +18,7 @@ pub const NO_NAME: &str = "-";
 pub struct Names {
     names: Vec<String>,
     #[serde(skip)]
-    ids: HashMap<String, u32>,
+    ids: HashMap<String, u32, Fast>,
 }
 
 impl Names {

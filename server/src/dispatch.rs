@@ -17,7 +17,7 @@ use foresight_core::predictor::{Predictor, PredictorKind, clamp_estimate};
 use foresight_core::runtime::{Alloc, Observed, Runtime, RuntimeConfig};
 use foresight_core::state::{Demand, JobInfo, JobKey};
 use foresight_core::{Cluster, NameTables, NodeSpec, Resources};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The limit the policies assume for a job that asks for no time (a day);
 /// such a job is never killed at it.
@@ -120,7 +120,15 @@ impl Dispatcher {
         now_ms: i64,
     ) -> Vec<u64> {
         let Some(me) = workers.iter().position(|w| w.id == asking) else { return Vec::new() };
-        let node_of: BTreeMap<&str, u32> = workers.iter().enumerate().map(|(i, w)| (w.id.as_str(), i as u32)).collect();
+        let node_of: HashMap<&str, u32> = workers.iter().enumerate().map(|(i, w)| (w.id.as_str(), i as u32)).collect();
+        // the workers' distinct shapes: whether any worker could ever run a
+        // job is asked of each queued job, and pools have few shapes
+        let mut shapes: Vec<&WorkerRow> = Vec::new();
+        for w in workers {
+            if !shapes.iter().any(|s| s.capacity == w.capacity) {
+                shapes.push(w);
+            }
+        }
         let cluster = Cluster {
             nodes: workers
                 .iter()
@@ -150,21 +158,28 @@ impl Dispatcher {
                 if rt.start(info.key, j.started_at_ms as f64 / 1000.0, Alloc::Nodes(vec![node])).is_err() {
                     let _ = rt.withdraw(info.key);
                 }
-            } else if j.not_before_ms <= now_ms && workers.iter().any(|w| could_run(w, &j.spec)) {
+            } else if j.not_before_ms <= now_ms && shapes.iter().any(|w| could_run(w, &j.spec)) {
                 let _ = rt.submit_estimated(*info, est);
                 starts_left.push((info.key, *j));
             }
         }
         let Some(decision) = rt.decide(now_s, &Observed) else { return Vec::new() };
-        let mine = workers[me].clone();
-        decision
+        let mine = &workers[me];
+        // the asking worker's starts (few), in the decision's order, found
+        // in one pass over the queue
+        let keys: Vec<JobKey> = decision
             .starts
             .iter()
             .filter(|s| !s.slots.is_empty() && s.slots.iter().all(|sl| sl.node == me as u32))
-            .filter_map(|s| starts_left.iter().find(|(k, _)| *k == s.key).map(|(_, j)| *j))
-            .filter(|j| could_run(&mine, &j.spec))
-            .map(|j| j.id)
-            .collect()
+            .map(|s| s.key)
+            .collect();
+        let mut rows: Vec<Option<&JobRow>> = vec![None; keys.len()];
+        for (k, j) in &starts_left {
+            if let Some(i) = keys.iter().position(|x| x == k) {
+                rows[i] = Some(*j);
+            }
+        }
+        rows.into_iter().flatten().filter(|j| could_run(mine, &j.spec)).map(|j| j.id).collect()
     }
 }
 

@@ -125,7 +125,14 @@ fn next_estimate<R: Predictor>(predictor: &mut R, stats: &mut RuntimeStats, c: &
         corrections: c.corrections,
     };
     stats.corrections += 1;
-    clamp_correction(&c.info, elapsed, predictor.correct(&c.info, &o))
+    let next = clamp_correction(&c.info, elapsed, predictor.correct(&c.info, &o));
+    // `t - start` can round below the estimate that ran out at `t`; a
+    // correction to that same estimate (its limit, say) would then leave
+    // the expected end at `t` and a lazy ladder would correct for ever (a
+    // lease outliving its limit did, in the server's dispatcher). Past its
+    // estimate by rounding is past it: the job is treated as outliving its
+    // limit.
+    if c.start_s + next > t { next } else { elapsed * 2.0 + 60.0 }
 }
 
 /// The part of a running job its corrections change, copied out so that a

@@ -191,3 +191,19 @@ fn step_drives_the_same_operations_from_inputs() {
     assert_eq!(rt.step(Input::NodeDown { node: 0 }, &clock, &Observed), Ok(Output::Stranded(vec![])));
     assert_eq!(rt.step(Input::Withdrawn { key: JobKey(0) }, &clock, &Observed), Err(StateError::NotPending(JobKey(0))));
 }
+
+#[test]
+fn a_job_outliving_its_limit_is_corrected_past_now_even_where_its_start_plus_limit_rounds_down() {
+    // (4.1000000000000005 + 60) - 4.1000000000000005 rounds to just under
+    // 60: correcting to the limit again made no progress and the lazy
+    // ladder never ended (a lease outliving its limit in the dispatcher)
+    let start = 4.1000000000000005;
+    assert!((start + 60.0) - start < 60.0, "the rounding this test is about");
+    let mut rt = Runtime::new(&cluster(1, 2), policy("easy++"), UserHistory::default(), RuntimeConfig::default());
+    rt.submit_estimated(info(0, 1, 0.0, 60.0), 60.0).unwrap();
+    rt.submit(info(1, 2, 0.0, 60.0), None).unwrap();
+    rt.start(JobKey(0), start, Alloc::Nodes(vec![0])).unwrap();
+    assert!(rt.decide(1000.0, &Observed).is_some());
+    let j = rt.state().running_job(JobKey(0)).unwrap();
+    assert!(j.expected_end_s > 1000.0, "still running at 1000, expected to end at {}", j.expected_end_s);
+}

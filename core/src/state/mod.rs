@@ -202,7 +202,12 @@ impl ClusterState {
         if self.running.contains(key) {
             return Err(StateError::Duplicate(key));
         }
-        match self.pending().binary_search_by_key(&key, |p| p.info.key) {
+        // jobs mostly come in key order: then they append, unsearched
+        let place = match self.pending().last() {
+            Some(p) if p.info.key >= key => self.pending().binary_search_by_key(&key, |p| p.info.key),
+            _ => Err(self.pending().len()),
+        };
+        match place {
             Ok(_) => Err(StateError::Duplicate(key)),
             Err(pos) => {
                 self.usage.register(job.info.user, job.info.group);
