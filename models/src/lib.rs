@@ -36,6 +36,7 @@ pub mod linear;
 pub mod matrix;
 pub mod metrics;
 pub mod online;
+pub mod shift;
 pub mod runtime;
 
 pub use evaluate::{Evaluation, SplitOptions, evaluate, time_split, train};
@@ -43,7 +44,9 @@ pub use features::Schema;
 pub use file::ModelFile;
 pub use invalid::{InvalidModel, Problem};
 pub use matrix::Matrix;
-pub use online::{Correction, FilePredictor, OnlineParams, OnlinePredictor, Weighting, predictor_from_spec};
+pub use online::{
+    Correction, FORESIGHT_ONLINE, FilePredictor, OnlineParams, OnlinePredictor, SelectLoss, Weighting, predictor_from_spec,
+};
 pub use runtime::{ModelKind, RuntimeModel};
 
 /// The error of training, evaluating, loading or using a model.

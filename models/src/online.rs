@@ -15,6 +15,7 @@ use crate::file::ModelFile;
 use crate::history::{History, JobTelemetry};
 use crate::interval::{Conformal, DEFAULT_NOMINAL, Residuals, log_error};
 use crate::runtime::{ModelKind, RuntimeModel};
+use crate::shift::QuantileShift;
 use foresight_core::Job;
 use foresight_core::predictor::{Interval, Outlived, Predictor, UserHistory};
 use foresight_core::state::{JobInfo, JobKey};
@@ -276,6 +277,57 @@ pub struct OnlineParams {
     pub calibration_window: usize,
     /// The interval's nominal coverage.
     pub nominal: f64,
+    /// Move each estimate to this quantile of the model's recent errors in
+    /// its magnitude band ([`QuantileShift`]); `None` keeps the model's
+    /// own estimate.
+    pub point_quantile: Option<f64>,
+    /// Choose, for each new job, between the model and the users' history
+    /// by which erred less, by this loss, on the last
+    /// [`OnlineParams::calibration_window`] jobs that ended; `None` always
+    /// takes the model once there is one.
+    pub select: Option<SelectLoss>,
+    /// The jobs, most recent that ended, the selection compares on.
+    pub select_window: usize,
+}
+
+/// The loss by which [`OnlineParams::select`] compares the model and the
+/// users' history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectLoss {
+    /// One minus Tsafrir's accuracy, `min(p, a) / max(p, a)`: every job
+    /// weighs the same.
+    Accuracy,
+    /// The absolute error in seconds: long jobs weigh more.
+    Absolute,
+    /// The absolute log error, `|ln(p / a)|`: every job weighs the same and
+    /// a gross error more than under [`SelectLoss::Accuracy`].
+    Log,
+    /// The log error of under-predictions only, `max(0, ln(a / p))`: an
+    /// estimate that ends before the job is what delays a reservation.
+    Under,
+}
+
+impl SelectLoss {
+    fn of(self, estimate_s: f64, actual_s: f64) -> f64 {
+        match self {
+            SelectLoss::Accuracy => {
+                let (p, a) = (estimate_s.max(1.0), actual_s.max(1.0));
+                1.0 - p.min(a) / p.max(a)
+            }
+            SelectLoss::Absolute => (estimate_s - actual_s).abs(),
+            SelectLoss::Log => (estimate_s.max(1.0).ln() - actual_s.max(1.0).ln()).abs(),
+            SelectLoss::Under => (actual_s.max(1.0).ln() - estimate_s.max(1.0).ln()).max(0.0),
+        }
+    }
+}
+
+/// The selection's running record: each waiting or running job's two
+/// estimates, and the losses of both over the last jobs that ended.
+#[derive(Debug, Clone, Default)]
+struct Selection {
+    open: HashMap<u32, (f64, f64)>,
+    losses: VecDeque<(f64, f64)>,
+    sums: (f64, f64),
 }
 
 impl Default for OnlineParams {
@@ -289,6 +341,9 @@ impl Default for OnlineParams {
             weighting: Weighting::None,
             calibration_window: 2_000,
             nominal: DEFAULT_NOMINAL,
+            point_quantile: None,
+            select: None,
+            select_window: 500,
         }
     }
 }
@@ -308,6 +363,8 @@ pub struct OnlinePredictor {
     model: Option<RuntimeModel>,
     retrains: usize,
     residuals: Residuals,
+    shift: Option<QuantileShift>,
+    selection: Selection,
 }
 
 impl OnlinePredictor {
@@ -325,6 +382,8 @@ impl OnlinePredictor {
             model: None,
             retrains: 0,
             residuals: Residuals::new(params.calibration_window, params.nominal),
+            shift: params.point_quantile.map(|q| QuantileShift::new(q, params.calibration_window)),
+            selection: Selection::default(),
         }
     }
 
@@ -355,7 +414,19 @@ impl Predictor for OnlinePredictor {
 
     fn predict(&mut self, job: &JobInfo) -> f64 {
         let fallback = self.features.easy_plus_plus(job);
-        self.features.submit(job, self.model.as_ref()).unwrap_or(fallback)
+        let Some(p) = self.features.submit(job, self.model.as_ref()) else { return fallback };
+        let p = self.shift.as_mut().map_or(p, |s| s.apply(p));
+        if self.params.select.is_none() {
+            return p;
+        }
+        let (model, history) = (p.min(job.limit_s), fallback.min(job.limit_s));
+        let history_wins = self.selection.sums.1 < self.selection.sums.0;
+        self.selection.open.insert(job.key.0, (model, history));
+        if history_wins { fallback } else { p }
+    }
+
+    fn forget(&mut self, job: &JobInfo) {
+        self.selection.open.remove(&job.key.0);
     }
 
     fn observe_start(&mut self, job: &JobInfo, _now: f64) {
@@ -368,7 +439,21 @@ impl Predictor for OnlinePredictor {
         };
         if !predicted.is_nan() {
             let floor = self.features.schema.runtime_floor_s;
-            self.residuals.push(log_error(runtime_s, predicted, floor));
+            let error = log_error(runtime_s, predicted, floor);
+            self.residuals.push(error);
+            if let Some(s) = &mut self.shift {
+                s.observe(predicted, error);
+            }
+        }
+        if let (Some(loss), Some((model, history))) = (self.params.select, self.selection.open.remove(&job.key.0)) {
+            let l = (loss.of(model, runtime_s), loss.of(history, runtime_s));
+            let sel = &mut self.selection;
+            sel.losses.push_back(l);
+            sel.sums = (sel.sums.0 + l.0, sel.sums.1 + l.1);
+            if sel.losses.len() > self.params.select_window {
+                let (a, b) = sel.losses.pop_front().expect("longer than the window");
+                sel.sums = (sel.sums.0 - a, sel.sums.1 - b);
+            }
         }
         let times = match self.params.weighting {
             Weighting::None => 1,
@@ -386,6 +471,9 @@ impl Predictor for OnlinePredictor {
     }
 
     fn correct(&mut self, job: &JobInfo, outlived: &Outlived) -> f64 {
+        // a job the users' history estimated is corrected as the model's
+        // are: Tsafrir's ladder for those was worse on the development
+        // parts (docs/robustness.md)
         match self.params.correction {
             Correction::Ladder => UserHistory::default().correct(job, outlived),
             Correction::Double => outlived.estimate_s * 2.0,
@@ -393,27 +481,54 @@ impl Predictor for OnlinePredictor {
     }
 
     fn interval(&mut self, job: &JobInfo, estimate_s: f64) -> Option<Interval> {
-        self.features.predicted(job)?;
+        let raw = self.features.predicted(job)?;
         let floor = self.features.schema.runtime_floor_s;
-        self.residuals.conformal()?.around(estimate_s, floor, job.limit_s)
+        // the errors are the model's own: a shifted estimate's interval is
+        // still taken around what the model said
+        let at = if self.shift.is_some() { raw } else { estimate_s };
+        self.residuals.conformal()?.around(at, floor, job.limit_s)
     }
 }
 
-/// A predictor from a spec: `online` (or `online:<model kind>`, e.g.
-/// `online:gbt-under`) for an online model, else the path of a model file.
-/// `source_rows[key]` is the table row of the run's job `key`.
+/// The online predictor foresight's own candidate (`foresight`) runs: the
+/// model, or the users' history while it has erred less lately by
+/// Tsafrir's accuracy over the last 500 jobs that ended (chosen on the
+/// logs' first quarters: docs/robustness.md).
+pub const FORESIGHT_ONLINE: &str = "online@acc";
+
+/// A predictor from a spec: `online` for an online model, with a model
+/// kind after a colon (`online:gbt-under`) and options after `@`, each
+/// optional: `@0.6` moves each estimate to that quantile of the model's
+/// recent errors ([`OnlineParams::point_quantile`]); `@acc`, `@mae`,
+/// `@log` or `@under` choose between the model and the users' history by
+/// that loss ([`OnlineParams::select`]), over the last `@w<N>` jobs (500).
+/// Any other spec is the path of a model file. `source_rows[key]` is the
+/// table row of the run's job `key`.
 pub fn predictor_from_spec(
     spec: &str,
     table: &JobTable,
     source_rows: &[u32],
 ) -> Result<Box<dyn Predictor>, ModelError> {
     if let Some(rest) = spec.strip_prefix("online") {
-        let kind = match rest.strip_prefix(':') {
-            Some(k) => k.parse()?,
-            None if rest.is_empty() => ModelKind::Gbt,
-            None => return Err(ModelError::UnknownModel(spec.to_string())),
+        let unknown = || ModelError::UnknownModel(spec.to_string());
+        let mut parts = rest.split('@');
+        let kind = match parts.next().unwrap_or("") {
+            "" => ModelKind::Gbt,
+            k => k.strip_prefix(':').ok_or_else(unknown)?.parse()?,
         };
-        let params = OnlineParams { kind, ..OnlineParams::default() };
+        let mut params = OnlineParams { kind, ..OnlineParams::default() };
+        for opt in parts {
+            let window = opt.strip_prefix('w').and_then(|w| w.parse::<usize>().ok()).filter(|&w| w > 0);
+            match (opt, window, opt.parse::<f64>()) {
+                ("acc", ..) => params.select = Some(SelectLoss::Accuracy),
+                ("mae", ..) => params.select = Some(SelectLoss::Absolute),
+                ("log", ..) => params.select = Some(SelectLoss::Log),
+                ("under", ..) => params.select = Some(SelectLoss::Under),
+                (_, Some(w), _) => params.select_window = w,
+                (_, None, Ok(q)) if q > 0.0 && q < 1.0 => params.point_quantile = Some(q),
+                _ => return Err(unknown()),
+            }
+        }
         return Ok(Box::new(OnlinePredictor::new(table, source_rows, params)));
     }
     let file = ModelFile::load(Path::new(spec))?;
@@ -448,6 +563,48 @@ mod tests {
         p.predict(&wide);
         p.observe_end(&wide, 60.0, 60.0);
         assert_eq!(p.window.back().map(|w| w.2), Some(4), "8 processors count 1 + log2 8 times");
+    }
+
+    #[test]
+    fn the_selection_takes_whichever_of_model_and_history_erred_less_on_the_last_ended_jobs() {
+        let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
+        let rows: Vec<u32> = (0..table.jobs.len() as u32).collect();
+        let base = OnlineParams { min_train: 40, retrain_every: 40, ..OnlineParams::default() };
+        let window = 50;
+        let params = OnlineParams { select: Some(SelectLoss::Accuracy), select_window: window, ..base };
+        let (mut model, mut sel) = (OnlinePredictor::new(&table, &rows, base), OnlinePredictor::new(&table, &rows, params));
+        // the losses of both, recomputed here from what each said
+        let mut past: VecDeque<(f64, f64)> = VecDeque::new();
+        let (mut took_model, mut took_history) = (0, 0);
+        for (i, job) in table.jobs.iter().enumerate() {
+            let Some(rt) = job.runtime_s else { continue };
+            let j = info(i as u32, job);
+            let history = sel.features.easy_plus_plus(&j);
+            let (m, s) = (model.predict(&j), sel.predict(&j));
+            if model.model.is_some() {
+                let (lm, lh): (f64, f64) = past.iter().fold((0.0, 0.0), |a, l| (a.0 + l.0, a.1 + l.1));
+                if lh < lm {
+                    assert_eq!(s.to_bits(), history.to_bits(), "job {i}: the history erred less");
+                    took_history += 1;
+                } else {
+                    assert_eq!(s.to_bits(), m.to_bits(), "job {i}: the model erred no more");
+                    took_model += 1;
+                }
+                let acc = |p: f64| {
+                    let (p, a) = (p.min(j.limit_s).max(1.0), rt.max(1.0));
+                    1.0 - p.min(a) / p.max(a)
+                };
+                past.push_back((acc(m), acc(history)));
+                if past.len() > window {
+                    past.pop_front();
+                }
+            } else {
+                assert_eq!(s.to_bits(), history.to_bits(), "before a model, the users' history");
+            }
+            model.observe_end(&j, rt, job.submit_s + rt);
+            sel.observe_end(&j, rt, job.submit_s + rt);
+        }
+        assert!(took_model > 0 && took_history > 0, "both chosen on h100-jobs: {took_model} and {took_history}");
     }
 
     #[test]

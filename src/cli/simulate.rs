@@ -205,11 +205,11 @@ pub fn check_replayable(workload: &Workload, jobs: usize, cluster: &Cluster) -> 
 
 /// The predictor a policy runs with when none is named, where it is one
 /// that `foresight-models` builds: `foresight` (and its compositions) runs
-/// with foresight's online model. `None` for the other presets, whose
+/// with foresight's online model ([`foresight_models::FORESIGHT_ONLINE`]). `None` for the other presets, whose
 /// predictor `foresight-core` builds.
 pub fn model_predictor_of(policy: &str) -> Option<String> {
     let preset = policy.trim().split('/').next().unwrap_or_default();
-    preset.eq_ignore_ascii_case("foresight").then(|| "online".to_string())
+    preset.eq_ignore_ascii_case("foresight").then(|| foresight_models::FORESIGHT_ONLINE.to_string())
 }
 
 /// True for a predictor `foresight-models` builds: `online`, `online:KIND`
