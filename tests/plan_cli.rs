@@ -40,6 +40,10 @@ fn plan_on_kth_recommends_the_smallest_size_of_its_curve_that_meets_the_target()
     let dir = tempfile::tempdir().unwrap();
     let (plan, printed) = plan_kth(&kth, dir.path());
     let rec = plan["recommended"].as_u64().expect("a recommended size");
+    let synthetic = plan["synthetic"].as_u64().expect("the synthetic workloads' size");
+    let correction = plan["correction"].as_f64().unwrap();
+    assert_eq!(rec, ((synthetic as f64 * correction).ceil() as u64).max(1), "the recommendation is the synthetic size corrected");
+    assert!(!plan["calibration"].as_array().unwrap().is_empty(), "the bias was measured on earlier periods");
     let limit = plan["target"]["limit"].as_f64().unwrap();
     assert_eq!(limit, 3600.0);
     assert!(printed.contains(&format!("Recommended: {rec} nodes")), "{printed}");
@@ -49,8 +53,9 @@ fn plan_on_kth_recommends_the_smallest_size_of_its_curve_that_meets_the_target()
         let p = curve.iter().find(|p| p["size"].as_u64() == Some(size)).unwrap_or_else(|| panic!("{size} on the curve"));
         p["at_upper"].as_f64().unwrap_or(f64::INFINITY)
     };
-    assert!(upper(rec) <= limit, "the recommendation meets the target on the curve");
-    assert!(upper(rec - 1) > limit, "one node fewer does not");
+    assert!(upper(synthetic) <= limit, "the synthetic size meets the target on the curve");
+    assert!(upper(synthetic - 1) > limit, "one node fewer does not");
+    assert!(upper(rec) <= limit || rec < synthetic, "so does the recommendation when larger");
     assert_eq!(plan["today"].as_u64(), Some(100), "KTH-SP2's 100 nodes");
     assert!(plan["classes"].as_array().unwrap().len() > 1, "k-means found several classes");
     let o = &plan["outlook"];
@@ -58,6 +63,7 @@ fn plan_on_kth_recommends_the_smallest_size_of_its_curve_that_meets_the_target()
     assert!(o["upper_factor"].as_f64().unwrap() >= o["lower_factor"].as_f64().unwrap());
     let today_meets = plan["missed_from_day"].is_null();
     assert_eq!(today_meets, printed.contains("meet it"), "{printed}");
+    assert!(rec <= 100 || !today_meets, "today's size is said to miss when it is below the recommendation");
     for ext in ["html", "md"] {
         assert!(dir.path().join("plan").with_extension(ext).exists());
     }
@@ -129,6 +135,8 @@ fn the_backtest_scores_plans_against_needs_found_by_real_replays() {
         classes: 8,
         window_s: 28.0 * 86_400.0,
         sizes: vec![],
+        calibration_periods: 0,
+        correction_level: 0.5,
         workload: WorkloadOptions { max_request_s: table.meta.max_runtime_s, ..WorkloadOptions::default() },
     };
     let p = planned[planned.len() - 1];

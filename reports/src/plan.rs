@@ -41,6 +41,14 @@ pub fn headline(p: &Plan) -> String {
         String::new()
     };
     let today = match p.missed_from_day {
+        Some(_) if p.today < p.recommended && p.today_by_day.iter().all(|v| p.target.met(*v)) => format!(
+            "today's {} {} are below the recommendation: the synthetic workloads meet the target there ({} {}), but the earlier periods' real jobs needed {:.2} times what their synthetic ones did.",
+            p.today,
+            p.unit,
+            p.target.metric.name(),
+            p.target.metric.show(p.today_value),
+            p.correction
+        ),
         None => format!("today's {} {} meet it ({} {}).", p.today, p.unit, p.target.metric.name(), p.target.metric.show(p.today_value)),
         Some(d) => format!(
             "at today's {} {} the target would be missed from day {} ({}) on: {} {} over the horizon.",
@@ -53,7 +61,7 @@ pub fn headline(p: &Plan) -> String {
         ),
     };
     format!(
-        "Recommended: {} {} ({} nodes, {} CPUs{gpus}) for {} over the {days:.0} days from {}, at the forecast's {:.0}th percentile of work ({:.0} requested CPU hours; point forecast {:.0}); {today}",
+        "Recommended: {} {} ({} nodes, {} CPUs{gpus}) for {} over the {days:.0} days from {}, at the forecast's {:.0}th percentile of work ({:.0} requested CPU hours; point forecast {:.0}): synthetic workloads need {} {}, times {:.2} for the bias measured on {} earlier period(s); {today}",
         p.recommended,
         p.unit,
         c.nodes,
@@ -63,6 +71,10 @@ pub fn headline(p: &Plan) -> String {
         100.0 * o.level,
         o.upper_work(),
         o.point_work(),
+        p.synthetic,
+        p.unit,
+        p.correction,
+        p.calibration.len(),
     )
 }
 
@@ -117,11 +129,22 @@ pub fn doc(p: &Plan) -> Doc {
         Series { name: format!("target ({})", p.target), points: vec![(f64::from(lo), p.target.limit / k), (f64::from(hi), p.target.limit / k)] },
     ];
     let top = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold(p.target.limit / k * 1.2, f64::max);
-    let caption = format!("{} against cluster size (recommended: {} {})", m.name(), p.recommended, p.unit);
+    let caption = format!("{} of synthetic workloads against cluster size (smallest meeting the target: {} {}; recommended: {})", m.name(), p.synthetic, p.unit, p.recommended);
     let y = Axis::linear(&format!("{} {unit}", m.name()), 0.0, top);
     let svg = line::render(&caption, Axis::linear(&format!("size ({})", p.unit), f64::from(lo), f64::from(hi.max(lo + 1))), y, &series);
     blocks.push(Block::Figure { caption, svg, table: t });
 
+    blocks.push(Block::Heading("The synthesis's bias".into()));
+    blocks.push(Block::Para(format!(
+        "For each earlier period, the size its real jobs needed (replayed from an empty machine) against the size synthetic workloads needed with its real arrivals per hour and its real work. The recommendation is the synthetic size ({} {}) times the ratios' quantile used ({:.2}).",
+        p.synthetic, p.unit, p.correction
+    )));
+    let mut t = Table::new(&["period from", "real need", "synthetic need", "ratio"]);
+    for c in &p.calibration {
+        let ratio = if c.synthetic > 0 { format!("{:.2}", f64::from(c.real) / f64::from(c.synthetic)) } else { "-".into() };
+        t.row(vec![date(c.start_s + o.calendar_offset_s), c.real.to_string(), c.synthetic.to_string(), ratio]);
+    }
+    blocks.push(Block::Table(t));
     blocks.push(Block::Heading("Job classes resampled".into()));
     blocks.push(Block::Para("k-means over log CPUs, log runtime and log requested time of the recent past's jobs; a synthetic job is a real job of a class drawn in the classes' proportions.".into()));
     let mut t = Table::new(&["class", "jobs", "share (%)", "work share (%)", "mean CPUs", "mean runtime (h)", "mean request (h)"]);
@@ -185,13 +208,15 @@ pub fn backtest_doc(title: &str, b: &Backtest) -> Doc {
     }
     blocks.push(Block::Table(t));
     blocks.push(Block::Para(format!(
-        "Periods of {:.1} days; policy {}; {} seed(s); {} classes from the last {:.0} days; band level {:.2}; today's size {} {}.",
+        "Periods of {:.1} days; policy {}; {} seed(s); {} classes from the last {:.0} days; band level {:.2}; bias measured on {} earlier periods, corrected at its {:.2} quantile; today's size {} {}.",
         o.period_s / 86_400.0,
         o.plan.run.policy,
         o.plan.seeds.len(),
         o.plan.classes,
         o.plan.window_s / 86_400.0,
         o.level,
+        o.plan.calibration_periods,
+        o.plan.correction_level,
         b.today,
         b.unit
     )));

@@ -52,9 +52,13 @@ pub struct PlanArgs {
     /// Quantile level of the band's upper edge (planned for).
     #[arg(long, default_value_t = 0.9)]
     level: f64,
-    /// Earlier horizons the band is calibrated on.
+    /// Earlier horizons the band and the synthesis's bias are measured on.
     #[arg(long, default_value_t = 8)]
     calibration: usize,
+    /// The quantile of the earlier horizons' real over synthetic needs
+    /// the synthetic size is multiplied by (0.5: the median bias).
+    #[arg(long, default_value_t = 0.5)]
+    correction: f64,
     #[command(flatten)]
     what_if: WhatIf,
     /// Where the report goes (`plan.html`, `.md`, `.json`; `backtest.*`).
@@ -143,6 +147,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     if !(args.level > 0.5 && args.level < 1.0) {
         return Err(BadInput(format!("--level {}: expected a quantile level between 0.5 and 1", args.level)).into());
     }
+    if !(0.0..=1.0).contains(&args.correction) {
+        return Err(BadInput(format!("--correction {}: expected a quantile level between 0 and 1", args.correction)).into());
+    }
     if args.seeds == 0 || args.classes == 0 {
         return Err(BadInput("--seeds and --classes must be at least 1".into()).into());
     }
@@ -168,6 +175,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         window_s: args.window,
         sizes: args.sizes.map(|s| s.0).unwrap_or_default(),
         workload: args.what_if.workload_options(&table.meta),
+        calibration_periods: args.calibration,
+        correction_level: args.correction,
     };
     std::fs::create_dir_all(&args.out)?;
     let (level, calibration) = (args.level, args.calibration);
@@ -196,7 +205,12 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let (unit, _) = size_of(&base);
     println!("\n{:>10}  {:>16}  {:>16}", format!("size ({unit})"), "point forecast", "upper quantile");
     for c in &p.curve {
-        let mark = if c.size == p.recommended { "  <- recommended" } else { "" };
+        let mark = match c.size {
+            s if s == p.recommended && s == p.synthetic => "  <- recommended",
+            s if s == p.recommended => "  <- recommended (synthetic size x correction)",
+            s if s == p.synthetic => "  <- smallest meeting the target on synthetic workloads",
+            _ => "",
+        };
         println!("{:>10}  {:>16}  {:>16}{mark}", c.size, p.target.metric.show(c.at_point), p.target.metric.show(c.at_upper));
     }
     let w = foresight_reports::write_plan(&p, &args.out.join("plan.html"))?;

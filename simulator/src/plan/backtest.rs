@@ -8,7 +8,7 @@
 //! relative to the need.
 
 use super::classes::work_cpu_h;
-use super::{Outlook, PlanError, PlanOptions, cap_of, plan, replay_metric, resize, size_of, smallest};
+use super::{Outlook, PlanError, PlanOptions, plan, replay_metric, resize, size_of};
 use foresight_core::{Cluster, Job};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -99,13 +99,10 @@ pub struct Backtest {
 
 /// The smallest size `jobs` (one period's, from an empty machine) need.
 pub fn need(jobs: &[Job], base: &Cluster, o: &PlanOptions) -> Result<(u32, f64), PlanError> {
-    let (unit, today) = size_of(base);
     if jobs.is_empty() {
         return Ok((0, 0.0));
     }
-    let cap = cap_of(jobs.iter(), base, today);
-    let n = smallest(&[], today, cap, &o.target, unit, |n| Ok(replay_metric(jobs, &resize(base, n), o)?.0))?;
-    Ok((n, replay_metric(jobs, &resize(base, today), o)?.0))
+    Ok((super::calibrate::real_need(jobs, base, o)?, replay_metric(jobs, &resize(base, size_of(base).1), o)?.0))
 }
 
 /// A forecaster: the outlook of the `hours` from `start_s` given the jobs

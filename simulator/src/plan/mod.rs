@@ -9,6 +9,7 @@
 //! [`backtest`] scores such plans against what past weeks really needed.
 
 pub mod backtest;
+pub mod calibrate;
 pub mod classes;
 pub mod size;
 pub mod target;
@@ -78,6 +79,11 @@ pub struct PlanOptions {
     pub sizes: Vec<u32>,
     /// Workload options (filter, site's longest request).
     pub workload: WorkloadOptions,
+    /// Past periods the synthesis's bias is measured on (0: none).
+    pub calibration_periods: usize,
+    /// The quantile of the real over synthetic needs the synthetic size is
+    /// multiplied by.
+    pub correction_level: f64,
 }
 
 /// Why a plan could not be made.
@@ -137,7 +143,15 @@ pub struct Plan {
     pub upper_jobs: f64,
     /// The curve, by size.
     pub curve: Vec<CurvePoint>,
-    /// The smallest size that meets the target at the upper quantile.
+    /// The smallest size whose synthetic workloads meet the target at the
+    /// upper quantile.
+    pub synthetic: u32,
+    /// The past periods' real and synthetic needs.
+    pub calibration: Vec<calibrate::CalibrationPoint>,
+    /// The correction (a quantile of real over synthetic needs).
+    pub correction: f64,
+    /// The recommendation: the synthetic size times the correction,
+    /// rounded up.
     pub recommended: u32,
     /// The recommended cluster's resources and GPUs by type.
     pub recommended_cluster: Sized,
@@ -246,15 +260,20 @@ pub fn plan(history: &[Job], base: &Cluster, outlook: &Outlook, o: &PlanOptions,
     let upper = Level::new(&classes, outlook, outlook.upper_work(), &o.seeds);
     let cap = cap_of(upper.workloads.iter().flatten(), base, today);
     let mut seen: Vec<(u32, f64)> = Vec::new();
-    let recommended = smallest(&o.sizes, today, cap, &o.target, unit, |n| {
+    let synthetic = smallest(&o.sizes, today, cap, &o.target, unit, |n| {
         progress(&format!("{n} {unit} at the upper quantile"));
         let v = upper.eval(base, n, o)?;
         seen.push((n, v));
         Ok(v)
     })?;
+    progress("measuring the synthesis's bias on past periods");
+    let hours = outlook.jobs.len().max(1);
+    let calibration = calibrate::calibrate(history, outlook.start_s, hours, o.calibration_periods, base, o)?;
+    let correction = calibrate::correction(&calibration, o.correction_level);
+    let recommended = ((f64::from(synthetic) * correction).ceil() as u32).max(1);
     let mut sizes: Vec<u32> = if o.sizes.is_empty() {
         let mut s: Vec<u32> = [0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0].iter().map(|f| (f * f64::from(today)).round() as u32).collect();
-        s.extend([recommended.saturating_sub(1), recommended]);
+        s.extend([synthetic.saturating_sub(1), synthetic, recommended]);
         s
     } else {
         o.sizes.clone()
@@ -285,7 +304,10 @@ pub fn plan(history: &[Job], base: &Cluster, outlook: &Outlook, o: &PlanOptions,
     }
     let today_by_day: Vec<f64> = by_day.iter().map(|ms| o.target.metric.of(ms)).collect();
     let today_value = today_values.iter().sum::<f64>() / today_values.len() as f64;
-    let missed_from_day = today_by_day.iter().position(|v| !o.target.met(*v));
+    let missed_from_day = match today_by_day.iter().position(|v| !o.target.met(*v)) {
+        None if today < recommended => Some(0),
+        d => d,
+    };
     Ok(Plan {
         target: o.target,
         policy: o.run.policy.clone() + o.run.predictor.as_deref().map(|p| format!(":{p}")).as_deref().unwrap_or(""),
@@ -296,6 +318,9 @@ pub fn plan(history: &[Job], base: &Cluster, outlook: &Outlook, o: &PlanOptions,
         seeds: o.seeds.clone(),
         upper_jobs: upper.workloads.iter().map(Vec::len).sum::<usize>() as f64 / upper.workloads.len() as f64,
         curve,
+        synthetic,
+        calibration,
+        correction,
         recommended,
         recommended_cluster: Sized::of(&resize(base, recommended)),
         today_value,
