@@ -6,9 +6,9 @@
 //! period's jobs again) and its naive planner plans last period's need.
 //! Skipped when the dataset is missing.
 
-mod common;
 #[path = "../reports/tests/report/browser.rs"]
 mod browser;
+mod common;
 
 use common::{foresight, stderr, stdout};
 use foresight_core::Job;
@@ -28,7 +28,8 @@ fn read_json(p: &Path) -> serde_json::Value {
 }
 
 fn plan_kth(kth: &Path, out: &Path) -> (serde_json::Value, String) {
-    let args = ["plan", s(kth), "--horizon", "2d", "--target", "p95-wait=1h", "--seeds", "2", "--seed", "5", "--out", s(out)];
+    let args =
+        ["plan", s(kth), "--horizon", "2d", "--target", "p95-wait=1h", "--seeds", "2", "--seed", "5", "--out", s(out)];
     let o = foresight(&args);
     assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     (read_json(&out.join("plan.json")), stdout(&o))
@@ -42,7 +43,11 @@ fn plan_on_kth_recommends_the_smallest_size_of_its_curve_that_meets_the_target()
     let rec = plan["recommended"].as_u64().expect("a recommended size");
     let synthetic = plan["synthetic"].as_u64().expect("the synthetic workloads' size");
     let correction = plan["correction"].as_f64().unwrap();
-    assert_eq!(rec, ((synthetic as f64 * correction).ceil() as u64).max(1), "the recommendation is the synthetic size corrected");
+    assert_eq!(
+        rec,
+        ((synthetic as f64 * correction).ceil() as u64).max(1),
+        "the recommendation is the synthetic size corrected"
+    );
     assert!(!plan["calibration"].as_array().unwrap().is_empty(), "the bias was measured on earlier periods");
     let limit = plan["target"]["limit"].as_f64().unwrap();
     assert_eq!(limit, 3600.0);
@@ -50,7 +55,8 @@ fn plan_on_kth_recommends_the_smallest_size_of_its_curve_that_meets_the_target()
     assert!(printed.contains("<- recommended"), "{printed}");
     let curve = plan["curve"].as_array().unwrap();
     let upper = |size: u64| {
-        let p = curve.iter().find(|p| p["size"].as_u64() == Some(size)).unwrap_or_else(|| panic!("{size} on the curve"));
+        let p =
+            curve.iter().find(|p| p["size"].as_u64() == Some(size)).unwrap_or_else(|| panic!("{size} on the curve"));
         p["at_upper"].as_f64().unwrap_or(f64::INFINITY)
     };
     assert!(upper(synthetic) <= limit, "the synthetic size meets the target on the curve");
@@ -104,7 +110,21 @@ fn bad_targets_and_sizes_are_refused_with_exit_code_2() {
 fn the_backtest_scores_plans_against_needs_found_by_real_replays() {
     let Some(kth) = dataset_or_skip(KTH) else { return };
     let dir = tempfile::tempdir().unwrap();
-    let args = ["plan", s(&kth), "--backtest", "--horizon", "7d", "--dev-fraction", "0.15", "--seeds", "1", "--out", s(dir.path())];
+    let args = [
+        "plan",
+        s(&kth),
+        "--backtest",
+        "--horizon",
+        "7d",
+        "--dev-fraction",
+        "0.15",
+        "--seeds",
+        "1",
+        "--calibration",
+        "2",
+        "--out",
+        s(dir.path()),
+    ];
     let o = foresight(&args);
     assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     assert!(stdout(&o).contains("| plan |"), "{}", stdout(&o));
@@ -141,7 +161,8 @@ fn the_backtest_scores_plans_against_needs_found_by_real_replays() {
     };
     let p = planned[planned.len() - 1];
     let start = p["start_s"].as_f64().unwrap();
-    let week: Vec<Job> = jobs.iter().filter(|j| j.submit_s >= start && j.submit_s < start + 7.0 * 86_400.0).cloned().collect();
+    let week: Vec<Job> =
+        jobs.iter().filter(|j| j.submit_s >= start && j.submit_s < start + 7.0 * 86_400.0).cloned().collect();
     assert_eq!(week.len() as u64, p["jobs"].as_u64().unwrap());
     let need = p["need"].as_u64().unwrap() as u32;
     let at = |n: u32| replay_metric(&week, &resize(&base, n), &opts).unwrap().0;

@@ -31,7 +31,8 @@ impl Ahead {
     /// The `hours` after the first `known` hours of `series` (later
     /// values are not read).
     pub fn forecast(&self, series: &Series, known: usize, hours: usize) -> Vec<f64> {
-        let mut ext = Series { first_hour: series.first_hour, values: series.values[..known.min(series.values.len())].to_vec() };
+        let mut ext =
+            Series { first_hour: series.first_hour, values: series.values[..known.min(series.values.len())].to_vec() };
         let n = ext.values.len();
         for t in n..n + hours {
             let v = match (&self.model, t >= MAX_LAG_H) {
@@ -104,7 +105,13 @@ pub fn horizon(series: &Series, hours: usize, level: f64, periods: usize) -> Hor
             }
         }
     };
-    let how = |a: &Ahead| if a.trained() { "boosted trees on daily and weekly lags" } else { "seasonal-naive (too little history to train)" };
+    let how = |a: &Ahead| {
+        if a.trained() {
+            "boosted trees on daily and weekly lags"
+        } else {
+            "seasonal-naive (too little history to train)"
+        }
+    };
     let method = format!(
         "{} hours ahead, recursively, by {}; band from {} earlier horizon(s) forecast by {}",
         hours,
@@ -112,7 +119,14 @@ pub fn horizon(series: &Series, hours: usize, level: f64, periods: usize) -> Hor
         ratios.len(),
         how(&calib)
     );
-    HorizonForecast { hours: point, level, lower_factor: quantile(1.0 - level), upper_factor: quantile(level), ratios, method }
+    HorizonForecast {
+        hours: point,
+        level,
+        lower_factor: quantile(1.0 - level),
+        upper_factor: quantile(level),
+        ratios,
+        method,
+    }
 }
 
 #[cfg(test)]

@@ -49,7 +49,13 @@ pub fn headline(p: &Plan) -> String {
             p.target.metric.show(p.today_value),
             p.correction
         ),
-        None => format!("today's {} {} meet it ({} {}).", p.today, p.unit, p.target.metric.name(), p.target.metric.show(p.today_value)),
+        None => format!(
+            "today's {} {} meet it ({} {}).",
+            p.today,
+            p.unit,
+            p.target.metric.name(),
+            p.target.metric.show(p.today_value)
+        ),
         Some(d) => format!(
             "at today's {} {} the target would be missed from day {} ({}) on: {} {} over the horizon.",
             p.today,
@@ -82,14 +88,21 @@ pub fn headline(p: &Plan) -> String {
 pub fn doc(p: &Plan) -> Doc {
     let o = &p.outlook;
     let m = p.target.metric;
-    let mut blocks = vec![Block::Verdict(headline(p)), Block::Heading("Forecast".into()), Block::Para(format!("{}.", o.method))];
+    let mut blocks =
+        vec![Block::Verdict(headline(p)), Block::Heading("Forecast".into()), Block::Para(format!("{}.", o.method))];
     let mut t = Table::new(&["measure", "value"]);
     t.row(vec!["horizon (hours)".into(), o.jobs.len().to_string()]);
     t.row(vec!["jobs, point forecast".into(), format!("{:.0}", o.jobs.iter().sum::<f64>())]);
     t.row(vec!["requested CPU hours, point forecast".into(), format!("{:.0}", o.point_work())]);
-    t.row(vec![format!("requested CPU hours, {:.0}th percentile", 100.0 * (1.0 - o.level)), format!("{:.0}", o.point_work() * o.lower_factor)]);
+    t.row(vec![
+        format!("requested CPU hours, {:.0}th percentile", 100.0 * (1.0 - o.level)),
+        format!("{:.0}", o.point_work() * o.lower_factor),
+    ]);
     t.row(vec![format!("requested CPU hours, {:.0}th percentile", 100.0 * o.level), format!("{:.0}", o.upper_work())]);
-    t.row(vec!["requested CPU hours in the horizon before".into(), format!("{:.0}", o.recent_work.iter().sum::<f64>())]);
+    t.row(vec![
+        "requested CPU hours in the horizon before".into(),
+        format!("{:.0}", o.recent_work.iter().sum::<f64>()),
+    ]);
     let hourly = |name: &str, v: &[f64], from: f64, k: f64| Series {
         name: name.into(),
         points: v.iter().enumerate().map(|(i, x)| ((from + i as f64) / 24.0, x * k)).collect(),
@@ -119,19 +132,44 @@ pub fn doc(p: &Plan) -> Doc {
     let (k, unit) = scale(m);
     let mut t = Table::new(&["size", "at the point forecast", "at the upper quantile", "meets the target"]);
     for c in &p.curve {
-        t.row(vec![format!("{} {}", c.size, p.unit), m.show(c.at_point), m.show(c.at_upper), if p.target.met(c.at_upper) { "yes" } else { "no" }.into()]);
+        t.row(vec![
+            format!("{} {}", c.size, p.unit),
+            m.show(c.at_point),
+            m.show(c.at_upper),
+            if p.target.met(c.at_upper) { "yes" } else { "no" }.into(),
+        ]);
     }
-    let pts = |f: &dyn Fn(&foresight_simulator::plan::CurvePoint) -> f64| p.curve.iter().map(|c| (f64::from(c.size), f(c) / k)).collect::<Vec<_>>();
+    let pts = |f: &dyn Fn(&foresight_simulator::plan::CurvePoint) -> f64| {
+        p.curve.iter().map(|c| (f64::from(c.size), f(c) / k)).collect::<Vec<_>>()
+    };
     let (lo, hi) = (p.curve.first().map_or(0, |c| c.size), p.curve.last().map_or(1, |c| c.size));
     let series = vec![
         Series { name: "point forecast".into(), points: pts(&|c| c.at_point) },
         Series { name: format!("upper quantile ({:.0}th percentile)", 100.0 * o.level), points: pts(&|c| c.at_upper) },
-        Series { name: format!("target ({})", p.target), points: vec![(f64::from(lo), p.target.limit / k), (f64::from(hi), p.target.limit / k)] },
+        Series {
+            name: format!("target ({})", p.target),
+            points: vec![(f64::from(lo), p.target.limit / k), (f64::from(hi), p.target.limit / k)],
+        },
     ];
-    let top = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold(p.target.limit / k * 1.2, f64::max);
-    let caption = format!("{} of synthetic workloads against cluster size (smallest meeting the target: {} {}; recommended: {})", m.name(), p.synthetic, p.unit, p.recommended);
+    let top = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .fold(p.target.limit / k * 1.2, f64::max);
+    let caption = format!(
+        "{} of synthetic workloads against cluster size (smallest meeting the target: {} {}; recommended: {})",
+        m.name(),
+        p.synthetic,
+        p.unit,
+        p.recommended
+    );
     let y = Axis::linear(&format!("{} {unit}", m.name()), 0.0, top);
-    let svg = line::render(&caption, Axis::linear(&format!("size ({})", p.unit), f64::from(lo), f64::from(hi.max(lo + 1))), y, &series);
+    let svg = line::render(
+        &caption,
+        Axis::linear(&format!("size ({})", p.unit), f64::from(lo), f64::from(hi.max(lo + 1))),
+        y,
+        &series,
+    );
     blocks.push(Block::Figure { caption, svg, table: t });
 
     blocks.push(Block::Heading("The synthesis's bias".into()));
@@ -141,13 +179,22 @@ pub fn doc(p: &Plan) -> Doc {
     )));
     let mut t = Table::new(&["period from", "real need", "synthetic need", "ratio"]);
     for c in &p.calibration {
-        let ratio = if c.synthetic > 0 { format!("{:.2}", f64::from(c.real) / f64::from(c.synthetic)) } else { "-".into() };
+        let ratio =
+            if c.synthetic > 0 { format!("{:.2}", f64::from(c.real) / f64::from(c.synthetic)) } else { "-".into() };
         t.row(vec![date(c.start_s + o.calendar_offset_s), c.real.to_string(), c.synthetic.to_string(), ratio]);
     }
     blocks.push(Block::Table(t));
     blocks.push(Block::Heading("Job classes resampled".into()));
     blocks.push(Block::Para("k-means over log CPUs, log runtime and log requested time of the recent past's jobs; a synthetic job is a real job of a class drawn in the classes' proportions.".into()));
-    let mut t = Table::new(&["class", "jobs", "share (%)", "work share (%)", "mean CPUs", "mean runtime (h)", "mean request (h)"]);
+    let mut t = Table::new(&[
+        "class",
+        "jobs",
+        "share (%)",
+        "work share (%)",
+        "mean CPUs",
+        "mean runtime (h)",
+        "mean request (h)",
+    ]);
     for (i, c) in p.classes.iter().enumerate() {
         t.row(vec![
             (i + 1).to_string(),
@@ -194,7 +241,15 @@ pub fn backtest_doc(title: &str, b: &Backtest) -> Doc {
         s[2].over_pct,
         if goal_met(b) { "met" } else { "not met" }
     ))];
-    let mut t = Table::new(&["planner", "periods", "met", "met (%)", "over-provisioning when met (%)", "shortfall when missed (%)", &format!("mean size ({})", b.unit)]);
+    let mut t = Table::new(&[
+        "planner",
+        "periods",
+        "met",
+        "met (%)",
+        "over-provisioning when met (%)",
+        "shortfall when missed (%)",
+        &format!("mean size ({})", b.unit),
+    ]);
     for sc in s {
         t.row(vec![
             sc.planner.clone(),
@@ -228,7 +283,13 @@ pub fn backtest_doc(title: &str, b: &Backtest) -> Doc {
         None => "-".into(),
     };
     for p in &b.periods {
-        let mut row = vec![p.index.to_string(), p.jobs.to_string(), format!("{:.0}", p.work_cpu_h), p.need.to_string(), m.show(p.at_today)];
+        let mut row = vec![
+            p.index.to_string(),
+            p.jobs.to_string(),
+            format!("{:.0}", p.work_cpu_h),
+            p.need.to_string(),
+            m.show(p.at_today),
+        ];
         row.extend(p.sizes.iter().map(cell));
         t.row(row);
     }

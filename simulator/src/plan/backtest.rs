@@ -118,7 +118,7 @@ pub fn backtest(
     forecaster: &Forecaster<'_>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Backtest, PlanError> {
-    if !(o.period_s >= 3600.0) {
+    if o.period_s.is_nan() || o.period_s < 3600.0 {
         return Err(PlanError::Settings(format!("a period of {} s: at least an hour is needed", o.period_s)));
     }
     let (unit, today) = size_of(base);
@@ -183,7 +183,12 @@ pub fn backtest(
     let scores = PLANNERS
         .iter()
         .enumerate()
-        .map(|(i, name)| score(name, scored.iter().map(|p| (p.need, p.sizes[i].unwrap_or(Decision { size: 0, value: 0.0, met: false })))))
+        .map(|(i, name)| {
+            score(
+                name,
+                scored.iter().map(|p| (p.need, p.sizes[i].unwrap_or(Decision { size: 0, value: 0.0, met: false }))),
+            )
+        })
         .collect();
     Ok(Backtest { options: o.clone(), unit: unit.into(), today, periods, scores })
 }

@@ -36,10 +36,20 @@ pub fn real_need(jobs: &[Job], base: &Cluster, o: &PlanOptions) -> Result<u32, P
 /// The size the synthetic workloads (mean metric over `o.seeds`) of
 /// `hours` from `start_s` need, at `work_cpu_h` spread as `shape`, from
 /// the classes of the jobs of `history` before `start_s`.
-pub fn synthetic_need(history: &[Job], start_s: f64, shape: &[f64], work: f64, base: &Cluster, o: &PlanOptions) -> Result<u32, PlanError> {
+pub fn synthetic_need(
+    history: &[Job],
+    start_s: f64,
+    shape: &[f64],
+    work: f64,
+    base: &Cluster,
+    o: &PlanOptions,
+) -> Result<u32, PlanError> {
     let (unit, today) = size_of(base);
-    let recent: Vec<Job> =
-        recent_past(history, start_s, o.window_s).iter().filter(|j| j.end_s.is_none_or(|e| e <= start_s)).cloned().collect();
+    let recent: Vec<Job> = recent_past(history, start_s, o.window_s)
+        .iter()
+        .filter(|j| j.end_s.is_none_or(|e| e <= start_s))
+        .cloned()
+        .collect();
     let classes = JobClasses::find(&recent, o.classes, o.seeds[0])?;
     let workloads: Vec<Vec<Job>> = o.seeds.iter().map(|&s| classes.synthesize(start_s, shape, work, s)).collect();
     let cap = cap_of(workloads.iter().flatten(), base, today);
@@ -52,14 +62,22 @@ pub fn synthetic_need(history: &[Job], start_s: f64, shape: &[f64], work: f64, b
 
 /// The last `periods` periods of `hours` before `start_s` (those with jobs
 /// and a recent past to resample), most recent first.
-pub fn calibrate(history: &[Job], start_s: f64, hours: usize, periods: usize, base: &Cluster, o: &PlanOptions) -> Result<Vec<CalibrationPoint>, PlanError> {
+pub fn calibrate(
+    history: &[Job],
+    start_s: f64,
+    hours: usize,
+    periods: usize,
+    base: &Cluster,
+    o: &PlanOptions,
+) -> Result<Vec<CalibrationPoint>, PlanError> {
     let len = hours as f64 * 3600.0;
     let first = history.first().map_or(start_s, |j| j.submit_s);
     let starts: Vec<f64> = (1..=periods).map(|j| start_s - j as f64 * len).filter(|s| *s > first).collect();
     starts
         .par_iter()
         .map(|&s| {
-            let (a, b) = (history.partition_point(|j| j.submit_s < s), history.partition_point(|j| j.submit_s < s + len));
+            let (a, b) =
+                (history.partition_point(|j| j.submit_s < s), history.partition_point(|j| j.submit_s < s + len));
             let jobs = &history[a..b];
             if jobs.is_empty() {
                 return Ok(None);
@@ -82,7 +100,8 @@ pub fn calibrate(history: &[Job], start_s: f64, hours: usize, periods: usize, ba
 /// The `level` quantile of the points' real over synthetic needs (1 when
 /// there is none).
 pub fn correction(points: &[CalibrationPoint], level: f64) -> f64 {
-    let mut r: Vec<f64> = points.iter().filter(|p| p.synthetic > 0).map(|p| f64::from(p.real) / f64::from(p.synthetic)).collect();
+    let mut r: Vec<f64> =
+        points.iter().filter(|p| p.synthetic > 0).map(|p| f64::from(p.real) / f64::from(p.synthetic)).collect();
     r.sort_by(f64::total_cmp);
     if r.is_empty() { 1.0 } else { crate::metrics::percentile(&r, level) }
 }

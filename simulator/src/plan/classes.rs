@@ -68,7 +68,9 @@ impl JobClasses {
     pub fn find(recent: &[Job], k: usize, seed: u64) -> Result<Self, NoClasses> {
         let pool: Vec<Job> = recent
             .iter()
-            .filter(|j| j.req_cpus.is_some_and(|c| c > 0) && j.req_time_s.is_some_and(|t| t > 0.0) && runtime(j).is_some())
+            .filter(|j| {
+                j.req_cpus.is_some_and(|c| c > 0) && j.req_time_s.is_some_and(|t| t > 0.0) && runtime(j).is_some()
+            })
             .cloned()
             .collect();
         if pool.is_empty() {

@@ -187,7 +187,11 @@ impl Level {
 
 /// Replays `jobs` on `cluster` from an empty machine: the target's metric
 /// over them (infinite when one cannot fit) and each job's metrics.
-pub fn replay_metric(jobs: &[Job], cluster: &Cluster, o: &PlanOptions) -> Result<(f64, Vec<(f64, JobMetrics)>), SimError> {
+pub fn replay_metric(
+    jobs: &[Job],
+    cluster: &Cluster,
+    o: &PlanOptions,
+) -> Result<(f64, Vec<(f64, JobMetrics)>), SimError> {
     let w = Workload::from_jobs(jobs, cluster, o.workload);
     if w.dropped.too_large > 0 {
         return Ok((f64::INFINITY, Vec::new()));
@@ -244,7 +248,13 @@ pub fn smallest(
 
 /// Makes a plan for `outlook` from `history` (jobs submitted before the
 /// horizon) on clusters like `base`. `progress` is told each replay.
-pub fn plan(history: &[Job], base: &Cluster, outlook: &Outlook, o: &PlanOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<Plan, PlanError> {
+pub fn plan(
+    history: &[Job],
+    base: &Cluster,
+    outlook: &Outlook,
+    o: &PlanOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Plan, PlanError> {
     if o.seeds.is_empty() {
         return Err(PlanError::Settings("a plan needs at least one seed".into()));
     }
@@ -272,7 +282,8 @@ pub fn plan(history: &[Job], base: &Cluster, outlook: &Outlook, o: &PlanOptions,
     let correction = calibrate::correction(&calibration, o.correction_level);
     let recommended = ((f64::from(synthetic) * correction).ceil() as u32).max(1);
     let mut sizes: Vec<u32> = if o.sizes.is_empty() {
-        let mut s: Vec<u32> = [0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0].iter().map(|f| (f * f64::from(today)).round() as u32).collect();
+        let mut s: Vec<u32> =
+            [0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0].iter().map(|f| (f * f64::from(today)).round() as u32).collect();
         s.extend([synthetic.saturating_sub(1), synthetic, recommended]);
         s
     } else {

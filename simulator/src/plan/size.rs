@@ -64,7 +64,11 @@ mod tests {
     #[test]
     fn sizes_keep_the_mix_of_node_types() {
         let mut base = Cluster::homogeneous("a", 3, Resources::new(32, 0, 0));
-        base.nodes.push(NodeSpec { name: "g".into(), capacity: Resources::new(16, 4, 0), gpu_type: Some("H100".into()) });
+        base.nodes.push(NodeSpec {
+            name: "g".into(),
+            capacity: Resources::new(16, 4, 0),
+            gpu_type: Some("H100".into()),
+        });
         assert_eq!(size_of(&base), ("nodes", 4));
         let big = resize(&base, 8);
         let s = Sized::of(&big);

@@ -138,7 +138,8 @@ impl FromStr for Target {
             .find(|m| m.name() == name.trim())
             .ok_or_else(|| BadTarget::Metric(s.into(), name.into()))?;
         let limit = if metric.is_wait() {
-            parse_duration(value).ok_or_else(|| BadTarget::Value(s.into(), value.into(), "a positive duration (90s, 30m, 1h, 2d)"))?
+            parse_duration(value)
+                .ok_or_else(|| BadTarget::Value(s.into(), value.into(), "a positive duration (90s, 30m, 1h, 2d)"))?
         } else {
             value
                 .trim()
@@ -172,7 +173,8 @@ mod tests {
 
     #[test]
     fn metrics_are_measured_on_jobs() {
-        let jobs: Vec<JobMetrics> = (0..=100).map(|i| JobMetrics::new(0.0, f64::from(i), f64::from(i) + 100.0)).collect();
+        let jobs: Vec<JobMetrics> =
+            (0..=100).map(|i| JobMetrics::new(0.0, f64::from(i), f64::from(i) + 100.0)).collect();
         assert_eq!(Metric::P95Wait.of(&jobs), 95.0);
         assert_eq!(Metric::MeanWait.of(&jobs), 50.0);
         assert_eq!(Metric::P99Wait.of(&[]), 0.0);
