@@ -45,8 +45,8 @@ fn plan_on_kth_recommends_the_smallest_size_of_its_curve_that_meets_the_target()
     let correction = plan["correction"].as_f64().unwrap();
     assert_eq!(
         rec,
-        ((synthetic as f64 * correction).ceil() as u64).max(1),
-        "the recommendation is the synthetic size corrected"
+        ((synthetic as f64 * correction).ceil() as u64).max(plan["fits_from"].as_u64().unwrap()),
+        "the recommendation is the synthetic size corrected, never below the largest synthetic job"
     );
     assert!(!plan["calibration"].as_array().unwrap().is_empty(), "the bias was measured on earlier periods");
     let limit = plan["target"]["limit"].as_f64().unwrap();
@@ -138,6 +138,9 @@ fn the_backtest_scores_plans_against_needs_found_by_real_replays() {
         let last_need = periods[k - 1]["need"].as_u64().unwrap().max(1);
         assert_eq!(p["sizes"][1]["size"].as_u64(), Some(last_need), "the naive planner plans last week's need");
     }
+    // the report's Markdown, whole: integers and sums of replayed needs
+    let md = std::fs::read_to_string(dir.path().join("backtest.md")).unwrap();
+    insta::assert_snapshot!("plan_backtest_kth_first_weeks", md);
     let scores = b["scores"].as_array().unwrap();
     assert_eq!(scores.len(), 3);
     assert_eq!(scores[0]["periods"].as_u64(), Some(planned.len() as u64));

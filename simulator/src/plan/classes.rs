@@ -55,7 +55,9 @@ fn runtime(j: &Job) -> Option<f64> {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum NoClasses {
     /// No recent job ran with a CPU count and a requested time.
-    #[error("no job of the recent past ran with a CPU count and a requested time: nothing to resample")]
+    #[error(
+        "no job of the recent past ran with a CPU count and a requested time: plan forecasts and resamples requested CPU hours, so it has nothing to resample"
+    )]
     NoJobs,
     /// k-means failed.
     #[error("k-means: {0}")]

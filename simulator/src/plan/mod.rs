@@ -150,8 +150,11 @@ pub struct Plan {
     pub calibration: Vec<calibrate::CalibrationPoint>,
     /// The correction (a quantile of real over synthetic needs).
     pub correction: f64,
+    /// The smallest size every synthetic job fits on.
+    pub fits_from: u32,
     /// The recommendation: the synthetic size times the correction,
-    /// rounded up.
+    /// rounded up, at least `fits_from` (among the candidate sizes when
+    /// they were given).
     pub recommended: u32,
     /// The recommended cluster's resources and GPUs by type.
     pub recommended_cluster: Sized,
@@ -280,7 +283,15 @@ pub fn plan(
     let hours = outlook.jobs.len().max(1);
     let calibration = calibrate::calibrate(history, outlook.start_s, hours, o.calibration_periods, base, o)?;
     let correction = calibrate::correction(&calibration, o.correction_level);
-    let recommended = ((f64::from(synthetic) * correction).ceil() as u32).max(1);
+    // never below the size every synthetic job fits on; among `--sizes`
+    // when they are given
+    let fit = upper.workloads.iter().flatten().map(|j| units_of(j, base)).fold(1.0, f64::max) as u32;
+    let corrected = ((f64::from(synthetic) * correction).ceil() as u32).max(fit);
+    let recommended = match o.sizes.iter().copied().filter(|&s| s >= corrected).min() {
+        Some(s) => s,
+        None if o.sizes.is_empty() => corrected,
+        None => o.sizes.iter().copied().max().unwrap_or(corrected),
+    };
     let mut sizes: Vec<u32> = if o.sizes.is_empty() {
         let mut s: Vec<u32> =
             [0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0].iter().map(|f| (f * f64::from(today)).round() as u32).collect();
@@ -332,6 +343,7 @@ pub fn plan(
         synthetic,
         calibration,
         correction,
+        fits_from: fit,
         recommended,
         recommended_cluster: Sized::of(&resize(base, recommended)),
         today_value,
@@ -349,14 +361,20 @@ pub fn recent_past(history: &[Job], start_s: f64, window_s: f64) -> &[Job] {
     &history[from..to]
 }
 
+/// The units (nodes, or CPUs on a one-node machine) job `j` takes on
+/// clusters like `base`.
+pub fn units_of(j: &Job, base: &Cluster) -> f64 {
+    let cpus = f64::from(j.req_cpus.unwrap_or(1).max(1));
+    if base.len() > 1 {
+        let node_cpus = f64::from(base.nodes.iter().map(|n| n.capacity.cpus).min().unwrap_or(1).max(1));
+        (cpus / node_cpus).ceil().max(f64::from(j.req_nodes.unwrap_or(1)))
+    } else {
+        cpus
+    }
+}
+
 /// A size large enough for every job to run at once (the search's cap).
 pub fn cap_of<'a>(jobs: impl Iterator<Item = &'a Job>, base: &Cluster, today: u32) -> u32 {
-    let node_cpus = f64::from(base.nodes.iter().map(|n| n.capacity.cpus).min().unwrap_or(1).max(1));
-    let units: f64 = jobs
-        .map(|j| {
-            let cpus = f64::from(j.req_cpus.unwrap_or(1).max(1));
-            if base.len() > 1 { (cpus / node_cpus).ceil().max(f64::from(j.req_nodes.unwrap_or(1))) } else { cpus }
-        })
-        .sum();
+    let units: f64 = jobs.map(|j| units_of(j, base)).sum();
     (units.ceil().min(f64::from(u32::MAX / 4)) as u32).max(today)
 }
