@@ -378,3 +378,28 @@ pub fn cap_of<'a>(jobs: impl Iterator<Item = &'a Job>, base: &Cluster, today: u3
     let units: f64 = jobs.map(|j| units_of(j, base)).sum();
     (units.ceil().min(f64::from(u32::MAX / 4)) as u32).max(today)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_smallest_size_is_found_by_doubling_and_bisecting_or_among_the_sizes_given() {
+        let target = Target { metric: Metric::P95Wait, limit: 3600.0 };
+        // the wait falls below the limit from 137 on
+        let wait = |n: u32| if n >= 137 { 0.0 } else { 7200.0 };
+        let mut asked = Vec::new();
+        let found = smallest(&[], 100, 1000, &target, "nodes", |n| {
+            asked.push(n);
+            Ok(wait(n))
+        });
+        assert_eq!(found.unwrap(), 137);
+        assert_eq!(&asked[..2], &[100, 200], "doubled from today's size first");
+        assert_eq!(smallest(&[], 100, 1000, &target, "nodes", |n| Ok(if n >= 3 { 0.0 } else { 1e9 })).unwrap(), 3);
+        assert_eq!(smallest(&[120, 140, 160], 100, 1000, &target, "nodes", |n| Ok(wait(n))).unwrap(), 140);
+        let never = smallest(&[], 100, 130, &target, "nodes", |n| Ok(wait(n)));
+        assert!(matches!(never, Err(PlanError::NeverMet { largest: 130, .. })), "{never:?}");
+        let err = smallest(&[10, 20], 100, 150, &target, "nodes", |n| Ok(wait(n))).unwrap_err();
+        assert_eq!(err.to_string(), "no size up to 20 nodes meets p95-wait <= 1.00 h");
+    }
+}
