@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 /// Hours ahead a forecast is made.
 pub const HORIZON_H: usize = 24;
 /// Longest lag a forecast reads (a week).
-const MAX_LAG_H: usize = 168;
+pub(crate) const MAX_LAG_H: usize = 168;
 /// Hours a forecaster must learn from, after the first week of lags.
-const MIN_TRAIN_H: usize = 168;
+pub(crate) const MIN_TRAIN_H: usize = 168;
 /// Hours of a test window a [`DemandForecast`] keeps (its first two weeks).
 pub const SHOWN_H: usize = 336;
 
@@ -110,14 +110,14 @@ pub fn evaluate(series: &Series, train_fraction: f64) -> Option<DemandMetrics> {
 
 /// The forecaster trained on the hours before `split` (from the first hour
 /// with a week of lags).
-fn fit(series: &Series, split: usize) -> Gbt {
+pub(crate) fn fit(series: &Series, split: usize) -> Gbt {
     let train: Vec<usize> = (MAX_LAG_H..split).collect();
     let x: Vec<Vec<f64>> = train.iter().map(|&t| features(series, t)).collect();
     let y: Vec<f64> = train.iter().map(|&t| series.values[t].ln_1p()).collect();
     Gbt::fit(&x, &y, &GbtParams::for_rows(x.len()))
 }
 
-fn predict(model: &Gbt, series: &Series, t: usize) -> f64 {
+pub(crate) fn predict(model: &Gbt, series: &Series, t: usize) -> f64 {
     model.predict(&features(series, t)).exp_m1().max(0.0)
 }
 

@@ -36,6 +36,7 @@ pub mod linear;
 pub mod matrix;
 pub mod metrics;
 pub mod online;
+pub mod outlook;
 pub mod shift;
 pub mod runtime;
 

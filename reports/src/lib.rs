@@ -16,6 +16,7 @@ pub mod doc;
 pub mod html;
 pub mod markdown;
 pub mod model;
+pub mod plan;
 pub mod prediction;
 pub mod shadow;
 
@@ -117,6 +118,30 @@ pub fn render_shadow(evidence: &shadow::ShadowEvidence) -> Result<Rendered, Repo
 /// Renders the shadow report and writes it as [`write_comparison`] does.
 pub fn write_shadow(evidence: &shadow::ShadowEvidence, html_path: &Path) -> Result<Written, ReportError> {
     write(&render_shadow(evidence)?, html_path)
+}
+
+/// Renders a capacity plan.
+pub fn render_plan(p: &foresight_simulator::plan::Plan) -> Result<Rendered, ReportError> {
+    let doc = plan::doc(p);
+    let json = serde_json::to_string_pretty(p).map_err(|source| ReportError::Json { path: PathBuf::new(), source })?;
+    Ok(Rendered { html: html::render(&doc), markdown: markdown::render(&doc), json: json + "\n" })
+}
+
+/// Renders a capacity plan and writes it as [`write_comparison`] does.
+pub fn write_plan(p: &foresight_simulator::plan::Plan, html_path: &Path) -> Result<Written, ReportError> {
+    write(&render_plan(p)?, html_path)
+}
+
+/// Renders a plan's backtest.
+pub fn render_backtest(title: &str, b: &foresight_simulator::plan::backtest::Backtest) -> Result<Rendered, ReportError> {
+    let doc = plan::backtest_doc(title, b);
+    let json = serde_json::to_string_pretty(b).map_err(|source| ReportError::Json { path: PathBuf::new(), source })?;
+    Ok(Rendered { html: html::render(&doc), markdown: markdown::render(&doc), json: json + "\n" })
+}
+
+/// Renders a plan's backtest and writes it as [`write_comparison`] does.
+pub fn write_backtest(title: &str, b: &foresight_simulator::plan::backtest::Backtest, html_path: &Path) -> Result<Written, ReportError> {
+    write(&render_backtest(title, b)?, html_path)
 }
 
 fn write(r: &Rendered, html_path: &Path) -> Result<Written, ReportError> {

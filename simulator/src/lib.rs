@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod faults;
 pub mod metrics;
 pub mod output;
+pub mod plan;
 pub mod robustness;
 pub mod run;
 pub mod sweep;

@@ -8,6 +8,7 @@ mod ingest;
 mod inspect;
 mod jobs;
 mod log;
+mod plan;
 mod progress;
 mod report;
 mod robustness;
@@ -54,6 +55,9 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Sweep policies over clusters, load factors and seeds.
     Sweep(sweep::SweepArgs),
+    /// Recommend a cluster size for the next horizon's demand (forecast,
+    /// synthesize, replay each size), or backtest such plans.
+    Plan(plan::PlanArgs),
     /// Check that predictions never make scheduling much worse: the
     /// candidate against requested times, the users' history and the
     /// clairvoyant bound, on each log at each load.
@@ -93,6 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run_simulate(args),
         Command::Compare(args) => compare::run_compare(args),
         Command::Sweep(args) => sweep::run_sweep(args),
+        Command::Plan(args) => plan::run(args),
         Command::Robustness(args) => robustness::run_robustness(args),
         Command::Telemetry(args) => telemetry::run(args),
         Command::Train(args) => train::run(args),
@@ -132,6 +137,7 @@ impl std::error::Error for BadInput {}
 /// machine or foresight).
 fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
     use foresight_models::ModelError;
+    use foresight_simulator::plan::PlanError;
     use foresight_simulator::{cluster_file::ClusterFileError, run::SimError};
     e.is::<foresight_datasets::IngestError>()
         || e.is::<BadInput>()
@@ -139,6 +145,7 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
         || e.is::<foresight_core::policy::UnknownPolicy>()
         || e.is::<foresight_core::predictor::UnknownPredictor>()
         || matches!(e.downcast_ref::<ClusterFileError>(), Some(ClusterFileError::Parse { .. }))
+        || matches!(e.downcast_ref::<PlanError>(), Some(PlanError::Classes(_) | PlanError::Settings(_)))
         || matches!(e.downcast_ref::<SimError>(), Some(SimError::Spec(_) | SimError::NoCluster))
         || matches!(
             e.downcast_ref::<ModelError>(),

@@ -2,6 +2,7 @@
 //! comparison, model and shadow reports, and their HTML pages opened in a
 //! real headless Chromium.
 
+mod browser;
 mod chromium;
 mod fixture;
 mod model;
