@@ -77,6 +77,7 @@ fn main() {
         let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let cfg = ServeConfig {
+            tls: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             data: data.clone(),
             queue: QueueConfig::default(),

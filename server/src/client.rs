@@ -25,6 +25,9 @@ pub enum ClientError {
     /// The token holds what a header cannot.
     #[error("the token is not a valid header value")]
     Token,
+    /// The address is not a URI.
+    #[error("`{0}` is not a server address (host:port or a URL)")]
+    Address(String),
     /// The server could not be reached.
     #[error("cannot connect to {addr}: {source}")]
     Connect {
@@ -40,12 +43,25 @@ pub type Jobs = JobsClient<InterceptedService<Channel, Bearer>>;
 /// A `Workers` client with a token.
 pub type Workers = WorkersClient<InterceptedService<Channel, Bearer>>;
 
-/// Connects to `addr` (`host:port` or a URL) with `token`.
+/// Connects to `addr` (`host:port` or a URL) with `token`, in plain text
+/// unless the URL is `https://`.
 pub async fn connect(addr: &str, token: &str) -> Result<(Jobs, Workers), ClientError> {
-    let url = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
+    connect_with(addr, token, None).await
+}
+
+/// Connects as [`connect`] does; with `ca_pem` (a PEM certificate
+/// authority to trust), over TLS, the server's name checked against its
+/// certificate.
+pub async fn connect_with(addr: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<(Jobs, Workers), ClientError> {
+    let scheme = if ca_pem.is_some() { "https" } else { "http" };
+    let url = if addr.contains("://") { addr.to_string() } else { format!("{scheme}://{addr}") };
     let value: MetadataValue<_> = format!("Bearer {token}").parse().map_err(|_| ClientError::Token)?;
-    let channel = Channel::from_shared(url)
-        .map_err(|_| ClientError::Token)?
+    let mut endpoint = Channel::from_shared(url).map_err(|_| ClientError::Address(addr.to_string()))?;
+    if let Some(ca) = ca_pem {
+        let tls = tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(ca));
+        endpoint = endpoint.tls_config(tls).map_err(|source| ClientError::Connect { addr: addr.to_string(), source })?;
+    }
+    let channel = endpoint
         .connect()
         .await
         .map_err(|source| ClientError::Connect { addr: addr.to_string(), source })?;

@@ -56,6 +56,25 @@ pub struct ServeConfig {
     pub queue: QueueConfig,
     /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
     pub metrics: Option<SocketAddr>,
+    /// Serve gRPC over TLS with this certificate and key; plain text
+    /// (for loopback) when `None`.
+    pub tls: Option<TlsIdentity>,
+}
+
+/// A server's certificate chain and private key, PEM-encoded.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    /// The certificate chain.
+    pub cert_pem: Vec<u8>,
+    /// The private key.
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // never the key
+        f.debug_struct("TlsIdentity").field("cert_pem", &format_args!("{} bytes", self.cert_pem.len())).finish()
+    }
 }
 
 /// Where the server listens, once bound.
@@ -135,7 +154,12 @@ pub async fn serve(
         None => None,
     };
     on_bound(Bound { grpc: bound, metrics: metrics.as_ref().map(|m| m.0) });
-    let result = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &cfg.tls {
+        let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
+        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    let result = builder
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)

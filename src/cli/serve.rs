@@ -9,7 +9,7 @@ use foresight_core::policy::PolicySpec;
 use foresight_core::predictor::PredictorKind;
 use foresight_server::dispatch::Dispatcher;
 use foresight_server::queue::QueueConfig;
-use foresight_server::server::{Bound, ServeConfig, ServeError, add_token, serve};
+use foresight_server::server::{Bound, ServeConfig, ServeError, TlsIdentity, add_token, serve};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +50,13 @@ pub struct ServeArgs {
     /// any free port, printed at start).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    /// Serve gRPC over TLS with this certificate chain (PEM); with
+    /// `--tls-key`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// What `serve` can do besides serving.
@@ -102,7 +109,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         seed: args.seed,
     };
     let data = args.data.clone();
-    let cfg = ServeConfig { listen: args.listen, data: args.data, queue, metrics: args.metrics };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let read = |f: &PathBuf, what: &str| {
+                std::fs::read(f).with_context(|| format!("cannot read the TLS {what} {}", f.display()))
+            };
+            Some(TlsIdentity { cert_pem: read(cert, "certificate")?, key_pem: read(key, "key")? })
+        }
+        _ => None,
+    };
+    let cfg = ServeConfig { listen: args.listen, data: args.data, queue, metrics: args.metrics, tls };
     block_on(async move {
         let on_bound = |at: Bound| {
             println!("foresight serve: listening on {} (policy {policy}, data {})", at.grpc, data.display());

@@ -16,6 +16,10 @@ pub struct ClientArgs {
     /// The bearer token (else `FORESIGHT_TOKEN`).
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// Connect over TLS, trusting this certificate authority (PEM); the
+    /// server's name must match its certificate.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl ClientArgs {
@@ -26,7 +30,11 @@ impl ClientArgs {
             None => std::env::var("FORESIGHT_TOKEN")
                 .map_err(|_| BadInput("no token: pass --token or set FORESIGHT_TOKEN".into()))?,
         };
-        Ok(client::connect(&self.server, &token).await?)
+        let ca = match &self.ca {
+            Some(f) => Some(std::fs::read(f).with_context(|| format!("cannot read the certificate authority {}", f.display()))?),
+            None => None,
+        };
+        Ok(client::connect_with(&self.server, &token, ca.as_deref()).await?)
     }
 }
 
