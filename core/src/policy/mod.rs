@@ -22,7 +22,7 @@ mod registry;
 
 pub use backfill::{Backfill, CandidateOrder, easy_shadow};
 pub use composed::ComposedPolicy;
-pub use order::{OrderScratch, PriorityWeights, QueueOrder, ShareBy};
+pub use order::{OrderScratch, PriorityWeights, QueueOrder, ShareBy, slack};
 pub use placement::{Placement, Tentative};
 pub use profile::Profile;
 pub use registry::{PolicySpec, UnknownPolicy};
