@@ -472,3 +472,39 @@ fn the_policy_backfills_a_short_job_and_holds_a_long_one_behind_the_head() {
     assert!(started(short) < h && h <= l, "backfilled short job, then the head, then the long one");
     kill_group(&mut w);
 }
+
+#[test]
+fn edf_serves_the_least_slack_first_and_reports_a_job_that_cannot_meet_its_deadline() {
+    let (s, _) = Server::start_with(tempfile::tempdir().unwrap(), &["--policy", "edf"]);
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let submit = |extra: &[&str]| {
+        let mut args = vec!["submit", "--json", "--time-limit", "100"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "true"]);
+        let o = s.cli(&sub, &args);
+        assert!(o.status.success(), "{}", err(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    // predicted 100 s each (no history: the request); slack = deadline - now - 100
+    let none = submit(&[]);
+    let far = submit(&["--deadline", "3600"]);
+    let near = submit(&["--deadline", "600"]);
+    let late = submit(&["--deadline", "30"]);
+    assert_eq!(late["deadline_at_risk"], true, "reported at submit: {late}");
+    assert!(late["slack_s"].as_f64().unwrap() < -69.0);
+    assert_eq!(near["deadline_at_risk"], false);
+    assert!(near["slack_s"].as_f64().unwrap() > 490.0);
+    assert_eq!(none["slack_s"], serde_json::Value::Null);
+    // one 1-CPU worker runs them one at a time, least slack first
+    let mut w = s.worker(&wk, "w", &[]);
+    let id = |j: &serde_json::Value| j["id"].as_u64().unwrap();
+    let started: Vec<i64> = [&late, &near, &far, &none]
+        .iter()
+        .map(|j| s.wait_state(&sub, id(j), "succeeded")["started_at_ms"].as_i64().unwrap())
+        .collect();
+    assert!(started.windows(2).all(|p| p[0] < p[1]), "late, near, far, then no deadline: {started:?}");
+    // the late job's lease says why in its event
+    let o = s.cli(&sub, &["jobs", "get", &id(&late).to_string()]);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["deadline_ms"], late["deadline_ms"]);
+    kill_group(&mut w);
+}

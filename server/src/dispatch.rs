@@ -159,7 +159,12 @@ impl Dispatcher {
                     let _ = rt.withdraw(info.key);
                 }
             } else if j.not_before_ms <= now_ms && shapes.iter().any(|w| could_run(w, &j.spec)) {
-                let _ = rt.submit_estimated(*info, est);
+                if rt.submit_estimated(*info, est).is_ok()
+                    && let Some(d) = crate::convert::deadline_ms(&j.spec)
+                {
+                    // read by deadline-aware orders (`edf`), ignored by the others
+                    rt.set_deadline(info.key, d as f64 / 1000.0);
+                }
                 starts_left.push((info.key, *j));
             }
         }
@@ -247,6 +252,24 @@ mod tests {
         later.not_before_ms = 5000;
         let q = [job(0, 8, 1.0, 1.0), later, job(2, 1, 1.0, 1.0)];
         assert_eq!(d.place("a", &ws, &[], &q, 1000), [2]);
+    }
+
+    #[test]
+    fn edf_starts_the_least_slack_first_and_jobs_without_a_deadline_last() {
+        let mut d = Dispatcher::new("edf".parse().unwrap(), None);
+        let ws = [worker("a", 1)];
+        let due = |id, est, deadline_ms: i64| {
+            let mut j = job(id, 1, est, est);
+            j.spec.labels.insert(crate::convert::DEADLINE_LABEL.into(), deadline_ms.to_string());
+            j
+        };
+        // at 1 s: job 2's slack 100 - 1 - 10 = 89 s, job 3's 50 - 1 - 40 = 9 s
+        let q = [job(1, 1, 5.0, 5.0), due(2, 10.0, 100_000), due(3, 40.0, 50_000)];
+        assert_eq!(d.place("a", &ws, &[], &q, 1000), [3]);
+        assert_eq!(d.place("a", &ws, &[], &q[..2], 1000), [2]);
+        assert_eq!(d.place("a", &ws, &[], &q[..1], 1000), [1]);
+        let mut fcfs = Dispatcher::new("fcfs".parse().unwrap(), None);
+        assert_eq!(fcfs.place("a", &ws, &[], &q, 1000), [1], "other orders ignore deadlines");
     }
 
     #[test]

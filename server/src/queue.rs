@@ -363,8 +363,18 @@ impl<S: Store> Queue<S> {
             j.not_before_ms = 0;
         }
         let actor = caller.actor();
-        let details: Vec<String> =
-            granted.iter().map(|j| format!("worker `{}`, attempt {}", offer.id, j.attempts)).collect();
+        let details: Vec<String> = granted
+            .iter()
+            .map(|j| {
+                // a deadline's slack at the start, by prediction (negative: late)
+                let slack = match crate::convert::slack_s(j, now_ms) {
+                    Some(s) if s < 0.0 => format!(", slack {s:.1} s: cannot meet its deadline by prediction"),
+                    Some(s) => format!(", slack {s:.1} s"),
+                    None => String::new(),
+                };
+                format!("worker `{}`, attempt {}{slack}", offer.id, j.attempts)
+            })
+            .collect();
         let changes: Vec<Change<'_>> = granted
             .iter()
             .zip(&details)

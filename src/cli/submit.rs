@@ -38,6 +38,11 @@ pub struct SubmitArgs {
     /// Time limit, seconds (0: none).
     #[arg(long, default_value_t = 0.0)]
     time_limit: f64,
+    /// A deadline, seconds from now: when the job should be ended (the
+    /// `edf` policy orders by slack; a job that cannot meet it by
+    /// prediction is reported `deadline_at_risk`).
+    #[arg(long, value_name = "SECONDS")]
+    deadline: Option<f64>,
     /// A label `KEY=VALUE` (repeatable).
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
@@ -66,6 +71,11 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         Some(k) => k,
         None => format!("cli-{}", &foresight_server::auth::new_secret()?[..24]),
     };
+    let deadline_ms = match args.deadline {
+        None => 0,
+        Some(s) if s.is_finite() && s > 0.0 => foresight_server::service::now_ms() + (s * 1000.0).round() as i64,
+        Some(s) => return Err(BadInput(format!("--deadline {s}: expected seconds from now, > 0")).into()),
+    };
     let req = pb::SubmitRequest {
         idempotency_key: key,
         tenant: args.tenant,
@@ -83,6 +93,7 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         command: args.command.join(" "),
         payload: Vec::new(),
         max_attempts: args.attempts,
+        deadline_ms,
     };
     let client = args.client;
     let json = args.json;
@@ -97,6 +108,9 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
                 j.predicted_interval.map(|i| format!(" [{:.0}, {:.0}] s", i.lo_s, i.hi_s)).unwrap_or_default();
             let how = if r.created { "submitted" } else { "already submitted with this key" };
             println!("job {} {how}: predicted runtime {:.0} s{interval}", j.id, j.predicted_runtime_s);
+            if j.deadline_at_risk {
+                println!("job {}: cannot meet its deadline by prediction (slack {:.0} s)", j.id, j.slack_s.unwrap_or(0.0));
+            }
         }
         Ok(())
     })
