@@ -508,3 +508,27 @@ fn edf_serves_the_least_slack_first_and_reports_a_job_that_cannot_meet_its_deadl
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["deadline_ms"], late["deadline_ms"]);
     kill_group(&mut w);
 }
+
+#[test]
+fn fair_share_serves_the_tenant_with_less_history_first() {
+    let (s, _) = Server::start_with(tempfile::tempdir().unwrap(), &["--policy", "fairshare"]);
+    let (heavy, light, wk) = (s.token("heavy", "submitter"), s.token("light", "submitter"), s.token("ops", "worker"));
+    let submit = |tok: &str, cmd: &str| {
+        submitted_id(&s.cli(tok, &["submit", "--json", "--time-limit", "60", "--", cmd]))
+    };
+    // history: heavy runs for a second, light for an instant
+    let h1 = submit(&heavy, "sleep 1");
+    let l1 = submit(&light, "true");
+    let mut w = s.worker(&wk, "w", &["--max-jobs", "2"]);
+    s.wait_state(&heavy, h1, "succeeded");
+    s.wait_state(&light, l1, "succeeded");
+    assert!(w.wait().unwrap().success());
+    // heavy's job arrives first, but light has used less: light's runs first
+    let h2 = submit(&heavy, "true");
+    let l2 = submit(&light, "true");
+    let mut w = s.worker(&wk, "w", &["--max-jobs", "2"]);
+    let h = s.wait_state(&heavy, h2, "succeeded")["started_at_ms"].as_i64().unwrap();
+    let l = s.wait_state(&light, l2, "succeeded")["started_at_ms"].as_i64().unwrap();
+    assert!(l < h, "light ({l}) before heavy ({h})");
+    assert!(w.wait().unwrap().success());
+}

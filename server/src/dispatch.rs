@@ -15,7 +15,7 @@ use crate::store::{JobRow, NewJob, WorkerRow};
 use foresight_core::policy::{Policy, PolicySpec};
 use foresight_core::predictor::{Predictor, PredictorKind, clamp_estimate};
 use foresight_core::runtime::{Alloc, Observed, Runtime, RuntimeConfig};
-use foresight_core::state::{Demand, JobInfo, JobKey};
+use foresight_core::state::{Demand, JobInfo, JobKey, UsageLedger};
 use foresight_core::{Cluster, NameTables, NodeSpec, Resources};
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,6 +31,10 @@ pub struct Dispatcher {
     spec: PolicySpec,
     make_predictor: PredictorFactory,
     predictors: BTreeMap<String, Box<dyn Predictor>>,
+    /// Per pool: the fair-share usage of the jobs that ended there, handed
+    /// to each runtime built anew, and the pool's capacity at its last
+    /// decision (what a job's share is measured against).
+    usage: BTreeMap<String, (UsageLedger, Resources)>,
     names: NameTables,
 }
 
@@ -64,7 +68,13 @@ impl Dispatcher {
     /// A dispatcher for `spec` whose pools' predictors `make` builds (a
     /// model file served live, say).
     pub fn with_predictor(spec: PolicySpec, make: PredictorFactory) -> Self {
-        Self { spec, make_predictor: make, predictors: BTreeMap::new(), names: NameTables::default() }
+        Self {
+            spec,
+            make_predictor: make,
+            predictors: BTreeMap::new(),
+            usage: BTreeMap::new(),
+            names: NameTables::default(),
+        }
     }
 
     /// The policy's name.
@@ -102,10 +112,30 @@ impl Dispatcher {
         (est, interval)
     }
 
-    /// A job ended after running `runtime_s`: its pool's predictor learns it.
+    /// A job ended after running `runtime_s`: its pool's predictor learns
+    /// it, and, for policies that read fair-share usage, its tenant is
+    /// charged its dominant share of the pool (as of the pool's last
+    /// decision) times the time it ran, as the runtime charges a job that
+    /// ends.
     pub fn observe_end(&mut self, j: &JobRow, runtime_s: f64, now_ms: i64) {
         let info = self.info(j.id, &j.spec);
-        self.predictor(&j.spec.pool).observe_end(&info, runtime_s.max(0.0), now_ms as f64 / 1000.0);
+        let now_s = now_ms as f64 / 1000.0;
+        self.predictor(&j.spec.pool).observe_end(&info, runtime_s.max(0.0), now_s);
+        if self.spec.order.reads_usage() {
+            let (ledger, capacity) = self.usage_of(&j.spec.pool);
+            // before the pool's first decision, the job is its own pool
+            let cap = if capacity.cpus == 0 { info.demand.total } else { *capacity };
+            let amount = info.demand.dominant_share(&cap) * runtime_s.max(0.0);
+            ledger.charge(info.user, info.group, amount, now_s);
+        }
+    }
+
+    fn usage_of(&mut self, pool: &str) -> &mut (UsageLedger, Resources) {
+        if !self.usage.contains_key(pool) {
+            let fresh = (UsageLedger::new(RuntimeConfig::default().usage_half_life_s), Resources::default());
+            self.usage.insert(pool.to_string(), fresh);
+        }
+        self.usage.get_mut(pool).expect("just inserted")
     }
 
     /// The ids of the queued jobs the policy starts on worker `asking` now
@@ -144,8 +174,22 @@ impl Dispatcher {
         let infos: Vec<(JobInfo, &JobRow)> =
             leased.iter().chain(queued).map(|j| (self.info(j.id, &j.spec), j)).collect();
         let policy = self.spec.build();
+        let reads_usage = self.spec.order.reads_usage();
+        let ledger = if reads_usage {
+            let total = cluster.total();
+            let (ledger, capacity) = self.usage_of(&pool);
+            *capacity = total;
+            Some(ledger.clone())
+        } else {
+            None
+        };
         let predictor: &mut dyn Predictor = &mut **self.predictor(&pool);
         let mut rt = Runtime::new(&cluster, Box::new(policy) as Box<dyn Policy>, predictor, RuntimeConfig::default());
+        if let Some(ledger) = ledger {
+            // the tenants' history: what their ended jobs used (running
+            // jobs' usage so far the order adds itself)
+            *rt.usage_mut() = ledger;
+        }
         let mut starts_left = Vec::new();
         for (info, j) in &infos {
             let est = j.spec.predicted_runtime_s;
@@ -270,6 +314,25 @@ mod tests {
         assert_eq!(d.place("a", &ws, &[], &q[..1], 1000), [1]);
         let mut fcfs = Dispatcher::new("fcfs".parse().unwrap(), None);
         assert_eq!(fcfs.place("a", &ws, &[], &q, 1000), [1], "other orders ignore deadlines");
+    }
+
+    #[test]
+    fn fair_share_serves_the_tenant_with_less_history_first() {
+        let mut d = Dispatcher::new("fairshare".parse().unwrap(), None);
+        let ws = [worker("a", 1)];
+        let of = |id, tenant: &str| {
+            let mut j = job(id, 1, 10.0, 10.0);
+            j.spec.tenant = tenant.into();
+            j
+        };
+        // heavy has run a lot; light little; heavy's job arrived first
+        d.observe_end(&of(1, "heavy"), 5000.0, 1000);
+        d.observe_end(&of(2, "light"), 10.0, 1000);
+        let q = [of(3, "heavy"), of(4, "light")];
+        assert_eq!(d.place("a", &ws, &[], &q, 2000), [4]);
+        let mut fcfs = Dispatcher::new("easy".parse().unwrap(), None);
+        fcfs.observe_end(&of(1, "heavy"), 5000.0, 1000);
+        assert_eq!(fcfs.place("a", &ws, &[], &q, 2000), [3], "an order that reads no usage keeps arrival order");
     }
 
     #[test]
