@@ -532,3 +532,47 @@ fn fair_share_serves_the_tenant_with_less_history_first() {
     assert!(l < h, "light ({l}) before heavy ({h})");
     assert!(w.wait().unwrap().success());
 }
+
+#[test]
+fn governance_keeps_jobs_to_their_region_selectors_and_tolerations_and_says_why_one_waits() {
+    let s = Server::start();
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let submit = |extra: &[&str]| {
+        let mut args = vec!["submit", "--json", "--time-limit", "60"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "true"]);
+        submitted_id(&s.cli(&sub, &args))
+    };
+    let eu = ["--label", "region=eu", "--label", "disk=ssd", "--cpus", "2"];
+    let mut w_eu = s.worker(&wk, "w-eu", &eu);
+    let mut w_us = s.worker(&wk, "w-us", &["--label", "region=us", "--taint", "reserved=training", "--cpus", "2"]);
+    let in_eu = submit(&["--label", "region=eu"]);
+    let on_ssd = submit(&["--select", "disk=ssd"]);
+    let tolerant = submit(&["--label", "region=us", "--tolerate", "reserved="]);
+    let plain = submit(&[]);
+    let nowhere = submit(&["--label", "region=ap"]);
+    let worker = |id| s.wait_state(&sub, id, "succeeded")["worker_id"].as_str().unwrap().to_string();
+    assert_eq!(worker(in_eu), "w-eu", "data residency");
+    assert_eq!(worker(on_ssd), "w-eu", "node selector");
+    assert_eq!(worker(tolerant), "w-us", "toleration of the taint");
+    assert_eq!(worker(plain), "w-eu", "the taint keeps a job without a toleration away");
+    let j = s.job(&sub, nowhere);
+    assert_eq!(j["state"], "queued");
+    let why = j["wait_reason"].as_str().unwrap();
+    assert!(why.contains("data residency: job's region `ap`"), "{why}");
+    // the decision log (the `leased` event) says why the worker could take it
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let details = rt.block_on(async {
+        let (mut jobs, _) = foresight_server::client::connect(&s.addr, &sub).await.unwrap();
+        let mut st = jobs.watch(foresight_server::pb::WatchRequest { after_event_id: 0, job_id: tolerant }).await.unwrap().into_inner();
+        let mut got = Vec::new();
+        while let Ok(Ok(Some(e))) = tokio::time::timeout(Duration::from_millis(1500), st.message()).await {
+            got.push((e.kind, e.detail));
+        }
+        got
+    });
+    let leased = details.iter().find(|(k, _)| k == "leased").map(|(_, d)| d.as_str()).unwrap_or_default();
+    assert!(leased.contains("governance: region us, tolerates reserved=training"), "{details:?}");
+    kill_group(&mut w_eu);
+    kill_group(&mut w_us);
+}

@@ -114,7 +114,15 @@ pub fn job_to_pb_at(j: &JobRow, now_ms: i64) -> pb::Job {
         deadline_ms: deadline_ms(s).unwrap_or(0),
         slack_s: slack_s(j, now_ms),
         deadline_at_risk: deadline_at_risk(j, now_ms),
+        node_selector: reserved(s, crate::governance::SELECT_PREFIX),
+        tolerations: reserved(s, crate::governance::TOLERATE_PREFIX),
+        wait_reason: String::new(),
     }
+}
+
+/// A job's reserved labels under `prefix`, the prefix taken off.
+fn reserved(j: &NewJob, prefix: &str) -> std::collections::HashMap<String, String> {
+    j.labels.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone()))).collect()
 }
 
 /// An event as the protocol's.
@@ -195,6 +203,18 @@ pub fn new_job(r: pb::SubmitRequest, now_ms: i64) -> Result<NewJob, QueueError> 
         }
     }
     let mut labels: std::collections::BTreeMap<String, String> = r.labels.into_iter().collect();
+    for (field, prefix, terms) in [
+        ("node_selector", crate::governance::SELECT_PREFIX, r.node_selector),
+        ("tolerations", crate::governance::TOLERATE_PREFIX, r.tolerations),
+    ] {
+        for (k, v) in terms {
+            check_name(field, &k)?;
+            if v.len() > NAME_MAX {
+                return Err(QueueError::invalid(&format!("{field}[{k}]"), format!("longer than {NAME_MAX} bytes")));
+            }
+            labels.insert(format!("{prefix}{k}"), v);
+        }
+    }
     if r.deadline_ms > 0 {
         labels.insert(DEADLINE_LABEL.to_string(), r.deadline_ms.to_string());
     }
@@ -216,7 +236,22 @@ pub fn new_job(r: pb::SubmitRequest, now_ms: i64) -> Result<NewJob, QueueError> 
     })
 }
 
-/// A worker's offer, checked.
+/// A worker's offer, checked, with its labels and taints.
+pub fn offer_terms(mut r: pb::LeaseRequest) -> Result<(WorkerRow, crate::governance::WorkerTerms), QueueError> {
+    let mut terms = crate::governance::WorkerTerms::default();
+    for (field, from, to) in [("labels", &mut r.labels, &mut terms.labels), ("taints", &mut r.taints, &mut terms.taints)] {
+        for (k, v) in from.drain() {
+            check_name(field, &k)?;
+            if v.len() > NAME_MAX {
+                return Err(QueueError::invalid(&format!("{field}[{k}]"), format!("longer than {NAME_MAX} bytes")));
+            }
+            to.insert(k, v);
+        }
+    }
+    Ok((offer(r)?, terms))
+}
+
+/// A worker's offer, checked (its labels and taints left out).
 pub fn offer(r: pb::LeaseRequest) -> Result<WorkerRow, QueueError> {
     check_name("worker_id", &r.worker_id)?;
     let pool = if r.pool.is_empty() { "default".to_string() } else { r.pool };

@@ -11,6 +11,7 @@
 //! anew for each decision (the queue is the state of record, in the
 //! store); the predictor lives on, per pool, and learns from every end.
 
+use crate::governance::{WorkerTerms, check, has_terms};
 use crate::store::{JobRow, NewJob, WorkerRow};
 use foresight_core::policy::{Policy, PolicySpec};
 use foresight_core::predictor::{Predictor, PredictorKind, clamp_estimate};
@@ -35,6 +36,10 @@ pub struct Dispatcher {
     /// to each runtime built anew, and the pool's capacity at its last
     /// decision (what a job's share is measured against).
     usage: BTreeMap<String, (UsageLedger, Resources)>,
+    /// Each worker's labels and taints, as its last `Lease` offered them.
+    terms: HashMap<String, WorkerTerms>,
+    /// Why each queued job no live worker may take waits (last decision).
+    waiting: HashMap<u64, String>,
     names: NameTables,
 }
 
@@ -73,6 +78,8 @@ impl Dispatcher {
             make_predictor: make,
             predictors: BTreeMap::new(),
             usage: BTreeMap::new(),
+            terms: HashMap::new(),
+            waiting: HashMap::new(),
             names: NameTables::default(),
         }
     }
@@ -130,6 +137,62 @@ impl Dispatcher {
         }
     }
 
+    /// Worker `id`'s labels and taints (from its `Lease`).
+    pub fn set_terms(&mut self, id: &str, terms: WorkerTerms) {
+        if self.terms.get(id) != Some(&terms) {
+            self.terms.insert(id.to_string(), terms);
+        }
+    }
+
+    /// Why queued job `id` waits, when the last decision in its pool found
+    /// no live worker that may take it.
+    pub fn wait_reason(&self, id: u64) -> Option<&str> {
+        self.waiting.get(&id).map(String::as_str)
+    }
+
+    /// Why worker `id` may take job `j` (for the decision log), or the term
+    /// it breaks.
+    pub fn admission(&self, id: &str, j: &NewJob) -> String {
+        let none = WorkerTerms::default();
+        match check(&j.labels, self.terms.get(id).unwrap_or(&none)) {
+            Ok(why) => why,
+            Err(e) => format!("refused: {e}"),
+        }
+    }
+
+    /// Whether worker `w` may take job `j` by the governance terms.
+    fn admits(&self, w: &WorkerRow, j: &NewJob) -> Result<String, String> {
+        let none = WorkerTerms::default();
+        check(&j.labels, self.terms.get(&w.id).unwrap_or(&none))
+    }
+
+    /// Why no worker of `workers` may take `j`, or `None` when one may.
+    fn why_waits(&self, workers: &[WorkerRow], j: &NewJob, tainted: bool) -> Option<String> {
+        if !tainted && !has_terms(&j.labels) {
+            // the common case: only room and GPU type matter, asked of shapes
+            return None;
+        }
+        let mut reasons = Vec::new();
+        for w in workers {
+            if !could_run(w, j) {
+                continue;
+            }
+            match self.admits(w, j) {
+                Ok(_) => return None,
+                Err(e) => {
+                    if reasons.len() < 3 {
+                        reasons.push(format!("worker `{}`: {e}", w.id));
+                    }
+                }
+            }
+        }
+        Some(if reasons.is_empty() {
+            "no live worker has the room or GPU type it asks for".into()
+        } else {
+            format!("no live worker may take it: {}", reasons.join("; "))
+        })
+    }
+
     fn usage_of(&mut self, pool: &str) -> &mut (UsageLedger, Resources) {
         if !self.usage.contains_key(pool) {
             let fresh = (UsageLedger::new(RuntimeConfig::default().usage_half_life_s), Resources::default());
@@ -150,7 +213,6 @@ impl Dispatcher {
         now_ms: i64,
     ) -> Vec<u64> {
         let Some(me) = workers.iter().position(|w| w.id == asking) else { return Vec::new() };
-        let node_of: HashMap<&str, u32> = workers.iter().enumerate().map(|(i, w)| (w.id.as_str(), i as u32)).collect();
         // the workers' distinct shapes: whether any worker could ever run a
         // job is asked of each queued job, and pools have few shapes
         let mut shapes: Vec<&WorkerRow> = Vec::new();
@@ -159,6 +221,55 @@ impl Dispatcher {
                 shapes.push(w);
             }
         }
+        let tainted = workers.iter().any(|w| self.terms.get(&w.id).is_some_and(|t| !t.taints.is_empty()));
+        // governance before placement: a job no live worker may take is not
+        // offered to the policy, and says why
+        let mut waits: Vec<(u64, String)> = Vec::new();
+        for j in leased {
+            self.waiting.remove(&j.id);
+        }
+        for j in queued {
+            self.waiting.remove(&j.id);
+            if j.not_before_ms > now_ms {
+                continue;
+            }
+            if !shapes.iter().any(|w| could_run(w, &j.spec)) {
+                waits.push((j.id, "no live worker has the room or GPU type it asks for".into()));
+            } else if let Some(why) = self.why_waits(workers, &j.spec, tainted) {
+                waits.push((j.id, why));
+            }
+        }
+        let barred: std::collections::HashSet<u64> = waits.iter().map(|(id, _)| *id).collect();
+        self.waiting.extend(waits);
+        let governed = tainted || queued.iter().any(|j| has_terms(&j.spec.labels));
+        if governed {
+            // the core policies place on any node that fits: where terms
+            // are in play, the asking worker's decision is made over it
+            // alone, its own leases and the jobs it may take
+            let mine = &workers[me];
+            let held: Vec<JobRow> = leased.iter().filter(|j| j.worker_id == mine.id).cloned().collect();
+            let may: Vec<JobRow> = queued
+                .iter()
+                .filter(|j| !barred.contains(&j.id) && could_run(mine, &j.spec) && self.admits(mine, &j.spec).is_ok())
+                .cloned()
+                .collect();
+            return self.decide(std::slice::from_ref(mine), 0, &held, &may, now_ms, &Default::default());
+        }
+        self.decide(workers, me, leased, queued, now_ms, &barred)
+    }
+
+    /// The policy's starts on worker `me` of `workers`, the jobs in
+    /// `barred` (no live worker may take them) left out.
+    fn decide(
+        &mut self,
+        workers: &[WorkerRow],
+        me: usize,
+        leased: &[JobRow],
+        queued: &[JobRow],
+        now_ms: i64,
+        barred: &std::collections::HashSet<u64>,
+    ) -> Vec<u64> {
+        let node_of: HashMap<&str, u32> = workers.iter().enumerate().map(|(i, w)| (w.id.as_str(), i as u32)).collect();
         let cluster = Cluster {
             nodes: workers
                 .iter()
@@ -202,7 +313,7 @@ impl Dispatcher {
                 if rt.start(info.key, j.started_at_ms as f64 / 1000.0, Alloc::Nodes(vec![node])).is_err() {
                     let _ = rt.withdraw(info.key);
                 }
-            } else if j.not_before_ms <= now_ms && shapes.iter().any(|w| could_run(w, &j.spec)) {
+            } else if j.not_before_ms <= now_ms && !barred.contains(&j.id) {
                 if rt.submit_estimated(*info, est).is_ok()
                     && let Some(d) = crate::convert::deadline_ms(&j.spec)
                 {
@@ -228,7 +339,11 @@ impl Dispatcher {
                 rows[i] = Some(*j);
             }
         }
-        rows.into_iter().flatten().filter(|j| could_run(mine, &j.spec)).map(|j| j.id).collect()
+        rows.into_iter()
+            .flatten()
+            .filter(|j| could_run(mine, &j.spec) && self.admits(mine, &j.spec).is_ok())
+            .map(|j| j.id)
+            .collect()
     }
 }
 
@@ -333,6 +448,28 @@ mod tests {
         let mut fcfs = Dispatcher::new("easy".parse().unwrap(), None);
         fcfs.observe_end(&of(1, "heavy"), 5000.0, 1000);
         assert_eq!(fcfs.place("a", &ws, &[], &q, 2000), [3], "an order that reads no usage keeps arrival order");
+    }
+
+    #[test]
+    fn governance_bars_a_job_before_placement_and_keeps_why() {
+        let mut d = Dispatcher::new("fcfs".parse().unwrap(), None);
+        let ws = [worker("a", 1), worker("b", 1)];
+        let eu = |labels: &[(&str, &str)]| crate::governance::WorkerTerms {
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            taints: Default::default(),
+        };
+        d.set_terms("a", eu(&[("region", "eu")]));
+        d.set_terms("b", eu(&[("region", "us")]));
+        let mut ap = job(1, 1, 1.0, 1.0);
+        ap.spec.labels.insert("region".into(), "ap".into());
+        let mut us = job(2, 1, 1.0, 1.0);
+        us.spec.labels.insert("region".into(), "us".into());
+        // FCFS without backfill: were the barred head offered to the policy, nothing would start
+        assert!(d.place("a", &ws, &[], &[ap.clone(), us.clone()], 1000).is_empty(), "a is in eu");
+        assert_eq!(d.place("b", &ws, &[], &[ap, us], 1000), [2]);
+        assert!(d.wait_reason(1).unwrap().contains("data residency"), "{:?}", d.wait_reason(1));
+        assert_eq!(d.wait_reason(2), None);
+        assert_eq!(d.admission("b", &job(2, 1, 1.0, 1.0).spec), "no governance terms");
     }
 
     #[test]

@@ -341,7 +341,26 @@ impl<S: Store> Queue<S> {
     /// sent back, and the policy decides; the jobs it starts on this
     /// worker are leased to it.
     pub fn lease(&mut self, caller: &Caller, offer: WorkerRow, now_ms: i64) -> Result<Vec<Granted>, QueueError> {
+        self.lease_with(caller, offer, crate::governance::WorkerTerms::default(), now_ms)
+    }
+
+    /// Why queued job `id` waits, when the last decision in its pool found
+    /// no live worker that may take it.
+    pub fn wait_reason(&self, id: u64) -> Option<String> {
+        self.dispatcher.wait_reason(id).map(str::to_string)
+    }
+
+    /// [`Queue::lease`] from a worker with labels and taints (`terms`),
+    /// which the dispatcher keeps for the governance checks.
+    pub fn lease_with(
+        &mut self,
+        caller: &Caller,
+        offer: WorkerRow,
+        terms: crate::governance::WorkerTerms,
+        now_ms: i64,
+    ) -> Result<Vec<Granted>, QueueError> {
         Self::require(caller, &[Role::Worker], "lease jobs")?;
+        self.dispatcher.set_terms(&offer.id, terms);
         self.expire(now_ms)?;
         let mut offer = offer;
         offer.seen_at_ms = now_ms;
@@ -372,7 +391,8 @@ impl<S: Store> Queue<S> {
                     Some(s) => format!(", slack {s:.1} s"),
                     None => String::new(),
                 };
-                format!("worker `{}`, attempt {}{slack}", offer.id, j.attempts)
+                let why = self.dispatcher.admission(&offer.id, &j.spec);
+                format!("worker `{}`, attempt {}{slack}; governance: {why}", offer.id, j.attempts)
             })
             .collect();
         let changes: Vec<Change<'_>> = granted

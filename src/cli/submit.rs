@@ -43,7 +43,13 @@ pub struct SubmitArgs {
     /// prediction is reported `deadline_at_risk`).
     #[arg(long, value_name = "SECONDS")]
     deadline: Option<f64>,
-    /// A label `KEY=VALUE` (repeatable).
+    /// A node selector `KEY=VALUE` (repeatable): only workers with this label.
+    #[arg(long = "select", value_name = "KEY=VALUE")]
+    select: Vec<String>,
+    /// A toleration `KEY=VALUE` of a worker's taint (`KEY=` tolerates any value; repeatable).
+    #[arg(long = "tolerate", value_name = "KEY=VALUE")]
+    tolerate: Vec<String>,
+    /// A label `KEY=VALUE` (repeatable; `region=R` keeps the job on workers labelled `region=R`).
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
     /// Attempts allowed.
@@ -60,13 +66,21 @@ pub struct SubmitArgs {
     command: Vec<String>,
 }
 
+/// `KEY=VALUE` arguments of `flag` as a map.
+pub fn pairs(flag: &str, args: &[String]) -> Result<std::collections::HashMap<String, String>, BadInput> {
+    let mut out = std::collections::HashMap::new();
+    for l in args {
+        let (k, v) = l.split_once('=').ok_or_else(|| BadInput(format!("{flag} `{l}`: expected KEY=VALUE")))?;
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
 /// Runs `foresight submit`.
 pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
-    let mut labels = std::collections::HashMap::new();
-    for l in &args.labels {
-        let (k, v) = l.split_once('=').ok_or_else(|| BadInput(format!("--label `{l}`: expected KEY=VALUE")))?;
-        labels.insert(k.to_string(), v.to_string());
-    }
+    let labels = pairs("--label", &args.labels)?;
+    let node_selector = pairs("--select", &args.select)?;
+    let tolerations = pairs("--tolerate", &args.tolerate)?;
     let key = match args.key {
         Some(k) => k,
         None => format!("cli-{}", &foresight_server::auth::new_secret()?[..24]),
@@ -94,6 +108,8 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         payload: Vec::new(),
         max_attempts: args.attempts,
         deadline_ms,
+        node_selector,
+        tolerations,
     };
     let client = args.client;
     let json = args.json;
