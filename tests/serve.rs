@@ -576,3 +576,46 @@ fn governance_keeps_jobs_to_their_region_selectors_and_tolerations_and_says_why_
     kill_group(&mut w_eu);
     kill_group(&mut w_us);
 }
+
+#[test]
+fn cost_aware_placement_takes_the_cheapest_pool_that_meets_the_deadline_and_says_why() {
+    let prices = ["--pool-price", "dear=2.5,cheap=1.0"];
+    let (s, _) = Server::start_with(tempfile::tempdir().unwrap(), &prices);
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let marker = s.data.path().join("release");
+    let hold = format!("while ! test -f {}; do sleep 0.05; done", marker.display());
+    // one worker each; `cheap` is busy for a predicted 1000 s
+    let mut w_dear = s.worker(&wk, "w-dear", &["--pool", "dear"]);
+    let mut w_cheap = s.worker(&wk, "w-cheap", &["--pool", "cheap"]);
+    let busy = submitted_id(&s.cli(&sub, &["submit", "--json", "--pool", "cheap", "--time-limit", "1000", "--", &hold]));
+    s.wait_state(&sub, busy, "leased");
+    let place = |deadline: &str| {
+        let mut args = vec!["submit", "--json", "--pools", "dear,cheap", "--time-limit", "60"];
+        if !deadline.is_empty() {
+            args.extend_from_slice(&["--deadline", deadline]);
+        }
+        args.extend_from_slice(&["--", "true"]);
+        let o = s.cli(&sub, &args);
+        assert!(o.status.success(), "{}", err(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    // due in 10 min: cheap would start in ~1000 s, so the dear pool
+    let urgent = place("600");
+    assert_eq!(urgent["pool"], "dear", "{urgent}");
+    let why = urgent["placement_reason"].as_str().unwrap();
+    assert!(why.contains("the cheapest that meets the deadline"), "{why}");
+    // due in an hour, or not at all: the cheap pool can wait
+    assert_eq!(place("3600")["pool"], "cheap");
+    let lax = place("");
+    assert_eq!(lax["pool"], "cheap");
+    assert!(lax["placement_reason"].as_str().unwrap().contains("no deadline"));
+    // due too soon for either: the earliest end, and it says so
+    let hopeless = place("5");
+    assert_eq!(hopeless["pool"], "dear");
+    assert!(hopeless["placement_reason"].as_str().unwrap().contains("none meets the deadline"));
+    assert_eq!(hopeless["deadline_at_risk"], true);
+    s.wait_state(&sub, urgent["id"].as_u64().unwrap(), "succeeded");
+    std::fs::write(&marker, "").unwrap();
+    kill_group(&mut w_dear);
+    kill_group(&mut w_cheap);
+}

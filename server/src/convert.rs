@@ -15,6 +15,10 @@ pub const ATTEMPTS_MAX: u32 = 100;
 /// Labels under this prefix are the server's own (a job's deadline, until
 /// the store has a column for it); a submitter may not set them.
 pub const RESERVED_LABEL_PREFIX: &str = "foresight/";
+/// The reserved label that keeps a job's acceptable pools, comma-separated.
+pub const POOLS_LABEL: &str = "foresight/pools";
+/// The reserved label that keeps why a job's pool was chosen.
+pub const PLACEMENT_LABEL: &str = "foresight/placement";
 /// The reserved label that keeps a job's deadline, Unix ms.
 pub const DEADLINE_LABEL: &str = "foresight/deadline-ms";
 
@@ -117,6 +121,7 @@ pub fn job_to_pb_at(j: &JobRow, now_ms: i64) -> pb::Job {
         node_selector: reserved(s, crate::governance::SELECT_PREFIX),
         tolerations: reserved(s, crate::governance::TOLERATE_PREFIX),
         wait_reason: String::new(),
+        placement_reason: s.labels.get(PLACEMENT_LABEL).cloned().unwrap_or_default(),
     }
 }
 
@@ -214,6 +219,14 @@ pub fn new_job(r: pb::SubmitRequest, now_ms: i64) -> Result<NewJob, QueueError> 
             }
             labels.insert(format!("{prefix}{k}"), v);
         }
+    }
+    if !r.pools.is_empty() {
+        for p in &r.pools {
+            if p != "*" {
+                check_name("pools", p)?;
+            }
+        }
+        labels.insert(POOLS_LABEL.to_string(), r.pools.join(","));
     }
     if r.deadline_ms > 0 {
         labels.insert(DEADLINE_LABEL.to_string(), r.deadline_ms.to_string());

@@ -40,6 +40,8 @@ pub struct Dispatcher {
     terms: HashMap<String, WorkerTerms>,
     /// Why each queued job no live worker may take waits (last decision).
     waiting: HashMap<u64, String>,
+    /// Each pool's price per GPU-hour (per CPU-hour for CPU jobs).
+    prices: BTreeMap<String, f64>,
     names: NameTables,
 }
 
@@ -80,6 +82,7 @@ impl Dispatcher {
             usage: BTreeMap::new(),
             terms: HashMap::new(),
             waiting: HashMap::new(),
+            prices: BTreeMap::new(),
             names: NameTables::default(),
         }
     }
@@ -135,6 +138,52 @@ impl Dispatcher {
             let amount = info.demand.dominant_share(&cap) * runtime_s.max(0.0);
             ledger.charge(info.user, info.group, amount, now_s);
         }
+    }
+
+    /// Sets the pools' prices per GPU-hour, for cost-aware placement.
+    pub fn set_prices(&mut self, prices: BTreeMap<String, f64>) {
+        self.prices = prices;
+    }
+
+    /// The pools' prices per GPU-hour.
+    pub fn prices(&self) -> &BTreeMap<String, f64> {
+        &self.prices
+    }
+
+    /// When job `j` (estimated `est` s) would start in a pool, by
+    /// prediction: its live `workers`' room after its `leased` jobs end at
+    /// their estimates, with its `queued` jobs reserved first in queue
+    /// order (as conservative backfilling reserves); `None` when no worker
+    /// of the pool could run it. Seconds on the Unix clock.
+    pub fn predicted_start(
+        workers: &[WorkerRow],
+        leased: &[JobRow],
+        queued: &[JobRow],
+        j: &NewJob,
+        est: f64,
+        now_ms: i64,
+    ) -> Option<f64> {
+        if !workers.iter().any(|w| could_run(w, j)) {
+            return None;
+        }
+        let now = now_ms as f64 / 1000.0;
+        let total = workers.iter().fold(Resources::default(), |t, w| t.saturating_add(&capacity_of(w)));
+        let mut used = Resources::default();
+        let mut releases: Vec<(f64, Resources)> = Vec::new();
+        for l in leased {
+            used = used.saturating_add(&demand_of(&l.spec));
+            releases.push((l.started_at_ms as f64 / 1000.0 + l.spec.predicted_runtime_s, demand_of(&l.spec)));
+        }
+        releases.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut profile = foresight_core::policy::Profile::default();
+        profile.rebuild(now, total.saturating_sub(&used), releases);
+        for q in queued {
+            let need = demand_of(&q.spec);
+            if let Some(s) = profile.earliest(&need, q.spec.predicted_runtime_s) {
+                profile.reserve(s, q.spec.predicted_runtime_s, &need);
+            }
+        }
+        profile.earliest(&demand_of(j), est)
     }
 
     /// Worker `id`'s labels and taints (from its `Lease`).
@@ -470,6 +519,23 @@ mod tests {
         assert!(d.wait_reason(1).unwrap().contains("data residency"), "{:?}", d.wait_reason(1));
         assert_eq!(d.wait_reason(2), None);
         assert_eq!(d.admission("b", &job(2, 1, 1.0, 1.0).spec), "no governance terms");
+    }
+
+    #[test]
+    fn the_predicted_start_waits_for_running_and_queued_jobs_ahead() {
+        let ws = [worker("a", 2)];
+        let mut running = job(1, 2, 100.0, 100.0);
+        running.state = JobState::Leased;
+        running.worker_id = "a".into();
+        running.started_at_ms = 0;
+        let ahead = job(2, 2, 50.0, 50.0);
+        let new = job(3, 1, 10.0, 10.0).spec;
+        // the worker is full until 100 s, then the job ahead holds it until 150 s
+        assert_eq!(Dispatcher::predicted_start(&ws, &[running.clone()], &[ahead], &new, 10.0, 0), Some(150.0));
+        assert_eq!(Dispatcher::predicted_start(&ws, &[running], &[], &new, 10.0, 0), Some(100.0));
+        assert_eq!(Dispatcher::predicted_start(&ws, &[], &[], &new, 10.0, 5000), Some(5.0));
+        assert_eq!(Dispatcher::predicted_start(&ws, &[], &[], &job(4, 3, 1.0, 1.0).spec, 1.0, 0), None, "never fits");
+        assert_eq!(Dispatcher::predicted_start(&[], &[], &[], &new, 10.0, 0), None, "no live worker");
     }
 
     #[test]

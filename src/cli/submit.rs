@@ -43,6 +43,10 @@ pub struct SubmitArgs {
     /// prediction is reported `deadline_at_risk`).
     #[arg(long, value_name = "SECONDS")]
     deadline: Option<f64>,
+    /// Acceptable pools, comma-separated (`*`: every priced pool): the
+    /// server picks the cheapest that meets the deadline by prediction.
+    #[arg(long, value_name = "POOL,...")]
+    pools: Option<String>,
     /// A node selector `KEY=VALUE` (repeatable): only workers with this label.
     #[arg(long = "select", value_name = "KEY=VALUE")]
     select: Vec<String>,
@@ -110,6 +114,7 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         deadline_ms,
         node_selector,
         tolerations,
+        pools: args.pools.map(|p| p.split(',').map(str::to_string).collect()).unwrap_or_default(),
     };
     let client = args.client;
     let json = args.json;
