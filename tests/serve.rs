@@ -472,3 +472,150 @@ fn the_policy_backfills_a_short_job_and_holds_a_long_one_behind_the_head() {
     assert!(started(short) < h && h <= l, "backfilled short job, then the head, then the long one");
     kill_group(&mut w);
 }
+
+#[test]
+fn edf_serves_the_least_slack_first_and_reports_a_job_that_cannot_meet_its_deadline() {
+    let (s, _) = Server::start_with(tempfile::tempdir().unwrap(), &["--policy", "edf"]);
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let submit = |extra: &[&str]| {
+        let mut args = vec!["submit", "--json", "--time-limit", "100"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "true"]);
+        let o = s.cli(&sub, &args);
+        assert!(o.status.success(), "{}", err(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    // predicted 100 s each (no history: the request); slack = deadline - now - 100
+    let none = submit(&[]);
+    let far = submit(&["--deadline", "3600"]);
+    let near = submit(&["--deadline", "600"]);
+    let late = submit(&["--deadline", "30"]);
+    assert_eq!(late["deadline_at_risk"], true, "reported at submit: {late}");
+    assert!(late["slack_s"].as_f64().unwrap() < -69.0);
+    assert_eq!(near["deadline_at_risk"], false);
+    assert!(near["slack_s"].as_f64().unwrap() > 490.0);
+    assert_eq!(none["slack_s"], serde_json::Value::Null);
+    // one 1-CPU worker runs them one at a time, least slack first
+    let mut w = s.worker(&wk, "w", &[]);
+    let id = |j: &serde_json::Value| j["id"].as_u64().unwrap();
+    let started: Vec<i64> = [&late, &near, &far, &none]
+        .iter()
+        .map(|j| s.wait_state(&sub, id(j), "succeeded")["started_at_ms"].as_i64().unwrap())
+        .collect();
+    assert!(started.windows(2).all(|p| p[0] < p[1]), "late, near, far, then no deadline: {started:?}");
+    // the late job's lease says why in its event
+    let o = s.cli(&sub, &["jobs", "get", &id(&late).to_string()]);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["deadline_ms"], late["deadline_ms"]);
+    kill_group(&mut w);
+}
+
+#[test]
+fn fair_share_serves_the_tenant_with_less_history_first() {
+    let (s, _) = Server::start_with(tempfile::tempdir().unwrap(), &["--policy", "fairshare"]);
+    let (heavy, light, wk) = (s.token("heavy", "submitter"), s.token("light", "submitter"), s.token("ops", "worker"));
+    let submit = |tok: &str, cmd: &str| {
+        submitted_id(&s.cli(tok, &["submit", "--json", "--time-limit", "60", "--", cmd]))
+    };
+    // history: heavy runs for a second, light for an instant
+    let h1 = submit(&heavy, "sleep 1");
+    let l1 = submit(&light, "true");
+    let mut w = s.worker(&wk, "w", &["--max-jobs", "2"]);
+    s.wait_state(&heavy, h1, "succeeded");
+    s.wait_state(&light, l1, "succeeded");
+    assert!(w.wait().unwrap().success());
+    // heavy's job arrives first, but light has used less: light's runs first
+    let h2 = submit(&heavy, "true");
+    let l2 = submit(&light, "true");
+    let mut w = s.worker(&wk, "w", &["--max-jobs", "2"]);
+    let h = s.wait_state(&heavy, h2, "succeeded")["started_at_ms"].as_i64().unwrap();
+    let l = s.wait_state(&light, l2, "succeeded")["started_at_ms"].as_i64().unwrap();
+    assert!(l < h, "light ({l}) before heavy ({h})");
+    assert!(w.wait().unwrap().success());
+}
+
+#[test]
+fn governance_keeps_jobs_to_their_region_selectors_and_tolerations_and_says_why_one_waits() {
+    let s = Server::start();
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let submit = |extra: &[&str]| {
+        let mut args = vec!["submit", "--json", "--time-limit", "60"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "true"]);
+        submitted_id(&s.cli(&sub, &args))
+    };
+    let eu = ["--label", "region=eu", "--label", "disk=ssd", "--cpus", "2"];
+    let mut w_eu = s.worker(&wk, "w-eu", &eu);
+    let mut w_us = s.worker(&wk, "w-us", &["--label", "region=us", "--taint", "reserved=training", "--cpus", "2"]);
+    let in_eu = submit(&["--label", "region=eu"]);
+    let on_ssd = submit(&["--select", "disk=ssd"]);
+    let tolerant = submit(&["--label", "region=us", "--tolerate", "reserved="]);
+    let plain = submit(&[]);
+    let nowhere = submit(&["--label", "region=ap"]);
+    let worker = |id| s.wait_state(&sub, id, "succeeded")["worker_id"].as_str().unwrap().to_string();
+    assert_eq!(worker(in_eu), "w-eu", "data residency");
+    assert_eq!(worker(on_ssd), "w-eu", "node selector");
+    assert_eq!(worker(tolerant), "w-us", "toleration of the taint");
+    assert_eq!(worker(plain), "w-eu", "the taint keeps a job without a toleration away");
+    let j = s.job(&sub, nowhere);
+    assert_eq!(j["state"], "queued");
+    let why = j["wait_reason"].as_str().unwrap();
+    assert!(why.contains("data residency: job's region `ap`"), "{why}");
+    // the decision log (the `leased` event) says why the worker could take it
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let details = rt.block_on(async {
+        let (mut jobs, _) = foresight_server::client::connect(&s.addr, &sub).await.unwrap();
+        let mut st = jobs.watch(foresight_server::pb::WatchRequest { after_event_id: 0, job_id: tolerant }).await.unwrap().into_inner();
+        let mut got = Vec::new();
+        while let Ok(Ok(Some(e))) = tokio::time::timeout(Duration::from_millis(1500), st.message()).await {
+            got.push((e.kind, e.detail));
+        }
+        got
+    });
+    let leased = details.iter().find(|(k, _)| k == "leased").map(|(_, d)| d.as_str()).unwrap_or_default();
+    assert!(leased.contains("governance: region us, tolerates reserved=training"), "{details:?}");
+    kill_group(&mut w_eu);
+    kill_group(&mut w_us);
+}
+
+#[test]
+fn cost_aware_placement_takes_the_cheapest_pool_that_meets_the_deadline_and_says_why() {
+    let prices = ["--pool-price", "dear=2.5,cheap=1.0"];
+    let (s, _) = Server::start_with(tempfile::tempdir().unwrap(), &prices);
+    let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
+    let marker = s.data.path().join("release");
+    let hold = format!("while ! test -f {}; do sleep 0.05; done", marker.display());
+    // one worker each; `cheap` is busy for a predicted 1000 s
+    let mut w_dear = s.worker(&wk, "w-dear", &["--pool", "dear"]);
+    let mut w_cheap = s.worker(&wk, "w-cheap", &["--pool", "cheap"]);
+    let busy = submitted_id(&s.cli(&sub, &["submit", "--json", "--pool", "cheap", "--time-limit", "1000", "--", &hold]));
+    s.wait_state(&sub, busy, "leased");
+    let place = |deadline: &str| {
+        let mut args = vec!["submit", "--json", "--pools", "dear,cheap", "--time-limit", "60"];
+        if !deadline.is_empty() {
+            args.extend_from_slice(&["--deadline", deadline]);
+        }
+        args.extend_from_slice(&["--", "true"]);
+        let o = s.cli(&sub, &args);
+        assert!(o.status.success(), "{}", err(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    // due in 10 min: cheap would start in ~1000 s, so the dear pool
+    let urgent = place("600");
+    assert_eq!(urgent["pool"], "dear", "{urgent}");
+    let why = urgent["placement_reason"].as_str().unwrap();
+    assert!(why.contains("the cheapest that meets the deadline"), "{why}");
+    // due in an hour, or not at all: the cheap pool can wait
+    assert_eq!(place("3600")["pool"], "cheap");
+    let lax = place("");
+    assert_eq!(lax["pool"], "cheap");
+    assert!(lax["placement_reason"].as_str().unwrap().contains("no deadline"));
+    // due too soon for either: the earliest end, and it says so
+    let hopeless = place("5");
+    assert_eq!(hopeless["pool"], "dear");
+    assert!(hopeless["placement_reason"].as_str().unwrap().contains("none meets the deadline"));
+    assert_eq!(hopeless["deadline_at_risk"], true);
+    s.wait_state(&sub, urgent["id"].as_u64().unwrap(), "succeeded");
+    std::fs::write(&marker, "").unwrap();
+    kill_group(&mut w_dear);
+    kill_group(&mut w_cheap);
+}

@@ -12,6 +12,43 @@ pub const BODY_MAX: usize = 1 << 20;
 /// The most attempts a job may ask for.
 pub const ATTEMPTS_MAX: u32 = 100;
 
+/// Labels under this prefix are the server's own (a job's deadline, until
+/// the store has a column for it); a submitter may not set them.
+pub const RESERVED_LABEL_PREFIX: &str = "foresight/";
+/// The reserved label that keeps a job's acceptable pools, comma-separated.
+pub const POOLS_LABEL: &str = "foresight/pools";
+/// The reserved label that keeps why a job's pool was chosen.
+pub const PLACEMENT_LABEL: &str = "foresight/placement";
+/// The reserved label that keeps a job's deadline, Unix ms.
+pub const DEADLINE_LABEL: &str = "foresight/deadline-ms";
+
+/// A job's deadline, Unix ms, when it was given one.
+pub fn deadline_ms(j: &NewJob) -> Option<i64> {
+    j.labels.get(DEADLINE_LABEL).and_then(|v| v.parse().ok()).filter(|&d: &i64| d > 0)
+}
+
+/// A job's slack by prediction at `now_ms`, seconds: its deadline minus
+/// its predicted end (now, or its start while leased, plus its predicted
+/// runtime); `None` without a deadline or once it ended.
+pub fn slack_s(j: &JobRow, now_ms: i64) -> Option<f64> {
+    let d = deadline_ms(&j.spec)?;
+    let from_ms = match j.state {
+        JobState::Queued => now_ms,
+        JobState::Leased => j.started_at_ms,
+        _ => return None,
+    };
+    Some((d - from_ms) as f64 / 1000.0 - j.spec.predicted_runtime_s)
+}
+
+/// Whether a job cannot meet its deadline by prediction at `now_ms`
+/// (negative slack), or ended after it.
+pub fn deadline_at_risk(j: &JobRow, now_ms: i64) -> bool {
+    match (deadline_ms(&j.spec), j.state) {
+        (Some(d), JobState::Succeeded) => j.ended_at_ms > d,
+        _ => slack_s(j, now_ms).is_some_and(|s| s < 0.0),
+    }
+}
+
 /// The protocol's state for a row's.
 pub fn state_to_pb(s: JobState) -> pb::JobState {
     match s {
@@ -35,8 +72,13 @@ pub fn state_from_pb(v: i32) -> Option<JobState> {
     }
 }
 
-/// A row as the protocol's job.
+/// A row as the protocol's job (its slack as of now).
 pub fn job_to_pb(j: &JobRow) -> pb::Job {
+    job_to_pb_at(j, crate::service::now_ms())
+}
+
+/// A row as the protocol's job, its slack as of `now_ms`.
+pub fn job_to_pb_at(j: &JobRow, now_ms: i64) -> pb::Job {
     let s = &j.spec;
     pb::Job {
         id: j.id,
@@ -51,7 +93,12 @@ pub fn job_to_pb(j: &JobRow) -> pb::Job {
         }),
         priority: s.priority,
         time_limit_s: s.time_limit_s,
-        labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        labels: s
+            .labels
+            .iter()
+            .filter(|(k, _)| !k.starts_with(RESERVED_LABEL_PREFIX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         command: s.command.clone(),
         payload: s.payload.clone(),
         max_attempts: s.max_attempts,
@@ -68,7 +115,19 @@ pub fn job_to_pb(j: &JobRow) -> pb::Job {
         idempotency_key: s.idempotency_key.clone(),
         started_at_ms: j.started_at_ms,
         ended_at_ms: j.ended_at_ms,
+        deadline_ms: deadline_ms(s).unwrap_or(0),
+        slack_s: slack_s(j, now_ms),
+        deadline_at_risk: deadline_at_risk(j, now_ms),
+        node_selector: reserved(s, crate::governance::SELECT_PREFIX),
+        tolerations: reserved(s, crate::governance::TOLERATE_PREFIX),
+        wait_reason: String::new(),
+        placement_reason: s.labels.get(PLACEMENT_LABEL).cloned().unwrap_or_default(),
     }
+}
+
+/// A job's reserved labels under `prefix`, the prefix taken off.
+fn reserved(j: &NewJob, prefix: &str) -> std::collections::HashMap<String, String> {
+    j.labels.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone()))).collect()
 }
 
 /// An event as the protocol's.
@@ -136,11 +195,41 @@ pub fn new_job(r: pb::SubmitRequest, now_ms: i64) -> Result<NewJob, QueueError> 
     if r.max_attempts > ATTEMPTS_MAX {
         return Err(QueueError::invalid("max_attempts", format!("at most {ATTEMPTS_MAX}, got {}", r.max_attempts)));
     }
+    if r.deadline_ms < 0 {
+        return Err(QueueError::invalid("deadline_ms", format!("must be Unix ms >= 0 (0: none), got {}", r.deadline_ms)));
+    }
     for (k, v) in &r.labels {
         check_name("labels", k)?;
+        if k.starts_with(RESERVED_LABEL_PREFIX) {
+            return Err(QueueError::invalid(&format!("labels[{k}]"), format!("`{RESERVED_LABEL_PREFIX}` is reserved")));
+        }
         if v.len() > NAME_MAX {
             return Err(QueueError::invalid(&format!("labels[{k}]"), format!("longer than {NAME_MAX} bytes")));
         }
+    }
+    let mut labels: std::collections::BTreeMap<String, String> = r.labels.into_iter().collect();
+    for (field, prefix, terms) in [
+        ("node_selector", crate::governance::SELECT_PREFIX, r.node_selector),
+        ("tolerations", crate::governance::TOLERATE_PREFIX, r.tolerations),
+    ] {
+        for (k, v) in terms {
+            check_name(field, &k)?;
+            if v.len() > NAME_MAX {
+                return Err(QueueError::invalid(&format!("{field}[{k}]"), format!("longer than {NAME_MAX} bytes")));
+            }
+            labels.insert(format!("{prefix}{k}"), v);
+        }
+    }
+    if !r.pools.is_empty() {
+        for p in &r.pools {
+            if p != "*" {
+                check_name("pools", p)?;
+            }
+        }
+        labels.insert(POOLS_LABEL.to_string(), r.pools.join(","));
+    }
+    if r.deadline_ms > 0 {
+        labels.insert(DEADLINE_LABEL.to_string(), r.deadline_ms.to_string());
     }
     Ok(NewJob {
         tenant: r.tenant,
@@ -150,7 +239,7 @@ pub fn new_job(r: pb::SubmitRequest, now_ms: i64) -> Result<NewJob, QueueError> 
         demand: Demand { cpus: res.cpus, gpus: res.gpus, gpu_type: res.gpu_type, memory_mb: res.memory_mb },
         priority: r.priority,
         time_limit_s: r.time_limit_s,
-        labels: r.labels.into_iter().collect(),
+        labels,
         command: r.command,
         payload: r.payload,
         max_attempts: r.max_attempts.max(1),
@@ -160,7 +249,22 @@ pub fn new_job(r: pb::SubmitRequest, now_ms: i64) -> Result<NewJob, QueueError> 
     })
 }
 
-/// A worker's offer, checked.
+/// A worker's offer, checked, with its labels and taints.
+pub fn offer_terms(mut r: pb::LeaseRequest) -> Result<(WorkerRow, crate::governance::WorkerTerms), QueueError> {
+    let mut terms = crate::governance::WorkerTerms::default();
+    for (field, from, to) in [("labels", &mut r.labels, &mut terms.labels), ("taints", &mut r.taints, &mut terms.taints)] {
+        for (k, v) in from.drain() {
+            check_name(field, &k)?;
+            if v.len() > NAME_MAX {
+                return Err(QueueError::invalid(&format!("{field}[{k}]"), format!("longer than {NAME_MAX} bytes")));
+            }
+            to.insert(k, v);
+        }
+    }
+    Ok((offer(r)?, terms))
+}
+
+/// A worker's offer, checked (its labels and taints left out).
 pub fn offer(r: pb::LeaseRequest) -> Result<WorkerRow, QueueError> {
     check_name("worker_id", &r.worker_id)?;
     let pool = if r.pool.is_empty() { "default".to_string() } else { r.pool };
@@ -212,6 +316,40 @@ mod tests {
         assert_eq!(field(pb::SubmitRequest { pool: "a b".into(), ..ok() }), "pool");
         assert_eq!(field(pb::SubmitRequest { max_attempts: 101, ..ok() }), "max_attempts");
         assert_eq!(field(pb::SubmitRequest { tenant: "x".repeat(300), ..ok() }), "tenant");
+        assert_eq!(field(pb::SubmitRequest { deadline_ms: -1, ..ok() }), "deadline_ms");
+        let reserved = [(DEADLINE_LABEL.to_string(), "1".to_string())].into();
+        assert_eq!(field(pb::SubmitRequest { labels: reserved, ..ok() }), "labels[foresight/deadline-ms]");
+    }
+
+    #[test]
+    fn a_deadline_is_kept_reported_with_its_slack_and_hidden_from_the_labels() {
+        let j = new_job(pb::SubmitRequest { deadline_ms: 100_000, ..ok() }, 0).unwrap();
+        assert_eq!(deadline_ms(&j), Some(100_000));
+        let mut row = JobRow {
+            id: 1,
+            spec: NewJob { predicted_runtime_s: 30.0, ..j },
+            state: JobState::Queued,
+            attempts: 0,
+            not_before_ms: 0,
+            worker_id: String::new(),
+            lease_expires_at_ms: 0,
+            exit_code: None,
+            error: String::new(),
+            started_at_ms: 0,
+            ended_at_ms: 0,
+        };
+        let p = job_to_pb_at(&row, 60_000);
+        assert_eq!((p.deadline_ms, p.slack_s, p.deadline_at_risk), (100_000, Some(10.0), false));
+        assert!(p.labels.is_empty(), "the reserved label is the server's");
+        // at 80 s the job cannot end by 100 s if it runs its predicted 30 s
+        assert_eq!(job_to_pb_at(&row, 80_000).slack_s, Some(-10.0));
+        assert!(job_to_pb_at(&row, 80_000).deadline_at_risk);
+        row.state = JobState::Succeeded;
+        row.ended_at_ms = 90_000;
+        assert_eq!(job_to_pb_at(&row, 200_000).slack_s, None);
+        assert!(!job_to_pb_at(&row, 200_000).deadline_at_risk, "it ended in time");
+        let none = new_job(ok(), 0).unwrap();
+        assert_eq!(deadline_ms(&none), None);
     }
 
     #[test]

@@ -11,11 +11,12 @@
 //! anew for each decision (the queue is the state of record, in the
 //! store); the predictor lives on, per pool, and learns from every end.
 
+use crate::governance::{WorkerTerms, check, has_terms};
 use crate::store::{JobRow, NewJob, WorkerRow};
 use foresight_core::policy::{Policy, PolicySpec};
 use foresight_core::predictor::{Predictor, PredictorKind, clamp_estimate};
 use foresight_core::runtime::{Alloc, Observed, Runtime, RuntimeConfig};
-use foresight_core::state::{Demand, JobInfo, JobKey};
+use foresight_core::state::{Demand, JobInfo, JobKey, UsageLedger};
 use foresight_core::{Cluster, NameTables, NodeSpec, Resources};
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,6 +32,16 @@ pub struct Dispatcher {
     spec: PolicySpec,
     make_predictor: PredictorFactory,
     predictors: BTreeMap<String, Box<dyn Predictor>>,
+    /// Per pool: the fair-share usage of the jobs that ended there, handed
+    /// to each runtime built anew, and the pool's capacity at its last
+    /// decision (what a job's share is measured against).
+    usage: BTreeMap<String, (UsageLedger, Resources)>,
+    /// Each worker's labels and taints, as its last `Lease` offered them.
+    terms: HashMap<String, WorkerTerms>,
+    /// Why each queued job no live worker may take waits (last decision).
+    waiting: HashMap<u64, String>,
+    /// Each pool's price per GPU-hour (per CPU-hour for CPU jobs).
+    prices: BTreeMap<String, f64>,
     names: NameTables,
 }
 
@@ -64,7 +75,16 @@ impl Dispatcher {
     /// A dispatcher for `spec` whose pools' predictors `make` builds (a
     /// model file served live, say).
     pub fn with_predictor(spec: PolicySpec, make: PredictorFactory) -> Self {
-        Self { spec, make_predictor: make, predictors: BTreeMap::new(), names: NameTables::default() }
+        Self {
+            spec,
+            make_predictor: make,
+            predictors: BTreeMap::new(),
+            usage: BTreeMap::new(),
+            terms: HashMap::new(),
+            waiting: HashMap::new(),
+            prices: BTreeMap::new(),
+            names: NameTables::default(),
+        }
     }
 
     /// The policy's name.
@@ -102,10 +122,132 @@ impl Dispatcher {
         (est, interval)
     }
 
-    /// A job ended after running `runtime_s`: its pool's predictor learns it.
+    /// A job ended after running `runtime_s`: its pool's predictor learns
+    /// it, and, for policies that read fair-share usage, its tenant is
+    /// charged its dominant share of the pool (as of the pool's last
+    /// decision) times the time it ran, as the runtime charges a job that
+    /// ends.
     pub fn observe_end(&mut self, j: &JobRow, runtime_s: f64, now_ms: i64) {
         let info = self.info(j.id, &j.spec);
-        self.predictor(&j.spec.pool).observe_end(&info, runtime_s.max(0.0), now_ms as f64 / 1000.0);
+        let now_s = now_ms as f64 / 1000.0;
+        self.predictor(&j.spec.pool).observe_end(&info, runtime_s.max(0.0), now_s);
+        if self.spec.order.reads_usage() {
+            let (ledger, capacity) = self.usage_of(&j.spec.pool);
+            // before the pool's first decision, the job is its own pool
+            let cap = if capacity.cpus == 0 { info.demand.total } else { *capacity };
+            let amount = info.demand.dominant_share(&cap) * runtime_s.max(0.0);
+            ledger.charge(info.user, info.group, amount, now_s);
+        }
+    }
+
+    /// Sets the pools' prices per GPU-hour, for cost-aware placement.
+    pub fn set_prices(&mut self, prices: BTreeMap<String, f64>) {
+        self.prices = prices;
+    }
+
+    /// The pools' prices per GPU-hour.
+    pub fn prices(&self) -> &BTreeMap<String, f64> {
+        &self.prices
+    }
+
+    /// When job `j` (estimated `est` s) would start in a pool, by
+    /// prediction: its live `workers`' room after its `leased` jobs end at
+    /// their estimates, with its `queued` jobs reserved first in queue
+    /// order (as conservative backfilling reserves); `None` when no worker
+    /// of the pool could run it. Seconds on the Unix clock.
+    pub fn predicted_start(
+        workers: &[WorkerRow],
+        leased: &[JobRow],
+        queued: &[JobRow],
+        j: &NewJob,
+        est: f64,
+        now_ms: i64,
+    ) -> Option<f64> {
+        if !workers.iter().any(|w| could_run(w, j)) {
+            return None;
+        }
+        let now = now_ms as f64 / 1000.0;
+        let total = workers.iter().fold(Resources::default(), |t, w| t.saturating_add(&capacity_of(w)));
+        let mut used = Resources::default();
+        let mut releases: Vec<(f64, Resources)> = Vec::new();
+        for l in leased {
+            used = used.saturating_add(&demand_of(&l.spec));
+            releases.push((l.started_at_ms as f64 / 1000.0 + l.spec.predicted_runtime_s, demand_of(&l.spec)));
+        }
+        releases.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut profile = foresight_core::policy::Profile::default();
+        profile.rebuild(now, total.saturating_sub(&used), releases);
+        for q in queued {
+            let need = demand_of(&q.spec);
+            if let Some(s) = profile.earliest(&need, q.spec.predicted_runtime_s) {
+                profile.reserve(s, q.spec.predicted_runtime_s, &need);
+            }
+        }
+        profile.earliest(&demand_of(j), est)
+    }
+
+    /// Worker `id`'s labels and taints (from its `Lease`).
+    pub fn set_terms(&mut self, id: &str, terms: WorkerTerms) {
+        if self.terms.get(id) != Some(&terms) {
+            self.terms.insert(id.to_string(), terms);
+        }
+    }
+
+    /// Why queued job `id` waits, when the last decision in its pool found
+    /// no live worker that may take it.
+    pub fn wait_reason(&self, id: u64) -> Option<&str> {
+        self.waiting.get(&id).map(String::as_str)
+    }
+
+    /// Why worker `id` may take job `j` (for the decision log), or the term
+    /// it breaks.
+    pub fn admission(&self, id: &str, j: &NewJob) -> String {
+        let none = WorkerTerms::default();
+        match check(&j.labels, self.terms.get(id).unwrap_or(&none)) {
+            Ok(why) => why,
+            Err(e) => format!("refused: {e}"),
+        }
+    }
+
+    /// Whether worker `w` may take job `j` by the governance terms.
+    fn admits(&self, w: &WorkerRow, j: &NewJob) -> Result<String, String> {
+        let none = WorkerTerms::default();
+        check(&j.labels, self.terms.get(&w.id).unwrap_or(&none))
+    }
+
+    /// Why no worker of `workers` may take `j`, or `None` when one may.
+    fn why_waits(&self, workers: &[WorkerRow], j: &NewJob, tainted: bool) -> Option<String> {
+        if !tainted && !has_terms(&j.labels) {
+            // the common case: only room and GPU type matter, asked of shapes
+            return None;
+        }
+        let mut reasons = Vec::new();
+        for w in workers {
+            if !could_run(w, j) {
+                continue;
+            }
+            match self.admits(w, j) {
+                Ok(_) => return None,
+                Err(e) => {
+                    if reasons.len() < 3 {
+                        reasons.push(format!("worker `{}`: {e}", w.id));
+                    }
+                }
+            }
+        }
+        Some(if reasons.is_empty() {
+            "no live worker has the room or GPU type it asks for".into()
+        } else {
+            format!("no live worker may take it: {}", reasons.join("; "))
+        })
+    }
+
+    fn usage_of(&mut self, pool: &str) -> &mut (UsageLedger, Resources) {
+        if !self.usage.contains_key(pool) {
+            let fresh = (UsageLedger::new(RuntimeConfig::default().usage_half_life_s), Resources::default());
+            self.usage.insert(pool.to_string(), fresh);
+        }
+        self.usage.get_mut(pool).expect("just inserted")
     }
 
     /// The ids of the queued jobs the policy starts on worker `asking` now
@@ -120,7 +262,6 @@ impl Dispatcher {
         now_ms: i64,
     ) -> Vec<u64> {
         let Some(me) = workers.iter().position(|w| w.id == asking) else { return Vec::new() };
-        let node_of: HashMap<&str, u32> = workers.iter().enumerate().map(|(i, w)| (w.id.as_str(), i as u32)).collect();
         // the workers' distinct shapes: whether any worker could ever run a
         // job is asked of each queued job, and pools have few shapes
         let mut shapes: Vec<&WorkerRow> = Vec::new();
@@ -129,6 +270,55 @@ impl Dispatcher {
                 shapes.push(w);
             }
         }
+        let tainted = workers.iter().any(|w| self.terms.get(&w.id).is_some_and(|t| !t.taints.is_empty()));
+        // governance before placement: a job no live worker may take is not
+        // offered to the policy, and says why
+        let mut waits: Vec<(u64, String)> = Vec::new();
+        for j in leased {
+            self.waiting.remove(&j.id);
+        }
+        for j in queued {
+            self.waiting.remove(&j.id);
+            if j.not_before_ms > now_ms {
+                continue;
+            }
+            if !shapes.iter().any(|w| could_run(w, &j.spec)) {
+                waits.push((j.id, "no live worker has the room or GPU type it asks for".into()));
+            } else if let Some(why) = self.why_waits(workers, &j.spec, tainted) {
+                waits.push((j.id, why));
+            }
+        }
+        let barred: std::collections::HashSet<u64> = waits.iter().map(|(id, _)| *id).collect();
+        self.waiting.extend(waits);
+        let governed = tainted || queued.iter().any(|j| has_terms(&j.spec.labels));
+        if governed {
+            // the core policies place on any node that fits: where terms
+            // are in play, the asking worker's decision is made over it
+            // alone, its own leases and the jobs it may take
+            let mine = &workers[me];
+            let held: Vec<JobRow> = leased.iter().filter(|j| j.worker_id == mine.id).cloned().collect();
+            let may: Vec<JobRow> = queued
+                .iter()
+                .filter(|j| !barred.contains(&j.id) && could_run(mine, &j.spec) && self.admits(mine, &j.spec).is_ok())
+                .cloned()
+                .collect();
+            return self.decide(std::slice::from_ref(mine), 0, &held, &may, now_ms, &Default::default());
+        }
+        self.decide(workers, me, leased, queued, now_ms, &barred)
+    }
+
+    /// The policy's starts on worker `me` of `workers`, the jobs in
+    /// `barred` (no live worker may take them) left out.
+    fn decide(
+        &mut self,
+        workers: &[WorkerRow],
+        me: usize,
+        leased: &[JobRow],
+        queued: &[JobRow],
+        now_ms: i64,
+        barred: &std::collections::HashSet<u64>,
+    ) -> Vec<u64> {
+        let node_of: HashMap<&str, u32> = workers.iter().enumerate().map(|(i, w)| (w.id.as_str(), i as u32)).collect();
         let cluster = Cluster {
             nodes: workers
                 .iter()
@@ -144,8 +334,22 @@ impl Dispatcher {
         let infos: Vec<(JobInfo, &JobRow)> =
             leased.iter().chain(queued).map(|j| (self.info(j.id, &j.spec), j)).collect();
         let policy = self.spec.build();
+        let reads_usage = self.spec.order.reads_usage();
+        let ledger = if reads_usage {
+            let total = cluster.total();
+            let (ledger, capacity) = self.usage_of(&pool);
+            *capacity = total;
+            Some(ledger.clone())
+        } else {
+            None
+        };
         let predictor: &mut dyn Predictor = &mut **self.predictor(&pool);
         let mut rt = Runtime::new(&cluster, Box::new(policy) as Box<dyn Policy>, predictor, RuntimeConfig::default());
+        if let Some(ledger) = ledger {
+            // the tenants' history: what their ended jobs used (running
+            // jobs' usage so far the order adds itself)
+            *rt.usage_mut() = ledger;
+        }
         let mut starts_left = Vec::new();
         for (info, j) in &infos {
             let est = j.spec.predicted_runtime_s;
@@ -158,8 +362,13 @@ impl Dispatcher {
                 if rt.start(info.key, j.started_at_ms as f64 / 1000.0, Alloc::Nodes(vec![node])).is_err() {
                     let _ = rt.withdraw(info.key);
                 }
-            } else if j.not_before_ms <= now_ms && shapes.iter().any(|w| could_run(w, &j.spec)) {
-                let _ = rt.submit_estimated(*info, est);
+            } else if j.not_before_ms <= now_ms && !barred.contains(&j.id) {
+                if rt.submit_estimated(*info, est).is_ok()
+                    && let Some(d) = crate::convert::deadline_ms(&j.spec)
+                {
+                    // read by deadline-aware orders (`edf`), ignored by the others
+                    rt.set_deadline(info.key, d as f64 / 1000.0);
+                }
                 starts_left.push((info.key, *j));
             }
         }
@@ -179,7 +388,11 @@ impl Dispatcher {
                 rows[i] = Some(*j);
             }
         }
-        rows.into_iter().flatten().filter(|j| could_run(mine, &j.spec)).map(|j| j.id).collect()
+        rows.into_iter()
+            .flatten()
+            .filter(|j| could_run(mine, &j.spec) && self.admits(mine, &j.spec).is_ok())
+            .map(|j| j.id)
+            .collect()
     }
 }
 
@@ -247,6 +460,82 @@ mod tests {
         later.not_before_ms = 5000;
         let q = [job(0, 8, 1.0, 1.0), later, job(2, 1, 1.0, 1.0)];
         assert_eq!(d.place("a", &ws, &[], &q, 1000), [2]);
+    }
+
+    #[test]
+    fn edf_starts_the_least_slack_first_and_jobs_without_a_deadline_last() {
+        let mut d = Dispatcher::new("edf".parse().unwrap(), None);
+        let ws = [worker("a", 1)];
+        let due = |id, est, deadline_ms: i64| {
+            let mut j = job(id, 1, est, est);
+            j.spec.labels.insert(crate::convert::DEADLINE_LABEL.into(), deadline_ms.to_string());
+            j
+        };
+        // at 1 s: job 2's slack 100 - 1 - 10 = 89 s, job 3's 50 - 1 - 40 = 9 s
+        let q = [job(1, 1, 5.0, 5.0), due(2, 10.0, 100_000), due(3, 40.0, 50_000)];
+        assert_eq!(d.place("a", &ws, &[], &q, 1000), [3]);
+        assert_eq!(d.place("a", &ws, &[], &q[..2], 1000), [2]);
+        assert_eq!(d.place("a", &ws, &[], &q[..1], 1000), [1]);
+        let mut fcfs = Dispatcher::new("fcfs".parse().unwrap(), None);
+        assert_eq!(fcfs.place("a", &ws, &[], &q, 1000), [1], "other orders ignore deadlines");
+    }
+
+    #[test]
+    fn fair_share_serves_the_tenant_with_less_history_first() {
+        let mut d = Dispatcher::new("fairshare".parse().unwrap(), None);
+        let ws = [worker("a", 1)];
+        let of = |id, tenant: &str| {
+            let mut j = job(id, 1, 10.0, 10.0);
+            j.spec.tenant = tenant.into();
+            j
+        };
+        // heavy has run a lot; light little; heavy's job arrived first
+        d.observe_end(&of(1, "heavy"), 5000.0, 1000);
+        d.observe_end(&of(2, "light"), 10.0, 1000);
+        let q = [of(3, "heavy"), of(4, "light")];
+        assert_eq!(d.place("a", &ws, &[], &q, 2000), [4]);
+        let mut fcfs = Dispatcher::new("easy".parse().unwrap(), None);
+        fcfs.observe_end(&of(1, "heavy"), 5000.0, 1000);
+        assert_eq!(fcfs.place("a", &ws, &[], &q, 2000), [3], "an order that reads no usage keeps arrival order");
+    }
+
+    #[test]
+    fn governance_bars_a_job_before_placement_and_keeps_why() {
+        let mut d = Dispatcher::new("fcfs".parse().unwrap(), None);
+        let ws = [worker("a", 1), worker("b", 1)];
+        let eu = |labels: &[(&str, &str)]| crate::governance::WorkerTerms {
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            taints: Default::default(),
+        };
+        d.set_terms("a", eu(&[("region", "eu")]));
+        d.set_terms("b", eu(&[("region", "us")]));
+        let mut ap = job(1, 1, 1.0, 1.0);
+        ap.spec.labels.insert("region".into(), "ap".into());
+        let mut us = job(2, 1, 1.0, 1.0);
+        us.spec.labels.insert("region".into(), "us".into());
+        // FCFS without backfill: were the barred head offered to the policy, nothing would start
+        assert!(d.place("a", &ws, &[], &[ap.clone(), us.clone()], 1000).is_empty(), "a is in eu");
+        assert_eq!(d.place("b", &ws, &[], &[ap, us], 1000), [2]);
+        assert!(d.wait_reason(1).unwrap().contains("data residency"), "{:?}", d.wait_reason(1));
+        assert_eq!(d.wait_reason(2), None);
+        assert_eq!(d.admission("b", &job(2, 1, 1.0, 1.0).spec), "no governance terms");
+    }
+
+    #[test]
+    fn the_predicted_start_waits_for_running_and_queued_jobs_ahead() {
+        let ws = [worker("a", 2)];
+        let mut running = job(1, 2, 100.0, 100.0);
+        running.state = JobState::Leased;
+        running.worker_id = "a".into();
+        running.started_at_ms = 0;
+        let ahead = job(2, 2, 50.0, 50.0);
+        let new = job(3, 1, 10.0, 10.0).spec;
+        // the worker is full until 100 s, then the job ahead holds it until 150 s
+        assert_eq!(Dispatcher::predicted_start(&ws, &[running.clone()], &[ahead], &new, 10.0, 0), Some(150.0));
+        assert_eq!(Dispatcher::predicted_start(&ws, &[running], &[], &new, 10.0, 0), Some(100.0));
+        assert_eq!(Dispatcher::predicted_start(&ws, &[], &[], &new, 10.0, 5000), Some(5.0));
+        assert_eq!(Dispatcher::predicted_start(&ws, &[], &[], &job(4, 3, 1.0, 1.0).spec, 1.0, 0), None, "never fits");
+        assert_eq!(Dispatcher::predicted_start(&[], &[], &[], &new, 10.0, 0), None, "no live worker");
     }
 
     #[test]

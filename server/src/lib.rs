@@ -13,6 +13,7 @@ pub mod auth;
 pub mod client;
 pub mod convert;
 pub mod dispatch;
+pub mod governance;
 pub mod metrics;
 pub mod pb;
 pub mod queue;

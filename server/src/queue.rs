@@ -208,10 +208,66 @@ impl<S: Store> Queue<S> {
                 job.tenant, caller.tenant
             )));
         }
+        if let Some(pools) = job.labels.get(crate::convert::POOLS_LABEL).cloned() {
+            self.choose_pool(&mut job, &pools)?;
+        }
         let (est, interval) = self.dispatcher.estimate(&job);
         job.predicted_runtime_s = est;
         job.predicted_interval = interval;
         Ok(job)
+    }
+
+    /// Cost-aware placement: puts `job` in the cheapest of `pools`
+    /// (comma-separated; `*` every priced pool) whose predicted start plus
+    /// predicted runtime meets its deadline (core's `cheapest_meeting`),
+    /// and keeps why in its placement label. A pool without a price costs
+    /// nothing.
+    fn choose_pool(&mut self, job: &mut NewJob, pools: &str) -> Result<(), QueueError> {
+        use foresight_core::policy::{CostChoice, PoolOffer, cheapest_meeting};
+        let mut names: Vec<String> = pools.split(',').map(str::to_string).collect();
+        if names.iter().any(|p| p == "*") {
+            names = self.dispatcher.prices().keys().cloned().collect();
+        }
+        let now_ms = job.submitted_at_ms;
+        let mut offers = Vec::new();
+        for pool in &names {
+            let workers = self.store.workers(pool, now_ms - self.cfg.lease_ttl_ms)?;
+            let all = |state| JobFilter {
+                states: vec![state],
+                pool: Some(pool.clone()),
+                limit: u32::MAX,
+                ..JobFilter::default()
+            };
+            let leased = self.store.list(&all(JobState::Leased))?;
+            let queued = self.store.list(&all(JobState::Queued))?;
+            let there = NewJob { pool: pool.clone(), ..job.clone() };
+            let (est, _) = self.dispatcher.estimate(&there);
+            let start = Dispatcher::predicted_start(&workers, &leased, &queued, &there, est, now_ms);
+            let price = self.dispatcher.prices().get(pool).copied().unwrap_or(0.0);
+            offers.push(PoolOffer { price_per_hour: price, start_s: start, runtime_s: est });
+        }
+        let deadline = crate::convert::deadline_ms(job).map(|d| d as f64 / 1000.0);
+        let Some((i, why)) = cheapest_meeting(deadline, &offers) else {
+            return Err(QueueError::invalid("pools", format!("no live worker in `{pools}` could run it")));
+        };
+        let o = offers[i];
+        let start_in = o.start_s.unwrap_or(0.0) - now_ms as f64 / 1000.0;
+        let why = match why {
+            CostChoice::MeetsDeadline => "the cheapest that meets the deadline",
+            CostChoice::Cheapest => "the cheapest (no deadline)",
+            CostChoice::NoneMeetsDeadline => "none meets the deadline: the earliest end",
+        };
+        let mut reason = format!(
+            "pool `{}`: {why}; {:.2}/h, start in {start_in:.0} s, runtime {:.0} s (of {} pools)",
+            names[i],
+            o.price_per_hour,
+            o.runtime_s,
+            names.len()
+        );
+        reason.truncate(crate::convert::NAME_MAX);
+        job.pool = names[i].clone();
+        job.labels.insert(crate::convert::PLACEMENT_LABEL.to_string(), reason);
+        Ok(())
     }
 
     /// A job by id.
@@ -341,7 +397,26 @@ impl<S: Store> Queue<S> {
     /// sent back, and the policy decides; the jobs it starts on this
     /// worker are leased to it.
     pub fn lease(&mut self, caller: &Caller, offer: WorkerRow, now_ms: i64) -> Result<Vec<Granted>, QueueError> {
+        self.lease_with(caller, offer, crate::governance::WorkerTerms::default(), now_ms)
+    }
+
+    /// Why queued job `id` waits, when the last decision in its pool found
+    /// no live worker that may take it.
+    pub fn wait_reason(&self, id: u64) -> Option<String> {
+        self.dispatcher.wait_reason(id).map(str::to_string)
+    }
+
+    /// [`Queue::lease`] from a worker with labels and taints (`terms`),
+    /// which the dispatcher keeps for the governance checks.
+    pub fn lease_with(
+        &mut self,
+        caller: &Caller,
+        offer: WorkerRow,
+        terms: crate::governance::WorkerTerms,
+        now_ms: i64,
+    ) -> Result<Vec<Granted>, QueueError> {
         Self::require(caller, &[Role::Worker], "lease jobs")?;
+        self.dispatcher.set_terms(&offer.id, terms);
         self.expire(now_ms)?;
         let mut offer = offer;
         offer.seen_at_ms = now_ms;
@@ -363,8 +438,19 @@ impl<S: Store> Queue<S> {
             j.not_before_ms = 0;
         }
         let actor = caller.actor();
-        let details: Vec<String> =
-            granted.iter().map(|j| format!("worker `{}`, attempt {}", offer.id, j.attempts)).collect();
+        let details: Vec<String> = granted
+            .iter()
+            .map(|j| {
+                // a deadline's slack at the start, by prediction (negative: late)
+                let slack = match crate::convert::slack_s(j, now_ms) {
+                    Some(s) if s < 0.0 => format!(", slack {s:.1} s: cannot meet its deadline by prediction"),
+                    Some(s) => format!(", slack {s:.1} s"),
+                    None => String::new(),
+                };
+                let why = self.dispatcher.admission(&offer.id, &j.spec);
+                format!("worker `{}`, attempt {}{slack}; governance: {why}", offer.id, j.attempts)
+            })
+            .collect();
         let changes: Vec<Change<'_>> = granted
             .iter()
             .zip(&details)

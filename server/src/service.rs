@@ -205,8 +205,12 @@ impl pb::jobs_server::Jobs for JobsApi {
     async fn get(&self, req: Request<pb::GetJobRequest>) -> Result<Response<pb::Job>, Status> {
         let secret = bearer(&req)?;
         let id = req.into_inner().id;
-        let row = self.0.run(secret, false, move |q, c| q.get(c, id)).await?;
-        Ok(Response::new(convert::job_to_pb(&row)))
+        let (row, why) = self.0.run(secret, false, move |q, c| Ok((q.get(c, id)?, q.wait_reason(id)))).await?;
+        let mut job = convert::job_to_pb(&row);
+        if row.state == crate::store::JobState::Queued {
+            job.wait_reason = why.unwrap_or_default();
+        }
+        Ok(Response::new(job))
     }
 
     async fn cancel(&self, req: Request<pb::CancelJobRequest>) -> Result<Response<pb::Job>, Status> {
@@ -318,8 +322,8 @@ impl pb::workers_server::Workers for WorkersApi {
     async fn lease(&self, req: Request<pb::LeaseRequest>) -> Result<Response<pb::LeaseResponse>, Status> {
         let t0 = std::time::Instant::now();
         let secret = bearer(&req)?;
-        let offer = convert::offer(req.into_inner()).map_err(status)?;
-        let granted = self.0.run(secret, true, move |q, c| q.lease(c, offer, now_ms())).await?;
+        let (offer, terms) = convert::offer_terms(req.into_inner()).map_err(status)?;
+        let granted = self.0.run(secret, true, move |q, c| q.lease_with(c, offer, terms, now_ms())).await?;
         self.0.metrics.dispatch_latency.observe(t0.elapsed().as_secs_f64());
         Ok(Response::new(pb::LeaseResponse { leases: granted.iter().map(|g| lease_of(&g.job)).collect() }))
     }

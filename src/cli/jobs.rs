@@ -75,6 +75,10 @@ pub fn job_json(j: &pb::Job) -> serde_json::Value {
         "submitted_at_ms": j.submitted_at_ms, "started_at_ms": j.started_at_ms, "ended_at_ms": j.ended_at_ms,
         "not_before_ms": j.not_before_ms, "worker_id": j.worker_id, "exit_code": j.exit_code, "error": j.error,
         "idempotency_key": j.idempotency_key,
+        "deadline_ms": j.deadline_ms, "slack_s": j.slack_s, "deadline_at_risk": j.deadline_at_risk,
+        "node_selector": j.node_selector.iter().collect::<std::collections::BTreeMap<_, _>>(),
+        "tolerations": j.tolerations.iter().collect::<std::collections::BTreeMap<_, _>>(), "wait_reason": j.wait_reason,
+        "placement_reason": j.placement_reason,
     })
 }
 

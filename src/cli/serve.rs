@@ -43,6 +43,11 @@ pub struct ServeArgs {
     /// The longest backoff, milliseconds.
     #[arg(long, default_value_t = 300_000)]
     backoff_cap_ms: u64,
+    /// Pools' prices per GPU-hour (CPU-hour for CPU jobs), `POOL=PRICE,...`:
+    /// a job naming several pools goes to the cheapest that meets its
+    /// deadline by prediction.
+    #[arg(long, value_name = "POOL=PRICE,...")]
+    pool_price: Option<String>,
     /// The seed of the backoff's jitter.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -100,7 +105,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if kind == Some(PredictorKind::Clairvoyant) {
         return Err(BadInput("--predictor clairvoyant: a live queue does not know runtimes".into()).into());
     }
-    let dispatcher = Dispatcher::new(spec, kind);
+    let mut dispatcher = Dispatcher::new(spec, kind);
+    let mut prices = std::collections::BTreeMap::new();
+    for p in args.pool_price.as_deref().unwrap_or("").split(',').filter(|p| !p.is_empty()) {
+        let bad = || BadInput(format!("--pool-price `{p}`: expected POOL=PRICE with a price >= 0"));
+        let (pool, price) = p.split_once('=').ok_or_else(bad)?;
+        let price: f64 = price.trim().parse().map_err(|_| bad())?;
+        if !price.is_finite() || price < 0.0 || pool.is_empty() {
+            return Err(bad().into());
+        }
+        prices.insert(pool.trim().to_string(), price);
+    }
+    dispatcher.set_prices(prices);
     let policy = dispatcher.policy_name().to_string();
     let queue = QueueConfig {
         lease_ttl_ms: args.lease_ttl_ms.max(1) as i64,

@@ -38,7 +38,22 @@ pub struct SubmitArgs {
     /// Time limit, seconds (0: none).
     #[arg(long, default_value_t = 0.0)]
     time_limit: f64,
-    /// A label `KEY=VALUE` (repeatable).
+    /// A deadline, seconds from now: when the job should be ended (the
+    /// `edf` policy orders by slack; a job that cannot meet it by
+    /// prediction is reported `deadline_at_risk`).
+    #[arg(long, value_name = "SECONDS")]
+    deadline: Option<f64>,
+    /// Acceptable pools, comma-separated (`*`: every priced pool): the
+    /// server picks the cheapest that meets the deadline by prediction.
+    #[arg(long, value_name = "POOL,...")]
+    pools: Option<String>,
+    /// A node selector `KEY=VALUE` (repeatable): only workers with this label.
+    #[arg(long = "select", value_name = "KEY=VALUE")]
+    select: Vec<String>,
+    /// A toleration `KEY=VALUE` of a worker's taint (`KEY=` tolerates any value; repeatable).
+    #[arg(long = "tolerate", value_name = "KEY=VALUE")]
+    tolerate: Vec<String>,
+    /// A label `KEY=VALUE` (repeatable; `region=R` keeps the job on workers labelled `region=R`).
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
     /// Attempts allowed.
@@ -55,16 +70,29 @@ pub struct SubmitArgs {
     command: Vec<String>,
 }
 
+/// `KEY=VALUE` arguments of `flag` as a map.
+pub fn pairs(flag: &str, args: &[String]) -> Result<std::collections::HashMap<String, String>, BadInput> {
+    let mut out = std::collections::HashMap::new();
+    for l in args {
+        let (k, v) = l.split_once('=').ok_or_else(|| BadInput(format!("{flag} `{l}`: expected KEY=VALUE")))?;
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
 /// Runs `foresight submit`.
 pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
-    let mut labels = std::collections::HashMap::new();
-    for l in &args.labels {
-        let (k, v) = l.split_once('=').ok_or_else(|| BadInput(format!("--label `{l}`: expected KEY=VALUE")))?;
-        labels.insert(k.to_string(), v.to_string());
-    }
+    let labels = pairs("--label", &args.labels)?;
+    let node_selector = pairs("--select", &args.select)?;
+    let tolerations = pairs("--tolerate", &args.tolerate)?;
     let key = match args.key {
         Some(k) => k,
         None => format!("cli-{}", &foresight_server::auth::new_secret()?[..24]),
+    };
+    let deadline_ms = match args.deadline {
+        None => 0,
+        Some(s) if s.is_finite() && s > 0.0 => foresight_server::service::now_ms() + (s * 1000.0).round() as i64,
+        Some(s) => return Err(BadInput(format!("--deadline {s}: expected seconds from now, > 0")).into()),
     };
     let req = pb::SubmitRequest {
         idempotency_key: key,
@@ -83,6 +111,10 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         command: args.command.join(" "),
         payload: Vec::new(),
         max_attempts: args.attempts,
+        deadline_ms,
+        node_selector,
+        tolerations,
+        pools: args.pools.map(|p| p.split(',').map(str::to_string).collect()).unwrap_or_default(),
     };
     let client = args.client;
     let json = args.json;
@@ -97,6 +129,9 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
                 j.predicted_interval.map(|i| format!(" [{:.0}, {:.0}] s", i.lo_s, i.hi_s)).unwrap_or_default();
             let how = if r.created { "submitted" } else { "already submitted with this key" };
             println!("job {} {how}: predicted runtime {:.0} s{interval}", j.id, j.predicted_runtime_s);
+            if j.deadline_at_risk {
+                println!("job {}: cannot meet its deadline by prediction (slack {:.0} s)", j.id, j.slack_s.unwrap_or(0.0));
+            }
         }
         Ok(())
     })

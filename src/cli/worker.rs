@@ -33,6 +33,13 @@ pub struct WorkerArgs {
     /// Memory offered, MiB (0: not counted).
     #[arg(long, default_value_t = 0)]
     mem_mb: u64,
+    /// A label `KEY=VALUE` this worker offers (repeatable): `region=eu`
+    /// for data residency, others for jobs' node selectors.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// A taint `KEY=VALUE` (repeatable): only jobs that tolerate it come here.
+    #[arg(long = "taint", value_name = "KEY=VALUE")]
+    taints: Vec<String>,
     /// Ask for work every this many milliseconds.
     #[arg(long, default_value_t = 500)]
     poll_ms: u64,
@@ -65,7 +72,8 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
         gpus: args.gpus,
         gpu_type: args.gpu_type.clone(),
         memory_mb: args.mem_mb,
-        labels: Default::default(),
+        labels: super::submit::pairs("--label", &args.labels)?,
+        taints: super::submit::pairs("--taint", &args.taints)?,
     };
     eprintln!("worker {id}: pool {}, {cpus} CPUs, {} GPUs; runner {runner:?}", args.pool, args.gpus);
     let mut running = tokio::task::JoinSet::new();

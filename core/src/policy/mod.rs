@@ -15,6 +15,7 @@
 
 mod backfill;
 mod composed;
+mod cost;
 mod order;
 mod placement;
 mod profile;
@@ -22,7 +23,8 @@ mod registry;
 
 pub use backfill::{Backfill, CandidateOrder, easy_shadow};
 pub use composed::ComposedPolicy;
-pub use order::{OrderScratch, PriorityWeights, QueueOrder, ShareBy};
+pub use cost::{CostChoice, PoolOffer, cheapest_meeting};
+pub use order::{OrderScratch, PriorityWeights, QueueOrder, ShareBy, slack};
 pub use placement::{Placement, Tentative};
 pub use profile::Profile;
 pub use registry::{PolicySpec, UnknownPolicy};

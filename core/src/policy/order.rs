@@ -55,6 +55,12 @@ pub enum QueueOrder {
     Priority(PriorityWeights),
     /// Lowest decayed usage relative to share first.
     FairShare(ShareBy),
+    /// Least slack first: `slack = deadline - now - estimate` for a job
+    /// with a deadline ([`ClusterState::set_deadline`]); jobs without one
+    /// come after every job with one, first come, first served. A job whose
+    /// slack is negative cannot meet its deadline by prediction; it still
+    /// comes first (it is the most late), and the caller reports it.
+    Slack,
 }
 
 /// Scratch buffers of an ordering, reused from one decision to the next.
@@ -127,6 +133,10 @@ impl QueueOrder {
                     -(w.age * age + w.size * size + w.fairshare * factor(p, ShareBy::User))
                 }
                 QueueOrder::FairShare(by) => -factor(p, *by),
+                QueueOrder::Slack => match state.deadline(p.info.key) {
+                    Some(d) => slack(d, now, p.estimate_s),
+                    None => f64::INFINITY,
+                },
             };
             sort_key(score, i as u32)
         }));
@@ -135,6 +145,12 @@ impl QueueOrder {
         scratch.keyed.sort_unstable();
         out.extend(scratch.keyed.iter().map(|&k| k as u32));
     }
+}
+
+/// A job's slack: the time to spare if it started `now` and ran for its
+/// estimate, `deadline - now - estimate` (negative: it would end late).
+pub fn slack(deadline_s: f64, now: f64, estimate_s: f64) -> f64 {
+    deadline_s - now - estimate_s
 }
 
 /// Usage accrued so far by running jobs, per user or group id.

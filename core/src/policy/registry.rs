@@ -1,6 +1,6 @@
 //! Policy names: presets (`fcfs`, `easy`, `easy++`, `foresight`, `sjbf`,
 //! `conservative`, `qssf`, `sjf`, `fairshare`, `fairshare-group`,
-//! `priority`) and
+//! `priority`, `edf`) and
 //! compositions of parts separated by `/` (`qssf/conservative/best-fit`):
 //! the first name is a preset, each later one replaces a part.
 
@@ -44,7 +44,7 @@ impl std::error::Error for UnknownPolicy {}
 
 impl PolicySpec {
     /// The preset names.
-    pub const PRESETS: [&'static str; 11] = [
+    pub const PRESETS: [&'static str; 12] = [
         "fcfs",
         "easy",
         "easy++",
@@ -56,6 +56,7 @@ impl PolicySpec {
         "fairshare",
         "fairshare-group",
         "priority",
+        "edf",
     ];
 
     /// The policy object.
@@ -83,6 +84,9 @@ impl PolicySpec {
             "priority" | "multifactor" => {
                 (QueueOrder::Priority(PriorityWeights::default()), Backfill::Easy, CandidateOrder::Queue, Requested)
             }
+            // least slack first (deadline - now - estimate), EASY backfill,
+            // estimates from the users' history
+            "edf" | "slack" => (QueueOrder::Slack, Backfill::Easy, CandidateOrder::Queue, UserHistory),
             _ => return None,
         };
         Some(PolicySpec { name: name.to_string(), order, backfill, candidates, placement: Placement::FirstFit, predictor })
@@ -96,6 +100,7 @@ impl PolicySpec {
             "priority" | "multifactor" => self.order = QueueOrder::Priority(PriorityWeights::default()),
             "fairshare" => self.order = QueueOrder::FairShare(ShareBy::User),
             "fairshare-group" => self.order = QueueOrder::FairShare(ShareBy::Group),
+            "edf" | "slack" => self.order = QueueOrder::Slack,
             "none" | "no-backfill" => self.backfill = Backfill::None,
             "easy" => self.backfill = Backfill::Easy,
             "conservative" => self.backfill = Backfill::Conservative,

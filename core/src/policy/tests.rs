@@ -90,6 +90,29 @@ fn queue_orders_rank_as_named() {
 }
 
 #[test]
+fn slack_puts_the_least_slack_first_and_jobs_without_a_deadline_last_in_arrival_order() {
+    // pending keys 0..4 (no running jobs): estimates 50, 10, 10, 30, 5
+    let mut st = state(1, 4, &[], &[(1, 50.0), (1, 10.0), (1, 10.0), (1, 30.0), (1, 5.0)]);
+    // slack at now = 100: key 0: 400 - 100 - 50 = 250; key 2: 150 - 100 - 10 = 40;
+    // key 3: 120 - 100 - 30 = -10 (late by prediction); keys 1 and 4: no deadline
+    st.set_deadline(JobKey(0), 400.0);
+    st.set_deadline(JobKey(2), 150.0);
+    st.set_deadline(JobKey(3), 120.0);
+    let mut scratch = OrderScratch::default();
+    let mut out = Vec::new();
+    QueueOrder::Slack.order_into(&st, 100.0, &mut scratch, &mut out);
+    assert_eq!(out, vec![3, 2, 0, 1, 4]);
+    assert_eq!(slack(120.0, 100.0, 30.0), -10.0);
+    let edf: PolicySpec = "edf".parse().unwrap();
+    assert_eq!(edf.order, QueueOrder::Slack);
+    assert_eq!("foresight/slack".parse::<PolicySpec>().unwrap().order, QueueOrder::Slack);
+    // the policy starts in that order: one CPU free, so the least slack runs
+    let mut tight = state(1, 1, &[], &[(1, 50.0), (1, 10.0), (1, 10.0), (1, 30.0)]);
+    tight.set_deadline(JobKey(3), 120.0);
+    assert_eq!(edf.build().decide(&tight, 100.0).starts[0].key, JobKey(3));
+}
+
+#[test]
 fn fair_share_puts_light_users_first() {
     let mut st = state(2, 1, &[], &[(1, 10.0), (1, 10.0)]);
     // Job 0 belongs to user 0, job 1 to user 1; user 0 has used a lot.

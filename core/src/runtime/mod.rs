@@ -278,6 +278,12 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
         Ok(estimate_s)
     }
 
+    /// Gives job `key` a deadline, seconds on the run's clock (see
+    /// [`ClusterState::set_deadline`](crate::state::ClusterState::set_deadline)).
+    pub fn set_deadline(&mut self, key: JobKey, deadline_s: f64) {
+        self.state.set_deadline(key, deadline_s);
+    }
+
     /// A queued job starts at `at` on `alloc`, expected to end at `at`
     /// plus its estimate; the predictor is told. Returns its record and
     /// its estimate.

@@ -111,6 +111,7 @@ pub struct ClusterState {
     pending: pending::PendingQueue,
     running: running::RunningSet,
     usage: UsageLedger,
+    deadlines: std::collections::BTreeMap<JobKey, f64>,
 }
 
 impl ClusterState {
@@ -137,7 +138,21 @@ impl ClusterState {
             pending: pending::PendingQueue::default(),
             running: running::RunningSet::default(),
             usage: UsageLedger::new(usage_half_life_s),
+            deadlines: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Gives job `key` a deadline (seconds, on the run's clock): the time
+    /// by which its submitter wants it ended. Deadline-aware orders read
+    /// it ([`QueueOrder::Slack`](crate::policy::QueueOrder::Slack)); the
+    /// others ignore it. A job without one has none.
+    pub fn set_deadline(&mut self, key: JobKey, deadline_s: f64) {
+        self.deadlines.insert(key, deadline_s);
+    }
+
+    /// Job `key`'s deadline, when it was given one.
+    pub fn deadline(&self, key: JobKey) -> Option<f64> {
+        self.deadlines.get(&key).copied()
     }
 
     /// The nodes, in cluster order.
