@@ -70,7 +70,8 @@ fn main() {
     std::fs::create_dir_all(&base).expect("bench folder");
     let dir = tempfile::tempdir_in(&base).expect("temp folder");
     let data = dir.path().to_path_buf();
-    let token = add_token(&data, "bench", "submitter").expect("token");
+    let at = foresight_server::store::StoreAt::Folder(data.clone());
+    let token = add_token(&at, "bench", "submitter").expect("token");
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let (acked, stored, lat, wall, cpu) = rt.block_on(async move {
@@ -78,7 +79,7 @@ fn main() {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let cfg = ServeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            data: data.clone(),
+            store: at.clone(),
             queue: QueueConfig::default(),
             metrics: None,
         };

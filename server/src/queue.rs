@@ -11,9 +11,11 @@
 
 use crate::auth::{Caller, Role};
 use crate::dispatch::Dispatcher;
-use crate::store::{Change, EventRow, JobFilter, JobRow, JobState, NewJob, Store, StoreError, WorkerRow};
+use crate::store::{
+    Change, EventRow, JobFilter, JobRow, JobState, NewJob, OverBudget, Store, StoreError, TenantLimits, WorkerRow,
+};
 use foresight_core::rng::SplitMix64;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Why a request was refused; each maps to one gRPC status.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,12 @@ pub enum QueueError {
     /// The job is not in a state that allows it (`FAILED_PRECONDITION`).
     #[error("{0}")]
     Precondition(String),
+    /// A tenant's rate limit or GPU budget refuses it (`RESOURCE_EXHAUSTED`).
+    #[error("{0}")]
+    Exhausted(String),
+    /// This replica is not the active dispatcher (`UNAVAILABLE`).
+    #[error("{0}")]
+    Unavailable(String),
     /// The store failed (`INTERNAL`).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -92,6 +100,55 @@ pub struct Queue<S: Store> {
     dispatcher: Dispatcher,
     cfg: QueueConfig,
     changes: BTreeMap<String, u64>,
+    /// Each rate-limited tenant's token bucket: tokens left, when last
+    /// refilled (Unix ms).
+    buckets: HashMap<String, (f64, i64)>,
+}
+
+/// One UTC day, ms.
+const DAY_MS: i64 = 86_400_000;
+
+/// A job's GPU-seconds by prediction.
+fn gpu_cost_s(job: &NewJob) -> f64 {
+    f64::from(job.demand.gpus) * job.predicted_runtime_s.max(0.0)
+}
+
+/// Whether job `j` fits its tenant's GPU budget of the day, with `used`
+/// GPU-seconds spent; `take` adds its cost to `used` when it fits.
+fn fits_budget(limits: &HashMap<String, TenantLimits>, used: &mut HashMap<String, f64>, j: &JobRow, take: bool) -> bool {
+    let Some(l) = limits.get(&j.spec.tenant) else { return true };
+    if l.gpu_hours_per_day <= 0.0 || j.spec.demand.gpus == 0 {
+        return true;
+    }
+    let cost = gpu_cost_s(&j.spec);
+    let spent = used.get(&j.spec.tenant).copied().unwrap_or(0.0);
+    if spent + cost > l.gpu_hours_per_day * 3600.0 {
+        return false;
+    }
+    if take {
+        used.insert(j.spec.tenant.clone(), spent + cost);
+    }
+    true
+}
+
+/// Takes one token from the tenant's bucket at `now_ms`, or says why not.
+fn take_token(buckets: &mut HashMap<String, (f64, i64)>, l: &TenantLimits, now_ms: i64) -> Result<(), QueueError> {
+    if l.rate_per_s <= 0.0 {
+        return Ok(());
+    }
+    let burst = f64::from(l.burst.max(1));
+    let (tokens, last) = buckets.entry(l.tenant.clone()).or_insert((burst, now_ms));
+    let refill = (now_ms - *last).max(0) as f64 / 1000.0 * l.rate_per_s;
+    *tokens = (*tokens + refill).min(burst);
+    *last = now_ms.max(*last);
+    if *tokens < 1.0 {
+        return Err(QueueError::Exhausted(format!(
+            "tenant `{}`: rate limit of {} submits/s (burst {}) exceeded; retry later",
+            l.tenant, l.rate_per_s, burst
+        )));
+    }
+    *tokens -= 1.0;
+    Ok(())
 }
 
 impl<S: Store> std::fmt::Debug for Queue<S> {
@@ -106,7 +163,7 @@ pub const PAGE_MAX: u32 = 1000;
 impl<S: Store> Queue<S> {
     /// A queue over `store`, dispatching with `dispatcher`.
     pub fn new(store: S, dispatcher: Dispatcher, cfg: QueueConfig) -> Self {
-        Self { store, dispatcher, cfg, changes: BTreeMap::new() }
+        Self { store, dispatcher, cfg, changes: BTreeMap::new(), buckets: HashMap::new() }
     }
 
     /// The store (to add tokens, look them up).
@@ -142,6 +199,41 @@ impl<S: Store> Queue<S> {
         Ok(())
     }
 
+    /// Runs `f` as one exclusive section of the store (one transaction that
+    /// no other replica's write interleaves with), committed if it
+    /// succeeds.
+    fn exclusive<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, QueueError>) -> Result<T, QueueError> {
+        self.store.begin()?;
+        match f(self) {
+            Ok(v) => {
+                self.store.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.store.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// GPU-seconds each tenant used today (UTC), if any tenant has a budget.
+    fn used_today(
+        &self,
+        limits: &HashMap<String, TenantLimits>,
+        now_ms: i64,
+    ) -> Result<HashMap<String, f64>, StoreError> {
+        if !limits.values().any(|l| l.gpu_hours_per_day > 0.0) {
+            return Ok(HashMap::new());
+        }
+        let day = now_ms - now_ms.rem_euclid(DAY_MS);
+        Ok(self.store.gpu_seconds(day, now_ms)?.into_iter().collect())
+    }
+
+    /// The tenants' limits, by tenant.
+    fn limits(&self) -> Result<HashMap<String, TenantLimits>, StoreError> {
+        Ok(self.store.tenants()?.into_iter().map(|l| (l.tenant.clone(), l)).collect())
+    }
+
     fn require(caller: &Caller, roles: &[Role], what: &str) -> Result<(), QueueError> {
         if roles.contains(&caller.role) || caller.role == Role::Admin {
             Ok(())
@@ -162,10 +254,8 @@ impl<S: Store> Queue<S> {
     /// Submits a validated job for `caller`: predicted, committed, then
     /// answered. The same idempotency key returns the job it made first.
     pub fn submit(&mut self, caller: &Caller, job: NewJob) -> Result<(JobRow, bool), QueueError> {
-        let job = self.admit(caller, job)?;
-        let (row, created) = self.store.submit(&job, &caller.actor())?;
-        self.count("submitted", u64::from(created));
-        Ok((row, created))
+        let mut out = self.submit_many(vec![(caller.clone(), job)])?;
+        out.pop().unwrap_or_else(|| Err(StoreError::Corrupt("a submit without its answer".into()).into()))
     }
 
     /// Submits each job as [`Queue::submit`] does, committing all that are
@@ -176,8 +266,11 @@ impl<S: Store> Queue<S> {
     pub fn submit_many(&mut self, batch: Vec<(Caller, NewJob)>) -> Result<Vec<Submitted>, StoreError> {
         let mut answers: Vec<Option<Submitted>> = Vec::with_capacity(batch.len());
         let mut admitted = Vec::with_capacity(batch.len());
+        // read once a batch, so that an admin's change holds at once, on every replica
+        let limits = self.limits()?;
+        let mut used: Option<HashMap<String, f64>> = None;
         for (i, (caller, job)) in batch.into_iter().enumerate() {
-            match self.admit(&caller, job) {
+            match self.admit(&caller, job, &limits, &mut used) {
                 Ok(job) => {
                     admitted.push((i, job, caller.actor()));
                     answers.push(None);
@@ -197,8 +290,18 @@ impl<S: Store> Queue<S> {
             .collect())
     }
 
-    /// Checks that `caller` may submit `job` and predicts it.
-    fn admit(&mut self, caller: &Caller, mut job: NewJob) -> Result<NewJob, QueueError> {
+    /// Checks that `caller` may submit `job`, predicts it, and checks that
+    /// its tenant's budget (when over-budget jobs are refused) and rate
+    /// limit allow it. `used` is the tenants' GPU-seconds today, read at
+    /// the first job that needs it and counting the jobs of the batch
+    /// admitted since.
+    fn admit(
+        &mut self,
+        caller: &Caller,
+        mut job: NewJob,
+        limits: &HashMap<String, TenantLimits>,
+        used: &mut Option<HashMap<String, f64>>,
+    ) -> Result<NewJob, QueueError> {
         Self::require(caller, &[Role::Submitter], "submit")?;
         if job.tenant.is_empty() {
             job.tenant = caller.tenant.clone();
@@ -211,6 +314,29 @@ impl<S: Store> Queue<S> {
         let (est, interval) = self.dispatcher.estimate(&job);
         job.predicted_runtime_s = est;
         job.predicted_interval = interval;
+        let Some(l) = limits.get(&job.tenant) else { return Ok(job) };
+        let budgeted = l.over_budget == OverBudget::Refuse && l.gpu_hours_per_day > 0.0 && job.demand.gpus > 0;
+        if budgeted {
+            if used.is_none() {
+                *used = Some(self.used_today(limits, job.submitted_at_ms)?);
+            }
+            let spent = used.as_ref().and_then(|u| u.get(&job.tenant)).copied().unwrap_or(0.0);
+            let cost = gpu_cost_s(&job);
+            if spent + cost > l.gpu_hours_per_day * 3600.0 {
+                return Err(QueueError::Exhausted(format!(
+                    "tenant `{}`: GPU budget of {} GPU-hours/day: {:.3} used or leased today, this job asks {:.3} \
+                     (its GPUs times its predicted runtime)",
+                    l.tenant,
+                    l.gpu_hours_per_day,
+                    spent / 3600.0,
+                    cost / 3600.0
+                )));
+            }
+        }
+        take_token(&mut self.buckets, l, job.submitted_at_ms)?;
+        if budgeted && let Some(u) = used.as_mut() {
+            *u.entry(job.tenant.clone()).or_insert(0.0) += gpu_cost_s(&job);
+        }
         Ok(job)
     }
 
@@ -250,7 +376,7 @@ impl<S: Store> Queue<S> {
 
     /// Cancels a queued or leased job (its worker hears it at its next
     /// heartbeat).
-    pub fn cancel(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
+    fn cancel_now(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
         Self::require(caller, &[Role::Submitter, Role::Operator], "cancel jobs")?;
         let mut j = self.visible(caller, id)?;
         if j.state.is_final() {
@@ -263,7 +389,7 @@ impl<S: Store> Queue<S> {
     }
 
     /// Sends a dead-lettered job back to the queue with fresh attempts.
-    pub fn requeue(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
+    fn requeue_now(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
         Self::require(caller, &[Role::Operator], "requeue jobs")?;
         let mut j = self.visible(caller, id)?;
         if j.state != JobState::Dead {
@@ -279,7 +405,7 @@ impl<S: Store> Queue<S> {
     }
 
     /// Deletes a finished or dead job.
-    pub fn purge(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<(), QueueError> {
+    fn purge_now(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<(), QueueError> {
         Self::require(caller, &[Role::Operator], "purge jobs")?;
         let j = self.visible(caller, id)?;
         if !j.state.is_final() {
@@ -302,7 +428,7 @@ impl<S: Store> Queue<S> {
     /// Sends back every leased job whose lease expired before `now_ms`:
     /// to the queue after a backoff, or to the dead letters past its
     /// attempts. Returns how many.
-    pub fn expire(&mut self, now_ms: i64) -> Result<usize, QueueError> {
+    fn expire_now(&mut self, now_ms: i64) -> Result<usize, QueueError> {
         let leased =
             self.store.list(&JobFilter { states: vec![JobState::Leased], limit: u32::MAX, ..JobFilter::default() })?;
         let mut expired: Vec<JobRow> = leased.into_iter().filter(|j| j.lease_expires_at_ms < now_ms).collect();
@@ -340,9 +466,9 @@ impl<S: Store> Queue<S> {
     /// A worker asks for work: its offer is recorded, expired leases are
     /// sent back, and the policy decides; the jobs it starts on this
     /// worker are leased to it.
-    pub fn lease(&mut self, caller: &Caller, offer: WorkerRow, now_ms: i64) -> Result<Vec<Granted>, QueueError> {
+    fn lease_now(&mut self, caller: &Caller, offer: WorkerRow, now_ms: i64) -> Result<Vec<Granted>, QueueError> {
         Self::require(caller, &[Role::Worker], "lease jobs")?;
-        self.expire(now_ms)?;
+        self.expire_now(now_ms)?;
         let mut offer = offer;
         offer.seen_at_ms = now_ms;
         self.store.put_worker(&offer)?;
@@ -352,8 +478,16 @@ impl<S: Store> Queue<S> {
             |state| JobFilter { states: vec![state], pool: pool.clone(), limit: u32::MAX, ..JobFilter::default() };
         let leased = self.store.list(&all(JobState::Leased))?;
         let queued = self.store.list(&all(JobState::Queued))?;
+        // a tenant over its GPU budget waits: its jobs are not offered to the policy
+        let limits = self.limits()?;
+        let mut used = self.used_today(&limits, now_ms)?;
+        let queued: Vec<JobRow> = queued.into_iter().filter(|j| fits_budget(&limits, &mut used, j, false)).collect();
         let ids = self.dispatcher.place(&offer.id, &workers, &leased, &queued, now_ms);
-        let mut granted: Vec<JobRow> = queued.into_iter().filter(|j| ids.contains(&j.id)).collect();
+        // and what the policy starts together stays within it too
+        let mut granted: Vec<JobRow> = queued
+            .into_iter()
+            .filter(|j| ids.contains(&j.id) && fits_budget(&limits, &mut used, j, true))
+            .collect();
         for j in &mut granted {
             j.state = JobState::Leased;
             j.attempts += 1;
@@ -390,7 +524,7 @@ impl<S: Store> Queue<S> {
 
     /// Extends a lease; returns the job (cancelled when its worker should
     /// stop it).
-    pub fn heartbeat(
+    fn heartbeat_now(
         &mut self,
         caller: &Caller,
         worker: &str,
@@ -409,7 +543,7 @@ impl<S: Store> Queue<S> {
 
     /// The attempt ended with `exit_code` 0 (or as its worker judged a
     /// success): the job succeeds and the predictor learns its runtime.
-    pub fn complete(
+    fn complete_now(
         &mut self,
         caller: &Caller,
         worker: &str,
@@ -435,7 +569,7 @@ impl<S: Store> Queue<S> {
     /// The attempt failed: retried after a backoff while attempts remain
     /// (unless `permanent`), else dead-lettered.
     #[allow(clippy::too_many_arguments)]
-    pub fn fail(
+    fn fail_now(
         &mut self,
         caller: &Caller,
         worker: &str,
@@ -457,6 +591,100 @@ impl<S: Store> Queue<S> {
         let kind = if j.state == JobState::Dead { "dead" } else { "retry" };
         self.write(caller, &j, kind, &format!("exit {exit_code}: {error}"), now_ms)?;
         Ok(j)
+    }
+}
+
+impl<S: Store> Queue<S> {
+    /// Cancels a queued or leased job (its worker hears it at its next
+    /// heartbeat).
+    pub fn cancel(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
+        self.exclusive(|q| q.cancel_now(caller, id, now_ms))
+    }
+
+    /// Sends a dead-lettered job back to the queue with fresh attempts.
+    pub fn requeue(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
+        self.exclusive(|q| q.requeue_now(caller, id, now_ms))
+    }
+
+    /// Deletes a finished or dead job.
+    pub fn purge(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<(), QueueError> {
+        self.exclusive(|q| q.purge_now(caller, id, now_ms))
+    }
+
+    /// Sends back every leased job whose lease expired before `now_ms`:
+    /// to the queue after a backoff, or to the dead letters past its
+    /// attempts. Returns how many: 0 on a replica that is not the active
+    /// dispatcher (this call also tries to become it).
+    pub fn expire(&mut self, now_ms: i64) -> Result<usize, QueueError> {
+        if !self.store.lead()? {
+            return Ok(0);
+        }
+        self.exclusive(|q| q.expire_now(now_ms))
+    }
+
+    /// Whether this replica is the active dispatcher (trying to become it).
+    pub fn lead(&mut self) -> Result<bool, QueueError> {
+        Ok(self.store.lead()?)
+    }
+
+    /// A worker asks for work: its offer is recorded, expired leases are
+    /// sent back, and the policy decides; the jobs it starts on this
+    /// worker are leased to it. Jobs of a tenant over its GPU budget wait.
+    /// `UNAVAILABLE` on a replica that is not the active dispatcher.
+    pub fn lease(&mut self, caller: &Caller, offer: WorkerRow, now_ms: i64) -> Result<Vec<Granted>, QueueError> {
+        Self::require(caller, &[Role::Worker], "lease jobs")?;
+        if !self.store.lead()? {
+            return Err(QueueError::Unavailable(
+                "this replica is a standby: another `foresight serve` on this database is the active dispatcher; \
+                 lease from it"
+                    .into(),
+            ));
+        }
+        self.exclusive(|q| q.lease_now(caller, offer, now_ms))
+    }
+
+    /// Extends a lease; returns the job (cancelled when its worker should
+    /// stop it).
+    pub fn heartbeat(
+        &mut self,
+        caller: &Caller,
+        worker: &str,
+        id: u64,
+        attempt: u32,
+        now_ms: i64,
+    ) -> Result<JobRow, QueueError> {
+        self.exclusive(|q| q.heartbeat_now(caller, worker, id, attempt, now_ms))
+    }
+
+    /// The attempt ended with `exit_code` 0 (or as its worker judged a
+    /// success): the job succeeds and the predictor learns its runtime.
+    pub fn complete(
+        &mut self,
+        caller: &Caller,
+        worker: &str,
+        id: u64,
+        attempt: u32,
+        exit_code: i32,
+        now_ms: i64,
+    ) -> Result<JobRow, QueueError> {
+        self.exclusive(|q| q.complete_now(caller, worker, id, attempt, exit_code, now_ms))
+    }
+
+    /// The attempt failed: retried after a backoff while attempts remain
+    /// (unless `permanent`), else dead-lettered.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fail(
+        &mut self,
+        caller: &Caller,
+        worker: &str,
+        id: u64,
+        attempt: u32,
+        exit_code: i32,
+        error: &str,
+        permanent: bool,
+        now_ms: i64,
+    ) -> Result<JobRow, QueueError> {
+        self.exclusive(|q| q.fail_now(caller, worker, id, attempt, exit_code, error, permanent, now_ms))
     }
 }
 
