@@ -115,7 +115,12 @@ fn gpu_cost_s(job: &NewJob) -> f64 {
 
 /// Whether job `j` fits its tenant's GPU budget of the day, with `used`
 /// GPU-seconds spent; `take` adds its cost to `used` when it fits.
-fn fits_budget(limits: &HashMap<String, TenantLimits>, used: &mut HashMap<String, f64>, j: &JobRow, take: bool) -> bool {
+fn fits_budget(
+    limits: &HashMap<String, TenantLimits>,
+    used: &mut HashMap<String, f64>,
+    j: &JobRow,
+    take: bool,
+) -> bool {
     let Some(l) = limits.get(&j.spec.tenant) else { return true };
     if l.gpu_hours_per_day <= 0.0 || j.spec.demand.gpus == 0 {
         return true;
@@ -484,10 +489,8 @@ impl<S: Store> Queue<S> {
         let queued: Vec<JobRow> = queued.into_iter().filter(|j| fits_budget(&limits, &mut used, j, false)).collect();
         let ids = self.dispatcher.place(&offer.id, &workers, &leased, &queued, now_ms);
         // and what the policy starts together stays within it too
-        let mut granted: Vec<JobRow> = queued
-            .into_iter()
-            .filter(|j| ids.contains(&j.id) && fits_budget(&limits, &mut used, j, true))
-            .collect();
+        let mut granted: Vec<JobRow> =
+            queued.into_iter().filter(|j| ids.contains(&j.id) && fits_budget(&limits, &mut used, j, true)).collect();
         for j in &mut granted {
             j.state = JobState::Leased;
             j.attempts += 1;

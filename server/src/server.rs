@@ -71,6 +71,9 @@ pub struct Bound {
     pub grpc: SocketAddr,
     /// The metrics endpoint, when asked for.
     pub metrics: Option<SocketAddr>,
+    /// Whether this replica started as the active dispatcher (always with
+    /// SQLite; with PostgreSQL, the first replica on the database).
+    pub dispatching: bool,
 }
 
 /// Creates a token for `tenant` with `role` in the store of `data`;
@@ -94,7 +97,10 @@ pub fn set_tenant(at: &StoreAt, limits: TenantLimits) -> Result<TenantLimits, Se
     let mut l = limits;
     crate::convert::check_name("tenant", &l.tenant).map_err(|e| ServeError::Tenant(e.to_string()))?;
     if !l.rate_per_s.is_finite() || l.rate_per_s < 0.0 {
-        return Err(ServeError::Limit(format!("--rate {}: must be a number of submits per second, 0 or more", l.rate_per_s)));
+        return Err(ServeError::Limit(format!(
+            "--rate {}: must be a number of submits per second, 0 or more",
+            l.rate_per_s
+        )));
     }
     if !l.gpu_hours_per_day.is_finite() || l.gpu_hours_per_day < 0.0 {
         return Err(ServeError::Limit(format!(
@@ -131,9 +137,14 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     // the blocking PostgreSQL client may not start its runtime on an async thread
     let at = cfg.store.clone();
-    let store = tokio::task::spawn_blocking(move || at.open())
-        .await
-        .map_err(|e| ServeError::Open(e.to_string()))??;
+    // and the first replica on a database is its active dispatcher
+    let (store, dispatching) = tokio::task::spawn_blocking(move || {
+        let mut store = at.open()?;
+        let lead = store.lead()?;
+        Ok::<_, StoreError>((store, lead))
+    })
+    .await
+    .map_err(|e| ServeError::Open(e.to_string()))??;
     let shared = Shared::start(Queue::new(store, dispatcher, cfg.queue)).map_err(ServeError::Thread)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -179,7 +190,7 @@ pub async fn serve(
         }
         None => None,
     };
-    on_bound(Bound { grpc: bound, metrics: metrics.as_ref().map(|m| m.0) });
+    on_bound(Bound { grpc: bound, metrics: metrics.as_ref().map(|m| m.0), dispatching });
     let result = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)

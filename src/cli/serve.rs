@@ -184,7 +184,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = ServeConfig { listen: args.listen, store, queue, metrics: args.metrics };
     block_on(async move {
         let on_bound = |at: Bound| {
-            println!("foresight serve: listening on {} (policy {policy}, data {data})", at.grpc);
+            let role = if at.dispatching { "active dispatcher" } else { "standby replica" };
+            println!("foresight serve: listening on {} (policy {policy}, data {data}, {role})", at.grpc);
             if let Some(m) = at.metrics {
                 println!("foresight serve: metrics on http://{m}/metrics");
             }
