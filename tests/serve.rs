@@ -678,6 +678,7 @@ async fn submit_stream(
     tok: String,
     prefix: String,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acks: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) -> Vec<(String, u64)> {
     use foresight_server::pb;
     let mut out = Vec::new();
@@ -694,7 +695,10 @@ async fn submit_stream(
             ..Default::default()
         };
         match tokio::time::timeout(Duration::from_secs(5), jobs.submit(r)).await {
-            Ok(Ok(a)) => out.push((key, a.into_inner().job.unwrap().id)),
+            Ok(Ok(a)) => {
+                out.push((key, a.into_inner().job.unwrap().id));
+                acks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
             _ => break,
         }
     }
@@ -728,7 +732,7 @@ fn all_jobs(s: &Server, tok: &str) -> std::collections::BTreeMap<u64, String> {
 /// its key, and a key is never two jobs.
 fn kill_9_under_a_stream_of_submits_loses_no_acknowledged_job(b: Backend) {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let rounds: u64 = std::env::var("FORESIGHT_KILL9_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let mut s = Server::start(&b);
     let sub = s.token("acme", "submitter");
@@ -736,12 +740,20 @@ fn kill_9_under_a_stream_of_submits_loses_no_acknowledged_job(b: Backend) {
     let mut acked: Vec<(String, u64)> = Vec::new();
     let mut unanswered = 0usize;
     for round in 0..rounds {
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, acks) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
         let tasks: Vec<_> = (0..16)
-            .map(|c| rt.spawn(submit_stream(s.addr.clone(), sub.clone(), format!("r{round}-c{c}"), stop.clone())))
+            .map(|c| {
+                let prefix = format!("r{round}-c{c}");
+                rt.spawn(submit_stream(s.addr.clone(), sub.clone(), prefix, stop.clone(), acks.clone()))
+            })
             .collect();
-        // kill at a different moment each round
-        std::thread::sleep(Duration::from_millis(200 + (round * 97) % 300));
+        // once the stream flows, kill at a different moment each round
+        let t0 = std::time::Instant::now();
+        while acks.load(Ordering::SeqCst) == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(30), "round {round}: no submit acknowledged in 30 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(50 + (round * 97) % 300));
         let _ = s.child.kill();
         let _ = s.child.wait();
         stop.store(true, Ordering::SeqCst);
