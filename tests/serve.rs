@@ -3,6 +3,11 @@
 //! shell, and `foresight submit` and `foresight jobs` as a user runs them.
 //! Workers are killed with SIGKILL (their whole process group) to make
 //! leases expire for real.
+//!
+//! Each test runs twice, on the embedded store (`sqlite::`) and on a real
+//! PostgreSQL (`postgres::`, a fresh database on the server that
+//! `scripts/pg-up.sh` starts; skipped, said on stderr, where PostgreSQL is
+//! missing, unless `FORESIGHT_REQUIRE_POSTGRES=1`).
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -12,11 +17,101 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_foresight");
 
+/// Which store a test's servers keep their data in.
+#[derive(Debug, Clone)]
+enum Backend {
+    /// SQLite in the server's data folder.
+    Sqlite,
+    /// A PostgreSQL database, by URL.
+    Postgres(String),
+}
+
+impl Backend {
+    /// `--store URL`, or nothing for SQLite.
+    fn args(&self) -> Vec<String> {
+        match self {
+            Backend::Sqlite => Vec::new(),
+            Backend::Postgres(url) => vec!["--store".into(), url.clone()],
+        }
+    }
+
+    /// A fresh database for test `name`, or `None` where there is no
+    /// PostgreSQL (a failure with `FORESIGHT_REQUIRE_POSTGRES=1`).
+    fn postgres(name: &str) -> Option<Backend> {
+        static SERVER: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+        let base = SERVER.get_or_init(|| {
+            if let Ok(u) = std::env::var("FORESIGHT_PG_URL") {
+                return Ok(u);
+            }
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-up.sh");
+            match Command::new("bash").arg(script).output() {
+                Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_string()),
+                Ok(o) => Err(String::from_utf8_lossy(&o.stderr).into_owned()),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        let base = match base {
+            Ok(b) => b,
+            Err(why) => {
+                assert!(std::env::var("FORESIGHT_REQUIRE_POSTGRES").as_deref() != Ok("1"), "no PostgreSQL: {why}");
+                eprintln!("{name}: skipped on PostgreSQL: none here ({why})");
+                return None;
+            }
+        };
+        let db = format!("fs_{name}_{}", std::process::id());
+        let mut admin = ::postgres::Client::connect(&format!("{base}/postgres"), ::postgres::NoTls).unwrap();
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        Some(Backend::Postgres(format!("{base}/{db}")))
+    }
+}
+
+/// Each test function, run on SQLite and on PostgreSQL.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                if let Some(b) = super::Backend::postgres(stringify!($name)) {
+                    super::$name(b)
+                }
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    submit_dispatch_complete_and_idempotent_submit,
+    an_expired_lease_is_retried_then_dead_lettered_then_requeued,
+    another_tenants_token_is_refused,
+    watch_resumes_from_the_last_event_and_health_answers,
+    concurrent_submits_are_committed_together_and_a_key_is_one_job,
+    metrics_count_depth_per_tenant_and_pool_leases_and_dead_letters,
+    acknowledged_submits_survive_a_kill_9,
+    the_policy_backfills_a_short_job_and_holds_a_long_one_behind_the_head,
+    a_tenants_rate_limit_refuses_submits_past_its_burst,
+    a_gpu_budget_refuses_or_holds_jobs_as_configured,
+    kill_9_under_a_stream_of_submits_loses_no_acknowledged_job,
+    edf_serves_the_least_slack_first_and_reports_a_job_that_cannot_meet_its_deadline,
+    fair_share_serves_the_tenant_with_less_history_first,
+    governance_keeps_jobs_to_their_region_selectors_and_tolerations_and_says_why_one_waits,
+    cost_aware_placement_takes_the_cheapest_pool_that_meets_the_deadline_and_says_why,
+);
+
 /// A running server; killed when dropped.
 struct Server {
     child: Child,
     addr: String,
     data: tempfile::TempDir,
+    backend: Backend,
+    /// The line it printed when it was listening.
+    banner: String,
 }
 
 impl Drop for Server {
@@ -26,10 +121,11 @@ impl Drop for Server {
     }
 }
 
-fn token(data: &Path, tenant: &str, role: &str) -> String {
+fn token(data: &Path, b: &Backend, tenant: &str, role: &str) -> String {
     let d = data.to_str().unwrap();
     let o = Command::new(BIN)
         .args(["serve", "token", "add", "--tenant", tenant, "--role", role, "--data", d])
+        .args(b.args())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -38,8 +134,8 @@ fn token(data: &Path, tenant: &str, role: &str) -> String {
 
 impl Server {
     /// Starts a server with short leases (1.5 s) and backoffs (0.2 s, at most 0.4 s).
-    fn start() -> Server {
-        Server::start_in(tempfile::tempdir().unwrap())
+    fn start(b: &Backend) -> Server {
+        Server::start_in(b, tempfile::tempdir().unwrap())
     }
 
     /// Kills the server with SIGKILL and starts it again on the same data.
@@ -47,20 +143,21 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
-        Server::start_in(data)
+        Server::start_in(&self.backend, data)
     }
 
-    fn start_in(data: tempfile::TempDir) -> Server {
-        Server::start_with(data, &[]).0
+    fn start_in(b: &Backend, data: tempfile::TempDir) -> Server {
+        Server::start_with(b, data, &[]).0
     }
 
     /// Starts a server with `extra` arguments; with `--metrics`, also
     /// returns the metrics URL it prints.
-    fn start_with(data: tempfile::TempDir, extra: &[&str]) -> (Server, Option<String>) {
+    fn start_with(b: &Backend, data: tempfile::TempDir, extra: &[&str]) -> (Server, Option<String>) {
         let d = data.path().to_str().unwrap().to_string();
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data", &d, "--lease-ttl-ms", "1500"])
             .args(["--backoff-ms", "200", "--backoff-cap-ms", "400", "--seed", "1"])
+            .args(b.args())
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -75,11 +172,24 @@ impl Server {
             out.read_line(&mut line).unwrap();
             line.split("metrics on ").nth(1).expect(&line).trim().to_string()
         });
-        (Server { child, addr, data }, metrics)
+        (Server { child, addr, data, backend: b.clone(), banner: line }, metrics)
     }
 
     fn token(&self, tenant: &str, role: &str) -> String {
-        token(self.data.path(), tenant, role)
+        token(self.data.path(), &self.backend, tenant, role)
+    }
+
+    /// `foresight serve tenant ARGS` on this server's store; its stdout.
+    fn tenant(&self, args: &[&str]) -> String {
+        let o = Command::new(BIN)
+            .args(["serve", "tenant"])
+            .args(args)
+            .args(["--data", self.data.path().to_str().unwrap()])
+            .args(self.backend.args())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
     }
 
     /// Runs a client command (`submit`, `jobs`) with `tok`.
@@ -142,9 +252,8 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-#[test]
-fn submit_dispatch_complete_and_idempotent_submit() {
-    let s = Server::start();
+fn submit_dispatch_complete_and_idempotent_submit(b: Backend) {
+    let s = Server::start(&b);
     let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
     let out: PathBuf = s.data.path().join("ran");
     let cmd = format!("echo $FORESIGHT_JOB_ID-$FORESIGHT_ATTEMPT > {}", out.display());
@@ -176,9 +285,8 @@ fn submit_dispatch_complete_and_idempotent_submit() {
     assert!(w.wait().unwrap().success());
 }
 
-#[test]
-fn an_expired_lease_is_retried_then_dead_lettered_then_requeued() {
-    let s = Server::start();
+fn an_expired_lease_is_retried_then_dead_lettered_then_requeued(b: Backend) {
+    let s = Server::start(&b);
     let (sub, wk, op) = (s.token("acme", "submitter"), s.token("ops", "worker"), s.token("ops", "operator"));
     let marker = s.data.path().join("go");
     let cmd = format!("while ! test -f {}; do sleep 0.1; done", marker.display());
@@ -214,9 +322,8 @@ fn an_expired_lease_is_retried_then_dead_lettered_then_requeued() {
     assert!(err(&s.cli(&sub, &["jobs", "get", &id.to_string()])).contains("NOT_FOUND"));
 }
 
-#[test]
-fn another_tenants_token_is_refused() {
-    let s = Server::start();
+fn another_tenants_token_is_refused(b: Backend) {
+    let s = Server::start(&b);
     let (a, b, wk) = (s.token("acme", "submitter"), s.token("globex", "submitter"), s.token("ops", "worker"));
     let id = submitted_id(&s.cli(&a, &["submit", "--json", "--", "true"]));
     for verb in ["get", "cancel"] {
@@ -238,10 +345,9 @@ fn another_tenants_token_is_refused() {
     assert!(o.status.success(), "{}", err(&o));
 }
 
-#[test]
-fn watch_resumes_from_the_last_event_and_health_answers() {
+fn watch_resumes_from_the_last_event_and_health_answers(b: Backend) {
     use foresight_server::pb;
-    let s = Server::start();
+    let s = Server::start(&b);
     let (sub, other) = (s.token("acme", "submitter"), s.token("globex", "submitter"));
     let id = submitted_id(&s.cli(&sub, &["submit", "--json", "--", "true"]));
     submitted_id(&s.cli(&other, &["submit", "--json", "--", "true"]));
@@ -306,10 +412,9 @@ fn watch_resumes_from_the_last_event_and_health_answers() {
 /// Submits that arrive together are committed together (group commit):
 /// each still gets its own answer, the same key sent many times at once is
 /// one job, and every acknowledged one is there after a `kill -9`.
-#[test]
-fn concurrent_submits_are_committed_together_and_a_key_is_one_job() {
+fn concurrent_submits_are_committed_together_and_a_key_is_one_job(b: Backend) {
     use foresight_server::pb;
-    let s = Server::start();
+    let s = Server::start(&b);
     let sub = s.token("acme", "submitter");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let answers: Vec<(String, u64, bool)> = rt.block_on(async {
@@ -370,10 +475,9 @@ fn scrape(url: &str) -> String {
     text.split_once("\r\n\r\n").unwrap().1.to_string()
 }
 
-#[test]
-fn metrics_count_depth_per_tenant_and_pool_leases_and_dead_letters() {
+fn metrics_count_depth_per_tenant_and_pool_leases_and_dead_letters(b: Backend) {
     use foresight_server::pb;
-    let (s, url) = Server::start_with(tempfile::tempdir().unwrap(), &["--metrics", "127.0.0.1:0"]);
+    let (s, url) = Server::start_with(&b, tempfile::tempdir().unwrap(), &["--metrics", "127.0.0.1:0"]);
     let url = url.unwrap();
     let (acme, globex, wk) = (s.token("acme", "submitter"), s.token("globex", "submitter"), s.token("ops", "worker"));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -427,9 +531,8 @@ fn metrics_count_depth_per_tenant_and_pool_leases_and_dead_letters() {
     assert!(!text.contains("foresight_serve_leases_active{"), "nothing leased now:\n{text}");
 }
 
-#[test]
-fn acknowledged_submits_survive_a_kill_9() {
-    let s = Server::start();
+fn acknowledged_submits_survive_a_kill_9(b: Backend) {
+    let s = Server::start(&b);
     let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
     let ids: Vec<u64> = (0..5)
         .map(|i| submitted_id(&s.cli(&sub, &["submit", "--json", "--key", &format!("k{i}"), "--", "true"])))
@@ -446,9 +549,8 @@ fn acknowledged_submits_survive_a_kill_9() {
     assert!(w.wait().unwrap().success());
 }
 
-#[test]
-fn the_policy_backfills_a_short_job_and_holds_a_long_one_behind_the_head() {
-    let s = Server::start();
+fn the_policy_backfills_a_short_job_and_holds_a_long_one_behind_the_head(b: Backend) {
+    let s = Server::start(&b);
     let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
     let marker = s.data.path().join("release");
     let hold = format!("while ! test -f {}; do sleep 0.05; done", marker.display());
@@ -474,8 +576,220 @@ fn the_policy_backfills_a_short_job_and_holds_a_long_one_behind_the_head() {
 }
 
 #[test]
-fn edf_serves_the_least_slack_first_and_reports_a_job_that_cannot_meet_its_deadline() {
-    let (s, _) = Server::start_with(tempfile::tempdir().unwrap(), &["--policy", "edf"]);
+fn postgres_replicas_have_one_active_dispatcher_and_a_standby_takes_over() {
+    use foresight_server::pb;
+    let Some(b) = Backend::postgres("replicas") else { return };
+    let active = Server::start(&b);
+    let standby = Server::start(&b);
+    assert!(active.banner.contains("active dispatcher"), "{}", active.banner);
+    assert!(standby.banner.contains("standby replica"), "{}", standby.banner);
+    let (sub, wk) = (active.token("acme", "submitter"), standby.token("ops", "worker"));
+
+    // a job submitted to the standby is the active one's to dispatch
+    let id = submitted_id(&standby.cli(&sub, &["submit", "--json", "--key", "one", "--", "true"]));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let refused = rt.block_on(async {
+        let (_, mut workers) = foresight_server::client::connect(&standby.addr, &wk).await.unwrap();
+        let offer = pb::LeaseRequest { worker_id: "x".into(), pool: "default".into(), cpus: 1, ..Default::default() };
+        workers.lease(offer).await.unwrap_err()
+    });
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains("standby"), "{}", refused.message());
+    let mut w = active.worker(&wk, "w1", &["--max-jobs", "1"]);
+    assert_eq!(standby.wait_state(&sub, id, "succeeded")["worker_id"], "w1", "either replica reads the job");
+    assert!(w.wait().unwrap().success());
+    // the same key through the other replica is the same job
+    assert_eq!(submitted_id(&active.cli(&sub, &["submit", "--json", "--key", "one", "--", "true"])), id);
+
+    // the active replica dies: its session ends, and the standby takes over dispatch
+    drop(active);
+    let next = submitted_id(&standby.cli(&sub, &["submit", "--json", "--", "true"]));
+    let mut w = standby.worker(&wk, "w2", &["--max-jobs", "1"]);
+    assert_eq!(standby.wait_state(&sub, next, "succeeded")["worker_id"], "w2");
+    assert!(w.wait().unwrap().success());
+}
+
+fn a_tenants_rate_limit_refuses_submits_past_its_burst(b: Backend) {
+    let s = Server::start(&b);
+    let (acme, globex) = (s.token("acme", "submitter"), s.token("globex", "submitter"));
+    // set while the server runs: it reads the limits at each submit
+    let set = s.tenant(&["set", "--tenant", "acme", "--rate", "0.05", "--burst", "2"]);
+    assert!(set.contains("\"rate_per_s\":0.05"), "{set}");
+    let first = submitted_id(&s.cli(&acme, &["submit", "--json", "--key", "r0", "--", "true"]));
+    submitted_id(&s.cli(&acme, &["submit", "--json", "--key", "r1", "--", "true"]));
+    let o = s.cli(&acme, &["submit", "--json", "--key", "r2", "--", "true"]);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("RESOURCE_EXHAUSTED: tenant `acme`: rate limit of 0.05 submits/s (burst 2) exceeded"),
+        "{}",
+        err(&o)
+    );
+    // another tenant has no limit
+    for _ in 0..3 {
+        submitted_id(&s.cli(&globex, &["submit", "--json", "--", "true"]));
+    }
+    let listed = s.cli(&acme, &["jobs", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 2, "the refused submit made no job");
+    // lifted, it submits again
+    s.tenant(&["set", "--tenant", "acme"]);
+    assert!(submitted_id(&s.cli(&acme, &["submit", "--json", "--key", "r2", "--", "true"])) > first);
+    let listed: serde_json::Value = serde_json::from_str(s.tenant(&["list"]).trim()).unwrap();
+    assert_eq!((listed["tenant"].as_str(), listed["rate_per_s"].as_f64()), (Some("acme"), Some(0.0)));
+}
+
+fn a_gpu_budget_refuses_or_holds_jobs_as_configured(b: Backend) {
+    let s = Server::start(&b);
+    let (acme, globex, wk) = (s.token("acme", "submitter"), s.token("globex", "submitter"), s.token("ops", "worker"));
+    // 0.02 GPU-hours a day is 72 GPU-seconds; acme is refused over it, globex waits
+    s.tenant(&["set", "--tenant", "acme", "--gpu-hours-per-day", "0.02", "--over-budget", "refuse"]);
+    s.tenant(&["set", "--tenant", "globex", "--gpu-hours-per-day", "0.02", "--over-budget", "wait"]);
+    let marker = s.data.path().join("release");
+    let hold = format!("while ! test -f {}; do sleep 0.05; done", marker.display());
+    let gpu_job = |tok: &str, limit: &str, cmd: &str| {
+        s.cli(tok, &["submit", "--json", "--gpus", "1", "--time-limit", limit, "--", cmd])
+    };
+    // 1 GPU for a predicted 100 s is over acme's budget: refused at once
+    let o = gpu_job(&acme, "100", "true");
+    assert!(!o.status.success());
+    assert!(err(&o).contains("RESOURCE_EXHAUSTED: tenant `acme`: GPU budget of 0.02 GPU-hours/day"), "{}", err(&o));
+    // jobs without GPUs are not budgeted
+    submitted_id(&s.cli(&acme, &["submit", "--json", "--time-limit", "1000", "--", "true"]));
+    let a1 = submitted_id(&gpu_job(&acme, "50", &hold));
+    let g1 = submitted_id(&gpu_job(&globex, "50", &hold));
+    let g2 = submitted_id(&gpu_job(&globex, "50", "true"));
+    let mut w = s.worker(&wk, "w", &["--cpus", "4", "--gpus", "4"]);
+    s.wait_state(&acme, a1, "leased");
+    s.wait_state(&globex, g1, "leased");
+    // a1 holds 50 of acme's 72 GPU-seconds: another 50 is refused
+    let o = gpu_job(&acme, "50", "true");
+    assert!(err(&o).contains("RESOURCE_EXHAUSTED: tenant `acme`: GPU budget"), "{}", err(&o));
+    // g2 would take globex to 100: it waits though GPUs are free (the worker asks every 100 ms)
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(s.job(&globex, g2)["state"], "queued", "over its budget, globex's job waits");
+    // the admin raises the budget: it runs
+    s.tenant(&["set", "--tenant", "globex", "--gpu-hours-per-day", "1"]);
+    s.wait_state(&globex, g2, "succeeded");
+    std::fs::write(&marker, "").unwrap();
+    s.wait_state(&acme, a1, "succeeded");
+    s.wait_state(&globex, g1, "succeeded");
+    kill_group(&mut w);
+}
+
+/// Clients submit distinct keys one after another until told to stop or
+/// refused; the keys and ids acknowledged.
+async fn submit_stream(
+    addr: String,
+    tok: String,
+    prefix: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acks: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> Vec<(String, u64)> {
+    use foresight_server::pb;
+    let mut out = Vec::new();
+    let Ok((mut jobs, _)) = foresight_server::client::connect(&addr, &tok).await else { return out };
+    for i in 0.. {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        let key = format!("{prefix}-{i}");
+        let r = pb::SubmitRequest {
+            idempotency_key: key.clone(),
+            resources: Some(pb::Resources { cpus: 1, ..Default::default() }),
+            command: "true".into(),
+            ..Default::default()
+        };
+        match tokio::time::timeout(Duration::from_secs(5), jobs.submit(r)).await {
+            Ok(Ok(a)) => {
+                out.push((key, a.into_inner().job.unwrap().id));
+                acks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Every job in the store, by id: its key.
+fn all_jobs(s: &Server, tok: &str) -> std::collections::BTreeMap<u64, String> {
+    use foresight_server::pb;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let (mut jobs, _) = foresight_server::client::connect(&s.addr, tok).await.unwrap();
+        let mut all = std::collections::BTreeMap::new();
+        let mut page = String::new();
+        loop {
+            let r = pb::ListJobsRequest { page_size: 1000, page_token: page, ..Default::default() };
+            let r = jobs.list(r).await.unwrap().into_inner();
+            for j in r.jobs {
+                all.insert(j.id, j.idempotency_key);
+            }
+            if r.next_page_token.is_empty() {
+                return all;
+            }
+            page = r.next_page_token;
+        }
+    })
+}
+
+/// `kill -9` of the server while 16 clients submit, `FORESIGHT_KILL9_ROUNDS`
+/// times (5): after each restart every acknowledged job is there, under
+/// its key, and a key is never two jobs.
+fn kill_9_under_a_stream_of_submits_loses_no_acknowledged_job(b: Backend) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let rounds: u64 = std::env::var("FORESIGHT_KILL9_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let mut s = Server::start(&b);
+    let sub = s.token("acme", "submitter");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut acked: Vec<(String, u64)> = Vec::new();
+    let mut unanswered = 0usize;
+    for round in 0..rounds {
+        let (stop, acks) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+        let tasks: Vec<_> = (0..16)
+            .map(|c| {
+                let prefix = format!("r{round}-c{c}");
+                rt.spawn(submit_stream(s.addr.clone(), sub.clone(), prefix, stop.clone(), acks.clone()))
+            })
+            .collect();
+        // once the stream flows, kill at a different moment each round
+        let t0 = std::time::Instant::now();
+        while acks.load(Ordering::SeqCst) == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(30), "round {round}: no submit acknowledged in 30 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(50 + (round * 97) % 300));
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+        stop.store(true, Ordering::SeqCst);
+        let before = acked.len();
+        for t in tasks {
+            acked.extend(rt.block_on(t).unwrap());
+        }
+        assert!(acked.len() > before, "round {round}: no submit was acknowledged before the kill");
+        s = s.crash_and_restart();
+        let kept = all_jobs(&s, &sub);
+        for (key, id) in &acked {
+            assert_eq!(kept.get(id), Some(key), "round {round}: acknowledged job {id} ({key}) lost");
+        }
+        let mut keys: Vec<&String> = kept.values().collect();
+        keys.sort_unstable();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "a key is one job");
+        unanswered += kept.len() - acked.len() - unanswered;
+    }
+    // a key acknowledged before a crash is the same job after it
+    let (key, id) = acked[0].clone();
+    let again = submitted_id(&s.cli(&sub, &["submit", "--json", "--key", &key, "--", "true"]));
+    assert_eq!(again, id);
+    eprintln!(
+        "kill -9 x {rounds}: {} submits acknowledged, all kept; {unanswered} more kept that were cut off unanswered",
+        acked.len()
+    );
+}
+
+fn edf_serves_the_least_slack_first_and_reports_a_job_that_cannot_meet_its_deadline(b: Backend) {
+    let (s, _) = Server::start_with(&b, tempfile::tempdir().unwrap(), &["--policy", "edf"]);
     let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
     let submit = |extra: &[&str]| {
         let mut args = vec!["submit", "--json", "--time-limit", "100"];
@@ -509,9 +823,8 @@ fn edf_serves_the_least_slack_first_and_reports_a_job_that_cannot_meet_its_deadl
     kill_group(&mut w);
 }
 
-#[test]
-fn fair_share_serves_the_tenant_with_less_history_first() {
-    let (s, _) = Server::start_with(tempfile::tempdir().unwrap(), &["--policy", "fairshare"]);
+fn fair_share_serves_the_tenant_with_less_history_first(b: Backend) {
+    let (s, _) = Server::start_with(&b, tempfile::tempdir().unwrap(), &["--policy", "fairshare"]);
     let (heavy, light, wk) = (s.token("heavy", "submitter"), s.token("light", "submitter"), s.token("ops", "worker"));
     let submit = |tok: &str, cmd: &str| {
         submitted_id(&s.cli(tok, &["submit", "--json", "--time-limit", "60", "--", cmd]))
@@ -533,9 +846,8 @@ fn fair_share_serves_the_tenant_with_less_history_first() {
     assert!(w.wait().unwrap().success());
 }
 
-#[test]
-fn governance_keeps_jobs_to_their_region_selectors_and_tolerations_and_says_why_one_waits() {
-    let s = Server::start();
+fn governance_keeps_jobs_to_their_region_selectors_and_tolerations_and_says_why_one_waits(b: Backend) {
+    let s = Server::start(&b);
     let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
     let submit = |extra: &[&str]| {
         let mut args = vec!["submit", "--json", "--time-limit", "60"];
@@ -577,10 +889,9 @@ fn governance_keeps_jobs_to_their_region_selectors_and_tolerations_and_says_why_
     kill_group(&mut w_us);
 }
 
-#[test]
-fn cost_aware_placement_takes_the_cheapest_pool_that_meets_the_deadline_and_says_why() {
+fn cost_aware_placement_takes_the_cheapest_pool_that_meets_the_deadline_and_says_why(b: Backend) {
     let prices = ["--pool-price", "dear=2.5,cheap=1.0"];
-    let (s, _) = Server::start_with(tempfile::tempdir().unwrap(), &prices);
+    let (s, _) = Server::start_with(&b, tempfile::tempdir().unwrap(), &prices);
     let (sub, wk) = (s.token("acme", "submitter"), s.token("ops", "worker"));
     let marker = s.data.path().join("release");
     let hold = format!("while ! test -f {}; do sleep 0.05; done", marker.display());

@@ -16,6 +16,12 @@
 //! `/proc/self/stat`), and, after shutdown, how many jobs the store holds
 //! (at least every acknowledged one). `FORESIGHT_BENCH_DIR` puts the store
 //! in another folder.
+//!
+//! It runs on each store of `FORESIGHT_BENCH_STORES` (`sqlite,postgres`):
+//! `postgres` is a fresh database on the PostgreSQL that
+//! `scripts/pg-up.sh` starts (a throwaway cluster in /tmp, with
+//! PostgreSQL's durable defaults, `fsync` and `synchronous_commit` on), or
+//! on the server `FORESIGHT_PG_URL` names.
 
 use foresight_server::dispatch::Dispatcher;
 use foresight_server::pb;
@@ -59,7 +65,43 @@ fn request(key: String) -> pb::SubmitRequest {
     }
 }
 
+/// A fresh database on the bench's PostgreSQL, or why there is none.
+fn postgres_db() -> Result<String, String> {
+    let base = match std::env::var("FORESIGHT_PG_URL") {
+        Ok(u) => u,
+        Err(_) => {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg-up.sh");
+            let o = std::process::Command::new("bash").arg(script).output().map_err(|e| e.to_string())?;
+            if !o.status.success() {
+                return Err(String::from_utf8_lossy(&o.stderr).into_owned());
+            }
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        }
+    };
+    let db = format!("fs_bench_{}", std::process::id());
+    let mut admin =
+        postgres::Client::connect(&format!("{base}/postgres"), postgres::NoTls).map_err(|e| e.to_string())?;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).map_err(|e| e.to_string())?;
+    admin.batch_execute(&format!("CREATE DATABASE {db}")).map_err(|e| e.to_string())?;
+    Ok(format!("{base}/{db}"))
+}
+
 fn main() {
+    let stores = std::env::var("FORESIGHT_BENCH_STORES").unwrap_or_else(|_| "sqlite,postgres".into());
+    for name in stores.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match name {
+            "sqlite" => bench(None),
+            "postgres" => match postgres_db() {
+                Ok(url) => bench(Some(url)),
+                Err(why) => println!("submit on postgres: skipped, no PostgreSQL ({})", why.trim()),
+            },
+            other => panic!("FORESIGHT_BENCH_STORES: unknown store `{other}` (sqlite, postgres)"),
+        }
+    }
+}
+
+/// One run on SQLite (`None`) or on the PostgreSQL database at the URL.
+fn bench(pg: Option<String>) {
     let clients = env_or("FORESIGHT_BENCH_CLIENTS", 64).max(1);
     let connections = env_or("FORESIGHT_BENCH_CONNECTIONS", 4).clamp(1, clients);
     let secs = env_or("FORESIGHT_BENCH_SECS", 10).max(1);
@@ -70,16 +112,21 @@ fn main() {
     std::fs::create_dir_all(&base).expect("bench folder");
     let dir = tempfile::tempdir_in(&base).expect("temp folder");
     let data = dir.path().to_path_buf();
-    let token = add_token(&data, "bench", "submitter").expect("token");
+    let at = match &pg {
+        None => foresight_server::store::StoreAt::Folder(data.clone()),
+        Some(url) => foresight_server::store::StoreAt::Postgres(url.clone()),
+    };
+    let token = add_token(&at, "bench", "submitter").expect("token");
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let pg_in = pg.clone();
     let (acked, stored, lat, wall, cpu) = rt.block_on(async move {
         let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let cfg = ServeConfig {
             tls: None,
             listen: "127.0.0.1:0".parse().unwrap(),
-            data: data.clone(),
+            store: at.clone(),
             queue: QueueConfig::default(),
             metrics: None,
         };
@@ -150,15 +197,34 @@ fn main() {
         drop(chans);
         let _ = stop_tx.send(());
         server.await.expect("server task").expect("server");
-        let db = rusqlite::Connection::open(data.join("foresight.db")).expect("store");
-        let stored: u64 = db.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0)).expect("count");
+        let stored: u64 = match &pg_in {
+            None => {
+                let db = rusqlite::Connection::open(data.join("foresight.db")).expect("store");
+                db.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0)).expect("count")
+            }
+            Some(url) => {
+                let url = url.clone();
+                // the blocking client, off the async threads
+                tokio::task::spawn_blocking(move || {
+                    let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("store");
+                    let n: i64 = c.query_one("SELECT COUNT(*) FROM jobs", &[]).expect("count").get(0);
+                    n as u64
+                })
+                .await
+                .expect("count task")
+            }
+        };
         (acked_all, stored, lat, wall, cpu)
     });
     let mut lat = lat;
     lat.sort_unstable();
     println!(
-        "submit: {clients} clients on {connections} connections, {secs} s measured after {warmup} s, store in {}",
-        base.display()
+        "submit on {}: {clients} clients on {connections} connections, {secs} s measured after {warmup} s, store in {}",
+        if pg.is_some() { "postgres" } else { "sqlite" },
+        match &pg {
+            None => base.display().to_string(),
+            Some(url) => url.clone(),
+        }
     );
     println!("  acknowledged: {acked} ({:.0} submits/s)", acked as f64 / wall);
     println!(

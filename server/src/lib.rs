@@ -3,7 +3,7 @@
 //! through the one scheduler runtime in `foresight-core`.
 //!
 //! `pb` is the protocol (`proto/foresight/v1`); `store` what is kept
-//! (SQLite, behind a trait); `dispatch` the mapping of the queue onto
+//! (SQLite or PostgreSQL, behind a trait); `dispatch` the mapping of the queue onto
 //! core's runtime and policy; `queue` the rules (idempotency, tenants,
 //! leases, retries, dead letters); `auth` tokens and roles; `convert` and
 //! `service` the gRPC side; `metrics` the Prometheus endpoint; `server` runs it; `client` is what the CLI

@@ -1,14 +1,14 @@
-//! Running the server: the store opened in the data folder, the services
-//! with gRPC health and reflection, and the reaper that sends back expired
-//! leases.
+//! Running the server: the store opened (SQLite in the data folder, or
+//! PostgreSQL), the services with gRPC health and reflection, and the
+//! reaper that sends back expired leases (on the active dispatcher; on a
+//! standby replica it tries to become it).
 
 use crate::dispatch::Dispatcher;
 use crate::pb;
 use crate::queue::{Queue, QueueConfig};
 use crate::service::{JobsApi, Shared, WorkersApi, now_ms};
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{Actor, OverBudget, StoreAt, StoreError, TenantLimits};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +42,12 @@ pub enum ServeError {
     /// The token could not be made.
     #[error("token: {0}")]
     Io(#[from] std::io::Error),
+    /// A tenant's limit that is not one.
+    #[error("{0}")]
+    Limit(String),
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Open(String),
 }
 
 /// How the server runs.
@@ -50,8 +56,8 @@ pub struct ServeConfig {
     /// Where to listen (port 0: any free port; the bound address is
     /// reported through `on_bound`).
     pub listen: SocketAddr,
-    /// The data folder.
-    pub data: PathBuf,
+    /// Where the data is kept.
+    pub store: StoreAt,
     /// The queue's timings and seed.
     pub queue: QueueConfig,
     /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
@@ -84,19 +90,60 @@ pub struct Bound {
     pub grpc: SocketAddr,
     /// The metrics endpoint, when asked for.
     pub metrics: Option<SocketAddr>,
+    /// Whether this replica started as the active dispatcher (always with
+    /// SQLite; with PostgreSQL, the first replica on the database).
+    pub dispatching: bool,
 }
 
 /// Creates a token for `tenant` with `role` in the store of `data`;
 /// returns its secret (shown once: only its hash is kept).
-pub fn add_token(data: &Path, tenant: &str, role: &str) -> Result<String, ServeError> {
+pub fn add_token(at: &StoreAt, tenant: &str, role: &str) -> Result<String, ServeError> {
     crate::convert::check_name("tenant", tenant).map_err(|e| ServeError::Tenant(e.to_string()))?;
     if crate::auth::Role::parse(role).is_none() {
         return Err(ServeError::Role(role.to_string()));
     }
-    let mut store = SqliteStore::open(data)?;
+    let mut store = at.open()?;
     let secret = crate::auth::new_secret()?;
     store.put_token(&crate::auth::hash_token(&secret), tenant, role, now_ms())?;
     Ok(secret)
+}
+
+/// Sets a tenant's rate limit and GPU budget in the store at `at` (the
+/// change is audited; running servers read it at their next submit or
+/// lease). `rate_per_s` 0 lifts the rate limit, `gpu_hours_per_day` 0 the
+/// budget; `burst` 0 means the rate rounded up (at least 1).
+pub fn set_tenant(at: &StoreAt, limits: TenantLimits) -> Result<TenantLimits, ServeError> {
+    let mut l = limits;
+    crate::convert::check_name("tenant", &l.tenant).map_err(|e| ServeError::Tenant(e.to_string()))?;
+    if !l.rate_per_s.is_finite() || l.rate_per_s < 0.0 {
+        return Err(ServeError::Limit(format!(
+            "--rate {}: must be a number of submits per second, 0 or more",
+            l.rate_per_s
+        )));
+    }
+    if !l.gpu_hours_per_day.is_finite() || l.gpu_hours_per_day < 0.0 {
+        return Err(ServeError::Limit(format!(
+            "--gpu-hours-per-day {}: must be a number of GPU-hours, 0 or more",
+            l.gpu_hours_per_day
+        )));
+    }
+    if l.burst == 0 && l.rate_per_s > 0.0 {
+        l.burst = (l.rate_per_s.ceil() as u32).max(1);
+    }
+    let mut store = at.open()?;
+    let admin = Actor { tenant: "-".into(), role: "local".into() };
+    store.put_tenant(&l, &admin, now_ms())?;
+    Ok(l)
+}
+
+/// Every tenant's limits in the store at `at`.
+pub fn tenants(at: &StoreAt) -> Result<Vec<TenantLimits>, ServeError> {
+    Ok(at.open()?.tenants()?)
+}
+
+/// `wait` or `refuse`, as `--over-budget` takes it.
+pub fn over_budget(s: &str) -> Result<OverBudget, ServeError> {
+    OverBudget::parse(s).ok_or_else(|| ServeError::Limit(format!("--over-budget `{s}`: expected wait or refuse")))
 }
 
 /// Serves until `shutdown` resolves; `on_bound` is told the addresses once
@@ -107,7 +154,16 @@ pub async fn serve(
     on_bound: impl FnOnce(Bound),
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let store = SqliteStore::open(&cfg.data)?;
+    // the blocking PostgreSQL client may not start its runtime on an async thread
+    let at = cfg.store.clone();
+    // and the first replica on a database is its active dispatcher
+    let (store, dispatching) = tokio::task::spawn_blocking(move || {
+        let mut store = at.open()?;
+        let lead = store.lead()?;
+        Ok::<_, StoreError>((store, lead))
+    })
+    .await
+    .map_err(|e| ServeError::Open(e.to_string()))??;
     let shared = Shared::start(Queue::new(store, dispatcher, cfg.queue)).map_err(ServeError::Thread)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -153,7 +209,7 @@ pub async fn serve(
         }
         None => None,
     };
-    on_bound(Bound { grpc: bound, metrics: metrics.as_ref().map(|m| m.0) });
+    on_bound(Bound { grpc: bound, metrics: metrics.as_ref().map(|m| m.0), dispatching });
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &cfg.tls {
         let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);

@@ -12,7 +12,7 @@ use crate::auth::{Caller, Role, hash_token};
 use crate::convert;
 use crate::pb;
 use crate::queue::{Queue, QueueError};
-use crate::store::{JobFilter, JobRow, NewJob, SqliteStore, Store};
+use crate::store::{JobFilter, JobRow, NewJob, Store};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -35,7 +35,7 @@ struct Pending {
 #[derive(Debug)]
 pub struct Shared {
     /// The queue.
-    pub queue: Mutex<Queue<SqliteStore>>,
+    pub queue: Mutex<Queue<Box<dyn Store>>>,
     /// Woken after each mutation.
     pub changed: Notify,
     /// The Prometheus metrics.
@@ -55,6 +55,8 @@ pub fn status(e: QueueError) -> Status {
         QueueError::NotFound(_) => Status::not_found(e.to_string()),
         QueueError::Denied(_) => Status::permission_denied(e.to_string()),
         QueueError::Precondition(_) => Status::failed_precondition(e.to_string()),
+        QueueError::Exhausted(_) => Status::resource_exhausted(e.to_string()),
+        QueueError::Unavailable(_) => Status::unavailable(e.to_string()),
         QueueError::Store(_) => Status::internal(e.to_string()),
     }
 }
@@ -70,7 +72,7 @@ fn bearer<T>(req: &Request<T>) -> Result<String, Status> {
 }
 
 /// The caller whose token hashes to `hash`.
-fn caller_of(q: &mut Queue<SqliteStore>, hash: &str) -> Result<Caller, Status> {
+fn caller_of(q: &mut Queue<Box<dyn Store>>, hash: &str) -> Result<Caller, Status> {
     let (tenant, role) =
         q.store().token(hash).map_err(|e| status(e.into()))?.ok_or_else(|| Status::unauthenticated("unknown token"))?;
     let role = Role::parse(&role).ok_or_else(|| Status::internal(format!("token with unknown role `{role}`")))?;
@@ -136,7 +138,7 @@ fn commit_loop(shared: Weak<Shared>, mut rx: mpsc::Receiver<Pending>) {
 impl Shared {
     /// Shares `queue` and starts its commit thread (which ends when the
     /// returned `Arc` and its clones are all dropped).
-    pub fn start(queue: Queue<SqliteStore>) -> std::io::Result<Arc<Shared>> {
+    pub fn start(queue: Queue<Box<dyn Store>>) -> std::io::Result<Arc<Shared>> {
         let (tx, rx) = mpsc::channel(BATCH_MAX * 4);
         let shared = Arc::new(Shared {
             queue: Mutex::new(queue),
@@ -163,7 +165,7 @@ impl Shared {
         self: &Arc<Self>,
         secret: String,
         mutates: bool,
-        f: impl FnOnce(&mut Queue<SqliteStore>, &Caller) -> Result<T, QueueError> + Send + 'static,
+        f: impl FnOnce(&mut Queue<Box<dyn Store>>, &Caller) -> Result<T, QueueError> + Send + 'static,
     ) -> Result<T, Status> {
         let me = self.clone();
         let out = tokio::task::spawn_blocking(move || {

@@ -1,5 +1,6 @@
 //! `foresight serve`: run the gRPC task queue (and `serve token add`, which
-//! makes a bearer token in its store).
+//! makes a bearer token in its store; `serve tenant set|list`, a tenant's
+//! rate limit and GPU budget).
 
 use super::BadInput;
 use super::serve_client::block_on;
@@ -9,7 +10,10 @@ use foresight_core::policy::PolicySpec;
 use foresight_core::predictor::PredictorKind;
 use foresight_server::dispatch::Dispatcher;
 use foresight_server::queue::QueueConfig;
-use foresight_server::server::{Bound, ServeConfig, ServeError, TlsIdentity, add_token, serve};
+use foresight_server::server::{
+    Bound, ServeConfig, ServeError, TlsIdentity, add_token, over_budget, serve, set_tenant, tenants,
+};
+use foresight_server::store::{StoreAt, TenantLimits};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,9 +28,14 @@ pub struct ServeArgs {
     /// Where to listen (port 0: any free port, printed at start).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
-    /// The data folder (the SQLite store).
+    /// The data folder (the SQLite store, when there is no --store).
     #[arg(long, value_name = "DIR", default_value = "./foresight-data")]
     data: PathBuf,
+    /// Keep the data in PostgreSQL instead (`postgres://user:pw@host:port/db`);
+    /// several `serve` on one database are replicas, one of them the
+    /// active dispatcher.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
     /// The dispatch policy (as `simulate --policy`).
     #[arg(long, default_value = "foresight")]
     policy: String,
@@ -70,6 +79,61 @@ enum ServeAction {
     /// Tokens.
     #[command(subcommand)]
     Token(TokenAction),
+    /// Tenants' rate limits and GPU budgets.
+    #[command(subcommand)]
+    Tenant(TenantAction),
+}
+
+/// Where a subcommand finds the store.
+#[derive(Debug, Args)]
+struct StoreArgs {
+    /// The data folder (SQLite).
+    #[arg(long, value_name = "DIR", default_value = "./foresight-data")]
+    data: PathBuf,
+    /// PostgreSQL instead (as `serve --store`).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+}
+
+impl StoreArgs {
+    fn at(&self) -> anyhow::Result<StoreAt> {
+        StoreAt::parse(self.store.as_deref(), self.data.clone()).map_err(|e| BadInput(e.to_string()).into())
+    }
+}
+
+/// Tenant commands.
+#[derive(Debug, Subcommand)]
+enum TenantAction {
+    /// Set a tenant's limits (audited; running servers apply them at the
+    /// next submit or lease). Each option left out is 0: no limit.
+    Set {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Submits per second (a token bucket); a submit over it is
+        /// refused with RESOURCE_EXHAUSTED.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Submits allowed at once (the bucket's size; default: the rate,
+        /// rounded up).
+        #[arg(long, default_value_t = 0)]
+        burst: u32,
+        /// GPU-hours per UTC day (GPUs times predicted runtime of the
+        /// jobs started today).
+        #[arg(long, default_value_t = 0.0)]
+        gpu_hours_per_day: f64,
+        /// What a job over the budget does: `wait` (for the next day) or
+        /// `refuse` (RESOURCE_EXHAUSTED at submit).
+        #[arg(long, default_value = "wait")]
+        over_budget: String,
+        #[command(flatten)]
+        at: StoreArgs,
+    },
+    /// Print every tenant's limits, one JSON object a line.
+    List {
+        #[command(flatten)]
+        at: StoreArgs,
+    },
 }
 
 /// Token commands.
@@ -84,21 +148,37 @@ enum TokenAction {
         /// submitter, worker, operator or admin.
         #[arg(long)]
         role: String,
-        /// The data folder.
-        #[arg(long, value_name = "DIR", default_value = "./foresight-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        at: StoreArgs,
     },
 }
 
 /// Runs `foresight serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    if let Some(ServeAction::Token(TokenAction::Add { tenant, role, data })) = args.action {
-        let secret = add_token(&data, &tenant, &role).map_err(|e| match e {
-            e @ (ServeError::Role(_) | ServeError::Tenant(_)) => BadInput(e.to_string()).into(),
-            e => anyhow::Error::from(e),
-        })?;
-        println!("{secret}");
-        return Ok(());
+    let refused = |e: ServeError| match e {
+        e @ (ServeError::Role(_) | ServeError::Tenant(_) | ServeError::Limit(_)) => BadInput(e.to_string()).into(),
+        e => anyhow::Error::from(e),
+    };
+    match args.action {
+        Some(ServeAction::Token(TokenAction::Add { tenant, role, at })) => {
+            let secret = add_token(&at.at()?, &tenant, &role).map_err(refused)?;
+            println!("{secret}");
+            return Ok(());
+        }
+        Some(ServeAction::Tenant(TenantAction::Set { tenant, rate, burst, gpu_hours_per_day, over_budget: o, at })) => {
+            let over_budget = over_budget(&o).map_err(refused)?;
+            let l = TenantLimits { tenant, rate_per_s: rate, burst, gpu_hours_per_day, over_budget };
+            let l = set_tenant(&at.at()?, l).map_err(refused)?;
+            println!("{}", tenant_json(&l));
+            return Ok(());
+        }
+        Some(ServeAction::Tenant(TenantAction::List { at })) => {
+            for l in tenants(&at.at()?).map_err(refused)? {
+                println!("{}", tenant_json(&l));
+            }
+            return Ok(());
+        }
+        None => {}
     }
     let spec: PolicySpec = args.policy.parse()?;
     let kind: Option<PredictorKind> = args.predictor.as_deref().map(str::parse).transpose()?;
@@ -124,7 +204,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         backoff_cap_ms: args.backoff_cap_ms.max(args.backoff_ms) as i64,
         seed: args.seed,
     };
-    let data = args.data.clone();
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             let read = |f: &PathBuf, what: &str| {
@@ -134,10 +213,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let cfg = ServeConfig { listen: args.listen, data: args.data, queue, metrics: args.metrics, tls };
+    let store = StoreAt::parse(args.store.as_deref(), args.data).map_err(|e| BadInput(e.to_string()))?;
+    let data = store.to_string();
+    let cfg = ServeConfig { listen: args.listen, store, queue, metrics: args.metrics, tls };
     block_on(async move {
         let on_bound = |at: Bound| {
-            println!("foresight serve: listening on {} (policy {policy}, data {})", at.grpc, data.display());
+            let role = if at.dispatching { "active dispatcher" } else { "standby replica" };
+            println!("foresight serve: listening on {} (policy {policy}, data {data}, {role})", at.grpc);
             if let Some(m) = at.metrics {
                 println!("foresight serve: metrics on http://{m}/metrics");
             }
@@ -147,5 +229,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
         };
         serve(cfg, dispatcher, on_bound, shutdown).await.context("foresight serve")
+    })
+}
+
+/// A tenant's limits as one JSON line.
+fn tenant_json(l: &TenantLimits) -> serde_json::Value {
+    serde_json::json!({
+        "tenant": l.tenant,
+        "rate_per_s": l.rate_per_s,
+        "burst": l.burst,
+        "gpu_hours_per_day": l.gpu_hours_per_day,
+        "over_budget": l.over_budget.as_str(),
     })
 }

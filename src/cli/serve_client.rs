@@ -56,6 +56,7 @@ fn code_name(c: Code) -> &'static str {
         Code::Unauthenticated => "UNAUTHENTICATED",
         Code::FailedPrecondition => "FAILED_PRECONDITION",
         Code::Unavailable => "UNAVAILABLE",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
         _ => "ERROR",
     }
 }

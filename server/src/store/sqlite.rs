@@ -2,7 +2,10 @@
 //! so that a committed transaction survives a crash of the process or the
 //! machine.
 
-use super::{Actor, Change, Demand, EventRow, JobFilter, JobRow, JobState, NewJob, Store, StoreError, WorkerRow};
+use super::{
+    Actor, Change, Demand, EventRow, JobFilter, JobRow, JobState, NewJob, OverBudget, Store, StoreError, TenantLimits,
+    WorkerRow,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::Path;
 
@@ -81,6 +84,14 @@ CREATE TABLE IF NOT EXISTS workers (
     gpu_type TEXT NOT NULL,
     memory_mb INTEGER NOT NULL,
     seen_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tenants (
+    tenant TEXT PRIMARY KEY,
+    rate_per_s REAL NOT NULL,
+    burst INTEGER NOT NULL,
+    gpu_hours_per_day REAL NOT NULL,
+    over_budget TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL
 );
 ";
 
@@ -246,6 +257,48 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn put_tenant(&mut self, t: &TenantLimits, actor: &Actor, at_ms: i64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO tenants (tenant, rate_per_s, burst, gpu_hours_per_day, over_budget, updated_at_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![t.tenant, t.rate_per_s, t.burst, t.gpu_hours_per_day, t.over_budget.as_str(), at_ms],
+        )?;
+        audit(&tx, actor, "tenant-set", 0, &super::tenant_detail(t), at_ms)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantLimits>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT tenant, rate_per_s, burst, gpu_hours_per_day, over_budget FROM tenants ORDER BY tenant",
+        )?;
+        let rows = st.query_map([], |r| {
+            let over: String = r.get(4)?;
+            Ok(TenantLimits {
+                tenant: r.get(0)?,
+                rate_per_s: r.get(1)?,
+                burst: r.get(2)?,
+                gpu_hours_per_day: r.get(3)?,
+                over_budget: OverBudget::parse(&over).ok_or_else(|| corrupt(format!("over_budget `{over}`")))?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn gpu_seconds(&self, since_ms: i64, now_ms: i64) -> Result<Vec<(String, f64)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT tenant, SUM(gpus * CASE WHEN state = 'leased' \
+                 THEN MAX(predicted_runtime_s, (?2 - started_at_ms) / 1000.0) \
+                 ELSE (ended_at_ms - started_at_ms) / 1000.0 END) \
+             FROM jobs WHERE gpus > 0 AND started_at_ms >= ?1 AND started_at_ms > 0 \
+                 AND (state = 'leased' OR ended_at_ms >= started_at_ms) \
+             GROUP BY tenant ORDER BY tenant",
+        )?;
+        let rows = st.query_map(params![since_ms, now_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn submit(&mut self, job: &NewJob, actor: &Actor) -> Result<(JobRow, bool), StoreError> {
         let mut out = self.submit_many(&[(job, actor)])?;
         out.pop().ok_or_else(|| StoreError::Corrupt("a submit without its answer".into()))

@@ -11,9 +11,16 @@
 
 use crate::auth::{Caller, Role};
 use crate::dispatch::Dispatcher;
-use crate::store::{Change, EventRow, JobFilter, JobRow, JobState, NewJob, Store, StoreError, WorkerRow};
+use crate::store::{
+    Change, EventRow, JobFilter, JobRow, JobState, NewJob, OverBudget, Store, StoreError, TenantLimits, WorkerRow,
+};
 use foresight_core::rng::SplitMix64;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+mod limits;
+mod sections;
+
+use limits::{DAY_MS, fits_budget, gpu_cost_s, take_token};
 
 /// Why a request was refused; each maps to one gRPC status.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +42,12 @@ pub enum QueueError {
     /// The job is not in a state that allows it (`FAILED_PRECONDITION`).
     #[error("{0}")]
     Precondition(String),
+    /// A tenant's rate limit or GPU budget refuses it (`RESOURCE_EXHAUSTED`).
+    #[error("{0}")]
+    Exhausted(String),
+    /// This replica is not the active dispatcher (`UNAVAILABLE`).
+    #[error("{0}")]
+    Unavailable(String),
     /// The store failed (`INTERNAL`).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -92,6 +105,9 @@ pub struct Queue<S: Store> {
     dispatcher: Dispatcher,
     cfg: QueueConfig,
     changes: BTreeMap<String, u64>,
+    /// Each rate-limited tenant's token bucket: tokens left, when last
+    /// refilled (Unix ms).
+    buckets: HashMap<String, (f64, i64)>,
 }
 
 impl<S: Store> std::fmt::Debug for Queue<S> {
@@ -106,7 +122,7 @@ pub const PAGE_MAX: u32 = 1000;
 impl<S: Store> Queue<S> {
     /// A queue over `store`, dispatching with `dispatcher`.
     pub fn new(store: S, dispatcher: Dispatcher, cfg: QueueConfig) -> Self {
-        Self { store, dispatcher, cfg, changes: BTreeMap::new() }
+        Self { store, dispatcher, cfg, changes: BTreeMap::new(), buckets: HashMap::new() }
     }
 
     /// The store (to add tokens, look them up).
@@ -142,6 +158,41 @@ impl<S: Store> Queue<S> {
         Ok(())
     }
 
+    /// Runs `f` as one exclusive section of the store (one transaction that
+    /// no other replica's write interleaves with), committed if it
+    /// succeeds.
+    fn exclusive<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, QueueError>) -> Result<T, QueueError> {
+        self.store.begin()?;
+        match f(self) {
+            Ok(v) => {
+                self.store.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.store.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// GPU-seconds each tenant used today (UTC), if any tenant has a budget.
+    fn used_today(
+        &self,
+        limits: &HashMap<String, TenantLimits>,
+        now_ms: i64,
+    ) -> Result<HashMap<String, f64>, StoreError> {
+        if !limits.values().any(|l| l.gpu_hours_per_day > 0.0) {
+            return Ok(HashMap::new());
+        }
+        let day = now_ms - now_ms.rem_euclid(DAY_MS);
+        Ok(self.store.gpu_seconds(day, now_ms)?.into_iter().collect())
+    }
+
+    /// The tenants' limits, by tenant.
+    fn limits(&self) -> Result<HashMap<String, TenantLimits>, StoreError> {
+        Ok(self.store.tenants()?.into_iter().map(|l| (l.tenant.clone(), l)).collect())
+    }
+
     fn require(caller: &Caller, roles: &[Role], what: &str) -> Result<(), QueueError> {
         if roles.contains(&caller.role) || caller.role == Role::Admin {
             Ok(())
@@ -162,10 +213,8 @@ impl<S: Store> Queue<S> {
     /// Submits a validated job for `caller`: predicted, committed, then
     /// answered. The same idempotency key returns the job it made first.
     pub fn submit(&mut self, caller: &Caller, job: NewJob) -> Result<(JobRow, bool), QueueError> {
-        let job = self.admit(caller, job)?;
-        let (row, created) = self.store.submit(&job, &caller.actor())?;
-        self.count("submitted", u64::from(created));
-        Ok((row, created))
+        let mut out = self.submit_many(vec![(caller.clone(), job)])?;
+        out.pop().unwrap_or_else(|| Err(StoreError::Corrupt("a submit without its answer".into()).into()))
     }
 
     /// Submits each job as [`Queue::submit`] does, committing all that are
@@ -176,8 +225,11 @@ impl<S: Store> Queue<S> {
     pub fn submit_many(&mut self, batch: Vec<(Caller, NewJob)>) -> Result<Vec<Submitted>, StoreError> {
         let mut answers: Vec<Option<Submitted>> = Vec::with_capacity(batch.len());
         let mut admitted = Vec::with_capacity(batch.len());
+        // read once a batch, so that an admin's change holds at once, on every replica
+        let limits = self.limits()?;
+        let mut used: Option<HashMap<String, f64>> = None;
         for (i, (caller, job)) in batch.into_iter().enumerate() {
-            match self.admit(&caller, job) {
+            match self.admit(&caller, job, &limits, &mut used) {
                 Ok(job) => {
                     admitted.push((i, job, caller.actor()));
                     answers.push(None);
@@ -197,8 +249,18 @@ impl<S: Store> Queue<S> {
             .collect())
     }
 
-    /// Checks that `caller` may submit `job` and predicts it.
-    fn admit(&mut self, caller: &Caller, mut job: NewJob) -> Result<NewJob, QueueError> {
+    /// Checks that `caller` may submit `job`, predicts it, and checks that
+    /// its tenant's budget (when over-budget jobs are refused) and rate
+    /// limit allow it. `used` is the tenants' GPU-seconds today, read at
+    /// the first job that needs it and counting the jobs of the batch
+    /// admitted since.
+    fn admit(
+        &mut self,
+        caller: &Caller,
+        mut job: NewJob,
+        limits: &HashMap<String, TenantLimits>,
+        used: &mut Option<HashMap<String, f64>>,
+    ) -> Result<NewJob, QueueError> {
         Self::require(caller, &[Role::Submitter], "submit")?;
         if job.tenant.is_empty() {
             job.tenant = caller.tenant.clone();
@@ -214,6 +276,29 @@ impl<S: Store> Queue<S> {
         let (est, interval) = self.dispatcher.estimate(&job);
         job.predicted_runtime_s = est;
         job.predicted_interval = interval;
+        let Some(l) = limits.get(&job.tenant) else { return Ok(job) };
+        let budgeted = l.over_budget == OverBudget::Refuse && l.gpu_hours_per_day > 0.0 && job.demand.gpus > 0;
+        if budgeted {
+            if used.is_none() {
+                *used = Some(self.used_today(limits, job.submitted_at_ms)?);
+            }
+            let spent = used.as_ref().and_then(|u| u.get(&job.tenant)).copied().unwrap_or(0.0);
+            let cost = gpu_cost_s(&job);
+            if spent + cost > l.gpu_hours_per_day * 3600.0 {
+                return Err(QueueError::Exhausted(format!(
+                    "tenant `{}`: GPU budget of {} GPU-hours/day: {:.3} used or leased today, this job asks {:.3} \
+                     (its GPUs times its predicted runtime)",
+                    l.tenant,
+                    l.gpu_hours_per_day,
+                    spent / 3600.0,
+                    cost / 3600.0
+                )));
+            }
+        }
+        take_token(&mut self.buckets, l, job.submitted_at_ms)?;
+        if budgeted && let Some(u) = used.as_mut() {
+            *u.entry(job.tenant.clone()).or_insert(0.0) += gpu_cost_s(&job);
+        }
         Ok(job)
     }
 
@@ -306,7 +391,7 @@ impl<S: Store> Queue<S> {
 
     /// Cancels a queued or leased job (its worker hears it at its next
     /// heartbeat).
-    pub fn cancel(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
+    fn cancel_now(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
         Self::require(caller, &[Role::Submitter, Role::Operator], "cancel jobs")?;
         let mut j = self.visible(caller, id)?;
         if j.state.is_final() {
@@ -319,7 +404,7 @@ impl<S: Store> Queue<S> {
     }
 
     /// Sends a dead-lettered job back to the queue with fresh attempts.
-    pub fn requeue(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
+    fn requeue_now(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<JobRow, QueueError> {
         Self::require(caller, &[Role::Operator], "requeue jobs")?;
         let mut j = self.visible(caller, id)?;
         if j.state != JobState::Dead {
@@ -335,7 +420,7 @@ impl<S: Store> Queue<S> {
     }
 
     /// Deletes a finished or dead job.
-    pub fn purge(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<(), QueueError> {
+    fn purge_now(&mut self, caller: &Caller, id: u64, now_ms: i64) -> Result<(), QueueError> {
         Self::require(caller, &[Role::Operator], "purge jobs")?;
         let j = self.visible(caller, id)?;
         if !j.state.is_final() {
@@ -358,7 +443,7 @@ impl<S: Store> Queue<S> {
     /// Sends back every leased job whose lease expired before `now_ms`:
     /// to the queue after a backoff, or to the dead letters past its
     /// attempts. Returns how many.
-    pub fn expire(&mut self, now_ms: i64) -> Result<usize, QueueError> {
+    fn expire_now(&mut self, now_ms: i64) -> Result<usize, QueueError> {
         let leased =
             self.store.list(&JobFilter { states: vec![JobState::Leased], limit: u32::MAX, ..JobFilter::default() })?;
         let mut expired: Vec<JobRow> = leased.into_iter().filter(|j| j.lease_expires_at_ms < now_ms).collect();
@@ -396,19 +481,13 @@ impl<S: Store> Queue<S> {
     /// A worker asks for work: its offer is recorded, expired leases are
     /// sent back, and the policy decides; the jobs it starts on this
     /// worker are leased to it.
-    pub fn lease(&mut self, caller: &Caller, offer: WorkerRow, now_ms: i64) -> Result<Vec<Granted>, QueueError> {
-        self.lease_with(caller, offer, crate::governance::WorkerTerms::default(), now_ms)
-    }
-
     /// Why queued job `id` waits, when the last decision in its pool found
     /// no live worker that may take it.
     pub fn wait_reason(&self, id: u64) -> Option<String> {
         self.dispatcher.wait_reason(id).map(str::to_string)
     }
 
-    /// [`Queue::lease`] from a worker with labels and taints (`terms`),
-    /// which the dispatcher keeps for the governance checks.
-    pub fn lease_with(
+    fn lease_now(
         &mut self,
         caller: &Caller,
         offer: WorkerRow,
@@ -417,7 +496,7 @@ impl<S: Store> Queue<S> {
     ) -> Result<Vec<Granted>, QueueError> {
         Self::require(caller, &[Role::Worker], "lease jobs")?;
         self.dispatcher.set_terms(&offer.id, terms);
-        self.expire(now_ms)?;
+        self.expire_now(now_ms)?;
         let mut offer = offer;
         offer.seen_at_ms = now_ms;
         self.store.put_worker(&offer)?;
@@ -427,8 +506,14 @@ impl<S: Store> Queue<S> {
             |state| JobFilter { states: vec![state], pool: pool.clone(), limit: u32::MAX, ..JobFilter::default() };
         let leased = self.store.list(&all(JobState::Leased))?;
         let queued = self.store.list(&all(JobState::Queued))?;
+        // a tenant over its GPU budget waits: its jobs are not offered to the policy
+        let limits = self.limits()?;
+        let mut used = self.used_today(&limits, now_ms)?;
+        let queued: Vec<JobRow> = queued.into_iter().filter(|j| fits_budget(&limits, &mut used, j, false)).collect();
         let ids = self.dispatcher.place(&offer.id, &workers, &leased, &queued, now_ms);
-        let mut granted: Vec<JobRow> = queued.into_iter().filter(|j| ids.contains(&j.id)).collect();
+        // and what the policy starts together stays within it too
+        let mut granted: Vec<JobRow> =
+            queued.into_iter().filter(|j| ids.contains(&j.id) && fits_budget(&limits, &mut used, j, true)).collect();
         for j in &mut granted {
             j.state = JobState::Leased;
             j.attempts += 1;
@@ -476,7 +561,7 @@ impl<S: Store> Queue<S> {
 
     /// Extends a lease; returns the job (cancelled when its worker should
     /// stop it).
-    pub fn heartbeat(
+    fn heartbeat_now(
         &mut self,
         caller: &Caller,
         worker: &str,
@@ -495,7 +580,7 @@ impl<S: Store> Queue<S> {
 
     /// The attempt ended with `exit_code` 0 (or as its worker judged a
     /// success): the job succeeds and the predictor learns its runtime.
-    pub fn complete(
+    fn complete_now(
         &mut self,
         caller: &Caller,
         worker: &str,
@@ -521,7 +606,7 @@ impl<S: Store> Queue<S> {
     /// The attempt failed: retried after a backoff while attempts remain
     /// (unless `permanent`), else dead-lettered.
     #[allow(clippy::too_many_arguments)]
-    pub fn fail(
+    fn fail_now(
         &mut self,
         caller: &Caller,
         worker: &str,
@@ -547,131 +632,4 @@ impl<S: Store> Queue<S> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::{Demand, SqliteStore};
-
-    fn caller(tenant: &str, role: Role) -> Caller {
-        Caller { tenant: tenant.into(), role }
-    }
-
-    fn queue() -> Queue<SqliteStore> {
-        let cfg = QueueConfig { lease_ttl_ms: 1000, backoff_base_ms: 100, backoff_cap_ms: 10_000, seed: 7 };
-        Queue::new(SqliteStore::in_memory().unwrap(), Dispatcher::new("foresight".parse().unwrap(), None), cfg)
-    }
-
-    fn job(key: &str, attempts: u32) -> NewJob {
-        NewJob {
-            idempotency_key: key.into(),
-            pool: "p".into(),
-            demand: Demand { cpus: 1, ..Demand::default() },
-            time_limit_s: 60.0,
-            command: "true".into(),
-            max_attempts: attempts,
-            ..NewJob::default()
-        }
-    }
-
-    fn offer(id: &str) -> WorkerRow {
-        WorkerRow { id: id.into(), pool: "p".into(), capacity: Demand { cpus: 1, ..Demand::default() }, seen_at_ms: 0 }
-    }
-
-    #[test]
-    fn backoff_doubles_with_seeded_jitter() {
-        let cfg = QueueConfig { backoff_base_ms: 1000, backoff_cap_ms: 5000, ..QueueConfig::default() };
-        let b: Vec<i64> = (1..=4).map(|a| backoff_ms(&cfg, 3, a)).collect();
-        assert!((500..=1000).contains(&b[0]) && (1000..=2000).contains(&b[1]) && (2000..=4000).contains(&b[2]));
-        assert!((2500..=5000).contains(&b[3]), "capped");
-        assert_eq!(b, (1..=4).map(|a| backoff_ms(&cfg, 3, a)).collect::<Vec<_>>(), "deterministic");
-        assert_ne!(backoff_ms(&cfg, 3, 2), backoff_ms(&cfg, 4, 2), "jittered per job");
-    }
-
-    #[test]
-    fn expiry_retries_then_dead_letters_then_requeues() {
-        let mut q = queue();
-        let (a, w, op) = (caller("a", Role::Submitter), caller("w", Role::Worker), caller("o", Role::Operator));
-        let (j, _) = q.submit(&a, job("k", 2)).unwrap();
-        let g = q.lease(&w, offer("w1"), 0).unwrap();
-        assert_eq!(g.len(), 1);
-        assert!(q.lease(&w, offer("w1"), 10).unwrap().is_empty(), "the worker is full");
-        assert_eq!(q.expire(2000).unwrap(), 1);
-        let back = q.get(&a, j.id).unwrap();
-        assert_eq!((back.state, back.attempts), (JobState::Queued, 1));
-        assert!(back.not_before_ms >= 2050 && back.not_before_ms <= 2100, "{}", back.not_before_ms);
-        assert!(q.lease(&w, offer("w1"), 2001).unwrap().is_empty(), "still backing off");
-        assert_eq!(q.lease(&w, offer("w1"), 2200).unwrap().len(), 1);
-        q.expire(4000).unwrap();
-        assert_eq!(q.get(&a, j.id).unwrap().state, JobState::Dead);
-        let dead = q.list(&op, JobFilter { states: vec![JobState::Dead], ..JobFilter::default() }).unwrap();
-        assert_eq!(dead.len(), 1);
-        assert!(matches!(q.requeue(&a, j.id, 5000), Err(QueueError::Denied(_))));
-        assert_eq!(q.requeue(&op, j.id, 5000).unwrap().state, JobState::Queued);
-        let g = q.lease(&w, offer("w1"), 5000).unwrap();
-        let done = q.complete(&w, "w1", j.id, g[0].job.attempts, 0, 6000).unwrap();
-        assert_eq!(done.state, JobState::Succeeded);
-        q.purge(&op, j.id, 7000).unwrap();
-        assert!(matches!(q.get(&op, j.id), Err(QueueError::NotFound(_))));
-    }
-
-    #[test]
-    fn a_stale_lease_cannot_complete_and_failures_retry() {
-        let mut q = queue();
-        let (a, w) = (caller("a", Role::Submitter), caller("w", Role::Worker));
-        let (j, _) = q.submit(&a, job("k", 2)).unwrap();
-        q.lease(&w, offer("w1"), 0).unwrap();
-        assert!(matches!(q.complete(&w, "w2", j.id, 1, 0, 10), Err(QueueError::Precondition(_))));
-        assert!(matches!(q.heartbeat(&w, "w1", j.id, 2, 10), Err(QueueError::Precondition(_))));
-        assert_eq!(q.heartbeat(&w, "w1", j.id, 1, 900).unwrap().lease_expires_at_ms, 1900);
-        assert_eq!(q.expire(1500).unwrap(), 0, "the heartbeat extended it");
-        let f = q.fail(&w, "w1", j.id, 1, 3, "boom", false, 1600).unwrap();
-        assert_eq!((f.state, f.exit_code), (JobState::Queued, Some(3)));
-        q.lease(&w, offer("w1"), 5000).unwrap();
-        assert_eq!(q.fail(&w, "w1", j.id, 2, 3, "boom", false, 5100).unwrap().state, JobState::Dead);
-    }
-
-    #[test]
-    fn a_batch_answers_each_submit_in_order() {
-        let mut q = queue();
-        let (a, b, w) = (caller("a", Role::Submitter), caller("b", Role::Submitter), caller("w", Role::Worker));
-        let out = q
-            .submit_many(vec![
-                (a.clone(), job("k", 1)),
-                (w.clone(), job("k", 1)),
-                (a.clone(), job("k", 1)),
-                (b.clone(), job("k", 1)),
-            ])
-            .unwrap();
-        let (first, new) = out[0].as_ref().unwrap();
-        assert!(*new && first.spec.predicted_runtime_s > 0.0, "predicted before it is kept");
-        assert!(matches!(out[1], Err(QueueError::Denied(_))), "a refusal stops only its own submit");
-        assert_eq!(out[2].as_ref().map(|(j, new)| (j.id, *new)).unwrap(), (first.id, false));
-        let (theirs, new) = out[3].as_ref().unwrap();
-        assert!(*new && theirs.id != first.id && theirs.spec.tenant == "b");
-        assert!(q.submit_many(Vec::new()).unwrap().is_empty());
-    }
-
-    #[test]
-    fn tenants_are_apart() {
-        let mut q = queue();
-        let (a, b) = (caller("a", Role::Submitter), caller("b", Role::Submitter));
-        let (j, new) = q.submit(&a, job("k", 1)).unwrap();
-        assert!(new);
-        let (again, new) = q.submit(&a, job("k", 1)).unwrap();
-        assert_eq!((again.id, new), (j.id, false));
-        let (other, new) = q.submit(&b, job("k", 1)).unwrap();
-        assert!(new && other.id != j.id, "keys are per tenant");
-        assert!(matches!(q.get(&b, j.id), Err(QueueError::NotFound(_))));
-        assert!(matches!(q.cancel(&b, j.id, 1), Err(QueueError::NotFound(_))));
-        assert_eq!(q.list(&b, JobFilter::default()).unwrap().len(), 1);
-        assert!(matches!(
-            q.list(&b, JobFilter { tenant: Some("a".into()), ..JobFilter::default() }),
-            Err(QueueError::Denied(_))
-        ));
-        let mut theirs = job("x", 1);
-        theirs.tenant = "a".into();
-        assert!(matches!(q.submit(&b, theirs), Err(QueueError::Denied(_))));
-        assert!(matches!(q.lease(&a, offer("w"), 0), Err(QueueError::Denied(_))));
-        assert_eq!(q.cancel(&a, j.id, 1).unwrap().state, JobState::Cancelled);
-        assert!(q.events(&b, 0, None).unwrap().iter().all(|e| e.tenant == "b"));
-    }
-}
+mod tests;
