@@ -190,8 +190,9 @@ pub trait Orchestrator: Send {
     /// Carries out one action.
     fn act(&mut self, action: &Action) -> impl Future<Output = Result<(), AdapterError>> + Send;
 
-    /// The site factor of each pending job in `job_ids` that has one (to
-    /// reconcile a restart with the log); jobs not shown are not pending.
+    /// The site factor of each pending job in `job_ids` that the
+    /// orchestrator can show (to reconcile a restart with the log); Slurm
+    /// shows none for jobs that are not eligible (gated, held).
     fn site_factors(
         &mut self,
         job_ids: &[String],

@@ -33,17 +33,34 @@ pub struct Ledger {
     pub overridden: HashSet<String>,
 }
 
+/// What the orchestrator shows of an action on one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// The job started or left: the action no longer matters.
+    Moot,
+    /// Its effect is there.
+    Yes,
+    /// Its effect is not there.
+    No,
+    /// It cannot be read back (Slurm shows no site factor for a job that
+    /// is not eligible).
+    Unknown,
+}
+
 /// Whether an action took effect: for a job still pending, what the
-/// orchestrator shows must be what it set; a job that started or left
-/// makes it moot.
-fn shows(act: Act, at: f64, job: Option<&crate::adapter::JobView>, factors: &HashMap<String, i64>) -> Option<bool> {
-    let j = job.filter(|j| j.phase == Phase::Pending)?;
+/// orchestrator shows must be what it set.
+fn shows(act: Act, at: f64, job: Option<&crate::adapter::JobView>, factors: &HashMap<String, i64>) -> Seen {
+    let Some(j) = job.filter(|j| j.phase == Phase::Pending) else { return Seen::Moot };
     let eligible = j.control.eligible_s.unwrap_or(0.0);
-    Some(match act {
+    let yes = match act {
         Act::Gate { lease_s } => eligible >= at + lease_s as f64 - 2.0,
         Act::Lift => eligible <= at + 2.0,
-        Act::SiteFactor { value } => factors.get(&j.job.job_id).copied().unwrap_or(0) == value,
-    })
+        Act::SiteFactor { value } => match factors.get(&j.job.job_id) {
+            Some(&v) => v == value,
+            None => return Seen::Unknown,
+        },
+    };
+    if yes { Seen::Yes } else { Seen::No }
 }
 
 impl Ledger {
@@ -93,7 +110,9 @@ impl Ledger {
 
     /// Looks up each unresolved action in `view` (and the pending jobs'
     /// site factors, `factors`): the outcome to log for each, true when
-    /// its effect is there on every job it still matters to. Clears them.
+    /// its effect is seen on every job it still matters to. A site factor
+    /// that cannot be read back is not taken as seen, but is kept (as a
+    /// failed action is) so that letting go restores it. Clears them.
     pub fn reconcile(&mut self, view: &ClusterView, factors: &HashMap<String, i64>) -> Vec<(ActionRecord, bool)> {
         let by_id: HashMap<&str, &crate::adapter::JobView> = view.jobs.iter().map(|j| (j.job.job_id.as_str(), j)).collect();
         let mut out = Vec::new();
@@ -101,9 +120,15 @@ impl Ledger {
             let mut all = true;
             for id in &a.job_ids {
                 match shows(a.act, at, by_id.get(id.as_str()).copied(), factors) {
-                    Some(true) => self.gates.applied(id, a.act, at),
-                    Some(false) => all = false,
-                    None => {}
+                    Seen::Yes => self.gates.applied(id, a.act, at),
+                    Seen::No => all = false,
+                    Seen::Unknown => {
+                        all = false;
+                        if matches!(a.act, Act::SiteFactor { value } if value != 0) {
+                            self.gates.applied(id, a.act, at);
+                        }
+                    }
+                    Seen::Moot => {}
                 }
             }
             out.push((a, all));
@@ -177,6 +202,14 @@ mod tests {
         assert_eq!(l.gates.get("3").site_factor, 500);
         assert_eq!(l.gates.get("4").gated_until, None, "a gate that never took is not taken for one");
         assert!(l.unresolved.is_empty());
+
+        // a factor Slurm cannot show (the job is gated) is not taken as
+        // set, but kept to be restored
+        let recs = vec![rec(0, 100.0, action(0, Act::SiteFactor { value: 77 }, &["6"]))];
+        let mut l = Ledger::read(&recs);
+        let view = ClusterView { at_unix_s: 110.0, nodes: vec![], jobs: vec![pending("6", 150.0)] };
+        assert_eq!(l.reconcile(&view, &HashMap::new()).into_iter().map(|(a, ok)| (a.id, ok)).collect::<Vec<_>>(), [(0, false)]);
+        assert_eq!(l.gates.get("6").site_factor, 77);
     }
 
     #[test]

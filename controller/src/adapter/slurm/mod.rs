@@ -185,7 +185,8 @@ impl Orchestrator for SlurmAdapter {
             return Ok(Default::default());
         }
         let jobs = format!("--jobs={}", job_ids.join(","));
-        // sprio answers with an error when none of the jobs is pending
+        // sprio answers with an error when none of the jobs is pending (or,
+        // in 22.05, says so on standard output)
         let out = match self.run("sprio", &["-h", "-o", "%i %S", &jobs]).await {
             Ok(out) => out,
             Err(AdapterError::Command { detail, .. }) if detail.contains("Unable to find jobs") => return Ok(Default::default()),

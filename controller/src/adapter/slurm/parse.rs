@@ -172,9 +172,11 @@ pub fn memory_scheduled(config: &str) -> bool {
 }
 
 /// Site factors from `sprio -h -o "%i %S"`: one `JOBID VALUE` a line.
+/// sprio lists only pending jobs that are eligible; when it lists none of
+/// those asked for it says so on standard output, which reads as none.
 pub fn sprio_site(out: &str) -> Result<std::collections::HashMap<String, i64>, AdapterError> {
     out.lines()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.trim().is_empty() && !l.contains("Unable to find jobs"))
         .map(|l| {
             let mut f = l.split_whitespace();
             let (id, v) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
