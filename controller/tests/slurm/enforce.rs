@@ -201,3 +201,84 @@ async fn advise_proposals_are_approved_or_overridden_by_an_operator_and_a_switch
     assert!(s.markdown().contains("1 approved"), "{}", s.markdown());
     harness::cancel_all();
 }
+
+/// Submits to a partition, with more sbatch options; returns the job's id.
+fn sbatch(partition: &str, cpus: u32, more: &[&str]) -> String {
+    let out = std::process::Command::new("sbatch")
+        .args(["--parsable", "--chdir=/tmp", "--output=/dev/null", "--error=/dev/null", "--time=1", "--wrap=sleep 1"])
+        .arg(format!("--partition={partition}"))
+        .arg(format!("--ntasks={cpus}"))
+        .args(more)
+        .output()
+        .expect("run sbatch");
+    assert!(out.status.success(), "sbatch: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap().to_string()
+}
+
+/// A pending job's admin comment and eligible time, from `squeue --json`.
+fn shown(id: &str) -> Option<(String, u64)> {
+    let out = std::process::Command::new("squeue").args(["--json", &format!("--jobs={id}")]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let j = doc["jobs"].as_array()?.iter().find(|j| j["job_id"].to_string() == id)?.clone();
+    Some((j["admin_comment"].as_str().unwrap_or("").to_string(), j["eligible_time"].as_u64().unwrap_or(0)))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The repository's `job_submit.lua`, loaded by the real slurmctld
+/// (`scripts/slurm-up.sh` installs it and `JobSubmitPlugins=lua`): while
+/// the controller enforces, a job of the `foresight` partition is marked
+/// and gated at submission, and started when the candidate starts it
+/// (long before its lease runs out); a job that asked for its own begin
+/// time is neither marked nor lifted; once the controller has stopped, the
+/// lua marks but no longer gates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_submit_lua_marks_and_gates_at_submission_while_foresight_enforces() {
+    let Some(_slurm) = harness::slurm_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("decisions.log");
+    std::fs::create_dir_all("/run/foresight").unwrap();
+    let cache = std::path::PathBuf::from("/run/foresight/job_submit.cache");
+    let fill = sbatch("batch", 16, &["--wrap=sleep 30"]);
+    harness::wait_running(&fill, Duration::from_secs(20));
+    let mut cfg = ShadowConfig::new("easy++", &log);
+    cfg.poll = Duration::from_millis(200);
+    cfg.timer = Duration::from_secs(1);
+    cfg.mode = Mode::Enforce;
+    cfg.gate.lease_s = 40;
+    cfg.gate.renew_s = 20;
+    cfg.submit_cache = Some(cache.clone());
+    let adapter = SlurmAdapter::new(SlurmSource::Commands { bin_dir: None }).with_timeout(Duration::from_secs(5));
+    let h = controller::start(adapter, cfg, Some(crate::easy_pp()), false).await.unwrap();
+    until("the cache written", Duration::from_secs(10), || std::fs::read_to_string(&cache).is_ok_and(|c| c.contains("mode=enforce"))).await;
+
+    let before = unix_now();
+    let marked = sbatch("foresight", 1, &[]);
+    let own = sbatch("foresight", 1, &["--begin=now+300"]);
+    let (comment, eligible) = shown(&marked).expect("the marked job pending");
+    assert_eq!(comment, "foresight");
+    assert!(eligible >= before + 39, "gated at submission for the lease: eligible {eligible}, submitted at {before}");
+    let (comment, eligible) = shown(&own).expect("the job with its own begin time pending");
+    assert_eq!(comment, "", "a job with its own begin time is not marked");
+    assert!(eligible >= before + 299);
+
+    // room: the candidate starts the marked job, foresight lifts its gate
+    assert!(std::process::Command::new("scancel").arg(&fill).status().unwrap().success());
+    harness::wait_done(std::slice::from_ref(&marked), Duration::from_secs(20));
+    assert!(unix_now() < before + 30, "started by the lift, not by the lease running out");
+    assert!(shown(&own).is_some_and(|(_, e)| e >= before + 299), "its own begin time is left alone");
+    h.shutdown("test over").await.unwrap();
+    assert!(std::fs::read_to_string(&cache).unwrap().contains("mode=shadow"));
+
+    // foresight stopped: marked, not gated
+    let after = sbatch("foresight", 16, &["--hold"]);
+    let (comment, eligible) = shown(&after).unwrap();
+    assert_eq!(comment, "foresight");
+    assert!(eligible <= unix_now() + 1, "not gated once foresight stopped: {eligible}");
+    let recs = records(&log);
+    assert!(outcome_ok(&recs, "lift", &marked), "the lift logged and taken");
+    harness::cancel_all();
+    let _ = std::fs::remove_file(&cache);
+}
