@@ -30,7 +30,10 @@ impl Drop for Running {
     }
 }
 
-fn start(model: &Path, log_path: &Path) -> Running {
+const OPERATOR: &str = "operator-token-0123456789";
+const WATCHER: &str = "watcher-token-0123456789";
+
+fn start(model: &Path, log_path: &Path, port: u16, tokens: &Path) -> Running {
     Running(Command::new(env!("CARGO_BIN_EXE_foresight"))
         .args(["shadow", "--slurm", "cmd", "--policy", "easy++", "--mode", "enforce", "--poll-ms", "200", "--timer-s", "1"])
         .args(["--lease-s", &LEASE_S.to_string(), "--control-partition", "batch"])
@@ -39,6 +42,10 @@ fn start(model: &Path, log_path: &Path) -> Running {
         .arg(model)
         .arg("--log")
         .arg(log_path)
+        .arg("--metrics")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--tokens")
+        .arg(tokens)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -72,10 +79,13 @@ fn killed_mid_enforcement_no_job_stays_gated_past_the_lease_and_a_restart_repeat
     let model = dir.path().join("model.json");
     std::fs::write(&model, r#"{"predictor": "easy++", "version": "enforce-e2e"}"#).unwrap();
     let log_path = dir.path().join("decisions.log");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("operator alice {OPERATOR}\nwatch bob {WATCHER}\n")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let fill = harness::submit(&ReplayJob { trace_id: "fill".into(), at_s: 0.0, cpus: 16, sleep_s: 90, limit_min: 2 });
     harness::wait_running(&fill, Duration::from_secs(20));
 
-    let mut child = start(&model, &log_path);
+    let mut child = start(&model, &log_path, port, &tokens);
     let small = ReplayJob { trace_id: "small".into(), at_s: 0.0, cpus: 1, sleep_s: 1, limit_min: 1 };
     let waiting: Vec<String> = (0..3).map(|_| harness::submit(&small)).collect();
     wait_for("every waiting job gated", Duration::from_secs(20), || {
@@ -107,7 +117,7 @@ fn killed_mid_enforcement_no_job_stays_gated_past_the_lease_and_a_restart_repeat
     w.sync().unwrap();
     drop(w);
 
-    let mut child = start(&model, &log_path);
+    let mut child = start(&model, &log_path, port, &tokens);
     wait_for("both reconciled", Duration::from_secs(20), || {
         let recs = records(&log_path);
         !outcomes(&recs, next).is_empty() && !outcomes(&recs, next + 1).is_empty()
@@ -131,6 +141,24 @@ fn killed_mid_enforcement_no_job_stays_gated_past_the_lease_and_a_restart_repeat
             assert!(r.ts_unix_s >= gate_at + (LEASE_S / 2) as f64 - 1.0, "j1 gated again {:.1} s after its gate", r.ts_unix_s - gate_at);
         }
     }
+
+    // the operators' commands against the running controller
+    let addr = format!("127.0.0.1:{port}");
+    let op = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_foresight")).args(args).env_remove("FORESIGHT_OPERATOR_TOKEN").output().unwrap()
+    };
+    let out = op(&["mode", "--controller", &addr]);
+    assert_eq!(out.status.code(), Some(2), "no token: refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = op(&["mode", "--controller", &addr, "--token", WATCHER]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("\"enforce\""), "{out:?}");
+    let out = op(&["mode", "shadow", "--controller", &addr, "--token", WATCHER]);
+    assert_eq!(out.status.code(), Some(2), "a watcher cannot switch");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
+    let out = op(&["advise", "list", "--controller", &addr, "--token", OPERATOR]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("mode enforce; 0 proposals"), "{out:?}");
+    let out = op(&["mode", "sideways", "--controller", &addr, "--token", OPERATOR]);
+    assert_eq!(out.status.code(), Some(2), "an unknown mode is bad input");
 
     // SIGTERM: every gate lifted before it exits
     assert!(Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap().success());
@@ -158,5 +186,10 @@ fn killed_mid_enforcement_no_job_stays_gated_past_the_lease_and_a_restart_repeat
     }
     let summary = log::summary::summarise(&recs, 3600.0).acting.expect("the acting side");
     assert_eq!(summary.actions_unresolved, 0);
+    assert_eq!((summary.refused, summary.mode_switches), (2, 0), "{summary:?}");
+    eprintln!(
+        "decision delay over {} jobs: p50 {:?} s, p99 {:?} s (submit times are whole seconds)",
+        summary.decided_jobs, summary.decision_delay_p50_s, summary.decision_delay_p99_s
+    );
     harness::cancel_all();
 }

@@ -84,6 +84,16 @@ pub struct ActingSummary {
     pub approved_mean_wait_s: Option<f64>,
     /// Mean wait of overridden jobs that finished, seconds.
     pub overridden_mean_wait_s: Option<f64>,
+    /// Finished jobs on which foresight decided (an action or a proposal).
+    #[serde(default)]
+    pub decided_jobs: usize,
+    /// Median time from those jobs' submission to the first decision on
+    /// them written to the log (an action's intent, or a proposal), seconds.
+    #[serde(default)]
+    pub decision_delay_p50_s: Option<f64>,
+    /// Its 99th percentile, seconds.
+    #[serde(default)]
+    pub decision_delay_p99_s: Option<f64>,
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
@@ -102,6 +112,8 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
     let mut open_actions = std::collections::HashSet::new();
     let mut verdicts: std::collections::HashMap<String, super::Verdict> = std::collections::HashMap::new();
     let mut waits: Vec<(String, f64)> = Vec::new();
+    let mut first_decision: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+    let mut delays: Vec<f64> = Vec::new();
     for r in records {
         match &r.body {
             Body::Cycle(c) => {
@@ -120,6 +132,9 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
             }
             Body::Finished(f) => {
                 waits.push((f.job_id.clone(), f.start_unix_s - f.submit_unix_s));
+                if let Some(t) = first_decision.get(&f.job_id) {
+                    delays.push((t - f.submit_unix_s).max(0.0));
+                }
                 s.finished_jobs += 1;
                 if let Some(e) = f.error_s {
                     s.predicted_jobs += 1;
@@ -143,6 +158,9 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
             Body::Action(a) => {
                 any_acting = true;
                 open_actions.insert(a.id);
+                for j in &a.job_ids {
+                    first_decision.entry(j.clone()).or_insert(r.ts_unix_s);
+                }
             }
             Body::Outcome(o) => {
                 if open_actions.remove(&o.id) {
@@ -158,6 +176,8 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
                 }
                 if a.verdict != super::Verdict::Proposed {
                     verdicts.insert(a.job_id.clone(), a.verdict);
+                } else {
+                    first_decision.entry(a.job_id.clone()).or_insert(r.ts_unix_s);
                 }
             }
             _ => {}
@@ -170,6 +190,9 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
         };
         acting.approved_mean_wait_s = wait_of(super::Verdict::Approved);
         acting.overridden_mean_wait_s = wait_of(super::Verdict::Overridden);
+        delays.sort_by(f64::total_cmp);
+        let q = |p: f64| (!delays.is_empty()).then(|| delays[((p * delays.len() as f64).ceil() as usize).clamp(1, delays.len()) - 1]);
+        (acting.decided_jobs, acting.decision_delay_p50_s, acting.decision_delay_p99_s) = (delays.len(), q(0.5), q(0.99));
         s.acting = Some(acting);
     }
     s.agreement = (both > 0).then(|| s.agreeing_cycles as f64 / f64::from(both));
@@ -230,6 +253,15 @@ impl ShadowSummary {
                 a.overrides,
                 opt(a.overridden_mean_wait_s, " s")
             );
+            if a.decided_jobs > 0 {
+                out.pop();
+                out += &format!(
+                    "- from submission to foresight's first decision, over {} finished jobs: median {}, p99 {}\n\n",
+                    a.decided_jobs,
+                    opt(a.decision_delay_p50_s, " s"),
+                    opt(a.decision_delay_p99_s, " s")
+                );
+            }
         }
         out += "| from (Unix s) | jobs | mean abs error (s) | mean error (s) |\n|---:|---:|---:|---:|\n";
         for b in &self.error_over_time {
