@@ -10,10 +10,10 @@ use std::net::SocketAddr;
 #[derive(Debug, Clone, Args)]
 pub struct Operator {
     /// The controller's HTTP address (its `--metrics`).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464", global = true)]
     controller: SocketAddr,
     /// The operator's (or a watcher's) token (else `FORESIGHT_OPERATOR_TOKEN`).
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, value_name = "TOKEN", global = true)]
     token: Option<String>,
 }
 
