@@ -124,10 +124,11 @@ impl<O: Orchestrator> Actor<O> {
             metrics.update(|v| {
                 bump(if ok { &mut v.actions_taken } else { &mut v.actions_failed }, p.act.name());
                 for j in &p.job_ids {
-                    if ok && self.ledger.decided.insert(j.clone()) {
-                        if let Some(s) = submitted.get(j.as_str()).filter(|s| **s > 0.0) {
-                            v.decision_delay.observe((done - s).max(0.0));
-                        }
+                    if ok
+                        && self.ledger.decided.insert(j.clone())
+                        && let Some(s) = submitted.get(j.as_str()).filter(|s| **s > 0.0)
+                    {
+                        v.decision_delay.observe((done - s).max(0.0));
                     }
                 }
             });

@@ -162,10 +162,8 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
                     first_decision.entry(j.clone()).or_insert(r.ts_unix_s);
                 }
             }
-            Body::Outcome(o) => {
-                if open_actions.remove(&o.id) {
-                    if o.ok { acting.actions_taken += 1 } else { acting.actions_failed += 1 }
-                }
+            Body::Outcome(o) if open_actions.remove(&o.id) => {
+                if o.ok { acting.actions_taken += 1 } else { acting.actions_failed += 1 }
             }
             Body::Advice(a) => {
                 any_acting = true;

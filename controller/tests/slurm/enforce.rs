@@ -219,7 +219,7 @@ fn sbatch(partition: &str, cpus: u32, more: &[&str]) -> String {
 fn shown(id: &str) -> Option<(String, u64)> {
     let out = std::process::Command::new("squeue").args(["--json", &format!("--jobs={id}")]).output().unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let j = doc["jobs"].as_array()?.iter().find(|j| j["job_id"].to_string() == id)?.clone();
+    let j = doc["jobs"].as_array()?.iter().find(|j| j["job_id"].as_u64().is_some() && j["job_id"].as_u64() == id.parse().ok())?.clone();
     Some((j["admin_comment"].as_str().unwrap_or("").to_string(), j["eligible_time"].as_u64().unwrap_or(0)))
 }
 
