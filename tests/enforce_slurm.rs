@@ -34,22 +34,36 @@ const OPERATOR: &str = "operator-token-0123456789";
 const WATCHER: &str = "watcher-token-0123456789";
 
 fn start(model: &Path, log_path: &Path, port: u16, tokens: &Path) -> Running {
-    Running(Command::new(env!("CARGO_BIN_EXE_foresight"))
-        .args(["shadow", "--slurm", "cmd", "--policy", "easy++", "--mode", "enforce", "--poll-ms", "200", "--timer-s", "1"])
-        .args(["--lease-s", &LEASE_S.to_string(), "--control-partition", "batch"])
-        .args(["--deadline-ms", "3000", "--drift-threshold", "inf", "--log-level", "warn"])
-        .arg("--model")
-        .arg(model)
-        .arg("--log")
-        .arg(log_path)
-        .arg("--metrics")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--tokens")
-        .arg(tokens)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start foresight shadow --mode enforce"))
+    Running(
+        Command::new(env!("CARGO_BIN_EXE_foresight"))
+            .args([
+                "shadow",
+                "--slurm",
+                "cmd",
+                "--policy",
+                "easy++",
+                "--mode",
+                "enforce",
+                "--poll-ms",
+                "200",
+                "--timer-s",
+                "1",
+            ])
+            .args(["--lease-s", &LEASE_S.to_string(), "--control-partition", "batch"])
+            .args(["--deadline-ms", "3000", "--drift-threshold", "inf", "--log-level", "warn"])
+            .arg("--model")
+            .arg(model)
+            .arg("--log")
+            .arg(log_path)
+            .arg("--metrics")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--tokens")
+            .arg(tokens)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start foresight shadow --mode enforce"),
+    )
 }
 
 fn records(path: &Path) -> Vec<Record> {
@@ -69,7 +83,10 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 }
 
 fn outcomes(recs: &[Record], id: u64) -> Vec<(usize, &log::OutcomeRecord)> {
-    recs.iter().enumerate().filter_map(|(i, r)| if let Body::Outcome(o) = &r.body { (o.id == id).then_some((i, o)) } else { None }).collect()
+    recs.iter()
+        .enumerate()
+        .filter_map(|(i, r)| if let Body::Outcome(o) = &r.body { (o.id == id).then_some((i, o)) } else { None })
+        .collect()
 }
 
 #[test]
@@ -111,9 +128,33 @@ fn killed_mid_enforcement_no_job_stays_gated_past_the_lease_and_a_restart_repeat
     let next = Ledger::read(&records(&log_path)).next_id;
     let mut w = LogWriter::open(LogConfig::new(&log_path)).unwrap();
     let gate_at = now();
-    w.append(gate_at, Body::Action(ActionRecord { id: next, act: Act::Gate { lease_s: LEASE_S }, job_ids: vec![j1.clone()], why: "enforce".into() })).unwrap();
-    assert!(Command::new("scontrol").args(["update", &format!("JobId={j1}"), &format!("StartTime=now+{LEASE_S}")]).status().unwrap().success());
-    w.append(now(), Body::Action(ActionRecord { id: next + 1, act: Act::SiteFactor { value: 77 }, job_ids: vec![j2.clone()], why: "enforce".into() })).unwrap();
+    w.append(
+        gate_at,
+        Body::Action(ActionRecord {
+            id: next,
+            act: Act::Gate { lease_s: LEASE_S },
+            job_ids: vec![j1.clone()],
+            why: "enforce".into(),
+        }),
+    )
+    .unwrap();
+    assert!(
+        Command::new("scontrol")
+            .args(["update", &format!("JobId={j1}"), &format!("StartTime=now+{LEASE_S}")])
+            .status()
+            .unwrap()
+            .success()
+    );
+    w.append(
+        now(),
+        Body::Action(ActionRecord {
+            id: next + 1,
+            act: Act::SiteFactor { value: 77 },
+            job_ids: vec![j2.clone()],
+            why: "enforce".into(),
+        }),
+    )
+    .unwrap();
     w.sync().unwrap();
     drop(w);
 
@@ -138,14 +179,22 @@ fn killed_mid_enforcement_no_job_stays_gated_past_the_lease_and_a_restart_repeat
             && a.job_ids.contains(&j1)
             && matches!(a.act, Act::Gate { .. })
         {
-            assert!(r.ts_unix_s >= gate_at + (LEASE_S / 2) as f64 - 1.0, "j1 gated again {:.1} s after its gate", r.ts_unix_s - gate_at);
+            assert!(
+                r.ts_unix_s >= gate_at + (LEASE_S / 2) as f64 - 1.0,
+                "j1 gated again {:.1} s after its gate",
+                r.ts_unix_s - gate_at
+            );
         }
     }
 
     // the operators' commands against the running controller
     let addr = format!("127.0.0.1:{port}");
     let op = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_foresight")).args(args).env_remove("FORESIGHT_OPERATOR_TOKEN").output().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_foresight"))
+            .args(args)
+            .env_remove("FORESIGHT_OPERATOR_TOKEN")
+            .output()
+            .unwrap()
     };
     let out = op(&["mode", "--controller", &addr]);
     assert_eq!(out.status.code(), Some(2), "no token: refused");
@@ -156,7 +205,10 @@ fn killed_mid_enforcement_no_job_stays_gated_past_the_lease_and_a_restart_repeat
     assert_eq!(out.status.code(), Some(2), "a watcher cannot switch");
     assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
     let out = op(&["advise", "list", "--controller", &addr, "--token", OPERATOR]);
-    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("mode enforce; 0 proposals"), "{out:?}");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("mode enforce; 0 proposals"),
+        "{out:?}"
+    );
     let out = op(&["mode", "sideways", "--controller", &addr, "--token", OPERATOR]);
     assert_eq!(out.status.code(), Some(2), "an unknown mode is bad input");
 
@@ -169,7 +221,13 @@ fn killed_mid_enforcement_no_job_stays_gated_past_the_lease_and_a_restart_repeat
     let recs = records(&log_path);
     let lifted: Vec<&String> = recs
         .iter()
-        .filter_map(|r| if let Body::Action(a) = &r.body { (a.why == "shutdown" && a.act == Act::Lift).then_some(&a.job_ids) } else { None })
+        .filter_map(|r| {
+            if let Body::Action(a) = &r.body {
+                (a.why == "shutdown" && a.act == Act::Lift).then_some(&a.job_ids)
+            } else {
+                None
+            }
+        })
         .flatten()
         .collect();
     for id in &waiting {

@@ -92,7 +92,10 @@ pub fn run_advise(args: AdviseArgs) -> anyhow::Result<()> {
             for p in list {
                 out += &format!(
                     "{:>3}  start job {} now (proposed at {}, submitted at {})\n",
-                    p["rank"], p["job_id"].as_str().unwrap_or("?"), p["since_unix_s"], p["submit_unix_s"]
+                    p["rank"],
+                    p["job_id"].as_str().unwrap_or("?"),
+                    p["since_unix_s"],
+                    p["submit_unix_s"]
                 );
             }
             out.trim_end().to_string()

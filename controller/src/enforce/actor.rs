@@ -4,10 +4,10 @@
 //! everything), carry out operators' commands, and write every action to
 //! the log before it is taken and its outcome after.
 
+use super::Mode;
 use super::api::{Board, Command, Proposal};
 use super::gate::{GateConfig, Planned};
 use super::ledger::Ledger;
-use super::Mode;
 use crate::adapter::{Action, ClusterView, Orchestrator, Phase};
 use crate::clock::now_unix_s;
 use crate::log::{Act, ActionRecord, AdviceRecord, Body, LogError, LogWriter, ModeRecord, OutcomeRecord, Verdict};
@@ -51,7 +51,14 @@ impl<O: Orchestrator> Actor<O> {
     /// An actor in `mode` acting through `adapter`, resuming what `ledger`
     /// read from the log; it publishes on `board`, and writes the
     /// `job_submit.lua` cache to `cache` when given.
-    pub fn new(adapter: O, cfg: GateConfig, mode: Mode, ledger: Ledger, board: Arc<Mutex<Board>>, cache: Option<PathBuf>) -> Self {
+    pub fn new(
+        adapter: O,
+        cfg: GateConfig,
+        mode: Mode,
+        ledger: Ledger,
+        board: Arc<Mutex<Board>>,
+        cache: Option<PathBuf>,
+    ) -> Self {
         let a = Self {
             adapter,
             cfg,
@@ -77,7 +84,8 @@ impl<O: Orchestrator> Actor<O> {
     /// or no cache and leaves jobs alone).
     fn write_cache(&self) {
         let Some(path) = &self.cache else { return };
-        let text = format!("mode={}\nlease_s={}\nwritten_unix_s={}\n", self.mode, self.cfg.lease_s, now_unix_s().floor());
+        let text =
+            format!("mode={}\nlease_s={}\nwritten_unix_s={}\n", self.mode, self.cfg.lease_s, now_unix_s().floor());
         let tmp = path.with_extension("tmp");
         if let Err(e) = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)) {
             tracing::warn!(error = %e, path = %path.display(), "job_submit cache not written");
@@ -138,7 +146,12 @@ impl<O: Orchestrator> Actor<O> {
 
     /// Settles the actions a killed run left without an outcome, once, on
     /// the first observation.
-    async fn reconcile(&mut self, view: &ClusterView, writer: &mut LogWriter, metrics: &Metrics) -> Result<(), LogError> {
+    async fn reconcile(
+        &mut self,
+        view: &ClusterView,
+        writer: &mut LogWriter,
+        metrics: &Metrics,
+    ) -> Result<(), LogError> {
         if self.reconciled {
             return Ok(());
         }
@@ -150,8 +163,14 @@ impl<O: Orchestrator> Actor<O> {
             }
         };
         for (a, ok) in self.ledger.reconcile(view, &factors) {
-            tracing::info!(id = a.id, act = a.act.name(), ok, "reconciled an action the last run left without an outcome");
-            let error = (!ok).then(|| "not in effect in the orchestrator when the controller started again".to_string());
+            tracing::info!(
+                id = a.id,
+                act = a.act.name(),
+                ok,
+                "reconciled an action the last run left without an outcome"
+            );
+            let error =
+                (!ok).then(|| "not in effect in the orchestrator when the controller started again".to_string());
             append(writer, metrics, Body::Outcome(OutcomeRecord { id: a.id, ok, error, reconciled: true }))?;
         }
         self.reconciled = true;
@@ -190,7 +209,13 @@ impl<O: Orchestrator> Actor<O> {
 
     /// Lifts every gate and restores every site factor (but approved
     /// jobs' in advise mode) on the pending jobs of `view`.
-    pub async fn release(&mut self, view: &ClusterView, why: &str, writer: &mut LogWriter, metrics: &Metrics) -> Result<(), LogError> {
+    pub async fn release(
+        &mut self,
+        view: &ClusterView,
+        why: &str,
+        writer: &mut LogWriter,
+        metrics: &Metrics,
+    ) -> Result<(), LogError> {
         let keep: HashSet<String> =
             if self.mode == Mode::Advise { self.ledger.approved.clone() } else { HashSet::new() };
         let plan = self.ledger.gates.plan_release(view, &keep, &self.cfg);
@@ -202,7 +227,12 @@ impl<O: Orchestrator> Actor<O> {
     /// Lets go of everything at shutdown, on a fresh observation when one
     /// can be had (else on `last`), and tells `job_submit.lua` to stop
     /// gating.
-    pub async fn shutdown(&mut self, last: Option<&ClusterView>, writer: &mut LogWriter, metrics: &Metrics) -> Result<(), LogError> {
+    pub async fn shutdown(
+        &mut self,
+        last: Option<&ClusterView>,
+        writer: &mut LogWriter,
+        metrics: &Metrics,
+    ) -> Result<(), LogError> {
         self.mode = Mode::Shadow;
         self.write_cache();
         let fresh = self.adapter.observe().await.ok();
@@ -212,18 +242,29 @@ impl<O: Orchestrator> Actor<O> {
         Ok(())
     }
 
-    fn propose(&mut self, view: &ClusterView, starts: &[String], writer: &mut LogWriter, metrics: &Metrics) -> Result<(), LogError> {
+    fn propose(
+        &mut self,
+        view: &ClusterView,
+        starts: &[String],
+        writer: &mut LogWriter,
+        metrics: &Metrics,
+    ) -> Result<(), LogError> {
         let now = view.at_unix_s;
         let pending: HashMap<&str, &crate::adapter::JobView> =
             view.in_phase(Phase::Pending).map(|j| (j.job.job_id.as_str(), j)).collect();
         self.proposals.clear();
         for id in starts {
             let Some(j) = pending.get(id.as_str()) else { continue };
-            if !self.cfg.control.controls(j) || self.ledger.approved.contains(id) || self.ledger.overridden.contains(id) {
+            if !self.cfg.control.controls(j) || self.ledger.approved.contains(id) || self.ledger.overridden.contains(id)
+            {
                 continue;
             }
             if self.ledger.proposed.insert(id.clone()) {
-                append(writer, metrics, Body::Advice(AdviceRecord { job_id: id.clone(), verdict: Verdict::Proposed, by: None }))?;
+                append(
+                    writer,
+                    metrics,
+                    Body::Advice(AdviceRecord { job_id: id.clone(), verdict: Verdict::Proposed, by: None }),
+                )?;
                 let delay = (now_unix_s() - j.job.submit_s).max(0.0);
                 metrics.update(|v| {
                     bump(&mut v.advice, "proposed");
@@ -233,15 +274,33 @@ impl<O: Orchestrator> Actor<O> {
                 });
             }
             let since = *self.proposed_at.entry(id.clone()).or_insert(now);
-            self.proposals.push(Proposal { job_id: id.clone(), rank: self.proposals.len(), since_unix_s: since, submit_unix_s: j.job.submit_s });
+            self.proposals.push(Proposal {
+                job_id: id.clone(),
+                rank: self.proposals.len(),
+                since_unix_s: since,
+                submit_unix_s: j.job.submit_s,
+            });
         }
         Ok(())
     }
 
     /// A change refused for want of a credential: logged and counted.
-    pub fn refused(&self, by: &str, what: &str, why: &str, writer: &mut LogWriter, metrics: &Metrics) -> Result<(), LogError> {
+    pub fn refused(
+        &self,
+        by: &str,
+        what: &str,
+        why: &str,
+        writer: &mut LogWriter,
+        metrics: &Metrics,
+    ) -> Result<(), LogError> {
         let to = what.strip_prefix("mode ").unwrap_or(what).to_string();
-        let rec = ModeRecord { from: self.mode.to_string(), to, by: by.to_string(), accepted: false, reason: Some(why.to_string()) };
+        let rec = ModeRecord {
+            from: self.mode.to_string(),
+            to,
+            by: by.to_string(),
+            accepted: false,
+            reason: Some(why.to_string()),
+        };
         append(writer, metrics, Body::Mode(rec))?;
         metrics.update(|v| v.refused += 1);
         Ok(())
@@ -262,7 +321,17 @@ impl<O: Orchestrator> Actor<O> {
                 if to == from {
                     return Ok(Ok(format!("already in {to} mode")));
                 }
-                append(writer, metrics, Body::Mode(ModeRecord { from: from.to_string(), to: to.to_string(), by: by.to_string(), accepted: true, reason: None }))?;
+                append(
+                    writer,
+                    metrics,
+                    Body::Mode(ModeRecord {
+                        from: from.to_string(),
+                        to: to.to_string(),
+                        by: by.to_string(),
+                        accepted: true,
+                        reason: None,
+                    }),
+                )?;
                 tracing::warn!(%from, %to, by, "mode switched");
                 self.mode = to;
                 self.proposals.clear();
@@ -282,11 +351,22 @@ impl<O: Orchestrator> Actor<O> {
                 Ok(Err(format!("job {job} has no proposal waiting (mode {})", self.mode)))
             }
             Command::Approve(job) => {
-                append(writer, metrics, Body::Advice(AdviceRecord { job_id: job.clone(), verdict: Verdict::Approved, by: Some(by.to_string()) }))?;
+                append(
+                    writer,
+                    metrics,
+                    Body::Advice(AdviceRecord {
+                        job_id: job.clone(),
+                        verdict: Verdict::Approved,
+                        by: Some(by.to_string()),
+                    }),
+                )?;
                 metrics.update(|v| bump(&mut v.advice, "approved"));
                 self.ledger.approved.insert(job.clone());
                 self.proposals.retain(|p| p.job_id != job);
-                let mut plan = vec![Planned { act: Act::SiteFactor { value: self.cfg.top_site_factor }, job_ids: vec![job.clone()] }];
+                let mut plan = vec![Planned {
+                    act: Act::SiteFactor { value: self.cfg.top_site_factor },
+                    job_ids: vec![job.clone()],
+                }];
                 if let Some(view) = last
                     && view.jobs.iter().any(|j| j.job.job_id == job && self.ledger.gates.gated(j, now_unix_s()))
                 {
@@ -298,7 +378,15 @@ impl<O: Orchestrator> Actor<O> {
                 Ok(Ok(format!("job {job}: approved and carried out")))
             }
             Command::Override(job) => {
-                append(writer, metrics, Body::Advice(AdviceRecord { job_id: job.clone(), verdict: Verdict::Overridden, by: Some(by.to_string()) }))?;
+                append(
+                    writer,
+                    metrics,
+                    Body::Advice(AdviceRecord {
+                        job_id: job.clone(),
+                        verdict: Verdict::Overridden,
+                        by: Some(by.to_string()),
+                    }),
+                )?;
                 metrics.update(|v| bump(&mut v.advice, "overridden"));
                 self.ledger.overridden.insert(job.clone());
                 self.proposals.retain(|p| p.job_id != job);

@@ -88,7 +88,11 @@ impl Ops {
         };
         let (code, by, why) = refusal;
         if let Some(what) = change {
-            let _ = self.events.try_send(Event::Refused { by: by.to_string(), what: what.to_string(), why: why.to_string() });
+            let _ = self.events.try_send(Event::Refused {
+                by: by.to_string(),
+                what: what.to_string(),
+                why: why.to_string(),
+            });
         }
         Err(answer(code, serde_json::json!({ "error": why })))
     }
@@ -100,12 +104,17 @@ impl Ops {
     async fn send(&self, by: String, command: Command) -> Answer {
         let (reply, rx) = oneshot::channel();
         if self.events.send(Event::Operator { by, command, reply }).await.is_err() {
-            return answer(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "error": "the controller is stopping" }));
+            return answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({ "error": "the controller is stopping" }),
+            );
         }
         match rx.await {
             Ok(Ok(msg)) => answer(StatusCode::OK, serde_json::json!({ "ok": msg })),
             Ok(Err(why)) => answer(StatusCode::CONFLICT, serde_json::json!({ "error": why })),
-            Err(_) => answer(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "error": "the controller is stopping" })),
+            Err(_) => {
+                answer(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "error": "the controller is stopping" }))
+            }
         }
     }
 }

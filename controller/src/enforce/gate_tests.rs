@@ -1,3 +1,6 @@
+//! Tests of the gate planner: what is gated, lifted, renewed, restored
+//! and left alone, and how the commands are batched.
+
 use super::*;
 use crate::adapter::{ControlInfo, JobView};
 use foresight_core::Job;
@@ -54,7 +57,10 @@ fn a_gate_is_renewed_only_when_its_lease_runs_low_and_a_lua_gate_counts() {
     assert!(g.plan_enforce(&v, &[], &c).is_empty());
     // 20 s left: renewed, both in one command
     let v = view(140.0, vec![pending("1", 160.0, None), pending("2", 150.0, Some("foresight"))]);
-    assert_eq!(g.plan_enforce(&v, &[], &c), vec![Planned { act: Act::Gate { lease_s: 60 }, job_ids: ids(&["1", "2"]) }]);
+    assert_eq!(
+        g.plan_enforce(&v, &[], &c),
+        vec![Planned { act: Act::Gate { lease_s: 60 }, job_ids: ids(&["1", "2"]) }]
+    );
     // started: lifted, with its factor
     let v = view(140.0, vec![pending("2", 150.0, Some("foresight"))]);
     assert_eq!(
@@ -74,7 +80,12 @@ fn release_lifts_every_gate_and_restores_every_factor_but_kept_ones() {
     g.applied("3", Act::SiteFactor { value: 9_999 }, 100.0);
     let v = view(
         101.0,
-        vec![pending("1", 160.0, None), pending("2", 90.0, None), pending("3", 90.0, None), pending("4", 150.0, Some("foresight"))],
+        vec![
+            pending("1", 160.0, None),
+            pending("2", 90.0, None),
+            pending("3", 90.0, None),
+            pending("4", 150.0, Some("foresight")),
+        ],
     );
     let keep: HashSet<String> = ["3".to_string()].into();
     assert_eq!(

@@ -114,7 +114,8 @@ impl Ledger {
     /// that cannot be read back is not taken as seen, but is kept (as a
     /// failed action is) so that letting go restores it. Clears them.
     pub fn reconcile(&mut self, view: &ClusterView, factors: &HashMap<String, i64>) -> Vec<(ActionRecord, bool)> {
-        let by_id: HashMap<&str, &crate::adapter::JobView> = view.jobs.iter().map(|j| (j.job.job_id.as_str(), j)).collect();
+        let by_id: HashMap<&str, &crate::adapter::JobView> =
+            view.jobs.iter().map(|j| (j.job.job_id.as_str(), j)).collect();
         let mut out = Vec::new();
         for (a, at) in std::mem::take(&mut self.unresolved) {
             let mut all = true;
@@ -163,7 +164,12 @@ mod tests {
     }
 
     fn action(id: u64, act: Act, jobs: &[&str]) -> Body {
-        Body::Action(ActionRecord { id, act, job_ids: jobs.iter().map(|s| s.to_string()).collect(), why: "enforce".into() })
+        Body::Action(ActionRecord {
+            id,
+            act,
+            job_ids: jobs.iter().map(|s| s.to_string()).collect(),
+            why: "enforce".into(),
+        })
     }
 
     fn outcome(id: u64, ok: bool) -> Body {
@@ -208,7 +214,10 @@ mod tests {
         let recs = vec![rec(0, 100.0, action(0, Act::SiteFactor { value: 77 }, &["6"]))];
         let mut l = Ledger::read(&recs);
         let view = ClusterView { at_unix_s: 110.0, nodes: vec![], jobs: vec![pending("6", 150.0)] };
-        assert_eq!(l.reconcile(&view, &HashMap::new()).into_iter().map(|(a, ok)| (a.id, ok)).collect::<Vec<_>>(), [(0, false)]);
+        assert_eq!(
+            l.reconcile(&view, &HashMap::new()).into_iter().map(|(a, ok)| (a.id, ok)).collect::<Vec<_>>(),
+            [(0, false)]
+        );
         assert_eq!(l.gates.get("6").site_factor, 77);
     }
 

@@ -73,7 +73,8 @@ async fn enforce_gates_what_the_candidate_holds_back_and_lifts_every_gate_when_t
     harness::wait_running(&fill, Duration::from_secs(20));
     let fail = Arc::new(AtomicBool::new(false));
     let f = fail.clone();
-    let h = controller(&log, Mode::Enforce, ServedModel::custom(move || Box::new(Switchable(f.clone())), "switchable")).await;
+    let h = controller(&log, Mode::Enforce, ServedModel::custom(move || Box::new(Switchable(f.clone())), "switchable"))
+        .await;
     let waiting: Vec<String> = (0..3).map(|_| harness::submit(&job(1, 1))).collect();
     until("every waiting job gated in Slurm", Duration::from_secs(20), || {
         let gated = harness::gated_now();
@@ -100,8 +101,10 @@ async fn enforce_gates_what_the_candidate_holds_back_and_lifts_every_gate_when_t
     harness::cancel_all();
 
     let recs = records(&log);
-    let open = recs.iter().position(|r| matches!(&r.body, Body::Breaker(b) if b.to == "open")).expect("a breaker record");
-    let next_cycle = recs[open..].iter().position(|r| matches!(r.body, Body::Cycle(_))).map_or(recs.len(), |i| open + i);
+    let open =
+        recs.iter().position(|r| matches!(&r.body, Body::Breaker(b) if b.to == "open")).expect("a breaker record");
+    let next_cycle =
+        recs[open..].iter().position(|r| matches!(r.body, Body::Cycle(_))).map_or(recs.len(), |i| open + i);
     let lifted: Vec<&String> = recs[open..next_cycle]
         .iter()
         .filter_map(|r| if let Body::Action(a) = &r.body { (a.act == Act::Lift).then_some(&a.job_ids) } else { None })
@@ -117,7 +120,12 @@ async fn enforce_gates_what_the_candidate_holds_back_and_lifts_every_gate_when_t
     // every action was logged before it was taken and has one outcome
     for (i, r) in recs.iter().enumerate() {
         if let Body::Action(a) = &r.body {
-            let outs: Vec<usize> = recs.iter().enumerate().filter(|(_, o)| matches!(&o.body, Body::Outcome(o) if o.id == a.id)).map(|(j, _)| j).collect();
+            let outs: Vec<usize> = recs
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| matches!(&o.body, Body::Outcome(o) if o.id == a.id))
+                .map(|(j, _)| j)
+                .collect();
             assert_eq!(outs.len(), 1, "action {} has one outcome", a.id);
             assert!(outs[0] > i, "action {} logged before its outcome", a.id);
         }
@@ -129,14 +137,22 @@ async fn advise_proposals_are_approved_or_overridden_by_an_operator_and_a_switch
     let Some(_slurm) = harness::slurm_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("decisions.log");
-    let h = controller(&log, Mode::Advise, ServedModel::of_kind(foresight_core::predictor::PredictorKind::UserHistory, "easy++")).await;
+    let h = controller(
+        &log,
+        Mode::Advise,
+        ServedModel::of_kind(foresight_core::predictor::PredictorKind::UserHistory, "easy++"),
+    )
+    .await;
     let addr = h.metrics_addr.unwrap();
     // held jobs stay pending whatever Slurm would do; the candidate, which
     // sees the free nodes, proposes to start both now
     let (a, b) = (harness::submit_held(8, 2), harness::submit_held(8, 2));
     until("both proposed", Duration::from_secs(20), || {
         let recs = records(&log);
-        [&a, &b].iter().all(|id| recs.iter().any(|r| matches!(&r.body, Body::Advice(x) if &x.job_id == *id && x.verdict == Verdict::Proposed)))
+        [&a, &b].iter().all(|id| {
+            recs.iter()
+                .any(|r| matches!(&r.body, Body::Advice(x) if &x.job_id == *id && x.verdict == Verdict::Proposed))
+        })
     })
     .await;
     let (code, list) = http::request(addr, "GET", "/v1/advise", Some(WATCHER), "").await.unwrap();
@@ -156,16 +172,22 @@ async fn advise_proposals_are_approved_or_overridden_by_an_operator_and_a_switch
     assert_eq!((code, mode.contains("\"advise\"")), (200, true), "{mode}");
 
     // the operator approves one and overrides the other
-    let (code, body) = http::request(addr, "POST", &format!("/v1/advise/approve/{b}"), Some(OPERATOR), "").await.unwrap();
+    let (code, body) =
+        http::request(addr, "POST", &format!("/v1/advise/approve/{b}"), Some(OPERATOR), "").await.unwrap();
     assert_eq!(code, 200, "{body}");
-    let (code, body) = http::request(addr, "POST", &format!("/v1/advise/override/{a}"), Some(OPERATOR), "").await.unwrap();
+    let (code, body) =
+        http::request(addr, "POST", &format!("/v1/advise/override/{a}"), Some(OPERATOR), "").await.unwrap();
     assert_eq!(code, 200, "{body}");
-    let (code, body) = http::request(addr, "POST", &format!("/v1/advise/approve/{a}"), Some(OPERATOR), "").await.unwrap();
+    let (code, body) =
+        http::request(addr, "POST", &format!("/v1/advise/approve/{a}"), Some(OPERATOR), "").await.unwrap();
     assert_eq!(code, 409, "an overridden proposal is gone: {body}");
     // (sprio leaves held jobs out: the log's outcome says it took)
     let recs = records(&log);
     assert!(outcome_ok(&recs, "site_factor", &b), "the approved job got the top site factor");
-    assert!(!recs.iter().any(|r| matches!(&r.body, Body::Action(x) if x.job_ids.contains(&a))), "the overridden one is left to Slurm");
+    assert!(
+        !recs.iter().any(|r| matches!(&r.body, Body::Action(x) if x.job_ids.contains(&a))),
+        "the overridden one is left to Slurm"
+    );
     let m = h.metrics.snapshot();
     assert_eq!((m.advice.get("approved"), m.advice.get("overridden")), (Some(&1), Some(&1)));
     assert_eq!(m.refused, 4);
@@ -219,7 +241,11 @@ fn sbatch(partition: &str, cpus: u32, more: &[&str]) -> String {
 fn shown(id: &str) -> Option<(String, u64)> {
     let out = std::process::Command::new("squeue").args(["--json", &format!("--jobs={id}")]).output().unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let j = doc["jobs"].as_array()?.iter().find(|j| j["job_id"].as_u64().is_some() && j["job_id"].as_u64() == id.parse().ok())?.clone();
+    let j = doc["jobs"]
+        .as_array()?
+        .iter()
+        .find(|j| j["job_id"].as_u64().is_some() && j["job_id"].as_u64() == id.parse().ok())?
+        .clone();
     Some((j["admin_comment"].as_str().unwrap_or("").to_string(), j["eligible_time"].as_u64().unwrap_or(0)))
 }
 
@@ -252,7 +278,10 @@ async fn job_submit_lua_marks_and_gates_at_submission_while_foresight_enforces()
     cfg.submit_cache = Some(cache.clone());
     let adapter = SlurmAdapter::new(SlurmSource::Commands { bin_dir: None }).with_timeout(Duration::from_secs(5));
     let h = controller::start(adapter, cfg, Some(crate::easy_pp()), false).await.unwrap();
-    until("the cache written", Duration::from_secs(10), || std::fs::read_to_string(&cache).is_ok_and(|c| c.contains("mode=enforce"))).await;
+    until("the cache written", Duration::from_secs(10), || {
+        std::fs::read_to_string(&cache).is_ok_and(|c| c.contains("mode=enforce"))
+    })
+    .await;
 
     let before = unix_now();
     let marked = sbatch("foresight", 1, &[]);
