@@ -233,8 +233,13 @@ impl<O: Orchestrator> Actor<O> {
         writer: &mut LogWriter,
         metrics: &Metrics,
     ) -> Result<(), LogError> {
-        self.mode = Mode::Shadow;
+        let was = std::mem::replace(&mut self.mode, Mode::Shadow);
         self.write_cache();
+        // in shadow mode, holding nothing, there is nothing to let go: Slurm
+        // is not asked again (it may be the reason for the stop)
+        if was == Mode::Shadow && self.ledger.gates.iter().next().is_none() {
+            return Ok(());
+        }
         let fresh = self.adapter.observe().await.ok();
         if let Some(view) = fresh.as_ref().or(last) {
             self.release(view, "shutdown", writer, metrics).await?;
