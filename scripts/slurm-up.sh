@@ -100,6 +100,10 @@ KillWait=2
 Waittime=0
 NodeName=n[1-$nodes] NodeHostname=$host NodeAddr=127.0.0.1 Port=[17001-$last] CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=batch Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+# foresight's job_submit.lua (slurm/job_submit.lua) marks and gates the
+# jobs of this partition only; the batch partition's jobs are left alone
+PartitionName=foresight Nodes=ALL Default=NO MaxTime=INFINITE State=UP
+JobSubmitPlugins=lua
 CONF
 }
 
@@ -126,6 +130,11 @@ start_munge() {
 
 install_packages
 mkdir -p "$conf_dir" "$run" "$logs" "$ctld_state" "$d_spool"
+# the repository's job_submit.lua (slurmctld reads it again when it changes)
+lua_src="$(dirname "$0")/../slurm/job_submit.lua"
+if ! cmp -s "$lua_src" "$conf_dir/job_submit.lua"; then
+  install -m 0644 "$lua_src" "$conf_dir/job_submit.lua"
+fi
 fresh=${FS_SLURM_FRESH:-0}
 wanted=$(write_config)
 if [ "$(cat "$conf" 2>/dev/null)" != "$wanted" ]; then

@@ -50,6 +50,7 @@ fn job(id: usize, phase: Phase, now: f64, node: Option<usize>) -> JobView {
         phase,
         nodes: node.map(|n| vec![format!("n{n}")]).unwrap_or_default(),
         held: false,
+        control: Default::default(),
     }
 }
 

@@ -8,7 +8,14 @@ use crate::log::{self, Body, LogConfig, LogError, LogWriter, ModelRecord, Outage
 use crate::clock::now_unix_s;
 use crate::model::ServedModel;
 use crate::obs::{Metrics, http};
+use crate::enforce::actor::Actor;
+use crate::enforce::api::{self, Board, Ops};
+use crate::enforce::auth::Tokens;
+use crate::enforce::gate::GateConfig;
+use crate::enforce::ledger::Ledger;
+use crate::enforce::Mode;
 use crate::shadow::engine::{Engine, EngineConfig, Restored};
+use std::sync::Mutex;
 use foresight_core::policy::{PolicySpec, UnknownPolicy};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -39,6 +46,14 @@ pub struct ShadowConfig {
     pub engine: EngineConfig,
     /// A telemetry table to sample NVML into, and how often.
     pub telemetry: Option<(PathBuf, Duration)>,
+    /// The mode it starts in (operators switch it while it runs).
+    pub mode: Mode,
+    /// Gates, site factors and which jobs are controlled.
+    pub gate: GateConfig,
+    /// Operators' and watchers' tokens; with none, every change is refused.
+    pub tokens: Tokens,
+    /// Where to write the cache the site's `job_submit.lua` reads.
+    pub submit_cache: Option<PathBuf>,
 }
 
 impl ShadowConfig {
@@ -55,6 +70,10 @@ impl ShadowConfig {
             timer: Duration::from_secs(10),
             engine: EngineConfig::default(),
             telemetry: None,
+            mode: Mode::Shadow,
+            gate: GateConfig::default(),
+            tokens: Tokens::default(),
+            submit_cache: None,
         }
     }
 }
@@ -144,7 +163,7 @@ fn restore_from(path: &std::path::Path) -> Result<(HashSet<String>, HashMap<Stri
 /// Starts shadow mode against `adapter`, with `model` as the candidate's
 /// model when given (else the one in `cfg.model`, else none). Listens to
 /// SIGINT and SIGTERM when `signals` is true.
-pub async fn start<O: Orchestrator + 'static>(
+pub async fn start<O: Orchestrator + Clone + 'static>(
     adapter: O,
     cfg: ShadowConfig,
     model: Option<ServedModel>,
@@ -153,10 +172,14 @@ pub async fn start<O: Orchestrator + 'static>(
     let candidate: PolicySpec = cfg.policy.parse()?;
     let baseline: PolicySpec = cfg.baseline.parse()?;
     let metrics = Arc::new(Metrics::default());
+    let (tx, rx) = mpsc::channel(64);
+    let board = Arc::new(Mutex::new(Board { mode: cfg.mode, gates_open: 0, proposals: Vec::new() }));
     let metrics_addr = match cfg.metrics_addr {
-        Some(addr) => Some(
-            http::serve(addr, metrics.clone()).await.map_err(|source| ControllerError::Metrics { addr, source })?.0,
-        ),
+        Some(addr) => {
+            let ops = Ops { tokens: Arc::new(cfg.tokens.clone()), events: tx.clone(), board: board.clone() };
+            let served = http::serve_beside(addr, metrics.clone(), http::STALE_AFTER, Some(api::router(ops))).await;
+            Some(served.map_err(|source| ControllerError::Metrics { addr, source })?.0)
+        }
         None => None,
     };
     let model = match (model, &cfg.model) {
@@ -169,6 +192,7 @@ pub async fn start<O: Orchestrator + 'static>(
     }
     let mut writer = LogWriter::open(cfg.log.clone())?;
     let (done, known) = restore_from(&cfg.log.path)?;
+    let ledger = Ledger::read(log::read_log(&cfg.log.path)?.iter().flat_map(|s| &s.records));
     let (cand, base) = (candidate.clone(), baseline.clone());
     let mut engine = Engine::new(
         cfg.engine.clone(),
@@ -180,7 +204,7 @@ pub async fn start<O: Orchestrator + 'static>(
     engine.restore(done, known);
     let report = writer.open_report().clone();
     let start = StartRecord {
-        mode: "shadow".into(),
+        mode: cfg.mode.as_str().into(),
         policy: candidate.name.clone(),
         baseline: baseline.name.clone(),
         model_version: engine.model_version().map(str::to_string),
@@ -189,9 +213,9 @@ pub async fn start<O: Orchestrator + 'static>(
         torn_bytes_dropped: report.torn_bytes_dropped,
     };
     writer.append(now_unix_s(), Body::Start(start))?;
-    tracing::info!(policy = %candidate.name, baseline = %baseline.name, resumed = report.resumed, "shadow mode started");
+    tracing::info!(policy = %candidate.name, baseline = %baseline.name, resumed = report.resumed, mode = %cfg.mode, "controller started");
+    let actor = Actor::new(adapter.clone(), cfg.gate.clone(), cfg.mode, ledger, board, cfg.submit_cache.clone());
 
-    let (tx, rx) = mpsc::channel(64);
     let mut sources = vec![
         tokio::spawn(event::watch(adapter, cfg.poll, tx.clone())),
         tokio::spawn(event::timer(cfg.timer, tx.clone())),
@@ -205,7 +229,7 @@ pub async fn start<O: Orchestrator + 'static>(
     if let Some((path, every)) = cfg.telemetry.clone() {
         sources.push(tokio::spawn(sample_telemetry(path, every)));
     }
-    let task = tokio::spawn(run(engine, writer, rx, metrics.clone(), sources));
+    let task = tokio::spawn(run(engine, actor, writer, rx, metrics.clone(), sources));
     Ok(ShadowHandle { events: tx, metrics, metrics_addr, task })
 }
 
@@ -227,8 +251,9 @@ async fn sample_telemetry(path: PathBuf, every: Duration) {
 }
 
 /// The loop proper: one event at a time.
-async fn run(
+async fn run<O: Orchestrator>(
     mut engine: Engine,
+    mut actor: Actor<O>,
     mut writer: LogWriter,
     mut rx: mpsc::Receiver<Event>,
     metrics: Arc<Metrics>,
@@ -253,19 +278,31 @@ async fn run(
                     write(&mut writer, Body::Outage(back))?;
                 }
                 metrics.update(|v| v.orchestrator_up = 1);
-                let cycled = engine.cycle(&view, trigger).await;
+                let mut cycled = engine.cycle(&view, trigger).await;
                 cycled.tally.apply(&metrics);
+                let (starts, stands) = (std::mem::take(&mut cycled.starts), cycled.tally.source == "candidate");
                 let n = cycled.write(&mut writer, now_unix_s)?;
                 metrics.update(|v| v.log_records += n as u64);
+                actor.after_cycle(&view, &starts, stands, &mut writer, &metrics).await?;
                 last = Some(view);
             }
             Event::Timer => {
                 let Some(view) = last.as_mut().filter(|_| down_since.is_none()) else { continue };
                 view.at_unix_s = now_unix_s();
-                let cycled = engine.cycle(view, trigger).await;
+                let mut cycled = engine.cycle(view, trigger).await;
                 cycled.tally.apply(&metrics);
+                let (starts, stands) = (std::mem::take(&mut cycled.starts), cycled.tally.source == "candidate");
                 let n = cycled.write(&mut writer, now_unix_s)?;
                 metrics.update(|v| v.log_records += n as u64);
+                actor.after_cycle(view, &starts, stands, &mut writer, &metrics).await?;
+            }
+            Event::Operator { by, command, reply } => {
+                let answer = actor.command(&by, command, last.as_ref(), &mut writer, &metrics).await?;
+                let _ = reply.send(answer);
+            }
+            Event::Refused { by, what, why } => {
+                tracing::warn!(%by, %what, %why, "operator command refused");
+                actor.refused(&by, &what, &why, &mut writer, &metrics)?;
             }
             Event::Unreachable(error) => {
                 metrics.update(|v| {
@@ -297,6 +334,8 @@ async fn run(
     }
     // a candidate's call past its deadline ends before the controller does
     engine.settle().await;
+    // every gate lifted, every site factor restored: Slurm's own policy runs on
+    actor.shutdown(last.as_ref(), &mut writer, &metrics).await?;
     tracing::info!(%reason, cycles = engine.cycles(), "shadow mode stopped");
     write(&mut writer, Body::Stop(StopRecord { reason, cycles: engine.cycles() }))?;
     writer.sync()?;

@@ -28,6 +28,24 @@ pub enum Event {
     },
     /// Stop cleanly.
     Shutdown(String),
+    /// An authenticated operator's command; the loop answers on `reply`.
+    Operator {
+        /// The token's name.
+        by: String,
+        /// What to do.
+        command: crate::enforce::api::Command,
+        /// The answer: what was done, or why not.
+        reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+    },
+    /// A change refused for want of an operator's credential.
+    Refused {
+        /// The token's name, or `unauthenticated`.
+        by: String,
+        /// What was asked.
+        what: String,
+        /// Why it was refused.
+        why: String,
+    },
 }
 
 impl std::fmt::Debug for Event {
@@ -39,6 +57,8 @@ impl std::fmt::Debug for Event {
             Event::Unreachable(e) => write!(f, "Unreachable({e})"),
             Event::ModelReloaded { path, model } => write!(f, "ModelReloaded({}, ok={})", path.display(), model.is_ok()),
             Event::Shutdown(r) => write!(f, "Shutdown({r})"),
+            Event::Operator { by, command, .. } => write!(f, "Operator({by}: {command:?})"),
+            Event::Refused { by, what, .. } => write!(f, "Refused({by}: {what})"),
         }
     }
 }
@@ -53,6 +73,8 @@ impl Event {
             Event::Unreachable(_) => "unreachable",
             Event::ModelReloaded { .. } => "model_reloaded",
             Event::Shutdown(_) => "shutdown",
+            Event::Operator { .. } => "operator",
+            Event::Refused { .. } => "refused",
         }
     }
 }

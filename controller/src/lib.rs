@@ -14,6 +14,9 @@
 //!   from its log, and stops cleanly.
 //! - [`shadow`]: one decision cycle: tracker, kept cluster states, the model
 //!   under its deadline, baseline and candidate, measurement.
+//! - [`enforce`]: the acting half: modes (shadow, advise, enforce), the
+//!   operators' tokens and API, the gates (`BeginTime` leases) and site
+//!   factors it keeps in Slurm, and the ledger a restart reconciles.
 //! - [`breaker`]: circuit breaker and drift monitor; [`model`]: the model
 //!   the breaker guards.
 //! - [`log`]: checksummed, torn-tail-safe, rotated decision log; its reader,
@@ -23,12 +26,14 @@
 //!
 //! Architecture invariant: the controller reimplements no policy; it calls
 //! the policies of `foresight-core` on the real clock, as the simulator
-//! calls them on a virtual one. It never acts in shadow mode.
+//! calls them on a virtual one. It never acts in shadow mode; in advise
+//! mode only on an operator's approval.
 
 pub mod adapter;
 pub mod breaker;
 pub mod clock;
 pub mod controller;
+pub mod enforce;
 pub mod event;
 pub mod log;
 pub mod model;

@@ -78,6 +78,40 @@ pub struct ShadowEvidence {
     /// The share of those that ran within their interval.
     #[serde(default)]
     pub interval_coverage: Option<f64>,
+    /// What the controller did in advise and enforce modes, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acting: Option<ActingEvidence>,
+}
+
+/// The acting side of a controller's run (advise and enforce modes).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActingEvidence {
+    /// Actions on Slurm that took effect.
+    pub actions_taken: usize,
+    /// Actions that failed.
+    pub actions_failed: usize,
+    /// Actions with no outcome in the log.
+    pub actions_unresolved: usize,
+    /// Accepted mode switches.
+    pub mode_switches: usize,
+    /// Changes refused for want of an operator's credential.
+    pub refused: usize,
+    /// Jobs proposed in advise mode.
+    pub proposals: usize,
+    /// Proposals approved.
+    pub approvals: usize,
+    /// Proposals overridden.
+    pub overrides: usize,
+    /// Mean wait of the approved jobs, seconds.
+    pub approved_mean_wait_s: Option<f64>,
+    /// Mean wait of the overridden jobs, seconds.
+    pub overridden_mean_wait_s: Option<f64>,
+    /// Finished jobs foresight decided on.
+    pub decided_jobs: usize,
+    /// Median time from submission to foresight's first decision, seconds.
+    pub decision_delay_p50_s: Option<f64>,
+    /// Its 99th percentile, seconds.
+    pub decision_delay_p99_s: Option<f64>,
 }
 
 /// `v` seconds in words, or `n/a`.
@@ -119,6 +153,25 @@ pub fn doc(e: &ShadowEvidence) -> Doc {
     }
     blocks.push(Block::Heading("Counterfactual starts".into()));
     blocks.extend(counterfactual(e));
+    if let Some(a) = &e.acting {
+        blocks.push(Block::Heading("Acting: advise and enforce".into()));
+        blocks.push(Block::Para(format!(
+            "{} actions on Slurm took effect, {} failed, {} were left without an outcome; {} mode switches, {} changes refused for want of an operator's token. Advise mode: {} proposals, {} approved (mean wait {}), {} overridden (mean wait {}). From a job's submission to foresight's first decision on it, over {} finished jobs: median {}, p99 {}.",
+            a.actions_taken,
+            a.actions_failed,
+            a.actions_unresolved,
+            a.mode_switches,
+            a.refused,
+            a.proposals,
+            a.approvals,
+            seconds(a.approved_mean_wait_s),
+            a.overrides,
+            seconds(a.overridden_mean_wait_s),
+            a.decided_jobs,
+            seconds(a.decision_delay_p50_s),
+            seconds(a.decision_delay_p99_s)
+        )));
+    }
     Doc { title: e.title.clone(), blocks }
 }
 

@@ -158,5 +158,20 @@ pub fn shadow_evidence(s: &ShadowSummary, log: &Path, bucket_s: f64) -> ShadowEv
         outages: s.outages,
         interval_jobs: s.interval_jobs,
         interval_coverage: s.interval_coverage,
+        acting: s.acting.as_ref().map(|a| foresight_reports::shadow::ActingEvidence {
+            actions_taken: a.actions_taken,
+            actions_failed: a.actions_failed,
+            actions_unresolved: a.actions_unresolved,
+            mode_switches: a.mode_switches,
+            refused: a.refused,
+            proposals: a.proposals,
+            approvals: a.approvals,
+            overrides: a.overrides,
+            approved_mean_wait_s: a.approved_mean_wait_s,
+            overridden_mean_wait_s: a.overridden_mean_wait_s,
+            decided_jobs: a.decided_jobs,
+            decision_delay_p50_s: a.decision_delay_p50_s,
+            decision_delay_p99_s: a.decision_delay_p99_s,
+        }),
     }
 }

@@ -8,6 +8,7 @@ mod ingest;
 mod inspect;
 mod jobs;
 mod log;
+mod operate;
 mod plan;
 mod progress;
 mod report;
@@ -49,6 +50,11 @@ pub enum Command {
     Shadow(shadow::ShadowArgs),
     /// Read and filter a decision log.
     Log(log::LogArgs),
+    /// Show or switch a running controller's mode (shadow, advise,
+    /// enforce) with an operator's token.
+    Mode(operate::ModeArgs),
+    /// Advise mode: list the controller's proposals, approve or override one.
+    Advise(operate::AdviseArgs),
     /// Replay a trace under one policy and predictor.
     Simulate(simulate::SimulateArgs),
     /// Compare policies on one trace, in parallel, as a table.
@@ -94,6 +100,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args),
         Command::Shadow(args) => shadow::run(args),
         Command::Log(args) => log::run(args),
+        Command::Mode(args) => operate::run_mode(args),
+        Command::Advise(args) => operate::run_advise(args),
         Command::Simulate(args) => simulate::run_simulate(args),
         Command::Compare(args) => compare::run_compare(args),
         Command::Sweep(args) => sweep::run_sweep(args),

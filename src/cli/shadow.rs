@@ -1,5 +1,7 @@
 //! `foresight shadow`: watch a live Slurm, say what the candidate policy
-//! would do, measure it against what Slurm did, and never act.
+//! would do, measure it against what Slurm did; with `--mode advise` or
+//! `--mode enforce` (or an operator's switch while it runs), propose or
+//! carry out the candidate's decisions (docs/enforce.md).
 
 use clap::Args;
 use foresight_controller::adapter::slurm::SlurmSource;
@@ -70,6 +72,33 @@ pub struct ShadowArgs {
     /// Log level on standard error.
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// The mode to start in: `shadow` (never act), `advise` (publish
+    /// proposals; act on an operator's approval) or `enforce` (carry out
+    /// the candidate's decisions). Operators switch it while it runs
+    /// (`foresight mode`).
+    #[arg(long, default_value = "shadow")]
+    mode: String,
+    /// Operators' tokens, one a line: `operator NAME TOKEN` or `watch NAME
+    /// TOKEN`. Without it every change through the API is refused.
+    #[arg(long, value_name = "FILE")]
+    tokens: Option<PathBuf>,
+    /// A gate's lease, seconds: a job foresight holds back becomes eligible
+    /// this long after the gate was last renewed, foresight alive or not.
+    #[arg(long, default_value_t = 60)]
+    lease_s: u64,
+    /// Control the jobs of this partition (repeatable); jobs marked by the
+    /// site's job_submit.lua are controlled in any case.
+    #[arg(long, value_name = "PARTITION")]
+    control_partition: Vec<String>,
+    /// Control the jobs of this QOS (repeatable).
+    #[arg(long, value_name = "QOS")]
+    control_qos: Vec<String>,
+    /// The site factor of the first job the candidate starts in a cycle.
+    #[arg(long, default_value_t = 10_000)]
+    top_site_factor: i64,
+    /// Write the cache the site's job_submit.lua reads here.
+    #[arg(long, value_name = "FILE")]
+    submit_cache: Option<PathBuf>,
 }
 
 fn fsync_policy(s: &str) -> anyhow::Result<FsyncPolicy> {
@@ -96,8 +125,26 @@ pub fn run(args: ShadowArgs) -> anyhow::Result<()> {
     cfg.log.max_bytes = args.log_max_mib.max(1) << 20;
     cfg.log.fsync = fsync_policy(&args.fsync)?;
     cfg.telemetry = args.telemetry.map(|p| (p, Duration::from_secs(5)));
+    cfg.mode = args.mode.parse().map_err(|e: foresight_controller::enforce::UnknownMode| super::BadInput(e.to_string()))?;
+    if let Some(path) = &args.tokens {
+        cfg.tokens = foresight_controller::enforce::auth::Tokens::load(path).map_err(|e| super::BadInput(format!("{e:#}")))?;
+    }
+    // a gate is renewed when half its lease is left; a cycle must come before
+    if (args.lease_s as f64) < 2.0 * args.timer_s.max(0.1) + 1.0 {
+        return Err(super::BadInput(format!(
+            "--lease-s {} must be more than twice --timer-s ({}): gates are renewed at the timer's cycles",
+            args.lease_s, args.timer_s
+        ))
+        .into());
+    }
+    cfg.gate.lease_s = args.lease_s;
+    cfg.gate.renew_s = args.lease_s / 2;
+    cfg.gate.top_site_factor = args.top_site_factor;
+    cfg.gate.control.partitions = args.control_partition;
+    cfg.gate.control.qos = args.control_qos;
+    cfg.submit_cache = args.submit_cache;
     let limit = args.duration_s.map(|s| Duration::from_secs_f64(s.max(0.0)));
     let cycles = foresight_controller::run::shadow_slurm(SlurmSource::parse(&args.slurm), cfg, limit)?;
-    eprintln!("shadow mode stopped after {cycles} cycles; decisions in {}", args.log.display());
+    eprintln!("controller stopped after {cycles} cycles; decisions in {}", args.log.display());
     Ok(())
 }

@@ -5,7 +5,7 @@ use super::{Action, AdapterError, ClusterView, JobView, Orchestrator};
 use std::collections::VecDeque;
 
 /// Plays back scripted observations; the last one repeats.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FakeOrchestrator {
     /// Observations still to play back.
     pub script: VecDeque<Result<ClusterView, String>>,
@@ -46,5 +46,9 @@ impl Orchestrator for FakeOrchestrator {
     async fn act(&mut self, action: &Action) -> Result<(), AdapterError> {
         self.acted.push(action.clone());
         Ok(())
+    }
+
+    async fn site_factors(&mut self, _: &[String]) -> Result<std::collections::HashMap<String, i64>, AdapterError> {
+        Ok(std::collections::HashMap::new())
     }
 }

@@ -36,6 +36,23 @@ pub struct JobView {
     pub nodes: Vec<String>,
     /// True when it is held (it will not start until released).
     pub held: bool,
+    /// What decides whether foresight may gate it, and whether it is gated.
+    pub control: ControlInfo,
+}
+
+/// What the acting half of the controller needs to know of a job beyond
+/// the scheduling inputs: where it was submitted, how the site's
+/// `job_submit.lua` marked it, and when the orchestrator lets it start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ControlInfo {
+    /// Its QOS, if the orchestrator has them.
+    pub qos: Option<String>,
+    /// The admin comment (the site's `job_submit.lua` writes `foresight`
+    /// into it for the jobs foresight controls).
+    pub admin_comment: Option<String>,
+    /// When it becomes eligible to start, Unix seconds: in the future
+    /// while a `BeginTime` (foresight's gate) holds it back.
+    pub eligible_s: Option<f64>,
 }
 
 /// One node as the orchestrator reports it.
@@ -70,9 +87,31 @@ impl ClusterView {
 }
 
 /// What the controller can ask an orchestrator to do (advise and enforce
-/// modes; shadow mode never acts).
+/// modes; shadow mode never acts). There is deliberately no action that
+/// changes a job's time limit: a prediction never lowers it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// Gate pending jobs: they may not start before `until_unix_s` (Slurm:
+    /// `BeginTime`, a lease Slurm itself lets lapse when foresight is gone).
+    Gate {
+        /// The jobs.
+        job_ids: Vec<String>,
+        /// Lease length from now, seconds.
+        lease_s: u64,
+    },
+    /// Lift the gate of pending jobs: they may start now.
+    Lift {
+        /// The jobs.
+        job_ids: Vec<String>,
+    },
+    /// Set the site's term of the jobs' priority (Slurm: `SiteFactor`,
+    /// added to the multifactor sum; 0 restores Slurm's own order).
+    SiteFactor {
+        /// The jobs.
+        job_ids: Vec<String>,
+        /// The value.
+        value: i64,
+    },
     /// Set a pending job's priority (higher starts sooner).
     SetPriority {
         /// The job.
@@ -150,4 +189,12 @@ pub trait Orchestrator: Send {
 
     /// Carries out one action.
     fn act(&mut self, action: &Action) -> impl Future<Output = Result<(), AdapterError>> + Send;
+
+    /// The site factor of each pending job in `job_ids` that the
+    /// orchestrator can show (to reconcile a restart with the log); Slurm
+    /// shows none for jobs that are not eligible (gated, held).
+    fn site_factors(
+        &mut self,
+        job_ids: &[String],
+    ) -> impl Future<Output = Result<std::collections::HashMap<String, i64>, AdapterError>> + Send;
 }

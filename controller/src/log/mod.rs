@@ -19,6 +19,7 @@ pub mod writer;
 pub use compact::{CompactCycle, CompactSummary, IdRef, Ids};
 pub use reader::{Filter, FileScan, read_file, read_log, segments};
 pub use record::{
+    Act, ActionRecord, AdviceRecord, ModeRecord, OutcomeRecord, Verdict,
     Body, BreakerRecord, Change, ChangeKind, CycleRecord, DecisionSummary, FinishedRecord, ModelRecord,
     Observed, OutageRecord, Placement, Record, Source, StartRecord, StopRecord,
 };

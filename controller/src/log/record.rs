@@ -37,6 +37,15 @@ pub enum Body {
     Model(ModelRecord),
     /// The controller stopped cleanly.
     Stop(StopRecord),
+    /// An operator switched the mode, or was refused.
+    Mode(ModeRecord),
+    /// An action on the orchestrator, written before it is taken.
+    Action(ActionRecord),
+    /// What came of an action, written after it was taken (or found out
+    /// when a restart reconciled the log with the orchestrator).
+    Outcome(OutcomeRecord),
+    /// An advise-mode proposal, or an operator's verdict on one.
+    Advice(AdviceRecord),
 }
 
 impl Body {
@@ -50,6 +59,10 @@ impl Body {
             Body::Outage(_) => "outage",
             Body::Model(_) => "model",
             Body::Stop(_) => "stop",
+            Body::Mode(_) => "mode",
+            Body::Action(_) => "action",
+            Body::Outcome(_) => "outcome",
+            Body::Advice(_) => "advice",
         }
     }
 
@@ -62,6 +75,8 @@ impl Body {
                     || [&c.actual, &c.baseline, &c.candidate].into_iter().flatten().any(|d| d.mentions(job_id))
             }
             Body::Finished(f) => f.job_id == job_id,
+            Body::Action(a) => a.job_ids.iter().any(|j| j == job_id),
+            Body::Advice(a) => a.job_id == job_id,
             _ => false,
         }
     }
@@ -290,6 +305,105 @@ pub struct StopRecord {
     pub reason: String,
     /// Cycles run since start.
     pub cycles: u64,
+}
+
+/// A mode switch asked by an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeRecord {
+    /// The mode before.
+    pub from: String,
+    /// The mode asked for.
+    pub to: String,
+    /// Who asked: the token's name, or `unauthenticated`.
+    pub by: String,
+    /// False when the switch was refused (then the mode stayed `from`).
+    pub accepted: bool,
+    /// Why it was refused, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What an action does to its jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "act", rename_all = "snake_case")]
+pub enum Act {
+    /// Gate: the jobs may not start for `lease_s` (Slurm: `BeginTime`).
+    Gate {
+        /// The lease, seconds from when it is taken.
+        lease_s: u64,
+    },
+    /// Lift the gate: the jobs may start now.
+    Lift,
+    /// Set the site factor of the jobs' priority (0 restores Slurm's own).
+    SiteFactor {
+        /// The value.
+        value: i64,
+    },
+}
+
+impl Act {
+    /// A short name for logs and metrics (`gate`, `lift`, `site_factor`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Act::Gate { .. } => "gate",
+            Act::Lift => "lift",
+            Act::SiteFactor { .. } => "site_factor",
+        }
+    }
+}
+
+/// An action, as intended: written before it is taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// Its number, increasing across restarts; its outcome names it.
+    pub id: u64,
+    /// What it does.
+    #[serde(flatten)]
+    pub act: Act,
+    /// The jobs it does it to (one batched command).
+    pub job_ids: Vec<String>,
+    /// Why (`enforce`, `breaker_open`, `shutdown`, `mode`, `approved`, ...).
+    pub why: String,
+}
+
+/// What came of an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeRecord {
+    /// The action's id.
+    pub id: u64,
+    /// True when it took effect.
+    pub ok: bool,
+    /// The orchestrator's error, when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// True when a restart found it out from the orchestrator (the run
+    /// that took it stopped before writing its outcome).
+    #[serde(default)]
+    pub reconciled: bool,
+}
+
+/// The verdicts of advise mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The candidate proposes to start the job now.
+    Proposed,
+    /// An operator approved: the proposal is carried out.
+    Approved,
+    /// An operator overrode it: Slurm's own order stands for the job.
+    Overridden,
+}
+
+/// A proposal or a verdict on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdviceRecord {
+    /// The job.
+    pub job_id: String,
+    /// What happened.
+    pub verdict: Verdict,
+    /// Who gave the verdict (the token's name); `None` for a proposal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 #[cfg(test)]

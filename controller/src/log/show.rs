@@ -66,6 +66,29 @@ pub fn line(r: &Record) -> String {
             (None, e) => write!(s, "could not load {}: {}", m.path, e.as_deref().unwrap_or("?")),
         },
         Body::Stop(st) => write!(s, "reason={} cycles={}", st.reason, st.cycles),
+        Body::Mode(m) if m.accepted => write!(s, "{} -> {} by {}", m.from, m.to, m.by),
+        Body::Mode(m) => {
+            write!(s, "refused {} -> {} by {}: {}", m.from, m.to, m.by, m.reason.as_deref().unwrap_or("?"))
+        }
+        Body::Action(a) => {
+            let what = match a.act {
+                super::Act::Gate { lease_s } => format!("gate lease_s={lease_s}"),
+                super::Act::Lift => "lift".to_string(),
+                super::Act::SiteFactor { value } => format!("site_factor={value}"),
+            };
+            write!(s, "id={} {what} jobs={} why={}", a.id, a.job_ids.join(","), a.why)
+        }
+        Body::Outcome(o) => write!(
+            s,
+            "id={} ok={}{}{}",
+            o.id,
+            o.ok,
+            if o.reconciled { " reconciled" } else { "" },
+            o.error.as_deref().map(|e| format!(" error={e}")).unwrap_or_default()
+        ),
+        Body::Advice(a) => {
+            write!(s, "job={} {:?}{}", a.job_id, a.verdict, a.by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default())
+        }
     };
     s
 }

@@ -54,6 +54,46 @@ pub struct ShadowSummary {
     pub breaker_openings: usize,
     /// Orchestrator outages.
     pub outages: usize,
+    /// The acting side (advise and enforce modes); absent from shadow-only
+    /// logs and from logs written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acting: Option<ActingSummary>,
+}
+
+/// What the controller did to the orchestrator, and what operators did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActingSummary {
+    /// Actions whose outcome was a success.
+    pub actions_taken: usize,
+    /// Actions that failed (or that a restart found had not taken effect).
+    pub actions_failed: usize,
+    /// Actions with no outcome in the log (a run killed between the two,
+    /// not yet reconciled by a restart).
+    pub actions_unresolved: usize,
+    /// Accepted mode switches.
+    pub mode_switches: usize,
+    /// Refused mode switches and verdicts (no or a read-only credential).
+    pub refused: usize,
+    /// Jobs proposed in advise mode.
+    pub proposals: usize,
+    /// Proposals approved.
+    pub approvals: usize,
+    /// Proposals overridden.
+    pub overrides: usize,
+    /// Mean wait (start minus submit) of approved jobs that finished, seconds.
+    pub approved_mean_wait_s: Option<f64>,
+    /// Mean wait of overridden jobs that finished, seconds.
+    pub overridden_mean_wait_s: Option<f64>,
+    /// Finished jobs on which foresight decided (an action or a proposal).
+    #[serde(default)]
+    pub decided_jobs: usize,
+    /// Median time from those jobs' submission to the first decision on
+    /// them written to the log (an action's intent, or a proposal), seconds.
+    #[serde(default)]
+    pub decision_delay_p50_s: Option<f64>,
+    /// Its 99th percentile, seconds.
+    #[serde(default)]
+    pub decision_delay_p99_s: Option<f64>,
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
@@ -67,6 +107,13 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
     let mut errors: Vec<(f64, f64)> = Vec::new();
     let mut both = 0;
     let mut inside = 0usize;
+    let mut acting = ActingSummary::default();
+    let mut any_acting = false;
+    let mut open_actions = std::collections::HashSet::new();
+    let mut verdicts: std::collections::HashMap<String, super::Verdict> = std::collections::HashMap::new();
+    let mut waits: Vec<(String, f64)> = Vec::new();
+    let mut first_decision: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+    let mut delays: Vec<f64> = Vec::new();
     for r in records {
         match &r.body {
             Body::Cycle(c) => {
@@ -84,6 +131,10 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
                 }
             }
             Body::Finished(f) => {
+                waits.push((f.job_id.clone(), f.start_unix_s - f.submit_unix_s));
+                if let Some(t) = first_decision.get(&f.job_id) {
+                    delays.push((t - f.submit_unix_s).max(0.0));
+                }
                 s.finished_jobs += 1;
                 if let Some(e) = f.error_s {
                     s.predicted_jobs += 1;
@@ -99,8 +150,48 @@ pub fn summarise<'a>(records: impl IntoIterator<Item = &'a Record>, bucket_s: f6
             }
             Body::Breaker(b) if b.to == "open" => s.breaker_openings += 1,
             Body::Outage(o) if !o.reachable => s.outages += 1,
+            Body::Start(st) if st.mode != "shadow" => any_acting = true,
+            Body::Mode(m) => {
+                any_acting = true;
+                if m.accepted { acting.mode_switches += 1 } else { acting.refused += 1 }
+            }
+            Body::Action(a) => {
+                any_acting = true;
+                open_actions.insert(a.id);
+                for j in &a.job_ids {
+                    first_decision.entry(j.clone()).or_insert(r.ts_unix_s);
+                }
+            }
+            Body::Outcome(o) if open_actions.remove(&o.id) => {
+                if o.ok { acting.actions_taken += 1 } else { acting.actions_failed += 1 }
+            }
+            Body::Advice(a) => {
+                any_acting = true;
+                match a.verdict {
+                    super::Verdict::Proposed => acting.proposals += 1,
+                    super::Verdict::Approved => acting.approvals += 1,
+                    super::Verdict::Overridden => acting.overrides += 1,
+                }
+                if a.verdict != super::Verdict::Proposed {
+                    verdicts.insert(a.job_id.clone(), a.verdict);
+                } else {
+                    first_decision.entry(a.job_id.clone()).or_insert(r.ts_unix_s);
+                }
+            }
             _ => {}
         }
+    }
+    if any_acting {
+        acting.actions_unresolved = open_actions.len();
+        let wait_of = |v: super::Verdict| {
+            mean(waits.iter().filter(|(id, _)| verdicts.get(id) == Some(&v)).map(|(_, w)| *w))
+        };
+        acting.approved_mean_wait_s = wait_of(super::Verdict::Approved);
+        acting.overridden_mean_wait_s = wait_of(super::Verdict::Overridden);
+        delays.sort_by(f64::total_cmp);
+        let q = |p: f64| (!delays.is_empty()).then(|| delays[((p * delays.len() as f64).ceil() as usize).clamp(1, delays.len()) - 1]);
+        (acting.decided_jobs, acting.decision_delay_p50_s, acting.decision_delay_p99_s) = (delays.len(), q(0.5), q(0.99));
+        s.acting = Some(acting);
     }
     s.agreement = (both > 0).then(|| s.agreeing_cycles as f64 / f64::from(both));
     s.mean_abs_error_s = mean(errors.iter().map(|e| e.1.abs()));
@@ -147,6 +238,29 @@ impl ShadowSummary {
             self.counterfactual_s.len(),
             opt(self.mean_counterfactual_s, " s")
         );
+        if let Some(a) = &self.acting {
+            out += &format!(
+                "- acting: {} actions taken, {} failed, {} unresolved; {} mode switches, {} refused\n",
+                a.actions_taken, a.actions_failed, a.actions_unresolved, a.mode_switches, a.refused
+            );
+            out += &format!(
+                "- advise: {} proposals, {} approved (mean wait {}), {} overridden (mean wait {})\n\n",
+                a.proposals,
+                a.approvals,
+                opt(a.approved_mean_wait_s, " s"),
+                a.overrides,
+                opt(a.overridden_mean_wait_s, " s")
+            );
+            if a.decided_jobs > 0 {
+                out.pop();
+                out += &format!(
+                    "- from submission to foresight's first decision, over {} finished jobs: median {}, p99 {}\n\n",
+                    a.decided_jobs,
+                    opt(a.decision_delay_p50_s, " s"),
+                    opt(a.decision_delay_p99_s, " s")
+                );
+            }
+        }
         out += "| from (Unix s) | jobs | mean abs error (s) | mean error (s) |\n|---:|---:|---:|---:|\n";
         for b in &self.error_over_time {
             out +=

@@ -14,7 +14,7 @@ use super::metrics::{self, Metrics, Values};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::routing::get as route_get;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
@@ -51,12 +51,25 @@ pub async fn serve_with(
     metrics: Arc<Metrics>,
     stale_after: Duration,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    serve_beside(addr, metrics, stale_after, None).await
+}
+
+/// [`serve_with`], with more routes beside (the operators' API).
+pub async fn serve_beside(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    stale_after: Duration,
+    more: Option<axum::Router>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .route("/metrics", route_get(scrape))
         .route("/healthz", route_get(healthz))
         .with_state(App { metrics, stale_after });
+    if let Some(more) = more {
+        app = app.merge(more);
+    }
     let task = tokio::spawn(async move {
         // axum 0.8's serve never returns (it retries every failed accept);
         // should a later one give up, the log says so
@@ -134,13 +147,26 @@ pub fn health_json(metrics: &Metrics) -> String {
 /// (hyper's client): for tests and for the CLI's own checks. Returns the
 /// status code and the body.
 pub async fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    request(addr, "GET", path, None, "").await
+}
+
+/// Sends one request with `method` to a local endpoint, with a bearer
+/// token when given and `body` (text); returns the status and the body.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let stream = TcpStream::connect(addr).await?;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
-    let request = hyper::Request::get(path)
-        .header(header::HOST, addr.to_string())
-        .body(Empty::<Bytes>::new())
-        .map_err(std::io::Error::other)?;
+    let mut builder = hyper::Request::builder().method(method).uri(path).header(header::HOST, addr.to_string());
+    if let Some(t) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let request = builder.body(Full::new(Bytes::from(body.to_string()))).map_err(std::io::Error::other)?;
     let exchange = async move {
         let response = sender.send_request(request).await?;
         let code = response.status().as_u16();

@@ -69,6 +69,23 @@ pub struct Values {
     pub log_records: u64,
     /// Unix time of the last completed cycle.
     pub last_cycle_unix_s: f64,
+    /// The mode: 0 shadow, 1 advise, 2 enforce.
+    pub mode: i64,
+    /// Gates foresight holds on pending jobs.
+    pub gates_open: i64,
+    /// Actions that took effect, by kind (`gate`, `lift`, `site_factor`).
+    pub actions_taken: BTreeMap<String, u64>,
+    /// Actions that failed, by kind.
+    pub actions_failed: BTreeMap<String, u64>,
+    /// Seconds from a job's submission to foresight's first decision on it
+    /// carried out (enforce) or proposed (advise).
+    pub decision_delay: Histogram,
+    /// Advise mode's proposals and verdicts, by verdict.
+    pub advice: BTreeMap<String, u64>,
+    /// Accepted mode switches.
+    pub mode_switches: u64,
+    /// Changes refused for want of an operator's credential.
+    pub refused: u64,
 }
 
 impl Default for Values {
@@ -90,6 +107,14 @@ impl Default for Values {
             orchestrator_errors: 0,
             log_records: 0,
             last_cycle_unix_s: 0.0,
+            mode: 0,
+            gates_open: 0,
+            actions_taken: BTreeMap::new(),
+            actions_failed: BTreeMap::new(),
+            decision_delay: Histogram::new(&[0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0]),
+            advice: BTreeMap::new(),
+            mode_switches: 0,
+            refused: 0,
         }
     }
 }
@@ -175,6 +200,8 @@ impl Collector for Collect {
             ("foresight_nodes", "Usable nodes in the last observation.", v.nodes),
             ("foresight_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.", v.breaker_state),
             ("foresight_orchestrator_up", "1 while the orchestrator answers.", v.orchestrator_up),
+            ("foresight_mode", "Mode: 0 shadow, 1 advise, 2 enforce.", v.mode),
+            ("foresight_gates_open", "Gates foresight holds on pending jobs.", v.gates_open),
         ] {
             one(&mut enc, name, help, &ConstGauge::new(value))?;
         }
@@ -190,6 +217,8 @@ impl Collector for Collect {
             ("foresight_finished_jobs", "Jobs seen to finish.", v.finished_jobs),
             ("foresight_orchestrator_errors", "Failed observations of the orchestrator.", v.orchestrator_errors),
             ("foresight_log_records", "Records appended to the decision log.", v.log_records),
+            ("foresight_mode_switches", "Accepted mode switches.", v.mode_switches),
+            ("foresight_operator_refused", "Changes refused for want of an operator's credential.", v.refused),
         ] {
             one(&mut enc, name, help, &ConstCounter::new(value))?;
         }
@@ -197,6 +226,9 @@ impl Collector for Collect {
             ("foresight_breaker_transitions", "Breaker transitions by target state.", "to", &v.breaker_transitions),
             ("foresight_decisions", "Decision cycles by whose decision stood.", "source", &v.decisions),
             ("foresight_fallbacks", "Cycles decided by the baseline, by reason.", "reason", &v.fallbacks),
+            ("foresight_actions_taken", "Actions on the orchestrator that took effect, by kind.", "act", &v.actions_taken),
+            ("foresight_actions_failed", "Actions on the orchestrator that failed, by kind.", "act", &v.actions_failed),
+            ("foresight_advice", "Advise-mode proposals and verdicts, by verdict.", "verdict", &v.advice),
         ] {
             let mut family = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
             for (value, &count) in map {
@@ -206,6 +238,7 @@ impl Collector for Collect {
         for (name, help, h) in [
             ("foresight_cycle_latency_seconds", "Time to decide one cycle.", &v.cycle_latency),
             ("foresight_prediction_error_seconds", "Absolute runtime prediction error of finished jobs.", &v.prediction_error),
+            ("foresight_decision_delay_seconds", "From a job's submission to foresight's first decision on it carried out or proposed.", &v.decision_delay),
         ] {
             one(&mut enc, name, help, &h.0)?;
         }

@@ -77,6 +77,10 @@ pub struct Cycled<'a> {
     pub then: Vec<Body>,
     /// What it counts, for the metrics.
     pub tally: Tally,
+    /// The jobs the candidate starts now, in its order, when its decision
+    /// stands (empty when the baseline's does: the breaker is open or the
+    /// model failed).
+    pub starts: Vec<String>,
 }
 
 impl Cycled<'_> {

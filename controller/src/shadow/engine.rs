@@ -110,6 +110,8 @@ pub struct Engine {
     record: CompactCycle,
     /// What the cycle under way counts.
     tally: Tally,
+    /// The candidate's starts of the cycle under way, when they stand.
+    starts: Vec<String>,
 }
 
 impl Engine {
@@ -145,6 +147,7 @@ impl Engine {
             restored: HashMap::new(),
             record: CompactCycle::default(),
             tally: Tally::default(),
+            starts: Vec::new(),
         }
     }
 
@@ -221,8 +224,9 @@ impl Engine {
     pub async fn cycle(&mut self, view: &ClusterView, trigger: &str) -> Cycled<'_> {
         let span = tracing::info_span!("cycle", n = self.cycle + 1, trigger);
         self.tally = Tally::default();
+        self.starts.clear();
         let then = self.cycle_inner(view, trigger).instrument(span).await;
-        Cycled { record: &self.record, then, tally: std::mem::take(&mut self.tally) }
+        Cycled { record: &self.record, then, tally: std::mem::take(&mut self.tally), starts: std::mem::take(&mut self.starts) }
     }
 
     /// The baseline's runtime brought up to date with `inputs` (or built
@@ -426,6 +430,11 @@ impl Engine {
         let rec = &mut self.record;
         if let Some(c) = &candidate {
             for s in &c.starts {
+                if let Some(id) = self.tracker.id_of(s.key)
+                    && !self.starts.iter().any(|x| x == id)
+                {
+                    self.starts.push(id.to_string());
+                }
                 if let Some(t) = self.tracker.get_mut(s.key) {
                     t.candidate_start_unix_s.get_or_insert(now);
                     rec.predict_if_absent(&t.view.job.job_id, t.predicted_s.unwrap_or(f64::NAN), t.predicted_interval);

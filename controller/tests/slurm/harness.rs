@@ -179,3 +179,61 @@ pub fn wait_done(ids: &[String], limit: Duration) {
     }
     panic!("jobs still queued or running after {limit:?}");
 }
+
+/// Pending jobs with their eligible time (a `BeginTime` ahead shows as
+/// one in the future), from `squeue --json`.
+pub fn eligible_times() -> Vec<(String, u64)> {
+    let out = Command::new("squeue").arg("--json").output().expect("run squeue");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("squeue --json");
+    doc["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["job_state"] == "PENDING")
+        .map(|j| (j["job_id"].to_string(), j["eligible_time"].as_u64().unwrap_or(0)))
+        .collect()
+}
+
+/// Pending jobs gated now: eligible more than a second from now.
+pub fn gated_now() -> Vec<String> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    eligible_times().into_iter().filter(|(_, e)| *e > now + 1).map(|(id, _)| id).collect()
+}
+
+/// The site factor of each pending job, from `sprio`.
+pub fn site_factors() -> Vec<(String, i64)> {
+    let out = Command::new("sprio").args(["-h", "-o", "%i %S"]).output().expect("run sprio");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?.to_string(), f.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Submits a job held (`sbatch --hold`); returns its id.
+pub fn submit_held(cpus: u32, sleep_s: u32) -> String {
+    let out = Command::new("sbatch")
+        .args(["--parsable", "--hold", "--chdir=/tmp", "--output=/dev/null", "--error=/dev/null", "--time=1"])
+        .arg(format!("--ntasks={cpus}"))
+        .arg(format!("--wrap=sleep {sleep_s}"))
+        .output()
+        .expect("run sbatch");
+    assert!(out.status.success(), "sbatch: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap().to_string()
+}
+
+/// Waits until the job runs (or ran).
+pub fn wait_running(id: &str, limit: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        let out = Command::new("squeue").args(["-h", "-o", "%T", &format!("--jobs={id}")]).output().unwrap();
+        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if state == "RUNNING" || state.is_empty() || state == "COMPLETING" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("job {id} not running after {limit:?}");
+}

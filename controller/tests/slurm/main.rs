@@ -5,6 +5,7 @@
 
 mod acting;
 mod breaker_opens;
+mod enforce;
 mod harness;
 mod outage;
 mod replay_trace;

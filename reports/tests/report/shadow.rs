@@ -34,7 +34,27 @@ pub fn evidence() -> ShadowEvidence {
         outages: 0,
         interval_jobs: 5,
         interval_coverage: Some(0.8),
+        acting: None,
     }
+}
+
+#[test]
+fn the_acting_side_is_reported_when_the_controller_acted() {
+    let acting = foresight_reports::shadow::ActingEvidence {
+        actions_taken: 12,
+        actions_failed: 1,
+        approvals: 2,
+        overrides: 1,
+        decided_jobs: 9,
+        decision_delay_p50_s: Some(0.4),
+        decision_delay_p99_s: Some(1.2),
+        ..Default::default()
+    };
+    let r = foresight_reports::render_shadow(&ShadowEvidence { acting: Some(acting), ..evidence() }).unwrap();
+    assert!(r.markdown.contains("Acting: advise and enforce"), "{}", r.markdown);
+    assert!(r.markdown.contains("12 actions on Slurm took effect, 1 failed"), "{}", r.markdown);
+    assert!(r.markdown.contains("median 0.4 s, p99 1.2 s"), "{}", r.markdown);
+    assert!(!foresight_reports::render_shadow(&evidence()).unwrap().markdown.contains("Acting"));
 }
 
 #[test]

@@ -160,6 +160,17 @@ impl Orchestrator for SlurmAdapter {
             Action::Release { job_id } => {
                 self.run("scontrol", &["release", job_id]).await?;
             }
+            // one `scontrol update` per batch: JobId takes a list, so a
+            // cycle's gates cost one command, not one per job
+            Action::Gate { job_ids, lease_s } => {
+                self.update(job_ids, &format!("StartTime=now+{lease_s}")).await?;
+            }
+            Action::Lift { job_ids } => {
+                self.update(job_ids, "StartTime=now").await?;
+            }
+            Action::SiteFactor { job_ids, value } => {
+                self.update(job_ids, &format!("SiteFactor={value}")).await?;
+            }
             Action::Start { job_id, nodes } => {
                 let id = format!("JobId={job_id}");
                 self.run("scontrol", &["update", &id, &format!("ReqNodeList={}", nodes.join(","))]).await?;
@@ -167,6 +178,31 @@ impl Orchestrator for SlurmAdapter {
             }
         }
         Ok(())
+    }
+
+    async fn site_factors(&mut self, job_ids: &[String]) -> Result<std::collections::HashMap<String, i64>, AdapterError> {
+        if job_ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let jobs = format!("--jobs={}", job_ids.join(","));
+        // sprio answers with an error when none of the jobs is pending (or,
+        // in 22.05, says so on standard output)
+        let out = match self.run("sprio", &["-h", "-o", "%i %S", &jobs]).await {
+            Ok(out) => out,
+            Err(AdapterError::Command { detail, .. }) if detail.contains("Unable to find jobs") => return Ok(Default::default()),
+            Err(e) => return Err(e),
+        };
+        parse::sprio_site(&out)
+    }
+}
+
+impl SlurmAdapter {
+    /// `scontrol update JobId=A,B,.. what`.
+    async fn update(&self, job_ids: &[String], what: &str) -> Result<(), AdapterError> {
+        if job_ids.is_empty() {
+            return Ok(());
+        }
+        self.run("scontrol", &["update", &format!("JobId={}", job_ids.join(",")), what]).await.map(drop)
     }
 }
 

@@ -3,7 +3,7 @@
 //! mapped onto `foresight-core` types. Pure functions, tested on answers
 //! captured from a real Slurm 22.05 (`test_data/`).
 
-use crate::adapter::{AdapterError, JobView, NodeView, Phase, hostlist};
+use crate::adapter::{AdapterError, ControlInfo, JobView, NodeView, Phase, hostlist};
 use foresight_core::{Job, JobStatus, NodeSpec, Resources};
 use serde_json::Value;
 
@@ -114,7 +114,12 @@ pub fn job(v: &Value) -> Result<JobView, AdapterError> {
     let held = phase == Phase::Pending
         && (v.get("priority").and_then(Value::as_u64) == Some(0)
             || text(v, "state_reason").is_some_and(|r| r.contains("Held") || r == "JobHeldUser" || r == "JobHeldAdmin"));
-    Ok(JobView { job, phase, nodes, held })
+    let control = ControlInfo {
+        qos: text(v, "qos"),
+        admin_comment: text(v, "admin_comment"),
+        eligible_s: if phase == Phase::Pending { time(v, "eligible_time") } else { None },
+    };
+    Ok(JobView { job, phase, nodes, held, control })
 }
 
 /// Every job of a `squeue --json` (or `/jobs`) answer.
@@ -166,6 +171,21 @@ pub fn memory_scheduled(config: &str) -> bool {
         .is_some_and(|v| v.to_uppercase().contains("MEMORY"))
 }
 
+/// Site factors from `sprio -h -o "%i %S"`: one `JOBID VALUE` a line.
+/// sprio lists only pending jobs that are eligible; when it lists none of
+/// those asked for it says so on standard output, which reads as none.
+pub fn sprio_site(out: &str) -> Result<std::collections::HashMap<String, i64>, AdapterError> {
+    out.lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains("Unable to find jobs"))
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            let (id, v) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
+            let v = v.parse::<i64>().map_err(|_| parse_err("sprio", format!("no site factor in `{l}`")))?;
+            Ok((id.to_string(), v))
+        })
+        .collect()
+}
+
 /// The fields `sacct` is asked for, in order (with `SLURM_TIME_FORMAT=%s`).
 pub const SACCT_FIELDS: &str = "JobID,JobName,Partition,User,Account,State,Submit,Start,End,NCPUS,NNodes,NodeList,Timelimit";
 
@@ -203,7 +223,7 @@ pub fn sacct(out: &str) -> Result<Vec<JobView>, AdapterError> {
             ..Job::default()
         };
         let nodes = if f[11].is_empty() || f[11] == "None assigned" { Vec::new() } else { hostlist::expand(f[11]) };
-        views.push(JobView { job, phase, nodes, held: false });
+        views.push(JobView { job, phase, nodes, held: false, control: ControlInfo::default() });
     }
     Ok(views)
 }

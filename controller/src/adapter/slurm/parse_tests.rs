@@ -80,3 +80,13 @@ fn reads_whether_memory_is_scheduled() {
     assert!(memory_scheduled("SelectTypeParameters    = CR_CORE_MEMORY\n"));
     assert!(!memory_scheduled(""));
 }
+
+#[test]
+fn reads_site_factors_from_sprio_and_refuses_a_bad_line() {
+    let got = sprio_site("   1154    500\n   1155      0\n").unwrap();
+    assert_eq!(got.get("1154"), Some(&500));
+    assert_eq!(got.get("1155"), Some(&0));
+    assert!(sprio_site("Unable to find jobs matching user/id(s) specified\n").unwrap().is_empty());
+    let err = sprio_site("1154 n/a\n").unwrap_err().to_string();
+    assert!(err.contains("1154 n/a"), "{err}");
+}
