@@ -325,19 +325,7 @@ mod tests {
     fn a_deadline_is_kept_reported_with_its_slack_and_hidden_from_the_labels() {
         let j = new_job(pb::SubmitRequest { deadline_ms: 100_000, ..ok() }, 0).unwrap();
         assert_eq!(deadline_ms(&j), Some(100_000));
-        let mut row = JobRow {
-            id: 1,
-            spec: NewJob { predicted_runtime_s: 30.0, ..j },
-            state: JobState::Queued,
-            attempts: 0,
-            not_before_ms: 0,
-            worker_id: String::new(),
-            lease_expires_at_ms: 0,
-            exit_code: None,
-            error: String::new(),
-            started_at_ms: 0,
-            ended_at_ms: 0,
-        };
+        let mut row = JobRow::queued(1, NewJob { predicted_runtime_s: 30.0, ..j });
         let p = job_to_pb_at(&row, 60_000);
         assert_eq!((p.deadline_ms, p.slack_s, p.deadline_at_risk), (100_000, Some(10.0), false));
         assert!(p.labels.is_empty(), "the reserved label is the server's");

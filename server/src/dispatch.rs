@@ -406,9 +406,9 @@ mod tests {
     }
 
     fn job(id: u64, cpus: u32, est: f64, limit: f64) -> JobRow {
-        JobRow {
+        JobRow::queued(
             id,
-            spec: NewJob {
+            NewJob {
                 tenant: "t".into(),
                 pool: "p".into(),
                 demand: Ask { cpus, ..Ask::default() },
@@ -418,16 +418,7 @@ mod tests {
                 max_attempts: 1,
                 ..NewJob::default()
             },
-            state: JobState::Queued,
-            attempts: 0,
-            not_before_ms: 0,
-            worker_id: String::new(),
-            lease_expires_at_ms: 0,
-            exit_code: None,
-            error: String::new(),
-            started_at_ms: 0,
-            ended_at_ms: 0,
-        }
+        )
     }
 
     #[test]

@@ -132,6 +132,26 @@ pub struct JobRow {
     pub ended_at_ms: i64,
 }
 
+impl JobRow {
+    /// Job `id` as a submit leaves it: queued, never attempted, no lease,
+    /// no outcome.
+    pub fn queued(id: u64, spec: NewJob) -> Self {
+        JobRow {
+            id,
+            spec,
+            state: JobState::Queued,
+            attempts: 0,
+            not_before_ms: 0,
+            worker_id: String::new(),
+            lease_expires_at_ms: 0,
+            exit_code: None,
+            error: String::new(),
+            started_at_ms: 0,
+            ended_at_ms: 0,
+        }
+    }
+}
+
 /// One change of one job, as `Watch` streams it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {

@@ -209,19 +209,7 @@ fn insert(tx: &Connection, job: &NewJob, actor: &Actor) -> Result<(JobRow, bool)
         job.submitted_at_ms,
     ])?;
     let id = tx.last_insert_rowid() as u64;
-    let row = JobRow {
-        id,
-        spec: job.clone(),
-        state: JobState::Queued,
-        attempts: 0,
-        not_before_ms: 0,
-        worker_id: String::new(),
-        lease_expires_at_ms: 0,
-        exit_code: None,
-        error: String::new(),
-        started_at_ms: 0,
-        ended_at_ms: 0,
-    };
+    let row = JobRow::queued(id, job.clone());
     event(tx, &row, "submitted", &job.name, job.submitted_at_ms)?;
     audit(tx, actor, "submit", id, &job.idempotency_key, job.submitted_at_ms)?;
     Ok((row, true))

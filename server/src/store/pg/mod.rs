@@ -252,19 +252,7 @@ fn insert(c: &mut Client, p: &Prepared, job: &NewJob, actor: &Actor) -> Result<(
     ];
     if let Some(r) = c.query_opt(&p.insert, &args)? {
         let id = u64_of(r.try_get(0)?, "id")?;
-        let row = JobRow {
-            id,
-            spec: job.clone(),
-            state: JobState::Queued,
-            attempts: 0,
-            not_before_ms: 0,
-            worker_id: String::new(),
-            lease_expires_at_ms: 0,
-            exit_code: None,
-            error: String::new(),
-            started_at_ms: 0,
-            ended_at_ms: 0,
-        };
+        let row = JobRow::queued(id, job.clone());
         return Ok((row, true));
     }
     let old = c.query_one(&p.by_key, &[&job.tenant, &job.idempotency_key])?;
