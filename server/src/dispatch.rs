@@ -7,9 +7,14 @@
 //! and its queued jobs (past their backoff) are pending, each with the
 //! estimate it was given at submission; the policy decides once, and the
 //! asking worker gets the starts the policy put on it. Starts on other
-//! workers are left for those workers' own calls. The runtime is built
-//! anew for each decision (the queue is the state of record, in the
-//! store); the predictor lives on, per pool, and learns from every end.
+//! workers are left for those workers' own calls. The predictor lives on,
+//! per pool, and learns from every end.
+//!
+//! The queue (the store) is the state of record. [`Dispatcher::place`]
+//! builds the runtime anew from the rows for one decision; the queue's
+//! `Lease` instead keeps each pool's runtime between calls ([`cache`]),
+//! changed job by job as the store's event log says, and builds it anew
+//! from the store when it cannot be trusted.
 
 use crate::governance::{WorkerTerms, check, has_terms};
 use crate::store::{JobRow, NewJob, WorkerRow};
@@ -19,6 +24,9 @@ use foresight_core::runtime::{Alloc, Observed, Runtime, RuntimeConfig};
 use foresight_core::state::{Demand, JobInfo, JobKey, UsageLedger};
 use foresight_core::{Cluster, NameTables, NodeSpec, Resources};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub mod cache;
 
 /// The limit the policies assume for a job that asks for no time (a day);
 /// such a job is never killed at it.
@@ -27,11 +35,55 @@ pub const ASSUMED_LIMIT_S: f64 = 86_400.0;
 /// Where the dispatcher's predictor comes from.
 pub type PredictorFactory = Box<dyn Fn() -> Box<dyn Predictor> + Send>;
 
+/// A pool's predictor, shared by the estimates at submission, the
+/// learning at each end and the pool's kept runtime.
+#[derive(Clone)]
+pub struct SharedPredictor(Arc<Mutex<Box<dyn Predictor>>>);
+
+impl SharedPredictor {
+    fn lock(&self) -> MutexGuard<'_, Box<dyn Predictor>> {
+        // a predictor that panicked mid-call is still the best one there is
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Predictor for SharedPredictor {
+    fn name(&self) -> &'static str {
+        self.lock().name()
+    }
+    fn predict(&mut self, job: &JobInfo) -> f64 {
+        self.lock().predict(job)
+    }
+    fn observe_start(&mut self, job: &JobInfo, now: f64) {
+        self.lock().observe_start(job, now)
+    }
+    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
+        self.lock().observe_end(job, runtime_s, now)
+    }
+    fn correct(&mut self, job: &JobInfo, outlived: &foresight_core::predictor::Outlived) -> f64 {
+        self.lock().correct(job, outlived)
+    }
+    fn observe_record(&mut self, job: &JobInfo, record: &foresight_core::Job) {
+        self.lock().observe_record(job, record)
+    }
+    fn forget(&mut self, job: &JobInfo) {
+        self.lock().forget(job)
+    }
+    fn interval(&mut self, job: &JobInfo, estimate_s: f64) -> Option<foresight_core::predictor::Interval> {
+        self.lock().interval(job, estimate_s)
+    }
+}
+
+/// A pool's runtime: its policy, its shared predictor.
+pub(crate) type PoolRuntime = Runtime<Box<dyn Policy>, SharedPredictor>;
+
 /// The dispatcher (see the module's doc).
 pub struct Dispatcher {
     spec: PolicySpec,
     make_predictor: PredictorFactory,
-    predictors: BTreeMap<String, Box<dyn Predictor>>,
+    predictors: BTreeMap<String, SharedPredictor>,
+    /// Each pool's kept runtime and the event the cache has read up to.
+    cache: cache::Cache,
     /// Per pool: the fair-share usage of the jobs that ended there, handed
     /// to each runtime built anew, and the pool's capacity at its last
     /// decision (what a job's share is measured against).
@@ -79,6 +131,7 @@ impl Dispatcher {
             spec,
             make_predictor: make,
             predictors: BTreeMap::new(),
+            cache: cache::Cache::default(),
             usage: BTreeMap::new(),
             terms: HashMap::new(),
             waiting: HashMap::new(),
@@ -104,19 +157,21 @@ impl Dispatcher {
         }
     }
 
-    fn predictor(&mut self, pool: &str) -> &mut Box<dyn Predictor> {
-        if !self.predictors.contains_key(pool) {
-            let p = (self.make_predictor)();
-            self.predictors.insert(pool.to_string(), p);
+    fn predictor(&mut self, pool: &str) -> SharedPredictor {
+        if let Some(p) = self.predictors.get(pool) {
+            return p.clone();
         }
-        self.predictors.get_mut(pool).expect("just inserted")
+        let p = SharedPredictor(Arc::new(Mutex::new((self.make_predictor)())));
+        self.predictors.insert(pool.to_string(), p.clone());
+        p
     }
 
     /// The runtime estimate of a job being submitted (clamped to its limit
     /// as the runtime clamps) and its interval when the predictor gives one.
     pub fn estimate(&mut self, j: &NewJob) -> (f64, Option<(f64, f64)>) {
         let info = self.info(0, j);
-        let p = self.predictor(&j.pool);
+        let shared = self.predictor(&j.pool);
+        let mut p = shared.lock();
         let est = clamp_estimate(&info, p.predict(&info));
         let interval = p.interval(&info, est).map(|i| (i.lo_s, i.hi_s));
         (est, interval)
@@ -130,7 +185,7 @@ impl Dispatcher {
     pub fn observe_end(&mut self, j: &JobRow, runtime_s: f64, now_ms: i64) {
         let info = self.info(j.id, &j.spec);
         let now_s = now_ms as f64 / 1000.0;
-        self.predictor(&j.spec.pool).observe_end(&info, runtime_s.max(0.0), now_s);
+        self.predictor(&j.spec.pool).lock().observe_end(&info, runtime_s.max(0.0), now_s);
         if self.spec.order.reads_usage() {
             let (ledger, capacity) = self.usage_of(&j.spec.pool);
             // before the pool's first decision, the job is its own pool
@@ -262,14 +317,7 @@ impl Dispatcher {
         now_ms: i64,
     ) -> Vec<u64> {
         let Some(me) = workers.iter().position(|w| w.id == asking) else { return Vec::new() };
-        // the workers' distinct shapes: whether any worker could ever run a
-        // job is asked of each queued job, and pools have few shapes
-        let mut shapes: Vec<&WorkerRow> = Vec::new();
-        for w in workers {
-            if !shapes.iter().any(|s| s.capacity == w.capacity) {
-                shapes.push(w);
-            }
-        }
+        let shapes = shapes_of(workers);
         let tainted = workers.iter().any(|w| self.terms.get(&w.id).is_some_and(|t| !t.taints.is_empty()));
         // governance before placement: a job no live worker may take is not
         // offered to the policy, and says why
@@ -318,70 +366,13 @@ impl Dispatcher {
         now_ms: i64,
         barred: &std::collections::HashSet<u64>,
     ) -> Vec<u64> {
-        let node_of: HashMap<&str, u32> = workers.iter().enumerate().map(|(i, w)| (w.id.as_str(), i as u32)).collect();
-        let cluster = Cluster {
-            nodes: workers
-                .iter()
-                .map(|w| NodeSpec {
-                    name: w.id.clone(),
-                    capacity: capacity_of(w),
-                    gpu_type: Some(w.capacity.gpu_type.clone()).filter(|t| !t.is_empty()),
-                })
-                .collect(),
-        };
+        let (mut rt, starts_left, _) = self.build(workers, leased, queued, now_ms, barred);
         let now_s = now_ms as f64 / 1000.0;
-        let pool = workers[me].pool.clone();
-        let infos: Vec<(JobInfo, &JobRow)> =
-            leased.iter().chain(queued).map(|j| (self.info(j.id, &j.spec), j)).collect();
-        let policy = self.spec.build();
-        let reads_usage = self.spec.order.reads_usage();
-        let ledger = if reads_usage {
-            let total = cluster.total();
-            let (ledger, capacity) = self.usage_of(&pool);
-            *capacity = total;
-            Some(ledger.clone())
-        } else {
-            None
-        };
-        let predictor: &mut dyn Predictor = &mut **self.predictor(&pool);
-        let mut rt = Runtime::new(&cluster, Box::new(policy) as Box<dyn Policy>, predictor, RuntimeConfig::default());
-        if let Some(ledger) = ledger {
-            // the tenants' history: what their ended jobs used (running
-            // jobs' usage so far the order adds itself)
-            *rt.usage_mut() = ledger;
-        }
-        let mut starts_left = Vec::new();
-        for (info, j) in &infos {
-            let est = j.spec.predicted_runtime_s;
-            if j.state == crate::store::JobState::Leased {
-                let Some(&node) = node_of.get(j.worker_id.as_str()) else { continue };
-                if rt.submit_estimated(*info, est).is_err() {
-                    continue;
-                }
-                // a worker that came back smaller holds what fits of it
-                if rt.start(info.key, j.started_at_ms as f64 / 1000.0, Alloc::Nodes(vec![node])).is_err() {
-                    let _ = rt.withdraw(info.key);
-                }
-            } else if j.not_before_ms <= now_ms && !barred.contains(&j.id) {
-                if rt.submit_estimated(*info, est).is_ok()
-                    && let Some(d) = crate::convert::deadline_ms(&j.spec)
-                {
-                    // read by deadline-aware orders (`edf`), ignored by the others
-                    rt.set_deadline(info.key, d as f64 / 1000.0);
-                }
-                starts_left.push((info.key, *j));
-            }
-        }
         let Some(decision) = rt.decide(now_s, &Observed) else { return Vec::new() };
         let mine = &workers[me];
         // the asking worker's starts (few), in the decision's order, found
         // in one pass over the queue
-        let keys: Vec<JobKey> = decision
-            .starts
-            .iter()
-            .filter(|s| !s.slots.is_empty() && s.slots.iter().all(|sl| sl.node == me as u32))
-            .map(|s| s.key)
-            .collect();
+        let keys = starts_on(decision, me as u32);
         let mut rows: Vec<Option<&JobRow>> = vec![None; keys.len()];
         for (k, j) in &starts_left {
             if let Some(i) = keys.iter().position(|x| x == k) {
@@ -394,6 +385,133 @@ impl Dispatcher {
             .map(|j| j.id)
             .collect()
     }
+
+    /// The pool's runtime built anew from the rows: `workers` as its nodes,
+    /// `leased` jobs running on theirs, `queued` ones past their backoff
+    /// and not in `barred` pending. Also the pending jobs' rows, and
+    /// whether a leased job got less than it asks (its worker came back
+    /// smaller: it holds what fits).
+    fn build<'r>(
+        &mut self,
+        workers: &[WorkerRow],
+        leased: &'r [JobRow],
+        queued: &'r [JobRow],
+        now_ms: i64,
+        barred: &std::collections::HashSet<u64>,
+    ) -> (PoolRuntime, Vec<(JobKey, &'r JobRow)>, bool) {
+        let node_of: HashMap<&str, u32> = workers.iter().enumerate().map(|(i, w)| (w.id.as_str(), i as u32)).collect();
+        let cluster = cluster_of(workers);
+        let pool = workers.first().map(|w| w.pool.clone()).unwrap_or_default();
+        let infos: Vec<(JobInfo, &JobRow)> =
+            leased.iter().chain(queued).map(|j| (self.info(j.id, &j.spec), j)).collect();
+        let ledger = self.ledger_for(&pool, &cluster);
+        let predictor = self.predictor(&pool);
+        let mut rt: PoolRuntime =
+            Runtime::new(&cluster, Box::new(self.spec.build()) as Box<dyn Policy>, predictor, RuntimeConfig::default());
+        if let Some(ledger) = ledger {
+            // the tenants' history: what their ended jobs used (running
+            // jobs' usage so far the order adds itself)
+            *rt.usage_mut() = ledger;
+        }
+        let mut starts_left = Vec::new();
+        let mut clamped = false;
+        for (info, j) in &infos {
+            let est = j.spec.predicted_runtime_s;
+            if j.state == crate::store::JobState::Leased {
+                let Some(&node) = node_of.get(j.worker_id.as_str()) else { continue };
+                if rt.submit_estimated(*info, est).is_err() {
+                    clamped = true;
+                    continue;
+                }
+                clamped |= !fits_now(&rt, node, &info.demand.total);
+                // a worker that came back smaller holds what fits of it
+                if rt.start(info.key, j.started_at_ms as f64 / 1000.0, Alloc::Nodes(vec![node])).is_err() {
+                    clamped = true;
+                    let _ = rt.withdraw(info.key);
+                }
+            } else if j.not_before_ms <= now_ms && !barred.contains(&j.id) {
+                if rt.submit_estimated(*info, est).is_ok()
+                    && let Some(d) = crate::convert::deadline_ms(&j.spec)
+                {
+                    // read by deadline-aware orders (`edf`), ignored by the others
+                    rt.set_deadline(info.key, d as f64 / 1000.0);
+                }
+                starts_left.push((info.key, *j));
+            }
+        }
+        (rt, starts_left, clamped)
+    }
+
+    /// For orders that read fair-share usage: the pool's ledger of ended
+    /// jobs, its capacity set to `cluster`'s (what a job's share is
+    /// measured against).
+    fn ledger_for(&mut self, pool: &str, cluster: &Cluster) -> Option<UsageLedger> {
+        if !self.spec.order.reads_usage() {
+            return None;
+        }
+        let total = cluster.total();
+        let (ledger, capacity) = self.usage_of(pool);
+        *capacity = total;
+        Some(ledger.clone())
+    }
+
+    /// The whole decision of a runtime built anew from the rows (as
+    /// [`Dispatcher::place`] builds it, without governance), for tests that
+    /// compare it with the kept runtime's.
+    pub fn decision_rebuilt(
+        &mut self,
+        workers: &[WorkerRow],
+        leased: &[JobRow],
+        queued: &[JobRow],
+        now_ms: i64,
+    ) -> Option<foresight_core::policy::Decision> {
+        let shapes = shapes_of(workers);
+        let barred: std::collections::HashSet<u64> =
+            queued.iter().filter(|j| !shapes.iter().any(|w| could_run(w, &j.spec))).map(|j| j.id).collect();
+        let (mut rt, _, _) = self.build(workers, leased, queued, now_ms, &barred);
+        rt.decide(now_ms as f64 / 1000.0, &Observed).cloned()
+    }
+}
+
+/// The cluster of a pool's live workers, in their order.
+fn cluster_of(workers: &[WorkerRow]) -> Cluster {
+    Cluster {
+        nodes: workers
+            .iter()
+            .map(|w| NodeSpec {
+                name: w.id.clone(),
+                capacity: capacity_of(w),
+                gpu_type: Some(w.capacity.gpu_type.clone()).filter(|t| !t.is_empty()),
+            })
+            .collect(),
+    }
+}
+
+/// The workers' distinct shapes: whether any worker could ever run a job
+/// is asked of each queued job, and pools have few shapes.
+fn shapes_of(workers: &[WorkerRow]) -> Vec<&WorkerRow> {
+    let mut shapes: Vec<&WorkerRow> = Vec::new();
+    for w in workers {
+        if !shapes.iter().any(|s| s.capacity == w.capacity) {
+            shapes.push(w);
+        }
+    }
+    shapes
+}
+
+/// Whether node `node` of the runtime is up with `need` free.
+fn fits_now(rt: &PoolRuntime, node: u32, need: &Resources) -> bool {
+    rt.state().nodes().get(node as usize).is_some_and(|n| n.up && need.fits_in(&n.free))
+}
+
+/// The keys of a decision's starts wholly on node `me`, in its order.
+fn starts_on(decision: &foresight_core::policy::Decision, me: u32) -> Vec<JobKey> {
+    decision
+        .starts
+        .iter()
+        .filter(|s| !s.slots.is_empty() && s.slots.iter().all(|sl| sl.node == me))
+        .map(|s| s.key)
+        .collect()
 }
 
 #[cfg(test)]

@@ -303,10 +303,9 @@ impl Store for SqliteStore {
     }
 
     fn get(&self, id: u64) -> Result<Option<JobRow>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"), params![id], job_of)
-            .optional()?)
+        // a cached statement: the dispatcher's cache reads each changed job
+        let mut st = self.conn.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))?;
+        Ok(st.query_row(params![id], job_of).optional()?)
     }
 
     fn list(&self, f: &JobFilter) -> Result<Vec<JobRow>, StoreError> {
@@ -420,6 +419,18 @@ impl Store for SqliteStore {
                 detail: r.get(6)?,
             })
         })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn last_event_id(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?)
+    }
+
+    fn expired_leases(&self, now_ms: i64) -> Result<Vec<JobRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'leased' AND lease_expires_at_ms < ?1 ORDER BY id"
+        ))?;
+        let rows = st.query_map(params![now_ms], job_of)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -479,6 +479,19 @@ impl Store for PgStore {
             .collect()
     }
 
+    fn last_event_id(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.client()?.query_one("SELECT COALESCE(MAX(id), 0)::BIGINT FROM events", &[])?.try_get(0)?;
+        u64_of(n, "event id")
+    }
+
+    fn expired_leases(&self, now_ms: i64) -> Result<Vec<JobRow>, StoreError> {
+        let rows = self.client()?.query(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'leased' AND lease_expires_at_ms < $1 ORDER BY id"),
+            &[&now_ms],
+        )?;
+        rows.iter().map(job_of).collect()
+    }
+
     fn active_counts(&self) -> Result<Vec<(String, String, JobState, u64)>, StoreError> {
         let rows = self.client()?.query(
             "SELECT tenant, pool, state, COUNT(*) FROM jobs WHERE state IN ('queued', 'leased') \
