@@ -4,10 +4,14 @@
 //! head) through `foresight-core`'s runtime, as each `Lease` call decides.
 //!
 //! `cargo bench -p foresight-server --bench dispatch` prints the p50, p99
-//! and max wall time of `Dispatcher::place` over `FORESIGHT_BENCH_RUNS`
-//! calls (1), each asked by another worker. It times the decision in
-//! memory (building the runtime from the rows, deciding, picking the
-//! asking worker's starts); reading the rows from the store is not in it.
+//! and max wall time of a decision over `FORESIGHT_BENCH_RUNS` calls (1),
+//! each asked by another worker, two ways: `Dispatcher::place`, which
+//! builds the runtime from the rows for each call (the rebuild a `Lease`
+//! did before the runtime was kept), and `Dispatcher::place_cached` on the
+//! runtime kept between calls, with the asking worker's starts then
+//! followed into it (`Dispatcher::cache_track`), as a `Lease` now does.
+//! `FORESIGHT_BENCH_DISPATCH=rebuild` or `kept` runs one of them. It times
+//! the decision in memory; reading the store is not in it.
 //!
 //! Figures, with the load they were measured under: docs/serve.md.
 
@@ -74,23 +78,58 @@ fn main() {
     let queued: Vec<JobRow> =
         (LEASED + 1..=LEASED + QUEUED).map(|id| job(id, &mut rng, JobState::Queued, String::new())).collect();
     let now_ms = (LEASED + QUEUED) as i64 * 100;
-    let mut d = Dispatcher::new("foresight".parse().expect("a preset"), None);
-    let mut times = Vec::with_capacity(runs);
-    let mut started = 0usize;
-    for r in 0..runs {
-        let asking = &workers[(r * 37) % workers.len()].id;
-        let t = Instant::now();
-        let got = d.place(asking, &workers, &leased, &queued, now_ms);
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-        started += got.len();
+    let mode = std::env::var("FORESIGHT_BENCH_DISPATCH").unwrap_or_else(|_| "both".into());
+    if mode == "both" || mode == "rebuild" {
+        let mut d = Dispatcher::new("foresight".parse().expect("a preset"), None);
+        let mut times = Vec::with_capacity(runs);
+        let mut started = 0usize;
+        for r in 0..runs {
+            let asking = &workers[(r * 37) % workers.len()].id;
+            let t = Instant::now();
+            let got = d.place(asking, &workers, &leased, &queued, now_ms);
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            started += got.len();
+        }
+        report("rebuilt from the rows at each call", leased.len(), &mut times, started);
     }
+    if mode == "both" || mode == "kept" {
+        // the runtime kept between calls: each call decides, and the
+        // asking worker's starts are then followed into the kept runtime
+        // (as the queue follows its own leases from the event log)
+        let mut d = Dispatcher::new("foresight".parse().expect("a preset"), None);
+        let t = Instant::now();
+        d.cache_build(&workers, &leased, &queued, now_ms).expect("a pool the cache keeps");
+        let built_ms = t.elapsed().as_secs_f64() * 1e3;
+        let by_id: std::collections::HashMap<u64, &JobRow> = queued.iter().map(|j| (j.id, j)).collect();
+        let mut times = Vec::with_capacity(runs);
+        let mut started = 0usize;
+        for r in 0..runs {
+            let asking = &workers[(r * 37) % workers.len()].id;
+            let t = Instant::now();
+            let got = d.place_cached(asking, now_ms).expect("trusted").expect("kept");
+            for id in &got {
+                let mut j = (*by_id[id]).clone();
+                j.state = JobState::Leased;
+                j.attempts = 1;
+                j.worker_id = asking.clone();
+                j.started_at_ms = now_ms;
+                d.cache_track(*id, Some(&j), now_ms).expect("followed");
+            }
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            started += got.len();
+        }
+        report(&format!("kept between calls (built once in {built_ms:.1} ms)"), leased.len(), &mut times, started);
+    }
+}
+
+fn report(how: &str, leased: usize, times: &mut [f64], started: usize) {
     times.sort_by(f64::total_cmp);
     let at = |q: f64| times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1];
     println!(
-        "dispatch, {WORKERS} workers, {} leased, {QUEUED} queued, policy foresight: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {runs} calls ({started} starts given to the asking workers)",
-        leased.len(),
+        "dispatch, {WORKERS} workers, {leased} leased, {QUEUED} queued, policy foresight, runtime {how}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} calls ({started} starts given to the asking workers)",
         at(0.5),
         at(0.99),
-        times[times.len() - 1]
+        times[times.len() - 1],
+        times.len()
     );
 }
