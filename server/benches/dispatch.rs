@@ -106,7 +106,7 @@ fn main() {
         for r in 0..runs {
             let asking = &workers[(r * 37) % workers.len()].id;
             let t = Instant::now();
-            let got = d.place_cached(asking, now_ms).expect("trusted").expect("kept");
+            let got = d.place_cached("gpu", asking, now_ms).expect("trusted").expect("kept");
             for id in &got {
                 let mut j = (*by_id[id]).clone();
                 j.state = JobState::Leased;
@@ -119,6 +119,43 @@ fn main() {
             started += got.len();
         }
         report(&format!("kept between calls (built once in {built_ms:.1} ms)"), leased.len(), &mut times, started);
+    }
+    if mode == "both" || mode == "kept" {
+        // as above, but each call first ends one job of the asking worker
+        // (a worker that completed a job leases again): the decision then
+        // starts jobs, and both changes are followed into the kept runtime
+        let mut d = Dispatcher::new("foresight".parse().expect("a preset"), None);
+        d.cache_build(&workers, &leased, &queued, now_ms).expect("a pool the cache keeps");
+        let mut held: std::collections::HashMap<String, Vec<JobRow>> = std::collections::HashMap::new();
+        for j in &leased {
+            held.entry(j.worker_id.clone()).or_default().push(j.clone());
+        }
+        let by_id: std::collections::HashMap<u64, &JobRow> = queued.iter().map(|j| (j.id, j)).collect();
+        let mut times = Vec::with_capacity(runs);
+        let mut started = 0usize;
+        for r in 0..runs {
+            let asking = &workers[(r * 37) % workers.len()].id;
+            let now = now_ms + r as i64;
+            let t = Instant::now();
+            if let Some(mut done) = held.get_mut(asking).and_then(Vec::pop) {
+                done.state = JobState::Succeeded;
+                done.ended_at_ms = now;
+                d.cache_track(done.id, Some(&done), now).expect("followed");
+            }
+            let got = d.place_cached("gpu", asking, now).expect("trusted").expect("kept");
+            for id in &got {
+                let mut j = (*by_id[id]).clone();
+                j.state = JobState::Leased;
+                j.attempts = 1;
+                j.worker_id = asking.clone();
+                j.started_at_ms = now;
+                d.cache_track(*id, Some(&j), now).expect("followed");
+                held.entry(asking.clone()).or_default().insert(0, j);
+            }
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            started += got.len();
+        }
+        report("kept, a job of the asking worker ended before each call", leased.len(), &mut times, started);
     }
 }
 

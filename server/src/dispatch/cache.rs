@@ -412,18 +412,16 @@ impl Dispatcher {
     /// `None` where the pool's decision must be made from the rows
     /// (governance terms in play) or the pool is not kept. `Untrusted`:
     /// drop the cache.
-    pub fn place_cached(&mut self, asking: &str, now_ms: i64) -> Result<Option<Vec<u64>>, Untrusted> {
-        let Some(pool) = self.cache.pools.iter().find(|(_, p)| p.node_of.contains_key(asking)).map(|(n, _)| n.clone())
-        else {
+    pub fn place_cached(&mut self, pool: &str, asking: &str, now_ms: i64) -> Result<Option<Vec<u64>>, Untrusted> {
+        let Some(cache) = self.cache.pools.get(pool).filter(|p| p.node_of.contains_key(asking)) else {
             return Ok(None);
         };
-        let cache = &self.cache.pools[&pool];
-        let tainted = cache.rows.iter().any(|w| self.terms.get(&w.id).is_some_and(|t| !t.taints.is_empty()));
+        let tainted = self.terms.iter().any(|(id, t)| !t.taints.is_empty() && cache.node_of.contains_key(id));
         if tainted || cache.termed > 0 {
             return Ok(None);
         }
-        self.cache_wake(&pool, now_ms)?;
-        let cache = self.cache.pools.get_mut(&pool).expect("woken");
+        self.cache_wake(pool, now_ms)?;
+        let cache = self.cache.pools.get_mut(pool).expect("woken");
         let me = cache.node_of[asking];
         let Some(decision) = cache.rt.decide(now_ms as f64 / 1000.0, &Observed) else { return Ok(Some(Vec::new())) };
         let keys = starts_on(decision, me);

@@ -87,7 +87,7 @@ impl<S: Store> Queue<S> {
                 return Ok(None);
             }
         }
-        let ids = match self.dispatcher.place_cached(asking, now_ms) {
+        let ids = match self.dispatcher.place_cached(&pool, asking, now_ms) {
             Ok(Some(ids)) => ids,
             Ok(None) => return Ok(None),
             Err(_) => {

@@ -64,7 +64,12 @@ impl<S: Store> Queue<S> {
                     .into(),
             ));
         }
-        self.exclusive(|q| q.lease_now(caller, offer, terms, now_ms))
+        let out = self.exclusive(|q| q.lease_now(caller, offer, terms, now_ms));
+        if out.is_err() {
+            // what the kept runtimes followed in the section may be undone
+            self.dispatcher.cache_drop();
+        }
+        out
     }
 
     /// Extends a lease; returns the job (cancelled when its worker should
