@@ -75,14 +75,7 @@ impl<S: Store> Queue<S> {
     ) -> Result<Option<Vec<JobRow>>, QueueError> {
         let Some(pool) = workers.first().map(|w| w.pool.clone()) else { return Ok(None) };
         if !self.dispatcher.cache_fits(&pool, workers) {
-            let all = |state| JobFilter {
-                states: vec![state],
-                pool: Some(pool.clone()),
-                limit: u32::MAX,
-                ..JobFilter::default()
-            };
-            let leased = self.store.list(&all(JobState::Leased))?;
-            let queued = self.store.list(&all(JobState::Queued))?;
+            let (leased, queued) = self.pool_rows(&pool)?;
             if self.dispatcher.cache_build(workers, &leased, &queued, now_ms).is_err() {
                 return Ok(None);
             }
@@ -112,6 +105,17 @@ impl<S: Store> Queue<S> {
         Ok(Some(granted))
     }
 
+    /// Every leased and every queued job of `pool`, by id.
+    pub(super) fn pool_rows(&self, pool: &str) -> Result<(Vec<JobRow>, Vec<JobRow>), QueueError> {
+        let all = |state| JobFilter {
+            states: vec![state],
+            pool: Some(pool.to_string()),
+            limit: u32::MAX,
+            ..JobFilter::default()
+        };
+        Ok((self.store.list(&all(JobState::Leased))?, self.store.list(&all(JobState::Queued))?))
+    }
+
     /// Whether this replica is the active dispatcher; on becoming it, the
     /// dispatcher's kept runtimes are dropped (built anew from the store).
     pub(super) fn leads(&mut self) -> Result<bool, QueueError> {
@@ -136,14 +140,7 @@ impl<S: Store> Queue<S> {
     {
         self.follow(now_ms)?;
         let workers = self.store.workers(pool, now_ms - self.cfg.lease_ttl_ms)?;
-        let all = |state| JobFilter {
-            states: vec![state],
-            pool: Some(pool.to_string()),
-            limit: u32::MAX,
-            ..JobFilter::default()
-        };
-        let leased = self.store.list(&all(JobState::Leased))?;
-        let queued = self.store.list(&all(JobState::Queued))?;
+        let (leased, queued) = self.pool_rows(pool)?;
         let rebuilt = self.dispatcher.decision_rebuilt(&workers, &leased, &queued, now_ms);
         if workers.is_empty() {
             return Ok((None, rebuilt));

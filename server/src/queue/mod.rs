@@ -463,15 +463,7 @@ impl<S: Store> Queue<S> {
         let mut granted: Vec<JobRow> = match kept {
             Some(granted) => granted,
             None => {
-                let pool = Some(offer.pool.clone());
-                let all = |state| JobFilter {
-                    states: vec![state],
-                    pool: pool.clone(),
-                    limit: u32::MAX,
-                    ..JobFilter::default()
-                };
-                let leased = self.store.list(&all(JobState::Leased))?;
-                let queued = self.store.list(&all(JobState::Queued))?;
+                let (leased, queued) = self.pool_rows(&offer.pool)?;
                 // a tenant over its GPU budget waits: its jobs are not offered to the policy
                 let queued: Vec<JobRow> =
                     queued.into_iter().filter(|j| fits_budget(&limits, &mut used, j, false)).collect();
