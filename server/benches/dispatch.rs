@@ -12,6 +12,11 @@
 //! followed into it (`Dispatcher::cache_track`), as a `Lease` now does.
 //! `FORESIGHT_BENCH_DISPATCH=rebuild` or `kept` runs one of them. It times
 //! the decision in memory; reading the store is not in it.
+//! `FORESIGHT_BENCH_DISPATCH=lease` times whole `Queue::lease` calls
+//! instead, on the embedded store in memory (the store's reads and writes
+//! in, its fsyncs out), each after the asking worker completed a job: on
+//! the kept runtime, then with a GPU budget set, which decides from the
+//! rows as every `Lease` did before (`lease-kept`: the first only).
 //!
 //! Figures, with the load they were measured under: docs/serve.md.
 
@@ -120,6 +125,13 @@ fn main() {
         }
         report(&format!("kept between calls (built once in {built_ms:.1} ms)"), leased.len(), &mut times, started);
     }
+    if mode.starts_with("lease") {
+        let jobs: Vec<JobRow> = leased.iter().chain(&queued).cloned().collect();
+        leases(&workers, &jobs, runs, false);
+        if mode != "lease-kept" {
+            leases(&workers, &jobs, runs, true);
+        }
+    }
     if mode == "both" || mode == "kept" {
         // as above, but each call first ends one job of the asking worker
         // (a worker that completed a job leases again): the decision then
@@ -157,6 +169,64 @@ fn main() {
         }
         report("kept, a job of the asking worker ended before each call", leased.len(), &mut times, started);
     }
+}
+
+/// Whole `Lease` calls on the queue over the embedded store in memory (no
+/// fsync: the time is the call's own), each after a job of the asking
+/// worker completed: on the kept runtime, or, with a tenant's GPU budget
+/// set (`budgeted`), on the runtime rebuilt from the rows as before.
+fn leases(workers: &[WorkerRow], jobs: &[JobRow], runs: usize, budgeted: bool) {
+    use foresight_server::auth::{Caller, Role};
+    use foresight_server::queue::{Queue, QueueConfig};
+    use foresight_server::store::{Actor, JobFilter, SqliteStore, Store, TenantLimits};
+    let cfg = QueueConfig { lease_ttl_ms: 1 << 40, ..QueueConfig::default() };
+    let store = SqliteStore::in_memory().expect("an in-memory store");
+    let mut q = Queue::new(store, Dispatcher::new("foresight".parse().expect("a preset"), None), cfg);
+    let who = |t: &str| Caller { tenant: t.into(), role: Role::Admin };
+    let batch = jobs.iter().map(|j| (who(&j.spec.tenant), NewJob { idempotency_key: j.id.to_string(), ..j.spec.clone() }));
+    q.submit_many(batch.collect()).expect("submitted");
+    if budgeted {
+        let limits = TenantLimits { tenant: "t0".into(), gpu_hours_per_day: 1e9, ..TenantLimits::default() };
+        q.store().put_tenant(&limits, &Actor { tenant: "-".into(), role: "admin".into() }, 0).expect("a tenant");
+    }
+    let worker = Caller { tenant: "-".into(), role: Role::Worker };
+    let mut now = 1_000_000i64;
+    for w in workers {
+        q.lease(&worker, w.clone(), now).expect("leased");
+    }
+    let all = JobFilter { states: vec![JobState::Leased], limit: u32::MAX, ..JobFilter::default() };
+    let mut held: std::collections::HashMap<String, Vec<(u64, u32)>> = std::collections::HashMap::new();
+    for j in q.store().list(&all).expect("listed") {
+        held.entry(j.worker_id.clone()).or_default().push((j.id, j.attempts));
+    }
+    let leased = held.values().map(Vec::len).sum::<usize>();
+    let mut times = Vec::with_capacity(runs);
+    let mut started = 0usize;
+    for r in 0..runs {
+        let w = &workers[(r * 37) % workers.len()];
+        now += 10;
+        if let Some((id, attempt)) = held.get_mut(&w.id).and_then(Vec::pop) {
+            q.complete(&worker, &w.id, id, attempt, 0, now).expect("completed");
+        }
+        let t = Instant::now();
+        let got = q.lease(&worker, w.clone(), now).expect("leased");
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        started += got.len();
+        for g in got {
+            held.entry(w.id.clone()).or_default().insert(0, (g.job.id, g.job.attempts));
+        }
+    }
+    let how = if budgeted { "rebuilt from the rows (a GPU budget set)" } else { "kept between calls" };
+    let queued = jobs.len() - leased;
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1];
+    println!(
+        "lease, {WORKERS} workers, {leased} leased, {queued} queued, policy foresight, whole Lease calls on the embedded store in memory, runtime {how}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} calls ({started} jobs leased)",
+        at(0.5),
+        at(0.99),
+        times[times.len() - 1],
+        times.len()
+    );
 }
 
 fn report(how: &str, leased: usize, times: &mut [f64], started: usize) {
