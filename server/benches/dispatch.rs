@@ -200,6 +200,7 @@ fn leases(workers: &[WorkerRow], jobs: &[JobRow], runs: usize, budgeted: bool) {
         held.entry(j.worker_id.clone()).or_default().push((j.id, j.attempts));
     }
     let leased = held.values().map(Vec::len).sum::<usize>();
+    let before = q.dispatcher().cache_stats();
     let mut times = Vec::with_capacity(runs);
     let mut started = 0usize;
     for r in 0..runs {
@@ -216,7 +217,12 @@ fn leases(workers: &[WorkerRow], jobs: &[JobRow], runs: usize, budgeted: bool) {
             held.entry(w.id.clone()).or_default().insert(0, (g.job.id, g.job.attempts));
         }
     }
-    let how = if budgeted { "rebuilt from the rows (a GPU budget set)" } else { "kept between calls" };
+    let after = q.dispatcher().cache_stats();
+    let how = if budgeted {
+        "rebuilt from the rows (a GPU budget set)".to_string()
+    } else {
+        format!("kept between calls (built {} times, dropped {})", after.builds - before.builds, after.drops - before.drops)
+    };
     let queued = jobs.len() - leased;
     times.sort_by(f64::total_cmp);
     let at = |q: f64| times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1];

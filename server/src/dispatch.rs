@@ -84,6 +84,7 @@ pub struct Dispatcher {
     predictors: BTreeMap<String, SharedPredictor>,
     /// Each pool's kept runtime and the event the cache has read up to.
     cache: cache::Cache,
+    cache_stats: cache::CacheStats,
     /// Per pool: the fair-share usage of the jobs that ended there, handed
     /// to each runtime built anew, and the pool's capacity at its last
     /// decision (what a job's share is measured against).
@@ -132,6 +133,7 @@ impl Dispatcher {
             make_predictor: make,
             predictors: BTreeMap::new(),
             cache: cache::Cache::default(),
+            cache_stats: cache::CacheStats::default(),
             usage: BTreeMap::new(),
             terms: HashMap::new(),
             waiting: HashMap::new(),

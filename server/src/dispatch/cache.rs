@@ -118,6 +118,19 @@ pub(crate) struct Cache {
     /// reads where the log ends).
     seen: Option<u64>,
     pools: HashMap<String, PoolCache>,
+    /// Each pool's workers as the store holds them (any `seen_at_ms`), in
+    /// the store's order, with each one's place: the active dispatcher is
+    /// the only writer of the workers, so its copy stays exact.
+    workers: HashMap<String, (Vec<WorkerRow>, HashMap<String, usize>)>,
+}
+
+/// How often pools' runtimes were built from the rows and dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Pools' runtimes built from the store's rows.
+    pub builds: u64,
+    /// Times every kept runtime was dropped (an error, a new dispatcher).
+    pub drops: u64,
 }
 
 /// Whether a job asking `ask` could ever run on a worker offering `cap`
@@ -153,7 +166,60 @@ impl Dispatcher {
     /// Drops every kept runtime and stops following the log: the next
     /// `Lease` reads where the log ends and builds its pool anew.
     pub fn cache_drop(&mut self) {
+        if self.cache.seen.is_some() {
+            self.cache_stats.drops += 1;
+        }
         self.cache = Cache::default();
+    }
+
+    /// How often pools' runtimes were built and dropped.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache_stats
+    }
+
+    /// Worker `offer` was recorded in the store: true when the copy of its
+    /// pool's workers knew it (now updated); false when the copy must be
+    /// read anew (none kept, or a worker new to it; a worker that moved
+    /// from another pool drops that pool's copy).
+    pub fn cache_worker_seen(&mut self, offer: &WorkerRow) -> bool {
+        let moved: Vec<String> = self
+            .cache
+            .workers
+            .iter()
+            .filter(|(pool, (_, at))| **pool != offer.pool && at.contains_key(&offer.id))
+            .map(|(pool, _)| pool.clone())
+            .collect();
+        for pool in moved {
+            self.cache.workers.remove(&pool);
+        }
+        let Some((rows, at)) = self.cache.workers.get_mut(&offer.pool) else { return false };
+        let Some(&i) = at.get(&offer.id) else { return false };
+        rows[i].clone_from(offer);
+        true
+    }
+
+    /// The workers of `pool` as the store holds them now, in its order.
+    pub fn cache_set_workers(&mut self, pool: &str, rows: Vec<WorkerRow>) {
+        let at = rows.iter().enumerate().map(|(i, w)| (w.id.clone(), i)).collect();
+        self.cache.workers.insert(pool.to_string(), (rows, at));
+    }
+
+    /// The workers of `pool` seen at or after `since_ms` (the store's
+    /// `workers`), when the copy is kept.
+    pub fn cache_live_workers(&self, pool: &str, since_ms: i64) -> Option<Vec<WorkerRow>> {
+        let (rows, _) = self.cache.workers.get(pool)?;
+        Some(rows.iter().filter(|w| w.seen_at_ms >= since_ms).cloned().collect())
+    }
+
+    /// Whether pool `pool`'s runtime is kept and built on its workers seen
+    /// at or after `since_ms`, as the copy of its workers has them.
+    pub fn cache_fits_live(&self, pool: &str, since_ms: i64) -> bool {
+        let (Some(kept), Some((rows, _))) = (self.cache.pools.get(pool), self.cache.workers.get(pool)) else {
+            return false;
+        };
+        let mut live = rows.iter().filter(|w| w.seen_at_ms >= since_ms);
+        kept.workers.iter().all(|(id, cap)| live.next().is_some_and(|w| w.id == *id && w.capacity == *cap))
+            && live.next().is_none()
     }
 
     /// Whether pool `pool`'s runtime is kept, built on these live `workers`.
@@ -179,6 +245,7 @@ impl Dispatcher {
         let barred: std::collections::HashSet<u64> =
             queued.iter().filter(|j| !shapes.iter().any(|w| could_run(w, &j.spec))).map(|j| j.id).collect();
         let (rt, _, clamped) = self.build(workers, leased, queued, now_ms, &barred);
+        self.cache_stats.builds += 1;
         if clamped {
             return Err(Untrusted(format!("pool `{pool}`: a worker holds more than it offers")));
         }

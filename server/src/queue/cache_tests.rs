@@ -145,6 +145,8 @@ fn run(policy: &str, ops: &[Op]) -> Result<usize, TestCaseError> {
             }
             Op::Shrink { worker: i } => small[*i as usize] = !small[*i as usize],
         }
+        prop_assert!(q.workers_kept_match_the_store("p", now - cfg.lease_ttl_ms).unwrap(), "after op {}", n);
+        prop_assert!(q.workers_kept_match_the_store("p", i64::MIN).unwrap(), "after op {}", n);
         let (kept, rebuilt) = q.decisions_kept_and_rebuilt("p", now).unwrap();
         if let Some(kept) = kept {
             prop_assert_eq!(&kept, &rebuilt, "after op {} ({:?}) at {} under {}", n, o, now, policy);

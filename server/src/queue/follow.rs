@@ -3,6 +3,7 @@
 //! pool's runtime from the store, and leasing from it.
 
 use super::{Queue, QueueError};
+use crate::dispatch::Dispatcher;
 use crate::store::{JobFilter, JobRow, JobState, Store, WorkerRow};
 
 /// How many events one read of the log takes.
@@ -70,17 +71,21 @@ impl<S: Store> Queue<S> {
     pub(super) fn place_kept(
         &mut self,
         asking: &str,
-        workers: &[WorkerRow],
+        pool: &str,
+        since_ms: i64,
         now_ms: i64,
     ) -> Result<Option<Vec<JobRow>>, QueueError> {
-        let Some(pool) = workers.first().map(|w| w.pool.clone()) else { return Ok(None) };
-        if !self.dispatcher.cache_fits(&pool, workers) {
-            let (leased, queued) = self.pool_rows(&pool)?;
-            if self.dispatcher.cache_build(workers, &leased, &queued, now_ms).is_err() {
+        if !self.dispatcher.cache_fits_live(pool, since_ms) {
+            let workers = self.live_workers(pool, since_ms)?;
+            if workers.is_empty() {
+                return Ok(None);
+            }
+            let (leased, queued) = self.pool_rows(pool)?;
+            if self.dispatcher.cache_build(&workers, &leased, &queued, now_ms).is_err() {
                 return Ok(None);
             }
         }
-        let ids = match self.dispatcher.place_cached(&pool, asking, now_ms) {
+        let ids = match self.dispatcher.place_cached(pool, asking, now_ms) {
             Ok(Some(ids)) => ids,
             Ok(None) => return Ok(None),
             Err(_) => {
@@ -103,6 +108,42 @@ impl<S: Store> Queue<S> {
         }
         granted.sort_by_key(|j| j.id);
         Ok(Some(granted))
+    }
+
+    /// The dispatcher.
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    /// Worker `offer` was just recorded in the store: the dispatcher's
+    /// copy of its pool's workers is updated in place, or read anew from
+    /// the store when the worker is new to it (so that the copy keeps the
+    /// store's order, the runtime's node order).
+    pub(super) fn keep_worker(&mut self, offer: &WorkerRow) -> Result<(), QueueError> {
+        if !self.dispatcher.cache_worker_seen(offer) {
+            let all = self.store.workers(&offer.pool, i64::MIN)?;
+            self.dispatcher.cache_set_workers(&offer.pool, all);
+        }
+        Ok(())
+    }
+
+    /// The workers of `pool` seen at or after `since_ms`, by id: from the
+    /// dispatcher's copy, or the store.
+    pub(super) fn live_workers(&self, pool: &str, since_ms: i64) -> Result<Vec<WorkerRow>, QueueError> {
+        match self.dispatcher.cache_live_workers(pool, since_ms) {
+            Some(w) => Ok(w),
+            None => Ok(self.store.workers(pool, since_ms)?),
+        }
+    }
+
+    /// Whether the dispatcher's copy of `pool`'s workers seen at or after
+    /// `since_ms`, if it keeps one, is what the store holds (for tests).
+    #[doc(hidden)]
+    pub fn workers_kept_match_the_store(&self, pool: &str, since_ms: i64) -> Result<bool, QueueError> {
+        Ok(match self.dispatcher.cache_live_workers(pool, since_ms) {
+            Some(kept) => kept == self.store.workers(pool, since_ms)?,
+            None => true,
+        })
     }
 
     /// Every leased and every queued job of `pool`, by id.

@@ -455,14 +455,16 @@ impl<S: Store> Queue<S> {
         let mut offer = offer;
         offer.seen_at_ms = now_ms;
         self.store.put_worker(&offer)?;
-        let workers = self.store.workers(&offer.pool, now_ms - self.cfg.lease_ttl_ms)?;
+        let since = now_ms - self.cfg.lease_ttl_ms;
+        self.keep_worker(&offer)?;
         let limits = self.limits()?;
         let mut used = self.used_today(&limits, now_ms)?;
         let budgeted = limits.values().any(|l| l.gpu_hours_per_day > 0.0);
-        let kept = if budgeted { None } else { self.place_kept(&offer.id, &workers, now_ms)? };
+        let kept = if budgeted { None } else { self.place_kept(&offer.id, &offer.pool, since, now_ms)? };
         let mut granted: Vec<JobRow> = match kept {
             Some(granted) => granted,
             None => {
+                let workers = self.live_workers(&offer.pool, since)?;
                 let (leased, queued) = self.pool_rows(&offer.pool)?;
                 // a tenant over its GPU budget waits: its jobs are not offered to the policy
                 let queued: Vec<JobRow> =

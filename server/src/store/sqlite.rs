@@ -453,19 +453,19 @@ impl Store for SqliteStore {
     }
 
     fn put_worker(&mut self, w: &WorkerRow) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.conn.prepare_cached(
             "INSERT OR REPLACE INTO workers (id, pool, cpus, gpus, gpu_type, memory_mb, seen_at_ms) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                w.id,
-                w.pool,
-                w.capacity.cpus,
-                w.capacity.gpus,
-                w.capacity.gpu_type,
-                w.capacity.memory_mb,
-                w.seen_at_ms
-            ],
-        )?;
+        )?
+        .execute(params![
+            w.id,
+            w.pool,
+            w.capacity.cpus,
+            w.capacity.gpus,
+            w.capacity.gpu_type,
+            w.capacity.memory_mb,
+            w.seen_at_ms
+        ])?;
         Ok(())
     }
 
