@@ -60,8 +60,13 @@ fn who(tenant: &str, role: Role) -> Caller {
 /// Runs `ops` under policy `policy`, comparing the kept runtime's decision
 /// with a rebuilt one's after each; returns how many were compared.
 fn run(policy: &str, ops: &[Op]) -> Result<usize, TestCaseError> {
+    run_on(SqliteStore::in_memory().unwrap(), policy, ops)
+}
+
+/// [`run`] on `store`.
+fn run_on<S: Store>(store: S, policy: &str, ops: &[Op]) -> Result<usize, TestCaseError> {
     let cfg = QueueConfig { lease_ttl_ms: 2000, backoff_base_ms: 300, backoff_cap_ms: 5000, seed: 3 };
-    let mut q = Queue::new(SqliteStore::in_memory().unwrap(), Dispatcher::new(policy.parse().unwrap(), None), cfg);
+    let mut q = Queue::new(store, Dispatcher::new(policy.parse().unwrap(), None), cfg);
     let (w, op_) = (who("-", Role::Worker), who("-", Role::Operator));
     let mut now = 1_000_000i64;
     let mut ids: Vec<u64> = Vec::new();
@@ -172,10 +177,9 @@ proptest! {
     }
 }
 
-#[test]
-fn the_kept_runtime_is_compared_and_leases_what_a_rebuilt_one_would() {
-    // a fixed sequence, so that the comparison above is known to happen
-    let ops: Vec<Op> = (0..40)
+/// A fixed sequence, so that the comparison is known to happen.
+fn fixed_ops() -> Vec<Op> {
+    (0..40)
         .flat_map(|i| {
             [
                 Op::Submit {
@@ -191,9 +195,23 @@ fn the_kept_runtime_is_compared_and_leases_what_a_rebuilt_one_would() {
                 Op::Complete { job: i / 2 },
             ]
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_kept_runtime_is_compared_and_leases_what_a_rebuilt_one_would() {
     for policy in ["foresight", "fairshare", "edf"] {
-        let compared = run(policy, &ops).unwrap();
+        let compared = run(policy, &fixed_ops()).unwrap();
         assert!(compared > 100, "{policy}: {compared} decisions compared");
     }
+}
+
+#[test]
+fn on_postgresql_the_kept_runtime_decides_as_one_rebuilt_from_the_store() {
+    // the store's order of workers (PostgreSQL's collation) and its event
+    // log, through the same sequence
+    let Some(url) = crate::store::pg::tests::fresh_db("kept_runtime") else { return };
+    let store = crate::store::PgStore::connect(&url).unwrap();
+    let compared = run_on(store, "foresight", &fixed_ops()).unwrap();
+    assert!(compared > 100, "{compared} decisions compared");
 }

@@ -8,7 +8,7 @@
 //! row in one transaction, committed before it returns: a submit that was
 //! acknowledged is on disk.
 
-mod pg;
+pub(crate) mod pg;
 mod sqlite;
 
 pub use pg::PgStore;
