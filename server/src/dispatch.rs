@@ -7,9 +7,14 @@
 //! and its queued jobs (past their backoff) are pending, each with the
 //! estimate it was given at submission; the policy decides once, and the
 //! asking worker gets the starts the policy put on it. Starts on other
-//! workers are left for those workers' own calls. The runtime is built
-//! anew for each decision (the queue is the state of record, in the
-//! store); the predictor lives on, per pool, and learns from every end.
+//! workers are left for those workers' own calls. The predictor lives on,
+//! per pool, and learns from every end.
+//!
+//! The queue (the store) is the state of record. [`Dispatcher::place`]
+//! builds the runtime anew from the rows for one decision; the queue's
+//! `Lease` instead keeps each pool's runtime between calls ([`cache`]),
+//! changed job by job as the store's event log says, and builds it anew
+//! from the store when it cannot be trusted.
 
 use crate::governance::{WorkerTerms, check, has_terms};
 use crate::store::{JobRow, NewJob, WorkerRow};
@@ -19,6 +24,9 @@ use foresight_core::runtime::{Alloc, Observed, Runtime, RuntimeConfig};
 use foresight_core::state::{Demand, JobInfo, JobKey, UsageLedger};
 use foresight_core::{Cluster, NameTables, NodeSpec, Resources};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub mod cache;
 
 /// The limit the policies assume for a job that asks for no time (a day);
 /// such a job is never killed at it.
@@ -27,11 +35,56 @@ pub const ASSUMED_LIMIT_S: f64 = 86_400.0;
 /// Where the dispatcher's predictor comes from.
 pub type PredictorFactory = Box<dyn Fn() -> Box<dyn Predictor> + Send>;
 
+/// A pool's predictor, shared by the estimates at submission, the
+/// learning at each end and the pool's kept runtime.
+#[derive(Clone)]
+pub struct SharedPredictor(Arc<Mutex<Box<dyn Predictor>>>);
+
+impl SharedPredictor {
+    fn lock(&self) -> MutexGuard<'_, Box<dyn Predictor>> {
+        // a predictor that panicked mid-call is still the best one there is
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Predictor for SharedPredictor {
+    fn name(&self) -> &'static str {
+        self.lock().name()
+    }
+    fn predict(&mut self, job: &JobInfo) -> f64 {
+        self.lock().predict(job)
+    }
+    fn observe_start(&mut self, job: &JobInfo, now: f64) {
+        self.lock().observe_start(job, now)
+    }
+    fn observe_end(&mut self, job: &JobInfo, runtime_s: f64, now: f64) {
+        self.lock().observe_end(job, runtime_s, now)
+    }
+    fn correct(&mut self, job: &JobInfo, outlived: &foresight_core::predictor::Outlived) -> f64 {
+        self.lock().correct(job, outlived)
+    }
+    fn observe_record(&mut self, job: &JobInfo, record: &foresight_core::Job) {
+        self.lock().observe_record(job, record)
+    }
+    fn forget(&mut self, job: &JobInfo) {
+        self.lock().forget(job)
+    }
+    fn interval(&mut self, job: &JobInfo, estimate_s: f64) -> Option<foresight_core::predictor::Interval> {
+        self.lock().interval(job, estimate_s)
+    }
+}
+
+/// A pool's runtime: its policy, its shared predictor.
+pub(crate) type PoolRuntime = Runtime<Box<dyn Policy>, SharedPredictor>;
+
 /// The dispatcher (see the module's doc).
 pub struct Dispatcher {
     spec: PolicySpec,
     make_predictor: PredictorFactory,
-    predictors: BTreeMap<String, Box<dyn Predictor>>,
+    predictors: BTreeMap<String, SharedPredictor>,
+    /// Each pool's kept runtime and the event the cache has read up to.
+    cache: cache::Cache,
+    cache_stats: cache::CacheStats,
     /// Per pool: the fair-share usage of the jobs that ended there, handed
     /// to each runtime built anew, and the pool's capacity at its last
     /// decision (what a job's share is measured against).
@@ -79,6 +132,8 @@ impl Dispatcher {
             spec,
             make_predictor: make,
             predictors: BTreeMap::new(),
+            cache: cache::Cache::default(),
+            cache_stats: cache::CacheStats::default(),
             usage: BTreeMap::new(),
             terms: HashMap::new(),
             waiting: HashMap::new(),
@@ -104,19 +159,21 @@ impl Dispatcher {
         }
     }
 
-    fn predictor(&mut self, pool: &str) -> &mut Box<dyn Predictor> {
-        if !self.predictors.contains_key(pool) {
-            let p = (self.make_predictor)();
-            self.predictors.insert(pool.to_string(), p);
+    fn predictor(&mut self, pool: &str) -> SharedPredictor {
+        if let Some(p) = self.predictors.get(pool) {
+            return p.clone();
         }
-        self.predictors.get_mut(pool).expect("just inserted")
+        let p = SharedPredictor(Arc::new(Mutex::new((self.make_predictor)())));
+        self.predictors.insert(pool.to_string(), p.clone());
+        p
     }
 
     /// The runtime estimate of a job being submitted (clamped to its limit
     /// as the runtime clamps) and its interval when the predictor gives one.
     pub fn estimate(&mut self, j: &NewJob) -> (f64, Option<(f64, f64)>) {
         let info = self.info(0, j);
-        let p = self.predictor(&j.pool);
+        let shared = self.predictor(&j.pool);
+        let mut p = shared.lock();
         let est = clamp_estimate(&info, p.predict(&info));
         let interval = p.interval(&info, est).map(|i| (i.lo_s, i.hi_s));
         (est, interval)
@@ -130,7 +187,7 @@ impl Dispatcher {
     pub fn observe_end(&mut self, j: &JobRow, runtime_s: f64, now_ms: i64) {
         let info = self.info(j.id, &j.spec);
         let now_s = now_ms as f64 / 1000.0;
-        self.predictor(&j.spec.pool).observe_end(&info, runtime_s.max(0.0), now_s);
+        self.predictor(&j.spec.pool).lock().observe_end(&info, runtime_s.max(0.0), now_s);
         if self.spec.order.reads_usage() {
             let (ledger, capacity) = self.usage_of(&j.spec.pool);
             // before the pool's first decision, the job is its own pool
@@ -262,14 +319,7 @@ impl Dispatcher {
         now_ms: i64,
     ) -> Vec<u64> {
         let Some(me) = workers.iter().position(|w| w.id == asking) else { return Vec::new() };
-        // the workers' distinct shapes: whether any worker could ever run a
-        // job is asked of each queued job, and pools have few shapes
-        let mut shapes: Vec<&WorkerRow> = Vec::new();
-        for w in workers {
-            if !shapes.iter().any(|s| s.capacity == w.capacity) {
-                shapes.push(w);
-            }
-        }
+        let shapes = shapes_of(workers);
         let tainted = workers.iter().any(|w| self.terms.get(&w.id).is_some_and(|t| !t.taints.is_empty()));
         // governance before placement: a job no live worker may take is not
         // offered to the policy, and says why
@@ -318,70 +368,13 @@ impl Dispatcher {
         now_ms: i64,
         barred: &std::collections::HashSet<u64>,
     ) -> Vec<u64> {
-        let node_of: HashMap<&str, u32> = workers.iter().enumerate().map(|(i, w)| (w.id.as_str(), i as u32)).collect();
-        let cluster = Cluster {
-            nodes: workers
-                .iter()
-                .map(|w| NodeSpec {
-                    name: w.id.clone(),
-                    capacity: capacity_of(w),
-                    gpu_type: Some(w.capacity.gpu_type.clone()).filter(|t| !t.is_empty()),
-                })
-                .collect(),
-        };
+        let (mut rt, starts_left, _) = self.build(workers, leased, queued, now_ms, barred);
         let now_s = now_ms as f64 / 1000.0;
-        let pool = workers[me].pool.clone();
-        let infos: Vec<(JobInfo, &JobRow)> =
-            leased.iter().chain(queued).map(|j| (self.info(j.id, &j.spec), j)).collect();
-        let policy = self.spec.build();
-        let reads_usage = self.spec.order.reads_usage();
-        let ledger = if reads_usage {
-            let total = cluster.total();
-            let (ledger, capacity) = self.usage_of(&pool);
-            *capacity = total;
-            Some(ledger.clone())
-        } else {
-            None
-        };
-        let predictor: &mut dyn Predictor = &mut **self.predictor(&pool);
-        let mut rt = Runtime::new(&cluster, Box::new(policy) as Box<dyn Policy>, predictor, RuntimeConfig::default());
-        if let Some(ledger) = ledger {
-            // the tenants' history: what their ended jobs used (running
-            // jobs' usage so far the order adds itself)
-            *rt.usage_mut() = ledger;
-        }
-        let mut starts_left = Vec::new();
-        for (info, j) in &infos {
-            let est = j.spec.predicted_runtime_s;
-            if j.state == crate::store::JobState::Leased {
-                let Some(&node) = node_of.get(j.worker_id.as_str()) else { continue };
-                if rt.submit_estimated(*info, est).is_err() {
-                    continue;
-                }
-                // a worker that came back smaller holds what fits of it
-                if rt.start(info.key, j.started_at_ms as f64 / 1000.0, Alloc::Nodes(vec![node])).is_err() {
-                    let _ = rt.withdraw(info.key);
-                }
-            } else if j.not_before_ms <= now_ms && !barred.contains(&j.id) {
-                if rt.submit_estimated(*info, est).is_ok()
-                    && let Some(d) = crate::convert::deadline_ms(&j.spec)
-                {
-                    // read by deadline-aware orders (`edf`), ignored by the others
-                    rt.set_deadline(info.key, d as f64 / 1000.0);
-                }
-                starts_left.push((info.key, *j));
-            }
-        }
         let Some(decision) = rt.decide(now_s, &Observed) else { return Vec::new() };
         let mine = &workers[me];
         // the asking worker's starts (few), in the decision's order, found
         // in one pass over the queue
-        let keys: Vec<JobKey> = decision
-            .starts
-            .iter()
-            .filter(|s| !s.slots.is_empty() && s.slots.iter().all(|sl| sl.node == me as u32))
-            .map(|s| s.key)
-            .collect();
+        let keys = starts_on(decision, me as u32);
         let mut rows: Vec<Option<&JobRow>> = vec![None; keys.len()];
         for (k, j) in &starts_left {
             if let Some(i) = keys.iter().position(|x| x == k) {
@@ -394,148 +387,134 @@ impl Dispatcher {
             .map(|j| j.id)
             .collect()
     }
+
+    /// The pool's runtime built anew from the rows: `workers` as its nodes,
+    /// `leased` jobs running on theirs, `queued` ones past their backoff
+    /// and not in `barred` pending. Also the pending jobs' rows, and
+    /// whether a leased job got less than it asks (its worker came back
+    /// smaller: it holds what fits).
+    fn build<'r>(
+        &mut self,
+        workers: &[WorkerRow],
+        leased: &'r [JobRow],
+        queued: &'r [JobRow],
+        now_ms: i64,
+        barred: &std::collections::HashSet<u64>,
+    ) -> (PoolRuntime, Vec<(JobKey, &'r JobRow)>, bool) {
+        let node_of: HashMap<&str, u32> = workers.iter().enumerate().map(|(i, w)| (w.id.as_str(), i as u32)).collect();
+        let cluster = cluster_of(workers);
+        let pool = workers.first().map(|w| w.pool.clone()).unwrap_or_default();
+        let infos: Vec<(JobInfo, &JobRow)> =
+            leased.iter().chain(queued).map(|j| (self.info(j.id, &j.spec), j)).collect();
+        let ledger = self.ledger_for(&pool, &cluster);
+        let predictor = self.predictor(&pool);
+        let mut rt: PoolRuntime =
+            Runtime::new(&cluster, Box::new(self.spec.build()) as Box<dyn Policy>, predictor, RuntimeConfig::default());
+        if let Some(ledger) = ledger {
+            // the tenants' history: what their ended jobs used (running
+            // jobs' usage so far the order adds itself)
+            *rt.usage_mut() = ledger;
+        }
+        let mut starts_left = Vec::new();
+        let mut clamped = false;
+        for (info, j) in &infos {
+            let est = j.spec.predicted_runtime_s;
+            if j.state == crate::store::JobState::Leased {
+                let Some(&node) = node_of.get(j.worker_id.as_str()) else { continue };
+                if rt.submit_estimated(*info, est).is_err() {
+                    clamped = true;
+                    continue;
+                }
+                clamped |= !fits_now(&rt, node, &info.demand.total);
+                // a worker that came back smaller holds what fits of it
+                if rt.start(info.key, j.started_at_ms as f64 / 1000.0, Alloc::Nodes(vec![node])).is_err() {
+                    clamped = true;
+                    let _ = rt.withdraw(info.key);
+                }
+            } else if j.not_before_ms <= now_ms && !barred.contains(&j.id) {
+                if rt.submit_estimated(*info, est).is_ok()
+                    && let Some(d) = crate::convert::deadline_ms(&j.spec)
+                {
+                    // read by deadline-aware orders (`edf`), ignored by the others
+                    rt.set_deadline(info.key, d as f64 / 1000.0);
+                }
+                starts_left.push((info.key, *j));
+            }
+        }
+        (rt, starts_left, clamped)
+    }
+
+    /// For orders that read fair-share usage: the pool's ledger of ended
+    /// jobs, its capacity set to `cluster`'s (what a job's share is
+    /// measured against).
+    fn ledger_for(&mut self, pool: &str, cluster: &Cluster) -> Option<UsageLedger> {
+        if !self.spec.order.reads_usage() {
+            return None;
+        }
+        let total = cluster.total();
+        let (ledger, capacity) = self.usage_of(pool);
+        *capacity = total;
+        Some(ledger.clone())
+    }
+
+    /// The whole decision of a runtime built anew from the rows (as
+    /// [`Dispatcher::place`] builds it, without governance), for tests that
+    /// compare it with the kept runtime's.
+    pub fn decision_rebuilt(
+        &mut self,
+        workers: &[WorkerRow],
+        leased: &[JobRow],
+        queued: &[JobRow],
+        now_ms: i64,
+    ) -> Option<foresight_core::policy::Decision> {
+        let shapes = shapes_of(workers);
+        let barred: std::collections::HashSet<u64> =
+            queued.iter().filter(|j| !shapes.iter().any(|w| could_run(w, &j.spec))).map(|j| j.id).collect();
+        let (mut rt, _, _) = self.build(workers, leased, queued, now_ms, &barred);
+        rt.decide(now_ms as f64 / 1000.0, &Observed).cloned()
+    }
+}
+
+/// The cluster of a pool's live workers, in their order.
+fn cluster_of(workers: &[WorkerRow]) -> Cluster {
+    Cluster {
+        nodes: workers
+            .iter()
+            .map(|w| NodeSpec {
+                name: w.id.clone(),
+                capacity: capacity_of(w),
+                gpu_type: Some(w.capacity.gpu_type.clone()).filter(|t| !t.is_empty()),
+            })
+            .collect(),
+    }
+}
+
+/// The workers' distinct shapes: whether any worker could ever run a job
+/// is asked of each queued job, and pools have few shapes.
+fn shapes_of(workers: &[WorkerRow]) -> Vec<&WorkerRow> {
+    let mut shapes: Vec<&WorkerRow> = Vec::new();
+    for w in workers {
+        if !shapes.iter().any(|s| s.capacity == w.capacity) {
+            shapes.push(w);
+        }
+    }
+    shapes
+}
+
+/// Whether node `node` of the runtime is up with `need` free.
+fn fits_now(rt: &PoolRuntime, node: u32, need: &Resources) -> bool {
+    rt.state().nodes().get(node as usize).is_some_and(|n| n.up && need.fits_in(&n.free))
+}
+
+/// The keys of a decision's starts wholly on node `me`, in its order.
+fn starts_on(decision: &foresight_core::policy::Decision, me: u32) -> Vec<JobKey> {
+    decision
+        .starts
+        .iter()
+        .filter(|s| !s.slots.is_empty() && s.slots.iter().all(|sl| sl.node == me))
+        .map(|s| s.key)
+        .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::{Demand as Ask, JobState};
-
-    fn worker(id: &str, cpus: u32) -> WorkerRow {
-        WorkerRow { id: id.into(), pool: "p".into(), capacity: Ask { cpus, ..Ask::default() }, seen_at_ms: 0 }
-    }
-
-    fn job(id: u64, cpus: u32, est: f64, limit: f64) -> JobRow {
-        JobRow::queued(
-            id,
-            NewJob {
-                tenant: "t".into(),
-                pool: "p".into(),
-                demand: Ask { cpus, ..Ask::default() },
-                time_limit_s: limit,
-                predicted_runtime_s: est,
-                submitted_at_ms: id as i64,
-                max_attempts: 1,
-                ..NewJob::default()
-            },
-        )
-    }
-
-    #[test]
-    fn the_policy_fills_the_asking_worker_in_queue_order() {
-        let mut d = Dispatcher::new("foresight".parse().unwrap(), None);
-        let ws = [worker("a", 4)];
-        let q = [job(1, 2, 10.0, 10.0), job(2, 2, 10.0, 10.0), job(3, 2, 10.0, 10.0)];
-        assert_eq!(d.place("a", &ws, &[], &q, 1000), [1, 2]);
-        assert!(d.place("b", &ws, &[], &q, 1000).is_empty(), "an unknown worker gets nothing");
-    }
-
-    #[test]
-    fn leased_jobs_hold_their_room_and_backfill_respects_the_head() {
-        let mut d = Dispatcher::new("foresight".parse().unwrap(), None);
-        let ws = [worker("a", 4)];
-        let mut running = job(1, 3, 100.0, 100.0);
-        running.state = JobState::Leased;
-        running.worker_id = "a".into();
-        // the head needs the whole worker; a short job fits before the
-        // running one ends, a long one would delay the head
-        let q = [job(2, 4, 50.0, 50.0), job(3, 1, 500.0, 500.0), job(4, 1, 20.0, 20.0)];
-        assert_eq!(d.place("a", &ws, &[running], &q, 1000), [4]);
-    }
-
-    #[test]
-    fn backoff_and_impossible_jobs_wait() {
-        let mut d = Dispatcher::new("fcfs".parse().unwrap(), None);
-        let ws = [worker("a", 2)];
-        let mut later = job(1, 1, 1.0, 1.0);
-        later.not_before_ms = 5000;
-        let q = [job(0, 8, 1.0, 1.0), later, job(2, 1, 1.0, 1.0)];
-        assert_eq!(d.place("a", &ws, &[], &q, 1000), [2]);
-    }
-
-    #[test]
-    fn edf_starts_the_least_slack_first_and_jobs_without_a_deadline_last() {
-        let mut d = Dispatcher::new("edf".parse().unwrap(), None);
-        let ws = [worker("a", 1)];
-        let due = |id, est, deadline_ms: i64| {
-            let mut j = job(id, 1, est, est);
-            j.spec.labels.insert(crate::convert::DEADLINE_LABEL.into(), deadline_ms.to_string());
-            j
-        };
-        // at 1 s: job 2's slack 100 - 1 - 10 = 89 s, job 3's 50 - 1 - 40 = 9 s
-        let q = [job(1, 1, 5.0, 5.0), due(2, 10.0, 100_000), due(3, 40.0, 50_000)];
-        assert_eq!(d.place("a", &ws, &[], &q, 1000), [3]);
-        assert_eq!(d.place("a", &ws, &[], &q[..2], 1000), [2]);
-        assert_eq!(d.place("a", &ws, &[], &q[..1], 1000), [1]);
-        let mut fcfs = Dispatcher::new("fcfs".parse().unwrap(), None);
-        assert_eq!(fcfs.place("a", &ws, &[], &q, 1000), [1], "other orders ignore deadlines");
-    }
-
-    #[test]
-    fn fair_share_serves_the_tenant_with_less_history_first() {
-        let mut d = Dispatcher::new("fairshare".parse().unwrap(), None);
-        let ws = [worker("a", 1)];
-        let of = |id, tenant: &str| {
-            let mut j = job(id, 1, 10.0, 10.0);
-            j.spec.tenant = tenant.into();
-            j
-        };
-        // heavy has run a lot; light little; heavy's job arrived first
-        d.observe_end(&of(1, "heavy"), 5000.0, 1000);
-        d.observe_end(&of(2, "light"), 10.0, 1000);
-        let q = [of(3, "heavy"), of(4, "light")];
-        assert_eq!(d.place("a", &ws, &[], &q, 2000), [4]);
-        let mut fcfs = Dispatcher::new("easy".parse().unwrap(), None);
-        fcfs.observe_end(&of(1, "heavy"), 5000.0, 1000);
-        assert_eq!(fcfs.place("a", &ws, &[], &q, 2000), [3], "an order that reads no usage keeps arrival order");
-    }
-
-    #[test]
-    fn governance_bars_a_job_before_placement_and_keeps_why() {
-        let mut d = Dispatcher::new("fcfs".parse().unwrap(), None);
-        let ws = [worker("a", 1), worker("b", 1)];
-        let eu = |labels: &[(&str, &str)]| crate::governance::WorkerTerms {
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            taints: Default::default(),
-        };
-        d.set_terms("a", eu(&[("region", "eu")]));
-        d.set_terms("b", eu(&[("region", "us")]));
-        let mut ap = job(1, 1, 1.0, 1.0);
-        ap.spec.labels.insert("region".into(), "ap".into());
-        let mut us = job(2, 1, 1.0, 1.0);
-        us.spec.labels.insert("region".into(), "us".into());
-        // FCFS without backfill: were the barred head offered to the policy, nothing would start
-        assert!(d.place("a", &ws, &[], &[ap.clone(), us.clone()], 1000).is_empty(), "a is in eu");
-        assert_eq!(d.place("b", &ws, &[], &[ap, us], 1000), [2]);
-        assert!(d.wait_reason(1).unwrap().contains("data residency"), "{:?}", d.wait_reason(1));
-        assert_eq!(d.wait_reason(2), None);
-        assert_eq!(d.admission("b", &job(2, 1, 1.0, 1.0).spec), "no governance terms");
-    }
-
-    #[test]
-    fn the_predicted_start_waits_for_running_and_queued_jobs_ahead() {
-        let ws = [worker("a", 2)];
-        let mut running = job(1, 2, 100.0, 100.0);
-        running.state = JobState::Leased;
-        running.worker_id = "a".into();
-        running.started_at_ms = 0;
-        let ahead = job(2, 2, 50.0, 50.0);
-        let new = job(3, 1, 10.0, 10.0).spec;
-        // the worker is full until 100 s, then the job ahead holds it until 150 s
-        assert_eq!(Dispatcher::predicted_start(&ws, &[running.clone()], &[ahead], &new, 10.0, 0), Some(150.0));
-        assert_eq!(Dispatcher::predicted_start(&ws, &[running], &[], &new, 10.0, 0), Some(100.0));
-        assert_eq!(Dispatcher::predicted_start(&ws, &[], &[], &new, 10.0, 5000), Some(5.0));
-        assert_eq!(Dispatcher::predicted_start(&ws, &[], &[], &job(4, 3, 1.0, 1.0).spec, 1.0, 0), None, "never fits");
-        assert_eq!(Dispatcher::predicted_start(&[], &[], &[], &new, 10.0, 0), None, "no live worker");
-    }
-
-    #[test]
-    fn the_predictor_learns_from_ends() {
-        let mut d = Dispatcher::new("easy++".parse().unwrap(), None);
-        let j = job(1, 1, 0.0, 1000.0);
-        assert_eq!(d.estimate(&j.spec).0, 1000.0, "no history: the request");
-        d.observe_end(&j, 100.0, 0);
-        d.observe_end(&j, 100.0, 0);
-        assert_eq!(d.estimate(&j.spec).0, 100.0);
-    }
-}
+mod tests;

@@ -98,8 +98,19 @@ fn commit_loop(shared: Weak<Shared>, mut rx: mpsc::Receiver<Pending>) {
         {
             let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
             let mut jobs = Vec::with_capacity(batch.len());
+            // a token is looked up once a batch (clients submit many jobs with one)
+            let mut callers: std::collections::HashMap<String, Result<Caller, Status>> =
+                std::collections::HashMap::new();
             for (i, p) in batch.iter_mut().enumerate() {
-                match caller_of(&mut q, &p.token_hash) {
+                let caller = match callers.get(&p.token_hash) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = caller_of(&mut q, &p.token_hash);
+                        callers.insert(std::mem::take(&mut p.token_hash), c.clone());
+                        c
+                    }
+                };
+                match caller {
                     Ok(c) => {
                         jobs.push((c, std::mem::take(&mut p.job)));
                         admitted.push(i);

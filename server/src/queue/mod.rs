@@ -17,6 +17,7 @@ use crate::store::{
 use foresight_core::rng::SplitMix64;
 use std::collections::{BTreeMap, HashMap};
 
+mod follow;
 mod limits;
 mod placement;
 mod sections;
@@ -109,6 +110,9 @@ pub struct Queue<S: Store> {
     /// Each rate-limited tenant's token bucket: tokens left, when last
     /// refilled (Unix ms).
     buckets: HashMap<String, (f64, i64)>,
+    /// Whether this replica was the active dispatcher at its last call
+    /// (the dispatcher's cache is built anew when it becomes it).
+    leading: bool,
 }
 
 impl<S: Store> std::fmt::Debug for Queue<S> {
@@ -123,7 +127,7 @@ pub const PAGE_MAX: u32 = 1000;
 impl<S: Store> Queue<S> {
     /// A queue over `store`, dispatching with `dispatcher`.
     pub fn new(store: S, dispatcher: Dispatcher, cfg: QueueConfig) -> Self {
-        Self { store, dispatcher, cfg, changes: BTreeMap::new(), buckets: HashMap::new() }
+        Self { store, dispatcher, cfg, changes: BTreeMap::new(), buckets: HashMap::new(), leading: false }
     }
 
     /// The store (to add tokens, look them up).
@@ -392,9 +396,7 @@ impl<S: Store> Queue<S> {
     /// to the queue after a backoff, or to the dead letters past its
     /// attempts. Returns how many.
     fn expire_now(&mut self, now_ms: i64) -> Result<usize, QueueError> {
-        let leased =
-            self.store.list(&JobFilter { states: vec![JobState::Leased], limit: u32::MAX, ..JobFilter::default() })?;
-        let mut expired: Vec<JobRow> = leased.into_iter().filter(|j| j.lease_expires_at_ms < now_ms).collect();
+        let mut expired = self.store.expired_leases(now_ms)?;
         for j in &mut expired {
             j.error = format!("lease expired (worker `{}`, attempt {})", j.worker_id, j.attempts);
             self.retry_or_bury(j, false, now_ms);
@@ -444,24 +446,34 @@ impl<S: Store> Queue<S> {
     ) -> Result<Vec<Granted>, QueueError> {
         Self::require(caller, &[Role::Worker], "lease jobs")?;
         self.dispatcher.set_terms(&offer.id, terms);
-        self.expire_now(now_ms)?;
+        // the kept runtimes follow what changed since the last call, the
+        // expiries included
+        self.follow(now_ms)?;
+        if self.expire_now(now_ms)? > 0 {
+            self.follow(now_ms)?;
+        }
         let mut offer = offer;
         offer.seen_at_ms = now_ms;
         self.store.put_worker(&offer)?;
-        let workers = self.store.workers(&offer.pool, now_ms - self.cfg.lease_ttl_ms)?;
-        let pool = Some(offer.pool.clone());
-        let all =
-            |state| JobFilter { states: vec![state], pool: pool.clone(), limit: u32::MAX, ..JobFilter::default() };
-        let leased = self.store.list(&all(JobState::Leased))?;
-        let queued = self.store.list(&all(JobState::Queued))?;
-        // a tenant over its GPU budget waits: its jobs are not offered to the policy
+        let since = now_ms - self.cfg.lease_ttl_ms;
+        self.keep_worker(&offer)?;
         let limits = self.limits()?;
         let mut used = self.used_today(&limits, now_ms)?;
-        let queued: Vec<JobRow> = queued.into_iter().filter(|j| fits_budget(&limits, &mut used, j, false)).collect();
-        let ids = self.dispatcher.place(&offer.id, &workers, &leased, &queued, now_ms);
-        // and what the policy starts together stays within it too
-        let mut granted: Vec<JobRow> =
-            queued.into_iter().filter(|j| ids.contains(&j.id) && fits_budget(&limits, &mut used, j, true)).collect();
+        let budgeted = limits.values().any(|l| l.gpu_hours_per_day > 0.0);
+        let kept = if budgeted { None } else { self.place_kept(&offer.id, &offer.pool, since, now_ms)? };
+        let mut granted: Vec<JobRow> = match kept {
+            Some(granted) => granted,
+            None => {
+                let workers = self.live_workers(&offer.pool, since)?;
+                let (leased, queued) = self.pool_rows(&offer.pool)?;
+                // a tenant over its GPU budget waits: its jobs are not offered to the policy
+                let queued: Vec<JobRow> =
+                    queued.into_iter().filter(|j| fits_budget(&limits, &mut used, j, false)).collect();
+                let ids = self.dispatcher.place(&offer.id, &workers, &leased, &queued, now_ms);
+                // and what the policy starts together stays within it too
+                queued.into_iter().filter(|j| ids.contains(&j.id) && fits_budget(&limits, &mut used, j, true)).collect()
+            }
+        };
         for j in &mut granted {
             j.state = JobState::Leased;
             j.attempts += 1;
@@ -581,3 +593,5 @@ impl<S: Store> Queue<S> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod cache_tests;

@@ -28,7 +28,7 @@ impl<S: Store> Queue<S> {
     /// attempts. Returns how many: 0 on a replica that is not the active
     /// dispatcher (this call also tries to become it).
     pub fn expire(&mut self, now_ms: i64) -> Result<usize, QueueError> {
-        if !self.store.lead()? {
+        if !self.leads()? {
             return Ok(0);
         }
         self.exclusive(|q| q.expire_now(now_ms))
@@ -36,7 +36,7 @@ impl<S: Store> Queue<S> {
 
     /// Whether this replica is the active dispatcher (trying to become it).
     pub fn lead(&mut self) -> Result<bool, QueueError> {
-        Ok(self.store.lead()?)
+        self.leads()
     }
 
     /// A worker asks for work: its offer is recorded, expired leases are
@@ -57,14 +57,19 @@ impl<S: Store> Queue<S> {
         now_ms: i64,
     ) -> Result<Vec<Granted>, QueueError> {
         Self::require(caller, &[Role::Worker], "lease jobs")?;
-        if !self.store.lead()? {
+        if !self.leads()? {
             return Err(QueueError::Unavailable(
                 "this replica is a standby: another `foresight serve` on this database is the active dispatcher; \
                  lease from it"
                     .into(),
             ));
         }
-        self.exclusive(|q| q.lease_now(caller, offer, terms, now_ms))
+        let out = self.exclusive(|q| q.lease_now(caller, offer, terms, now_ms));
+        if out.is_err() {
+            // what the kept runtimes followed in the section may be undone
+            self.dispatcher.cache_drop();
+        }
+        out
     }
 
     /// Extends a lease; returns the job (cancelled when its worker should

@@ -8,7 +8,7 @@
 //! row in one transaction, committed before it returns: a submit that was
 //! acknowledged is on disk.
 
-mod pg;
+pub(crate) mod pg;
 mod sqlite;
 
 pub use pg::PgStore;
@@ -412,6 +412,12 @@ pub trait Store: Send {
         job_id: Option<u64>,
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError>;
+    /// The id of the last event written (0 when none): where a reader of
+    /// the event log that has just read the jobs starts from (the
+    /// dispatcher's cache).
+    fn last_event_id(&self) -> Result<u64, StoreError>;
+    /// Leased jobs whose lease expired before `now_ms`, by id.
+    fn expired_leases(&self, now_ms: i64) -> Result<Vec<JobRow>, StoreError>;
     /// Queued and leased jobs counted by tenant, pool and state (for the
     /// metrics).
     fn active_counts(&self) -> Result<Vec<(String, String, JobState, u64)>, StoreError>;
@@ -473,6 +479,12 @@ impl<S: Store + ?Sized> Store for Box<S> {
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError> {
         (**self).events_after(after_id, tenant, job_id, limit)
+    }
+    fn last_event_id(&self) -> Result<u64, StoreError> {
+        (**self).last_event_id()
+    }
+    fn expired_leases(&self, now_ms: i64) -> Result<Vec<JobRow>, StoreError> {
+        (**self).expired_leases(now_ms)
     }
     fn active_counts(&self) -> Result<Vec<(String, String, JobState, u64)>, StoreError> {
         (**self).active_counts()

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     UNIQUE (tenant, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, pool);
+CREATE INDEX IF NOT EXISTS jobs_lease_expiry ON jobs (lease_expires_at_ms) WHERE state = 'leased';
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id INTEGER NOT NULL,
@@ -173,8 +174,11 @@ fn event(tx: &Connection, job: &JobRow, kind: &str, detail: &str, at_ms: i64) ->
 /// a job with its key (committed, or inserted earlier in `tx`): the job,
 /// and whether it is new.
 fn insert(tx: &Connection, job: &NewJob, actor: &Actor) -> Result<(JobRow, bool), StoreError> {
+    static BY_KEY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2")
+    });
     let old = tx
-        .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2"))?
+        .prepare_cached(&BY_KEY)?
         .query_row(params![job.tenant, job.idempotency_key], job_of)
         .optional()?;
     if let Some(old) = old {
@@ -233,6 +237,8 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // the submit, lease and cache statements all stay prepared
+        conn.set_prepared_statement_cache_capacity(64);
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         Ok(Self { conn })
@@ -303,10 +309,11 @@ impl Store for SqliteStore {
     }
 
     fn get(&self, id: u64) -> Result<Option<JobRow>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"), params![id], job_of)
-            .optional()?)
+        // a cached statement: the dispatcher's cache reads each changed job
+        static BY_ID: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"));
+        let mut st = self.conn.prepare_cached(&BY_ID)?;
+        Ok(st.query_row(params![id], job_of).optional()?)
     }
 
     fn list(&self, f: &JobFilter) -> Result<Vec<JobRow>, StoreError> {
@@ -338,44 +345,42 @@ impl Store for SqliteStore {
         let tx = self.conn.transaction()?;
         for c in changes {
             let j = c.job;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE jobs SET state = ?2, attempts = ?3, not_before_ms = ?4, worker_id = ?5, \
                  lease_expires_at_ms = ?6, exit_code = ?7, error = ?8, started_at_ms = ?9, ended_at_ms = ?10, \
                  max_attempts = ?11 WHERE id = ?1",
-                params![
-                    j.id,
-                    j.state.as_str(),
-                    j.attempts,
-                    j.not_before_ms,
-                    j.worker_id,
-                    j.lease_expires_at_ms,
-                    j.exit_code,
-                    j.error,
-                    j.started_at_ms,
-                    j.ended_at_ms,
-                    j.spec.max_attempts,
-                ],
-            )?;
+            )?
+            .execute(params![
+                j.id,
+                j.state.as_str(),
+                j.attempts,
+                j.not_before_ms,
+                j.worker_id,
+                j.lease_expires_at_ms,
+                j.exit_code,
+                j.error,
+                j.started_at_ms,
+                j.ended_at_ms,
+                j.spec.max_attempts,
+            ])?;
             match c.kind {
                 "leased" => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT OR REPLACE INTO leases (job_id, attempt, worker_id, granted_at_ms, expires_at_ms) \
                          VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![j.id, j.attempts, j.worker_id, c.at_ms, j.lease_expires_at_ms],
-                    )?;
+                    )?
+                    .execute(params![j.id, j.attempts, j.worker_id, c.at_ms, j.lease_expires_at_ms])?;
                 }
                 "heartbeat" => {
-                    tx.execute(
-                        "UPDATE leases SET expires_at_ms = ?3 WHERE job_id = ?1 AND attempt = ?2",
-                        params![j.id, j.attempts, j.lease_expires_at_ms],
-                    )?;
+                    tx.prepare_cached("UPDATE leases SET expires_at_ms = ?3 WHERE job_id = ?1 AND attempt = ?2")?
+                    .execute(params![j.id, j.attempts, j.lease_expires_at_ms])?;
                 }
                 _ => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE leases SET ended_at_ms = ?3, outcome = ?4 \
                          WHERE job_id = ?1 AND attempt = ?2 AND outcome IS NULL",
-                        params![j.id, j.attempts, c.at_ms, c.kind],
-                    )?;
+                    )?
+                    .execute(params![j.id, j.attempts, c.at_ms, c.kind])?;
                 }
             }
             // a heartbeat is audited, not streamed
@@ -423,6 +428,18 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn last_event_id(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?)
+    }
+
+    fn expired_leases(&self, now_ms: i64) -> Result<Vec<JobRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'leased' AND lease_expires_at_ms < ?1 ORDER BY id"
+        ))?;
+        let rows = st.query_map(params![now_ms], job_of)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn active_counts(&self) -> Result<Vec<(String, String, JobState, u64)>, StoreError> {
         let mut st = self.conn.prepare_cached(
             "SELECT tenant, pool, state, COUNT(*) FROM jobs WHERE state IN ('queued', 'leased') \
@@ -436,19 +453,19 @@ impl Store for SqliteStore {
     }
 
     fn put_worker(&mut self, w: &WorkerRow) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.conn.prepare_cached(
             "INSERT OR REPLACE INTO workers (id, pool, cpus, gpus, gpu_type, memory_mb, seen_at_ms) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                w.id,
-                w.pool,
-                w.capacity.cpus,
-                w.capacity.gpus,
-                w.capacity.gpu_type,
-                w.capacity.memory_mb,
-                w.seen_at_ms
-            ],
-        )?;
+        )?
+        .execute(params![
+            w.id,
+            w.pool,
+            w.capacity.cpus,
+            w.capacity.gpus,
+            w.capacity.gpu_type,
+            w.capacity.memory_mb,
+            w.seen_at_ms
+        ])?;
         Ok(())
     }
 

@@ -39,7 +39,10 @@ pub const DISPATCH_LOCK: i64 = 0x666f_7265_0002;
 const SCHEMA_LOCK: i64 = 0x666f_7265_0003;
 
 mod schema;
-use schema::{INSERT_JOB, JOB_COLUMNS, SCHEMA};
+use schema::{INSERT_JOB, INSERT_JOBS, JOB_COLUMNS, SCHEMA};
+
+mod group;
+use group::insert_many;
 
 /// Statements prepared once per connection.
 struct Prepared {
@@ -48,6 +51,10 @@ struct Prepared {
     by_id: Statement,
     event: Statement,
     audit: Statement,
+    /// [`INSERT_JOBS`].
+    insert_many: Statement,
+    /// Jobs by arrays of tenants and keys.
+    by_keys: Statement,
 }
 
 /// The PostgreSQL store (see the module's doc).
@@ -154,6 +161,11 @@ impl PgStore {
             by_key: client
                 .prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = $1 AND idempotency_key = $2"))?,
             by_id: client.prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))?,
+            insert_many: client.prepare(INSERT_JOBS)?,
+            by_keys: client.prepare(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE (tenant, idempotency_key) IN \
+                 (SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[]))"
+            ))?,
             event: client.prepare(
                 "INSERT INTO events (job_id, tenant, kind, state, at_ms, detail) VALUES ($1, $2, $3, $4, $5, $6)",
             )?,
@@ -348,7 +360,10 @@ impl Store for PgStore {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(|c, p| jobs.iter().map(|(job, actor)| insert(c, p, job, actor)).collect())
+        if jobs.len() == 1 {
+            return self.write(|c, p| jobs.iter().map(|(job, actor)| insert(c, p, job, actor)).collect());
+        }
+        self.write(|c, p| insert_many(c, p, jobs))
     }
 
     fn get(&self, id: u64) -> Result<Option<JobRow>, StoreError> {
@@ -479,6 +494,19 @@ impl Store for PgStore {
             .collect()
     }
 
+    fn last_event_id(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.client()?.query_one("SELECT COALESCE(MAX(id), 0)::BIGINT FROM events", &[])?.try_get(0)?;
+        u64_of(n, "event id")
+    }
+
+    fn expired_leases(&self, now_ms: i64) -> Result<Vec<JobRow>, StoreError> {
+        let rows = self.client()?.query(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'leased' AND lease_expires_at_ms < $1 ORDER BY id"),
+            &[&now_ms],
+        )?;
+        rows.iter().map(job_of).collect()
+    }
+
     fn active_counts(&self) -> Result<Vec<(String, String, JobState, u64)>, StoreError> {
         let rows = self.client()?.query(
             "SELECT tenant, pool, state, COUNT(*) FROM jobs WHERE state IN ('queued', 'leased') \
@@ -550,4 +578,4 @@ impl Store for PgStore {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

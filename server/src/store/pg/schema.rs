@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     UNIQUE (tenant, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, pool);
+CREATE INDEX IF NOT EXISTS jobs_lease_expiry ON jobs (lease_expires_at_ms) WHERE state = 'leased';
 CREATE TABLE IF NOT EXISTS events (
     id BIGSERIAL PRIMARY KEY,
     job_id BIGINT NOT NULL,
@@ -92,8 +93,9 @@ pub(super) const JOB_COLUMNS: &str = "id, tenant, idempotency_key, name, pool, c
     submitted_at_ms, state, attempts, not_before_ms, worker_id, lease_expires_at_ms, exit_code, error, \
     started_at_ms, ended_at_ms";
 
-/// One round trip per submitted job: the job, unless its key is taken,
-/// with its `submitted` event and its audit row.
+/// One submitted job: the job, unless its key is taken, with its
+/// `submitted` event and its audit row (a group of one; a larger group is
+/// [`INSERT_JOBS`]).
 pub(super) const INSERT_JOB: &str = "WITH ins AS (
     INSERT INTO jobs (tenant, idempotency_key, name, pool, cpus, gpus, gpu_type, memory_mb, priority,
         time_limit_s, labels, command, payload, max_attempts, predicted_runtime_s, interval_lo_s, interval_hi_s,
@@ -108,3 +110,36 @@ ev AS (INSERT INTO events (job_id, tenant, kind, state, at_ms, detail)
 au AS (INSERT INTO audit (at_ms, tenant, role, action, job_id, detail)
     SELECT $18, $19, $20, 'submit', id, $2 FROM ins)
 SELECT id FROM ins";
+
+/// A group of submitted jobs in one statement, one round trip: each
+/// parameter is an array with one element per job (distinct keys), the
+/// jobs inserted in the arrays' order unless their key is taken, each with
+/// its `submitted` event and its audit row; returns the ids of the jobs
+/// inserted with their tenant and key.
+pub(super) const INSERT_JOBS: &str = "WITH input AS (
+    SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::TEXT[],
+        $8::BIGINT[], $9::BIGINT[], $10::DOUBLE PRECISION[], $11::TEXT[], $12::TEXT[], $13::BYTEA[], $14::BIGINT[],
+        $15::DOUBLE PRECISION[], $16::DOUBLE PRECISION[], $17::DOUBLE PRECISION[], $18::BIGINT[], $19::TEXT[],
+        $20::TEXT[])
+        WITH ORDINALITY AS t(tenant, idempotency_key, name, pool, cpus, gpus, gpu_type, memory_mb, priority,
+            time_limit_s, labels, command, payload, max_attempts, predicted_runtime_s, interval_lo_s,
+            interval_hi_s, submitted_at_ms, actor_tenant, actor_role, ord)),
+ins AS (
+    INSERT INTO jobs (tenant, idempotency_key, name, pool, cpus, gpus, gpu_type, memory_mb, priority,
+        time_limit_s, labels, command, payload, max_attempts, predicted_runtime_s, interval_lo_s, interval_hi_s,
+        submitted_at_ms, state, attempts, not_before_ms, worker_id, lease_expires_at_ms, exit_code, error,
+        started_at_ms, ended_at_ms)
+    SELECT tenant, idempotency_key, name, pool, cpus, gpus, gpu_type, memory_mb, priority, time_limit_s, labels,
+        command, payload, max_attempts, predicted_runtime_s, interval_lo_s, interval_hi_s, submitted_at_ms,
+        'queued', 0, 0, '', 0, NULL, '', 0, 0
+    FROM input ORDER BY ord
+    ON CONFLICT (tenant, idempotency_key) DO NOTHING
+    RETURNING id, tenant, idempotency_key),
+made AS (
+    SELECT ins.id, input.* FROM ins JOIN input
+        ON input.tenant = ins.tenant AND input.idempotency_key = ins.idempotency_key),
+ev AS (INSERT INTO events (job_id, tenant, kind, state, at_ms, detail)
+    SELECT id, tenant, 'submitted', 'queued', submitted_at_ms, name FROM made ORDER BY id),
+au AS (INSERT INTO audit (at_ms, tenant, role, action, job_id, detail)
+    SELECT submitted_at_ms, actor_tenant, actor_role, 'submit', id, idempotency_key FROM made ORDER BY id)
+SELECT id, tenant, idempotency_key FROM ins";

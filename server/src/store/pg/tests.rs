@@ -5,7 +5,7 @@ use super::*;
 /// A fresh database on the PostgreSQL that `scripts/pg-up.sh` starts
 /// (or `FORESIGHT_PG_URL` names); `None`, said on stderr, when there is
 /// none and `FORESIGHT_REQUIRE_POSTGRES` is not 1.
-fn fresh_db(name: &str) -> Option<String> {
+pub(crate) fn fresh_db(name: &str) -> Option<String> {
     let base = match std::env::var("FORESIGHT_PG_URL") {
         Ok(u) => u,
         Err(_) => {
