@@ -62,7 +62,7 @@ pub fn status(e: QueueError) -> Status {
 }
 
 /// The bearer secret of a request.
-fn bearer<T>(req: &Request<T>) -> Result<String, Status> {
+pub(crate) fn bearer<T>(req: &Request<T>) -> Result<String, Status> {
     let v = req.metadata().get("authorization").ok_or_else(|| Status::unauthenticated("no bearer token"))?;
     let v = v.to_str().map_err(|_| Status::unauthenticated("authorization: not text"))?;
     v.strip_prefix("Bearer ")
@@ -161,7 +161,7 @@ impl Shared {
     }
 
     /// Runs `f` on a blocking thread with the caller of `secret`.
-    async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         self: &Arc<Self>,
         secret: String,
         mutates: bool,

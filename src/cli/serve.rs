@@ -11,7 +11,7 @@ use foresight_core::predictor::PredictorKind;
 use foresight_server::dispatch::Dispatcher;
 use foresight_server::queue::QueueConfig;
 use foresight_server::server::{
-    Bound, ServeConfig, ServeError, TlsIdentity, add_token, over_budget, serve, set_tenant, tenants,
+    Bound, ServeConfig, ServeError, TlsIdentity, add_token, over_budget, seed_policy, serve, set_tenant, tenants,
 };
 use foresight_server::store::{StoreAt, TenantLimits};
 use std::io::Write;
@@ -36,9 +36,12 @@ pub struct ServeArgs {
     /// active dispatcher.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
-    /// The dispatch policy (as `simulate --policy`).
-    #[arg(long, default_value = "foresight")]
-    policy: String,
+    /// The dispatch policy (as `simulate --policy`; default `foresight`).
+    /// It makes version 1 of a store that has no policy version yet; a
+    /// store that has one dispatches with its active version (`foresight
+    /// admin policy` changes it).
+    #[arg(long)]
+    policy: Option<String>,
     /// The predictor (`easy++`: the users' history; `requested`); by
     /// default the policy's own, the users' history for `foresight`.
     #[arg(long)]
@@ -156,7 +159,7 @@ enum TokenAction {
 /// Runs `foresight serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let refused = |e: ServeError| match e {
-        e @ (ServeError::Role(_) | ServeError::Tenant(_) | ServeError::Limit(_)) => BadInput(e.to_string()).into(),
+        e @ (ServeError::Role(_) | ServeError::Tenant(_) | ServeError::Limit(_) | ServeError::Policy(_)) => BadInput(e.to_string()).into(),
         e => anyhow::Error::from(e),
     };
     match args.action {
@@ -180,10 +183,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => {}
     }
-    let spec: PolicySpec = args.policy.parse()?;
+    let flag: PolicySpec = args.policy.as_deref().unwrap_or("foresight").parse()?;
     let kind: Option<PredictorKind> = args.predictor.as_deref().map(str::parse).transpose()?;
     if kind == Some(PredictorKind::Clairvoyant) {
         return Err(BadInput("--predictor clairvoyant: a live queue does not know runtimes".into()).into());
+    }
+    let store = StoreAt::parse(args.store.as_deref(), args.data).map_err(|e| BadInput(e.to_string()))?;
+    // the store's active policy version wins over the flags once there is one
+    let active = seed_policy(&store, &flag.name, args.predictor.as_deref().unwrap_or("")).map_err(refused)?;
+    let spec: PolicySpec = active.policy.parse()?;
+    let kind: Option<PredictorKind> = Some(active.predictor.as_str()).filter(|p| !p.is_empty()).map(str::parse).transpose()?;
+    if args.policy.is_some() && (active.policy != flag.name || active.predictor != args.predictor.clone().unwrap_or_default()) {
+        eprintln!(
+            "foresight serve: --policy/--predictor ignored: the store's active policy is v{} (`{}`); change it with `foresight admin policy set`",
+            active.version, active.policy
+        );
     }
     let mut dispatcher = Dispatcher::new(spec, kind);
     let mut prices = std::collections::BTreeMap::new();
@@ -197,7 +211,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         prices.insert(pool.trim().to_string(), price);
     }
     dispatcher.set_prices(prices);
-    let policy = dispatcher.policy_name().to_string();
+    let policy = format!("{} v{}", dispatcher.policy_name(), active.version);
     let queue = QueueConfig {
         lease_ttl_ms: args.lease_ttl_ms.max(1) as i64,
         backoff_base_ms: args.backoff_ms as i64,
@@ -213,7 +227,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let store = StoreAt::parse(args.store.as_deref(), args.data).map_err(|e| BadInput(e.to_string()))?;
     let data = store.to_string();
     let cfg = ServeConfig { listen: args.listen, store, queue, metrics: args.metrics, tls };
     block_on(async move {

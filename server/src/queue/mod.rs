@@ -17,10 +17,14 @@ use crate::store::{
 use foresight_core::rng::SplitMix64;
 use std::collections::{BTreeMap, HashMap};
 
+mod admin;
+mod forecast;
 mod limits;
 mod placement;
 mod sections;
 
+pub use admin::{BASELINE, Mode, check_limits, check_policy, over_budget_of, seed_policy};
+pub use forecast::{PREDICTED_START_LABEL, predicted_start_ms};
 use limits::{DAY_MS, fits_budget, gpu_cost_s, take_token};
 
 /// Why a request was refused; each maps to one gRPC status.
@@ -109,6 +113,9 @@ pub struct Queue<S: Store> {
     /// Each rate-limited tenant's token bucket: tokens left, when last
     /// refilled (Unix ms).
     buckets: HashMap<String, (f64, i64)>,
+    /// The policy version and mode followed, and the baseline.
+    steer: admin::Steering,
+    forecasts: forecast::Forecasts,
 }
 
 impl<S: Store> std::fmt::Debug for Queue<S> {
@@ -123,7 +130,7 @@ pub const PAGE_MAX: u32 = 1000;
 impl<S: Store> Queue<S> {
     /// A queue over `store`, dispatching with `dispatcher`.
     pub fn new(store: S, dispatcher: Dispatcher, cfg: QueueConfig) -> Self {
-        Self { store, dispatcher, cfg, changes: BTreeMap::new(), buckets: HashMap::new() }
+        Self { store, dispatcher, cfg, changes: BTreeMap::new(), buckets: HashMap::new(), steer: Default::default(), forecasts: Default::default() }
     }
 
     /// The store (to add tokens, look them up).
@@ -153,6 +160,9 @@ impl<S: Store> Queue<S> {
     /// Writes `changes` in one transaction and counts them.
     fn apply(&mut self, changes: &[Change<'_>]) -> Result<(), StoreError> {
         self.store.apply(changes)?;
+        if changes.iter().any(|c| c.kind != "heartbeat") {
+            self.forecasts.forget();
+        }
         for c in changes {
             self.count(c.kind, 1);
         }
@@ -231,7 +241,8 @@ impl<S: Store> Queue<S> {
         let mut used: Option<HashMap<String, f64>> = None;
         for (i, (caller, job)) in batch.into_iter().enumerate() {
             match self.admit(&caller, job, &limits, &mut used) {
-                Ok(job) => {
+                Ok(mut job) => {
+                    self.predict_start(&mut job)?;
                     admitted.push((i, job, caller.actor()));
                     answers.push(None);
                 }
@@ -426,9 +437,6 @@ impl<S: Store> Queue<S> {
         }
     }
 
-    /// A worker asks for work: its offer is recorded, expired leases are
-    /// sent back, and the policy decides; the jobs it starts on this
-    /// worker are leased to it.
     /// Why queued job `id` waits, when the last decision in its pool found
     /// no live worker that may take it.
     pub fn wait_reason(&self, id: u64) -> Option<String> {
@@ -443,6 +451,8 @@ impl<S: Store> Queue<S> {
         now_ms: i64,
     ) -> Result<Vec<Granted>, QueueError> {
         Self::require(caller, &[Role::Worker], "lease jobs")?;
+        self.sync_admin()?;
+        self.set_baseline_terms(&offer.id, &terms);
         self.dispatcher.set_terms(&offer.id, terms);
         self.expire_now(now_ms)?;
         let mut offer = offer;
@@ -458,7 +468,7 @@ impl<S: Store> Queue<S> {
         let limits = self.limits()?;
         let mut used = self.used_today(&limits, now_ms)?;
         let queued: Vec<JobRow> = queued.into_iter().filter(|j| fits_budget(&limits, &mut used, j, false)).collect();
-        let ids = self.dispatcher.place(&offer.id, &workers, &leased, &queued, now_ms);
+        let (ids, steered) = self.place_by_mode(&offer.id, &workers, &leased, &queued, now_ms)?;
         // and what the policy starts together stays within it too
         let mut granted: Vec<JobRow> =
             queued.into_iter().filter(|j| ids.contains(&j.id) && fits_budget(&limits, &mut used, j, true)).collect();
@@ -481,7 +491,7 @@ impl<S: Store> Queue<S> {
                     None => String::new(),
                 };
                 let why = self.dispatcher.admission(&offer.id, &j.spec);
-                format!("worker `{}`, attempt {}{slack}; governance: {why}", offer.id, j.attempts)
+                format!("worker `{}`, attempt {}{slack}; governance: {why}{steered}", offer.id, j.attempts)
             })
             .collect();
         let changes: Vec<Change<'_>> = granted

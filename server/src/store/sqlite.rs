@@ -9,6 +9,8 @@ use super::{
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::Path;
 
+mod admin;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -235,6 +237,7 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(admin::SCHEMA)?;
         Ok(Self { conn })
     }
 
