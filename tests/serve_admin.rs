@@ -108,6 +108,8 @@ struct Server {
     data: tempfile::TempDir,
     backend: Backend,
     banner: String,
+    /// The metrics URL, when started with `--metrics`.
+    metrics: Option<String>,
 }
 
 impl Drop for Server {
@@ -132,7 +134,12 @@ impl Server {
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
         let addr = line.split("listening on ").nth(1).and_then(|s| s.split(' ').next()).expect(&line).to_string();
-        Server { child, addr, data, backend: b.clone(), banner: line }
+        let metrics = extra.contains(&"--metrics").then(|| {
+            let mut l = String::new();
+            out.read_line(&mut l).unwrap();
+            l.split("metrics on ").nth(1).expect(&l).trim().to_string()
+        });
+        Server { child, addr, data, backend: b.clone(), banner: line, metrics }
     }
 
     /// Kills the server with SIGKILL and starts it again on the same data.
@@ -357,7 +364,7 @@ fn the_mode_and_the_policy_version_change_what_dispatches_and_shadow_logs_the_ca
 }
 
 fn tenants_limits_are_set_by_rpc_audited_and_hold_at_the_next_submit(b: Backend) {
-    let s = Server::start(&b, tempfile::tempdir().unwrap(), &[]);
+    let s = Server::start(&b, tempfile::tempdir().unwrap(), &["--metrics", "127.0.0.1:0"]);
     let (admin, op, sub) = (s.token("root", "admin"), s.token("ops", "operator"), s.token("acme", "submitter"));
     let set = ["tenant", "set", "--tenant", "acme", "--rate", "0.001", "--burst", "2"];
     assert!(s.admin_refused(&op, &set).contains("PERMISSION_DENIED"));
@@ -383,6 +390,20 @@ fn tenants_limits_are_set_by_rpc_audited_and_hold_at_the_next_submit(b: Backend)
     assert!(String::from_utf8_lossy(&third.stderr).contains("RESOURCE_EXHAUSTED"), "{third:?}");
     let audit = b.audit(s.data.path());
     assert!(audit.iter().any(|(a, d)| a == "tenant-set" && d.starts_with("acme: rate 0.001/s burst 2")), "{audit:?}");
+    // a GPU budget that refuses: 0.001 GPU-hours a day, and a job asking a GPU for a predicted 600 s
+    let (globex, sub2) = (s.token("globex", "submitter"), "globex");
+    s.admin(&admin, &["tenant", "set", "--tenant", sub2, "--gpu-hours-per-day", "0.001", "--over-budget", "refuse"]);
+    let o =
+        s.cli(&globex, &["submit", "--cpus", "1", "--gpus", "1", "--time-limit", "600", "--key", "g", "--", "true"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("GPU budget"), "{o:?}");
+    // both refusals are counted, by tenant and reason
+    let text = scrape(s.metrics.as_ref().unwrap());
+    for want in [
+        "foresight_serve_refusals_total{tenant=\"acme\",reason=\"rate_limit\"} 1",
+        "foresight_serve_refusals_total{tenant=\"globex\",reason=\"gpu_budget\"} 1",
+    ] {
+        assert!(text.contains(want), "{want} not in\n{text}");
+    }
 }
 
 fn reflection_and_health_serve_the_admin_service(b: Backend) {
@@ -457,4 +478,17 @@ fn the_submit_answer_carries_the_predicted_start_and_the_slack_from_it(b: Backen
     let o = s.cli(&sub, &["jobs", "get", &second.id.to_string()]);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["predicted_start_ms"].as_i64(), Some(started + 1_000_000));
+}
+
+/// `GET /metrics` over plain HTTP/1.0; the body.
+fn scrape(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    write!(c, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"), "{text}");
+    text.split_once("\r\n\r\n").unwrap().1.to_string()
 }

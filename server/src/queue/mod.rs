@@ -25,6 +25,7 @@ mod sections;
 
 pub use admin::{BASELINE, Mode, check_limits, check_policy, over_budget_of, seed_policy};
 pub use forecast::{PREDICTED_START_LABEL, predicted_start_ms};
+pub use limits::Refusals;
 use limits::{DAY_MS, fits_budget, gpu_cost_s, take_token};
 
 /// Why a request was refused; each maps to one gRPC status.
@@ -116,6 +117,7 @@ pub struct Queue<S: Store> {
     /// The policy version and mode followed, and the baseline.
     steer: admin::Steering,
     forecasts: forecast::Forecasts,
+    refused: limits::Refusals,
 }
 
 impl<S: Store> std::fmt::Debug for Queue<S> {
@@ -130,7 +132,7 @@ pub const PAGE_MAX: u32 = 1000;
 impl<S: Store> Queue<S> {
     /// A queue over `store`, dispatching with `dispatcher`.
     pub fn new(store: S, dispatcher: Dispatcher, cfg: QueueConfig) -> Self {
-        Self { store, dispatcher, cfg, changes: BTreeMap::new(), buckets: HashMap::new(), steer: Default::default(), forecasts: Default::default() }
+        Self { store, dispatcher, cfg, changes: BTreeMap::new(), buckets: HashMap::new(), steer: Default::default(), forecasts: Default::default(), refused: Default::default() }
     }
 
     /// The store (to add tokens, look them up).
@@ -297,6 +299,7 @@ impl<S: Store> Queue<S> {
             let spent = used.as_ref().and_then(|u| u.get(&job.tenant)).copied().unwrap_or(0.0);
             let cost = gpu_cost_s(&job);
             if spent + cost > l.gpu_hours_per_day * 3600.0 {
+                self.refused.count(&l.tenant, "gpu_budget");
                 return Err(QueueError::Exhausted(format!(
                     "tenant `{}`: GPU budget of {} GPU-hours/day: {:.3} used or leased today, this job asks {:.3} \
                      (its GPUs times its predicted runtime)",
@@ -307,7 +310,7 @@ impl<S: Store> Queue<S> {
                 )));
             }
         }
-        take_token(&mut self.buckets, l, job.submitted_at_ms)?;
+        take_token(&mut self.buckets, l, job.submitted_at_ms).inspect_err(|_| self.refused.count(&l.tenant, "rate_limit"))?;
         if budgeted && let Some(u) = used.as_mut() {
             *u.entry(job.tenant.clone()).or_insert(0.0) += gpu_cost_s(&job);
         }
