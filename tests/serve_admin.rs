@@ -94,6 +94,7 @@ macro_rules! on_both_stores {
 }
 
 on_both_stores!(
+    rpcs_and_dispatch_decisions_are_traced_as_json_spans_with_tenant_and_job,
     the_submit_answer_carries_the_predicted_start_and_the_slack_from_it,
     reflection_and_health_serve_the_admin_service,
     policy_versions_are_audited_reversible_admin_only_and_survive_a_restart,
@@ -121,13 +122,21 @@ impl Drop for Server {
 
 impl Server {
     fn start(b: &Backend, data: tempfile::TempDir, extra: &[&str]) -> Server {
+        Server::start_env(b, data, extra, &[])
+    }
+
+    /// Starts a server with `extra` arguments and `env`; its standard error
+    /// (the log) goes to `serve.log` in its data folder.
+    fn start_env(b: &Backend, data: tempfile::TempDir, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let d = data.path().to_str().unwrap().to_string();
+        let log = std::fs::File::options().create(true).append(true).open(data.path().join("serve.log")).unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data", &d, "--lease-ttl-ms", "60000"])
             .args(b.args())
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -491,4 +500,50 @@ fn scrape(url: &str) -> String {
     c.read_to_string(&mut text).unwrap();
     assert!(text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"), "{text}");
     text.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+fn rpcs_and_dispatch_decisions_are_traced_as_json_spans_with_tenant_and_job(b: Backend) {
+    let env = [("RUST_LOG", "info,foresight_server=debug")];
+    let s = Server::start_env(&b, tempfile::tempdir().unwrap(), &["--log-format", "json"], &env);
+    let (sub, wk, admin) = (s.token("acme", "submitter"), s.token("pool", "worker"), s.token("root", "admin"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (mut jobs, _) = rt.block_on(foresight_server::client::connect(&s.addr, &sub)).unwrap();
+    let (_, mut w) = rt.block_on(foresight_server::client::connect(&s.addr, &wk)).unwrap();
+    let (long, _) = rt.block_on(long_then_short(&mut jobs, "t"));
+    assert_eq!(rt.block_on(lease(&mut w)), [long]);
+    s.admin(&admin, &["mode", "set", "shadow"]);
+    // a span is written as it closes, which may be just after its answer
+    let t0 = std::time::Instant::now();
+    let text = loop {
+        let text = std::fs::read_to_string(s.data.path().join("serve.log")).unwrap();
+        let closed_set = text.lines().any(|l| l.contains("\"close\"") && l.contains("\"SetMode\""));
+        if closed_set || t0.elapsed().as_secs() > 5 {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let closed = |name: &str| -> Vec<&serde_json::Value> {
+        lines
+            .iter()
+            .filter(|l| l["fields"]["message"] == "close" && l["span"]["name"] == name)
+            .map(|l| &l["span"])
+            .collect()
+    };
+    let rpcs = closed("rpc");
+    let submit = rpcs.iter().find(|s| s["method"] == "Submit").expect(&text);
+    assert_eq!((submit["service"].as_str(), submit["tenant"].as_str()), (Some("foresight.v1.Jobs"), Some("acme")));
+    assert!(submit["job_id"].as_u64().is_some(), "{submit}");
+    let leased = rpcs.iter().find(|s| s["method"] == "Lease").expect(&text);
+    assert_eq!(leased["tenant"].as_str(), Some("pool"));
+    let set = rpcs.iter().find(|s| s["method"] == "SetMode").expect(&text);
+    assert_eq!((set["service"].as_str(), set["tenant"].as_str()), (Some("foresight.v1.Admin"), Some("root")));
+    let dispatch = closed("dispatch");
+    let d = dispatch.iter().find(|d| d["started"] == 1).expect(&text);
+    assert_eq!(
+        (d["worker"].as_str(), d["mode"].as_str(), d["policy"].as_str()),
+        (Some("w1"), Some("enforce"), Some("foresight"))
+    );
+    // an info event for the change, inside its RPC's span
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "mode set" && l["span"]["method"] == "SetMode"), "{text}");
 }

@@ -232,7 +232,7 @@ pub async fn serve(
         None => None,
     };
     on_bound(Bound { grpc: bound, metrics: metrics.as_ref().map(|m| m.0), dispatching });
-    let mut builder = tonic::transport::Server::builder();
+    let mut builder = tonic::transport::Server::builder().trace_fn(crate::spans::rpc_span);
     if let Some(tls) = &cfg.tls {
         let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
         builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;

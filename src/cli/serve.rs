@@ -74,6 +74,31 @@ pub struct ServeArgs {
     /// The private key (PEM) of `--tls-cert`.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The log on standard error: `text` or `json` (one object a line).
+    /// `RUST_LOG` filters it (default `info`; `foresight_server=debug`
+    /// adds a span per RPC and per dispatch decision, written as each
+    /// closes with its time).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+/// Installs the log: `RUST_LOG` (default `info`), in `format` (`text` or
+/// `json`), on standard error, each span written as it closes.
+fn init_log(format: &str) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => EnvFilter::try_new(&v).map_err(|e| BadInput(format!("RUST_LOG `{v}`: {e}")))?,
+        _ => EnvFilter::new("info"),
+    };
+    let log = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_target(false);
+    // a subscriber installed before (by a test harness) is kept
+    let _ = if format == "json" { log.json().try_init() } else { log.try_init() };
+    Ok(())
 }
 
 /// What `serve` can do besides serving.
@@ -183,6 +208,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => {}
     }
+    init_log(&args.log_format)?;
     let flag: PolicySpec = args.policy.as_deref().unwrap_or("foresight").parse()?;
     let kind: Option<PredictorKind> = args.predictor.as_deref().map(str::parse).transpose()?;
     if kind == Some(PredictorKind::Clairvoyant) {

@@ -158,6 +158,7 @@ impl<S: Store> Queue<S> {
             && p.version != self.steer.version
         {
             self.apply_policy(&p)?;
+            tracing::info!(version = p.version, policy = %p.policy, "following policy version");
         }
         self.steer.mode = match self.store.mode()? {
             Some(m) => {
@@ -224,6 +225,7 @@ impl<S: Store> Queue<S> {
         let detail = format!("{from} to {}{restores}", describe(&p));
         let p = self.store.add_policy(&p, action, &detail)?;
         self.apply_policy(&p)?;
+        tracing::info!(version = p.version, by = %p.actor.tenant, %detail, "policy version made");
         Ok(p)
     }
 
@@ -241,6 +243,7 @@ impl<S: Store> Queue<S> {
         let note = if note.is_empty() { String::new() } else { format!(": {note}") };
         self.store.set_mode(&m, &format!("from {old} to {}{note}", m.mode))?;
         self.steer.mode = mode;
+        tracing::info!(mode = mode.as_str(), from = %old, by = %caller.tenant, "mode set");
         Ok(m)
     }
 
@@ -281,9 +284,22 @@ impl<S: Store> Queue<S> {
         queued: &[JobRow],
         now_ms: i64,
     ) -> Result<(Vec<u64>, String), QueueError> {
-        let candidate = self.dispatcher.place(asking, workers, leased, queued, now_ms);
         let mode = self.steer.mode;
+        let span = tracing::debug_span!(
+            "dispatch",
+            worker = asking,
+            mode = mode.as_str(),
+            policy = %self.dispatcher.policy_name(),
+            policy_version = self.steer.version,
+            queued = queued.len(),
+            leased = leased.len(),
+            started = tracing::field::Empty,
+        );
+        let _in = span.enter();
+        let candidate = self.dispatcher.place(asking, workers, leased, queued, now_ms);
         if mode == Mode::Enforce {
+            span.record("started", candidate.len());
+            tracing::debug!(jobs = ?candidate, "dispatched by the policy");
             return Ok((candidate, format!("; policy v{}", self.steer.version)));
         }
         let dispatched = self.steer.baseline.place(asking, workers, leased, queued, now_ms);
@@ -303,6 +319,8 @@ impl<S: Store> Queue<S> {
             Mode::Shadow => !d.dispatched.is_empty() || !d.candidate.is_empty(),
             _ => d.differs(),
         };
+        span.record("started", d.dispatched.len());
+        tracing::debug!(dispatched = ?d.dispatched, candidate = ?d.candidate, "dispatched by the baseline");
         if log {
             self.store.put_decision(&d)?;
         }
