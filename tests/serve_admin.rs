@@ -1,7 +1,8 @@
 //! End to end, on loopback: the `Admin` service of a real `foresight
 //! serve` process (policy versions, the mode, tenants' limits by RPC, the
 //! decision log), driven by `foresight admin` as an admin runs it and by a
-//! worker leasing over gRPC, on both stores (`sqlite::` and `postgres::`,
+//! worker leasing over gRPC; the predicted start, the refusals' metrics,
+//! the tracing spans; and `foresight shadow --serve` against it, on both stores (`sqlite::` and `postgres::`,
 //! the latter skipped, said on stderr, without PostgreSQL unless
 //! `FORESIGHT_REQUIRE_POSTGRES=1`).
 
@@ -94,6 +95,7 @@ macro_rules! on_both_stores {
 }
 
 on_both_stores!(
+    shadow_against_a_real_serve_writes_a_decision_log,
     rpcs_and_dispatch_decisions_are_traced_as_json_spans_with_tenant_and_job,
     the_submit_answer_carries_the_predicted_start_and_the_slack_from_it,
     reflection_and_health_serve_the_admin_service,
@@ -546,4 +548,64 @@ fn rpcs_and_dispatch_decisions_are_traced_as_json_spans_with_tenant_and_job(b: B
     );
     // an info event for the change, inside its RPC's span
     assert!(lines.iter().any(|l| l["fields"]["message"] == "mode set" && l["span"]["method"] == "SetMode"), "{text}");
+}
+
+fn shadow_against_a_real_serve_writes_a_decision_log(b: Backend) {
+    use foresight_controller::log::{self, Body};
+    let s = Server::start(&b, tempfile::tempdir().unwrap(), &[]);
+    let (op, sub, wk) = (s.token("ops", "operator"), s.token("acme", "submitter"), s.token("pool", "worker"));
+    let dir = tempfile::tempdir().unwrap();
+    let (model, log_path) = (dir.path().join("model.json"), dir.path().join("decisions.log"));
+    std::fs::write(&model, r#"{"predictor": "easy++", "version": "serve-e2e"}"#).unwrap();
+    let shadow = Command::new(BIN)
+        .args(["shadow", "--serve", &s.addr, "--serve-token", &op, "--policy", "easy++", "--poll-ms", "200"])
+        .args(["--timer-s", "0.5", "--deadline-ms", "3000", "--drift-threshold", "inf", "--log-level", "warn"])
+        .args(["--duration-s", "8"])
+        .arg("--model")
+        .arg(&model)
+        .arg("--log")
+        .arg(&log_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let o = s.cli(
+            &sub,
+            &["submit", "--json", "--cpus", "1", "--time-limit", "30", "--key", &format!("k{i}"), "--", "sleep 1"],
+        );
+        assert!(o.status.success(), "{o:?}");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        ids.push(v["id"].as_u64().unwrap().to_string());
+    }
+    let mut worker = Command::new(BIN)
+        .args(["worker", "--server", &s.addr, "--id", "w1", "--cpus", "2", "--poll-ms", "100", "--heartbeat-ms", "300"])
+        .env("FORESIGHT_TOKEN", &wk)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = shadow.wait_with_output().unwrap();
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records: Vec<log::Record> = log::read_log(&log_path).unwrap().into_iter().flat_map(|s| s.records).collect();
+    assert!(matches!(records.first().map(|r| &r.body), Some(Body::Start(_))), "{records:?}");
+    assert!(matches!(records.last().map(|r| &r.body), Some(Body::Stop(_))), "{records:?}");
+    let cycles = records.iter().filter(|r| matches!(r.body, Body::Cycle(_))).count();
+    assert!(cycles >= 2, "{cycles} cycles");
+    // each job that ran and ended is reported once, with the candidate's prediction and its error
+    for id in &ids {
+        let fins: Vec<_> = records
+            .iter()
+            .filter_map(|r| if let Body::Finished(f) = &r.body { (&f.job_id == id).then_some(f) } else { None })
+            .collect();
+        assert_eq!(fins.len(), 1, "job {id}: {records:?}");
+        assert!(fins[0].predicted_runtime_s.is_some() && fins[0].error_s.is_some(), "job {id}: {:?}", fins[0]);
+        assert_eq!(fins[0].model_version.as_deref(), Some("serve-e2e"));
+    }
+    // no outage: the orchestrator was reachable throughout
+    assert!(!records.iter().any(|r| matches!(r.body, Body::Outage(_))), "{records:?}");
 }

@@ -185,4 +185,26 @@ impl pb::admin_server::Admin for AdminApi {
         let all = self.0.run(secret, false, move |q, c| q.decisions(c, r.after_id, r.limit)).await?;
         Ok(Response::new(pb::ListDecisionsResponse { decisions: all.iter().map(decision_to_pb).collect() }))
     }
+
+    async fn list_workers(
+        &self,
+        req: Request<pb::ListWorkersRequest>,
+    ) -> Result<Response<pb::ListWorkersResponse>, Status> {
+        let secret = bearer(&req)?;
+        let pool = req.into_inner().pool;
+        let all = self.0.run(secret, false, move |q, c| q.live_workers(c, &pool, now_ms())).await?;
+        let workers = all
+            .into_iter()
+            .map(|w| pb::Worker {
+                id: w.id,
+                pool: w.pool,
+                cpus: w.capacity.cpus,
+                gpus: w.capacity.gpus,
+                gpu_type: w.capacity.gpu_type,
+                memory_mb: w.capacity.memory_mb,
+                seen_at_ms: w.seen_at_ms,
+            })
+            .collect();
+        Ok(Response::new(pb::ListWorkersResponse { workers }))
+    }
 }

@@ -2,6 +2,7 @@
 //! that maps errors to exit codes.
 
 mod admin;
+mod serve_adapter;
 mod compare;
 mod evaluate;
 mod demo;

@@ -274,6 +274,15 @@ impl<S: Store> Queue<S> {
         Ok(self.store.decisions(after_id, limit)?)
     }
 
+    /// The live workers (seen within a lease time of `now_ms`), of `pool`
+    /// or every pool (operator).
+    pub fn live_workers(&self, caller: &Caller, pool: &str, now_ms: i64) -> Result<Vec<WorkerRow>, QueueError> {
+        Self::require(caller, &[Role::Operator], "list workers")?;
+        let mut all = self.store.all_workers(now_ms - self.cfg.lease_ttl_ms)?;
+        all.retain(|w| pool.is_empty() || w.pool == pool);
+        Ok(all)
+    }
+
     /// The dispatch of worker `asking` by the mode: the jobs to lease, and
     /// what the decision log of the `leased` events adds.
     pub(super) fn place_by_mode(

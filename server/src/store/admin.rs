@@ -6,7 +6,7 @@
 //! [`AdminStore`] is a supertrait of [`super::Store`], implemented by both
 //! stores in their own `admin` modules.
 
-use super::{Actor, StoreError};
+use super::{Actor, StoreError, WorkerRow};
 
 /// One version of the dispatch policy.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -101,6 +101,8 @@ pub trait AdminStore {
     fn put_decision(&mut self, d: &DecisionRow) -> Result<(), StoreError>;
     /// Entries of the decision log after `after_id`, at most `limit`.
     fn decisions(&self, after_id: u64, limit: u32) -> Result<Vec<DecisionRow>, StoreError>;
+    /// Workers of every pool seen at or after `since_ms`, by id.
+    fn all_workers(&self, since_ms: i64) -> Result<Vec<WorkerRow>, StoreError>;
 }
 
 impl<S: AdminStore + ?Sized> AdminStore for Box<S> {
@@ -124,5 +126,8 @@ impl<S: AdminStore + ?Sized> AdminStore for Box<S> {
     }
     fn decisions(&self, after_id: u64, limit: u32) -> Result<Vec<DecisionRow>, StoreError> {
         (**self).decisions(after_id, limit)
+    }
+    fn all_workers(&self, since_ms: i64) -> Result<Vec<WorkerRow>, StoreError> {
+        (**self).all_workers(since_ms)
     }
 }
