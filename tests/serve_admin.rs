@@ -2,7 +2,8 @@
 //! serve` process (policy versions, the mode, tenants' limits by RPC, the
 //! decision log), driven by `foresight admin` as an admin runs it and by a
 //! worker leasing over gRPC; the predicted start, the refusals' metrics,
-//! the tracing spans; and `foresight shadow --serve` against it, on both stores (`sqlite::` and `postgres::`,
+//! the tracing spans; and `foresight shadow --serve` against it (shadow and
+//! enforce), on both stores (`sqlite::` and `postgres::`,
 //! the latter skipped, said on stderr, without PostgreSQL unless
 //! `FORESIGHT_REQUIRE_POSTGRES=1`).
 
@@ -95,6 +96,7 @@ macro_rules! on_both_stores {
 }
 
 on_both_stores!(
+    enforce_against_a_real_serve_gates_and_lifts_jobs_and_every_job_runs,
     shadow_against_a_real_serve_writes_a_decision_log,
     rpcs_and_dispatch_decisions_are_traced_as_json_spans_with_tenant_and_job,
     the_submit_answer_carries_the_predicted_start_and_the_slack_from_it,
@@ -608,4 +610,75 @@ fn shadow_against_a_real_serve_writes_a_decision_log(b: Backend) {
     }
     // no outage: the orchestrator was reachable throughout
     assert!(!records.iter().any(|r| matches!(r.body, Body::Outage(_))), "{records:?}");
+}
+
+fn enforce_against_a_real_serve_gates_and_lifts_jobs_and_every_job_runs(b: Backend) {
+    use foresight_controller::log::{self, Act, Body};
+    let s = Server::start(&b, tempfile::tempdir().unwrap(), &[]);
+    let (op, sub, wk) = (s.token("ops", "operator"), s.token("acme", "submitter"), s.token("pool", "worker"));
+    let dir = tempfile::tempdir().unwrap();
+    let (model, log_path) = (dir.path().join("model.json"), dir.path().join("decisions.log"));
+    std::fs::write(&model, r#"{"predictor": "easy++", "version": "serve-e2e"}"#).unwrap();
+    let shadow = Command::new(BIN)
+        .args(["shadow", "--serve", &s.addr, "--serve-token", &op, "--policy", "easy++", "--poll-ms", "200"])
+        .args(["--timer-s", "0.5", "--deadline-ms", "3000", "--drift-threshold", "inf", "--log-level", "warn"])
+        .args(["--mode", "enforce", "--control-partition", "default", "--lease-s", "20", "--duration-s", "10"])
+        .arg("--model")
+        .arg(&model)
+        .arg("--log")
+        .arg(&log_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    // one worker of one CPU, three jobs of 1.5 s: two wait while one runs
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let o = s.cli(
+            &sub,
+            &["submit", "--json", "--cpus", "1", "--time-limit", "30", "--key", &format!("e{i}"), "--", "sleep 1.5"],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{o:?}"));
+        ids.push(v["id"].as_u64().unwrap());
+    }
+    let mut worker = Command::new(BIN)
+        .args(["worker", "--server", &s.addr, "--id", "w1", "--cpus", "1", "--poll-ms", "100", "--heartbeat-ms", "300"])
+        .env("FORESIGHT_TOKEN", &wk)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = shadow.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // every job runs: the gates the candidate set were lifted as it started them, or at the stop
+    let t0 = std::time::Instant::now();
+    for id in &ids {
+        loop {
+            let o = s.cli(&sub, &["jobs", "get", &id.to_string()]);
+            let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            if j["state"] == "succeeded" {
+                break;
+            }
+            assert!(t0.elapsed().as_secs() < 30, "job {id} never ran: {j}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let records: Vec<log::Record> = log::read_log(&log_path).unwrap().into_iter().flat_map(|s| s.records).collect();
+    let acts: Vec<(Act, Vec<String>)> = records
+        .iter()
+        .filter_map(|r| if let Body::Action(a) = &r.body { Some((a.act, a.job_ids.clone())) } else { None })
+        .collect();
+    assert!(acts.iter().any(|(a, _)| matches!(a, Act::Gate { lease_s: 20 })), "{acts:?}");
+    assert!(acts.iter().any(|(a, _)| matches!(a, Act::Lift)), "{acts:?}");
+    // every action took effect on serve
+    let outcomes: Vec<bool> =
+        records.iter().filter_map(|r| if let Body::Outcome(o) = &r.body { Some(o.ok) } else { None }).collect();
+    assert!(!outcomes.is_empty() && outcomes.iter().all(|&ok| ok), "{records:?}");
+    // and serve audited each gate and lift as the operator's
+    let audit = b.audit(s.data.path());
+    assert!(audit.iter().any(|(a, d)| a == "gated" && d.starts_with("not before")), "{audit:?}");
+    assert!(audit.iter().any(|(a, _)| a == "lifted"), "{audit:?}");
 }

@@ -207,4 +207,22 @@ impl pb::admin_server::Admin for AdminApi {
             .collect();
         Ok(Response::new(pb::ListWorkersResponse { workers }))
     }
+
+    async fn gate(&self, req: Request<pb::GateRequest>) -> Result<Response<pb::GateResponse>, Status> {
+        let secret = bearer(&req)?;
+        let r = req.into_inner();
+        if r.lease_s == 0 {
+            return Err(status(QueueError::invalid("lease_s", "must be at least 1 (Lift lifts a gate)")));
+        }
+        let until = now_ms() + (r.lease_s.min(86_400 * 365) * 1000) as i64;
+        let ids = self.0.run(secret, true, move |q, c| q.gate(c, &r.job_ids, until, now_ms())).await?;
+        Ok(Response::new(pb::GateResponse { job_ids: ids }))
+    }
+
+    async fn lift(&self, req: Request<pb::LiftRequest>) -> Result<Response<pb::GateResponse>, Status> {
+        let secret = bearer(&req)?;
+        let r = req.into_inner();
+        let ids = self.0.run(secret, true, move |q, c| q.gate(c, &r.job_ids, 0, now_ms())).await?;
+        Ok(Response::new(pb::GateResponse { job_ids: ids }))
+    }
 }

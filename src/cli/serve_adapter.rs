@@ -5,10 +5,17 @@
 //! page); a job that left the view is looked up with `Jobs.Get`. The token
 //! must be an operator's or an admin's (they see every tenant's jobs).
 //!
+//! In advise and enforce, a gate is a queued job's not-before time
+//! (`Admin.Gate` with the lease, `Admin.Lift`), which serve's dispatcher
+//! already honours: a gate not renewed lapses by itself. Site factors are
+//! accepted and change nothing (serve has no such term).
+//!
 //! It lives in the binary because the controller's crate may not depend on
 //! the server's (tests/tidy.rs): the binary joins them.
 
-use foresight_controller::adapter::{Action, AdapterError, ClusterView, JobView, NodeView, Orchestrator, Phase};
+use foresight_controller::adapter::{
+    Action, AdapterError, ClusterView, ControlInfo, JobView, NodeView, Orchestrator, Phase,
+};
 use foresight_core::{Job, JobStatus, NodeSpec, Resources};
 use foresight_server::client::{self, Admin, Jobs};
 use foresight_server::pb;
@@ -68,7 +75,10 @@ pub fn job_view(j: &pb::Job) -> JobView {
         ..Job::default()
     };
     let nodes = if phase == Phase::Pending || j.worker_id.is_empty() { Vec::new() } else { vec![j.worker_id.clone()] };
-    JobView { job, phase, nodes, held: false, control: Default::default() }
+    // a gate (or a retry's backoff) holds it back until then
+    let eligible_s = secs(j.not_before_ms).filter(|_| phase == Phase::Pending);
+    let control = ControlInfo { eligible_s, ..ControlInfo::default() };
+    JobView { job, phase, nodes, held: false, control }
 }
 
 impl ServeAdapter {
@@ -169,11 +179,27 @@ impl Orchestrator for ServeAdapter {
     }
 
     async fn act(&mut self, action: &Action) -> Result<(), AdapterError> {
-        Err(AdapterError::Command {
-            command: format!("{action:?}"),
-            detail: "acting on foresight serve is not built: serve dispatches by its own mode (`foresight admin mode`)"
-                .into(),
-        })
+        let ids = |job_ids: &[String]| -> Vec<u64> { job_ids.iter().filter_map(|i| i.parse().ok()).collect() };
+        let (_, mut admin) = self.clients().await?;
+        match action {
+            Action::Gate { job_ids, lease_s } => {
+                let req = pb::GateRequest { job_ids: ids(job_ids), lease_s: (*lease_s).max(1) };
+                admin.gate(req).await.map_err(|s| rpc_error("Admin.Gate", s))?;
+            }
+            Action::Lift { job_ids } => {
+                admin.lift(pb::LiftRequest { job_ids: ids(job_ids) }).await.map_err(|s| rpc_error("Admin.Lift", s))?;
+            }
+            // serve has no site's term of priority: the jobs lifted are
+            // those that may start, in serve's own policy's order
+            Action::SiteFactor { .. } => {}
+            other => {
+                return Err(AdapterError::Command {
+                    command: format!("{other:?}"),
+                    detail: "foresight serve's adapter gates and lifts only".into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn site_factors(&mut self, _: &[String]) -> Result<HashMap<String, i64>, AdapterError> {

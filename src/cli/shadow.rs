@@ -20,8 +20,9 @@ pub struct ShadowArgs {
     slurm: String,
     /// Read `foresight serve` at this address instead of Slurm (`host:port`
     /// or a URL), with an operator's token (`--serve-token`, else
-    /// `FORESIGHT_TOKEN`). Shadow mode only: acting on serve is not built
-    /// (serve has its own modes: `foresight admin mode`).
+    /// `FORESIGHT_TOKEN`). In advise and enforce, foresight gates serve's
+    /// queued jobs (a not-before time with the lease) and lifts those the
+    /// candidate starts; `--control-partition POOL` picks the pools.
     #[arg(long, value_name = "ADDR")]
     serve: Option<String>,
     /// The token for `--serve` (an operator's or an admin's).
@@ -158,13 +159,6 @@ pub fn run(args: ShadowArgs) -> anyhow::Result<()> {
     let limit = args.duration_s.map(|s| Duration::from_secs_f64(s.max(0.0)));
     let cycles = match &args.serve {
         Some(addr) => {
-            if cfg.mode != foresight_controller::enforce::Mode::Shadow {
-                return Err(super::BadInput(format!(
-                    "--mode {} with --serve: acting on foresight serve is not built; use its own modes (`foresight admin mode`)",
-                    args.mode
-                ))
-                .into());
-            }
             let token = match &args.serve_token {
                 Some(t) => t.clone(),
                 None => std::env::var("FORESIGHT_TOKEN")

@@ -283,6 +283,32 @@ impl<S: Store> Queue<S> {
         Ok(all)
     }
 
+    /// Gates the queued jobs among `ids` until `until_ms` (0: lifts them),
+    /// each with a `gated` or `lifted` event (operator); returns those
+    /// changed. Jobs that are not queued, or not the caller's to see, are
+    /// skipped.
+    pub fn gate(&mut self, caller: &Caller, ids: &[u64], until_ms: i64, now_ms: i64) -> Result<Vec<u64>, QueueError> {
+        Self::require(caller, &[Role::Operator], "gate jobs")?;
+        self.exclusive(|q| {
+            let mut changed = Vec::new();
+            for &id in ids {
+                let Ok(mut j) = q.visible(caller, id) else { continue };
+                if j.state != crate::store::JobState::Queued {
+                    continue;
+                }
+                j.not_before_ms = until_ms;
+                let (kind, detail) = if until_ms > 0 {
+                    ("gated", format!("not before {until_ms} (Unix ms)"))
+                } else {
+                    ("lifted", String::new())
+                };
+                q.write(caller, &j, kind, &detail, now_ms)?;
+                changed.push(id);
+            }
+            Ok(changed)
+        })
+    }
+
     /// The dispatch of worker `asking` by the mode: the jobs to lease, and
     /// what the decision log of the `leased` events adds.
     pub(super) fn place_by_mode(
