@@ -22,6 +22,11 @@ pub const PREDICTED_START_LABEL: &str = "foresight/predicted-start-ms";
 /// How long a pool's profile is used before it is built again, ms.
 pub const FORECAST_TTL_MS: i64 = 1_000;
 
+/// The most queued jobs a pool's profile reserves: past it a submit gets
+/// no predicted start (each reservation splits the profile, and deeper
+/// queues would make each build quadratic).
+pub const FORECAST_QUEUE_MAX: usize = 2_000;
+
 /// One pool's profile.
 #[derive(Debug, Clone)]
 struct PoolForecast {
@@ -54,17 +59,25 @@ pub fn predicted_start_ms(j: &NewJob) -> Option<i64> {
 }
 
 impl<S: Store> Queue<S> {
-    /// Builds pool `pool`'s profile at `now_ms` from the store.
-    fn build_forecast(&self, pool: &str, now_ms: i64) -> Result<PoolForecast, StoreError> {
+    /// Builds pool `pool`'s profile at `now_ms` from the store: `None`
+    /// when the pool has no live worker (nothing more is read) or more
+    /// than [`FORECAST_QUEUE_MAX`] queued jobs.
+    fn build_forecast(&self, pool: &str, now_ms: i64) -> Result<Option<PoolForecast>, StoreError> {
         let workers = self.store.workers(pool, now_ms - self.cfg.lease_ttl_ms)?;
-        let all = |state| JobFilter {
+        if workers.is_empty() {
+            return Ok(None);
+        }
+        let all = |state, limit| JobFilter {
             states: vec![state],
             pool: Some(pool.to_string()),
-            limit: u32::MAX,
+            limit,
             ..JobFilter::default()
         };
-        let leased = self.store.list(&all(JobState::Leased))?;
-        let queued: Vec<JobRow> = self.store.list(&all(JobState::Queued))?;
+        let queued: Vec<JobRow> = self.store.list(&all(JobState::Queued, FORECAST_QUEUE_MAX as u32 + 1))?;
+        if queued.len() > FORECAST_QUEUE_MAX {
+            return Ok(None);
+        }
+        let leased = self.store.list(&all(JobState::Leased, u32::MAX))?;
         let shapes: Vec<(Resources, String)> = workers
             .iter()
             .map(|w| {
@@ -88,7 +101,7 @@ impl<S: Store> Queue<S> {
                 profile.reserve(s, q.spec.predicted_runtime_s, &need);
             }
         }
-        Ok(PoolForecast { built_ms: now_ms, profile, shapes })
+        Ok(Some(PoolForecast { built_ms: now_ms, profile, shapes }))
     }
 
     /// Predicts `job`'s start in its pool (after its runtime was
@@ -99,7 +112,9 @@ impl<S: Store> Queue<S> {
         let now_ms = job.submitted_at_ms;
         let fresh = self.forecasts.pools.get(&job.pool).is_some_and(|f| now_ms - f.built_ms < FORECAST_TTL_MS);
         if !fresh {
+            // without one, the pool is asked again after the same time
             let f = self.build_forecast(&job.pool, now_ms)?;
+            let f = f.unwrap_or(PoolForecast { built_ms: now_ms, profile: Profile::default(), shapes: Vec::new() });
             self.forecasts.pools.insert(job.pool.clone(), f);
         }
         let Some(f) = self.forecasts.pools.get_mut(&job.pool) else { return Ok(()) };
