@@ -48,7 +48,8 @@ pub enum ServeError {
     Limit(String),
     /// The store could not be opened.
     #[error("store: {0}")]
-    Open(String),    /// A policy or predictor that is not one.
+    Open(String),
+    /// A policy or predictor that is not one.
     #[error("{0}")]
     Policy(String),
 }

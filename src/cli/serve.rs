@@ -184,7 +184,9 @@ enum TokenAction {
 /// Runs `foresight serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let refused = |e: ServeError| match e {
-        e @ (ServeError::Role(_) | ServeError::Tenant(_) | ServeError::Limit(_) | ServeError::Policy(_)) => BadInput(e.to_string()).into(),
+        e @ (ServeError::Role(_) | ServeError::Tenant(_) | ServeError::Limit(_) | ServeError::Policy(_)) => {
+            BadInput(e.to_string()).into()
+        }
         e => anyhow::Error::from(e),
     };
     match args.action {
@@ -218,10 +220,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     // the store's active policy version wins over the flags once there is one
     let active = seed_policy(&store, &flag.name, args.predictor.as_deref().unwrap_or("")).map_err(refused)?;
     let spec: PolicySpec = active.policy.parse()?;
-    let kind: Option<PredictorKind> = Some(active.predictor.as_str()).filter(|p| !p.is_empty()).map(str::parse).transpose()?;
-    if args.policy.is_some() && (active.policy != flag.name || active.predictor != args.predictor.clone().unwrap_or_default()) {
+    let kind: Option<PredictorKind> =
+        Some(active.predictor.as_str()).filter(|p| !p.is_empty()).map(str::parse).transpose()?;
+    let flags = (flag.name.as_str(), args.predictor.as_deref().unwrap_or(""));
+    if args.policy.is_some() && (active.policy.as_str(), active.predictor.as_str()) != flags {
         eprintln!(
-            "foresight serve: --policy/--predictor ignored: the store's active policy is v{} (`{}`); change it with `foresight admin policy set`",
+            "foresight serve: --policy/--predictor ignored: the store's active policy is v{} (`{}`); \
+             change it with `foresight admin policy set`",
             active.version, active.policy
         );
     }

@@ -161,8 +161,9 @@ pub fn run(args: ShadowArgs) -> anyhow::Result<()> {
         Some(addr) => {
             let token = match &args.serve_token {
                 Some(t) => t.clone(),
-                None => std::env::var("FORESIGHT_TOKEN")
-                    .map_err(|_| super::BadInput("--serve: no token: pass --serve-token or set FORESIGHT_TOKEN".into()))?,
+                None => std::env::var("FORESIGHT_TOKEN").map_err(|_| {
+                    super::BadInput("--serve: no token: pass --serve-token or set FORESIGHT_TOKEN".into())
+                })?,
             };
             let ca = args.serve_ca.as_ref().map(std::fs::read).transpose()?;
             let adapter = super::serve_adapter::ServeAdapter::new(addr.clone(), token, ca);

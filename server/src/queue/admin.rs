@@ -79,6 +79,18 @@ impl Default for Steering {
     }
 }
 
+/// What the queue keeps beside its rules: the administration it follows,
+/// the pools' profiles for the predicted start, the refusals' counts.
+#[derive(Default)]
+pub(super) struct Side {
+    /// The policy version and mode followed, and the baseline.
+    pub(super) steer: Steering,
+    /// Each pool's free-capacity profile.
+    pub(super) forecasts: super::forecast::Forecasts,
+    /// Submits refused by tenants' limits.
+    pub(super) refused: super::limits::Refusals,
+}
+
 /// A policy and predictor, checked: the field that is wrong is named.
 pub fn check_policy(policy: &str, predictor: &str) -> Result<(PolicySpec, Option<PredictorKind>), QueueError> {
     let spec: PolicySpec = policy.parse().map_err(|e| QueueError::invalid("policy", format!("{e}")))?;
@@ -142,11 +154,11 @@ impl<S: Store> Queue<S> {
     /// Makes the dispatcher follow version `p`.
     fn apply_policy(&mut self, p: &PolicyRow) -> Result<(), QueueError> {
         let (spec, kind) = check_policy(&p.policy, &p.predictor)?;
-        let new_predictor = p.predictor != self.steer.predictor;
+        let new_predictor = p.predictor != self.side.steer.predictor;
         self.dispatcher.set_policy(spec, kind, new_predictor);
-        self.steer.version = p.version;
-        self.steer.policy = p.policy.clone();
-        self.steer.predictor = p.predictor.clone();
+        self.side.steer.version = p.version;
+        self.side.steer.policy = p.policy.clone();
+        self.side.steer.predictor = p.predictor.clone();
         Ok(())
     }
 
@@ -155,12 +167,12 @@ impl<S: Store> Queue<S> {
     /// replica holds at the next one).
     pub fn sync_admin(&mut self) -> Result<(), QueueError> {
         if let Some(p) = self.store.active_policy()?
-            && p.version != self.steer.version
+            && p.version != self.side.steer.version
         {
             self.apply_policy(&p)?;
             tracing::info!(version = p.version, policy = %p.policy, "following policy version");
         }
-        self.steer.mode = match self.store.mode()? {
+        self.side.steer.mode = match self.store.mode()? {
             Some(m) => {
                 Mode::parse(&m.mode).ok_or_else(|| QueueError::Precondition(format!("stored mode `{}`", m.mode)))?
             }
@@ -242,7 +254,7 @@ impl<S: Store> Queue<S> {
         let m = ModeRow { mode: mode.as_str().to_string(), actor: caller.actor(), at_ms: now_ms };
         let note = if note.is_empty() { String::new() } else { format!(": {note}") };
         self.store.set_mode(&m, &format!("from {old} to {}{note}", m.mode))?;
-        self.steer.mode = mode;
+        self.side.steer.mode = mode;
         tracing::info!(mode = mode.as_str(), from = %old, by = %caller.tenant, "mode set");
         Ok(m)
     }
@@ -319,13 +331,13 @@ impl<S: Store> Queue<S> {
         queued: &[JobRow],
         now_ms: i64,
     ) -> Result<(Vec<u64>, String), QueueError> {
-        let mode = self.steer.mode;
+        let mode = self.side.steer.mode;
         let span = tracing::debug_span!(
             "dispatch",
             worker = asking,
             mode = mode.as_str(),
             policy = %self.dispatcher.policy_name(),
-            policy_version = self.steer.version,
+            policy_version = self.side.steer.version,
             queued = queued.len(),
             leased = leased.len(),
             started = tracing::field::Empty,
@@ -335,16 +347,16 @@ impl<S: Store> Queue<S> {
         if mode == Mode::Enforce {
             span.record("started", candidate.len());
             tracing::debug!(jobs = ?candidate, "dispatched by the policy");
-            return Ok((candidate, format!("; policy v{}", self.steer.version)));
+            return Ok((candidate, format!("; policy v{}", self.side.steer.version)));
         }
-        let dispatched = self.steer.baseline.place(asking, workers, leased, queued, now_ms);
+        let dispatched = self.side.steer.baseline.place(asking, workers, leased, queued, now_ms);
         let d = DecisionRow {
             at_ms: now_ms,
             pool: workers.iter().find(|w| w.id == asking).map(|w| w.pool.clone()).unwrap_or_default(),
             worker_id: asking.to_string(),
             mode: mode.as_str().to_string(),
-            policy_version: self.steer.version,
-            candidate_policy: self.steer.policy.clone(),
+            policy_version: self.side.steer.version,
+            candidate_policy: self.side.steer.policy.clone(),
             baseline_policy: BASELINE.to_string(),
             dispatched,
             candidate,
@@ -359,14 +371,15 @@ impl<S: Store> Queue<S> {
         if log {
             self.store.put_decision(&d)?;
         }
-        let note = format!("; mode {}: dispatched by {BASELINE}, candidate v{}", mode.as_str(), self.steer.version);
+        let note =
+            format!("; mode {}: dispatched by {BASELINE}, candidate v{}", mode.as_str(), self.side.steer.version);
         Ok((d.dispatched, note))
     }
 
     /// Worker `id`'s labels and taints, for the baseline's governance
     /// checks too.
     pub(super) fn set_baseline_terms(&mut self, id: &str, terms: &crate::governance::WorkerTerms) {
-        self.steer.baseline.set_terms(id, terms.clone());
+        self.side.steer.baseline.set_terms(id, terms.clone());
     }
 }
 

@@ -110,14 +110,14 @@ impl<S: Store> Queue<S> {
     /// when no live worker of the pool could run it.
     pub(super) fn predict_start(&mut self, job: &mut NewJob) -> Result<(), StoreError> {
         let now_ms = job.submitted_at_ms;
-        let fresh = self.forecasts.pools.get(&job.pool).is_some_and(|f| now_ms - f.built_ms < FORECAST_TTL_MS);
+        let fresh = self.side.forecasts.pools.get(&job.pool).is_some_and(|f| now_ms - f.built_ms < FORECAST_TTL_MS);
         if !fresh {
             // without one, the pool is asked again after the same time
             let f = self.build_forecast(&job.pool, now_ms)?;
             let f = f.unwrap_or(PoolForecast { built_ms: now_ms, profile: Profile::default(), shapes: Vec::new() });
-            self.forecasts.pools.insert(job.pool.clone(), f);
+            self.side.forecasts.pools.insert(job.pool.clone(), f);
         }
-        let Some(f) = self.forecasts.pools.get_mut(&job.pool) else { return Ok(()) };
+        let Some(f) = self.side.forecasts.pools.get_mut(&job.pool) else { return Ok(()) };
         let need = demand(job);
         let gpu_type = &job.demand.gpu_type;
         if !f.shapes.iter().any(|(cap, t)| need.fits_in(cap) && (gpu_type.is_empty() || gpu_type == t)) {

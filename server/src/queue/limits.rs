@@ -26,7 +26,7 @@ impl<S: Store> Queue<S> {
     /// Submits refused by tenants' rate limits and GPU budgets since the
     /// queue was made (for the metrics).
     pub fn refusals(&self) -> &Refusals {
-        &self.refused
+        &self.side.refused
     }
 }
 

@@ -114,10 +114,9 @@ pub struct Queue<S: Store> {
     /// Each rate-limited tenant's token bucket: tokens left, when last
     /// refilled (Unix ms).
     buckets: HashMap<String, (f64, i64)>,
-    /// The policy version and mode followed, and the baseline.
-    steer: admin::Steering,
-    forecasts: forecast::Forecasts,
-    refused: limits::Refusals,
+    /// The policy version and mode followed, the pools' profiles for the
+    /// predicted start, the refusals' counts.
+    side: admin::Side,
 }
 
 impl<S: Store> std::fmt::Debug for Queue<S> {
@@ -132,7 +131,7 @@ pub const PAGE_MAX: u32 = 1000;
 impl<S: Store> Queue<S> {
     /// A queue over `store`, dispatching with `dispatcher`.
     pub fn new(store: S, dispatcher: Dispatcher, cfg: QueueConfig) -> Self {
-        Self { store, dispatcher, cfg, changes: BTreeMap::new(), buckets: HashMap::new(), steer: Default::default(), forecasts: Default::default(), refused: Default::default() }
+        Self { store, dispatcher, cfg, changes: BTreeMap::new(), buckets: HashMap::new(), side: Default::default() }
     }
 
     /// The store (to add tokens, look them up).
@@ -163,7 +162,7 @@ impl<S: Store> Queue<S> {
     fn apply(&mut self, changes: &[Change<'_>]) -> Result<(), StoreError> {
         self.store.apply(changes)?;
         if changes.iter().any(|c| c.kind != "heartbeat") {
-            self.forecasts.forget();
+            self.side.forecasts.forget();
         }
         for c in changes {
             self.count(c.kind, 1);
@@ -299,7 +298,7 @@ impl<S: Store> Queue<S> {
             let spent = used.as_ref().and_then(|u| u.get(&job.tenant)).copied().unwrap_or(0.0);
             let cost = gpu_cost_s(&job);
             if spent + cost > l.gpu_hours_per_day * 3600.0 {
-                self.refused.count(&l.tenant, "gpu_budget");
+                self.side.refused.count(&l.tenant, "gpu_budget");
                 return Err(QueueError::Exhausted(format!(
                     "tenant `{}`: GPU budget of {} GPU-hours/day: {:.3} used or leased today, this job asks {:.3} \
                      (its GPUs times its predicted runtime)",
@@ -310,7 +309,8 @@ impl<S: Store> Queue<S> {
                 )));
             }
         }
-        take_token(&mut self.buckets, l, job.submitted_at_ms).inspect_err(|_| self.refused.count(&l.tenant, "rate_limit"))?;
+        let refused = &mut self.side.refused;
+        take_token(&mut self.buckets, l, job.submitted_at_ms).inspect_err(|_| refused.count(&l.tenant, "rate_limit"))?;
         if budgeted && let Some(u) = used.as_mut() {
             *u.entry(job.tenant.clone()).or_insert(0.0) += gpu_cost_s(&job);
         }
