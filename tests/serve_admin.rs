@@ -682,3 +682,36 @@ fn enforce_against_a_real_serve_gates_and_lifts_jobs_and_every_job_runs(b: Backe
     assert!(audit.iter().any(|(a, d)| a == "gated" && d.starts_with("not before")), "{audit:?}");
     assert!(audit.iter().any(|(a, _)| a == "lifted"), "{audit:?}");
 }
+
+/// Two replicas on one PostgreSQL: a policy version and a mode set through
+/// the standby hold at the active one's next dispatch.
+#[test]
+fn postgres_a_policy_and_mode_set_through_a_standby_hold_at_the_active_replicas_next_dispatch() {
+    let Some(b) = Backend::postgres("admin_replicas") else { return };
+    let active = Server::start(&b, tempfile::tempdir().unwrap(), &[]);
+    let standby = Server::start(&b, tempfile::tempdir().unwrap(), &[]);
+    assert!(active.banner.contains("active dispatcher") && standby.banner.contains("standby replica"));
+    let (admin, sub, wk) =
+        (active.token("root", "admin"), active.token("acme", "submitter"), active.token("p", "worker"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (mut jobs, _) = rt.block_on(foresight_server::client::connect(&active.addr, &sub)).unwrap();
+    let (_, mut w) = rt.block_on(foresight_server::client::connect(&active.addr, &wk)).unwrap();
+    let v2 = &standby.admin(&admin, &["policy", "set", "--policy", "sjf", "--predictor", "requested"])[0];
+    assert_eq!(v2["version"].as_u64(), Some(2));
+    assert_eq!(active.admin(&admin, &["policy", "show"])[0]["policy"].as_str(), Some("sjf"));
+    // the active replica's next dispatch follows v2: the short job first
+    let (long, short) = rt.block_on(long_then_short(&mut jobs, "r1"));
+    assert_eq!(rt.block_on(lease(&mut w)), [short]);
+    rt.block_on(complete(&mut w, short));
+    assert_eq!(rt.block_on(lease(&mut w)), [long]);
+    rt.block_on(complete(&mut w, long));
+    // and shadow, set through the standby: the baseline (fcfs) dispatches, the log says so
+    standby.admin(&admin, &["mode", "set", "shadow"]);
+    let (long, short) = rt.block_on(long_then_short(&mut jobs, "r2"));
+    assert_eq!(rt.block_on(lease(&mut w)), [long]);
+    let log = standby.admin(&admin, &["decisions"]);
+    assert_eq!(
+        (log[0]["dispatched"].clone(), log[0]["candidate"].clone()),
+        (serde_json::json!([long]), serde_json::json!([short]))
+    );
+}
