@@ -390,3 +390,89 @@ pub fn over_budget_of(s: &str) -> Result<OverBudget, QueueError> {
     }
     OverBudget::parse(s).ok_or_else(|| QueueError::invalid("over_budget", format!("`{s}`: expected wait or refuse")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::QueueConfig;
+    use crate::store::SqliteStore;
+
+    fn queue() -> Queue<SqliteStore> {
+        let d = Dispatcher::new("foresight".parse().unwrap(), None);
+        Queue::new(SqliteStore::in_memory().unwrap(), d, QueueConfig::default())
+    }
+
+    fn who(role: Role) -> Caller {
+        Caller { tenant: role.as_str().into(), role }
+    }
+
+    #[test]
+    fn only_admins_change_the_policy_and_limits_and_operators_read_and_set_the_mode() {
+        let mut q = queue();
+        seed_policy(q.store(), "foresight", "", 0).unwrap();
+        let limits = TenantLimits { tenant: "acme".into(), rate_per_s: 1.0, ..TenantLimits::default() };
+        for r in [Role::Submitter, Role::Worker, Role::Operator] {
+            assert!(matches!(q.update_policy(&who(r), "sjf", "", "", 1), Err(QueueError::Denied(_))), "{r:?}");
+            assert!(matches!(q.rollback_policy(&who(r), 1, "", 1), Err(QueueError::Denied(_))), "{r:?}");
+            assert!(matches!(q.set_tenant(&who(r), limits.clone(), 1), Err(QueueError::Denied(_))), "{r:?}");
+        }
+        for r in [Role::Submitter, Role::Worker] {
+            assert!(matches!(q.policies(&who(r)), Err(QueueError::Denied(_))), "{r:?}");
+            assert!(matches!(q.set_mode(&who(r), Mode::Shadow, "", 1), Err(QueueError::Denied(_))), "{r:?}");
+            assert!(matches!(q.decisions(&who(r), 0, 0), Err(QueueError::Denied(_))), "{r:?}");
+        }
+        assert_eq!(q.set_mode(&who(Role::Operator), Mode::Shadow, "", 1).unwrap().mode, "shadow");
+        assert_eq!(q.policies(&who(Role::Operator)).unwrap().len(), 1);
+        assert_eq!(q.set_tenant(&who(Role::Admin), limits, 1).unwrap().burst, 1, "the burst defaults to the rate");
+    }
+
+    #[test]
+    fn versions_grow_rollbacks_restore_and_the_seed_is_made_once() {
+        let mut q = queue();
+        let admin = who(Role::Admin);
+        assert_eq!(seed_policy(q.store(), "foresight", "", 0).unwrap().version, 1);
+        assert_eq!(
+            seed_policy(q.store(), "edf", "", 0).unwrap().policy,
+            "foresight",
+            "a store with a version keeps it"
+        );
+        let v2 = q.update_policy(&admin, "sjf", "requested", "try", 5).unwrap();
+        assert_eq!((v2.version, v2.actor.role.as_str()), (2, "admin"));
+        assert_eq!(q.dispatcher.policy_name(), "sjf", "the dispatcher follows at once");
+        let v3 = q.rollback_policy(&admin, 1, "back", 6).unwrap();
+        assert_eq!((v3.version, v3.policy.as_str(), v3.predictor.as_str(), v3.restores), (3, "foresight", "", 1));
+        assert_eq!(q.dispatcher.policy_name(), "foresight");
+        let e = q.rollback_policy(&admin, 7, "", 7).unwrap_err().to_string();
+        assert_eq!(e, "version: no version 7 (the latest is 3)");
+        let e = q.update_policy(&admin, "nope", "", "", 8).unwrap_err().to_string();
+        assert!(e.starts_with("policy: "), "{e}");
+        let e = q.update_policy(&admin, "sjf", "oracle", "", 8).unwrap_err().to_string();
+        assert!(e.starts_with("predictor: "), "{e}");
+        assert_eq!(q.policies(&admin).unwrap().len(), 3, "refused updates make no version");
+    }
+
+    #[test]
+    fn limits_are_checked_field_by_field() {
+        let l = |rate: f64, gpu: f64| TenantLimits {
+            tenant: "a".into(),
+            rate_per_s: rate,
+            gpu_hours_per_day: gpu,
+            ..TenantLimits::default()
+        };
+        assert!(check_limits(l(-1.0, 0.0)).unwrap_err().to_string().starts_with("rate_per_s: "));
+        assert!(check_limits(l(f64::NAN, 0.0)).unwrap_err().to_string().starts_with("rate_per_s: "));
+        assert!(check_limits(l(0.0, f64::INFINITY)).unwrap_err().to_string().starts_with("gpu_hours_per_day: "));
+        assert!(
+            check_limits(TenantLimits { tenant: String::new(), ..l(0.0, 0.0) })
+                .unwrap_err()
+                .to_string()
+                .starts_with("tenant: ")
+        );
+        assert_eq!(check_limits(l(2.5, 0.0)).unwrap().burst, 3);
+        assert!(over_budget_of("maybe").unwrap_err().to_string().starts_with("over_budget: "));
+        assert_eq!(over_budget_of("").unwrap(), OverBudget::Wait);
+        for m in [Mode::Enforce, Mode::Shadow, Mode::Advise] {
+            assert_eq!(Mode::parse(m.as_str()), Some(m));
+        }
+    }
+}
