@@ -4,7 +4,11 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
-    let files = [root.join("foresight/v1/jobs.proto"), root.join("foresight/v1/workers.proto")];
+    let files = [
+        root.join("foresight/v1/jobs.proto"),
+        root.join("foresight/v1/workers.proto"),
+        root.join("foresight/v1/admin.proto"),
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }

@@ -1,6 +1,7 @@
 //! A client for the CLI: channels to the services with the bearer token on
 //! every call.
 
+use crate::pb::admin_client::AdminClient;
 use crate::pb::jobs_client::JobsClient;
 use crate::pb::workers_client::WorkersClient;
 use tonic::Request;
@@ -53,6 +54,24 @@ pub async fn connect(addr: &str, token: &str) -> Result<(Jobs, Workers), ClientE
 /// authority to trust), over TLS, the server's name checked against its
 /// certificate.
 pub async fn connect_with(addr: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<(Jobs, Workers), ClientError> {
+    let (channel, bearer) = channel_with(addr, token, ca_pem).await?;
+    Ok((
+        JobsClient::with_interceptor(channel.clone(), bearer.clone()),
+        WorkersClient::with_interceptor(channel, bearer),
+    ))
+}
+
+/// An `Admin` client with a token.
+pub type Admin = AdminClient<InterceptedService<Channel, Bearer>>;
+
+/// Connects to the `Admin` service as [`connect_with`] does.
+pub async fn connect_admin(addr: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<Admin, ClientError> {
+    let (channel, bearer) = channel_with(addr, token, ca_pem).await?;
+    Ok(AdminClient::with_interceptor(channel, bearer))
+}
+
+/// A channel to `addr` and the interceptor that adds `token`.
+async fn channel_with(addr: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<(Channel, Bearer), ClientError> {
     let scheme = if ca_pem.is_some() { "https" } else { "http" };
     let url = if addr.contains("://") { addr.to_string() } else { format!("{scheme}://{addr}") };
     let value: MetadataValue<_> = format!("Bearer {token}").parse().map_err(|_| ClientError::Token)?;
@@ -65,11 +84,7 @@ pub async fn connect_with(addr: &str, token: &str, ca_pem: Option<&[u8]>) -> Res
         .connect()
         .await
         .map_err(|source| ClientError::Connect { addr: addr.to_string(), source })?;
-    let bearer = Bearer(value);
-    Ok((
-        JobsClient::with_interceptor(channel.clone(), bearer.clone()),
-        WorkersClient::with_interceptor(channel, bearer),
-    ))
+    Ok((channel, Bearer(value)))
 }
 
 pub use tonic::{Code, Status};

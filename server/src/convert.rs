@@ -28,12 +28,13 @@ pub fn deadline_ms(j: &NewJob) -> Option<i64> {
 }
 
 /// A job's slack by prediction at `now_ms`, seconds: its deadline minus
-/// its predicted end (now, or its start while leased, plus its predicted
-/// runtime); `None` without a deadline or once it ended.
+/// its predicted end (its predicted start at submission, or now once that
+/// has passed, or its start while leased; plus its predicted runtime);
+/// `None` without a deadline or once it ended.
 pub fn slack_s(j: &JobRow, now_ms: i64) -> Option<f64> {
     let d = deadline_ms(&j.spec)?;
     let from_ms = match j.state {
-        JobState::Queued => now_ms,
+        JobState::Queued => crate::queue::predicted_start_ms(&j.spec).map_or(now_ms, |s| s.max(now_ms)),
         JobState::Leased => j.started_at_ms,
         _ => return None,
     };
@@ -122,6 +123,7 @@ pub fn job_to_pb_at(j: &JobRow, now_ms: i64) -> pb::Job {
         tolerations: reserved(s, crate::governance::TOLERATE_PREFIX),
         wait_reason: String::new(),
         placement_reason: s.labels.get(PLACEMENT_LABEL).cloned().unwrap_or_default(),
+        predicted_start_ms: crate::queue::predicted_start_ms(s),
     }
 }
 

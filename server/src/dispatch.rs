@@ -147,6 +147,20 @@ impl Dispatcher {
         &self.spec.name
     }
 
+    /// Dispatches with `spec` from the next decision on (`UpdatePolicy`);
+    /// with `new_predictor`, each pool's predictor starts afresh from
+    /// `kind` (the policy's own when `None`).
+    pub fn set_policy(&mut self, spec: PolicySpec, kind: Option<PredictorKind>, new_predictor: bool) {
+        if new_predictor {
+            let kind = kind.unwrap_or(spec.predictor);
+            self.make_predictor = Box::new(move || kind.build(Vec::new));
+            self.predictors.clear();
+        }
+        self.spec = spec;
+        // the kept runtimes ran the old policy (and predictor)
+        self.cache_drop();
+    }
+
     fn info(&mut self, id: u64, j: &NewJob) -> JobInfo {
         JobInfo {
             key: JobKey(id as u32),

@@ -6,9 +6,11 @@
 //! (SQLite or PostgreSQL, behind a trait); `dispatch` the mapping of the queue onto
 //! core's runtime and policy; `queue` the rules (idempotency, tenants,
 //! leases, retries, dead letters); `auth` tokens and roles; `convert` and
-//! `service` the gRPC side; `metrics` the Prometheus endpoint; `server` runs it; `client` is what the CLI
+//! `service` the gRPC side; `admin` the administration's service;
+//! `metrics` the Prometheus endpoint; `spans` the tracing spans; `server` runs it; `client` is what the CLI
 //! connects with.
 
+pub mod admin;
 pub mod auth;
 pub mod client;
 pub mod convert;
@@ -19,4 +21,5 @@ pub mod pb;
 pub mod queue;
 pub mod server;
 pub mod service;
+pub mod spans;
 pub mod store;

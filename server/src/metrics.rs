@@ -35,6 +35,9 @@ pub struct QueueView {
     pub active: Vec<(String, String, JobState, u64)>,
     /// Changes the queue made since it started, by event kind.
     pub changes: BTreeMap<String, u64>,
+    /// Submits refused by tenants' limits since it started, by tenant and
+    /// reason.
+    pub refusals: BTreeMap<(String, String), u64>,
 }
 
 /// The server's metrics.
@@ -125,6 +128,16 @@ impl Collector for Collect {
         for (kind, &n) in &v.changes {
             ConstCounter::new(n).encode(family.encode_family(&[("kind", kind.as_str())])?)?;
         }
+        let mut family = enc.encode_descriptor(
+            "foresight_serve_refusals",
+            "Submits refused by a tenant's rate limit or GPU budget since the server started, by tenant and reason.",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((tenant, reason), &n) in &v.refusals {
+            let labels = [("tenant", tenant.as_str()), ("reason", reason.as_str())];
+            ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+        }
         Ok(())
     }
 }
@@ -149,8 +162,8 @@ async fn scrape(State(shared): State<Arc<Shared>>) -> (StatusCode, [(header::Hea
     let s = shared.clone();
     let view = tokio::task::spawn_blocking(move || {
         let mut q = s.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let changes = q.changes().clone();
-        q.store().active_counts().map(|active| QueueView { active, changes })
+        let (changes, refusals) = (q.changes().clone(), q.refusals().counts().clone());
+        q.store().active_counts().map(|active| QueueView { active, changes, refusals })
     })
     .await;
     match view {
@@ -179,6 +192,7 @@ mod tests {
                 ("globex".into(), "default".into(), JobState::Queued, 2),
             ],
             changes: [("submitted".to_string(), 6), ("dead".to_string(), 1)].into_iter().collect(),
+            refusals: [(("acme".to_string(), "rate_limit".to_string()), 2)].into_iter().collect(),
         });
         let text = m.render();
         for want in [
@@ -189,6 +203,7 @@ mod tests {
             "foresight_serve_dead_letters_total 1",
             "foresight_serve_retries_total 0",
             "foresight_serve_changes_total{kind=\"dead\"} 1",
+            "foresight_serve_refusals_total{tenant=\"acme\",reason=\"rate_limit\"} 2",
             "foresight_serve_submit_latency_seconds_count 1",
             "foresight_serve_submit_latency_seconds_bucket{le=\"0.005\"} 1",
             "foresight_serve_commit_batch_size_sum 40.0",

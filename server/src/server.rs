@@ -3,6 +3,7 @@
 //! reaper that sends back expired leases (on the active dispatcher; on a
 //! standby replica it tries to become it).
 
+use crate::admin::AdminApi;
 use crate::dispatch::Dispatcher;
 use crate::pb;
 use crate::queue::{Queue, QueueConfig};
@@ -48,6 +49,9 @@ pub enum ServeError {
     /// The store could not be opened.
     #[error("store: {0}")]
     Open(String),
+    /// A policy or predictor that is not one.
+    #[error("{0}")]
+    Policy(String),
 }
 
 /// How the server runs.
@@ -136,6 +140,21 @@ pub fn set_tenant(at: &StoreAt, limits: TenantLimits) -> Result<TenantLimits, Se
     Ok(l)
 }
 
+/// The active policy version in the store at `at`, after making version 1
+/// of `policy` and `predictor` (the server's flags) in a store without one:
+/// the server dispatches with what this returns.
+pub fn seed_policy(
+    at: &StoreAt,
+    policy: &str,
+    predictor: &str,
+) -> Result<crate::store::admin::PolicyRow, ServeError> {
+    let mut store = at.open()?;
+    crate::queue::seed_policy(&mut store, policy, predictor, now_ms()).map_err(|e| match e {
+        crate::queue::QueueError::Store(e) => ServeError::Store(e),
+        e => ServeError::Policy(e.to_string()),
+    })
+}
+
 /// Every tenant's limits in the store at `at`.
 pub fn tenants(at: &StoreAt) -> Result<Vec<TenantLimits>, ServeError> {
     Ok(at.open()?.tenants()?)
@@ -173,6 +192,7 @@ pub async fn serve(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<pb::jobs_server::JobsServer<JobsApi>>().await;
     health.set_serving::<pb::workers_server::WorkersServer<WorkersApi>>().await;
+    health.set_serving::<pb::admin_server::AdminServer<AdminApi>>().await;
     // v1 and, for older grpcurl, v1alpha
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -189,7 +209,10 @@ pub async fn serve(
                 tokio::time::sleep(every).await;
                 let s = shared.clone();
                 let n = tokio::task::spawn_blocking(move || {
-                    s.queue.lock().unwrap_or_else(|p| p.into_inner()).expire(now_ms()).unwrap_or(0)
+                    let mut q = s.queue.lock().unwrap_or_else(|p| p.into_inner());
+                    // a policy or mode changed through another replica
+                    let _ = q.sync_admin();
+                    q.expire(now_ms()).unwrap_or(0)
                 })
                 .await
                 .unwrap_or(0);
@@ -210,7 +233,7 @@ pub async fn serve(
         None => None,
     };
     on_bound(Bound { grpc: bound, metrics: metrics.as_ref().map(|m| m.0), dispatching });
-    let mut builder = tonic::transport::Server::builder();
+    let mut builder = tonic::transport::Server::builder().trace_fn(crate::spans::rpc_span);
     if let Some(tls) = &cfg.tls {
         let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
         builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
@@ -220,6 +243,7 @@ pub async fn serve(
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_service(pb::jobs_server::JobsServer::new(JobsApi(shared.clone())))
+        .add_service(pb::admin_server::AdminServer::new(AdminApi(shared.clone())))
         .add_service(pb::workers_server::WorkersServer::new(WorkersApi(shared)))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await;

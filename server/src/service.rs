@@ -62,7 +62,7 @@ pub fn status(e: QueueError) -> Status {
 }
 
 /// The bearer secret of a request.
-fn bearer<T>(req: &Request<T>) -> Result<String, Status> {
+pub(crate) fn bearer<T>(req: &Request<T>) -> Result<String, Status> {
     let v = req.metadata().get("authorization").ok_or_else(|| Status::unauthenticated("no bearer token"))?;
     let v = v.to_str().map_err(|_| Status::unauthenticated("authorization: not text"))?;
     v.strip_prefix("Bearer ")
@@ -172,16 +172,19 @@ impl Shared {
     }
 
     /// Runs `f` on a blocking thread with the caller of `secret`.
-    async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         self: &Arc<Self>,
         secret: String,
         mutates: bool,
         f: impl FnOnce(&mut Queue<Box<dyn Store>>, &Caller) -> Result<T, QueueError> + Send + 'static,
     ) -> Result<T, Status> {
         let me = self.clone();
+        let span = tracing::Span::current();
         let out = tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let mut q = me.queue.lock().unwrap_or_else(|p| p.into_inner());
             let caller = caller_of(&mut q, &hash_token(&secret))?;
+            crate::spans::record_tenant(&caller.tenant);
             f(&mut q, &caller).map_err(status)
         })
         .await
@@ -211,6 +214,8 @@ impl pb::jobs_server::Jobs for JobsApi {
         let now = now_ms();
         let job = convert::new_job(req.into_inner(), now).map_err(status)?;
         let (row, created) = self.0.submit(&secret, job).await?;
+        crate::spans::record_tenant(&row.spec.tenant);
+        crate::spans::record_job(row.id);
         self.0.metrics.submit_latency.observe(t0.elapsed().as_secs_f64());
         Ok(Response::new(pb::SubmitResponse { job: Some(convert::job_to_pb(&row)), created }))
     }
@@ -218,6 +223,7 @@ impl pb::jobs_server::Jobs for JobsApi {
     async fn get(&self, req: Request<pb::GetJobRequest>) -> Result<Response<pb::Job>, Status> {
         let secret = bearer(&req)?;
         let id = req.into_inner().id;
+        crate::spans::record_job(id);
         let (row, why) = self.0.run(secret, false, move |q, c| Ok((q.get(c, id)?, q.wait_reason(id)))).await?;
         let mut job = convert::job_to_pb(&row);
         if row.state == crate::store::JobState::Queued {
@@ -229,6 +235,7 @@ impl pb::jobs_server::Jobs for JobsApi {
     async fn cancel(&self, req: Request<pb::CancelJobRequest>) -> Result<Response<pb::Job>, Status> {
         let secret = bearer(&req)?;
         let id = req.into_inner().id;
+        crate::spans::record_job(id);
         let row = self.0.run(secret, true, move |q, c| q.cancel(c, id, now_ms())).await?;
         Ok(Response::new(convert::job_to_pb(&row)))
     }
@@ -270,6 +277,7 @@ impl pb::jobs_server::Jobs for JobsApi {
     async fn requeue(&self, req: Request<pb::RequeueJobRequest>) -> Result<Response<pb::Job>, Status> {
         let secret = bearer(&req)?;
         let id = req.into_inner().id;
+        crate::spans::record_job(id);
         let row = self.0.run(secret, true, move |q, c| q.requeue(c, id, now_ms())).await?;
         Ok(Response::new(convert::job_to_pb(&row)))
     }
@@ -277,6 +285,7 @@ impl pb::jobs_server::Jobs for JobsApi {
     async fn purge(&self, req: Request<pb::PurgeJobRequest>) -> Result<Response<pb::PurgeJobResponse>, Status> {
         let secret = bearer(&req)?;
         let id = req.into_inner().id;
+        crate::spans::record_job(id);
         self.0.run(secret, true, move |q, c| q.purge(c, id, now_ms())).await?;
         Ok(Response::new(pb::PurgeJobResponse {}))
     }
@@ -287,6 +296,7 @@ impl pb::jobs_server::Jobs for JobsApi {
         let secret = bearer(&req)?;
         let r = req.into_inner();
         let job = (r.job_id != 0).then_some(r.job_id);
+        crate::spans::record_job(r.job_id);
         // the first read checks the token and the job before the stream opens
         let first = {
             let s = secret.clone();
@@ -344,6 +354,7 @@ impl pb::workers_server::Workers for WorkersApi {
     async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::HeartbeatResponse>, Status> {
         let secret = bearer(&req)?;
         let r = req.into_inner();
+        crate::spans::record_job(r.job_id);
         let j =
             self.0.run(secret, false, move |q, c| q.heartbeat(c, &r.worker_id, r.job_id, r.attempt, now_ms())).await?;
         Ok(Response::new(pb::HeartbeatResponse {
@@ -355,6 +366,7 @@ impl pb::workers_server::Workers for WorkersApi {
     async fn complete(&self, req: Request<pb::CompleteRequest>) -> Result<Response<pb::Job>, Status> {
         let secret = bearer(&req)?;
         let r = req.into_inner();
+        crate::spans::record_job(r.job_id);
         let j = self
             .0
             .run(secret, true, move |q, c| q.complete(c, &r.worker_id, r.job_id, r.attempt, r.exit_code, now_ms()))
@@ -365,6 +377,7 @@ impl pb::workers_server::Workers for WorkersApi {
     async fn fail(&self, req: Request<pb::FailRequest>) -> Result<Response<pb::Job>, Status> {
         let secret = bearer(&req)?;
         let r = req.into_inner();
+        crate::spans::record_job(r.job_id);
         let j = self
             .0
             .run(secret, true, move |q, c| {

@@ -1,6 +1,8 @@
 //! Subcommands of the `foresight` binary, one module each, and the one place
 //! that maps errors to exit codes.
 
+mod admin;
+mod serve_adapter;
 mod compare;
 mod evaluate;
 mod demo;
@@ -91,6 +93,10 @@ pub enum Command {
     Jobs(jobs::JobsArgs),
     /// Run jobs from `foresight serve` for a pool.
     Worker(worker::WorkerArgs),
+    /// Administer a running `foresight serve`: the dispatch policy's
+    /// versions, the mode (enforce, shadow, advise), tenants' limits, the
+    /// decision log.
+    Admin(admin::AdminArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -116,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Submit(args) => submit::run(args),
         Command::Jobs(args) => jobs::run(args),
         Command::Worker(args) => worker::run(args),
+        Command::Admin(args) => admin::run(args),
     }
 }
 

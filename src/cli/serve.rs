@@ -11,7 +11,7 @@ use foresight_core::predictor::PredictorKind;
 use foresight_server::dispatch::Dispatcher;
 use foresight_server::queue::QueueConfig;
 use foresight_server::server::{
-    Bound, ServeConfig, ServeError, TlsIdentity, add_token, over_budget, serve, set_tenant, tenants,
+    Bound, ServeConfig, ServeError, TlsIdentity, add_token, over_budget, seed_policy, serve, set_tenant, tenants,
 };
 use foresight_server::store::{StoreAt, TenantLimits};
 use std::io::Write;
@@ -36,9 +36,12 @@ pub struct ServeArgs {
     /// active dispatcher.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
-    /// The dispatch policy (as `simulate --policy`).
-    #[arg(long, default_value = "foresight")]
-    policy: String,
+    /// The dispatch policy (as `simulate --policy`; default `foresight`).
+    /// It makes version 1 of a store that has no policy version yet; a
+    /// store that has one dispatches with its active version (`foresight
+    /// admin policy` changes it).
+    #[arg(long)]
+    policy: Option<String>,
     /// The predictor (`easy++`: the users' history; `requested`); by
     /// default the policy's own, the users' history for `foresight`.
     #[arg(long)]
@@ -71,6 +74,31 @@ pub struct ServeArgs {
     /// The private key (PEM) of `--tls-cert`.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The log on standard error: `text` or `json` (one object a line).
+    /// `RUST_LOG` filters it (default `info`; `foresight_server=debug`
+    /// adds a span per RPC and per dispatch decision, written as each
+    /// closes with its time).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+/// Installs the log: `RUST_LOG` (default `info`), in `format` (`text` or
+/// `json`), on standard error, each span written as it closes.
+fn init_log(format: &str) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => EnvFilter::try_new(&v).map_err(|e| BadInput(format!("RUST_LOG `{v}`: {e}")))?,
+        _ => EnvFilter::new("info"),
+    };
+    let log = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_target(false);
+    // a subscriber installed before (by a test harness) is kept
+    let _ = if format == "json" { log.json().try_init() } else { log.try_init() };
+    Ok(())
 }
 
 /// What `serve` can do besides serving.
@@ -156,7 +184,9 @@ enum TokenAction {
 /// Runs `foresight serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let refused = |e: ServeError| match e {
-        e @ (ServeError::Role(_) | ServeError::Tenant(_) | ServeError::Limit(_)) => BadInput(e.to_string()).into(),
+        e @ (ServeError::Role(_) | ServeError::Tenant(_) | ServeError::Limit(_) | ServeError::Policy(_)) => {
+            BadInput(e.to_string()).into()
+        }
         e => anyhow::Error::from(e),
     };
     match args.action {
@@ -180,10 +210,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => {}
     }
-    let spec: PolicySpec = args.policy.parse()?;
+    init_log(&args.log_format)?;
+    let flag: PolicySpec = args.policy.as_deref().unwrap_or("foresight").parse()?;
     let kind: Option<PredictorKind> = args.predictor.as_deref().map(str::parse).transpose()?;
     if kind == Some(PredictorKind::Clairvoyant) {
         return Err(BadInput("--predictor clairvoyant: a live queue does not know runtimes".into()).into());
+    }
+    let store = StoreAt::parse(args.store.as_deref(), args.data).map_err(|e| BadInput(e.to_string()))?;
+    // the store's active policy version wins over the flags once there is one
+    let active = seed_policy(&store, &flag.name, args.predictor.as_deref().unwrap_or("")).map_err(refused)?;
+    let spec: PolicySpec = active.policy.parse()?;
+    let kind: Option<PredictorKind> =
+        Some(active.predictor.as_str()).filter(|p| !p.is_empty()).map(str::parse).transpose()?;
+    let flags = (flag.name.as_str(), args.predictor.as_deref().unwrap_or(""));
+    if args.policy.is_some() && (active.policy.as_str(), active.predictor.as_str()) != flags {
+        eprintln!(
+            "foresight serve: --policy/--predictor ignored: the store's active policy is v{} (`{}`); \
+             change it with `foresight admin policy set`",
+            active.version, active.policy
+        );
     }
     let mut dispatcher = Dispatcher::new(spec, kind);
     let mut prices = std::collections::BTreeMap::new();
@@ -197,7 +242,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         prices.insert(pool.trim().to_string(), price);
     }
     dispatcher.set_prices(prices);
-    let policy = dispatcher.policy_name().to_string();
+    let policy = format!("{} v{}", dispatcher.policy_name(), active.version);
     let queue = QueueConfig {
         lease_ttl_ms: args.lease_ttl_ms.max(1) as i64,
         backoff_base_ms: args.backoff_ms as i64,
@@ -213,7 +258,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let store = StoreAt::parse(args.store.as_deref(), args.data).map_err(|e| BadInput(e.to_string()))?;
     let data = store.to_string();
     let cfg = ServeConfig { listen: args.listen, store, queue, metrics: args.metrics, tls };
     block_on(async move {

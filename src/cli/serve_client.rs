@@ -25,6 +25,18 @@ pub struct ClientArgs {
 impl ClientArgs {
     /// Connects with the token.
     pub async fn connect(&self) -> anyhow::Result<(Jobs, Workers)> {
+        let (token, ca) = self.credentials()?;
+        Ok(client::connect_with(&self.server, &token, ca.as_deref()).await?)
+    }
+
+    /// Connects to the `Admin` service with the token.
+    pub async fn connect_admin(&self) -> anyhow::Result<client::Admin> {
+        let (token, ca) = self.credentials()?;
+        Ok(client::connect_admin(&self.server, &token, ca.as_deref()).await?)
+    }
+
+    /// The token and the certificate authority's PEM, if any.
+    fn credentials(&self) -> anyhow::Result<(String, Option<Vec<u8>>)> {
         let token = match &self.token {
             Some(t) => t.clone(),
             None => std::env::var("FORESIGHT_TOKEN")
@@ -34,7 +46,7 @@ impl ClientArgs {
             Some(f) => Some(std::fs::read(f).with_context(|| format!("cannot read the certificate authority {}", f.display()))?),
             None => None,
         };
-        Ok(client::connect_with(&self.server, &token, ca.as_deref()).await?)
+        Ok((token, ca))
     }
 }
 

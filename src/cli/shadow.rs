@@ -18,6 +18,19 @@ pub struct ShadowArgs {
     /// `unix:SOCKET` for slurmrestd.
     #[arg(long, value_name = "SOURCE", default_value = "cmd")]
     slurm: String,
+    /// Read `foresight serve` at this address instead of Slurm (`host:port`
+    /// or a URL), with an operator's token (`--serve-token`, else
+    /// `FORESIGHT_TOKEN`). In advise and enforce, foresight gates serve's
+    /// queued jobs (a not-before time with the lease) and lifts those the
+    /// candidate starts; `--control-partition POOL` picks the pools.
+    #[arg(long, value_name = "ADDR")]
+    serve: Option<String>,
+    /// The token for `--serve` (an operator's or an admin's).
+    #[arg(long, value_name = "TOKEN")]
+    serve_token: Option<String>,
+    /// Trust this certificate authority (PEM) for a `--serve` over TLS.
+    #[arg(long, value_name = "FILE")]
+    serve_ca: Option<PathBuf>,
     /// The candidate's model file: a trained model from `foresight train`,
     /// or a built-in predictor (`{"predictor": "easy++", "version": "..."}`);
     /// without one the baseline decides.
@@ -144,7 +157,20 @@ pub fn run(args: ShadowArgs) -> anyhow::Result<()> {
     cfg.gate.control.qos = args.control_qos;
     cfg.submit_cache = args.submit_cache;
     let limit = args.duration_s.map(|s| Duration::from_secs_f64(s.max(0.0)));
-    let cycles = foresight_controller::run::shadow_slurm(SlurmSource::parse(&args.slurm), cfg, limit)?;
+    let cycles = match &args.serve {
+        Some(addr) => {
+            let token = match &args.serve_token {
+                Some(t) => t.clone(),
+                None => std::env::var("FORESIGHT_TOKEN").map_err(|_| {
+                    super::BadInput("--serve: no token: pass --serve-token or set FORESIGHT_TOKEN".into())
+                })?,
+            };
+            let ca = args.serve_ca.as_ref().map(std::fs::read).transpose()?;
+            let adapter = super::serve_adapter::ServeAdapter::new(addr.clone(), token, ca);
+            foresight_controller::run::shadow_with(adapter, cfg, limit)?
+        }
+        None => foresight_controller::run::shadow_slurm(SlurmSource::parse(&args.slurm), cfg, limit)?,
+    };
     eprintln!("controller stopped after {cycles} cycles; decisions in {}", args.log.display());
     Ok(())
 }

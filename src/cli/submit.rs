@@ -128,7 +128,11 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
             let interval =
                 j.predicted_interval.map(|i| format!(" [{:.0}, {:.0}] s", i.lo_s, i.hi_s)).unwrap_or_default();
             let how = if r.created { "submitted" } else { "already submitted with this key" };
-            println!("job {} {how}: predicted runtime {:.0} s{interval}", j.id, j.predicted_runtime_s);
+            let start = j
+                .predicted_start_ms
+                .map(|s| format!(", predicted start in {:.0} s", (s - j.submitted_at_ms).max(0) as f64 / 1000.0))
+                .unwrap_or_default();
+            println!("job {} {how}: predicted runtime {:.0} s{interval}{start}", j.id, j.predicted_runtime_s);
             if j.deadline_at_risk {
                 println!("job {}: cannot meet its deadline by prediction (slack {:.0} s)", j.id, j.slack_s.unwrap_or(0.0));
             }

@@ -76,7 +76,7 @@ impl<S: Store> Queue<S> {
         now_ms: i64,
     ) -> Result<Option<Vec<JobRow>>, QueueError> {
         if !self.dispatcher.cache_fits_live(pool, since_ms) {
-            let workers = self.live_workers(pool, since_ms)?;
+            let workers = self.pool_live_workers(pool, since_ms)?;
             if workers.is_empty() {
                 return Ok(None);
             }
@@ -129,7 +129,7 @@ impl<S: Store> Queue<S> {
 
     /// The workers of `pool` seen at or after `since_ms`, by id: from the
     /// dispatcher's copy, or the store.
-    pub(super) fn live_workers(&self, pool: &str, since_ms: i64) -> Result<Vec<WorkerRow>, QueueError> {
+    pub(super) fn pool_live_workers(&self, pool: &str, since_ms: i64) -> Result<Vec<WorkerRow>, QueueError> {
         match self.dispatcher.cache_live_workers(pool, since_ms) {
             Some(w) => Ok(w),
             None => Ok(self.store.workers(pool, since_ms)?),

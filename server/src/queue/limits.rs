@@ -1,9 +1,34 @@
 //! Tenants' limits: the token bucket of a rate limit, and GPU budgets of
 //! GPU-hours per UTC day counted by prediction.
 
-use super::QueueError;
-use crate::store::{JobRow, NewJob, TenantLimits};
-use std::collections::HashMap;
+use super::{Queue, QueueError};
+use crate::store::{JobRow, NewJob, Store, TenantLimits};
+use std::collections::{BTreeMap, HashMap};
+
+/// Submits refused by a tenant's limits since the queue was made, by
+/// tenant and reason (`rate_limit`, `gpu_budget`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refusals(BTreeMap<(String, String), u64>);
+
+impl Refusals {
+    /// Counts one refusal of `tenant`'s submit for `reason`.
+    pub(super) fn count(&mut self, tenant: &str, reason: &str) {
+        *self.0.entry((tenant.to_string(), reason.to_string())).or_insert(0) += 1;
+    }
+
+    /// The counts, by (tenant, reason).
+    pub fn counts(&self) -> &BTreeMap<(String, String), u64> {
+        &self.0
+    }
+}
+
+impl<S: Store> Queue<S> {
+    /// Submits refused by tenants' rate limits and GPU budgets since the
+    /// queue was made (for the metrics).
+    pub fn refusals(&self) -> &Refusals {
+        &self.side.refused
+    }
+}
 
 /// One UTC day, ms.
 pub(super) const DAY_MS: i64 = 86_400_000;

@@ -17,11 +17,17 @@ use crate::store::{
 use foresight_core::rng::SplitMix64;
 use std::collections::{BTreeMap, HashMap};
 
+mod admin;
 mod follow;
+mod forecast;
+mod lease;
 mod limits;
 mod placement;
 mod sections;
 
+pub use admin::{BASELINE, Mode, check_limits, check_policy, over_budget_of, seed_policy};
+pub use forecast::{PREDICTED_START_LABEL, predicted_start_ms};
+pub use limits::Refusals;
 use limits::{DAY_MS, fits_budget, gpu_cost_s, take_token};
 
 /// Why a request was refused; each maps to one gRPC status.
@@ -113,6 +119,9 @@ pub struct Queue<S: Store> {
     /// Whether this replica was the active dispatcher at its last call
     /// (the dispatcher's cache is built anew when it becomes it).
     leading: bool,
+    /// The policy version and mode followed, the pools' profiles for the
+    /// predicted start, the refusals' counts.
+    side: admin::Side,
 }
 
 impl<S: Store> std::fmt::Debug for Queue<S> {
@@ -127,7 +136,8 @@ pub const PAGE_MAX: u32 = 1000;
 impl<S: Store> Queue<S> {
     /// A queue over `store`, dispatching with `dispatcher`.
     pub fn new(store: S, dispatcher: Dispatcher, cfg: QueueConfig) -> Self {
-        Self { store, dispatcher, cfg, changes: BTreeMap::new(), buckets: HashMap::new(), leading: false }
+        let (changes, buckets) = (BTreeMap::new(), HashMap::new());
+        Self { store, dispatcher, cfg, changes, buckets, leading: false, side: Default::default() }
     }
 
     /// The store (to add tokens, look them up).
@@ -157,6 +167,9 @@ impl<S: Store> Queue<S> {
     /// Writes `changes` in one transaction and counts them.
     fn apply(&mut self, changes: &[Change<'_>]) -> Result<(), StoreError> {
         self.store.apply(changes)?;
+        if changes.iter().any(|c| c.kind != "heartbeat") {
+            self.side.forecasts.forget();
+        }
         for c in changes {
             self.count(c.kind, 1);
         }
@@ -235,7 +248,8 @@ impl<S: Store> Queue<S> {
         let mut used: Option<HashMap<String, f64>> = None;
         for (i, (caller, job)) in batch.into_iter().enumerate() {
             match self.admit(&caller, job, &limits, &mut used) {
-                Ok(job) => {
+                Ok(mut job) => {
+                    self.predict_start(&mut job)?;
                     admitted.push((i, job, caller.actor()));
                     answers.push(None);
                 }
@@ -290,6 +304,7 @@ impl<S: Store> Queue<S> {
             let spent = used.as_ref().and_then(|u| u.get(&job.tenant)).copied().unwrap_or(0.0);
             let cost = gpu_cost_s(&job);
             if spent + cost > l.gpu_hours_per_day * 3600.0 {
+                self.side.refused.count(&l.tenant, "gpu_budget");
                 return Err(QueueError::Exhausted(format!(
                     "tenant `{}`: GPU budget of {} GPU-hours/day: {:.3} used or leased today, this job asks {:.3} \
                      (its GPUs times its predicted runtime)",
@@ -300,7 +315,8 @@ impl<S: Store> Queue<S> {
                 )));
             }
         }
-        take_token(&mut self.buckets, l, job.submitted_at_ms)?;
+        let refused = &mut self.side.refused;
+        take_token(&mut self.buckets, l, job.submitted_at_ms).inspect_err(|_| refused.count(&l.tenant, "rate_limit"))?;
         if budgeted && let Some(u) = used.as_mut() {
             *u.entry(job.tenant.clone()).or_insert(0.0) += gpu_cost_s(&job);
         }
@@ -428,81 +444,10 @@ impl<S: Store> Queue<S> {
         }
     }
 
-    /// A worker asks for work: its offer is recorded, expired leases are
-    /// sent back, and the policy decides; the jobs it starts on this
-    /// worker are leased to it.
     /// Why queued job `id` waits, when the last decision in its pool found
     /// no live worker that may take it.
     pub fn wait_reason(&self, id: u64) -> Option<String> {
         self.dispatcher.wait_reason(id).map(str::to_string)
-    }
-
-    fn lease_now(
-        &mut self,
-        caller: &Caller,
-        offer: WorkerRow,
-        terms: crate::governance::WorkerTerms,
-        now_ms: i64,
-    ) -> Result<Vec<Granted>, QueueError> {
-        Self::require(caller, &[Role::Worker], "lease jobs")?;
-        self.dispatcher.set_terms(&offer.id, terms);
-        // the kept runtimes follow what changed since the last call, the
-        // expiries included
-        self.follow(now_ms)?;
-        if self.expire_now(now_ms)? > 0 {
-            self.follow(now_ms)?;
-        }
-        let mut offer = offer;
-        offer.seen_at_ms = now_ms;
-        self.store.put_worker(&offer)?;
-        let since = now_ms - self.cfg.lease_ttl_ms;
-        self.keep_worker(&offer)?;
-        let limits = self.limits()?;
-        let mut used = self.used_today(&limits, now_ms)?;
-        let budgeted = limits.values().any(|l| l.gpu_hours_per_day > 0.0);
-        let kept = if budgeted { None } else { self.place_kept(&offer.id, &offer.pool, since, now_ms)? };
-        let mut granted: Vec<JobRow> = match kept {
-            Some(granted) => granted,
-            None => {
-                let workers = self.live_workers(&offer.pool, since)?;
-                let (leased, queued) = self.pool_rows(&offer.pool)?;
-                // a tenant over its GPU budget waits: its jobs are not offered to the policy
-                let queued: Vec<JobRow> =
-                    queued.into_iter().filter(|j| fits_budget(&limits, &mut used, j, false)).collect();
-                let ids = self.dispatcher.place(&offer.id, &workers, &leased, &queued, now_ms);
-                // and what the policy starts together stays within it too
-                queued.into_iter().filter(|j| ids.contains(&j.id) && fits_budget(&limits, &mut used, j, true)).collect()
-            }
-        };
-        for j in &mut granted {
-            j.state = JobState::Leased;
-            j.attempts += 1;
-            j.worker_id = offer.id.clone();
-            j.started_at_ms = now_ms;
-            j.lease_expires_at_ms = now_ms + self.cfg.lease_ttl_ms;
-            j.not_before_ms = 0;
-        }
-        let actor = caller.actor();
-        let details: Vec<String> = granted
-            .iter()
-            .map(|j| {
-                // a deadline's slack at the start, by prediction (negative: late)
-                let slack = match crate::convert::slack_s(j, now_ms) {
-                    Some(s) if s < 0.0 => format!(", slack {s:.1} s: cannot meet its deadline by prediction"),
-                    Some(s) => format!(", slack {s:.1} s"),
-                    None => String::new(),
-                };
-                let why = self.dispatcher.admission(&offer.id, &j.spec);
-                format!("worker `{}`, attempt {}{slack}; governance: {why}", offer.id, j.attempts)
-            })
-            .collect();
-        let changes: Vec<Change<'_>> = granted
-            .iter()
-            .zip(&details)
-            .map(|(j, d)| Change { job: j, kind: "leased", detail: d, actor: &actor, at_ms: now_ms })
-            .collect();
-        self.apply(&changes)?;
-        Ok(granted.into_iter().map(|job| Granted { job }).collect())
     }
 
     /// The job a worker holds under lease `(id, attempt)`.

@@ -8,9 +8,11 @@
 //! row in one transaction, committed before it returns: a submit that was
 //! acknowledged is on disk.
 
+pub mod admin;
 pub(crate) mod pg;
 mod sqlite;
 
+pub use admin::AdminStore;
 pub use pg::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -172,7 +174,7 @@ pub struct EventRow {
 }
 
 /// Who asked for a mutation, for the audit table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Actor {
     /// The token's tenant.
     pub tenant: String,
@@ -356,7 +358,7 @@ impl std::fmt::Display for StoreAt {
 /// What the queue needs of a store. Each call is one transaction,
 /// committed (durable) before it returns, unless it runs inside
 /// [`Store::begin`] ... [`Store::commit`].
-pub trait Store: Send {
+pub trait Store: Send + AdminStore {
     /// Opens an exclusive section: the reads and writes until
     /// [`Store::commit`] are one transaction, and no other replica writes
     /// meanwhile (a read-modify-write of a job cannot interleave with

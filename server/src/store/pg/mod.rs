@@ -38,6 +38,7 @@ pub const DISPATCH_LOCK: i64 = 0x666f_7265_0002;
 /// Held while one replica creates the tables.
 const SCHEMA_LOCK: i64 = 0x666f_7265_0003;
 
+mod admin;
 mod schema;
 use schema::{INSERT_JOB, INSERT_JOBS, JOB_COLUMNS, SCHEMA};
 
@@ -153,7 +154,7 @@ impl PgStore {
     pub fn connect(url: &str) -> Result<Self, StoreError> {
         let mut client = Client::connect(url, NoTls)?;
         client.execute("SELECT pg_advisory_lock($1)", &[&SCHEMA_LOCK])?;
-        let made = client.batch_execute(SCHEMA);
+        let made = client.batch_execute(SCHEMA).and_then(|()| client.batch_execute(admin::SCHEMA));
         client.execute("SELECT pg_advisory_unlock($1)", &[&SCHEMA_LOCK])?;
         made?;
         let prepared = Prepared {
