@@ -23,6 +23,11 @@
 //! PostgreSQL's durable defaults, `fsync` and `synchronous_commit` on), or
 //! on the server `FORESIGHT_PG_URL` names.
 
+/// The allocator the `foresight` binary runs with, so the bench measures
+/// what a user runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use foresight_server::dispatch::Dispatcher;
 use foresight_server::pb;
 use foresight_server::queue::QueueConfig;
