@@ -2,7 +2,7 @@
 //! shadow mode against Slurm on a runtime of its own until a signal or a
 //! time limit.
 
-use crate::adapter::slurm::{SlurmAdapter, SlurmSource};
+use crate::adapter::slurm::SlurmAdapter;
 use crate::controller::{self, ControllerError, ShadowConfig};
 use std::time::Duration;
 
@@ -25,16 +25,16 @@ pub enum RunError {
     Controller(#[from] ControllerError),
 }
 
-/// Runs shadow mode against the Slurm at `source` until SIGINT/SIGTERM, or
+/// Runs shadow mode against the Slurm `adapter` reads until SIGINT/SIGTERM, or
 /// for `limit` when given. Returns the cycles run.
-pub fn shadow_slurm(source: SlurmSource, cfg: ShadowConfig, limit: Option<Duration>) -> Result<u64, RunError> {
+pub fn shadow_slurm(adapter: SlurmAdapter, cfg: ShadowConfig, limit: Option<Duration>) -> Result<u64, RunError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
     rt.block_on(async move {
-        let handle = controller::start(SlurmAdapter::new(source), cfg, None, true).await?;
+        let handle = controller::start(adapter, cfg, None, true).await?;
         if let Some(addr) = handle.metrics_addr {
             eprintln!("metrics on http://{addr}/metrics, health on http://{addr}/healthz");
         }

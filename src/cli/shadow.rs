@@ -4,7 +4,7 @@
 //! carry out the candidate's decisions (docs/enforce.md).
 
 use clap::Args;
-use foresight_controller::adapter::slurm::SlurmSource;
+use foresight_controller::adapter::slurm::{SlurmAdapter, SlurmSource};
 use foresight_controller::controller::ShadowConfig;
 use foresight_controller::log::FsyncPolicy;
 use std::net::SocketAddr;
@@ -18,6 +18,11 @@ pub struct ShadowArgs {
     /// `unix:SOCKET` for slurmrestd.
     #[arg(long, value_name = "SOURCE", default_value = "cmd")]
     slurm: String,
+    /// The Slurm instance's `slurm.conf`, given to every Slurm command as
+    /// `SLURM_CONF` (for a host with several instances, as `foresight ab`
+    /// runs); by default the commands' own (`/etc/slurm/slurm.conf`).
+    #[arg(long, value_name = "FILE")]
+    slurm_conf: Option<PathBuf>,
     /// The candidate's model file: a trained model from `foresight train`,
     /// or a built-in predictor (`{"predictor": "easy++", "version": "..."}`);
     /// without one the baseline decides.
@@ -144,7 +149,11 @@ pub fn run(args: ShadowArgs) -> anyhow::Result<()> {
     cfg.gate.control.qos = args.control_qos;
     cfg.submit_cache = args.submit_cache;
     let limit = args.duration_s.map(|s| Duration::from_secs_f64(s.max(0.0)));
-    let cycles = foresight_controller::run::shadow_slurm(SlurmSource::parse(&args.slurm), cfg, limit)?;
+    let mut adapter = SlurmAdapter::new(SlurmSource::parse(&args.slurm));
+    if let Some(conf) = &args.slurm_conf {
+        adapter = adapter.with_env("SLURM_CONF", &conf.to_string_lossy());
+    }
+    let cycles = foresight_controller::run::shadow_slurm(adapter, cfg, limit)?;
     eprintln!("controller stopped after {cycles} cycles; decisions in {}", args.log.display());
     Ok(())
 }
