@@ -1,6 +1,9 @@
 //! Subcommands of the `foresight` binary, one module each, and the one place
 //! that maps errors to exit codes.
 
+mod ab;
+mod ab_input;
+mod ab_slurm;
 mod compare;
 mod evaluate;
 mod demo;
@@ -55,6 +58,10 @@ pub enum Command {
     Mode(operate::ModeArgs),
     /// Advise mode: list the controller's proposals, approve or override one.
     Advise(operate::AdviseArgs),
+    /// The A/B proof: the busiest window of a real trace on two Slurm
+    /// instances at once, Slurm alone against Slurm with foresight
+    /// enforcing, measured from sacct beside the simulator's prediction.
+    Ab(ab::AbArgs),
     /// Replay a trace under one policy and predictor.
     Simulate(simulate::SimulateArgs),
     /// Compare policies on one trace, in parallel, as a table.
@@ -102,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(args) => log::run(args),
         Command::Mode(args) => operate::run_mode(args),
         Command::Advise(args) => operate::run_advise(args),
+        Command::Ab(args) => ab::run(args),
         Command::Simulate(args) => simulate::run_simulate(args),
         Command::Compare(args) => compare::run_compare(args),
         Command::Sweep(args) => sweep::run_sweep(args),
