@@ -208,3 +208,42 @@ pub fn doc(e: &AbEvidence) -> Doc {
     blocks.push(Block::Timings(format!("The run took {:.0} s of wall time.", e.wall_s)));
     Doc { title: e.title.clone(), blocks }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence() -> AbEvidence {
+        let m = |w: f64, b: f64| ArmMetrics { jobs: 3, mean_wait_s: w, p95_wait_s: 2.0 * w, avg_bsld: b, utilisation: 0.5 };
+        let arm = |name: &str, b: f64| Arm {
+            name: name.into(),
+            scheduler: "s".into(),
+            simulated_as: "priority:requested".into(),
+            measured: m(100.0, b),
+            predicted: m(110.0, b),
+            submitted: 3,
+            ran_once: 3,
+            anomalies: vec![],
+            gated_at_end: 0,
+        };
+        AbEvidence {
+            title: "A/B".into(),
+            slice_jobs: 3,
+            chosen: "sjf:requested".into(),
+            arms: vec![arm("slurm", 20.0), arm("foresight", 15.0)],
+            goals: vec![Goal { goal: "g".into(), value: "v".into(), met: true }],
+            ..AbEvidence::default()
+        }
+    }
+
+    #[test]
+    fn the_verdict_compares_the_measured_slowdowns_and_the_json_round_trips() {
+        let e = evidence();
+        let r = crate::render_ab(&e).unwrap();
+        assert!(r.markdown.contains("average bounded slowdown of 15.0, against 20.0 for Slurm alone (-25.0%)"), "{}", r.markdown);
+        assert!(r.markdown.contains("| avg bounded slowdown | 20.00 | 20.00 | 15.00 | 15.00 |"), "{}", r.markdown);
+        assert!(r.html.contains("sjf:requested"));
+        let back: AbEvidence = serde_json::from_str(&r.json).unwrap();
+        assert_eq!(back, e);
+    }
+}
