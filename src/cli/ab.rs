@@ -203,7 +203,7 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
             PathBuf::from(std::env::var("FORESIGHT_DATASETS").unwrap_or_else(|_| "../shared/datasets".into())).join(KTH)
         }
     };
-    if !(args.compress >= 1.0) || !(args.window_h > 0.0) {
+    if args.compress.is_nan() || args.compress < 1.0 || args.window_h.is_nan() || args.window_h <= 0.0 {
         return Err(super::BadInput("--compress must be at least 1 and --window-h above 0".into()).into());
     }
     let table = foresight_datasets::read_trace(&trace, &Default::default()).context("failed to read trace")?.table;
