@@ -61,9 +61,12 @@ fn a_short_ab_runs_every_job_of_both_arms_once_leaves_no_gate_and_writes_its_rep
         assert!(arm.anomalies.is_empty(), "{}: {:?}", arm.name, arm.anomalies);
         assert_eq!(arm.gated_at_end, 0, "{}: no job stayed gated", arm.name);
         assert_eq!(arm.measured.jobs, 60);
+        assert!(arm.measured.mean_wait_s.is_finite() && arm.measured.avg_bsld >= 1.0, "{}: {:?}", arm.name, arm.measured);
         assert_eq!(arm.predicted.jobs, 60);
     }
     assert!(ev.decided_jobs > 0, "the controller acted on the enforce arm's jobs");
+    let submitted = std::fs::read_to_string(out.path().join("submitted.tsv")).unwrap();
+    assert_eq!(submitted.lines().count(), 1 + 2 * 60, "both arms' submissions recorded");
     assert!(ev.candidates.iter().any(|c| c.spec == ev.chosen));
     // the instances are stopped at the end
     for name in ["abta", "abte"] {

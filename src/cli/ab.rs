@@ -85,6 +85,11 @@ pub struct AbArgs {
     /// Stop after the choice and the predictions; start no Slurm.
     #[arg(long)]
     dry_run: bool,
+    /// Measure an earlier run again from its instances' job completion
+    /// files and the files in `--out` (its report's gates, `submitted.tsv`,
+    /// `decisions.log`), without starting Slurm or submitting anything.
+    #[arg(long)]
+    remeasure: bool,
     /// Leave both Slurm instances running at the end.
     #[arg(long)]
     keep_slurm: bool,
@@ -293,39 +298,118 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     }
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
-    let made = if args.as_root { 0 } else { ensure_users(&jobs)? };
-    let instances = Instances {
-        all: [
-            Instance {
-                name: format!("{}a", args.instance),
-                ctld_port: args.port,
-                node_port: node_port(args.port),
-                prefix: "a".into(),
-            },
-            Instance {
-                name: format!("{}e", args.instance),
-                ctld_port: args.port + 10,
-                node_port: node_port(args.port + 10),
-                prefix: "e".into(),
-            },
-        ],
-        scripts: &args.scripts,
-        keep: args.keep_slurm,
+    let instances =
+        Instances { all: instances(&args), scripts: &args.scripts, keep: args.keep_slurm || args.remeasure };
+    let log = args.out.join("decisions.log");
+    let submitted_path = args.out.join("submitted.tsv");
+    let (gated, submitted_b) = if args.remeasure {
+        remeasured(&args.out.join("report.json"), &submitted_path)?
+    } else {
+        run_arms(&args, &instances, &jobs, &chosen, &slurm_as.policy, cpus_per_node)?
     };
+    let (delays, undecided) = match &submitted_b {
+        Some(s) => decision_delays(&log, s)?,
+        None => (Vec::new(), 0),
+    };
+    let [alone, enforce] = &instances.all;
+
+    let capacity_cpus = total;
+    let mut ok = true;
+    for (k, (inst, predicted, scheduler, simulated_as)) in [
+        (alone, &predicted_alone, "Slurm: backfill and multifactor priority (slurm-up.sh)", args.slurm_as.clone()),
+        (enforce, &predicted_enforce, "Slurm with foresight enforcing the candidate", chosen.clone()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let records = inst.sacct()?;
+        let (ran, once, anomalies) = ran_of(&records, &jobs);
+        ok &= anomalies.is_empty() && gated[k] == 0 && once == jobs.len();
+        ev.arms.push(Arm {
+            name: if k == 0 { "slurm".into() } else { "foresight".into() },
+            scheduler: scheduler.into(),
+            simulated_as,
+            measured: input::metrics(&ran, args.compress, capacity_cpus),
+            predicted: input::metrics(predicted, args.compress, capacity_cpus),
+            submitted: jobs.len(),
+            ran_once: once,
+            anomalies,
+            gated_at_end: gated[k],
+        });
+    }
+    ev.decided_jobs = delays.len();
+    ev.undecided_jobs = undecided;
+    ev.decision_delay_p50_s = input::quantile(&delays, 0.5);
+    ev.decision_delay_p99_s = input::quantile(&delays, 0.99);
+    ev.wall_s = started.elapsed().as_secs_f64();
+    ev.notes = notes(&args);
+    if args.remeasure {
+        // what only the run itself knew: its wall time, and its delays
+        // when it wrote no submitted.tsv
+        let before: AbEvidence = serde_json::from_str(&std::fs::read_to_string(args.out.join("report.json"))?)?;
+        ev.wall_s = before.wall_s;
+        if submitted_b.is_none() {
+            (ev.decided_jobs, ev.undecided_jobs) = (before.decided_jobs, before.undecided_jobs);
+            (ev.decision_delay_p50_s, ev.decision_delay_p99_s) =
+                (before.decision_delay_p50_s, before.decision_delay_p99_s);
+        }
+        ev.notes.push("Measured again (`--remeasure`) from the instances' job completion files after the run.".into());
+    }
+    ev.goals = goals(&ev);
+    let written = foresight_reports::write_ab(&ev, &args.out.join("report.html")).context("write the A/B report")?;
+    print!("{}", summary(&ev));
+    println!("report: {}", written.html.display());
+    if !ok {
+        anyhow::bail!(
+            "the mechanics failed: a job did not run exactly once, or a gate was left (see {})",
+            written.markdown.display()
+        );
+    }
+    Ok(())
+}
+
+/// The two instances `--instance` and `--port` name.
+fn instances(args: &AbArgs) -> [Instance; 2] {
+    let one = |suffix: &str, port: u16| Instance {
+        name: format!("{}{suffix}", args.instance),
+        ctld_port: port,
+        node_port: node_port(port),
+        prefix: suffix.into(),
+    };
+    [one("a", args.port), one("e", args.port + 10)]
+}
+
+/// Jobs gated at the end per arm, and the enforce arm's jobs with the Unix
+/// time `sbatch` returned.
+type ArmsRun = ([usize; 2], Option<HashMap<String, f64>>);
+
+/// Starts both instances and the controller, replays the jobs into both at
+/// the same moments, and waits until both queues are empty.
+fn run_arms(
+    args: &AbArgs,
+    instances: &Instances,
+    jobs: &[AbJob],
+    chosen: &str,
+    slurm_policy: &str,
+    cpus_per_node: u32,
+) -> anyhow::Result<ArmsRun> {
+    let started = Instant::now();
+    let made = if args.as_root { 0 } else { ensure_users(jobs)? };
     for i in &instances.all {
         i.up(&args.scripts, args.nodes, cpus_per_node)?;
     }
     let [alone, enforce] = &instances.all;
-    let (policy, predictor) = chosen.split_once(':').unwrap_or((chosen.as_str(), "easy++"));
+    let (policy, predictor) = chosen.split_once(':').unwrap_or((chosen, "easy++"));
     let model = args.out.join("model.json");
     std::fs::write(&model, format!("{{\"predictor\": \"{predictor}\", \"version\": \"ab\"}}\n"))?;
     let log = args.out.join("decisions.log");
     let _ = std::fs::remove_file(&log);
+    let mut tsv = String::from("arm\tslurm_id\ttrace_id\tsbatch_returned_unix_s\n");
     let out_file = std::fs::File::create(args.out.join("controller.txt"))?;
     let mut controller = Controller(
         Command::new(std::env::current_exe()?)
             .args(["shadow", "--slurm", "cmd", "--mode", "enforce", "--control-partition", "batch", "--policy", policy])
-            .args(["--baseline", slurm_as.policy.as_str(), "--drift-threshold", "inf", "--deadline-ms", "3000"])
+            .args(["--baseline", slurm_policy, "--drift-threshold", "inf", "--deadline-ms", "3000"])
             .args(["--poll-ms", &args.poll_ms.to_string(), "--timer-s", &args.timer_s.to_string()])
             .args(["--lease-s", &args.lease_s.to_string(), "--log-level", "warn", "--fsync", "never"])
             .arg("--slurm-conf")
@@ -358,9 +442,11 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         let (first, second) = if i % 2 == 0 { (alone, enforce) } else { (enforce, alone) };
         let a = first.submit(j)?;
         let b = second.submit(j)?;
-        let (id, at) = if i % 2 == 0 { b } else { a };
-        submitted_b.insert(id, at);
+        let ((ida, ata), (idb, atb)) = if i % 2 == 0 { (a, b) } else { (b, a) };
+        tsv += &format!("slurm\t{ida}\t{}\t{ata:.3}\nforesight\t{idb}\t{}\t{atb:.3}\n", j.trace_id, j.trace_id);
+        submitted_b.insert(idb, atb);
     }
+    std::fs::write(args.out.join("submitted.tsv"), tsv)?;
     let deadline = Duration::from_secs_f64(args.max_wall_s);
     loop {
         let left = alone.queued()? + enforce.queued()?;
@@ -375,49 +461,21 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     }
     let gated = [alone.gated()?.len(), enforce.gated()?.len()];
     controller.stop();
-    let (delays, undecided) = decision_delays(&log, &submitted_b)?;
+    Ok((gated, Some(submitted_b)))
+}
 
-    let capacity_cpus = total;
-    let mut ok = true;
-    for (k, (inst, predicted, scheduler, simulated_as)) in [
-        (alone, &predicted_alone, "Slurm: backfill and multifactor priority (slurm-up.sh)", args.slurm_as.clone()),
-        (enforce, &predicted_enforce, "Slurm with foresight enforcing the candidate", chosen.clone()),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let records = inst.sacct()?;
-        let (ran, once, anomalies) = ran_of(&records, &jobs);
-        ok &= anomalies.is_empty() && gated[k] == 0 && once == jobs.len();
-        ev.arms.push(Arm {
-            name: if k == 0 { "slurm".into() } else { "foresight".into() },
-            scheduler: scheduler.into(),
-            simulated_as,
-            measured: input::metrics(&ran, args.compress, capacity_cpus),
-            predicted: input::metrics(predicted, args.compress, capacity_cpus),
-            submitted: jobs.len(),
-            ran_once: once,
-            anomalies,
-            gated_at_end: gated[k],
-        });
-    }
-    ev.decided_jobs = delays.len();
-    ev.undecided_jobs = undecided;
-    ev.decision_delay_p50_s = input::quantile(&delays, 0.5);
-    ev.decision_delay_p99_s = input::quantile(&delays, 0.99);
-    ev.goals = goals(&ev);
-    ev.wall_s = started.elapsed().as_secs_f64();
-    ev.notes = notes(&args);
-    let written = foresight_reports::write_ab(&ev, &args.out.join("report.html")).context("write the A/B report")?;
-    print!("{}", summary(&ev));
-    println!("report: {}", written.html.display());
-    if !ok {
-        anyhow::bail!(
-            "the mechanics failed: a job did not run exactly once, or a gate was left (see {})",
-            written.markdown.display()
-        );
-    }
-    Ok(())
+/// `--remeasure`: the gates left at the end from the earlier report, and
+/// the enforce arm's submissions from `submitted.tsv` when the run wrote one.
+fn remeasured(report: &Path, submitted: &Path) -> anyhow::Result<ArmsRun> {
+    let text = std::fs::read_to_string(report).with_context(|| format!("read {}", report.display()))?;
+    let before: AbEvidence = serde_json::from_str(&text).with_context(|| format!("parse {}", report.display()))?;
+    let gated = [0, 1].map(|k| before.arms.get(k).map_or(0, |a| a.gated_at_end));
+    let Ok(tsv) = std::fs::read_to_string(submitted) else { return Ok((gated, None)) };
+    let rows = tsv.lines().skip(1).filter_map(|l| {
+        let f: Vec<&str> = l.split('\t').collect();
+        (f.len() == 4 && f[0] == "foresight").then(|| Some((f[1].to_string(), f[3].parse().ok()?))).flatten()
+    });
+    Ok((gated, Some(rows.collect())))
 }
 
 fn goals(e: &AbEvidence) -> Vec<Goal> {

@@ -6,6 +6,7 @@
 
 use super::ab_input::AbJob;
 use anyhow::{Context, bail};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -112,8 +113,17 @@ impl Instance {
             .unwrap_or_default())
     }
 
+    /// The job completion file (`JobCompLoc`) `slurm-up.sh` gives it.
+    pub fn jobcomp(&self) -> PathBuf {
+        PathBuf::from(format!("/var/log/slurm-{}/jobcomp.txt", self.name))
+    }
+
     /// Every finished job's record, from `sacct -c` (the instance's job
-    /// completion file).
+    /// completion file; it needs no daemon). Slurm 22.05's `sacct -c`
+    /// prints the start time as `Submit` (and the eligible time as
+    /// `Eligible`), so the submission is taken from the file's own
+    /// `SubmitTime`, as an offset before its `StartTime` (both in the same
+    /// local time, whatever the zone).
     pub fn sacct(&self) -> anyhow::Result<Vec<Completed>> {
         let out = self
             .cmd("sacct")
@@ -123,8 +133,55 @@ impl Instance {
         if !out.status.success() {
             bail!("sacct -c on {}: {}", self.name, String::from_utf8_lossy(&out.stderr).trim());
         }
-        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).map(Completed::parse).collect()
+        let file =
+            std::fs::read_to_string(self.jobcomp()).with_context(|| format!("read {}", self.jobcomp().display()))?;
+        let queued = queued_before_start(&file);
+        let mut records: Vec<Completed> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(Completed::parse)
+            .collect::<anyhow::Result<_>>()?;
+        for r in &mut records {
+            match queued.get(r.id.as_str()) {
+                Some(q) if r.start_s.is_finite() => r.submit_s = r.start_s - q,
+                _ => r.submit_s = f64::NAN,
+            }
+        }
+        Ok(records)
     }
+}
+
+/// Per job id of a job completion file, the seconds from its `SubmitTime`
+/// to its `StartTime` (jobs that never started are left out).
+pub fn queued_before_start(file: &str) -> HashMap<&str, f64> {
+    let mut out = HashMap::new();
+    for line in file.lines() {
+        let field = |k: &str| line.split_whitespace().find_map(|f| f.strip_prefix(k));
+        if let (Some(id), Some(start), Some(submit)) =
+            (field("JobId="), field("StartTime=").and_then(naive_s), field("SubmitTime=").and_then(naive_s))
+        {
+            out.insert(id, start - submit);
+        }
+    }
+    out
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` as seconds since 1970 read as UTC (only
+/// differences of two are used).
+fn naive_s(t: &str) -> Option<f64> {
+    let (date, time) = t.split_once('T')?;
+    let d: Vec<i64> = date.split('-').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let h: Vec<i64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let ([y, m, day], [hh, mm, ss]) = (d.as_slice(), h.as_slice()) else { return None };
+    // days from the civil date (Howard Hinnant's algorithm)
+    let y = if *m <= 2 { y - 1 } else { *y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + hh * 3600 + mm * 60 + ss) as f64)
 }
 
 /// One line of `sacct -c`.
@@ -208,5 +265,16 @@ mod tests {
         assert!(Completed::parse("12|kth-5|x").unwrap_err().to_string().contains("3 fields"));
         assert!(Completed::parse("12|kth-5|1|Unknown|Unknown|CANCELLED|3").unwrap().start_s.is_nan());
         assert!(Completed::parse("12|kth-5|never|1|3|FAILED|3").is_err());
+    }
+
+    #[test]
+    fn the_submission_comes_from_the_completion_file() {
+        let file = "JobId=210 UserId=fsab3(980) Name=kth-10463 JobState=COMPLETED StartTime=2026-12-06T06:03:26 EndTime=2026-12-06T06:03:43 SubmitTime=2026-12-06T05:50:10 EligibleTime=2026-12-06T06:03:26\n\
+                    JobId=211 StartTime=Unknown SubmitTime=2026-12-06T05:50:10\n";
+        let q = queued_before_start(file);
+        assert_eq!(q.get("210"), Some(&796.0));
+        assert_eq!(q.get("211"), None);
+        assert_eq!(naive_s("1970-01-02T00:00:01"), Some(86_401.0));
+        assert_eq!(naive_s("2026-03-01T00:00:00").unwrap() - naive_s("2026-02-28T00:00:00").unwrap(), 86_400.0);
     }
 }
