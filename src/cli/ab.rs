@@ -85,6 +85,16 @@ pub struct AbArgs {
     /// Stop after the choice and the predictions; start no Slurm.
     #[arg(long)]
     dry_run: bool,
+    /// Gate the enforce arm's jobs at submission: submit them to the
+    /// `foresight` partition, where the repository's `slurm/job_submit.lua`
+    /// marks each and, while the controller enforces, sets its `BeginTime`
+    /// a lease ahead (the controller writes the lua's cache,
+    /// /run/foresight/job_submit.cache), so that Slurm starts none before
+    /// the candidate decides on it. Without it the enforce arm's jobs go to
+    /// `batch` (as Slurm alone's do) and Slurm may start a new job before a
+    /// cycle has seen it.
+    #[arg(long)]
+    gate_at_submission: bool,
     /// Measure an earlier run again from its instances' job completion
     /// files and the files in `--out` (its report's gates, `submitted.tsv`,
     /// `decisions.log`), without starting Slurm or submitting anything.
@@ -111,6 +121,9 @@ pub struct AbArgs {
 fn node_port(port: u16) -> u16 {
     17001 + 100 * ((port / 10) % 100)
 }
+
+/// The cache `slurm/job_submit.lua` reads.
+const SUBMIT_CACHE: &str = "/run/foresight/job_submit.cache";
 
 const KTH: &str = "pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz";
 
@@ -395,6 +408,10 @@ fn run_arms(
 ) -> anyhow::Result<ArmsRun> {
     let started = Instant::now();
     let made = if args.as_root { 0 } else { ensure_users(jobs)? };
+    if args.gate_at_submission {
+        let dir = Path::new(SUBMIT_CACHE).parent().unwrap_or(Path::new("/"));
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
     for i in &instances.all {
         i.up(&args.scripts, args.nodes, cpus_per_node)?;
     }
@@ -412,6 +429,7 @@ fn run_arms(
             .args(["--baseline", slurm_policy, "--drift-threshold", "inf", "--deadline-ms", "3000"])
             .args(["--poll-ms", &args.poll_ms.to_string(), "--timer-s", &args.timer_s.to_string()])
             .args(["--lease-s", &args.lease_s.to_string(), "--log-level", "warn", "--fsync", "never"])
+            .args(if args.gate_at_submission { &["--submit-cache", SUBMIT_CACHE][..] } else { &[] })
             .arg("--slurm-conf")
             .arg(enforce.conf())
             .arg("--model")
@@ -440,8 +458,9 @@ fn run_arms(
         }
         // alternate which arm gets a job first, so neither is always later
         let (first, second) = if i % 2 == 0 { (alone, enforce) } else { (enforce, alone) };
-        let a = first.submit(j)?;
-        let b = second.submit(j)?;
+        let part = |inst: &Instance| if args.gate_at_submission && inst.name == enforce.name { "foresight" } else { "batch" };
+        let a = first.submit(j, part(first))?;
+        let b = second.submit(j, part(second))?;
         let ((ida, ata), (idb, atb)) = if i % 2 == 0 { (a, b) } else { (b, a) };
         tsv += &format!("slurm\t{ida}\t{}\t{ata:.3}\nforesight\t{idb}\t{}\t{atb:.3}\n", j.trace_id, j.trace_id);
         submitted_b.insert(idb, atb);

@@ -62,11 +62,12 @@ impl Instance {
         let _ = Command::new("bash").arg(scripts.join("slurm-down.sh")).env("FS_SLURM_INSTANCE", &self.name).output();
     }
 
-    /// Submits one job to the `batch` partition; its Slurm id, and the Unix
-    /// time `sbatch` returned.
-    pub fn submit(&self, job: &AbJob) -> anyhow::Result<(String, f64)> {
+    /// Submits one job to `partition`; its Slurm id, and the Unix time
+    /// `sbatch` returned.
+    pub fn submit(&self, job: &AbJob, partition: &str) -> anyhow::Result<(String, f64)> {
         let mut c = self.cmd("sbatch");
-        c.args(["--parsable", "--partition=batch", "--chdir=/tmp", "--output=/dev/null", "--error=/dev/null"])
+        c.args(["--parsable", "--chdir=/tmp", "--output=/dev/null", "--error=/dev/null"])
+            .arg(format!("--partition={partition}"))
             .arg(format!("--job-name=kth-{}", job.trace_id))
             .arg(format!("--ntasks={}", job.cpus))
             .arg(format!("--time={}", job.limit_min))
