@@ -7,11 +7,12 @@
 //! the simulator's prediction of each, and written as an HTML report
 //! (Markdown and JSON beside it).
 
-use super::ab_input::{self as input, AbJob, Ran};
-use super::ab_slurm::{Completed, Instance, ensure_users};
+use super::ab_input::{self as input, AbJob};
+use super::ab_measure::{decision_delays, goals, ran_of, summary};
+use super::ab_slurm::{Instance, ensure_users};
 use anyhow::Context;
 use clap::Args;
-use foresight_reports::ab::{AbEvidence, Arm, Goal};
+use foresight_reports::ab::{AbEvidence, Arm};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -166,50 +167,6 @@ impl Drop for Instances<'_> {
             self.all.iter().for_each(|i| i.down(self.scripts));
         }
     }
-}
-
-fn ran_of(records: &[Completed], jobs: &[AbJob]) -> (Vec<Ran>, usize, Vec<String>) {
-    let mut by_name: HashMap<&str, Vec<&Completed>> = HashMap::new();
-    for r in records {
-        by_name.entry(r.name.as_str()).or_default().push(r);
-    }
-    let (mut ran, mut once, mut anomalies) = (Vec::new(), 0, Vec::new());
-    let t0 = records.iter().map(|r| r.submit_s).fold(f64::INFINITY, f64::min);
-    for j in jobs {
-        let name = format!("kth-{}", j.trace_id);
-        match by_name.get(name.as_str()).map(Vec::as_slice) {
-            Some([r]) if r.state == "COMPLETED" => {
-                once += 1;
-                ran.push(Ran { submit_s: r.submit_s - t0, start_s: r.start_s - t0, end_s: r.end_s - t0, cpus: r.cpus });
-            }
-            Some(rs) => {
-                anomalies.push(format!("{name}: {}", rs.iter().map(|r| r.state.as_str()).collect::<Vec<_>>().join(",")))
-            }
-            None => anomalies.push(format!("{name}: no record")),
-        }
-    }
-    (ran, once, anomalies)
-}
-
-/// Per job of the enforce arm, from `sbatch`'s return to its first action
-/// in the decision log: the delays, and the jobs with no action.
-fn decision_delays(log: &Path, submitted: &HashMap<String, f64>) -> anyhow::Result<(Vec<f64>, usize)> {
-    use foresight_controller::log::{Body, read_log};
-    let mut first: HashMap<String, f64> = HashMap::new();
-    for scan in read_log(log).context("read the decision log")? {
-        for r in scan.records {
-            if let Body::Action(a) = &r.body {
-                for j in &a.job_ids {
-                    first.entry(j.clone()).or_insert(r.ts_unix_s);
-                }
-            }
-        }
-    }
-    let mut delays: Vec<f64> =
-        submitted.iter().filter_map(|(id, at)| first.get(id).map(|f| (f - at).max(0.0))).collect();
-    delays.sort_by(f64::total_cmp);
-    let none = submitted.len() - delays.len();
-    Ok((delays, none))
 }
 
 /// Runs `ab`.
@@ -458,7 +415,8 @@ fn run_arms(
         }
         // alternate which arm gets a job first, so neither is always later
         let (first, second) = if i % 2 == 0 { (alone, enforce) } else { (enforce, alone) };
-        let part = |inst: &Instance| if args.gate_at_submission && inst.name == enforce.name { "foresight" } else { "batch" };
+        let part =
+            |inst: &Instance| if args.gate_at_submission && inst.name == enforce.name { "foresight" } else { "batch" };
         let a = first.submit(j, part(first))?;
         let b = second.submit(j, part(second))?;
         let ((ida, ata), (idb, atb)) = if i % 2 == 0 { (a, b) } else { (b, a) };
@@ -497,39 +455,6 @@ fn remeasured(report: &Path, submitted: &Path) -> anyhow::Result<ArmsRun> {
     Ok((gated, Some(rows.collect())))
 }
 
-fn goals(e: &AbEvidence) -> Vec<Goal> {
-    let mut g = Vec::new();
-    if let [s, f] = e.arms.as_slice() {
-        let cut = 1.0 - f.measured.avg_bsld / s.measured.avg_bsld.max(1e-9);
-        g.push(Goal {
-            goal: "the enforce arm's average bounded slowdown at least 20% lower than Slurm's alone".into(),
-            value: format!("{:.2} against {:.2}: {:.1}% lower", f.measured.avg_bsld, s.measured.avg_bsld, 100.0 * cut),
-            met: cut >= 0.2,
-        });
-        for a in [s, f] {
-            let err = (a.measured.mean_wait_s > 0.0)
-                .then(|| (a.predicted.mean_wait_s - a.measured.mean_wait_s) / a.measured.mean_wait_s);
-            g.push(Goal {
-                goal: format!("the simulator's mean wait of the {} arm within 15% of the measured", a.name),
-                value: format!(
-                    "{:.0} s simulated, {:.0} s measured: {}",
-                    a.predicted.mean_wait_s,
-                    a.measured.mean_wait_s,
-                    err.map_or("n/a".into(), |e| format!("{:+.1}%", 100.0 * e))
-                ),
-                met: err.is_some_and(|e| e.abs() <= 0.15),
-            });
-        }
-    }
-    let bound = e.poll_s + 0.1;
-    g.push(Goal {
-        goal: format!("decision delay p99 under one poll interval plus 100 ms ({bound:.3} s)"),
-        value: e.decision_delay_p99_s.map_or("n/a".into(), |p| format!("{p:.3} s")),
-        met: e.decision_delay_p99_s.is_some_and(|p| p < bound),
-    });
-    g
-}
-
 fn notes(args: &AbArgs) -> Vec<String> {
     vec![
         format!("Run times are whole seconds of `sleep` (at least 1 s, {:.0} trace seconds); a time limit is the request divided by the compression, rounded up to a minute, never under the sleep plus 5 s.", args.compress),
@@ -537,42 +462,4 @@ fn notes(args: &AbArgs) -> Vec<String> {
         format!("The controller: `foresight shadow --mode enforce --control-partition batch`, poll {} ms, timer {} s, lease {} s, drift breaker off (`--drift-threshold inf`), deadline 3 s.", args.poll_ms, args.timer_s, args.lease_s),
         "Both instances, their slurmds and the controller share one host; job submissions alternate which arm goes first.".into(),
     ]
-}
-
-fn summary(e: &AbEvidence) -> String {
-    let mut s =
-        format!("{:<10} {:>10} {:>10} {:>10} {:>10} {:>8}\n", "arm", "", "mean wait", "p95 wait", "avg bsld", "util");
-    for a in &e.arms {
-        for (what, m) in [("measured", &a.measured), ("simulated", &a.predicted)] {
-            s += &format!(
-                "{:<10} {:>10} {:>9.0}s {:>9.0}s {:>10.2} {:>7.1}%\n",
-                a.name,
-                what,
-                m.mean_wait_s,
-                m.p95_wait_s,
-                m.avg_bsld,
-                100.0 * m.utilisation
-            );
-        }
-        s += &format!(
-            "{:<10} ran once {}/{}, anomalies {}, gated at end {}\n",
-            a.name,
-            a.ran_once,
-            a.submitted,
-            a.anomalies.len(),
-            a.gated_at_end
-        );
-    }
-    let f = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.3} s"));
-    s += &format!(
-        "decision delay: p50 {}, p99 {} over {} jobs ({} without an action)\n",
-        f(e.decision_delay_p50_s),
-        f(e.decision_delay_p99_s),
-        e.decided_jobs,
-        e.undecided_jobs
-    );
-    for g in &e.goals {
-        s += &format!("goal {}: {} -> {}\n", g.goal, g.value, if g.met { "met" } else { "NOT met" });
-    }
-    s
 }
