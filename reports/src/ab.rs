@@ -101,11 +101,11 @@ pub struct AbEvidence {
     pub arms: Vec<Arm>,
     /// The controller's poll interval, seconds.
     pub poll_s: f64,
-    /// Jobs of the enforce arm with an action in the log.
+    /// Jobs of the enforce arm foresight decided on.
     pub decided_jobs: usize,
-    /// Jobs of the enforce arm with none (Slurm started them first).
+    /// Jobs of the enforce arm no cycle saw pending (Slurm started them first).
     pub undecided_jobs: usize,
-    /// From `sbatch`'s return to the job's first action, median, seconds.
+    /// From `sbatch`'s return to the enforced decision, median, seconds.
     pub decision_delay_p50_s: Option<f64>,
     /// Its 99th percentile, seconds.
     pub decision_delay_p99_s: Option<f64>,
@@ -178,7 +178,7 @@ pub fn doc(e: &AbEvidence) -> Doc {
     blocks.push(Block::Heading("Mechanics".into()));
     blocks.push(Block::Table(arms));
     blocks.push(Block::Para(format!(
-        "From a job's `sbatch` returning to foresight's first action on it (its intent in the decision log, written just before `scontrol` runs): median {}, p99 {}, over {} jobs; {} jobs had no action (Slurm started them before a cycle saw them pending). Poll interval {:.3} s.",
+        "From a job's `sbatch` returning to foresight's enforced decision on it (the action its first cycle took for it, written to the log just before `scontrol` runs; or that cycle itself when the job needed none, being gated at submission and held): median {}, p99 {}, over {} jobs; {} jobs were never seen pending (Slurm started them before a cycle saw them). Poll interval {:.3} s.",
         opt_s(e.decision_delay_p50_s),
         opt_s(e.decision_delay_p99_s),
         e.decided_jobs,
@@ -214,7 +214,8 @@ mod tests {
     use super::*;
 
     fn evidence() -> AbEvidence {
-        let m = |w: f64, b: f64| ArmMetrics { jobs: 3, mean_wait_s: w, p95_wait_s: 2.0 * w, avg_bsld: b, utilisation: 0.5 };
+        let m =
+            |w: f64, b: f64| ArmMetrics { jobs: 3, mean_wait_s: w, p95_wait_s: 2.0 * w, avg_bsld: b, utilisation: 0.5 };
         let arm = |name: &str, b: f64| Arm {
             name: name.into(),
             scheduler: "s".into(),
@@ -240,7 +241,11 @@ mod tests {
     fn the_verdict_compares_the_measured_slowdowns_and_the_json_round_trips() {
         let e = evidence();
         let r = crate::render_ab(&e).unwrap();
-        assert!(r.markdown.contains("average bounded slowdown of 15.0, against 20.0 for Slurm alone (-25.0%)"), "{}", r.markdown);
+        assert!(
+            r.markdown.contains("average bounded slowdown of 15.0, against 20.0 for Slurm alone (-25.0%)"),
+            "{}",
+            r.markdown
+        );
         assert!(r.markdown.contains("| avg bounded slowdown | 20.00 | 20.00 | 15.00 | 15.00 |"), "{}", r.markdown);
         assert!(r.html.contains("sjf:requested"));
         let back: AbEvidence = serde_json::from_str(&r.json).unwrap();

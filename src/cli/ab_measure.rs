@@ -155,3 +155,50 @@ pub fn summary(e: &AbEvidence) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use foresight_controller::log::{Act, ActionRecord, Body, CycleRecord, LogConfig, LogWriter};
+
+    fn cycle(n: u64, changes: &[(&str, &str)]) -> Body {
+        let changes: Vec<_> = changes.iter().map(|(j, w)| serde_json::json!({"job_id": j, "what": w})).collect();
+        let c: CycleRecord = serde_json::from_value(serde_json::json!({
+            "cycle": n, "trigger": "timer", "observed_at_unix_s": 0.0,
+            "observed": {"nodes": 1, "pending": 0, "running": 0, "free_cpus": 0},
+            "changes": changes, "actual": null, "baseline": null, "candidate": null,
+            "source": "candidate", "fallback_reason": null, "predictions": {},
+            "model_version": null, "latency_us": 0
+        }))
+        .unwrap();
+        Body::Cycle(c)
+    }
+
+    fn action(id: u64, jobs: &[&str]) -> Body {
+        let job_ids = jobs.iter().map(|j| j.to_string()).collect();
+        Body::Action(ActionRecord { id, act: Act::Gate { lease_s: 60 }, job_ids, why: "enforce".into() })
+    }
+
+    #[test]
+    fn a_decision_is_its_first_cycles_action_or_that_cycle_when_none_was_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("decisions.log");
+        let mut w = LogWriter::open(LogConfig::new(&path)).unwrap();
+        // job 1 gated by its first cycle; job 2 held by the lua (no action
+        // until a renewal much later); job 3 started by Slurm first
+        w.append(100.5, cycle(1, &[("1", "submitted"), ("2", "submitted"), ("3", "submitted"), ("3", "started")])).unwrap();
+        w.append(100.6, action(0, &["1"])).unwrap();
+        w.append(101.0, cycle(2, &[])).unwrap();
+        w.append(130.0, action(1, &["2", "3"])).unwrap();
+        w.sync().unwrap();
+        drop(w);
+        let submitted: HashMap<String, f64> = [("1", 100.0), ("2", 100.25), ("3", 100.0), ("4", 100.0)]
+            .into_iter()
+            .map(|(j, t)| (j.to_string(), t))
+            .collect();
+        let (delays, never) = decision_delays(&path, &submitted).unwrap();
+        assert_eq!(never, 2, "job 3 (Slurm's) and job 4 (never seen)");
+        assert_eq!(delays.len(), 2);
+        assert!((delays[0] - 0.25).abs() < 1e-9 && (delays[1] - 0.6).abs() < 1e-9, "{delays:?}");
+    }
+}
