@@ -319,6 +319,7 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         let before: AbEvidence = serde_json::from_str(&std::fs::read_to_string(args.out.join("report.json"))?)?;
         ev.wall_s = before.wall_s;
         if submitted_b.is_none() {
+            ev.notes.push("The decision delays are the run's own (it wrote no submitted.tsv): from `sbatch` returning to the job's first action in the log.".into());
             (ev.decided_jobs, ev.undecided_jobs) = (before.decided_jobs, before.undecided_jobs);
             (ev.decision_delay_p50_s, ev.decision_delay_p99_s) =
                 (before.decision_delay_p50_s, before.decision_delay_p99_s);

@@ -90,7 +90,13 @@ pub fn goals(e: &AbEvidence) -> Vec<Goal> {
         let cut = 1.0 - f.measured.avg_bsld / s.measured.avg_bsld.max(1e-9);
         g.push(Goal {
             goal: "the enforce arm's average bounded slowdown at least 20% lower than Slurm's alone".into(),
-            value: format!("{:.2} against {:.2}: {:.1}% lower", f.measured.avg_bsld, s.measured.avg_bsld, 100.0 * cut),
+            value: format!(
+                "{:.2} against {:.2}: {:.1}% {}",
+                f.measured.avg_bsld,
+                s.measured.avg_bsld,
+                100.0 * cut.abs(),
+                if cut >= 0.0 { "lower" } else { "higher" }
+            ),
             met: cut >= 0.2,
         });
         for a in [s, f] {
