@@ -2,8 +2,13 @@
 # Stop the Slurm started by scripts/slurm-up.sh. Idempotent; as root.
 # Env: FS_SLURM_KEEP_MUNGE=1 leave munged running
 #      FS_SLURM_PURGE=1      also delete job state, spool and logs
+#      FS_SLURM_INSTANCE=NAME stop that instance of slurm-up.sh instead of the
+#                            default one (munged, shared, is left running)
 set -uo pipefail
-run=/run/slurm
+instance=${FS_SLURM_INSTANCE:-}
+sfx=${instance:+-$instance}
+run=/run/slurm$sfx
+export SLURM_CONF=/etc/slurm$sfx/slurm.conf
 say() { printf '[slurm-down] %s\n' "$*" >&2; }
 
 alive() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
@@ -32,11 +37,13 @@ for f in "$run"/slurmd-*.pid; do
   [ -e "$f" ] && stop_by_pidfile "$f" "$(basename "$f" .pid)"
 done
 stop_by_pidfile "$run/slurmctld.pid" slurmctld
-# step daemons of cancelled jobs on this host
-for pid in $(pgrep -x slurmstepd 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-[ "${FS_SLURM_KEEP_MUNGE:-0}" = 1 ] || stop_by_pidfile /run/munge/munged.pid munged
+if [ -z "$instance" ]; then
+  # step daemons of cancelled jobs on this host
+  for pid in $(pgrep -x slurmstepd 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+  [ "${FS_SLURM_KEEP_MUNGE:-0}" = 1 ] || stop_by_pidfile /run/munge/munged.pid munged
+fi
 if [ "${FS_SLURM_PURGE:-0}" = 1 ]; then
   say "purging state"
-  rm -rf /var/spool/slurmctld/* /var/spool/slurmd/* /var/log/slurm/*
+  rm -rf /var/spool/slurmctld"$sfx"/* /var/spool/slurmd"$sfx"/* /var/log/slurm"$sfx"/*
 fi
 say "down"

@@ -10,6 +10,15 @@
 #        FS_SLURM_REST=1  also serve slurmrestd on unix:/run/slurm/slurmrestd.sock
 #        FS_SLURM_WAIT    seconds to wait for idle nodes (default 60)
 #        FS_SLURM_INSTALL=0 never call apt-get (fail if packages are missing)
+#        FS_SLURM_INSTANCE=NAME  a further instance beside the default one
+#                         (lower-case letters and digits): its own conf dir
+#                         /etc/slurm-NAME, ClusterName NAME, /run/slurm-NAME,
+#                         /var/log/slurm-NAME (JobCompLoc there),
+#                         /var/spool/slurmctld-NAME and slurmd-NAME; clients
+#                         reach it with SLURM_CONF=/etc/slurm-NAME/slurm.conf
+#        FS_SLURM_CTLD_PORT  SlurmctldPort (default 6817; SlurmdPort is +1)
+#        FS_SLURM_NODE_PORT  the first node's port (default 17001)
+#        FS_SLURM_NODE_PREFIX node names (default n: n1, n2, ...)
 # Prints the slurm.conf path on stdout when the nodes are idle.
 set -euo pipefail
 
@@ -17,12 +26,25 @@ nodes=${FS_SLURM_NODES:-4}
 cpus=${FS_SLURM_CPUS:-4}
 mem=${FS_SLURM_MEM_MB:-2000}
 wait_s=${FS_SLURM_WAIT:-60}
-conf_dir=/etc/slurm
+instance=${FS_SLURM_INSTANCE:-}
+ctld_port=${FS_SLURM_CTLD_PORT:-6817}
+node_port=${FS_SLURM_NODE_PORT:-17001}
+prefix=${FS_SLURM_NODE_PREFIX:-n}
+cluster=foresight
+sfx=
+if [ -n "$instance" ]; then
+  [[ "$instance" =~ ^[a-z][a-z0-9]*$ ]] || { echo "[slurm-up] FS_SLURM_INSTANCE must be lower-case letters and digits" >&2; exit 1; }
+  sfx=-$instance
+  cluster=$instance
+fi
+conf_dir=/etc/slurm$sfx
 conf=$conf_dir/slurm.conf
-run=/run/slurm
-logs=/var/log/slurm
-ctld_state=/var/spool/slurmctld
-d_spool=/var/spool/slurmd
+run=/run/slurm$sfx
+logs=/var/log/slurm$sfx
+ctld_state=/var/spool/slurmctld$sfx
+d_spool=/var/spool/slurmd$sfx
+# every client and daemon below reads this instance's configuration
+export SLURM_CONF=$conf
 rest_sock=$run/slurmrestd.sock
 say() { printf '[slurm-up] %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -55,10 +77,10 @@ install_packages() {
 write_config() {
   local host last
   host=$(hostname -s)
-  last=$((17000 + nodes))
+  last=$((node_port + nodes - 1))
   cat <<CONF
 # written by foresight scripts/slurm-up.sh; do not edit by hand
-ClusterName=foresight
+ClusterName=$cluster
 SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
@@ -66,8 +88,8 @@ AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
 MailProg=/bin/true
-SlurmctldPort=6817
-SlurmdPort=6818
+SlurmctldPort=$ctld_port
+SlurmdPort=$((ctld_port + 1))
 StateSaveLocation=$ctld_state
 SlurmdSpoolDir=$d_spool/%n
 SlurmctldPidFile=$run/slurmctld.pid
@@ -98,7 +120,7 @@ MinJobAge=300
 InactiveLimit=0
 KillWait=2
 Waittime=0
-NodeName=n[1-$nodes] NodeHostname=$host NodeAddr=127.0.0.1 Port=[17001-$last] CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=$prefix[1-$nodes] NodeHostname=$host NodeAddr=127.0.0.1 Port=[$node_port-$last] CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=batch Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 # foresight's job_submit.lua (slurm/job_submit.lua) marks and gates the
 # jobs of this partition only; the batch partition's jobs are left alone
@@ -162,9 +184,9 @@ until scontrol ping 2>/dev/null | grep -q 'is UP'; do
 done
 
 for i in $(seq "$nodes"); do
-  if ! running "$run/slurmd-n$i.pid"; then
-    mkdir -p "$d_spool/n$i"
-    slurmd -N "n$i"
+  if ! running "$run/slurmd-$prefix$i.pid"; then
+    mkdir -p "$d_spool/$prefix$i"
+    slurmd -N "$prefix$i"
   fi
 done
 

@@ -3,7 +3,7 @@
 //! time limit.
 
 use crate::adapter::Orchestrator;
-use crate::adapter::slurm::{SlurmAdapter, SlurmSource};
+use crate::adapter::slurm::SlurmAdapter;
 use crate::controller::{self, ControllerError, ShadowConfig};
 use std::time::Duration;
 
@@ -26,10 +26,10 @@ pub enum RunError {
     Controller(#[from] ControllerError),
 }
 
-/// Runs shadow mode against the Slurm at `source` until SIGINT/SIGTERM, or
+/// Runs shadow mode against the Slurm `adapter` reads until SIGINT/SIGTERM, or
 /// for `limit` when given. Returns the cycles run.
-pub fn shadow_slurm(source: SlurmSource, cfg: ShadowConfig, limit: Option<Duration>) -> Result<u64, RunError> {
-    shadow_with(SlurmAdapter::new(source), cfg, limit)
+pub fn shadow_slurm(adapter: SlurmAdapter, cfg: ShadowConfig, limit: Option<Duration>) -> Result<u64, RunError> {
+    shadow_with(adapter, cfg, limit)
 }
 
 /// Runs shadow mode against any orchestrator (`foresight serve`'s adapter

@@ -9,6 +9,7 @@
 //! `foresight_simulator::evidence`); this crate only lays it out, scales it
 //! onto axes and formats it.
 
+pub mod ab;
 pub mod chart;
 pub mod comparison;
 pub mod demand;
@@ -118,6 +119,18 @@ pub fn render_shadow(evidence: &shadow::ShadowEvidence) -> Result<Rendered, Repo
 /// Renders the shadow report and writes it as [`write_comparison`] does.
 pub fn write_shadow(evidence: &shadow::ShadowEvidence, html_path: &Path) -> Result<Written, ReportError> {
     write(&render_shadow(evidence)?, html_path)
+}
+
+/// Renders the report of an A/B run (`foresight ab`).
+pub fn render_ab(evidence: &ab::AbEvidence) -> Result<Rendered, ReportError> {
+    let doc = ab::doc(evidence);
+    let json = serde_json::to_string_pretty(evidence).map_err(|source| ReportError::Json { path: PathBuf::new(), source })?;
+    Ok(Rendered { html: html::render(&doc), markdown: markdown::render(&doc), json: json + "\n" })
+}
+
+/// Renders the A/B report and writes it as [`write_comparison`] does.
+pub fn write_ab(evidence: &ab::AbEvidence, html_path: &Path) -> Result<Written, ReportError> {
+    write(&render_ab(evidence)?, html_path)
 }
 
 /// Renders a capacity plan.

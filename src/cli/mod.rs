@@ -1,6 +1,10 @@
 //! Subcommands of the `foresight` binary, one module each, and the one place
 //! that maps errors to exit codes.
 
+mod ab;
+mod ab_input;
+mod ab_measure;
+mod ab_slurm;
 mod admin;
 mod serve_adapter;
 mod compare;
@@ -57,6 +61,10 @@ pub enum Command {
     Mode(operate::ModeArgs),
     /// Advise mode: list the controller's proposals, approve or override one.
     Advise(operate::AdviseArgs),
+    /// The A/B proof: the busiest window of a real trace on two Slurm
+    /// instances at once, Slurm alone against Slurm with foresight
+    /// enforcing, measured from sacct beside the simulator's prediction.
+    Ab(ab::AbArgs),
     /// Replay a trace under one policy and predictor.
     Simulate(simulate::SimulateArgs),
     /// Compare policies on one trace, in parallel, as a table.
@@ -108,6 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(args) => log::run(args),
         Command::Mode(args) => operate::run_mode(args),
         Command::Advise(args) => operate::run_advise(args),
+        Command::Ab(args) => ab::run(args),
         Command::Simulate(args) => simulate::run_simulate(args),
         Command::Compare(args) => compare::run_compare(args),
         Command::Sweep(args) => sweep::run_sweep(args),

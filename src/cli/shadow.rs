@@ -4,7 +4,7 @@
 //! carry out the candidate's decisions (docs/enforce.md).
 
 use clap::Args;
-use foresight_controller::adapter::slurm::SlurmSource;
+use foresight_controller::adapter::slurm::{SlurmAdapter, SlurmSource};
 use foresight_controller::controller::ShadowConfig;
 use foresight_controller::log::FsyncPolicy;
 use std::net::SocketAddr;
@@ -18,6 +18,11 @@ pub struct ShadowArgs {
     /// `unix:SOCKET` for slurmrestd.
     #[arg(long, value_name = "SOURCE", default_value = "cmd")]
     slurm: String,
+    /// The Slurm instance's `slurm.conf`, given to every Slurm command as
+    /// `SLURM_CONF` (for a host with several instances, as `foresight ab`
+    /// runs); by default the commands' own (`/etc/slurm/slurm.conf`).
+    #[arg(long, value_name = "FILE")]
+    slurm_conf: Option<PathBuf>,
     /// Read `foresight serve` at this address instead of Slurm (`host:port`
     /// or a URL), with an operator's token (`--serve-token`, else
     /// `FORESIGHT_TOKEN`). In advise and enforce, foresight gates serve's
@@ -169,7 +174,13 @@ pub fn run(args: ShadowArgs) -> anyhow::Result<()> {
             let adapter = super::serve_adapter::ServeAdapter::new(addr.clone(), token, ca);
             foresight_controller::run::shadow_with(adapter, cfg, limit)?
         }
-        None => foresight_controller::run::shadow_slurm(SlurmSource::parse(&args.slurm), cfg, limit)?,
+        None => {
+            let mut adapter = SlurmAdapter::new(SlurmSource::parse(&args.slurm));
+            if let Some(conf) = &args.slurm_conf {
+                adapter = adapter.with_env("SLURM_CONF", &conf.to_string_lossy());
+            }
+            foresight_controller::run::shadow_slurm(adapter, cfg, limit)?
+        }
     };
     eprintln!("controller stopped after {cycles} cycles; decisions in {}", args.log.display());
     Ok(())

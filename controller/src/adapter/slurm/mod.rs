@@ -50,12 +50,22 @@ pub struct SlurmAdapter {
     source: SlurmSource,
     timeout: Duration,
     memory: Option<bool>,
+    env: Vec<(String, String)>,
 }
 
 impl SlurmAdapter {
     /// An adapter reading from `source`, giving each call 10 s.
     pub fn new(source: SlurmSource) -> Self {
-        Self { source, timeout: Duration::from_secs(10), memory: None }
+        Self { source, timeout: Duration::from_secs(10), memory: None, env: Vec::new() }
+    }
+
+    /// Runs every Slurm command with `key=value` in its environment: with
+    /// `SLURM_CONF` it reaches one of several Slurm instances on a host
+    /// (each with its own `slurm.conf`, ports and state), as `foresight ab`
+    /// runs two.
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
     }
 
     /// Says whether memory is scheduled, instead of asking Slurm.
@@ -97,7 +107,7 @@ impl SlurmAdapter {
         let command = format!("{name} {}", args.join(" "));
         let fail = |detail: String| AdapterError::Command { command: command.clone(), detail };
         let mut cmd = Command::new(self.program(name));
-        cmd.args(args).env("SLURM_TIME_FORMAT", "%s").kill_on_drop(true);
+        cmd.args(args).envs(self.env.iter().map(|(k, v)| (k, v))).env("SLURM_TIME_FORMAT", "%s").kill_on_drop(true);
         let out = tokio::time::timeout(self.timeout, cmd.output())
             .await
             .map_err(|_| AdapterError::Timeout(command.clone()))?

@@ -1,0 +1,75 @@
+//! End-to-end: `foresight ab` on two real Slurm instances started on this
+//! host at once (through scripts/slurm-up.sh with FS_SLURM_INSTANCE), with
+//! the first 60 jobs of the busiest 48 h of KTH-SP2 compressed 2000 times.
+//! It checks the mechanics, not the figures: every job of both arms ran
+//! exactly once, no job stayed gated, and the report's three files exist
+//! and parse. Skips unless root with Slurm installed (fails instead when
+//! FORESIGHT_REQUIRE_SLURM=1).
+
+use foresight_reports::ab::AbEvidence;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn slurm_or_skip() -> bool {
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let on_path = |b: &str| {
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(b).is_file()))
+            || Path::new("/usr/sbin").join(b).exists()
+    };
+    let missing = ["slurmctld", "slurmd", "sbatch", "sacct", "munged", "useradd"].into_iter().find(|b| !on_path(b));
+    let why = match (root, missing) {
+        (false, _) => "the A/B starts Slurm daemons and must run as root".to_string(),
+        (true, Some(b)) => format!("`{b}` is not installed"),
+        (true, None) => return true,
+    };
+    if std::env::var_os("FORESIGHT_REQUIRE_SLURM").is_some_and(|v| v == "1") {
+        panic!("{why}, and FORESIGHT_REQUIRE_SLURM=1");
+    }
+    eprintln!("skipped: {why}");
+    false
+}
+
+#[test]
+fn a_short_ab_runs_every_job_of_both_arms_once_leaves_no_gate_and_writes_its_report() {
+    if !slurm_or_skip() {
+        return;
+    }
+    let Some(trace) = foresight_datasets::shared::dataset_or_skip("pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz") else { return };
+    let out = tempfile::tempdir().unwrap();
+    let scripts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    let run = Command::new(env!("CARGO_BIN_EXE_foresight"))
+        .args(["ab", "--max-jobs", "60", "--compress", "2000", "--instance", "abt", "--port", "6857"])
+        .args(["--max-wall-s", "400"])
+        .arg("--trace")
+        .arg(&trace)
+        .arg("--scripts")
+        .arg(&scripts)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("run foresight ab");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "foresight ab failed:\n{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(html.contains("<html") && html.contains("Slurm alone"), "the HTML report");
+    assert!(std::fs::read_to_string(out.path().join("report.md")).unwrap().contains("| metric |"));
+    let ev: AbEvidence = serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(ev.slice_jobs, 60);
+    assert_eq!(ev.arms.len(), 2);
+    for arm in &ev.arms {
+        assert_eq!((arm.submitted, arm.ran_once), (60, 60), "{}: every job ran exactly once: {:?}", arm.name, arm.anomalies);
+        assert!(arm.anomalies.is_empty(), "{}: {:?}", arm.name, arm.anomalies);
+        assert_eq!(arm.gated_at_end, 0, "{}: no job stayed gated", arm.name);
+        assert_eq!(arm.measured.jobs, 60);
+        assert!(arm.measured.mean_wait_s.is_finite() && arm.measured.avg_bsld >= 1.0, "{}: {:?}", arm.name, arm.measured);
+        assert_eq!(arm.predicted.jobs, 60);
+    }
+    assert!(ev.decided_jobs > 0, "the controller acted on the enforce arm's jobs");
+    let submitted = std::fs::read_to_string(out.path().join("submitted.tsv")).unwrap();
+    assert_eq!(submitted.lines().count(), 1 + 2 * 60, "both arms' submissions recorded");
+    assert!(ev.candidates.iter().any(|c| c.spec == ev.chosen));
+    // the instances are stopped at the end
+    for name in ["abta", "abte"] {
+        assert!(!Path::new(&format!("/run/slurm-{name}/slurmctld.pid")).exists(), "instance {name} stopped");
+    }
+}
