@@ -12,53 +12,13 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+#[macro_use]
+mod serve_common;
+use serve_common::Backend;
+
 const BIN: &str = env!("CARGO_BIN_EXE_foresight");
 
-/// Which store a test's server keeps its data in.
-#[derive(Debug, Clone)]
-enum Backend {
-    Sqlite,
-    Postgres(String),
-}
-
 impl Backend {
-    fn args(&self) -> Vec<String> {
-        match self {
-            Backend::Sqlite => Vec::new(),
-            Backend::Postgres(url) => vec!["--store".into(), url.clone()],
-        }
-    }
-
-    /// A fresh database for test `name` (as `tests/serve.rs` makes one).
-    fn postgres(name: &str) -> Option<Backend> {
-        static SERVER: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
-        let base = SERVER.get_or_init(|| {
-            if let Ok(u) = std::env::var("FORESIGHT_PG_URL") {
-                return Ok(u);
-            }
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-up.sh");
-            match Command::new("bash").arg(script).output() {
-                Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_string()),
-                Ok(o) => Err(String::from_utf8_lossy(&o.stderr).into_owned()),
-                Err(e) => Err(e.to_string()),
-            }
-        });
-        let base = match base {
-            Ok(b) => b,
-            Err(why) => {
-                assert!(std::env::var("FORESIGHT_REQUIRE_POSTGRES").as_deref() != Ok("1"), "no PostgreSQL: {why}");
-                eprintln!("{name}: skipped on PostgreSQL: none here ({why})");
-                return None;
-            }
-        };
-        let db = format!("fsa_{name}_{}", std::process::id());
-        let db = &db[..db.len().min(63)];
-        let mut admin = ::postgres::Client::connect(&format!("{base}/postgres"), ::postgres::NoTls).unwrap();
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).unwrap();
-        admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
-        Some(Backend::Postgres(format!("{base}/{db}")))
-    }
-
     /// The audit table's (action, detail) rows, in order.
     fn audit(&self, data: &Path) -> Vec<(String, String)> {
         let sql = "SELECT action, detail FROM audit ORDER BY id";
@@ -74,25 +34,6 @@ impl Backend {
             }
         }
     }
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test]
-            fn $name() {
-                super::$name(super::Backend::Sqlite)
-            })*
-        }
-        mod postgres {
-            $(#[test]
-            fn $name() {
-                if let Some(b) = super::Backend::postgres(stringify!($name)) {
-                    super::$name(b)
-                }
-            })*
-        }
-    };
 }
 
 on_both_stores!(
@@ -557,20 +498,7 @@ fn shadow_against_a_real_serve_writes_a_decision_log(b: Backend) {
     let s = Server::start(&b, tempfile::tempdir().unwrap(), &[]);
     let (op, sub, wk) = (s.token("ops", "operator"), s.token("acme", "submitter"), s.token("pool", "worker"));
     let dir = tempfile::tempdir().unwrap();
-    let (model, log_path) = (dir.path().join("model.json"), dir.path().join("decisions.log"));
-    std::fs::write(&model, r#"{"predictor": "easy++", "version": "serve-e2e"}"#).unwrap();
-    let shadow = Command::new(BIN)
-        .args(["shadow", "--serve", &s.addr, "--serve-token", &op, "--policy", "easy++", "--poll-ms", "200"])
-        .args(["--timer-s", "0.5", "--deadline-ms", "3000", "--drift-threshold", "inf", "--log-level", "warn"])
-        .args(["--duration-s", "8"])
-        .arg("--model")
-        .arg(&model)
-        .arg("--log")
-        .arg(&log_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (shadow, log_path) = spawn_shadow(&s, &op, dir.path(), &["--duration-s", "8"]);
     std::thread::sleep(std::time::Duration::from_millis(800));
     let mut ids = Vec::new();
     for i in 0..4 {
@@ -617,20 +545,8 @@ fn enforce_against_a_real_serve_gates_and_lifts_jobs_and_every_job_runs(b: Backe
     let s = Server::start(&b, tempfile::tempdir().unwrap(), &[]);
     let (op, sub, wk) = (s.token("ops", "operator"), s.token("acme", "submitter"), s.token("pool", "worker"));
     let dir = tempfile::tempdir().unwrap();
-    let (model, log_path) = (dir.path().join("model.json"), dir.path().join("decisions.log"));
-    std::fs::write(&model, r#"{"predictor": "easy++", "version": "serve-e2e"}"#).unwrap();
-    let shadow = Command::new(BIN)
-        .args(["shadow", "--serve", &s.addr, "--serve-token", &op, "--policy", "easy++", "--poll-ms", "200"])
-        .args(["--timer-s", "0.5", "--deadline-ms", "3000", "--drift-threshold", "inf", "--log-level", "warn"])
-        .args(["--mode", "enforce", "--control-partition", "default", "--lease-s", "20", "--duration-s", "10"])
-        .arg("--model")
-        .arg(&model)
-        .arg("--log")
-        .arg(&log_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let extra = ["--mode", "enforce", "--control-partition", "default", "--lease-s", "20", "--duration-s", "10"];
+    let (shadow, log_path) = spawn_shadow(&s, &op, dir.path(), &extra);
     std::thread::sleep(std::time::Duration::from_millis(800));
     // one worker of one CPU, three jobs of 1.5 s: two wait while one runs
     let mut ids = Vec::new();
@@ -714,4 +630,25 @@ fn postgres_a_policy_and_mode_set_through_a_standby_hold_at_the_active_replicas_
         (log[0]["dispatched"].clone(), log[0]["candidate"].clone()),
         (serde_json::json!([long]), serde_json::json!([short]))
     );
+}
+
+/// `foresight shadow --serve` against `s` with operator token `op`, a
+/// built-in easy++ model and its decision log in `dir`, and `extra`
+/// arguments; its stderr piped.
+fn spawn_shadow(s: &Server, op: &str, dir: &Path, extra: &[&str]) -> (Child, std::path::PathBuf) {
+    let (model, log_path) = (dir.join("model.json"), dir.join("decisions.log"));
+    std::fs::write(&model, r#"{"predictor": "easy++", "version": "serve-e2e"}"#).unwrap();
+    let shadow = Command::new(BIN)
+        .args(["shadow", "--serve", &s.addr, "--serve-token", op, "--policy", "easy++", "--poll-ms", "200"])
+        .args(["--timer-s", "0.5", "--deadline-ms", "3000", "--drift-threshold", "inf", "--log-level", "warn"])
+        .args(extra)
+        .arg("--model")
+        .arg(&model)
+        .arg("--log")
+        .arg(&log_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (shadow, log_path)
 }

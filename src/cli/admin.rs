@@ -111,21 +111,8 @@ enum ModeAction {
 enum TenantAction {
     /// Set a tenant's limits; each option left out is 0: no limit.
     Set {
-        /// The tenant.
-        #[arg(long)]
-        tenant: String,
-        /// Submits per second (a token bucket).
-        #[arg(long, default_value_t = 0.0)]
-        rate: f64,
-        /// Submits at once (default: the rate, rounded up).
-        #[arg(long, default_value_t = 0)]
-        burst: u32,
-        /// GPU-hours per UTC day.
-        #[arg(long, default_value_t = 0.0)]
-        gpu_hours_per_day: f64,
-        /// `wait` or `refuse`.
-        #[arg(long, default_value = "wait")]
-        over_budget: String,
+        #[command(flatten)]
+        limits: super::serve::LimitsArgs,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -221,8 +208,9 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
                 let m = client.connect_admin().await?.set_mode(req).await.map_err(rpc)?;
                 vec![mode_json(m.get_ref())]
             }
-            AdminAction::Tenant(TenantAction::Set { tenant, rate, burst, gpu_hours_per_day, over_budget, client }) => {
-                let req = pb::TenantLimits { tenant, rate_per_s: rate, burst, gpu_hours_per_day, over_budget };
+            AdminAction::Tenant(TenantAction::Set { limits: l, client }) => {
+                let (tenant, rate_per_s, burst, gpu_hours_per_day) = (l.tenant, l.rate, l.burst, l.gpu_hours_per_day);
+                let req = pb::TenantLimits { tenant, rate_per_s, burst, gpu_hours_per_day, over_budget: l.over_budget };
                 let l = client.connect_admin().await?.set_tenant(req).await.map_err(rpc)?;
                 vec![tenant_json(l.get_ref())]
             }

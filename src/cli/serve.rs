@@ -129,31 +129,39 @@ impl StoreArgs {
     }
 }
 
+/// A tenant's limits, as `serve tenant set` and `admin tenant set` take
+/// them.
+#[derive(Debug, clap::Args)]
+pub(super) struct LimitsArgs {
+    /// The tenant.
+    #[arg(long)]
+    pub tenant: String,
+    /// Submits per second (a token bucket); a submit over it is refused
+    /// with RESOURCE_EXHAUSTED.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+    /// Submits allowed at once (the bucket's size; default: the rate,
+    /// rounded up).
+    #[arg(long, default_value_t = 0)]
+    pub burst: u32,
+    /// GPU-hours per UTC day (GPUs times predicted runtime of the jobs
+    /// started today).
+    #[arg(long, default_value_t = 0.0)]
+    pub gpu_hours_per_day: f64,
+    /// What a job over the budget does: `wait` (for the next day) or
+    /// `refuse` (RESOURCE_EXHAUSTED at submit).
+    #[arg(long, default_value = "wait")]
+    pub over_budget: String,
+}
+
 /// Tenant commands.
 #[derive(Debug, Subcommand)]
 enum TenantAction {
     /// Set a tenant's limits (audited; running servers apply them at the
     /// next submit or lease). Each option left out is 0: no limit.
     Set {
-        /// The tenant.
-        #[arg(long)]
-        tenant: String,
-        /// Submits per second (a token bucket); a submit over it is
-        /// refused with RESOURCE_EXHAUSTED.
-        #[arg(long, default_value_t = 0.0)]
-        rate: f64,
-        /// Submits allowed at once (the bucket's size; default: the rate,
-        /// rounded up).
-        #[arg(long, default_value_t = 0)]
-        burst: u32,
-        /// GPU-hours per UTC day (GPUs times predicted runtime of the
-        /// jobs started today).
-        #[arg(long, default_value_t = 0.0)]
-        gpu_hours_per_day: f64,
-        /// What a job over the budget does: `wait` (for the next day) or
-        /// `refuse` (RESOURCE_EXHAUSTED at submit).
-        #[arg(long, default_value = "wait")]
-        over_budget: String,
+        #[command(flatten)]
+        limits: LimitsArgs,
         #[command(flatten)]
         at: StoreArgs,
     },
@@ -195,9 +203,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             println!("{secret}");
             return Ok(());
         }
-        Some(ServeAction::Tenant(TenantAction::Set { tenant, rate, burst, gpu_hours_per_day, over_budget: o, at })) => {
-            let over_budget = over_budget(&o).map_err(refused)?;
-            let l = TenantLimits { tenant, rate_per_s: rate, burst, gpu_hours_per_day, over_budget };
+        Some(ServeAction::Tenant(TenantAction::Set { limits: l, at })) => {
+            let over_budget = over_budget(&l.over_budget).map_err(refused)?;
+            let (tenant, rate_per_s, burst, gpu_hours_per_day) = (l.tenant, l.rate, l.burst, l.gpu_hours_per_day);
+            let l = TenantLimits { tenant, rate_per_s, burst, gpu_hours_per_day, over_budget };
             let l = set_tenant(&at.at()?, l).map_err(refused)?;
             println!("{}", tenant_json(&l));
             return Ok(());

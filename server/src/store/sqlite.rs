@@ -117,6 +117,17 @@ fn corrupt(what: impl Into<String>) -> rusqlite::Error {
     )
 }
 
+/// A worker from a row of `id, pool, cpus, gpus, gpu_type, memory_mb,
+/// seen_at_ms`.
+fn worker_of(r: &Row<'_>) -> rusqlite::Result<WorkerRow> {
+    Ok(WorkerRow {
+        id: r.get(0)?,
+        pool: r.get(1)?,
+        capacity: Demand { cpus: r.get(2)?, gpus: r.get(3)?, gpu_type: r.get(4)?, memory_mb: r.get(5)? },
+        seen_at_ms: r.get(6)?,
+    })
+}
+
 fn state_of(s: &str) -> rusqlite::Result<JobState> {
     JobState::parse(s).ok_or_else(|| corrupt(format!("job state `{s}`")))
 }
@@ -477,14 +488,7 @@ impl Store for SqliteStore {
             "SELECT id, pool, cpus, gpus, gpu_type, memory_mb, seen_at_ms FROM workers \
              WHERE pool = ?1 AND seen_at_ms >= ?2 ORDER BY id",
         )?;
-        let rows = st.query_map(params![pool, since_ms], |r| {
-            Ok(WorkerRow {
-                id: r.get(0)?,
-                pool: r.get(1)?,
-                capacity: Demand { cpus: r.get(2)?, gpus: r.get(3)?, gpu_type: r.get(4)?, memory_mb: r.get(5)? },
-                seen_at_ms: r.get(6)?,
-            })
-        })?;
+        let rows = st.query_map(params![pool, since_ms], worker_of)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -3,8 +3,8 @@
 //! same write lock as every other change.
 
 use super::super::admin::{AdminStore, DecisionRow, ModeRow, PolicyRow, ids_of, ids_text};
-use super::super::{Actor, Demand, StoreError, WorkerRow};
-use super::{PgStore, audit, i64_of, u32_of, u64_of};
+use super::super::{Actor, StoreError, WorkerRow};
+use super::{PgStore, audit, i64_of, u64_of};
 use postgres::Row;
 
 /// The administration's tables.
@@ -154,20 +154,6 @@ impl AdminStore for PgStore {
             "SELECT id, pool, cpus, gpus, gpu_type, memory_mb, seen_at_ms FROM workers WHERE seen_at_ms >= $1 ORDER BY id",
             &[&since_ms],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok(WorkerRow {
-                    id: r.try_get(0)?,
-                    pool: r.try_get(1)?,
-                    capacity: Demand {
-                        cpus: u32_of(r.try_get(2)?, "cpus")?,
-                        gpus: u32_of(r.try_get(3)?, "gpus")?,
-                        gpu_type: r.try_get(4)?,
-                        memory_mb: u64_of(r.try_get(5)?, "memory_mb")?,
-                    },
-                    seen_at_ms: r.try_get(6)?,
-                })
-            })
-            .collect()
+        rows.iter().map(super::worker_of).collect()
     }
 }

@@ -91,6 +91,22 @@ fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Corrupt(what.into())
 }
 
+/// A worker from a row of `id, pool, cpus, gpus, gpu_type, memory_mb,
+/// seen_at_ms`.
+fn worker_of(r: &Row) -> Result<WorkerRow, StoreError> {
+    Ok(WorkerRow {
+        id: r.try_get(0)?,
+        pool: r.try_get(1)?,
+        capacity: Demand {
+            cpus: u32_of(r.try_get(2)?, "cpus")?,
+            gpus: u32_of(r.try_get(3)?, "gpus")?,
+            gpu_type: r.try_get(4)?,
+            memory_mb: u64_of(r.try_get(5)?, "memory_mb")?,
+        },
+        seen_at_ms: r.try_get(6)?,
+    })
+}
+
 fn u32_of(v: i64, what: &str) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| corrupt(format!("{what} = {v}")))
 }
@@ -542,21 +558,7 @@ impl Store for PgStore {
              WHERE pool = $1 AND seen_at_ms >= $2 ORDER BY id",
             &[&pool, &since_ms],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok(WorkerRow {
-                    id: r.try_get(0)?,
-                    pool: r.try_get(1)?,
-                    capacity: Demand {
-                        cpus: u32_of(r.try_get(2)?, "cpus")?,
-                        gpus: u32_of(r.try_get(3)?, "gpus")?,
-                        gpu_type: r.try_get(4)?,
-                        memory_mb: u64_of(r.try_get(5)?, "memory_mb")?,
-                    },
-                    seen_at_ms: r.try_get(6)?,
-                })
-            })
-            .collect()
+        rows.iter().map(worker_of).collect()
     }
 
     fn put_token(&mut self, hash: &str, tenant: &str, role: &str, at_ms: i64) -> Result<(), StoreError> {

@@ -2,7 +2,7 @@
 //! and the decision log, in tables of their own.
 
 use super::super::admin::{AdminStore, DecisionRow, ModeRow, PolicyRow, ids_of, ids_text};
-use super::super::{Actor, Demand, StoreError, WorkerRow};
+use super::super::{Actor, StoreError, WorkerRow};
 use super::{SqliteStore, audit};
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -147,14 +147,7 @@ impl AdminStore for SqliteStore {
         let mut st = self.conn.prepare_cached(
             "SELECT id, pool, cpus, gpus, gpu_type, memory_mb, seen_at_ms FROM workers WHERE seen_at_ms >= ?1 ORDER BY id",
         )?;
-        let rows = st.query_map(params![since_ms], |r| {
-            Ok(WorkerRow {
-                id: r.get(0)?,
-                pool: r.get(1)?,
-                capacity: Demand { cpus: r.get(2)?, gpus: r.get(3)?, gpu_type: r.get(4)?, memory_mb: r.get(5)? },
-                seen_at_ms: r.get(6)?,
-            })
-        })?;
+        let rows = st.query_map(params![since_ms], super::worker_of)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
