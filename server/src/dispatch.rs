@@ -16,6 +16,7 @@
 //! changed job by job as the store's event log says, and builds it anew
 //! from the store when it cannot be trusted.
 
+use crate::convert::record_of;
 use crate::governance::{WorkerTerms, check, has_terms};
 use crate::store::{JobRow, NewJob, WorkerRow};
 use foresight_core::policy::{Policy, PolicySpec};
@@ -184,10 +185,14 @@ impl Dispatcher {
 
     /// The runtime estimate of a job being submitted (clamped to its limit
     /// as the runtime clamps) and its interval when the predictor gives one.
+    /// The predictor is shown the job's record first ([`record_of`]), as
+    /// the runtime shows a submitted job's: a trained model featurises it.
     pub fn estimate(&mut self, j: &NewJob) -> (f64, Option<(f64, f64)>) {
         let info = self.info(0, j);
         let shared = self.predictor(&j.pool);
         let mut p = shared.lock();
+        // key 0 is the job being submitted; the next submission's record replaces it
+        p.observe_record(&info, &record_of(0, j));
         let est = clamp_estimate(&info, p.predict(&info));
         let interval = p.interval(&info, est).map(|i| (i.lo_s, i.hi_s));
         (est, interval)
@@ -201,7 +206,13 @@ impl Dispatcher {
     pub fn observe_end(&mut self, j: &JobRow, runtime_s: f64, now_ms: i64) {
         let info = self.info(j.id, &j.spec);
         let now_s = now_ms as f64 / 1000.0;
-        self.predictor(&j.spec.pool).lock().observe_end(&info, runtime_s.max(0.0), now_s);
+        {
+            let shared = self.predictor(&j.spec.pool);
+            let mut p = shared.lock();
+            // its record, so that a model's history learns the job's own features
+            p.observe_record(&info, &record_of(j.id, &j.spec));
+            p.observe_end(&info, runtime_s.max(0.0), now_s);
+        }
         if self.spec.order.reads_usage() {
             let (ledger, capacity) = self.usage_of(&j.spec.pool);
             // before the pool's first decision, the job is its own pool
