@@ -22,6 +22,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_foresight");
 on_both_stores!(
     a_served_model_predicts_each_submitted_job_from_its_features,
     serve_refuses_a_bad_model_file_and_submit_a_bad_feature,
+    a_policy_version_names_a_model_file_and_the_next_submit_is_predicted_by_it,
 );
 
 /// A running server; killed when dropped.
@@ -201,4 +202,41 @@ fn serve_refuses_a_bad_model_file_and_submit_a_bad_feature(b: Backend) {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("features"), "{err}");
+}
+
+fn a_policy_version_names_a_model_file_and_the_next_submit_is_predicted_by_it(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = trained(dir.path());
+    let s = Server::start(&b, tempfile::tempdir().unwrap(), &["--predictor", "requested"]);
+    let (sub, admin) = (s.token("acme", "submitter"), s.token("root", "admin"));
+    let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
+    let job = table.jobs.iter().find(|j| !j.features.is_empty()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (mut jobs, _) = rt.block_on(foresight_server::client::connect(&s.addr, &sub)).unwrap();
+    let before = rt.block_on(jobs.submit(submission("a", job))).unwrap().into_inner().job.unwrap();
+    assert_eq!(before.predicted_runtime_s, 1000.0, "requested: the limit");
+
+    // a file this server cannot load is refused before it is a version
+    let o =
+        s.cli(&admin, &["admin", "policy", "set", "--policy", "foresight", "--predictor", "model:/nonexistent.json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("predictor"), "{}", String::from_utf8_lossy(&o.stderr));
+    let named = format!("model:{}", model.display());
+    let o = s.cli(&admin, &["admin", "policy", "set", "--policy", "foresight", "--predictor", &named]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let after = rt.block_on(jobs.submit(submission("b", job))).unwrap().into_inner().job.unwrap();
+    let mut offline = foresight_controller::model::load(&model).unwrap().instantiate();
+    let record = foresight_server::convert::record_of(
+        0,
+        &foresight_server::convert::new_job(
+            pb::SubmitRequest { tenant: "acme".into(), ..submission("b", job) },
+            after.submitted_at_ms,
+        )
+        .unwrap(),
+    );
+    let info = JobInfo::of(&record, JobKey(0), &mut foresight_core::NameTables::default());
+    offline.observe_record(&info, &record);
+    assert_eq!(after.predicted_runtime_s, clamp_estimate(&info, offline.predict(&info)), "the model's");
+    assert!(after.predicted_runtime_s < 1000.0, "{}", after.predicted_runtime_s);
 }

@@ -36,6 +36,13 @@ pub const ASSUMED_LIMIT_S: f64 = 86_400.0;
 /// Where the dispatcher's predictor comes from.
 pub type PredictorFactory = Box<dyn Fn() -> Box<dyn Predictor> + Send>;
 
+/// A policy version's predictor that names a model file: `model:PATH`.
+pub const MODEL_PREDICTOR_PREFIX: &str = "model:";
+
+/// Loads a model file (its path) into a predictor factory, or says why it
+/// cannot; the binary gives one (the server crate reads no model files).
+pub type ModelLoader = Box<dyn Fn(&str) -> Result<PredictorFactory, String> + Send>;
+
 /// A pool's predictor, shared by the estimates at submission, the
 /// learning at each end and the pool's kept runtime.
 #[derive(Clone)]
@@ -97,6 +104,7 @@ pub struct Dispatcher {
     /// Each pool's price per GPU-hour (per CPU-hour for CPU jobs).
     prices: BTreeMap<String, f64>,
     names: NameTables,
+    load_model: Option<ModelLoader>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -140,7 +148,32 @@ impl Dispatcher {
             waiting: HashMap::new(),
             prices: BTreeMap::new(),
             names: NameTables::default(),
+            load_model: None,
         }
+    }
+
+    /// Lets policy versions name a model file as their predictor
+    /// (`model:PATH`), loaded by `load`.
+    pub fn set_model_loader(&mut self, load: ModelLoader) {
+        self.load_model = Some(load);
+    }
+
+    /// The predictor factory of model file `path`, by the loader
+    /// ([`Dispatcher::set_model_loader`]); `INVALID_ARGUMENT` on `predictor`
+    /// without a loader or when the file cannot be loaded.
+    pub fn load_model(&self, path: &str) -> Result<PredictorFactory, crate::queue::QueueError> {
+        let load = self.load_model.as_ref().ok_or_else(|| {
+            crate::queue::QueueError::invalid("predictor", "this server takes no model files (the binary's `serve` does)")
+        })?;
+        load(path).map_err(|e| crate::queue::QueueError::invalid("predictor", format!("model `{path}`: {e}")))
+    }
+
+    /// Each pool's predictor starts afresh from `make` (a model file a
+    /// policy version names).
+    pub fn set_predictor_factory(&mut self, make: PredictorFactory) {
+        self.make_predictor = make;
+        self.predictors.clear();
+        self.cache_drop();
     }
 
     /// The policy's name.

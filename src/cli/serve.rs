@@ -272,6 +272,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         prices.insert(pool.trim().to_string(), price);
     }
     dispatcher.set_prices(prices);
+    dispatcher.set_model_loader(Box::new(|path: &str| {
+        let served = foresight_controller::model::load(std::path::Path::new(path)).map_err(|e| e.to_string())?;
+        eprintln!("foresight serve: model {} loaded ({path})", served.version);
+        let make: foresight_server::dispatch::PredictorFactory = Box::new(move || served.instantiate());
+        Ok(make)
+    }));
     let policy = format!("{} v{}", dispatcher.policy_name(), active.version);
     let queue = QueueConfig {
         lease_ttl_ms: args.lease_ttl_ms.max(1) as i64,
