@@ -19,6 +19,49 @@ pub const RESERVED_LABEL_PREFIX: &str = "foresight/";
 pub const POOLS_LABEL: &str = "foresight/pools";
 /// The reserved label that keeps why a job's pool was chosen.
 pub const PLACEMENT_LABEL: &str = "foresight/placement";
+/// The reserved labels that keep a job's submitted features for the model
+/// (`foresight/feature/KEY` = value).
+pub const FEATURE_PREFIX: &str = "foresight/feature/";
+/// A job's submitted features, the prefix taken off.
+pub fn features(j: &NewJob) -> std::collections::HashMap<String, String> {
+    reserved(j, FEATURE_PREFIX)
+}
+/// A job's record as `foresight-core` keeps one, for a predictor that reads
+/// records (a trained model, `serve --model`): its tenant as user and
+/// account, its name, its pool as queue, its request on one node (CPUs,
+/// GPUs and their type, memory when asked, its time limit when it has one),
+/// its submission time in Unix seconds and its submitted features (a value
+/// that parses as a finite number is numeric, any other text).
+pub fn record_of(id: u64, j: &NewJob) -> foresight_core::Job {
+    use foresight_core::job::FeatureValue;
+    let features = crate::convert::features(j)
+        .into_iter()
+        .map(|(k, v)| {
+            let value = match v.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() => FeatureValue::Num(x),
+                _ => FeatureValue::Text(v),
+            };
+            (k, value)
+        })
+        .collect();
+    foresight_core::Job {
+        job_id: id.to_string(),
+        user: Some(j.tenant.clone()),
+        group: Some(j.tenant.clone()),
+        queue: Some(j.pool.clone()),
+        name: Some(j.name.clone()).filter(|n| !n.is_empty()),
+        submit_s: j.submitted_at_ms as f64 / 1000.0,
+        req_cpus: Some(j.demand.cpus),
+        req_gpus: Some(j.demand.gpus),
+        req_nodes: Some(1),
+        req_mem_mb: Some(j.demand.memory_mb).filter(|m| *m > 0),
+        req_time_s: Some(j.time_limit_s).filter(|t| *t > 0.0),
+        gpu_type: Some(j.demand.gpu_type.clone()).filter(|g| !g.is_empty()),
+        features,
+        ..foresight_core::Job::default()
+    }
+}
+
 /// The reserved label that keeps a job's deadline, Unix ms.
 pub const DEADLINE_LABEL: &str = "foresight/deadline-ms";
 
@@ -121,6 +164,7 @@ pub fn job_to_pb_at(j: &JobRow, now_ms: i64) -> pb::Job {
         deadline_at_risk: deadline_at_risk(j, now_ms),
         node_selector: reserved(s, crate::governance::SELECT_PREFIX),
         tolerations: reserved(s, crate::governance::TOLERATE_PREFIX),
+        features: reserved(s, FEATURE_PREFIX),
         wait_reason: String::new(),
         placement_reason: s.labels.get(PLACEMENT_LABEL).cloned().unwrap_or_default(),
         predicted_start_ms: crate::queue::predicted_start_ms(s),
@@ -213,6 +257,7 @@ pub fn new_job(r: pb::SubmitRequest, now_ms: i64) -> Result<NewJob, QueueError> 
     for (field, prefix, terms) in [
         ("node_selector", crate::governance::SELECT_PREFIX, r.node_selector),
         ("tolerations", crate::governance::TOLERATE_PREFIX, r.tolerations),
+        ("features", FEATURE_PREFIX, r.features),
     ] {
         for (k, v) in terms {
             check_name(field, &k)?;
@@ -340,6 +385,25 @@ mod tests {
         assert!(!job_to_pb_at(&row, 200_000).deadline_at_risk, "it ended in time");
         let none = new_job(ok(), 0).unwrap();
         assert_eq!(deadline_ms(&none), None);
+    }
+
+    #[test]
+    fn features_are_kept_returned_apart_from_the_labels_and_read_into_the_record() {
+        let features = [("d_model".to_string(), "2048".to_string()), ("dtype".to_string(), "bf16".to_string())];
+        let r = pb::SubmitRequest { features: features.clone().into(), name: "train".into(), ..ok() };
+        let j = new_job(r, 5_000).unwrap();
+        let p = job_to_pb_at(&JobRow::queued(1, j.clone()), 0);
+        assert_eq!(p.features, features.into());
+        assert!(p.labels.is_empty(), "features are not labels");
+        let rec = record_of(7, &j);
+        assert_eq!(rec.features["d_model"], foresight_core::FeatureValue::Num(2048.0));
+        assert_eq!(rec.features["dtype"], foresight_core::FeatureValue::Text("bf16".into()));
+        assert_eq!((rec.user.as_deref(), rec.queue.as_deref(), rec.name.as_deref()), (Some(""), Some("default"), Some("train")));
+        assert_eq!((rec.submit_s, rec.req_cpus, rec.req_time_s), (5.0, Some(1), None));
+        let bad = |k: &str, v: &str| pb::SubmitRequest { features: [(k.to_string(), v.to_string())].into(), ..ok() };
+        assert_eq!(field(bad("a b", "1")), "features");
+        assert_eq!(field(bad("", "1")), "features");
+        assert_eq!(field(bad("k", &"x".repeat(300))), "features[k]");
     }
 
     #[test]

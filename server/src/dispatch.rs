@@ -16,6 +16,7 @@
 //! changed job by job as the store's event log says, and builds it anew
 //! from the store when it cannot be trusted.
 
+use crate::convert::record_of;
 use crate::governance::{WorkerTerms, check, has_terms};
 use crate::store::{JobRow, NewJob, WorkerRow};
 use foresight_core::policy::{Policy, PolicySpec};
@@ -34,6 +35,13 @@ pub const ASSUMED_LIMIT_S: f64 = 86_400.0;
 
 /// Where the dispatcher's predictor comes from.
 pub type PredictorFactory = Box<dyn Fn() -> Box<dyn Predictor> + Send>;
+
+/// A policy version's predictor that names a model file: `model:PATH`.
+pub const MODEL_PREDICTOR_PREFIX: &str = "model:";
+
+/// Loads a model file (its path) into a predictor factory, or says why it
+/// cannot; the binary gives one (the server crate reads no model files).
+pub type ModelLoader = Box<dyn Fn(&str) -> Result<PredictorFactory, String> + Send>;
 
 /// A pool's predictor, shared by the estimates at submission, the
 /// learning at each end and the pool's kept runtime.
@@ -96,6 +104,7 @@ pub struct Dispatcher {
     /// Each pool's price per GPU-hour (per CPU-hour for CPU jobs).
     prices: BTreeMap<String, f64>,
     names: NameTables,
+    load_model: Option<ModelLoader>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -139,7 +148,32 @@ impl Dispatcher {
             waiting: HashMap::new(),
             prices: BTreeMap::new(),
             names: NameTables::default(),
+            load_model: None,
         }
+    }
+
+    /// Lets policy versions name a model file as their predictor
+    /// (`model:PATH`), loaded by `load`.
+    pub fn set_model_loader(&mut self, load: ModelLoader) {
+        self.load_model = Some(load);
+    }
+
+    /// The predictor factory of model file `path`, by the loader
+    /// ([`Dispatcher::set_model_loader`]); `INVALID_ARGUMENT` on `predictor`
+    /// without a loader or when the file cannot be loaded.
+    pub fn load_model(&self, path: &str) -> Result<PredictorFactory, crate::queue::QueueError> {
+        let load = self.load_model.as_ref().ok_or_else(|| {
+            crate::queue::QueueError::invalid("predictor", "this server takes no model files (the binary's `serve` does)")
+        })?;
+        load(path).map_err(|e| crate::queue::QueueError::invalid("predictor", format!("model `{path}`: {e}")))
+    }
+
+    /// Each pool's predictor starts afresh from `make` (a model file a
+    /// policy version names).
+    pub fn set_predictor_factory(&mut self, make: PredictorFactory) {
+        self.make_predictor = make;
+        self.predictors.clear();
+        self.cache_drop();
     }
 
     /// The policy's name.
@@ -184,10 +218,14 @@ impl Dispatcher {
 
     /// The runtime estimate of a job being submitted (clamped to its limit
     /// as the runtime clamps) and its interval when the predictor gives one.
+    /// The predictor is shown the job's record first ([`record_of`]), as
+    /// the runtime shows a submitted job's: a trained model featurises it.
     pub fn estimate(&mut self, j: &NewJob) -> (f64, Option<(f64, f64)>) {
         let info = self.info(0, j);
         let shared = self.predictor(&j.pool);
         let mut p = shared.lock();
+        // key 0 is the job being submitted; the next submission's record replaces it
+        p.observe_record(&info, &record_of(0, j));
         let est = clamp_estimate(&info, p.predict(&info));
         let interval = p.interval(&info, est).map(|i| (i.lo_s, i.hi_s));
         (est, interval)
@@ -201,7 +239,13 @@ impl Dispatcher {
     pub fn observe_end(&mut self, j: &JobRow, runtime_s: f64, now_ms: i64) {
         let info = self.info(j.id, &j.spec);
         let now_s = now_ms as f64 / 1000.0;
-        self.predictor(&j.spec.pool).lock().observe_end(&info, runtime_s.max(0.0), now_s);
+        {
+            let shared = self.predictor(&j.spec.pool);
+            let mut p = shared.lock();
+            // its record, so that a model's history learns the job's own features
+            p.observe_record(&info, &record_of(j.id, &j.spec));
+            p.observe_end(&info, runtime_s.max(0.0), now_s);
+        }
         if self.spec.order.reads_usage() {
             let (ledger, capacity) = self.usage_of(&j.spec.pool);
             // before the pool's first decision, the job is its own pool

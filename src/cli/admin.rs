@@ -64,7 +64,8 @@ enum PolicyAction {
         /// QSSF/conservative/best-fit, ...).
         #[arg(long)]
         policy: String,
-        /// The predictor (easy++, requested); default: the policy's own.
+        /// The predictor (easy++, requested, or `model:PATH`: a trained model
+        /// file the server loads); default: the policy's own.
         #[arg(long, default_value = "")]
         predictor: String,
         /// Why (kept with the version and in the audit).

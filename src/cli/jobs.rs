@@ -77,7 +77,8 @@ pub fn job_json(j: &pb::Job) -> serde_json::Value {
         "idempotency_key": j.idempotency_key,
         "deadline_ms": j.deadline_ms, "slack_s": j.slack_s, "deadline_at_risk": j.deadline_at_risk,
         "node_selector": j.node_selector.iter().collect::<std::collections::BTreeMap<_, _>>(),
-        "tolerations": j.tolerations.iter().collect::<std::collections::BTreeMap<_, _>>(), "wait_reason": j.wait_reason,
+        "tolerations": j.tolerations.iter().collect::<std::collections::BTreeMap<_, _>>(),
+        "features": j.features.iter().collect::<std::collections::BTreeMap<_, _>>(), "wait_reason": j.wait_reason,
         "placement_reason": j.placement_reason, "predicted_start_ms": j.predicted_start_ms,
     })
 }

@@ -46,6 +46,12 @@ pub struct ServeArgs {
     /// default the policy's own, the users' history for `foresight`.
     #[arg(long)]
     predictor: Option<String>,
+    /// Predict with this trained model file (`foresight train -o FILE`)
+    /// instead: each job featurised from its record (tenant, name, pool,
+    /// request, submission time and the features it was submitted with),
+    /// the predictions the simulator's `--model` gives.
+    #[arg(long, value_name = "FILE", conflicts_with = "predictor")]
+    model: Option<PathBuf>,
     /// How long a lease lasts without a heartbeat, milliseconds.
     #[arg(long, default_value_t = 30_000)]
     lease_ttl_ms: u64,
@@ -239,7 +245,22 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             active.version, active.policy
         );
     }
-    let mut dispatcher = Dispatcher::new(spec, kind);
+    let mut dispatcher = match &args.model {
+        None => Dispatcher::new(spec, kind),
+        Some(path) => {
+            if !active.predictor.is_empty() {
+                return Err(BadInput(format!(
+                    "--model: the store's active policy v{} names predictor `{}`, which would replace the model; \
+                     set one without a predictor first (`foresight admin policy set`)",
+                    active.version, active.predictor
+                ))
+                .into());
+            }
+            let served = foresight_controller::model::load(path).map_err(|e| BadInput(format!("--model: {e}")))?;
+            eprintln!("foresight serve: predicting with model {} ({})", served.version, path.display());
+            Dispatcher::with_predictor(spec, Box::new(move || served.instantiate()))
+        }
+    };
     let mut prices = std::collections::BTreeMap::new();
     for p in args.pool_price.as_deref().unwrap_or("").split(',').filter(|p| !p.is_empty()) {
         let bad = || BadInput(format!("--pool-price `{p}`: expected POOL=PRICE with a price >= 0"));
@@ -251,6 +272,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         prices.insert(pool.trim().to_string(), price);
     }
     dispatcher.set_prices(prices);
+    dispatcher.set_model_loader(Box::new(|path: &str| {
+        let served = foresight_controller::model::load(std::path::Path::new(path)).map_err(|e| e.to_string())?;
+        eprintln!("foresight serve: model {} loaded ({path})", served.version);
+        let make: foresight_server::dispatch::PredictorFactory = Box::new(move || served.instantiate());
+        Ok(make)
+    }));
     let policy = format!("{} v{}", dispatcher.policy_name(), active.version);
     let queue = QueueConfig {
         lease_ttl_ms: args.lease_ttl_ms.max(1) as i64,

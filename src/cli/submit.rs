@@ -53,6 +53,10 @@ pub struct SubmitArgs {
     /// A toleration `KEY=VALUE` of a worker's taint (`KEY=` tolerates any value; repeatable).
     #[arg(long = "tolerate", value_name = "KEY=VALUE")]
     tolerate: Vec<String>,
+    /// A submitted feature `KEY=VALUE` for the model (`serve --model`; a
+    /// value that parses as a number is numeric; repeatable).
+    #[arg(long = "feature", value_name = "KEY=VALUE")]
+    feature: Vec<String>,
     /// A label `KEY=VALUE` (repeatable; `region=R` keeps the job on workers labelled `region=R`).
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
@@ -85,6 +89,7 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
     let labels = pairs("--label", &args.labels)?;
     let node_selector = pairs("--select", &args.select)?;
     let tolerations = pairs("--tolerate", &args.tolerate)?;
+    let features = pairs("--feature", &args.feature)?;
     let key = match args.key {
         Some(k) => k,
         None => format!("cli-{}", &foresight_server::auth::new_secret()?[..24]),
@@ -114,6 +119,7 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         deadline_ms,
         node_selector,
         tolerations,
+        features,
         pools: args.pools.map(|p| p.split(',').map(str::to_string).collect()).unwrap_or_default(),
     };
     let client = args.client;

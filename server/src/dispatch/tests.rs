@@ -140,3 +140,47 @@ fn the_predictor_learns_from_ends() {
     d.observe_end(&j, 100.0, 0);
     assert_eq!(d.estimate(&j.spec).0, 100.0);
 }
+
+/// A predictor that reads records: a job's `minutes` feature, in seconds;
+/// its limit without a record. It counts the records it learned from at an end.
+#[derive(Default)]
+struct ByFeature {
+    records: HashMap<u32, foresight_core::Job>,
+    ended_with_record: Arc<Mutex<u32>>,
+}
+
+impl Predictor for ByFeature {
+    fn name(&self) -> &'static str {
+        "by-feature"
+    }
+    fn predict(&mut self, job: &JobInfo) -> f64 {
+        match self.records.get(&job.key.0).and_then(|r| r.features.get("minutes")) {
+            Some(foresight_core::FeatureValue::Num(m)) => m * 60.0,
+            _ => job.limit_s,
+        }
+    }
+    fn observe_record(&mut self, job: &JobInfo, record: &foresight_core::Job) {
+        self.records.insert(job.key.0, record.clone());
+    }
+    fn observe_end(&mut self, job: &JobInfo, _runtime_s: f64, _now: f64) {
+        if self.records.remove(&job.key.0).is_some() {
+            *self.ended_with_record.lock().unwrap() += 1;
+        }
+    }
+}
+
+#[test]
+fn a_callers_predictor_is_shown_each_jobs_record_at_submission_and_at_its_end() {
+    let ended = Arc::new(Mutex::new(0));
+    let counter = ended.clone();
+    let make: PredictorFactory =
+        Box::new(move || Box::new(ByFeature { ended_with_record: counter.clone(), ..ByFeature::default() }));
+    let mut d = Dispatcher::with_predictor("fcfs".parse().unwrap(), make);
+    let mut j = job(1, 1, 0.0, 3600.0);
+    j.spec.labels.insert(format!("{}minutes", crate::convert::FEATURE_PREFIX), "5".into());
+    assert_eq!(d.estimate(&j.spec).0, 300.0, "the submitted feature, through the record");
+    let plain = job(2, 1, 0.0, 3600.0);
+    assert_eq!(d.estimate(&plain.spec).0, 3600.0, "no feature: the limit");
+    d.observe_end(&j, 290.0, 10_000);
+    assert_eq!(*ended.lock().unwrap(), 1, "the end came with the job's record");
+}

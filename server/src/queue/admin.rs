@@ -96,6 +96,12 @@ pub fn check_policy(policy: &str, predictor: &str) -> Result<(PolicySpec, Option
     let spec: PolicySpec = policy.parse().map_err(|e| QueueError::invalid("policy", format!("{e}")))?;
     let kind = match predictor.trim() {
         "" => None,
+        p if p.starts_with(crate::dispatch::MODEL_PREDICTOR_PREFIX) => {
+            if p[crate::dispatch::MODEL_PREDICTOR_PREFIX.len()..].trim().is_empty() {
+                return Err(QueueError::invalid("predictor", "model: names no file (`model:PATH`)"));
+            }
+            None
+        }
         p => Some(p.parse::<PredictorKind>().map_err(|e| QueueError::invalid("predictor", format!("{e}")))?),
     };
     if kind == Some(PredictorKind::Clairvoyant) {
@@ -155,7 +161,17 @@ impl<S: Store> Queue<S> {
     fn apply_policy(&mut self, p: &PolicyRow) -> Result<(), QueueError> {
         let (spec, kind) = check_policy(&p.policy, &p.predictor)?;
         let new_predictor = p.predictor != self.side.steer.predictor;
-        self.dispatcher.set_policy(spec, kind, new_predictor);
+        match p.predictor.trim().strip_prefix(crate::dispatch::MODEL_PREDICTOR_PREFIX) {
+            Some(path) if new_predictor => {
+                self.dispatcher.set_policy(spec, kind, false);
+                // a replica that cannot load the file keeps its predictor, and says so
+                match self.dispatcher.load_model(path.trim()) {
+                    Ok(make) => self.dispatcher.set_predictor_factory(make),
+                    Err(e) => tracing::error!(version = p.version, error = %e, "policy version's model not loaded"),
+                }
+            }
+            _ => self.dispatcher.set_policy(spec, kind, new_predictor),
+        }
         self.side.steer.version = p.version;
         self.side.steer.policy = p.policy.clone();
         self.side.steer.predictor = p.predictor.clone();
@@ -193,6 +209,10 @@ impl<S: Store> Queue<S> {
     ) -> Result<PolicyRow, QueueError> {
         Self::require(caller, &[Role::Admin], "change the policy")?;
         check_policy(policy, predictor)?;
+        if let Some(path) = predictor.trim().strip_prefix(crate::dispatch::MODEL_PREDICTOR_PREFIX) {
+            // refused here, before it is a version, when this replica cannot load it
+            drop(self.dispatcher.load_model(path.trim())?);
+        }
         let p = PolicyRow {
             policy: policy.trim().to_string(),
             predictor: predictor.trim().to_string(),
@@ -474,5 +494,42 @@ mod tests {
         for m in [Mode::Enforce, Mode::Shadow, Mode::Advise] {
             assert_eq!(Mode::parse(m.as_str()), Some(m));
         }
+    }
+}
+
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+    use crate::queue::QueueConfig;
+    use crate::store::SqliteStore;
+    use crate::store::admin::AdminStore;
+
+    #[test]
+    fn a_model_predictor_needs_a_path_and_a_loader_that_loads_it() {
+        assert!(matches!(check_policy("fcfs", "model:"), Err(QueueError::Invalid { field, .. }) if field == "predictor"));
+        assert_eq!(check_policy("fcfs", "model:/m.json").unwrap().1, None);
+        let admin = Caller { tenant: "root".into(), role: Role::Admin };
+        // no loader: refused, no version made
+        let d = Dispatcher::new("fcfs".parse().unwrap(), None);
+        let mut q = Queue::new(SqliteStore::in_memory().unwrap(), d, QueueConfig::default());
+        let e = q.update_policy(&admin, "fcfs", "model:/m.json", "", 0).unwrap_err();
+        assert!(matches!(e, QueueError::Invalid { ref field, .. } if field == "predictor"), "{e:?}");
+        assert!(q.store.active_policy().unwrap().is_none());
+        // a loader that refuses this path: its reason, named
+        let mut d = Dispatcher::new("fcfs".parse().unwrap(), None);
+        d.set_model_loader(Box::new(|p: &str| Err(format!("no file {p}"))));
+        let mut q = Queue::new(SqliteStore::in_memory().unwrap(), d, QueueConfig::default());
+        let e = q.update_policy(&admin, "fcfs", "model:/m.json", "", 0).unwrap_err();
+        assert!(e.to_string().contains("no file /m.json"), "{e}");
+        // one that loads it: a version, followed
+        let mut d = Dispatcher::new("fcfs".parse().unwrap(), None);
+        d.set_model_loader(Box::new(|_: &str| {
+            let make: crate::dispatch::PredictorFactory =
+                Box::new(|| foresight_core::predictor::PredictorKind::Requested.build(Vec::new));
+            Ok(make)
+        }));
+        let mut q = Queue::new(SqliteStore::in_memory().unwrap(), d, QueueConfig::default());
+        let v = q.update_policy(&admin, "fcfs", "model:/m.json", "", 0).unwrap();
+        assert_eq!((v.version, v.predictor.as_str()), (1, "model:/m.json"));
     }
 }
