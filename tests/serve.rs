@@ -11,13 +11,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 #[macro_use]
 mod serve_common;
-use serve_common::Backend;
+use serve_common::{Backend, scrape};
 
 const BIN: &str = env!("CARGO_BIN_EXE_foresight");
 
@@ -54,17 +54,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn token(data: &Path, b: &Backend, tenant: &str, role: &str) -> String {
-    let d = data.to_str().unwrap();
-    let o = Command::new(BIN)
-        .args(["serve", "token", "add", "--tenant", tenant, "--role", role, "--data", d])
-        .args(b.args())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
 }
 
 impl Server {
@@ -111,7 +100,7 @@ impl Server {
     }
 
     fn token(&self, tenant: &str, role: &str) -> String {
-        token(self.data.path(), &self.backend, tenant, role)
+        serve_common::token(self.data.path(), &self.backend, tenant, role)
     }
 
     /// `foresight serve tenant ARGS` on this server's store; its stdout.
@@ -129,10 +118,7 @@ impl Server {
 
     /// Runs a client command (`submit`, `jobs`) with `tok`.
     fn cli(&self, tok: &str, args: &[&str]) -> Output {
-        let mut all: Vec<&str> = args.to_vec();
-        let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
-        all.splice(at..at, ["--server", &self.addr, "--token", tok]);
-        Command::new(BIN).args(&all).output().unwrap()
+        serve_common::cli(&self.addr, tok, args)
     }
 
     /// Starts a worker in its own process group (1 CPU unless `extra` says).
@@ -395,19 +381,6 @@ fn concurrent_submits_are_committed_together_and_a_key_is_one_job(b: Backend) {
     let mut kept: Vec<u64> = kept.iter().map(|j| j.id).collect();
     kept.sort_unstable();
     assert_eq!(kept, ids, "every acknowledged job is kept, and nothing more");
-}
-
-/// `GET /metrics` over plain HTTP/1.0; the body.
-fn scrape(url: &str) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut c = std::net::TcpStream::connect(host).unwrap();
-    write!(c, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    c.read_to_string(&mut text).unwrap();
-    assert!(text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"), "{text}");
-    text.split_once("\r\n\r\n").unwrap().1.to_string()
 }
 
 fn metrics_count_depth_per_tenant_and_pool_leases_and_dead_letters(b: Backend) {

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 #[macro_use]
 mod serve_common;
-use serve_common::Backend;
+use serve_common::{Backend, scrape};
 
 const BIN: &str = env!("CARGO_BIN_EXE_foresight");
 
@@ -105,22 +105,24 @@ impl Server {
     }
 
     fn token(&self, tenant: &str, role: &str) -> String {
-        let o = Command::new(BIN)
-            .args(["serve", "token", "add", "--tenant", tenant, "--role", role])
-            .args(["--data", self.data.path().to_str().unwrap()])
-            .args(self.backend.args())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
+        serve_common::token(self.data.path(), &self.backend, tenant, role)
     }
 
     /// `foresight ARGS --server ADDR --token TOK`.
     fn cli(&self, tok: &str, args: &[&str]) -> Output {
-        let mut all: Vec<&str> = args.to_vec();
-        let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
-        all.splice(at..at, ["--server", &self.addr, "--token", tok]);
-        Command::new(BIN).args(&all).output().unwrap()
+        serve_common::cli(&self.addr, tok, args)
+    }
+
+    /// A `foresight worker` `w1` of `cpus` CPUs on this server, quiet.
+    fn worker(&self, tok: &str, cpus: &str) -> Child {
+        Command::new(BIN)
+            .args(["worker", "--server", &self.addr, "--id", "w1", "--cpus", cpus, "--poll-ms", "100"])
+            .args(["--heartbeat-ms", "300"])
+            .env("FORESIGHT_TOKEN", tok)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
     }
 
     /// `foresight admin ARGS` that must succeed: its JSON lines.
@@ -434,19 +436,6 @@ fn the_submit_answer_carries_the_predicted_start_and_the_slack_from_it(b: Backen
     assert_eq!(j["predicted_start_ms"].as_i64(), Some(started + 1_000_000));
 }
 
-/// `GET /metrics` over plain HTTP/1.0; the body.
-fn scrape(url: &str) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut c = std::net::TcpStream::connect(host).unwrap();
-    write!(c, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    c.read_to_string(&mut text).unwrap();
-    assert!(text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"), "{text}");
-    text.split_once("\r\n\r\n").unwrap().1.to_string()
-}
-
 fn rpcs_and_dispatch_decisions_are_traced_as_json_spans_with_tenant_and_job(b: Backend) {
     let env = [("RUST_LOG", "info,foresight_server=debug")];
     let s = Server::start_env(&b, tempfile::tempdir().unwrap(), &["--log-format", "json"], &env);
@@ -510,13 +499,7 @@ fn shadow_against_a_real_serve_writes_a_decision_log(b: Backend) {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         ids.push(v["id"].as_u64().unwrap().to_string());
     }
-    let mut worker = Command::new(BIN)
-        .args(["worker", "--server", &s.addr, "--id", "w1", "--cpus", "2", "--poll-ms", "100", "--heartbeat-ms", "300"])
-        .env("FORESIGHT_TOKEN", &wk)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut worker = s.worker(&wk, "2");
     let out = shadow.wait_with_output().unwrap();
     let _ = worker.kill();
     let _ = worker.wait();
@@ -558,13 +541,7 @@ fn enforce_against_a_real_serve_gates_and_lifts_jobs_and_every_job_runs(b: Backe
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{o:?}"));
         ids.push(v["id"].as_u64().unwrap());
     }
-    let mut worker = Command::new(BIN)
-        .args(["worker", "--server", &s.addr, "--id", "w1", "--cpus", "1", "--poll-ms", "100", "--heartbeat-ms", "300"])
-        .env("FORESIGHT_TOKEN", &wk)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut worker = s.worker(&wk, "1");
     let out = shadow.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // every job runs: the gates the candidate set were lifted as it started them, or at the stop

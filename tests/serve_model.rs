@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 #[macro_use]
+#[allow(dead_code)]
 mod serve_common;
 use serve_common::Backend;
 
@@ -60,22 +61,12 @@ impl Server {
     }
 
     fn token(&self, tenant: &str, role: &str) -> String {
-        let o = Command::new(BIN)
-            .args(["serve", "token", "add", "--tenant", tenant, "--role", role])
-            .args(["--data", self.data.path().to_str().unwrap()])
-            .args(self.backend.args())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
+        serve_common::token(self.data.path(), &self.backend, tenant, role)
     }
 
     /// `foresight ARGS --server ADDR --token TOK`.
     fn cli(&self, tok: &str, args: &[&str]) -> Output {
-        let mut all: Vec<&str> = args.to_vec();
-        let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
-        all.splice(at..at, ["--server", &self.addr, "--token", tok]);
-        Command::new(BIN).args(&all).output().unwrap()
+        serve_common::cli(&self.addr, tok, args)
     }
 }
 

@@ -1,7 +1,10 @@
 //! What the end-to-end tests of `foresight serve` share: the store a
 //! test's servers keep their data in, and running each test on both.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_foresight");
 
 /// Which store a test's servers keep their data in.
 #[derive(Debug, Clone)]
@@ -53,6 +56,42 @@ impl Backend {
         admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
         Some(Backend::Postgres(format!("{base}/{db}")))
     }
+}
+
+/// `foresight serve token add` on the store `b` and `data` name: the new
+/// token.
+pub fn token(data: &Path, b: &Backend, tenant: &str, role: &str) -> String {
+    let o = Command::new(BIN)
+        .args(["serve", "token", "add", "--tenant", tenant, "--role", role])
+        .args(["--data", data.to_str().unwrap()])
+        .args(b.args())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+/// `foresight ARGS` as a client of the server at `addr` with token `tok`
+/// (`--server` and `--token` go before a `--`).
+pub fn cli(addr: &str, tok: &str, args: &[&str]) -> Output {
+    let mut all: Vec<&str> = args.to_vec();
+    let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
+    all.splice(at..at, ["--server", addr, "--token", tok]);
+    Command::new(BIN).args(&all).output().unwrap()
+}
+
+/// `GET URL` (a server's `/metrics`) over plain HTTP/1.0, which must
+/// answer 200: the body.
+pub fn scrape(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    write!(c, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"), "{text}");
+    text.split_once("\r\n\r\n").unwrap().1.to_string()
 }
 
 /// Each test function, run on SQLite and on PostgreSQL.
