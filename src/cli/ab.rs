@@ -7,16 +7,27 @@
 //! the simulator's prediction of each, and written as an HTML report
 //! (Markdown and JSON beside it).
 
-use super::ab_input::{self as input, AbJob};
+use super::ab_input as input;
 use super::ab_measure::{decision_delays, goals, ran_of, summary};
-use super::ab_slurm::{Instance, ensure_users};
+use super::ab_calibrate::{CALIBRATION_JOBS, calibrate};
+use super::ab_slurm::Instance;
+use run::{ArmsRun, Instances};
 use anyhow::Context;
 use clap::Args;
 use foresight_reports::ab::{AbEvidence, Arm};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+#[path = "ab_run.rs"]
+mod run;
+
+/// Slurm alone as the simulator models it: `scripts/slurm-up.sh`'s
+/// multifactor weights and Slurm's backfill (a reservation for every job
+/// ahead). A test checks the weights against the script.
+const SLURM_AS: &str = "priority[age=100,size=1000,fairshare=0]/conservative:requested";
+
+/// How long a calibration may take.
+const CALIBRATION_WAIT: Duration = Duration::from_secs(180);
 
 /// Run the A/B proof on two real Slurm instances (as root, with Slurm
 /// installed): Slurm alone against Slurm with foresight enforcing.
@@ -62,8 +73,12 @@ pub struct AbArgs {
     /// Score the candidates on only the last N jobs before the slice.
     #[arg(long, value_name = "N")]
     choice_jobs: Option<usize>,
-    /// How the simulator models Slurm alone (`policy:predictor`).
-    #[arg(long, default_value = "priority:requested")]
+    /// How the simulator models Slurm alone (`policy:predictor`): by
+    /// default Slurm's multifactor priority with the weights
+    /// `scripts/slurm-up.sh` configures (job size 1000, age 100, no fair
+    /// share) and its backfill, which reserves for every job ahead
+    /// (conservative), with the time limits.
+    #[arg(long, default_value = SLURM_AS)]
     slurm_as: String,
     /// The controller's poll interval, milliseconds.
     #[arg(long, default_value_t = 200)]
@@ -114,6 +129,13 @@ pub struct AbArgs {
     /// on (25201 for 6827).
     #[arg(long, default_value_t = 6827)]
     port: u16,
+    /// Slurm's overhead per job, wall seconds past each job's sleep before
+    /// its CPUs serve the next, for both arms' predictions and the choice
+    /// (default: measured on each instance before the slice, with
+    /// back-to-back jobs that each ask for the whole cluster; 0 with
+    /// `--dry-run`).
+    #[arg(long, value_name = "SECONDS")]
+    overhead_s: Option<f64>,
     /// Give up waiting for the jobs after this many wall seconds.
     #[arg(long, default_value_t = 3600.0)]
     max_wall_s: f64,
@@ -128,47 +150,6 @@ fn node_port(port: u16) -> u16 {
 const SUBMIT_CACHE: &str = "/run/foresight/job_submit.cache";
 
 const KTH: &str = "pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz";
-
-/// The controller's process, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Controller(Child);
-
-impl Controller {
-    fn stop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if self.0.try_wait().ok().flatten().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            self.stop();
-        }
-    }
-}
-
-/// Both instances, stopped when dropped unless kept.
-struct Instances<'a> {
-    all: [Instance; 2],
-    scripts: &'a Path,
-    keep: bool,
-}
-
-impl Drop for Instances<'_> {
-    fn drop(&mut self) {
-        if !self.keep {
-            self.all.iter().for_each(|i| i.down(self.scripts));
-        }
-    }
-}
 
 /// Runs `ab`.
 pub fn run(args: AbArgs) -> anyhow::Result<()> {
@@ -192,6 +173,9 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     let cpus_per_node = args.cpus_per_node.unwrap_or(capacity.div_ceil(args.nodes.max(1)));
     let cluster = input::cluster(args.nodes, cpus_per_node);
     let total = args.nodes * cpus_per_node;
+    if args.overhead_s.is_some_and(|o| !o.is_finite() || o < 0.0) {
+        return Err(super::BadInput("--overhead-s must be a number of seconds, at least 0".into()).into());
+    }
     let mut prefix = slice.prefix.clone();
     if let Some(n) = args.choice_jobs {
         prefix.sort_by(|a, b| a.submit_s.total_cmp(&b.submit_s));
@@ -206,22 +190,66 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         args.candidates.len(),
         prefix.len()
     );
-    let scores = input::choose(&prefix, &cluster, &args.candidates)?;
-    let chosen = scores.first().map(|s| s.spec.clone()).ok_or_else(|| super::BadInput("no candidate given".into()))?;
     let jobs = input::compress(&slice, args.compress, total, !args.as_root);
-    let rows = input::as_table_jobs(&jobs);
+    let prefix_jobs = input::compress_prefix(&prefix, args.compress, total, !args.as_root);
     let slurm_as = input::spec(&args.slurm_as)?;
-    let predicted_alone = input::simulate(&rows, &cluster, &slurm_as)?;
-    let predicted_enforce = input::simulate(&rows, &cluster, &input::spec(&chosen)?)?;
+    let live = !args.dry_run && !args.remeasure;
+    let instances =
+        Instances { all: instances(&args), scripts: &args.scripts, keep: args.keep_slurm || args.remeasure };
+    let [alone, enforce] = &instances.all;
+    let before: Option<AbEvidence> = if args.remeasure {
+        let path = args.out.join("report.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+        Some(serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?)
+    } else {
+        None
+    };
+    if live {
+        std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
+        let made = run::prepare(&args, &instances, &jobs, cpus_per_node)?;
+        eprintln!("instances {} and {} up ({made} users made)", alone.name, enforce.name);
+    }
+    // Slurm's overhead per job: given, the earlier run's, measured now on
+    // both instances (Slurm's own, before any controller), or none
+    let overhead_of = |k: usize| before.as_ref().and_then(|b| b.arms.get(k)).map_or(0.0, |a| a.overhead_s);
+    let (overhead_alone, overhead_choice) = match (args.overhead_s, &before) {
+        (Some(o), _) => (o, o),
+        (None, Some(b)) => (overhead_of(0), b.choice_overhead_s),
+        (None, None) if live => {
+            let o = calibrate(&[(alone, "batch"), (enforce, "batch")], total, 0, CALIBRATION_WAIT)?;
+            eprintln!("Slurm's overhead per job: {:.2} s alone, {:.2} s on the enforce arm's instance", o[0], o[1]);
+            (o[0], o[1])
+        }
+        (None, None) => (0.0, 0.0),
+    };
+    let scores = input::choose(&prefix_jobs, &cluster, &args.candidates, args.compress, overhead_choice)?;
+    let chosen = scores.first().map(|s| s.spec.clone()).ok_or_else(|| super::BadInput("no candidate given".into()))?;
+    for s in &scores {
+        eprintln!("  {:<20} avg bsld {:>8.2}  mean wait {:>8.0} s", s.spec, s.avg_bsld, s.mean_wait_s);
+    }
+    let controller =
+        if live { Some(run::start_controller(&args, enforce, &chosen, &slurm_as.policy)?) } else { None };
+    // the enforce arm's overhead, with the controller deciding: measured
+    // once it runs, on the partition the slice's jobs go to
+    let overhead_enforce = match (args.overhead_s, &before) {
+        (Some(o), _) => o,
+        (None, Some(_)) => overhead_of(1),
+        (None, None) if live => {
+            let part = instances.partition(&args, enforce);
+            let o = calibrate(&[(enforce, part)], total, CALIBRATION_JOBS, CALIBRATION_WAIT)?[0];
+            eprintln!("overhead per job with foresight enforcing: {o:.2} s");
+            o
+        }
+        (None, None) => overhead_choice,
+    };
+    let predicted_alone = input::predict(&jobs, &cluster, &slurm_as, overhead_alone)?;
+    let predicted_enforce = input::predict(&jobs, &cluster, &input::spec(&chosen)?, overhead_enforce)?;
     let makespan = predicted_alone.iter().map(|r| r.end_s).fold(0.0, f64::max);
     eprintln!(
         "chosen: {chosen}; {} jobs arrive over {:.0} wall s; the simulator's Slurm alone ends after {makespan:.0} wall s",
         jobs.len(),
         jobs.last().map_or(0.0, |j| j.at_s)
     );
-    for s in &scores {
-        eprintln!("  {:<20} avg bsld {:>8.2}  mean wait {:>8.0} s", s.spec, s.avg_bsld, s.mean_wait_s);
-    }
     let mut ev = AbEvidence {
         title: "A/B: Slurm alone against Slurm with foresight enforcing".into(),
         trace: trace.display().to_string(),
@@ -239,56 +267,53 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         cluster: format!("{} nodes of {cpus_per_node} CPUs", args.nodes),
         candidates: scores,
         chosen: chosen.clone(),
+        choice_overhead_s: overhead_choice,
         poll_s: args.poll_ms as f64 / 1000.0,
         ..AbEvidence::default()
     };
     if args.dry_run {
-        let a = input::metrics(&predicted_alone, args.compress, total);
-        let b = input::metrics(&predicted_enforce, args.compress, total);
-        println!(
-            "simulated Slurm alone: mean wait {:.0} s, p95 {:.0} s, avg bsld {:.2}, util {:.1}%",
-            a.mean_wait_s,
-            a.p95_wait_s,
-            a.avg_bsld,
-            100.0 * a.utilisation
-        );
-        println!(
-            "simulated {chosen}: mean wait {:.0} s, p95 {:.0} s, avg bsld {:.2}, util {:.1}%",
-            b.mean_wait_s,
-            b.p95_wait_s,
-            b.avg_bsld,
-            100.0 * b.utilisation
-        );
+        for (name, ran) in [("Slurm alone", &predicted_alone), (chosen.as_str(), &predicted_enforce)] {
+            let m = input::metrics(ran, args.compress, total);
+            println!(
+                "simulated {name}: mean wait {:.0} s, p95 {:.0} s, avg bsld {:.2}, util {:.1}%",
+                m.mean_wait_s,
+                m.p95_wait_s,
+                m.avg_bsld,
+                100.0 * m.utilisation
+            );
+        }
         // what each candidate would do on the slice itself (not a choice:
         // the choice above saw only the jobs before it)
         for c in &args.candidates {
-            let m = input::metrics(&input::simulate(&rows, &cluster, &input::spec(c)?)?, args.compress, total);
+            let m = input::metrics(&input::predict(&jobs, &cluster, &input::spec(c)?, overhead_enforce)?, args.compress, total);
             println!("  on the slice, {c:<20} mean wait {:>7.0} s, avg bsld {:>7.2}", m.mean_wait_s, m.avg_bsld);
         }
         return Ok(());
     }
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
-    let instances =
-        Instances { all: instances(&args), scripts: &args.scripts, keep: args.keep_slurm || args.remeasure };
     let log = args.out.join("decisions.log");
     let submitted_path = args.out.join("submitted.tsv");
-    let (gated, submitted_b) = if args.remeasure {
-        remeasured(&args.out.join("report.json"), &submitted_path)?
-    } else {
-        run_arms(&args, &instances, &jobs, &chosen, &slurm_as.policy, cpus_per_node)?
+    let (gated, submitted_b) = match (&before, controller) {
+        (Some(b), _) => remeasured(b, &submitted_path)?,
+        (None, Some(c)) => run::replay(&args, &instances, &jobs, c, started)?,
+        (None, None) => unreachable!("a live run has a controller"),
     };
     let (delays, undecided) = match &submitted_b {
         Some(s) => decision_delays(&log, s)?,
         None => (Vec::new(), 0),
     };
-    let [alone, enforce] = &instances.all;
 
     let capacity_cpus = total;
     let mut ok = true;
-    for (k, (inst, predicted, scheduler, simulated_as)) in [
-        (alone, &predicted_alone, "Slurm: backfill and multifactor priority (slurm-up.sh)", args.slurm_as.clone()),
-        (enforce, &predicted_enforce, "Slurm with foresight enforcing the candidate", chosen.clone()),
+    for (k, (inst, predicted, scheduler, simulated_as, overhead_s)) in [
+        (
+            alone,
+            &predicted_alone,
+            "Slurm: backfill and multifactor priority (slurm-up.sh)",
+            args.slurm_as.clone(),
+            overhead_alone,
+        ),
+        (enforce, &predicted_enforce, "Slurm with foresight enforcing the candidate", chosen.clone(), overhead_enforce),
     ]
     .into_iter()
     .enumerate()
@@ -306,6 +331,7 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
             ran_once: once,
             anomalies,
             gated_at_end: gated[k],
+            overhead_s,
         });
     }
     ev.decided_jobs = delays.len();
@@ -314,10 +340,9 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     ev.decision_delay_p99_s = input::quantile(&delays, 0.99);
     ev.wall_s = started.elapsed().as_secs_f64();
     ev.notes = notes(&args);
-    if args.remeasure {
+    if let Some(before) = &before {
         // what only the run itself knew: its wall time, and its delays
         // when it wrote no submitted.tsv
-        let before: AbEvidence = serde_json::from_str(&std::fs::read_to_string(args.out.join("report.json"))?)?;
         ev.wall_s = before.wall_s;
         if submitted_b.is_none() {
             ev.notes.push("The decision delays are the run's own (it wrote no submitted.tsv): from `sbatch` returning to the job's first action in the log.".into());
@@ -351,103 +376,9 @@ fn instances(args: &AbArgs) -> [Instance; 2] {
     [one("a", args.port), one("e", args.port + 10)]
 }
 
-/// Jobs gated at the end per arm, and the enforce arm's jobs with the Unix
-/// time `sbatch` returned.
-type ArmsRun = ([usize; 2], Option<HashMap<String, f64>>);
-
-/// Starts both instances and the controller, replays the jobs into both at
-/// the same moments, and waits until both queues are empty.
-fn run_arms(
-    args: &AbArgs,
-    instances: &Instances,
-    jobs: &[AbJob],
-    chosen: &str,
-    slurm_policy: &str,
-    cpus_per_node: u32,
-) -> anyhow::Result<ArmsRun> {
-    let started = Instant::now();
-    let made = if args.as_root { 0 } else { ensure_users(jobs)? };
-    if args.gate_at_submission {
-        let dir = Path::new(SUBMIT_CACHE).parent().unwrap_or(Path::new("/"));
-        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    }
-    for i in &instances.all {
-        i.up(&args.scripts, args.nodes, cpus_per_node)?;
-    }
-    let [alone, enforce] = &instances.all;
-    let (policy, predictor) = chosen.split_once(':').unwrap_or((chosen, "easy++"));
-    let model = args.out.join("model.json");
-    std::fs::write(&model, format!("{{\"predictor\": \"{predictor}\", \"version\": \"ab\"}}\n"))?;
-    let log = args.out.join("decisions.log");
-    let _ = std::fs::remove_file(&log);
-    let mut tsv = String::from("arm\tslurm_id\ttrace_id\tsbatch_returned_unix_s\n");
-    let out_file = std::fs::File::create(args.out.join("controller.txt"))?;
-    let mut controller = Controller(
-        Command::new(std::env::current_exe()?)
-            .args(["shadow", "--slurm", "cmd", "--mode", "enforce", "--control-partition", "batch", "--policy", policy])
-            .args(["--baseline", slurm_policy, "--drift-threshold", "inf", "--deadline-ms", "3000"])
-            .args(["--poll-ms", &args.poll_ms.to_string(), "--timer-s", &args.timer_s.to_string()])
-            .args(["--lease-s", &args.lease_s.to_string(), "--log-level", "warn", "--fsync", "never"])
-            .args(if args.gate_at_submission { &["--submit-cache", SUBMIT_CACHE][..] } else { &[] })
-            .arg("--slurm-conf")
-            .arg(enforce.conf())
-            .arg("--model")
-            .arg(&model)
-            .arg("--log")
-            .arg(&log)
-            .stdout(out_file.try_clone()?)
-            .stderr(out_file)
-            .spawn()
-            .context("start foresight shadow --mode enforce")?,
-    );
-    let ready = Instant::now();
-    while std::fs::metadata(&log).map_or(0, |m| m.len()) == 0 {
-        if ready.elapsed() > Duration::from_secs(60) || controller.0.try_wait()?.is_some() {
-            anyhow::bail!("the controller did not start; see {}", args.out.join("controller.txt").display());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-
-    eprintln!("replaying {} jobs into instances {} and {} ({made} users made)", jobs.len(), alone.name, enforce.name);
-    let replay = Instant::now();
-    let mut submitted_b: HashMap<String, f64> = HashMap::new();
-    for (i, j) in jobs.iter().enumerate() {
-        if let Some(wait) = Duration::from_secs_f64(j.at_s).checked_sub(replay.elapsed()) {
-            std::thread::sleep(wait);
-        }
-        // alternate which arm gets a job first, so neither is always later
-        let (first, second) = if i % 2 == 0 { (alone, enforce) } else { (enforce, alone) };
-        let part =
-            |inst: &Instance| if args.gate_at_submission && inst.name == enforce.name { "foresight" } else { "batch" };
-        let a = first.submit(j, part(first))?;
-        let b = second.submit(j, part(second))?;
-        let ((ida, ata), (idb, atb)) = if i % 2 == 0 { (a, b) } else { (b, a) };
-        tsv += &format!("slurm\t{ida}\t{}\t{ata:.3}\nforesight\t{idb}\t{}\t{atb:.3}\n", j.trace_id, j.trace_id);
-        submitted_b.insert(idb, atb);
-    }
-    std::fs::write(args.out.join("submitted.tsv"), tsv)?;
-    let deadline = Duration::from_secs_f64(args.max_wall_s);
-    loop {
-        let left = alone.queued()? + enforce.queued()?;
-        if left == 0 {
-            break;
-        }
-        if started.elapsed() > deadline {
-            eprintln!("giving up after {:.0} s with {left} jobs queued or running", started.elapsed().as_secs_f64());
-            break;
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    }
-    let gated = [alone.gated()?.len(), enforce.gated()?.len()];
-    controller.stop();
-    Ok((gated, Some(submitted_b)))
-}
-
 /// `--remeasure`: the gates left at the end from the earlier report, and
 /// the enforce arm's submissions from `submitted.tsv` when the run wrote one.
-fn remeasured(report: &Path, submitted: &Path) -> anyhow::Result<ArmsRun> {
-    let text = std::fs::read_to_string(report).with_context(|| format!("read {}", report.display()))?;
-    let before: AbEvidence = serde_json::from_str(&text).with_context(|| format!("parse {}", report.display()))?;
+fn remeasured(before: &AbEvidence, submitted: &Path) -> anyhow::Result<ArmsRun> {
     let gated = [0, 1].map(|k| before.arms.get(k).map_or(0, |a| a.gated_at_end));
     let Ok(tsv) = std::fs::read_to_string(submitted) else { return Ok((gated, None)) };
     let rows = tsv.lines().skip(1).filter_map(|l| {
@@ -464,4 +395,33 @@ fn notes(args: &AbArgs) -> Vec<String> {
         format!("The controller: `foresight shadow --mode enforce --control-partition batch`, poll {} ms, timer {} s, lease {} s, drift breaker off (`--drift-threshold inf`), deadline 3 s.", args.poll_ms, args.timer_s, args.lease_s),
         "Both instances, their slurmds and the controller share one host; job submissions alternate which arm goes first.".into(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use foresight_core::policy::{PolicySpec, PriorityWeights, QueueOrder};
+
+    #[test]
+    fn slurm_alone_is_simulated_with_the_weights_slurm_up_configures() {
+        let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/slurm-up.sh")).unwrap();
+        let weight = |key: &str| {
+            script.lines().find_map(|l| l.trim().strip_prefix(key)?.strip_prefix('=')?.trim().parse::<f64>().ok())
+        };
+        let (policy, predictor) = SLURM_AS.split_once(':').unwrap();
+        let spec: PolicySpec = policy.parse().unwrap();
+        let QueueOrder::Priority(w) = spec.order else { panic!("{SLURM_AS} is not a priority order") };
+        // a weight the script does not set is Slurm's default: 0
+        let want = PriorityWeights {
+            age: weight("PriorityWeightAge").unwrap_or(0.0),
+            size: weight("PriorityWeightJobSize").unwrap_or(0.0),
+            fairshare: weight("PriorityWeightFairshare").unwrap_or(0.0),
+            ..w
+        };
+        assert_eq!(w, want);
+        assert!(!script.contains("PriorityFavorSmall") && !script.contains("PriorityMaxAge"));
+        assert_eq!(w.max_age_s, 7.0 * 86_400.0, "Slurm's default PriorityMaxAge");
+        assert_eq!(spec.backfill, foresight_core::policy::Backfill::Conservative);
+        assert_eq!(predictor, "requested");
+    }
 }

@@ -110,19 +110,45 @@ pub fn compress(slice: &Slice, factor: f64, max_cpus: u32, as_trace_users: bool)
 }
 
 /// The compressed jobs as trace rows the simulator replays: what Slurm is
-/// given (sleep as run time, the minute limit as request).
-pub fn as_table_jobs(jobs: &[AbJob]) -> Vec<Job> {
+/// given (the minute limit as request), each holding its CPUs for its
+/// sleep and `overhead_s` more (what Slurm takes on this host to start and
+/// end a job, measured by [`super::ab_calibrate`]).
+pub fn as_table_jobs(jobs: &[AbJob], overhead_s: f64) -> Vec<Job> {
     jobs.iter()
         .map(|j| Job {
             job_id: j.trace_id.clone(),
             user: Some(j.user.clone()),
             submit_s: j.at_s,
-            runtime_s: Some(f64::from(j.sleep_s)),
+            runtime_s: Some(f64::from(j.sleep_s) + overhead_s),
             req_cpus: Some(j.cpus),
             req_time_s: Some(f64::from(j.limit_min) * 60.0),
             ..Job::default()
         })
         .collect()
+}
+
+/// The jobs that ended before the slice, compressed as the slice is (the
+/// same factor, the same whole-second sleeps and minute limits), their
+/// arrivals from the first of them: what the candidates are scored on, so
+/// that they are chosen on what the enforce arm will face.
+pub fn compress_prefix(prefix: &[Job], factor: f64, max_cpus: u32, as_trace_users: bool) -> Vec<AbJob> {
+    let mut jobs: Vec<Job> = prefix.iter().filter(|j| ran(j).is_some()).cloned().collect();
+    jobs.sort_by(|a, b| a.submit_s.total_cmp(&b.submit_s));
+    let from_s = jobs.first().map_or(0.0, |j| j.submit_s);
+    let prefix = Slice { from_s, to_s: f64::INFINITY, offered_load: 0.0, jobs, prefix: Vec::new() };
+    compress(&prefix, factor, max_cpus, as_trace_users)
+}
+
+/// The simulator's prediction of an arm: `spec` replays `jobs` on
+/// `cluster`, each job holding its CPUs `overhead_s` past its sleep; the
+/// jobs as they would run, each ending when its sleep does (as Slurm
+/// records it), by row.
+pub fn predict(jobs: &[AbJob], cluster: &Cluster, spec: &RunSpec, overhead_s: f64) -> anyhow::Result<Vec<Ran>> {
+    let mut ran = simulate(&as_table_jobs(jobs, overhead_s), cluster, spec)?;
+    for r in &mut ran {
+        r.end_s -= overhead_s;
+    }
+    Ok(ran)
 }
 
 /// The Slurm instances' shape as the simulator's cluster.
@@ -205,13 +231,20 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     (!sorted.is_empty()).then(|| sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1])
 }
 
-/// Scores each candidate on the part of the trace before the slice (as
-/// recorded, not compressed), best (lowest average bounded slowdown) first.
-pub fn choose(prefix: &[Job], cluster: &Cluster, candidates: &[String]) -> anyhow::Result<Vec<CandidateScore>> {
+/// Scores each candidate on the jobs before the slice compressed as the
+/// slice is ([`compress_prefix`]), with Slurm's overhead, metrics in trace
+/// seconds; best (lowest average bounded slowdown) first.
+pub fn choose(
+    prefix: &[AbJob],
+    cluster: &Cluster,
+    candidates: &[String],
+    factor: f64,
+    overhead_s: f64,
+) -> anyhow::Result<Vec<CandidateScore>> {
     let mut scores = Vec::new();
     for c in candidates {
-        let ran = simulate(prefix, cluster, &spec(c)?)?;
-        let m = metrics(&ran, 1.0, cluster.total().cpus);
+        let ran = predict(prefix, cluster, &spec(c)?, overhead_s)?;
+        let m = metrics(&ran, factor, cluster.total().cpus);
         scores.push(CandidateScore { spec: c.clone(), avg_bsld: m.avg_bsld, mean_wait_s: m.mean_wait_s });
     }
     scores.sort_by(|a, b| a.avg_bsld.total_cmp(&b.avg_bsld));
@@ -280,5 +313,24 @@ mod tests {
         assert_eq!(m.p95_wait_s, 10.0);
         assert_eq!(m.avg_bsld, 1.5);
         assert_eq!(m.utilisation, 0.5);
+    }
+
+    #[test]
+    fn the_prefix_is_compressed_from_its_first_submission_as_the_slice_is() {
+        let prefix = vec![job("b", 5000.0, 300.0, 2), job("a", 1000.0, 30.0, 1), Job { runtime_s: None, ..job("x", 0.0, 1.0, 1) }];
+        let p = compress_prefix(&prefix, 100.0, 4, false);
+        // the job that never ran is left out; arrivals from the first one
+        assert_eq!(p.iter().map(|j| (j.trace_id.as_str(), j.at_s, j.sleep_s)).collect::<Vec<_>>(), [("a", 0.0, 1), ("b", 40.0, 3)]);
+    }
+
+    #[test]
+    fn the_prediction_holds_each_jobs_cpus_for_its_overhead_and_ends_it_with_its_sleep() {
+        let whole = |id: &str| AbJob { trace_id: id.into(), user: "root".into(), at_s: 0.0, cpus: 4, sleep_s: 3, limit_min: 1 };
+        let spec = spec("fcfs:requested").unwrap();
+        let ran = predict(&[whole("a"), whole("b")], &cluster(2, 2), &spec, 2.0).unwrap();
+        // b waits for a's sleep and its overhead; each ends with its sleep
+        assert_eq!(ran.iter().map(|r| (r.start_s, r.end_s)).collect::<Vec<_>>(), [(0.0, 3.0), (5.0, 8.0)]);
+        let none = predict(&[whole("a"), whole("b")], &cluster(2, 2), &spec, 0.0).unwrap();
+        assert_eq!(none[1].start_s, 3.0);
     }
 }

@@ -17,19 +17,24 @@ pub fn ran_of(records: &[Completed], jobs: &[AbJob]) -> (Vec<Ran>, usize, Vec<St
         by_name.entry(r.name.as_str()).or_default().push(r);
     }
     let (mut ran, mut once, mut anomalies) = (Vec::new(), 0, Vec::new());
-    let t0 = records.iter().map(|r| r.submit_s).fold(f64::INFINITY, f64::min);
     for j in jobs {
         let name = format!("kth-{}", j.trace_id);
         match by_name.get(name.as_str()).map(Vec::as_slice) {
             Some([r]) if r.state == "COMPLETED" => {
                 once += 1;
-                ran.push(Ran { submit_s: r.submit_s - t0, start_s: r.start_s - t0, end_s: r.end_s - t0, cpus: r.cpus });
+                ran.push(Ran { submit_s: r.submit_s, start_s: r.start_s, end_s: r.end_s, cpus: r.cpus });
             }
             Some(rs) => {
                 anomalies.push(format!("{name}: {}", rs.iter().map(|r| r.state.as_str()).collect::<Vec<_>>().join(",")))
             }
             None => anomalies.push(format!("{name}: no record")),
         }
+    }
+    // times from the first of these jobs' submissions (the calibration's
+    // jobs, before them, are not among them)
+    let t0 = ran.iter().map(|r| r.submit_s).fold(f64::INFINITY, f64::min);
+    for r in &mut ran {
+        (r.submit_s, r.start_s, r.end_s) = (r.submit_s - t0, r.start_s - t0, r.end_s - t0);
     }
     (ran, once, anomalies)
 }

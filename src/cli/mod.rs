@@ -2,6 +2,7 @@
 //! that maps errors to exit codes.
 
 mod ab;
+mod ab_calibrate;
 mod ab_input;
 mod ab_measure;
 mod ab_slurm;
