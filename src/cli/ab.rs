@@ -8,6 +8,7 @@
 //! (Markdown and JSON beside it).
 
 use super::ab_input::{self as input, AbJob};
+use super::ab_model::{self, PrefixModel};
 use super::ab_measure::{decision_delays, goals, ran_of, summary};
 use super::ab_slurm::{Instance, ensure_users};
 use anyhow::Context;
@@ -26,7 +27,10 @@ use std::time::{Duration, Instant};
 /// by `--compress` (time limits rounded up to Slurm's minute), each as a
 /// Linux user `fsab<trace user>` (made when missing). The candidate is the
 /// one of `--candidates` with the lowest average bounded slowdown when the
-/// simulator replays the jobs that ended before the slice. Writes
+/// simulator replays the jobs that ended before the slice; a `model`
+/// candidate's predictor is a runtime model trained on those jobs
+/// (`model-prefix.json` in `--out`), served to the controller with
+/// `--time-scale` the compression. Writes
 /// `report.html`, `report.md`, `report.json`, the decision log and the
 /// controller's output to `--out`; exits 1 when a job did not run exactly
 /// once or a gate was left.
@@ -51,12 +55,14 @@ pub struct AbArgs {
     #[arg(long)]
     cpus_per_node: Option<u32>,
     /// The candidates, `policy:predictor` each, scored by the simulator on
-    /// the trace before the slice; the predictor must be one the live
-    /// controller serves on compressed time (`requested`, `easy++`).
+    /// the trace before the slice; the predictor is `requested`, `easy++`
+    /// or `model`: a runtime model (`foresight train`'s `auto`) trained on
+    /// the jobs that ended before the slice, which the controller serves on
+    /// compressed time (`foresight shadow --time-scale`).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "priority:requested,easy:requested,sjf:requested,qssf:requested,fairshare:requested,easy++:easy++,sjf:easy++,qssf:easy++,foresight:easy++"
+        default_value = "priority:requested,easy:requested,sjf:requested,qssf:requested,fairshare:requested,easy++:easy++,sjf:easy++,qssf:easy++,foresight:easy++,easy++:model,sjf:model,qssf:model,foresight:model"
     )]
     candidates: Vec<String>,
     /// Score the candidates on only the last N jobs before the slice.
@@ -206,13 +212,22 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         args.candidates.len(),
         prefix.len()
     );
-    let scores = input::choose(&prefix, &cluster, &args.candidates)?;
+    let model = ab_model::train_if_needed(
+        &args.candidates,
+        &slice,
+        &table.meta,
+        args.compress,
+        total,
+        !args.as_root,
+        &args.out,
+    )?;
+    let scores = ab_model::choose(&prefix, &cluster, &args.candidates, model.as_ref(), 1.0)?;
     let chosen = scores.first().map(|s| s.spec.clone()).ok_or_else(|| super::BadInput("no candidate given".into()))?;
     let jobs = input::compress(&slice, args.compress, total, !args.as_root);
     let rows = input::as_table_jobs(&jobs);
     let slurm_as = input::spec(&args.slurm_as)?;
     let predicted_alone = input::simulate(&rows, &cluster, &slurm_as)?;
-    let predicted_enforce = input::simulate(&rows, &cluster, &input::spec(&chosen)?)?;
+    let predicted_enforce = ab_model::simulate(&rows, &cluster, &chosen, model.as_ref(), args.compress)?;
     let makespan = predicted_alone.iter().map(|r| r.end_s).fold(0.0, f64::max);
     eprintln!(
         "chosen: {chosen}; {} jobs arrive over {:.0} wall s; the simulator's Slurm alone ends after {makespan:.0} wall s",
@@ -262,7 +277,8 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         // what each candidate would do on the slice itself (not a choice:
         // the choice above saw only the jobs before it)
         for c in &args.candidates {
-            let m = input::metrics(&input::simulate(&rows, &cluster, &input::spec(c)?)?, args.compress, total);
+            let ran = ab_model::simulate(&rows, &cluster, c, model.as_ref(), args.compress)?;
+            let m = input::metrics(&ran, args.compress, total);
             println!("  on the slice, {c:<20} mean wait {:>7.0} s, avg bsld {:>7.2}", m.mean_wait_s, m.avg_bsld);
         }
         return Ok(());
@@ -276,7 +292,7 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     let (gated, submitted_b) = if args.remeasure {
         remeasured(&args.out.join("report.json"), &submitted_path)?
     } else {
-        run_arms(&args, &instances, &jobs, &chosen, &slurm_as.policy, cpus_per_node)?
+        run_arms(&args, &instances, &jobs, (&chosen, model.as_ref()), &slurm_as.policy, cpus_per_node)?
     };
     let (delays, undecided) = match &submitted_b {
         Some(s) => decision_delays(&log, s)?,
@@ -314,6 +330,7 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     ev.decision_delay_p99_s = input::quantile(&delays, 0.99);
     ev.wall_s = started.elapsed().as_secs_f64();
     ev.notes = notes(&args);
+    ev.notes.extend(ab_model::note(model.as_ref(), args.compress));
     if args.remeasure {
         // what only the run itself knew: its wall time, and its delays
         // when it wrote no submitted.tsv
@@ -361,7 +378,7 @@ fn run_arms(
     args: &AbArgs,
     instances: &Instances,
     jobs: &[AbJob],
-    chosen: &str,
+    (chosen, model): (&str, Option<&PrefixModel>),
     slurm_policy: &str,
     cpus_per_node: u32,
 ) -> anyhow::Result<ArmsRun> {
@@ -375,16 +392,14 @@ fn run_arms(
         i.up(&args.scripts, args.nodes, cpus_per_node)?;
     }
     let [alone, enforce] = &instances.all;
-    let (policy, predictor) = chosen.split_once(':').unwrap_or((chosen, "easy++"));
-    let model = args.out.join("model.json");
-    std::fs::write(&model, format!("{{\"predictor\": \"{predictor}\", \"version\": \"ab\"}}\n"))?;
+    let (policy, model, time_scale) = ab_model::served_model(chosen, model, &args.out, args.compress)?;
     let log = args.out.join("decisions.log");
     let _ = std::fs::remove_file(&log);
     let mut tsv = String::from("arm\tslurm_id\ttrace_id\tsbatch_returned_unix_s\n");
     let out_file = std::fs::File::create(args.out.join("controller.txt"))?;
     let mut controller = Controller(
         Command::new(std::env::current_exe()?)
-            .args(["shadow", "--slurm", "cmd", "--mode", "enforce", "--control-partition", "batch", "--policy", policy])
+            .args(["shadow", "--slurm", "cmd", "--mode", "enforce", "--control-partition", "batch", "--policy", &policy])
             .args(["--baseline", slurm_policy, "--drift-threshold", "inf", "--deadline-ms", "3000"])
             .args(["--poll-ms", &args.poll_ms.to_string(), "--timer-s", &args.timer_s.to_string()])
             .args(["--lease-s", &args.lease_s.to_string(), "--log-level", "warn", "--fsync", "never"])
@@ -393,6 +408,7 @@ fn run_arms(
             .arg(enforce.conf())
             .arg("--model")
             .arg(&model)
+            .args(["--time-scale", &time_scale.to_string()])
             .arg("--log")
             .arg(&log)
             .stdout(out_file.try_clone()?)
@@ -460,7 +476,7 @@ fn remeasured(report: &Path, submitted: &Path) -> anyhow::Result<ArmsRun> {
 fn notes(args: &AbArgs) -> Vec<String> {
     vec![
         format!("Run times are whole seconds of `sleep` (at least 1 s, {:.0} trace seconds); a time limit is the request divided by the compression, rounded up to a minute, never under the sleep plus 5 s.", args.compress),
-        "The candidate's predictor is one the live controller serves on compressed time (users' history or requests); a model file trained on the trace would see trace-scale features and is not offered.".into(),
+        "The candidates' predictors: `requested` (the request), `easy++` (users' history) and `model` (a runtime model trained on the jobs that ended before the slice, served on compressed time with `--time-scale`).".into(),
         format!("The controller: `foresight shadow --mode enforce --control-partition batch`, poll {} ms, timer {} s, lease {} s, drift breaker off (`--drift-threshold inf`), deadline 3 s.", args.poll_ms, args.timer_s, args.lease_s),
         "Both instances, their slurmds and the controller share one host; job submissions alternate which arm goes first.".into(),
     ]

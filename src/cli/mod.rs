@@ -3,6 +3,7 @@
 
 mod ab;
 mod ab_input;
+mod ab_model;
 mod ab_measure;
 mod ab_slurm;
 mod admin;
