@@ -292,7 +292,7 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     let (gated, submitted_b) = if args.remeasure {
         remeasured(&args.out.join("report.json"), &submitted_path)?
     } else {
-        run_arms(&args, &instances, &jobs, (&chosen, model.as_ref()), &slurm_as.policy, cpus_per_node)?
+        run_arms(&args, &instances, &jobs, &chosen, model.as_ref(), &slurm_as.policy, cpus_per_node)?
     };
     let (delays, undecided) = match &submitted_b {
         Some(s) => decision_delays(&log, s)?,
@@ -378,7 +378,8 @@ fn run_arms(
     args: &AbArgs,
     instances: &Instances,
     jobs: &[AbJob],
-    (chosen, model): (&str, Option<&PrefixModel>),
+    chosen: &str,
+    model: Option<&PrefixModel>,
     slurm_policy: &str,
     cpus_per_node: u32,
 ) -> anyhow::Result<ArmsRun> {
