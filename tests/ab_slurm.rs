@@ -3,7 +3,9 @@
 //! the first 60 jobs of the busiest 48 h of KTH-SP2 compressed 2000 times.
 //! It checks the mechanics, not the figures: every job of both arms ran
 //! exactly once, no job stayed gated, and the report's three files exist
-//! and parse. Skips unless root with Slurm installed (fails instead when
+//! and parse; and again on 30 jobs with `sjf:model` the only candidate, to
+//! see the model trained before the slice served on compressed time. Skips
+//! unless root with Slurm installed (fails instead when
 //! FORESIGHT_REQUIRE_SLURM=1).
 
 use foresight_reports::ab::AbEvidence;
