@@ -34,6 +34,10 @@ pub struct ShadowConfig {
     pub baseline: String,
     /// The model file; `None` runs without a model (the breaker stays open).
     pub model: Option<PathBuf>,
+    /// The model file's model is served on a clock this many times faster
+    /// than its own ([`crate::model::load_scaled`]): 1 unless the jobs are a
+    /// trace replayed compressed.
+    pub model_time_scale: f64,
     /// The decision log.
     pub log: LogConfig,
     /// Where to serve `/metrics` and `/healthz`, if anywhere.
@@ -64,6 +68,7 @@ impl ShadowConfig {
             policy: policy.to_string(),
             baseline: "priority".to_string(),
             model: None,
+            model_time_scale: 1.0,
             log: LogConfig::new(log),
             metrics_addr: None,
             poll: Duration::from_secs(1),
@@ -184,7 +189,7 @@ pub async fn start<O: Orchestrator + Clone + 'static>(
     };
     let model = match (model, &cfg.model) {
         (Some(m), _) => Ok(m),
-        (None, Some(path)) => crate::model::load(path).map_err(|e| e.to_string()),
+        (None, Some(path)) => crate::model::load_scaled(path, cfg.model_time_scale).map_err(|e| e.to_string()),
         (None, None) => Err("no model given".to_string()),
     };
     if let Err(why) = &model {
@@ -221,7 +226,7 @@ pub async fn start<O: Orchestrator + Clone + 'static>(
         tokio::spawn(event::timer(cfg.timer, tx.clone())),
     ];
     if let Some(path) = cfg.model.clone() {
-        sources.push(tokio::spawn(event::watch_model(path, Duration::from_secs(2), tx.clone())));
+        sources.push(tokio::spawn(event::watch_model(path, cfg.model_time_scale, Duration::from_secs(2), tx.clone())));
     }
     if signals {
         sources.push(tokio::spawn(event::signals(tx.clone())));

@@ -139,8 +139,8 @@ pub async fn timer(every: Duration, tx: Sender<Event>) {
 }
 
 /// Watches the model file's modification time every `every` and reloads it
-/// when it changes.
-pub async fn watch_model(path: PathBuf, every: Duration, tx: Sender<Event>) {
+/// when it changes (served on `time_scale`, as [`model::load_scaled`]).
+pub async fn watch_model(path: PathBuf, time_scale: f64, every: Duration, tx: Sender<Event>) {
     let mtime = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let mut seen: Option<SystemTime> = mtime(&path);
     loop {
@@ -150,7 +150,7 @@ pub async fn watch_model(path: PathBuf, every: Duration, tx: Sender<Event>) {
             continue;
         }
         seen = now;
-        let model = model::load(&path);
+        let model = model::load_scaled(&path, time_scale);
         if tx.send(Event::ModelReloaded { path: path.clone(), model }).await.is_err() {
             return;
         }

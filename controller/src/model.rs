@@ -13,9 +13,15 @@
 //! A [`ServedModel`] can make fresh instances of its predictor, so that
 //! the controller can rebuild the candidate after a part of it panicked.
 //! The file is read once, when it is loaded.
+//!
+//! A model can be served on a faster clock than it was made for
+//! ([`ServedModel::time_scaled`], `foresight shadow --time-scale F`): a
+//! model trained on a trace, serving that trace replayed `F` times faster
+//! (`foresight ab`), sees every time multiplied by `F` and its estimates
+//! are divided by it ([`TimeScaled`]).
 
 use foresight_core::Job;
-use foresight_core::predictor::{Outlived, Predictor, PredictorKind};
+use foresight_core::predictor::{Outlived, Predictor, PredictorKind, TimeScaled};
 use foresight_core::state::JobInfo;
 use foresight_models::FilePredictor;
 use std::path::{Path, PathBuf};
@@ -134,6 +140,27 @@ impl ServedModel {
         Self { source: ModelSource::Custom(Arc::new(make)), version: version.into() }
     }
 
+    /// The same model on a clock `factor` times faster than its own: each
+    /// predictor it makes is wrapped in [`TimeScaled`] by `factor`, and the
+    /// version says so (`@x<factor>` after it). A factor of 1 is the model
+    /// itself; `None` unless `factor` is finite and above zero.
+    pub fn time_scaled(self, factor: f64) -> Option<ServedModel> {
+        if !(factor.is_finite() && factor > 0.0) {
+            return None;
+        }
+        if factor == 1.0 {
+            return Some(self);
+        }
+        let version = format!("{}@x{factor}", self.version);
+        let make = move || -> Box<dyn Predictor> {
+            match TimeScaled::new(self.instantiate(), factor) {
+                Some(p) => Box::new(p),
+                None => unreachable!("the factor was checked"),
+            }
+        };
+        Some(ServedModel::custom(make, version))
+    }
+
     /// A fresh predictor (it has learnt nothing yet).
     pub fn instantiate(&self) -> Box<dyn Predictor> {
         match &self.source {
@@ -155,6 +182,16 @@ pub struct ModelFile {
     pub predictor: String,
     /// The version to record with its predictions.
     pub version: String,
+}
+
+/// [`load`], served on a clock `time_scale` times faster than the model's
+/// ([`ServedModel::time_scaled`]); a scale that is not a positive number is
+/// refused as [`ModelError::Invalid`].
+pub fn load_scaled(path: &Path, time_scale: f64) -> Result<ServedModel, ModelError> {
+    load(path)?.time_scaled(time_scale).ok_or_else(|| ModelError::Invalid {
+        path: path.to_path_buf(),
+        detail: format!("time scale {time_scale} is not a positive number"),
+    })
 }
 
 /// Loads a model file, read once (at most [`foresight_models::invalid::MAX_FILE_BYTES`]).
@@ -223,5 +260,13 @@ pub(crate) mod tests {
         let m = load(&path).unwrap();
         assert_eq!(m.version, "v7");
         assert_eq!(m.instantiate().predict(&info(1, 120.0)), 120.0);
+        let scaled = load_scaled(&path, 60.0).unwrap();
+        assert_eq!(scaled.version, "v7@x60");
+        // the request, on the model's clock 60 times that of the job, back
+        let mut p = scaled.instantiate();
+        assert_eq!(p.predict(&info(1, 120.0)), 120.0);
+        assert_eq!(p.correct(&info(1, 120.0), &Outlived { elapsed_s: 10.0, initial_estimate_s: 10.0, estimate_s: 10.0, corrections: 0 }), 20.0);
+        assert_eq!(load_scaled(&path, 1.0).unwrap().version, "v7", "a scale of 1 is the model");
+        assert!(load_scaled(&path, 0.0).err().unwrap().to_string().contains("time scale 0"));
     }
 }

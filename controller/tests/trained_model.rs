@@ -5,7 +5,9 @@
 //! trace's epoch), one by one in time order. Its
 //! predictions must be finite, within the limits, and the very ones the
 //! simulator's `FilePredictor` gives for the same jobs after the same
-//! history.
+//! history. Served on a clock 64 times faster (`--time-scale 64`) to the
+//! same jobs compressed 64 times, it must give those predictions divided
+//! by 64.
 
 use foresight_controller::model;
 use foresight_core::Job;
@@ -19,7 +21,13 @@ use foresight_models::{FilePredictor, ModelKind, SplitOptions};
 /// and how it ended; never the submitted features of a GPU-job log. Slurm
 /// gives Unix times; the trace's are from its epoch.
 fn as_slurm_maps_it(j: &Job, id: usize, epoch: f64) -> Job {
-    let unix = |t: f64| t + epoch;
+    compressed(j, id, epoch, 1.0)
+}
+
+/// [`as_slurm_maps_it`] with every time divided by `factor` (after the
+/// epoch is added: the trace replayed `factor` times faster).
+fn compressed(j: &Job, id: usize, epoch: f64, factor: f64) -> Job {
+    let unix = |t: f64| (t + epoch) / factor;
     Job {
         job_id: (1_000_000 + id).to_string(),
         user: j.user.clone(),
@@ -29,12 +37,12 @@ fn as_slurm_maps_it(j: &Job, id: usize, epoch: f64) -> Job {
         submit_s: unix(j.submit_s),
         start_s: j.start_s.map(unix),
         end_s: j.end_s.map(unix),
-        runtime_s: j.runtime_s,
+        runtime_s: j.runtime_s.map(|r| r / factor),
         req_cpus: j.req_cpus,
         req_gpus: j.req_gpus,
         req_nodes: j.req_nodes,
         req_mem_mb: j.req_mem_mb,
-        req_time_s: j.req_time_s,
+        req_time_s: j.req_time_s.map(|r| r / factor),
         status: j.status,
         ..Job::default()
     }
@@ -47,19 +55,33 @@ fn info(key: u32, job: &Job) -> JobInfo {
 
 #[test]
 fn a_trained_model_file_predicts_live_as_the_file_predictor() {
+    predicts_live_as_the_file_predictor(1.0);
+}
+
+#[test]
+fn a_trained_model_served_on_a_time_scale_predicts_the_file_predictors_estimates_divided_by_it() {
+    // a power of two: dividing and multiplying back is exact
+    predicts_live_as_the_file_predictor(64.0);
+}
+
+/// Serves the model with `--time-scale factor` to the jobs compressed by
+/// `factor` and checks each estimate against the file predictor's on the
+/// trace, divided by `factor`.
+fn predicts_live_as_the_file_predictor(factor: f64) {
     let table = foresight_datasets::embedded::h100_jobs().unwrap().table;
     let file = foresight_models::train(&table, ModelKind::Gbt, &JobTelemetry::new(), SplitOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("trained.json");
     file.save(&path).unwrap();
 
-    let served = model::load(&path).unwrap();
+    let served = model::load_scaled(&path, factor).unwrap();
     assert!(served.version.starts_with("gbt-"), "{}", served.version);
+    assert_eq!(served.version.ends_with("@x64"), factor == 64.0, "{}", served.version);
     let mut live = served.instantiate();
     // the simulator reads the trace's times; Slurm reports Unix times
     let epoch = table.meta.epoch_unix_s.expect("the H100 job log has an epoch");
     let mapped: Vec<Job> = table.jobs.iter().enumerate().map(|(i, j)| as_slurm_maps_it(j, i, 0.0)).collect();
-    let reported: Vec<Job> = table.jobs.iter().enumerate().map(|(i, j)| as_slurm_maps_it(j, i, epoch)).collect();
+    let reported: Vec<Job> = table.jobs.iter().enumerate().map(|(i, j)| compressed(j, i, epoch, factor)).collect();
     let mapped_table = JobTable { meta: table.meta.clone(), jobs: mapped.clone() };
     let rows: Vec<u32> = (0..mapped.len() as u32).collect();
     let mut offline = FilePredictor::new(foresight_models::ModelFile::load(&path).unwrap(), &mapped_table, &rows);
@@ -86,20 +108,20 @@ fn a_trained_model_file_predicts_live_as_the_file_predictor() {
                 let first = Job { start_s: None, end_s: None, runtime_s: None, status: Default::default(), ..live_job.clone() };
                 live.observe_record(&c, &first);
                 let got = clamp_estimate(&c, live.predict(&c));
-                let want = clamp_estimate(&s, offline.predict(&s));
+                let want = clamp_estimate(&s, offline.predict(&s)) / factor;
                 assert_eq!(got.to_bits(), want.to_bits(), "job {}: live {got}, offline {want}", job.job_id);
                 assert!(got.is_finite() && got >= 0.0 && got <= c.limit_s, "job {}: {got}", job.job_id);
                 predicted += 1;
                 differs_from_limit += usize::from(got < c.limit_s);
             }
             1 => {
-                live.observe_start(&c, t + epoch);
+                live.observe_start(&c, (t + epoch) / factor);
                 offline.observe_start(&s, t);
             }
             _ => {
                 let rt = job.end_s.unwrap() - job.start_s.unwrap();
                 live.observe_record(&c, live_job);
-                live.observe_end(&c, rt, t + epoch);
+                live.observe_end(&c, rt / factor, (t + epoch) / factor);
                 offline.observe_end(&s, rt, t);
             }
         }

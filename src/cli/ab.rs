@@ -8,6 +8,7 @@
 //! (Markdown and JSON beside it).
 
 use super::ab_input as input;
+use super::ab_model;
 use super::ab_measure::{decision_delays, goals, ran_of, summary};
 use super::ab_calibrate::{CALIBRATION_JOBS, calibrate};
 use super::ab_slurm::Instance;
@@ -37,7 +38,10 @@ const CALIBRATION_WAIT: Duration = Duration::from_secs(180);
 /// by `--compress` (time limits rounded up to Slurm's minute), each as a
 /// Linux user `fsab<trace user>` (made when missing). The candidate is the
 /// one of `--candidates` with the lowest average bounded slowdown when the
-/// simulator replays the jobs that ended before the slice. Writes
+/// simulator replays the jobs that ended before the slice; a `model`
+/// candidate's predictor is a runtime model trained on those jobs
+/// (`model-prefix.json` in `--out`), served to the controller with
+/// `--time-scale` the compression. Writes
 /// `report.html`, `report.md`, `report.json`, the decision log and the
 /// controller's output to `--out`; exits 1 when a job did not run exactly
 /// once or a gate was left.
@@ -62,12 +66,14 @@ pub struct AbArgs {
     #[arg(long)]
     cpus_per_node: Option<u32>,
     /// The candidates, `policy:predictor` each, scored by the simulator on
-    /// the trace before the slice; the predictor must be one the live
-    /// controller serves on compressed time (`requested`, `easy++`).
+    /// the trace before the slice; the predictor is `requested`, `easy++`
+    /// or `model`: a runtime model (`foresight train`'s `auto`) trained on
+    /// the jobs that ended before the slice, which the controller serves on
+    /// compressed time (`foresight shadow --time-scale`).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "priority:requested,easy:requested,sjf:requested,qssf:requested,fairshare:requested,easy++:easy++,sjf:easy++,qssf:easy++,foresight:easy++"
+        default_value = "priority:requested,easy:requested,sjf:requested,qssf:requested,fairshare:requested,easy++:easy++,sjf:easy++,qssf:easy++,foresight:easy++,easy++:model,sjf:model,qssf:model,foresight:model"
     )]
     candidates: Vec<String>,
     /// Score the candidates on only the last N jobs before the slice.
@@ -190,6 +196,15 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         args.candidates.len(),
         prefix.len()
     );
+    let model = ab_model::train_if_needed(
+        &args.candidates,
+        &slice,
+        &table.meta,
+        args.compress,
+        total,
+        !args.as_root,
+        &args.out,
+    )?;
     let jobs = input::compress(&slice, args.compress, total, !args.as_root);
     let prefix_jobs = input::compress_prefix(&prefix, args.compress, total, !args.as_root);
     let slurm_as = input::spec(&args.slurm_as)?;
@@ -222,13 +237,14 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         }
         (None, None) => (0.0, 0.0),
     };
-    let scores = input::choose(&prefix_jobs, &cluster, &args.candidates, args.compress, overhead_choice)?;
+    let scores =
+        ab_model::choose(&prefix_jobs, &cluster, &args.candidates, model.as_ref(), args.compress, overhead_choice)?;
     let chosen = scores.first().map(|s| s.spec.clone()).ok_or_else(|| super::BadInput("no candidate given".into()))?;
     for s in &scores {
         eprintln!("  {:<20} avg bsld {:>8.2}  mean wait {:>8.0} s", s.spec, s.avg_bsld, s.mean_wait_s);
     }
     let controller =
-        if live { Some(run::start_controller(&args, enforce, &chosen, &slurm_as.policy)?) } else { None };
+        if live { Some(run::start_controller(&args, enforce, &chosen, model.as_ref(), &slurm_as.policy)?) } else { None };
     // the enforce arm's overhead, with the controller deciding: measured
     // once it runs, on the partition the slice's jobs go to
     let overhead_enforce = match (args.overhead_s, &before) {
@@ -242,8 +258,10 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         }
         (None, None) => overhead_choice,
     };
-    let predicted_alone = input::predict(&jobs, &cluster, &slurm_as, overhead_alone)?;
-    let predicted_enforce = input::predict(&jobs, &cluster, &input::spec(&chosen)?, overhead_enforce)?;
+    let predicted_alone =
+        input::predict_with(&jobs, overhead_alone, |rows| input::simulate(rows, &cluster, &slurm_as))?;
+    let predicted_enforce =
+        ab_model::predict(&jobs, &cluster, &chosen, model.as_ref(), args.compress, overhead_enforce)?;
     let makespan = predicted_alone.iter().map(|r| r.end_s).fold(0.0, f64::max);
     eprintln!(
         "chosen: {chosen}; {} jobs arrive over {:.0} wall s; the simulator's Slurm alone ends after {makespan:.0} wall s",
@@ -285,7 +303,8 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         // what each candidate would do on the slice itself (not a choice:
         // the choice above saw only the jobs before it)
         for c in &args.candidates {
-            let m = input::metrics(&input::predict(&jobs, &cluster, &input::spec(c)?, overhead_enforce)?, args.compress, total);
+            let ran = ab_model::predict(&jobs, &cluster, c, model.as_ref(), args.compress, overhead_enforce)?;
+            let m = input::metrics(&ran, args.compress, total);
             println!("  on the slice, {c:<20} mean wait {:>7.0} s, avg bsld {:>7.2}", m.mean_wait_s, m.avg_bsld);
         }
         return Ok(());
@@ -340,6 +359,7 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     ev.decision_delay_p99_s = input::quantile(&delays, 0.99);
     ev.wall_s = started.elapsed().as_secs_f64();
     ev.notes = notes(&args);
+    ev.notes.extend(ab_model::note(model.as_ref(), args.compress));
     if let Some(before) = &before {
         // what only the run itself knew: its wall time, and its delays
         // when it wrote no submitted.tsv
@@ -391,7 +411,7 @@ fn remeasured(before: &AbEvidence, submitted: &Path) -> anyhow::Result<ArmsRun> 
 fn notes(args: &AbArgs) -> Vec<String> {
     vec![
         format!("Run times are whole seconds of `sleep` (at least 1 s, {:.0} trace seconds); a time limit is the request divided by the compression, rounded up to a minute, never under the sleep plus 5 s.", args.compress),
-        "The candidate's predictor is one the live controller serves on compressed time (users' history or requests); a model file trained on the trace would see trace-scale features and is not offered.".into(),
+        "The candidates' predictors: `requested` (the request), `easy++` (users' history) and `model` (a runtime model trained on the jobs that ended before the slice, served on compressed time with `--time-scale`).".into(),
         format!("The controller: `foresight shadow --mode enforce --control-partition batch`, poll {} ms, timer {} s, lease {} s, drift breaker off (`--drift-threshold inf`), deadline 3 s.", args.poll_ms, args.timer_s, args.lease_s),
         "Both instances, their slurmds and the controller share one host; job submissions alternate which arm goes first.".into(),
     ]

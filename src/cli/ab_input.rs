@@ -6,7 +6,7 @@
 //! alike from `sacct` and from the simulator.
 
 use foresight_core::{Cluster, Job, Resources};
-use foresight_reports::ab::{ArmMetrics, CandidateScore};
+use foresight_reports::ab::ArmMetrics;
 use foresight_simulator::{RunSpec, SimOptions, Workload, WorkloadOptions};
 
 /// The bound of the bounded slowdown, trace seconds.
@@ -139,12 +139,16 @@ pub fn compress_prefix(prefix: &[Job], factor: f64, max_cpus: u32, as_trace_user
     compress(&prefix, factor, max_cpus, as_trace_users)
 }
 
-/// The simulator's prediction of an arm: `spec` replays `jobs` on
-/// `cluster`, each job holding its CPUs `overhead_s` past its sleep; the
+/// The simulator's prediction of an arm: `simulate` replays `jobs` as
+/// rows in which each job holds its CPUs `overhead_s` past its sleep; the
 /// jobs as they would run, each ending when its sleep does (as Slurm
 /// records it), by row.
-pub fn predict(jobs: &[AbJob], cluster: &Cluster, spec: &RunSpec, overhead_s: f64) -> anyhow::Result<Vec<Ran>> {
-    let mut ran = simulate(&as_table_jobs(jobs, overhead_s), cluster, spec)?;
+pub fn predict_with(
+    jobs: &[AbJob],
+    overhead_s: f64,
+    simulate: impl FnOnce(&[Job]) -> anyhow::Result<Vec<Ran>>,
+) -> anyhow::Result<Vec<Ran>> {
+    let mut ran = simulate(&as_table_jobs(jobs, overhead_s))?;
     for r in &mut ran {
         r.end_s -= overhead_s;
     }
@@ -231,26 +235,6 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     (!sorted.is_empty()).then(|| sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1])
 }
 
-/// Scores each candidate on the jobs before the slice compressed as the
-/// slice is ([`compress_prefix`]), with Slurm's overhead, metrics in trace
-/// seconds; best (lowest average bounded slowdown) first.
-pub fn choose(
-    prefix: &[AbJob],
-    cluster: &Cluster,
-    candidates: &[String],
-    factor: f64,
-    overhead_s: f64,
-) -> anyhow::Result<Vec<CandidateScore>> {
-    let mut scores = Vec::new();
-    for c in candidates {
-        let ran = predict(prefix, cluster, &spec(c)?, overhead_s)?;
-        let m = metrics(&ran, factor, cluster.total().cpus);
-        scores.push(CandidateScore { spec: c.clone(), avg_bsld: m.avg_bsld, mean_wait_s: m.mean_wait_s });
-    }
-    scores.sort_by(|a, b| a.avg_bsld.total_cmp(&b.avg_bsld));
-    Ok(scores)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,10 +311,12 @@ mod tests {
     fn the_prediction_holds_each_jobs_cpus_for_its_overhead_and_ends_it_with_its_sleep() {
         let whole = |id: &str| AbJob { trace_id: id.into(), user: "root".into(), at_s: 0.0, cpus: 4, sleep_s: 3, limit_min: 1 };
         let spec = spec("fcfs:requested").unwrap();
-        let ran = predict(&[whole("a"), whole("b")], &cluster(2, 2), &spec, 2.0).unwrap();
+        let run = |overhead_s| {
+            predict_with(&[whole("a"), whole("b")], overhead_s, |rows| simulate(rows, &cluster(2, 2), &spec)).unwrap()
+        };
+        let ran = run(2.0);
         // b waits for a's sleep and its overhead; each ends with its sleep
         assert_eq!(ran.iter().map(|r| (r.start_s, r.end_s)).collect::<Vec<_>>(), [(0.0, 3.0), (5.0, 8.0)]);
-        let none = predict(&[whole("a"), whole("b")], &cluster(2, 2), &spec, 0.0).unwrap();
-        assert_eq!(none[1].start_s, 3.0);
+        assert_eq!(run(0.0)[1].start_s, 3.0);
     }
 }

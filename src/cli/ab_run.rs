@@ -4,6 +4,7 @@
 
 use super::{AbArgs, SUBMIT_CACHE};
 use crate::cli::ab_input::AbJob;
+use crate::cli::ab_model::{PrefixModel, served_model};
 use crate::cli::ab_slurm::{Instance, ensure_users};
 use anyhow::Context;
 use std::collections::HashMap;
@@ -85,16 +86,21 @@ pub fn prepare(args: &AbArgs, instances: &Instances, jobs: &[AbJob], cpus_per_no
 /// Starts `foresight shadow --mode enforce` on the enforce arm with the
 /// candidate `chosen` (`policy:predictor`) and `baseline` as its fallback,
 /// and waits until it has written its log.
-pub fn start_controller(args: &AbArgs, enforce: &Instance, chosen: &str, baseline: &str) -> anyhow::Result<Controller> {
-    let (policy, predictor) = chosen.split_once(':').unwrap_or((chosen, "easy++"));
-    let model = args.out.join("model.json");
-    std::fs::write(&model, format!("{{\"predictor\": \"{predictor}\", \"version\": \"ab\"}}\n"))?;
+pub fn start_controller(
+    args: &AbArgs,
+    enforce: &Instance,
+    chosen: &str,
+    trained: Option<&PrefixModel>,
+    baseline: &str,
+) -> anyhow::Result<Controller> {
+    let (policy, model, time_scale) = served_model(chosen, trained, &args.out, args.compress)?;
     let log = args.out.join("decisions.log");
     let _ = std::fs::remove_file(&log);
     let out_file = std::fs::File::create(args.out.join("controller.txt"))?;
     let mut controller = Controller(
         Command::new(std::env::current_exe()?)
-            .args(["shadow", "--slurm", "cmd", "--mode", "enforce", "--control-partition", "batch", "--policy", policy])
+            .args(["shadow", "--slurm", "cmd", "--mode", "enforce", "--control-partition", "batch"])
+            .args(["--policy", &policy])
             .args(["--baseline", baseline, "--drift-threshold", "inf", "--deadline-ms", "3000"])
             .args(["--poll-ms", &args.poll_ms.to_string(), "--timer-s", &args.timer_s.to_string()])
             .args(["--lease-s", &args.lease_s.to_string(), "--log-level", "warn", "--fsync", "never"])
@@ -103,6 +109,7 @@ pub fn start_controller(args: &AbArgs, enforce: &Instance, chosen: &str, baselin
             .arg(enforce.conf())
             .arg("--model")
             .arg(&model)
+            .args(["--time-scale", &time_scale.to_string()])
             .arg("--log")
             .arg(&log)
             .stdout(out_file.try_clone()?)

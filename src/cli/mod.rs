@@ -4,6 +4,7 @@
 mod ab;
 mod ab_calibrate;
 mod ab_input;
+mod ab_model;
 mod ab_measure;
 mod ab_slurm;
 mod admin;

@@ -41,6 +41,13 @@ pub struct ShadowArgs {
     /// without one the baseline decides.
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
+    /// Serve `--model` on a clock this many times faster than its own: the
+    /// model sees every time (submissions, limits, runtimes, now) multiplied
+    /// by it and its estimates are divided by it. For a model trained on a
+    /// trace that is replayed compressed this many times (`foresight ab`
+    /// passes its `--compress`); 1 serves the model as it is.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    time_scale: f64,
     /// The candidate policy: by default `foresight` (EASY++ with a protected
     /// head, which `robustness` finds never much worse than EASY with
     /// requested times), deciding with the model given by `--model`.
@@ -132,7 +139,11 @@ pub fn run(args: ShadowArgs) -> anyhow::Result<()> {
     foresight_controller::run::init_tracing(&args.log_level);
     let mut cfg = ShadowConfig::new(&args.policy, &args.log);
     cfg.baseline = args.baseline;
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        return Err(super::BadInput(format!("--time-scale {} must be a positive number", args.time_scale)).into());
+    }
     cfg.model = args.model;
+    cfg.model_time_scale = args.time_scale;
     cfg.metrics_addr = args.metrics;
     cfg.poll = Duration::from_millis(args.poll_ms.max(10));
     cfg.timer = Duration::from_secs_f64(args.timer_s.max(0.1));

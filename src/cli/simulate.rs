@@ -226,10 +226,22 @@ pub fn run_with_model(
     predictor: &str,
     table: &JobTable,
 ) -> anyhow::Result<(foresight_simulator::SimResult, Report)> {
-    let policy: foresight_core::policy::PolicySpec = spec.policy.parse()?;
     let mut p = foresight_models::predictor_from_spec(predictor, table, &workload.source_row)?;
-    let result = foresight_simulator::simulate(workload, cluster, &mut policy.build(), p.as_mut(), &spec.options)?;
-    let report = foresight_simulator::metrics::report(workload, cluster.total(), &result, &policy.name, predictor);
+    run_with_predictor(workload, cluster, spec, p.as_mut(), predictor)
+}
+
+/// Runs `spec`'s policy with `predictor` (built by the caller, named
+/// `name` in the report).
+pub fn run_with_predictor(
+    workload: &Workload,
+    cluster: &Cluster,
+    spec: &RunSpec,
+    predictor: &mut dyn foresight_core::predictor::Predictor,
+    name: &str,
+) -> anyhow::Result<(foresight_simulator::SimResult, Report)> {
+    let policy: foresight_core::policy::PolicySpec = spec.policy.parse()?;
+    let result = foresight_simulator::simulate(workload, cluster, &mut policy.build(), predictor, &spec.options)?;
+    let report = foresight_simulator::metrics::report(workload, cluster.total(), &result, &policy.name, name);
     Ok((result, report))
 }
 

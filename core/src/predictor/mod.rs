@@ -10,13 +10,18 @@
 //! predictor states (a trained model's is in its file; 80 % by default).
 //! It is asked only by callers that record it (the controller's shadow
 //! log), never on a simulation's path, so that a replay pays nothing for it.
+//!
+//! [`TimeScaled`] serves a predictor made for one clock (a model trained on
+//! a trace) to a run on a faster one (the trace replayed compressed).
 
 mod clairvoyant;
 mod requested;
+mod time_scaled;
 mod user_history;
 
 pub use clairvoyant::Clairvoyant;
 pub use requested::Requested;
+pub use time_scaled::{TimeScaled, scale_record};
 pub use user_history::{TSAFRIR_CORRECTIONS_S, UserHistory};
 
 use crate::job::Job;
