@@ -114,8 +114,8 @@ pub struct AbArgs {
     /// /run/foresight/job_submit.cache), so that Slurm starts none before
     /// the candidate decides on it. Without it the enforce arm's jobs go to
     /// `batch` (as Slurm alone's do) and Slurm may start a new job before a
-    /// cycle has seen it. Not to be measured yet: lua-gated jobs stall the
-    /// live runtime (docs/enforce.md).
+    /// cycle has seen it. Its one run so far stalled, before the adapter
+    /// read a job's node count right (docs/enforce.md).
     #[arg(long)]
     gate_at_submission: bool,
     /// Measure an earlier run again from its instances' job completion

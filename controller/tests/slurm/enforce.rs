@@ -253,6 +253,28 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
+/// The controller enforcing with a lease of `lease_s` and writing the cache
+/// of the repository's `job_submit.lua` (`/run/foresight/job_submit.cache`),
+/// once that cache says it enforces; and the cache's path.
+async fn lua_controller(log: &Path, lease_s: u64) -> (ShadowHandle, std::path::PathBuf) {
+    std::fs::create_dir_all("/run/foresight").unwrap();
+    let cache = std::path::PathBuf::from("/run/foresight/job_submit.cache");
+    let mut cfg = ShadowConfig::new("easy++", log);
+    cfg.poll = Duration::from_millis(200);
+    cfg.timer = Duration::from_secs(1);
+    cfg.mode = Mode::Enforce;
+    cfg.gate.lease_s = lease_s;
+    cfg.gate.renew_s = lease_s / 2;
+    cfg.submit_cache = Some(cache.clone());
+    let adapter = SlurmAdapter::new(SlurmSource::Commands { bin_dir: None }).with_timeout(Duration::from_secs(5));
+    let h = controller::start(adapter, cfg, Some(crate::easy_pp()), false).await.unwrap();
+    until("the cache written", Duration::from_secs(10), || {
+        std::fs::read_to_string(&cache).is_ok_and(|c| c.contains("mode=enforce"))
+    })
+    .await;
+    (h, cache)
+}
+
 /// The repository's `job_submit.lua`, loaded by the real slurmctld
 /// (`scripts/slurm-up.sh` installs it and `JobSubmitPlugins=lua`): while
 /// the controller enforces, a job of the `foresight` partition is marked
@@ -265,23 +287,9 @@ async fn job_submit_lua_marks_and_gates_at_submission_while_foresight_enforces()
     let Some(_slurm) = harness::slurm_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("decisions.log");
-    std::fs::create_dir_all("/run/foresight").unwrap();
-    let cache = std::path::PathBuf::from("/run/foresight/job_submit.cache");
     let fill = sbatch("batch", 16, &["--wrap=sleep 30"]);
     harness::wait_running(&fill, Duration::from_secs(20));
-    let mut cfg = ShadowConfig::new("easy++", &log);
-    cfg.poll = Duration::from_millis(200);
-    cfg.timer = Duration::from_secs(1);
-    cfg.mode = Mode::Enforce;
-    cfg.gate.lease_s = 40;
-    cfg.gate.renew_s = 20;
-    cfg.submit_cache = Some(cache.clone());
-    let adapter = SlurmAdapter::new(SlurmSource::Commands { bin_dir: None }).with_timeout(Duration::from_secs(5));
-    let h = controller::start(adapter, cfg, Some(crate::easy_pp()), false).await.unwrap();
-    until("the cache written", Duration::from_secs(10), || {
-        std::fs::read_to_string(&cache).is_ok_and(|c| c.contains("mode=enforce"))
-    })
-    .await;
+    let (h, cache) = lua_controller(&log, 40).await;
 
     let before = unix_now();
     let marked = sbatch("foresight", 1, &[]);
@@ -308,6 +316,50 @@ async fn job_submit_lua_marks_and_gates_at_submission_while_foresight_enforces()
     assert!(eligible <= unix_now() + 1, "not gated once foresight stopped: {eligible}");
     let recs = records(&log);
     assert!(outcome_ok(&recs, "lift", &marked), "the lift logged and taken");
+    harness::cancel_all();
+    let _ = std::fs::remove_file(&cache);
+}
+
+/// Every job the lua gates at submission is started by the candidate, a
+/// wide one too, and the queue drains long before the leases run out,
+/// with nothing left gated. The wide job asks for CPUs only
+/// (`--ntasks=14` on 4 nodes of 4 CPUs, 2 of them taken by a job foresight
+/// does not control): Slurm starts it at once on 2 + 4 + 4 + 4 CPUs, but
+/// reports for it, while it waits, its guess of 4 nodes (`node_count`),
+/// which the controller once read as a request for exactly 4 nodes with
+/// 3 or 4 CPUs each. Its runtime could then not place the job, EASY
+/// reserved for it "now" with no room left over, and nothing behind it
+/// started until the cluster emptied: the stall of the gated-at-submission
+/// A/B run (docs/enforce.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_job_the_lua_gates_at_submission_is_started_by_the_candidate_and_the_queue_drains() {
+    let Some(_slurm) = harness::slurm_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("decisions.log");
+    // 2 of the 16 CPUs taken for longer than the queue may take to drain
+    let fill = sbatch("batch", 2, &["--wrap=sleep 50"]);
+    harness::wait_running(&fill, Duration::from_secs(20));
+    let (h, cache) = lua_controller(&log, 60).await;
+
+    let before = unix_now();
+    let mut gated = vec![sbatch("foresight", 14, &["--wrap=sleep 2"])];
+    gated.extend((0..3).map(|_| sbatch("foresight", 1, &[])));
+    for id in &gated {
+        let (comment, eligible) = shown(id).unwrap_or_else(|| panic!("job {id} pending"));
+        assert_eq!(comment, "foresight");
+        assert!(eligible >= before + 59, "job {id} gated at submission: eligible {eligible}, submitted at {before}");
+    }
+    harness::wait_done(&gated, Duration::from_secs(30));
+    assert!(unix_now() < before + 40, "started by lifts, not by the leases running out");
+    let out = std::process::Command::new("squeue").args(["-h", "-o", "%T", &format!("--jobs={fill}")]).output();
+    let state = String::from_utf8_lossy(&out.unwrap().stdout).trim().to_string();
+    assert_eq!(state, "RUNNING", "the wide job started beside the job of 2 CPUs");
+    assert!(harness::gated_now().is_empty(), "nothing left gated: {:?}", harness::gated_now());
+    h.shutdown("test over").await.unwrap();
+    let recs = records(&log);
+    for id in &gated {
+        assert!(outcome_ok(&recs, "lift", id), "job {id} started by the candidate: its gate lifted");
+    }
     harness::cancel_all();
     let _ = std::fs::remove_file(&cache);
 }

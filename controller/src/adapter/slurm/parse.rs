@@ -60,6 +60,23 @@ pub fn gpus_in(s: &str) -> Option<u32> {
     })
 }
 
+/// The node count a job asked for, from its requested TRES (`node=N`, the
+/// least it may run on) and `max_nodes` (0: no most): `None` when it asked
+/// for none (no `--nodes`: a least of one and no most), so that the
+/// policies place it as its CPUs allow, as Slurm does.
+///
+/// Not `node_count`: for a pending job that is Slurm's guess at how many
+/// nodes it will take (its CPUs over the largest node's, rounded up), not
+/// a request. Read as one, a job of 91 CPUs submitted with `--ntasks=91`
+/// on nodes of 25 would need 23 CPUs on each of exactly 4 nodes, and with
+/// 25, 25, 25 and 20 free the policies could not place it where Slurm
+/// would start it at once; EASY then reserves for it "now" and lets
+/// almost nothing else start (docs/enforce.md).
+pub fn nodes_asked(tres_req: &str, max_nodes: u64) -> Option<u32> {
+    let least = tres_req.split(',').find_map(|kv| kv.trim().strip_prefix("node=")).and_then(|n| n.parse::<u32>().ok());
+    least.filter(|&n| n > 1 || (n == 1 && max_nodes > 0))
+}
+
 /// The phase and, when over, the status of a Slurm job state word.
 pub fn phase_of(state: &str) -> (Phase, JobStatus) {
     match state {
@@ -81,10 +98,11 @@ pub fn job(v: &Value) -> Result<JobView, AdapterError> {
     let state = v.get("job_state").and_then(Value::as_str).unwrap_or("UNKNOWN");
     let (phase, status) = phase_of(state);
     let cpus = num(v, "cpus").map(|c| c as u32);
-    let req_nodes = num(v, "node_count").map(|c| c as u32);
+    let node_count = num(v, "node_count").map(|c| c as u32);
     let tres = text(v, "tres_req_str").unwrap_or_default();
+    let req_nodes = nodes_asked(&tres, num(v, "max_nodes").unwrap_or(0));
     let mem = num(v, "memory_per_node")
-        .map(|m| m * u64::from(req_nodes.unwrap_or(1)))
+        .map(|m| m * u64::from(node_count.unwrap_or(1)))
         .or_else(|| num(v, "memory_per_cpu").map(|m| m * u64::from(cpus.unwrap_or(1))))
         .or_else(|| tres_mem_mb(&tres));
     let ran = phase != Phase::Pending;

@@ -31,6 +31,40 @@ fn maps_squeue_jobs_in_every_phase() {
     assert!(views.iter().all(|v| !v.held));
 }
 
+/// Jobs the repository's `job_submit.lua` gated at submission (partition
+/// `foresight`, its cache saying enforce), captured from the real Slurm
+/// 22.05 of `scripts/slurm-up.sh` with 4 nodes of 25 CPUs while job 556 (5
+/// CPUs) ran on lg4: 557 asked for 91 CPUs (`--ntasks=91`), 558 for 15,
+/// 559 for 60 on 3 nodes (`-N 3`). Slurm shows them pending for their
+/// begin time, not held, and with its guess of the nodes each will take
+/// (`node_count` 4, 1 and 3), which only for 559 is what the job asked for.
+#[test]
+fn a_job_the_lua_gated_asks_for_the_nodes_it_asked_for_not_for_slurms_guess() {
+    let doc = fixture("squeue-22.05-lua-gated.json");
+    let views = jobs(&doc).unwrap();
+    let by_id = |id: &str| views.iter().find(|v| v.job.job_id == id).unwrap();
+    let wide = by_id("557");
+    assert_eq!(doc["jobs"][1]["node_count"], 4, "Slurm's guess: 91 CPUs over nodes of 25");
+    assert_eq!((wide.phase, wide.held, wide.job.req_cpus), (Phase::Pending, false, Some(91)));
+    assert_eq!(wide.control.admin_comment.as_deref(), Some("foresight"));
+    assert!(wide.control.eligible_s.unwrap() >= wide.job.submit_s + 60.0, "gated for the lease");
+    assert_eq!(wide.job.req_nodes, None, "the guess is not a request: Slurm places its 91 CPUs as they fit");
+    assert_eq!(by_id("558").job.req_nodes, None);
+    assert_eq!(by_id("559").job.req_nodes, Some(3), "-N 3 is a request");
+    assert_eq!(by_id("556").job.req_nodes, None);
+    assert!(views.iter().all(|v| !v.held && v.job.priority.is_some_and(|p| p > 0)));
+}
+
+#[test]
+fn the_nodes_a_job_asked_for_come_from_its_requested_tres() {
+    assert_eq!(nodes_asked("cpu=91,mem=1000M,node=1,billing=91", 0), None);
+    assert_eq!(nodes_asked("cpu=1,node=1", 1), Some(1), "-N 1");
+    assert_eq!(nodes_asked("cpu=60,mem=3000M,node=3,billing=60", 3), Some(3));
+    assert_eq!(nodes_asked("cpu=60,node=3", 4), Some(3), "-N 3-4: at least 3");
+    assert_eq!(nodes_asked("cpu=2,node=2", 0), Some(2));
+    assert_eq!(nodes_asked("", 0), None);
+}
+
 #[test]
 fn maps_sinfo_nodes_and_marks_drained_ones_unusable() {
     let nodes = nodes(&fixture("sinfo-22.05.json")).unwrap();
