@@ -8,7 +8,7 @@
 //! (Markdown and JSON beside it).
 
 use super::ab_input as input;
-use super::ab_model;
+use super::ab_model::{self, SlurmTiming};
 use super::ab_measure::{decision_delays, goals, ran_of, summary};
 use super::ab_calibrate::{CALIBRATION_JOBS, calibrate};
 use super::ab_slurm::Instance;
@@ -142,6 +142,14 @@ pub struct AbArgs {
     /// `--dry-run`).
     #[arg(long, value_name = "SECONDS")]
     overhead_s: Option<f64>,
+    /// Seconds between Slurm's scheduling passes, as the simulator models
+    /// them: it decides only at multiples of this, so that jobs arriving
+    /// between two passes are ordered together (Slurm's backfill runs about
+    /// every 2 s with `bf_interval=1` on this host; its main scheduler at
+    /// some events). 0 decides at every event. Chosen on a development
+    /// slice (docs/enforce.md).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pass_s: f64,
     /// Give up waiting for the jobs after this many wall seconds.
     #[arg(long, default_value_t = 3600.0)]
     max_wall_s: f64,
@@ -207,10 +215,15 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     )?;
     let jobs = input::compress(&slice, args.compress, total, !args.as_root);
     let prefix_jobs = input::compress_prefix(&prefix, args.compress, total, !args.as_root);
-    let slurm_as = input::spec(&args.slurm_as)?;
+    if !(args.pass_s.is_finite() && args.pass_s >= 0.0) {
+        return Err(super::BadInput("--pass-s must be a number of seconds, at least 0".into()).into());
+    }
+    let slurm_as = input::spec(&args.slurm_as, args.pass_s)?;
+    let timing = |overhead_s: f64| SlurmTiming { overhead_s, pass_s: args.pass_s };
+    // a dry run or a remeasurement starts no Slurm and stops none
     let live = !args.dry_run && !args.remeasure;
     let instances =
-        Instances { all: instances(&args), scripts: &args.scripts, keep: args.keep_slurm || args.remeasure };
+        Instances { all: instances(&args), scripts: &args.scripts, keep: args.keep_slurm || !live };
     let [alone, enforce] = &instances.all;
     let before: Option<AbEvidence> = if args.remeasure {
         let path = args.out.join("report.json");
@@ -238,7 +251,7 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         (None, None) => (0.0, 0.0),
     };
     let scores =
-        ab_model::choose(&prefix_jobs, &cluster, &args.candidates, model.as_ref(), args.compress, overhead_choice)?;
+        ab_model::choose(&prefix_jobs, &cluster, &args.candidates, model.as_ref(), args.compress, timing(overhead_choice))?;
     let chosen = scores.first().map(|s| s.spec.clone()).ok_or_else(|| super::BadInput("no candidate given".into()))?;
     for s in &scores {
         eprintln!("  {:<20} avg bsld {:>8.2}  mean wait {:>8.0} s", s.spec, s.avg_bsld, s.mean_wait_s);
@@ -261,7 +274,7 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     let predicted_alone =
         input::predict_with(&jobs, overhead_alone, |rows| input::simulate(rows, &cluster, &slurm_as))?;
     let predicted_enforce =
-        ab_model::predict(&jobs, &cluster, &chosen, model.as_ref(), args.compress, overhead_enforce)?;
+        ab_model::predict(&jobs, &cluster, &chosen, model.as_ref(), args.compress, timing(overhead_enforce))?;
     let makespan = predicted_alone.iter().map(|r| r.end_s).fold(0.0, f64::max);
     eprintln!(
         "chosen: {chosen}; {} jobs arrive over {:.0} wall s; the simulator's Slurm alone ends after {makespan:.0} wall s",
@@ -290,6 +303,10 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         ..AbEvidence::default()
     };
     if args.dry_run {
+        std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
+        for (arm, predicted) in [("slurm", &predicted_alone), ("foresight", &predicted_enforce)] {
+            std::fs::write(args.out.join(format!("jobs-{arm}.tsv")), input::per_job_tsv(&jobs, &[], predicted))?;
+        }
         for (name, ran) in [("Slurm alone", &predicted_alone), (chosen.as_str(), &predicted_enforce)] {
             let m = input::metrics(ran, args.compress, total);
             println!(
@@ -303,7 +320,7 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
         // what each candidate would do on the slice itself (not a choice:
         // the choice above saw only the jobs before it)
         for c in &args.candidates {
-            let ran = ab_model::predict(&jobs, &cluster, c, model.as_ref(), args.compress, overhead_enforce)?;
+            let ran = ab_model::predict(&jobs, &cluster, c, model.as_ref(), args.compress, timing(overhead_enforce))?;
             let m = input::metrics(&ran, args.compress, total);
             println!("  on the slice, {c:<20} mean wait {:>7.0} s, avg bsld {:>7.2}", m.mean_wait_s, m.avg_bsld);
         }
@@ -339,9 +356,11 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     {
         let records = inst.sacct()?;
         let (ran, once, anomalies) = ran_of(&records, &jobs);
+        let arm = if k == 0 { "slurm" } else { "foresight" };
+        std::fs::write(args.out.join(format!("jobs-{arm}.tsv")), input::per_job_tsv(&jobs, &ran, predicted))?;
         ok &= anomalies.is_empty() && gated[k] == 0 && once == jobs.len();
         ev.arms.push(Arm {
-            name: if k == 0 { "slurm".into() } else { "foresight".into() },
+            name: arm.into(),
             scheduler: scheduler.into(),
             simulated_as,
             measured: input::metrics(&ran, args.compress, capacity_cpus),

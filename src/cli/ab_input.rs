@@ -160,12 +160,14 @@ pub fn cluster(nodes: u32, cpus_per_node: u32) -> Cluster {
     Cluster::homogeneous("n", nodes, Resources::new(cpus_per_node, 0, 0))
 }
 
-/// `policy:predictor` as a run.
-pub fn spec(text: &str) -> anyhow::Result<RunSpec> {
+/// `policy:predictor` as a run that decides in passes `pass_s` apart (0:
+/// at every event; see `SimOptions::decision_period_s`).
+pub fn spec(text: &str, pass_s: f64) -> anyhow::Result<RunSpec> {
     let (policy, predictor) = text
         .split_once(':')
         .ok_or_else(|| super::BadInput(format!("candidate `{text}` is not POLICY:PREDICTOR (e.g. sjf:easy++)")))?;
-    let spec = RunSpec { policy: policy.into(), predictor: Some(predictor.into()), options: SimOptions::default() };
+    let options = SimOptions { decision_period_s: pass_s, ..SimOptions::default() };
+    let spec = RunSpec { policy: policy.into(), predictor: Some(predictor.into()), options };
     spec.resolve()?;
     Ok(spec)
 }
@@ -173,6 +175,8 @@ pub fn spec(text: &str) -> anyhow::Result<RunSpec> {
 /// One job as it ran: submission, start and end in the run's seconds, CPUs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ran {
+    /// Its row in the jobs it came from (the slice's order).
+    pub row: usize,
     /// Submission.
     pub submit_s: f64,
     /// Start.
@@ -183,22 +187,65 @@ pub struct Ran {
     pub cpus: u32,
 }
 
-/// Runs `spec` on `jobs` and `cluster`; the jobs as they ran, by row.
+/// Runs `spec` on `jobs` and `cluster`; the jobs as they ran.
 pub fn simulate(jobs: &[Job], cluster: &Cluster, spec: &RunSpec) -> anyhow::Result<Vec<Ran>> {
     let workload = Workload::from_jobs(jobs, cluster, WorkloadOptions::default());
     let (result, _) = foresight_simulator::run(&workload, cluster, spec)?;
-    Ok(workload
+    Ok(ran_in(&workload, &result))
+}
+
+/// The jobs of `workload` that ended in `result`, as they ran.
+pub fn ran_in(workload: &Workload, result: &foresight_simulator::SimResult) -> Vec<Ran> {
+    workload
         .jobs
         .iter()
+        .zip(&workload.source_row)
         .zip(&result.outcomes)
         .filter(|(_, o)| o.ended())
-        .map(|(j, o)| Ran {
+        .map(|((j, &row), o)| Ran {
+            row: row as usize,
             submit_s: j.info.submit_s,
             start_s: o.start_s,
             end_s: o.end_s,
             cpus: j.info.demand.total.cpus,
         })
-        .collect())
+        .collect()
+}
+
+/// Per job of `jobs`, its CPUs and its submission, start and end as
+/// measured and as predicted (wall seconds from the first submission; empty
+/// where a job has none), as a TSV: how true the simulator is, job by job.
+pub fn per_job_tsv(jobs: &[AbJob], measured: &[Ran], predicted: &[Ran]) -> String {
+    let by_row = |ran: &[Ran]| {
+        let mut v = vec![None; jobs.len()];
+        for r in ran {
+            if let Some(slot) = v.get_mut(r.row) {
+                *slot = Some(*r);
+            }
+        }
+        v
+    };
+    let (m, p) = (by_row(measured), by_row(predicted));
+    let cell = |r: Option<Ran>, f: fn(&Ran) -> f64| r.map_or(String::new(), |r| format!("{:.1}", f(&r)));
+    let mut out = String::from(
+        "trace_id\tcpus\tlimit_min\tsleep_s\tsubmit_measured\tstart_measured\tend_measured\tsubmit_predicted\tstart_predicted\tend_predicted\n",
+    );
+    for (i, j) in jobs.iter().enumerate() {
+        out += &format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            j.trace_id,
+            j.cpus,
+            j.limit_min,
+            j.sleep_s,
+            cell(m[i], |r| r.submit_s),
+            cell(m[i], |r| r.start_s),
+            cell(m[i], |r| r.end_s),
+            cell(p[i], |r| r.submit_s),
+            cell(p[i], |r| r.start_s),
+            cell(p[i], |r| r.end_s),
+        );
+    }
+    out
 }
 
 /// Waits, slowdown and utilisation, times multiplied by `factor` (the
@@ -289,8 +336,8 @@ mod tests {
     #[test]
     fn metrics_undo_the_compression_before_the_bound() {
         let ran = [
-            Ran { submit_s: 0.0, start_s: 1.0, end_s: 2.0, cpus: 2 },
-            Ran { submit_s: 0.0, start_s: 0.0, end_s: 1.0, cpus: 2 },
+            Ran { row: 0, submit_s: 0.0, start_s: 1.0, end_s: 2.0, cpus: 2 },
+            Ran { row: 1, submit_s: 0.0, start_s: 0.0, end_s: 1.0, cpus: 2 },
         ];
         let m = metrics(&ran, 10.0, 4);
         assert_eq!(m.mean_wait_s, 5.0);
@@ -310,7 +357,7 @@ mod tests {
     #[test]
     fn the_prediction_holds_each_jobs_cpus_for_its_overhead_and_ends_it_with_its_sleep() {
         let whole = |id: &str| AbJob { trace_id: id.into(), user: "root".into(), at_s: 0.0, cpus: 4, sleep_s: 3, limit_min: 1 };
-        let spec = spec("fcfs:requested").unwrap();
+        let spec = spec("fcfs:requested", 0.0).unwrap();
         let run = |overhead_s| {
             predict_with(&[whole("a"), whole("b")], overhead_s, |rows| simulate(rows, &cluster(2, 2), &spec)).unwrap()
         };

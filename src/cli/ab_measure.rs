@@ -17,12 +17,12 @@ pub fn ran_of(records: &[Completed], jobs: &[AbJob]) -> (Vec<Ran>, usize, Vec<St
         by_name.entry(r.name.as_str()).or_default().push(r);
     }
     let (mut ran, mut once, mut anomalies) = (Vec::new(), 0, Vec::new());
-    for j in jobs {
+    for (row, j) in jobs.iter().enumerate() {
         let name = format!("kth-{}", j.trace_id);
         match by_name.get(name.as_str()).map(Vec::as_slice) {
             Some([r]) if r.state == "COMPLETED" => {
                 once += 1;
-                ran.push(Ran { submit_s: r.submit_s, start_s: r.start_s, end_s: r.end_s, cpus: r.cpus });
+                ran.push(Ran { row, submit_s: r.submit_s, start_s: r.start_s, end_s: r.end_s, cpus: r.cpus });
             }
             Some(rs) => {
                 anomalies.push(format!("{name}: {}", rs.iter().map(|r| r.state.as_str()).collect::<Vec<_>>().join(",")))

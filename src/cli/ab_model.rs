@@ -130,65 +130,73 @@ impl PrefixModel {
     /// wrapped in [`TimeScaled`] by `scale` and applied as
     /// `simulate --predictor FILE` applies a file. The jobs as they ran, by
     /// row.
-    pub fn simulate(&self, rows: &[Job], cluster: &Cluster, policy: &str, scale: f64) -> anyhow::Result<Vec<Ran>> {
+    pub fn simulate(
+        &self,
+        rows: &[Job],
+        cluster: &Cluster,
+        policy: &str,
+        scale: f64,
+        pass_s: f64,
+    ) -> anyhow::Result<Vec<Ran>> {
         let workload = Workload::from_jobs(rows, cluster, WorkloadOptions::default());
         let table = JobTable { meta: self.meta.clone(), jobs: rows.iter().map(|j| self.row(j, scale)).collect() };
         let inner = FilePredictor::new(self.file.clone(), &table, &workload.source_row);
         let mut predictor = TimeScaled::new(inner, scale)
             .ok_or_else(|| super::BadInput(format!("time scale {scale} is not a positive number")))?;
-        let spec = RunSpec { policy: policy.into(), predictor: Some(MODEL.into()), options: SimOptions::default() };
+        let options = SimOptions { decision_period_s: pass_s, ..SimOptions::default() };
+        let spec = RunSpec { policy: policy.into(), predictor: Some(MODEL.into()), options };
         let (result, _) = super::simulate::run_with_predictor(&workload, cluster, &spec, &mut predictor, MODEL)?;
-        // as input::simulate reads a run
-        Ok(workload
-            .jobs
-            .iter()
-            .zip(&result.outcomes)
-            .filter(|(_, o)| o.ended())
-            .map(|(j, o)| Ran {
-                submit_s: j.info.submit_s,
-                start_s: o.start_s,
-                end_s: o.end_s,
-                cpus: j.info.demand.total.cpus,
-            })
-            .collect())
+        Ok(input::ran_in(&workload, &result))
     }
 }
 
-/// Runs `candidate` on `rows` (times the trace's divided by `scale`): a
-/// model candidate with `model`, any other as [`input::simulate`] does.
+/// Runs `candidate` on `rows` (times the trace's divided by `scale`),
+/// deciding in passes `pass_s` apart: a model candidate with `model`, any
+/// other as [`input::simulate`] does.
 pub fn simulate(
     rows: &[Job],
     cluster: &Cluster,
     candidate: &str,
     model: Option<&PrefixModel>,
     scale: f64,
+    pass_s: f64,
 ) -> anyhow::Result<Vec<Ran>> {
     if !is_model(candidate) {
-        return input::simulate(rows, cluster, &input::spec(candidate)?);
+        return input::simulate(rows, cluster, &input::spec(candidate, pass_s)?);
     }
     let model = model
         .ok_or_else(|| super::BadInput(format!("candidate `{candidate}` needs the model trained before the slice")))?;
     let (policy, _) = candidate.split_once(':').unwrap_or((candidate, MODEL));
-    model.simulate(rows, cluster, policy.trim(), scale)
+    model.simulate(rows, cluster, policy.trim(), scale, pass_s)
+}
+
+/// How the simulator stands for Slurm on this host: each job holds its
+/// CPUs `overhead_s` past its sleep, and the scheduler decides in passes
+/// `pass_s` apart.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SlurmTiming {
+    /// Seconds a job holds its CPUs past its sleep.
+    pub overhead_s: f64,
+    /// Seconds between scheduling passes (0: at every event).
+    pub pass_s: f64,
 }
 
 /// The simulator's prediction of `candidate` on `jobs` (times the trace's
-/// divided by `scale`), each job holding its CPUs `overhead_s` past its
-/// sleep (see [`input::predict_with`]).
+/// divided by `scale`) with Slurm's `timing` (see [`input::predict_with`]).
 pub fn predict(
     jobs: &[AbJob],
     cluster: &Cluster,
     candidate: &str,
     model: Option<&PrefixModel>,
     scale: f64,
-    overhead_s: f64,
+    timing: SlurmTiming,
 ) -> anyhow::Result<Vec<Ran>> {
-    input::predict_with(jobs, overhead_s, |rows| simulate(rows, cluster, candidate, model, scale))
+    input::predict_with(jobs, timing.overhead_s, |rows| simulate(rows, cluster, candidate, model, scale, timing.pass_s))
 }
 
 /// Scores each candidate, model candidates too, on `prefix` (the jobs
 /// before the slice compressed `scale` times as the slice is, see
-/// [`input::compress_prefix`]) with Slurm's overhead, metrics in trace
+/// [`input::compress_prefix`]) with Slurm's `timing`, metrics in trace
 /// seconds; best (lowest average bounded slowdown) first.
 pub fn choose(
     prefix: &[AbJob],
@@ -196,11 +204,11 @@ pub fn choose(
     candidates: &[String],
     model: Option<&PrefixModel>,
     scale: f64,
-    overhead_s: f64,
+    timing: SlurmTiming,
 ) -> anyhow::Result<Vec<CandidateScore>> {
     let mut scores = Vec::new();
     for c in candidates {
-        let ran = predict(prefix, cluster, c, model, scale, overhead_s)?;
+        let ran = predict(prefix, cluster, c, model, scale, timing)?;
         let m = input::metrics(&ran, scale, cluster.total().cpus);
         scores.push(CandidateScore { spec: c.clone(), avg_bsld: m.avg_bsld, mean_wait_s: m.mean_wait_s });
     }
@@ -330,17 +338,17 @@ mod tests {
         let compressed_jobs = input::compress(&slice, 60.0, 8, true);
         let compressed = input::as_table_jobs(&compressed_jobs, 0.0);
         let trace_rows: Vec<Job> = compressed.iter().map(|j| scale_record(j, 60.0)).collect();
-        let on_trace = simulate(&trace_rows, &cluster, "sjf:model", Some(&m), 1.0).unwrap();
-        let on_compressed = simulate(&compressed, &cluster, "sjf:model", Some(&m), 60.0).unwrap();
+        let on_trace = simulate(&trace_rows, &cluster, "sjf:model", Some(&m), 1.0, 0.0).unwrap();
+        let on_compressed = simulate(&compressed, &cluster, "sjf:model", Some(&m), 60.0, 0.0).unwrap();
         assert_eq!(on_trace.len(), 60);
         for (a, b) in on_trace.iter().zip(&on_compressed) {
             assert!((a.start_s / 60.0 - b.start_s).abs() < 1e-6, "{a:?} against {b:?}");
         }
         let scores =
-            choose(&compressed_jobs, &cluster, &["sjf:model".into(), "fcfs:requested".into()], Some(&m), 60.0, 0.5)
+            choose(&compressed_jobs, &cluster, &["sjf:model".into(), "fcfs:requested".into()], Some(&m), 60.0, SlurmTiming { overhead_s: 0.5, pass_s: 1.0 })
                 .unwrap();
         assert_eq!(scores.len(), 2);
-        assert!(simulate(&trace_rows, &cluster, "sjf:model", None, 1.0).is_err());
+        assert!(simulate(&trace_rows, &cluster, "sjf:model", None, 1.0, 0.0).is_err());
         let (policy, file, scale) = served_model("sjf:model", Some(&m), dir.path(), 60.0).unwrap();
         assert_eq!((policy.as_str(), file, scale), ("sjf", path, 60.0));
         let (policy, file, scale) = served_model("sjf:easy++", Some(&m), dir.path(), 60.0).unwrap();

@@ -89,6 +89,11 @@ pub struct WhatIf {
     /// predictsim simulator does).
     #[arg(long)]
     decide_per_event: bool,
+    /// Decide only at multiples of this many seconds, as a scheduler that
+    /// runs in passes does (Slurm's backfill every `bf_interval`); 0 decides
+    /// at every instant with an event.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    decision_period: f64,
     /// Half-life of the fair-share usage the `fairshare` and `priority`
     /// orders read, seconds (Slurm's `PriorityDecayHalfLife`; `shadow`
     /// takes the same option).
@@ -132,11 +137,15 @@ impl WhatIf {
             OnFailureArg::Fail => OnFailure::Fail,
         };
         let rate = self.mtbf.map(|mtbf_s| FaultRate { mtbf_s, mttr_s: self.mttr });
+        if !(self.decision_period.is_finite() && self.decision_period >= 0.0) {
+            return Err(BadInput("--decision-period must be a number of seconds, at least 0".into()).into());
+        }
         Ok(SimOptions {
             faults: FaultConfig { schedule, rate, on_failure },
             seed: self.seed,
             decide_on_correction: self.decide_on_correction,
             decide_per_event: self.decide_per_event,
+            decision_period_s: self.decision_period,
             usage_half_life_s: self.usage_half_life,
         })
     }

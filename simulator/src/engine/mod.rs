@@ -81,6 +81,12 @@ pub fn simulate_observed<'p>(
         next_wake: f64::INFINITY,
         decide_on_correction: opts.decide_on_correction,
         decide_per_event: opts.decide_per_event,
+        period: if opts.decision_period_s.is_finite() && opts.decision_period_s > 0.0 {
+            opts.decision_period_s
+        } else {
+            0.0
+        },
+        pass_at: None,
         observe,
     };
     e.plan_faults(&opts.faults);
@@ -148,6 +154,10 @@ struct Engine<'w, 'p> {
     next_wake: f64,
     decide_on_correction: bool,
     decide_per_event: bool,
+    /// `SimOptions::decision_period_s` (0: none).
+    period: f64,
+    /// The next pass, when one is due (a `Wake` is scheduled at it).
+    pass_at: Option<f64>,
     observe: Option<Observer<'p>>,
 }
 
@@ -184,7 +194,7 @@ impl Engine<'_, '_> {
                 (None, Some(b)) => b,
                 (None, None) => break,
             };
-            if next_submit.is_none() && self.events.live == 0 && self.idle_for_good() {
+            if next_submit.is_none() && self.events.live == 0 && self.pass_at.is_none() && self.idle_for_good() {
                 break;
             }
             let per_event = self.decide_per_event;
@@ -214,8 +224,32 @@ impl Engine<'_, '_> {
                 }
             }
             if !per_event && (!only_corrections || self.decide_on_correction) {
-                self.decide(now)?;
+                self.decide_in_pass(now)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Decides now, or, when the scheduler runs in passes, at the next pass
+    /// (a `Wake` there); an instant that is a pass's decides at once.
+    fn decide_in_pass(&mut self, now: f64) -> Result<(), EngineError> {
+        if self.period == 0.0 {
+            return self.decide(now);
+        }
+        if self.pass_at.is_some_and(|t| t <= now) {
+            self.pass_at = None;
+            return self.decide(now);
+        }
+        // the first multiple of the period at or after `now`: an event at
+        // a pass's instant is that pass's
+        let next = (now / self.period).ceil() * self.period;
+        if next <= now {
+            self.pass_at = None;
+            return self.decide(now);
+        }
+        if self.pass_at.is_none() {
+            self.pass_at = Some(next);
+            self.push(next, Kind::Wake);
         }
         Ok(())
     }

@@ -25,11 +25,24 @@ pub struct SimOptions {
     /// by default; on, the predictsim figures on KTH-SP2 are reproduced to
     /// within 0.03 % (its simulator decides after each event).
     pub decide_per_event: bool,
+    /// Decide only at multiples of this many seconds (0: at every instant
+    /// with an event): a scheduler that runs in passes, as Slurm's backfill
+    /// every `bf_interval` or a controller every poll. Events between two
+    /// passes wait for the next; jobs that arrived between them are then
+    /// ordered together by the policy. Ignored with `decide_per_event`.
+    pub decision_period_s: f64,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        Self { faults: FaultConfig::default(), seed: 0, usage_half_life_s: foresight_core::runtime::USAGE_HALF_LIFE_S, decide_on_correction: false, decide_per_event: false }
+        Self {
+            faults: FaultConfig::default(),
+            seed: 0,
+            usage_half_life_s: foresight_core::runtime::USAGE_HALF_LIFE_S,
+            decide_on_correction: false,
+            decide_per_event: false,
+            decision_period_s: 0.0,
+        }
     }
 }
 

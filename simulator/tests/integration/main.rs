@@ -4,4 +4,5 @@ mod common;
 mod corrections;
 mod determinism;
 mod kth_literature;
+mod passes;
 mod properties;
