@@ -428,7 +428,13 @@ fn remeasured(before: &AbEvidence, submitted: &Path) -> anyhow::Result<ArmsRun> 
 }
 
 fn notes(args: &AbArgs) -> Vec<String> {
+    let gate = if args.gate_at_submission {
+        "The enforce arm's jobs went to the `foresight` partition, where `slurm/job_submit.lua` gated each at submission (its `BeginTime` a lease ahead) while the controller enforced: Slurm started none before a cycle had decided on it."
+    } else {
+        "The enforce arm's jobs went to `batch`, as Slurm alone's: Slurm may start a new job before a cycle has seen it."
+    };
     vec![
+        gate.into(),
         format!("Run times are whole seconds of `sleep` (at least 1 s, {:.0} trace seconds); a time limit is the request divided by the compression, rounded up to a minute, never under the sleep plus 5 s.", args.compress),
         "The candidates' predictors: `requested` (the request), `easy++` (users' history) and `model` (a runtime model trained on the jobs that ended before the slice, served on compressed time with `--time-scale`).".into(),
         format!("The controller: `foresight shadow --mode enforce --control-partition batch`, poll {} ms, timer {} s, lease {} s, drift breaker off (`--drift-threshold inf`), deadline 3 s.", args.poll_ms, args.timer_s, args.lease_s),
