@@ -190,6 +190,9 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     if args.overhead_s.is_some_and(|o| !o.is_finite() || o < 0.0) {
         return Err(super::BadInput("--overhead-s must be a number of seconds, at least 0".into()).into());
     }
+    if !(args.pass_s.is_finite() && args.pass_s >= 0.0) {
+        return Err(super::BadInput("--pass-s must be a number of seconds, at least 0".into()).into());
+    }
     let mut prefix = slice.prefix.clone();
     if let Some(n) = args.choice_jobs {
         prefix.sort_by(|a, b| a.submit_s.total_cmp(&b.submit_s));
@@ -215,9 +218,6 @@ pub fn run(args: AbArgs) -> anyhow::Result<()> {
     )?;
     let jobs = input::compress(&slice, args.compress, total, !args.as_root);
     let prefix_jobs = input::compress_prefix(&prefix, args.compress, total, !args.as_root);
-    if !(args.pass_s.is_finite() && args.pass_s >= 0.0) {
-        return Err(super::BadInput("--pass-s must be a number of seconds, at least 0".into()).into());
-    }
     let slurm_as = input::spec(&args.slurm_as, args.pass_s)?;
     let timing = |overhead_s: f64| SlurmTiming { overhead_s, pass_s: args.pass_s };
     // a dry run or a remeasurement starts no Slurm and stops none
@@ -435,6 +435,7 @@ fn notes(args: &AbArgs) -> Vec<String> {
     };
     vec![
         gate.into(),
+        format!("The simulator stands for Slurm on this host with each arm's overhead per job (measured before the slice) and scheduling passes {} s apart (`--pass-s`, chosen on a development slice): it decides only at multiples of it, as Slurm's backfill runs in passes.", args.pass_s),
         format!("Run times are whole seconds of `sleep` (at least 1 s, {:.0} trace seconds); a time limit is the request divided by the compression, rounded up to a minute, never under the sleep plus 5 s.", args.compress),
         "The candidates' predictors: `requested` (the request), `easy++` (users' history) and `model` (a runtime model trained on the jobs that ended before the slice, served on compressed time with `--time-scale`).".into(),
         format!("The controller: `foresight shadow --mode enforce --control-partition batch`, poll {} ms, timer {} s, lease {} s, drift breaker off (`--drift-threshold inf`), deadline 3 s.", args.poll_ms, args.timer_s, args.lease_s),
