@@ -9,7 +9,6 @@
 //! `scripts/pg-up.sh` starts; skipped, said on stderr, where PostgreSQL is
 //! missing, unless `FORESIGHT_REQUIRE_POSTGRES=1`).
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -87,16 +86,9 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let addr = line.split("listening on ").nth(1).and_then(|s| s.split(' ').next()).expect(&line).to_string();
-        let metrics = extra.contains(&"--metrics").then(|| {
-            let mut line = String::new();
-            out.read_line(&mut line).unwrap();
-            line.split("metrics on ").nth(1).expect(&line).trim().to_string()
-        });
-        (Server { child, addr, data, backend: b.clone(), banner: line }, metrics)
+        let shown = serve_common::banner(&mut child, extra.contains(&"--metrics"));
+        let addr = shown.addr.expect(&shown.line);
+        (Server { child, addr, data, backend: b.clone(), banner: shown.line }, shown.metrics)
     }
 
     fn token(&self, tenant: &str, role: &str) -> String {

@@ -8,7 +8,6 @@
 //! `FORESIGHT_REQUIRE_POSTGRES=1`).
 
 use foresight_server::pb;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
@@ -84,16 +83,9 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let addr = line.split("listening on ").nth(1).and_then(|s| s.split(' ').next()).expect(&line).to_string();
-        let metrics = extra.contains(&"--metrics").then(|| {
-            let mut l = String::new();
-            out.read_line(&mut l).unwrap();
-            l.split("metrics on ").nth(1).expect(&l).trim().to_string()
-        });
-        Server { child, addr, data, backend: b.clone(), banner: line, metrics }
+        let shown = serve_common::banner(&mut child, extra.contains(&"--metrics"));
+        let addr = shown.addr.expect(&shown.line);
+        Server { child, addr, data, backend: b.clone(), banner: shown.line, metrics: shown.metrics }
     }
 
     /// Kills the server with SIGKILL and starts it again on the same data.

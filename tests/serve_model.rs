@@ -9,7 +9,6 @@
 use foresight_core::predictor::clamp_estimate;
 use foresight_core::state::{JobInfo, JobKey};
 use foresight_server::pb;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -53,10 +52,9 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let shown = serve_common::banner(&mut child, false);
         let log = std::fs::read_to_string(data.path().join("serve.log")).unwrap_or_default();
-        let addr = line.split("listening on ").nth(1).and_then(|s| s.split(' ').next()).expect(&log).to_string();
+        let addr = shown.addr.expect(&log);
         Server { child, addr, data, backend: b.clone() }
     }
 

@@ -1,8 +1,9 @@
 //! What the end-to-end tests of `foresight serve` share: the store a
 //! test's servers keep their data in, and running each test on both.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_foresight");
 
@@ -78,6 +79,34 @@ pub fn cli(addr: &str, tok: &str, args: &[&str]) -> Output {
     let at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
     all.splice(at..at, ["--server", addr, "--token", tok]);
     Command::new(BIN).args(&all).output().unwrap()
+}
+
+/// What a `foresight serve` just started printed on its standard output
+/// (piped): the line that says where it listens, its address (`None` when
+/// that line does not say), and, when it was started with `--metrics`, the
+/// metrics URL from the next line.
+pub struct Banner {
+    /// The first line.
+    pub line: String,
+    /// The address after `listening on`.
+    pub addr: Option<String>,
+    /// The URL after `metrics on`.
+    pub metrics: Option<String>,
+}
+
+/// Reads `child`'s [`Banner`]; `metrics` when it was started with
+/// `--metrics`.
+pub fn banner(child: &mut Child, metrics: bool) -> Banner {
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line.split("listening on ").nth(1).and_then(|s| s.split(' ').next()).map(str::to_string);
+    let metrics = metrics.then(|| {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        l.split("metrics on ").nth(1).expect(&l).trim().to_string()
+    });
+    Banner { line, addr, metrics }
 }
 
 /// `GET URL` (a server's `/metrics`) over plain HTTP/1.0, which must
