@@ -6,7 +6,8 @@
 use super::*;
 
 impl<S: Store> Queue<S> {
-    /// Leases what the policy starts on worker `offer` now.
+    /// Leases what the policy starts on worker `offer` now; the caller
+    /// ([`Queue::lease_with`]) has checked its role.
     pub(super) fn lease_now(
         &mut self,
         caller: &Caller,
@@ -14,7 +15,6 @@ impl<S: Store> Queue<S> {
         terms: crate::governance::WorkerTerms,
         now_ms: i64,
     ) -> Result<Vec<Granted>, QueueError> {
-        Self::require(caller, &[Role::Worker], "lease jobs")?;
         self.sync_admin()?;
         self.set_baseline_terms(&offer.id, &terms);
         self.dispatcher.set_terms(&offer.id, terms);
