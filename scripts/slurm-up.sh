@@ -19,6 +19,10 @@
 #        FS_SLURM_CTLD_PORT  SlurmctldPort (default 6817; SlurmdPort is +1)
 #        FS_SLURM_NODE_PORT  the first node's port (default 17001)
 #        FS_SLURM_NODE_PREFIX node names (default n: n1, n2, ...)
+#        FS_SLURM_BF_RESOLUTION  the backfill's time resolution, seconds
+#                         (default 1; Slurm's own default is 60, which on
+#                         the tests' compressed time rounds every
+#                         reservation by hours of trace: docs/enforce.md)
 # Prints the slurm.conf path on stdout when the nodes are idle.
 set -euo pipefail
 
@@ -30,6 +34,8 @@ instance=${FS_SLURM_INSTANCE:-}
 ctld_port=${FS_SLURM_CTLD_PORT:-6817}
 node_port=${FS_SLURM_NODE_PORT:-17001}
 prefix=${FS_SLURM_NODE_PREFIX:-n}
+bf_resolution=${FS_SLURM_BF_RESOLUTION:-1}
+[[ "$bf_resolution" =~ ^[1-9][0-9]*$ ]] || { echo "[slurm-up] FS_SLURM_BF_RESOLUTION must be a positive whole number of seconds" >&2; exit 1; }
 cluster=foresight
 sfx=
 if [ -n "$instance" ]; then
@@ -104,9 +110,12 @@ TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
-# schedule at once: the tests compress time
+# schedule at once: the tests compress time. bf_resolution is the grain of
+# the backfill's plan: Slurm rounds a reservation's start down and a
+# backfilled job's end up to it, so at its default (60 s) a one-minute job
+# cannot start within a minute or two of a reservation
 SchedulerType=sched/backfill
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,bf_interval=1
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,bf_interval=1,bf_resolution=$bf_resolution
 PriorityType=priority/multifactor
 PriorityWeightJobSize=1000
 PriorityWeightAge=100

@@ -24,8 +24,9 @@ mod run;
 
 /// Slurm alone as the simulator models it: `scripts/slurm-up.sh`'s
 /// multifactor weights and Slurm's backfill (a reservation for every job
-/// ahead). A test checks the weights against the script.
-const SLURM_AS: &str = "priority[age=100,size=1000,fairshare=0]/conservative:requested";
+/// ahead, each on whole nodes). A test checks the weights against the
+/// script.
+const SLURM_AS: &str = "priority[age=100,size=1000,fairshare=0]/conservative-nodes:requested";
 
 /// How long a calibration may take.
 const CALIBRATION_WAIT: Duration = Duration::from_secs(180);
@@ -83,7 +84,8 @@ pub struct AbArgs {
     /// default Slurm's multifactor priority with the weights
     /// `scripts/slurm-up.sh` configures (job size 1000, age 100, no fair
     /// share) and its backfill, which reserves for every job ahead
-    /// (conservative), with the time limits.
+    /// (conservative), each reservation on whole nodes, with the time
+    /// limits.
     #[arg(long, default_value = SLURM_AS)]
     slurm_as: String,
     /// The controller's poll interval, milliseconds.
@@ -436,6 +438,7 @@ fn notes(args: &AbArgs) -> Vec<String> {
     vec![
         gate.into(),
         format!("The simulator stands for Slurm on this host with each arm's overhead per job (measured before the slice) and scheduling passes {} s apart (`--pass-s`, chosen on a development slice): it decides only at multiples of it, as Slurm's backfill runs in passes.", args.pass_s),
+        format!("Both instances' backfill plans in steps of {} s (`bf_resolution`): Slurm's default of 60 s divided by the compression, so that it rounds reservations by the same trace time as on an uncompressed cluster.", super::ab_slurm::bf_resolution_s(args.compress)),
         format!("Run times are whole seconds of `sleep` (at least 1 s, {:.0} trace seconds); a time limit is the request divided by the compression, rounded up to a minute, never under the sleep plus 5 s.", args.compress),
         "The candidates' predictors: `requested` (the request), `easy++` (users' history) and `model` (a runtime model trained on the jobs that ended before the slice, served on compressed time with `--time-scale`).".into(),
         format!("The controller: `foresight shadow --mode enforce --control-partition batch`, poll {} ms, timer {} s, lease {} s, drift breaker off (`--drift-threshold inf`), deadline 3 s.", args.poll_ms, args.timer_s, args.lease_s),
@@ -467,7 +470,7 @@ mod tests {
         assert_eq!(w, want);
         assert!(!script.contains("PriorityFavorSmall") && !script.contains("PriorityMaxAge"));
         assert_eq!(w.max_age_s, 7.0 * 86_400.0, "Slurm's default PriorityMaxAge");
-        assert_eq!(spec.backfill, foresight_core::policy::Backfill::Conservative);
+        assert_eq!(spec.backfill, foresight_core::policy::Backfill::ConservativeNodes);
         assert_eq!(predictor, "requested");
     }
 }

@@ -77,8 +77,9 @@ pub fn prepare(args: &AbArgs, instances: &Instances, jobs: &[AbJob], cpus_per_no
         let dir = Path::new(SUBMIT_CACHE).parent().unwrap_or(Path::new("/"));
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
+    let bf_resolution = crate::cli::ab_slurm::bf_resolution_s(args.compress);
     for i in &instances.all {
-        i.up(&args.scripts, args.nodes, cpus_per_node)?;
+        i.up(&args.scripts, args.nodes, cpus_per_node, bf_resolution)?;
     }
     Ok(made)
 }

@@ -10,6 +10,18 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Slurm's default backfill resolution, seconds (`bf_resolution`).
+pub const SLURM_BF_RESOLUTION_S: f64 = 60.0;
+
+/// The backfill resolution that stands for Slurm's default on time
+/// compressed `compress` times: 60 s divided by it, a whole second at least.
+/// Slurm rounds a reservation's start down and a backfilled job's end up to
+/// this grain, so at 60 s wall on 180x time every reservation would move by
+/// up to three trace hours, which no site's Slurm does to its jobs.
+pub fn bf_resolution_s(compress: f64) -> u32 {
+    (SLURM_BF_RESOLUTION_S / compress).round().clamp(1.0, SLURM_BF_RESOLUTION_S) as u32
+}
+
 /// One Slurm instance of `scripts/slurm-up.sh` (`FS_SLURM_INSTANCE`).
 #[derive(Debug, Clone)]
 pub struct Instance {
@@ -37,8 +49,9 @@ impl Instance {
     }
 
     /// Starts it afresh (job ids from 1, no earlier jobs) with `nodes` nodes
-    /// of `cpus` CPUs each, and waits for idle nodes.
-    pub fn up(&self, scripts: &Path, nodes: u32, cpus: u32) -> anyhow::Result<()> {
+    /// of `cpus` CPUs each and the backfill's resolution `bf_resolution_s`
+    /// (see [`bf_resolution_s`]), and waits for idle nodes.
+    pub fn up(&self, scripts: &Path, nodes: u32, cpus: u32, bf_resolution_s: u32) -> anyhow::Result<()> {
         let out = Command::new("bash")
             .arg(scripts.join("slurm-up.sh"))
             .env("FS_SLURM_INSTANCE", &self.name)
@@ -47,6 +60,7 @@ impl Instance {
             .env("FS_SLURM_NODE_PREFIX", &self.prefix)
             .env("FS_SLURM_NODES", nodes.to_string())
             .env("FS_SLURM_CPUS", cpus.to_string())
+            .env("FS_SLURM_BF_RESOLUTION", bf_resolution_s.to_string())
             .env("FS_SLURM_FRESH", "1")
             .env("FS_SLURM_INSTALL", "0")
             .output()
@@ -266,6 +280,17 @@ mod tests {
         assert!(Completed::parse("12|kth-5|x").unwrap_err().to_string().contains("3 fields"));
         assert!(Completed::parse("12|kth-5|1|Unknown|Unknown|CANCELLED|3").unwrap().start_s.is_nan());
         assert!(Completed::parse("12|kth-5|never|1|3|FAILED|3").is_err());
+    }
+
+    #[test]
+    fn the_backfill_resolution_is_slurms_default_on_compressed_time() {
+        assert_eq!(bf_resolution_s(1.0), 60);
+        assert_eq!(bf_resolution_s(2.0), 30);
+        assert_eq!(bf_resolution_s(180.0), 1);
+        assert_eq!(bf_resolution_s(0.5), 60, "never coarser than Slurm's default");
+        let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/slurm-up.sh")).unwrap();
+        assert!(script.contains("bf_resolution=$bf_resolution"), "slurm-up.sh sets bf_resolution");
+        assert!(script.contains("FS_SLURM_BF_RESOLUTION:-1}"), "and defaults it to the tests' compressed time");
     }
 
     #[test]

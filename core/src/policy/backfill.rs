@@ -8,6 +8,11 @@
 //!   or uses only what the reservation leaves (the extra resources);
 //! - conservative: every queued job, in order, gets a reservation in the
 //!   free-capacity profile; a job starts when its reservation is now;
+//! - conservative by nodes: conservative, except that a reservation in the
+//!   future takes whole nodes, as Slurm's backfill does (its plan marks a
+//!   reserved job's nodes busy, not its cores): a job asking for 30 CPUs on
+//!   nodes of 25 holds 50 from its reservation's start to its end. The
+//!   cluster is seen as nodes of its largest node's size;
 //! - protected EASY: EASY, except that a first blocked job that has waited
 //!   as long as its requested time is protected: its reservation is
 //!   computed from the running jobs' kill limits, and a later job may
@@ -50,6 +55,9 @@ pub enum Backfill {
     Easy,
     /// Conservative: a reservation for every queued job.
     Conservative,
+    /// Conservative, with each future reservation rounded up to whole nodes
+    /// (Slurm's backfill).
+    ConservativeNodes,
     /// EASY with a protected head (see the module's documentation).
     Protected,
 }
@@ -158,8 +166,10 @@ impl Pass<'_> {
         }
     }
 
-    /// Conservative backfilling over the whole queue.
-    pub fn conservative(&mut self, order: &[u32], profile: &mut Profile) {
+    /// Conservative backfilling over the whole queue. With `node`, a node's
+    /// capacity, a job that does not start now reserves whole nodes of that
+    /// size (see [`whole_nodes`]).
+    pub fn conservative(&mut self, order: &[u32], profile: &mut Profile, node: Option<Resources>) {
         let pending = self.state.pending();
         profile.rebuild(self.now, self.tent.free_total, releases(self.now, self.state.running(), &[]));
         let mut blocked = false;
@@ -175,8 +185,29 @@ impl Pass<'_> {
                 continue;
             }
             blocked = true;
-            profile.reserve(at, p.estimate_s, &need);
+            let held = node.map_or(need, |node| whole_nodes(&need, &node));
+            profile.reserve(at, p.estimate_s, &held);
         }
+    }
+}
+
+/// What a reservation for `need` holds when it takes whole nodes of
+/// capacity `node`: as many nodes as its most demanding dimension needs
+/// (CPUs, GPUs or memory; one at least), each whole. A dimension the node
+/// lacks is held as asked.
+pub fn whole_nodes(need: &Resources, node: &Resources) -> Resources {
+    fn nodes_for(want: u64, per_node: u64) -> u64 {
+        if per_node == 0 { 0 } else { want.div_ceil(per_node) }
+    }
+    let n = nodes_for(need.cpus.into(), node.cpus.into())
+        .max(nodes_for(need.gpus.into(), node.gpus.into()))
+        .max(nodes_for(need.mem_mb, node.mem_mb))
+        .max(1);
+    let whole = |want: u64, per_node: u64| if per_node == 0 { want } else { want.max(per_node.saturating_mul(n)) };
+    Resources {
+        cpus: whole(need.cpus.into(), node.cpus.into()).min(u32::MAX.into()) as u32,
+        gpus: whole(need.gpus.into(), node.gpus.into()).min(u32::MAX.into()) as u32,
+        mem_mb: whole(need.mem_mb, node.mem_mb),
     }
 }
 

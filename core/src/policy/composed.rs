@@ -121,7 +121,12 @@ impl Policy for ComposedPolicy {
                     pass.easy(order, head, self.candidates, &mut s.keyed);
                 }
             }
-            Backfill::Conservative => pass.conservative(order, &mut s.profile),
+            Backfill::Conservative => pass.conservative(order, &mut s.profile, None),
+            Backfill::ConservativeNodes => {
+                // the largest node stands for all (a homogeneous cluster's)
+                let node = state.nodes().iter().map(|n| n.capacity).max_by_key(|c| (c.cpus, c.gpus, c.mem_mb));
+                pass.conservative(order, &mut s.profile, node)
+            }
         }
     }
 }

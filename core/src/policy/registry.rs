@@ -4,7 +4,9 @@
 //! compositions of parts separated by `/` (`qssf/conservative/best-fit`):
 //! the first name is a preset, each later one replaces a part. `priority`
 //! takes Slurm's multifactor weights in brackets:
-//! `priority[age=100,size=1000,fairshare=0]/conservative`.
+//! `priority[age=100,size=1000,fairshare=0]/conservative`. Backfill parts:
+//! `none`, `easy`, `conservative`, `conservative-nodes` (reservations take
+//! whole nodes, as Slurm's backfill plans them) and `protected`.
 
 use super::backfill::{Backfill, CandidateOrder};
 use super::composed::ComposedPolicy;
@@ -176,6 +178,7 @@ impl PolicySpec {
             "none" | "no-backfill" => self.backfill = Backfill::None,
             "easy" => self.backfill = Backfill::Easy,
             "conservative" => self.backfill = Backfill::Conservative,
+            "conservative-nodes" => self.backfill = Backfill::ConservativeNodes,
             "protected" => self.backfill = Backfill::Protected,
             "sjbf" => self.candidates = CandidateOrder::ShortestFirst,
             "queue-order" => self.candidates = CandidateOrder::Queue,

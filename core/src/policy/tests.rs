@@ -308,3 +308,27 @@ proptest! {
         prop_assert!(after <= before, "protected reservation moved from {before} to {after}");
     }
 }
+
+#[test]
+fn a_reservation_by_nodes_holds_its_nodes_whole_as_slurms_backfill_does() {
+    // 4 nodes of 25; node 1 has 5 CPUs free until 120, the rest is busy
+    // until 600. The head (24 CPUs, 300 s) is reserved at 120; a 1-CPU job
+    // of 300 s fits beside it by CPUs, but not once its node is held whole.
+    let st = state(4, 25, &[(20, 120.0), (25, 600.0), (25, 600.0), (25, 600.0)], &[(24, 300.0), (1, 300.0)]);
+    let mut cons = "conservative".parse::<PolicySpec>().unwrap().build();
+    assert_eq!(cons.decide(&st, 0.0).starts.iter().map(|s| s.key).collect::<Vec<_>>(), vec![JobKey(5)]);
+    let mut by_nodes = "fcfs/conservative-nodes".parse::<PolicySpec>().unwrap().build();
+    assert!(by_nodes.decide(&st, 0.0).starts.is_empty());
+    // a 1-CPU job that ends by the reservation still backfills
+    let st = state(4, 25, &[(20, 120.0), (25, 600.0), (25, 600.0), (25, 600.0)], &[(24, 300.0), (1, 100.0)]);
+    assert_eq!(by_nodes.decide(&st, 0.0).starts.iter().map(|s| s.key).collect::<Vec<_>>(), vec![JobKey(5)]);
+}
+
+#[test]
+fn whole_nodes_rounds_every_dimension_to_the_most_demanding() {
+    let node = Resources::new(25, 4, 1000);
+    assert_eq!(backfill::whole_nodes(&Resources::new(1, 0, 0), &node), Resources::new(25, 4, 1000));
+    assert_eq!(backfill::whole_nodes(&Resources::new(30, 0, 0), &node), Resources::new(50, 8, 2000));
+    assert_eq!(backfill::whole_nodes(&Resources::new(2, 9, 0), &node), Resources::new(75, 12, 3000));
+    assert_eq!(backfill::whole_nodes(&Resources::new(3, 1, 0), &Resources::new(4, 0, 0)), Resources::new(4, 1, 0));
+}
