@@ -73,7 +73,6 @@ pub struct AbArgs {
     /// compressed time (`foresight shadow --time-scale`).
     #[arg(
         long,
-        value_delimiter = ',',
         default_value = "priority:requested,easy:requested,sjf:requested,qssf:requested,fairshare:requested,easy++:easy++,sjf:easy++,qssf:easy++,foresight:easy++,easy++:model,sjf:model,qssf:model,foresight:model"
     )]
     candidates: Vec<String>,
@@ -168,7 +167,8 @@ const SUBMIT_CACHE: &str = "/run/foresight/job_submit.cache";
 const KTH: &str = "pwa-kth-sp2/KTH-SP2-1996-2.1-cln.swf.gz";
 
 /// Runs `ab`.
-pub fn run(args: AbArgs) -> anyhow::Result<()> {
+pub fn run(mut args: AbArgs) -> anyhow::Result<()> {
+    args.candidates = super::policy_list::split(&args.candidates);
     let started = Instant::now();
     let trace = match &args.trace {
         Some(t) => t.clone(),

@@ -17,7 +17,7 @@ pub struct CompareArgs {
     /// colon: `fcfs,easy,easy++,easy++:clairvoyant,sjbf,conservative,qssf,fairshare`;
     /// `easy++:online` uses foresight's online model, `easy++:model.json` a
     /// model file from `foresight train`.
-    #[arg(long, value_delimiter = ',', default_value = "fcfs,easy,easy++,sjbf,conservative,qssf,fairshare")]
+    #[arg(long, default_value = "fcfs,easy,easy++,sjbf,conservative,qssf,fairshare")]
     policies: Vec<String>,
     #[command(flatten)]
     what_if: WhatIf,
@@ -69,7 +69,7 @@ fn compare_with_models(
 
 /// Runs `compare`.
 pub fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
-    let specs = args.policies.iter().map(|p| run_spec(p, &args.what_if)).collect::<anyhow::Result<Vec<_>>>()?;
+    let specs = super::policy_list::split(&args.policies).iter().map(|p| run_spec(p, &args.what_if)).collect::<anyhow::Result<Vec<_>>>()?;
     let table = args.trace.load()?.table;
     let cluster = args.what_if.cluster(&table)?;
     let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options(&table.meta));

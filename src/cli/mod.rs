@@ -18,6 +18,7 @@ mod jobs;
 mod log;
 mod operate;
 mod plan;
+mod policy_list;
 mod progress;
 mod report;
 mod robustness;

@@ -16,7 +16,7 @@ pub struct SweepArgs {
     #[command(flatten)]
     trace: TraceArgs,
     /// Comma-separated policies (`policy[:predictor]`).
-    #[arg(long, value_delimiter = ',', default_value = "easy,easy++")]
+    #[arg(long, default_value = "easy,easy++")]
     policies: Vec<String>,
     /// Comma-separated load factors (default: `--load-factor`).
     #[arg(long, value_delimiter = ',')]
@@ -56,7 +56,7 @@ pub struct SweepArgs {
 
 /// Runs `sweep`.
 pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
-    let runs = args.policies.iter().map(|p| run_spec(p, &args.what_if)).collect::<anyhow::Result<Vec<_>>>()?;
+    let runs = super::policy_list::split(&args.policies).iter().map(|p| run_spec(p, &args.what_if)).collect::<anyhow::Result<Vec<_>>>()?;
     let base = args.what_if.sim_options()?;
     let table = args.trace.load()?.table;
     let clusters = if args.clusters.is_empty() {
