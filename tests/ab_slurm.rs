@@ -75,6 +75,11 @@ fn short_ab(jobs: usize, instance: &str, port: u16, extra: &[&str]) -> Option<(A
     let submitted = std::fs::read_to_string(out.path().join("submitted.tsv")).unwrap();
     assert_eq!(submitted.lines().count(), 1 + 2 * jobs, "both arms' submissions recorded");
     assert!(ev.candidates.iter().any(|c| c.spec == ev.chosen));
+    assert!(
+        ev.notes.iter().any(|n| n.contains("Slurm alone, as the simulator models it") && n.contains("conservative-nodes")),
+        "the report says how Slurm alone, as modelled, scored before the slice: {:?}",
+        ev.notes
+    );
     // the instances are stopped at the end
     for suffix in ["a", "e"] {
         let name = format!("{instance}{suffix}");
