@@ -260,15 +260,8 @@ pub fn run(mut args: AbArgs) -> anyhow::Result<()> {
     }
     // Slurm alone as modelled, on the same jobs: what the choice is to beat
     // (reported, not chosen from)
-    let baseline = ab_model::choose(
-        &prefix_jobs,
-        &cluster,
-        std::slice::from_ref(&args.slurm_as),
-        model.as_ref(),
-        args.compress,
-        timing(overhead_alone),
-    )?
-    .remove(0);
+    let baseline =
+        ab_model::score(&prefix_jobs, &cluster, &args.slurm_as, model.as_ref(), args.compress, timing(overhead_alone))?;
     eprintln!("  Slurm alone, as modelled: avg bsld {:.2}  mean wait {:.0} s", baseline.avg_bsld, baseline.mean_wait_s);
     let controller =
         if live { Some(run::start_controller(&args, enforce, &chosen, model.as_ref(), &slurm_as.policy)?) } else { None };

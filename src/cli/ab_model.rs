@@ -206,14 +206,25 @@ pub fn choose(
     scale: f64,
     timing: SlurmTiming,
 ) -> anyhow::Result<Vec<CandidateScore>> {
-    let mut scores = Vec::new();
-    for c in candidates {
-        let ran = predict(prefix, cluster, c, model, scale, timing)?;
-        let m = input::metrics(&ran, scale, cluster.total().cpus);
-        scores.push(CandidateScore { spec: c.clone(), avg_bsld: m.avg_bsld, mean_wait_s: m.mean_wait_s });
-    }
+    let mut scores =
+        candidates.iter().map(|c| score(prefix, cluster, c, model, scale, timing)).collect::<anyhow::Result<Vec<_>>>()?;
     scores.sort_by(|a, b| a.avg_bsld.total_cmp(&b.avg_bsld));
     Ok(scores)
+}
+
+/// Scores one `policy:predictor` on `prefix` as [`choose`] scores each
+/// candidate.
+pub fn score(
+    prefix: &[AbJob],
+    cluster: &Cluster,
+    spec: &str,
+    model: Option<&PrefixModel>,
+    scale: f64,
+    timing: SlurmTiming,
+) -> anyhow::Result<CandidateScore> {
+    let ran = predict(prefix, cluster, spec, model, scale, timing)?;
+    let m = input::metrics(&ran, scale, cluster.total().cpus);
+    Ok(CandidateScore { spec: spec.to_string(), avg_bsld: m.avg_bsld, mean_wait_s: m.mean_wait_s })
 }
 
 /// What the controller is started with for `chosen`: its policy, the model

@@ -33,6 +33,12 @@ pub struct CompareArgs {
     report: Option<PathBuf>,
 }
 
+/// A `--policies` list (comma-separated, see [`super::policy_list`]) as
+/// runs, in order.
+pub fn run_specs(policies: &[String], what_if: &WhatIf) -> anyhow::Result<Vec<RunSpec>> {
+    super::policy_list::split(policies).iter().map(|p| run_spec(p, what_if)).collect()
+}
+
 /// `policy[:predictor]` as a run.
 pub fn run_spec(text: &str, what_if: &WhatIf) -> anyhow::Result<RunSpec> {
     let (policy, predictor) = match text.split_once(':') {
@@ -69,7 +75,7 @@ fn compare_with_models(
 
 /// Runs `compare`.
 pub fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
-    let specs = super::policy_list::split(&args.policies).iter().map(|p| run_spec(p, &args.what_if)).collect::<anyhow::Result<Vec<_>>>()?;
+    let specs = run_specs(&args.policies, &args.what_if)?;
     let table = args.trace.load()?.table;
     let cluster = args.what_if.cluster(&table)?;
     let workload = Workload::from_jobs(&table.jobs, &cluster, args.what_if.workload_options(&table.meta));

@@ -1,7 +1,7 @@
 //! `foresight sweep`: policies over a grid of clusters, load factors and
 //! seeds, in parallel on all cores.
 
-use super::compare::{run_spec, summary_table};
+use super::compare::{run_specs, summary_table};
 use super::simulate::WhatIf;
 use super::trace_args::TraceArgs;
 use clap::Args;
@@ -56,7 +56,7 @@ pub struct SweepArgs {
 
 /// Runs `sweep`.
 pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
-    let runs = super::policy_list::split(&args.policies).iter().map(|p| run_spec(p, &args.what_if)).collect::<anyhow::Result<Vec<_>>>()?;
+    let runs = run_specs(&args.policies, &args.what_if)?;
     let base = args.what_if.sim_options()?;
     let table = args.trace.load()?.table;
     let clusters = if args.clusters.is_empty() {
