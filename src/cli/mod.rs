@@ -28,7 +28,7 @@ mod shadow;
 mod simulate;
 mod submit;
 mod sweep;
-mod sweep_array;
+mod slurm_array;
 mod telemetry;
 mod train;
 mod worker;

@@ -16,7 +16,9 @@ use foresight_core::Job;
 use foresight_models::demand::{Quantity, Series, hourly};
 use foresight_models::features::calendar_offset;
 use foresight_models::outlook::{Ahead, horizon};
-use foresight_simulator::plan::backtest::{BacktestOptions, backtest};
+use foresight_simulator::Shard;
+use foresight_simulator::output::write_json;
+use foresight_simulator::plan::backtest::{BacktestOptions, Period, assemble, backtest_part, period_count};
 use foresight_simulator::plan::{Outlook, PlanOptions, Target, parse_duration, plan, size_of};
 use std::path::PathBuf;
 
@@ -76,6 +78,28 @@ pub struct PlanArgs {
     /// With `--backtest`: periods of history before the first planned one.
     #[arg(long, default_value_t = 3)]
     min_history: usize,
+    /// With `--backtest`: run its periods as a Slurm job array of this many
+    /// tasks (through `sbatch`, on the cluster it submits to), wait for it
+    /// and merge the parts: the same report as a backtest run here, bit for
+    /// bit. The tasks must see the trace and `--slurm-dir` at the same paths.
+    #[arg(long, value_name = "TASKS", conflicts_with = "shard", requires = "backtest")]
+    slurm_array: Option<u32>,
+    /// Where the array's tasks write their parts and logs (default: `parts`
+    /// under `--out`).
+    #[arg(long, value_name = "DIR")]
+    slurm_dir: Option<PathBuf>,
+    /// More `sbatch` options for the array, split at spaces (e.g.
+    /// `--sbatch-args="--partition=batch --time=30"`).
+    #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true)]
+    sbatch_args: Option<String>,
+    /// With `--backtest`: compute only this part of its periods (`INDEX/OF`:
+    /// the periods whose index modulo OF is INDEX) and write them to `--json`:
+    /// what each task of `--slurm-array` runs.
+    #[arg(long, value_name = "INDEX/OF", requires = "backtest")]
+    shard: Option<Shard>,
+    /// With `--shard`: where the part goes.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 /// Candidate sizes.
@@ -200,10 +224,36 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         let periods = ((last - jobs[0].submit_s) / period_s).floor() as usize;
         let only_first = args.dev_fraction.map(|f| ((periods as f64 * f.clamp(0.0, 1.0)).round() as usize).max(1));
         let o = BacktestOptions { period_s, plan: options, min_history: args.min_history, level, only_first };
-        let bar = super::progress::bar(2 * only_first.unwrap_or(periods) as u64);
-        bar.set_message("periods replayed and planned");
-        let b = backtest(&jobs, &base, &o, &forecaster, &|| bar.inc(1))?;
-        bar.finish_and_clear();
+        let count = period_count(&jobs, &o);
+        if let Some(shard) = args.shard {
+            let path =
+                args.json.as_ref().ok_or_else(|| BadInput("--shard writes its part to --json FILE: give one".into()))?;
+            let part = backtest_part(&jobs, &base, &o, &forecaster, shard, &|| {})?;
+            write_json(&part, path)?;
+            println!("part {}/{}: {} of the backtest's {count} periods written to {}", shard.index, shard.of, part.len(), path.display());
+            return Ok(());
+        }
+        let periods = match args.slurm_array {
+            Some(tasks) => {
+                let dir = args.slurm_dir.clone().unwrap_or_else(|| args.out.join("parts"));
+                let array = super::slurm_array::Array {
+                    tasks,
+                    dir: &dir,
+                    sbatch_args: args.sbatch_args.as_deref(),
+                    job_name: "foresight-plan",
+                    what: format!("a backtest of {count} periods"),
+                };
+                super::slurm_array::run(&array, count, |p: &Period| p.index)?
+            }
+            None => {
+                let bar = super::progress::bar(2 * count as u64);
+                bar.set_message("periods replayed and planned");
+                let part = backtest_part(&jobs, &base, &o, &forecaster, Shard::ALL, &|| bar.inc(1));
+                bar.finish_and_clear();
+                part?
+            }
+        };
+        let b = assemble(&base, &o, periods);
         let title = format!(
             "foresight plan backtest: {}",
             args.trace.trace.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())

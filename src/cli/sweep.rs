@@ -7,7 +7,7 @@ use super::trace_args::TraceArgs;
 use clap::Args;
 use foresight_simulator::output::write_json;
 use foresight_simulator::workload::{Workload, WorkloadOptions};
-use foresight_simulator::{Grid, Placed, Shard, cluster_file, grid_len, sweep_shard_with};
+use foresight_simulator::{Grid, Placed, Shard, SweepPoint, cluster_file, grid_len, sweep_shard_with};
 use std::path::PathBuf;
 
 /// Sweep policies over clusters, load factors and seeds.
@@ -100,8 +100,18 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
         println!("part {}/{}: {} of the grid's {} points written to {}", shard.index, shard.of, part.len(), grid_len(&grid), path.display());
         return Ok(());
     }
-    let points = match args.slurm_array {
-        Some(tasks) => super::sweep_array::run(tasks, &args.slurm_dir, args.sbatch_args.as_deref(), grid_len(&grid))?,
+    let points: Vec<SweepPoint> = match args.slurm_array {
+        Some(tasks) => {
+            let total = grid_len(&grid);
+            let array = super::slurm_array::Array {
+                tasks,
+                dir: &args.slurm_dir,
+                sbatch_args: args.sbatch_args.as_deref(),
+                job_name: "foresight-sweep",
+                what: format!("{total} points"),
+            };
+            super::slurm_array::run(&array, total, |p: &Placed| p.position)?.into_iter().map(|p| p.point).collect()
+        }
         None => part(Shard::ALL)?.into_iter().map(|p| p.point).collect(),
     };
     let rows =

@@ -9,6 +9,7 @@
 
 use super::classes::work_cpu_h;
 use super::{Outlook, PlanError, PlanOptions, plan, replay_metric, resize, size_of};
+use crate::Shard;
 use foresight_core::{Cluster, Job};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -109,8 +110,15 @@ pub fn need(jobs: &[Job], base: &Cluster, o: &PlanOptions) -> Result<(u32, f64),
 /// submitted before it.
 pub type Forecaster<'a> = dyn Fn(&[Job], f64, usize) -> Result<Outlook, String> + Sync + 'a;
 
+/// How many periods a backtest of `jobs` (sorted by submission) scores.
+pub fn period_count(jobs: &[Job], o: &BacktestOptions) -> usize {
+    let first = jobs.first().map_or(0.0, |j| j.submit_s);
+    let last = jobs.last().map_or(0.0, |j| j.submit_s);
+    (((last - first) / o.period_s).floor().max(0.0) as usize).min(o.only_first.unwrap_or(usize::MAX))
+}
+
 /// Runs the backtest over `jobs` (sorted by submission). `progress` is told
-/// each period done.
+/// each period's need replayed and each period planned.
 pub fn backtest(
     jobs: &[Job],
     base: &Cluster,
@@ -118,30 +126,51 @@ pub fn backtest(
     forecaster: &Forecaster<'_>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Backtest, PlanError> {
+    Ok(assemble(base, o, backtest_part(jobs, base, o, forecaster, Shard::ALL, progress)?))
+}
+
+/// The periods of `shard` only (those whose index modulo its size is its
+/// index), each computed as [`backtest`] computes it: what one task of a
+/// Slurm job array runs. The parts of every shard, given to [`assemble`],
+/// are [`backtest`]'s result, bit for bit.
+pub fn backtest_part(
+    jobs: &[Job],
+    base: &Cluster,
+    o: &BacktestOptions,
+    forecaster: &Forecaster<'_>,
+    shard: Shard,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<Period>, PlanError> {
     if o.period_s.is_nan() || o.period_s < 3600.0 {
         return Err(PlanError::Settings(format!("a period of {} s: at least an hour is needed", o.period_s)));
     }
-    let (unit, today) = size_of(base);
     let first = jobs.first().map_or(0.0, |j| j.submit_s);
-    let last = jobs.last().map_or(0.0, |j| j.submit_s);
-    let count = (((last - first) / o.period_s).floor() as usize).min(o.only_first.unwrap_or(usize::MAX));
+    let count = period_count(jobs, o);
     let bounds: Vec<(usize, usize, f64)> = (0..count)
         .map(|k| {
             let s = first + k as f64 * o.period_s;
             (jobs.partition_point(|j| j.submit_s < s), jobs.partition_point(|j| j.submit_s < s + o.period_s), s)
         })
         .collect();
-    let needs = bounds
+    let planned = |k: usize| k >= o.min_history.max(2) && bounds[k].0 < bounds[k].1;
+    let mine: Vec<usize> = (0..count).filter(|&k| shard.holds(k)).collect();
+    // the needs this part reads: its own periods', and the period before
+    // each it plans (the naive planners')
+    let mut wanted: Vec<usize> = mine.iter().flat_map(|&k| if planned(k) { vec![k - 1, k] } else { vec![k] }).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let computed = wanted
         .par_iter()
-        .map(|&(a, b, _)| {
+        .map(|&k| {
+            let (a, b, _) = bounds[k];
             let r = need(&jobs[a..b], base, &o.plan);
             progress();
-            r
+            r.map(|n| (k, n))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let needs = |k: usize| computed[computed.binary_search_by_key(&k, |c| c.0).expect("every need read is computed")].1;
     let hours = (o.period_s / 3600.0).round() as usize;
-    let periods = (0..count)
-        .into_par_iter()
+    mine.into_par_iter()
         .map(|k| -> Result<Period, PlanError> {
             let (a, b, start_s) = bounds[k];
             let period = &jobs[a..b];
@@ -152,7 +181,7 @@ pub fn backtest(
             };
             let mut sizes = vec![None; PLANNERS.len()];
             let mut note = None;
-            if k >= o.min_history.max(2) && !period.is_empty() {
+            if planned(k) {
                 match forecaster(&jobs[..a], start_s, hours)
                     .map_err(PlanError::Settings)
                     .and_then(|outlook| plan(&jobs[..a], base, &outlook, &o.plan, &|_| {}))
@@ -160,7 +189,7 @@ pub fn backtest(
                     Ok(p) => sizes[0] = Some(decide(p.recommended)?),
                     Err(e) => note = Some(e.to_string()),
                 }
-                let last = needs[k - 1].0;
+                let last = needs(k - 1).0;
                 sizes[1] = Some(decide(last.max(1))?);
                 let (w1, w2) = (work(k - 1), work(k - 2));
                 let growth = if w2 > 0.0 { w1 / w2 } else { 1.0 };
@@ -172,13 +201,18 @@ pub fn backtest(
                 start_s,
                 jobs: period.len(),
                 work_cpu_h: work(k),
-                need: needs[k].0,
-                at_today: needs[k].1,
+                need: needs(k).0,
+                at_today: needs(k).1,
                 sizes,
                 note,
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+/// The backtest from every one of its periods (in index order), scored.
+pub fn assemble(base: &Cluster, o: &BacktestOptions, periods: Vec<Period>) -> Backtest {
+    let (unit, today) = size_of(base);
     let scored: Vec<&Period> = periods.iter().filter(|p| p.need > 0 && p.sizes.iter().all(Option::is_some)).collect();
     let scores = PLANNERS
         .iter()
@@ -190,7 +224,7 @@ pub fn backtest(
             )
         })
         .collect();
-    Ok(Backtest { options: o.clone(), unit: unit.into(), today, periods, scores })
+    Backtest { options: o.clone(), unit: unit.into(), today, periods, scores }
 }
 
 fn score(planner: &str, rows: impl Iterator<Item = (u32, Decision)>) -> Score {

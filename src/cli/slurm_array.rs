@@ -1,8 +1,9 @@
-//! `foresight sweep --slurm-array N`: the sweep's grid split into N parts
-//! (round robin, see `foresight_simulator::Shard`), run as the N tasks of
-//! one Slurm job array, each task running this same binary with the same
-//! arguments and `--shard I/N`, and the parts merged when the array ends:
-//! the same points, in the same order, as a local sweep, bit for bit.
+//! `--slurm-array N` (of `sweep`, and of `plan --backtest`): the work split
+//! into N parts (round robin, see `foresight_simulator::Shard`: a sweep's
+//! grid points, a backtest's periods), run as the N tasks of one Slurm job
+//! array, each task running this same binary with the same arguments and
+//! `--shard I/N`, and the parts merged when the array ends: the same
+//! results, in the same order, as a run here, bit for bit.
 //!
 //! The tasks must see the same files at the same paths as the command that
 //! submits them (the trace, cluster files, the binary and `--slurm-dir`):
@@ -10,12 +11,12 @@
 
 use super::progress::spinner;
 use anyhow::{Context, bail};
-use foresight_simulator::{Placed, SweepPoint};
+use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The options of `sweep` that a task must not inherit: the array's own,
-/// and the output (each task writes its part where the array says).
+/// The options that a task must not inherit: the array's own, and the
+/// output (each task writes its part where the array says).
 const NOT_INHERITED: [&str; 5] = ["--slurm-array", "--slurm-dir", "--sbatch-args", "--json", "--shard"];
 
 /// The arguments of a task: `argv` (this command's arguments, without the
@@ -56,9 +57,26 @@ fn task_line(exe: &Path, args: &[String], tasks: u32, dir: &Path) -> String {
     line
 }
 
+/// One Slurm job array: how many tasks, where their parts go, and what it
+/// computes.
+pub struct Array<'a> {
+    /// Tasks (`--slurm-array`).
+    pub tasks: u32,
+    /// Where the tasks write their parts and logs (`--slurm-dir`).
+    pub dir: &'a Path,
+    /// More `sbatch` options, split at spaces (`--sbatch-args`).
+    pub sbatch_args: Option<&'a str>,
+    /// The job's name in Slurm (`foresight-sweep`, `foresight-plan`).
+    pub job_name: &'a str,
+    /// What the array computes, for the spinner ("12 points").
+    pub what: String,
+}
+
 /// Submits the array with `sbatch --wait`, waits for it, and returns every
-/// point of the grid (`total` of them) in grid order.
-pub fn run(tasks: u32, dir: &Path, sbatch_args: Option<&str>, total: usize) -> anyhow::Result<Vec<SweepPoint>> {
+/// item of the parts (each a JSON list of `T`) in `position` order, checked
+/// to be positions `0..total` once each.
+pub fn run<T: DeserializeOwned>(a: &Array<'_>, total: usize, position: impl Fn(&T) -> usize) -> anyhow::Result<Vec<T>> {
+    let (tasks, dir) = (a.tasks, a.dir);
     if tasks == 0 {
         return Err(super::BadInput("--slurm-array: the array needs at least one task".into()).into());
     }
@@ -76,13 +94,13 @@ pub fn run(tasks: u32, dir: &Path, sbatch_args: Option<&str>, total: usize) -> a
         .arg("--parsable")
         .arg("--wait")
         .arg(format!("--array=0-{}", tasks - 1))
-        .arg("--job-name=foresight-sweep")
+        .arg(format!("--job-name={}", a.job_name))
         .arg(format!("--output={}", dir.join("part-%a.log").display()))
         .arg(format!("--chdir={}", cwd.display()))
-        .args(sbatch_args.unwrap_or_default().split_whitespace())
+        .args(a.sbatch_args.unwrap_or_default().split_whitespace())
         .arg("--wrap")
         .arg(&line);
-    let wait = spinner(format!("running {total} points as a Slurm array of {tasks} tasks"));
+    let wait = spinner(format!("running {} as a Slurm array of {tasks} tasks", a.what));
     let out = sbatch.output();
     wait.finish_and_clear();
     let out = out.context("failed to run sbatch (is Slurm's client installed and on PATH?)")?;
@@ -96,21 +114,25 @@ pub fn run(tasks: u32, dir: &Path, sbatch_args: Option<&str>, total: usize) -> a
             dir.join("part-*.log").display()
         );
     }
-    let mut placed: Vec<Placed> = Vec::with_capacity(total);
+    let mut items: Vec<T> = Vec::with_capacity(total);
     for i in 0..tasks {
         let path = part_path(&dir, i);
         let text = std::fs::read(&path).with_context(|| {
-            format!("task {i} of Slurm job {job} wrote no part ({}); see {}", path.display(), dir.join(format!("part-{i}.log")).display())
+            format!(
+                "task {i} of Slurm job {job} wrote no part ({}); see {}",
+                path.display(),
+                dir.join(format!("part-{i}.log")).display()
+            )
         })?;
-        let part: Vec<Placed> =
-            serde_json::from_slice(&text).with_context(|| format!("task {i}'s part {} is not a sweep part", path.display()))?;
-        placed.extend(part);
+        let part: Vec<T> = serde_json::from_slice(&text)
+            .with_context(|| format!("task {i}'s part {} is not a part of this command's results", path.display()))?;
+        items.extend(part);
     }
-    placed.sort_by_key(|p| p.position);
-    if placed.len() != total || placed.iter().enumerate().any(|(i, p)| p.position != i) {
-        bail!("the parts of Slurm job {job} hold {} points, not the grid's {total} once each", placed.len());
+    items.sort_by_key(&position);
+    if items.len() != total || items.iter().enumerate().any(|(i, p)| position(p) != i) {
+        bail!("the parts of Slurm job {job} hold {} results, not the {total} expected once each", items.len());
     }
-    Ok(placed.into_iter().map(|p| p.point).collect())
+    Ok(items)
 }
 
 fn part_path(dir: &Path, i: u32) -> PathBuf {
@@ -128,8 +150,18 @@ mod tests {
     #[test]
     fn a_task_inherits_every_argument_but_the_arrays_and_the_output() {
         let argv = strings(&[
-            "sweep", "t.swf", "--slurm-array", "4", "--policies", "easy,sjbf", "--json=out.json", "--slurm-dir", "d",
-            "--sbatch-args=--time=5", "--seeds", "1,2",
+            "sweep",
+            "t.swf",
+            "--slurm-array",
+            "4",
+            "--policies",
+            "easy,sjbf",
+            "--json=out.json",
+            "--slurm-dir",
+            "d",
+            "--sbatch-args=--time=5",
+            "--seeds",
+            "1,2",
         ]);
         assert_eq!(task_args(&argv), strings(&["sweep", "t.swf", "--policies", "easy,sjbf", "--seeds", "1,2"]));
     }
