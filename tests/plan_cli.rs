@@ -27,9 +27,10 @@ fn read_json(p: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(p).expect("the JSON file was written")).expect("the file is JSON")
 }
 
-fn plan_kth(kth: &Path, out: &Path) -> (serde_json::Value, String) {
-    let args =
-        ["plan", s(kth), "--horizon", "2d", "--target", "p95-wait=1h", "--seeds", "2", "--seed", "5", "--out", s(out)];
+fn plan_kth(kth: &Path, out: &Path, more: &[&str]) -> (serde_json::Value, String) {
+    let mut args =
+        vec!["plan", s(kth), "--horizon", "2d", "--target", "p95-wait=1h", "--seeds", "2", "--seed", "5", "--out", s(out)];
+    args.extend(more);
     let o = foresight(&args);
     assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     (read_json(&out.join("plan.json")), stdout(&o))
@@ -39,7 +40,7 @@ fn plan_kth(kth: &Path, out: &Path) -> (serde_json::Value, String) {
 fn plan_on_kth_recommends_the_smallest_size_of_its_curve_that_meets_the_target() {
     let Some(kth) = dataset_or_skip(KTH) else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (plan, printed) = plan_kth(&kth, dir.path());
+    let (plan, printed) = plan_kth(&kth, dir.path(), &[]);
     let rec = plan["recommended"].as_u64().expect("a recommended size");
     let synthetic = plan["synthetic"].as_u64().expect("the synthetic workloads' size");
     let correction = plan["correction"].as_f64().unwrap();
@@ -76,7 +77,7 @@ fn plan_on_kth_recommends_the_smallest_size_of_its_curve_that_meets_the_target()
 
     // the same seed, the same plan
     let again = tempfile::tempdir().unwrap();
-    assert_eq!(plan_kth(&kth, again.path()).0, plan);
+    assert_eq!(plan_kth(&kth, again.path(), &[]).0, plan);
 
     // the page renders its two charts in Chromium
     let Some(bin) = browser::chromium() else { return };
@@ -89,6 +90,35 @@ fn plan_on_kth_recommends_the_smallest_size_of_its_curve_that_meets_the_target()
 }
 
 #[test]
+fn a_plan_by_group_forecasts_each_tenant_and_keeps_the_whole_clusters_totals() {
+    let Some(kth) = dataset_or_skip(KTH) else { return };
+    let (whole_dir, split_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (w, _) = plan_kth(&kth, whole_dir.path(), &[]);
+    let (p, printed) = plan_kth(&kth, split_dir.path(), &["--by", "group", "--tenants", "4"]);
+    assert!(w["outlook"].get("split").is_none(), "no split unless asked");
+    let (o, wo) = (&p["outlook"], &w["outlook"]);
+    for total in ["work", "jobs", "upper_factor", "lower_factor"] {
+        assert_eq!(o[total], wo[total], "the split changes the mix, not the whole cluster's {total}");
+    }
+    assert!(o["method"].as_str().unwrap().contains("split by group: each of 5 tenants"), "{}", o["method"]);
+    let split = &o["split"];
+    let names: Vec<&str> = split["tenants"]["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert_eq!(names.len(), 5, "the 4 largest groups and the rest: {names:?}");
+    assert_eq!(names[4], "(other)");
+    let outlooks = split["outlooks"].as_array().unwrap();
+    let recent: Vec<f64> = outlooks.iter().map(|t| t["recent_work"].as_f64().unwrap()).collect();
+    for (t, n) in outlooks.iter().zip(&names) {
+        assert_eq!(t["name"].as_str(), Some(*n));
+        assert_eq!(t["work"].as_array().unwrap().len(), 48, "{n}: one forecast per hour of the horizon");
+    }
+    let seen: f64 = wo["recent_work"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
+    assert!((recent.iter().sum::<f64>() - seen).abs() < 1e-6 * seen.max(1.0), "the tenants' pasts add up to the whole's");
+    assert!(printed.contains("Recommended:"), "{printed}");
+    let md = std::fs::read_to_string(split_dir.path().join("plan.md")).unwrap();
+    assert!(md.contains("## Demand by group") && md.contains("| (other) |"), "{md}");
+}
+
+#[test]
 fn bad_targets_and_sizes_are_refused_with_exit_code_2() {
     let Some(kth) = dataset_or_skip(KTH) else { return };
     for (args, says) in [
@@ -97,6 +127,7 @@ fn bad_targets_and_sizes_are_refused_with_exit_code_2() {
         (vec!["--sizes", "90..80"], "the range's start is past its end"),
         (vec!["--horizon", "0d"], "expected a positive duration"),
         (vec!["--level", "0.3"], "expected a quantile level"),
+        (vec!["--by", "tenant"], "`tenant`: expected a tenant key"),
     ] {
         let mut full = vec!["plan", s(&kth)];
         full.extend(args.iter());

@@ -9,7 +9,7 @@ use crate::chart::axis::Axis;
 use crate::chart::{Series, line};
 use crate::doc::{Block, Doc, Table};
 use foresight_simulator::plan::backtest::{Backtest, PLANNERS};
-use foresight_simulator::plan::{Metric, Plan};
+use foresight_simulator::plan::{Metric, Plan, TenantSplit};
 
 /// A day's date (`YYYY-MM-DD`) of Unix seconds.
 pub fn date(unix_s: f64) -> String {
@@ -84,6 +84,39 @@ pub fn headline(p: &Plan) -> String {
     )
 }
 
+/// The demand by tenant: each tenant's forecast and band beside what it
+/// requested in the horizon before.
+fn tenant_blocks(split: &TenantSplit, level: f64) -> Vec<Block> {
+    let key = split.tenants.key;
+    let mut t = Table::new(&[
+        &key.to_string(),
+        "requested CPU hours in the horizon before",
+        "point forecast",
+        &format!("{:.0}th percentile", 100.0 * (1.0 - level)),
+        &format!("{:.0}th percentile", 100.0 * level),
+        "jobs, point forecast",
+    ]);
+    for o in &split.outlooks {
+        let point = o.point_work();
+        t.row(vec![
+            o.name.clone(),
+            format!("{:.0}", o.recent_work),
+            format!("{point:.0}"),
+            format!("{:.0}", point * o.lower_factor),
+            format!("{:.0}", point * o.upper_factor),
+            format!("{:.0}", o.jobs.iter().sum::<f64>()),
+        ]);
+    }
+    vec![
+        Block::Heading(format!("Demand by {key}")),
+        Block::Para(format!(
+            "Each {key} below (the largest by requested work in the recent past, and the rest together as {}) is forecast on its own hourly series, with a band from its own earlier horizons. The plan's totals and band are the whole cluster's forecast (above); each tenant's synthetic jobs, resampled from its own recent jobs in its own forecast hours, take the share of that work its point forecast has of this column's sum.",
+            foresight_simulator::plan::tenants::OTHER
+        )),
+        Block::Table(t),
+    ]
+}
+
 /// The plan's report.
 pub fn doc(p: &Plan) -> Doc {
     let o = &p.outlook;
@@ -119,6 +152,9 @@ pub fn doc(p: &Plan) -> Doc {
     let x = Axis::linear("days from the horizon's start", before / 24.0, o.work.len().max(1) as f64 / 24.0);
     let svg = line::render(&caption, x, Axis::linear("requested CPU hours per hour", 0.0, top), &series);
     blocks.push(Block::Figure { caption, svg, table: t });
+    if let Some(split) = &o.split {
+        blocks.extend(tenant_blocks(split, o.level));
+    }
 
     blocks.push(Block::Heading("Size against the target".into()));
     blocks.push(Block::Para(format!(

@@ -19,7 +19,9 @@ use foresight_models::outlook::{Ahead, horizon};
 use foresight_simulator::Shard;
 use foresight_simulator::output::write_json;
 use foresight_simulator::plan::backtest::{BacktestOptions, Period, assemble, backtest_part, period_count};
-use foresight_simulator::plan::{Outlook, PlanOptions, Target, parse_duration, plan, size_of};
+use foresight_simulator::plan::{
+    Outlook, PlanOptions, Target, TenantKey, TenantOutlook, TenantSplit, Tenants, parse_duration, plan, size_of,
+};
 use std::path::PathBuf;
 
 /// Recommend a cluster size for the next horizon's demand.
@@ -54,6 +56,15 @@ pub struct PlanArgs {
     /// Quantile level of the band's upper edge (planned for).
     #[arg(long, default_value_t = 0.9)]
     level: f64,
+    /// Forecast the demand tenant by tenant: `queue` (a Slurm partition),
+    /// `group` (an account) or `user`. Each of the `--tenants` largest (by
+    /// requested work in `--window`), and the rest together, is forecast on
+    /// its own series with its own band, and synthesized from its own jobs.
+    #[arg(long, value_name = "KEY")]
+    by: Option<TenantKey>,
+    /// With `--by`: how many tenants are forecast by name.
+    #[arg(long, default_value_t = 6)]
+    tenants: usize,
     /// Earlier horizons the band and the synthesis's bias are measured on.
     #[arg(long, default_value_t = 8)]
     calibration: usize,
@@ -135,42 +146,84 @@ fn sizes_arg(s: &str) -> Result<Sizes, String> {
     Ok(Sizes(out))
 }
 
-/// The hourly series of `q` over `history`, from its first hour to `end_hour`
-/// (exclusive, local calendar hours).
-fn series_until(history: &[Job], q: Quantity, offset: f64, end_hour: i64) -> Series {
-    let mut s = hourly(history, q, offset, |_| true);
+/// The hourly series of `q` over the jobs of `history` that `keep` keeps,
+/// from the first hour of `history` to `end_hour` (exclusive, local
+/// calendar hours).
+fn series_until(history: &[Job], q: Quantity, offset: f64, end_hour: i64, keep: impl Fn(&Job) -> bool) -> Series {
+    let mut s = hourly(history, q, offset, keep);
     s.values.resize((end_hour - s.first_hour).max(0) as usize, 0.0);
     s
 }
 
-/// The outlook of the `hours` from `start_s` from the jobs before it.
-fn outlook(
-    history: &[Job],
-    start_s: f64,
-    hours: usize,
+/// How the forecaster is asked: the band's level, the earlier horizons it
+/// is measured on, and the split by tenant.
+#[derive(Debug, Clone, Copy)]
+struct Ask {
     offset: f64,
     level: f64,
     calibration: usize,
-) -> Result<Outlook, String> {
+    by: Option<TenantKey>,
+    tenants: usize,
+    window_s: f64,
+}
+
+/// The outlook of the `hours` from `start_s` from the jobs before it: the
+/// whole cluster's forecast and band, and (`--by`) each tenant's forecast
+/// on its own series, which sets the tenant's share of the work and its
+/// hours.
+fn outlook(history: &[Job], start_s: f64, hours: usize, ask: Ask) -> Result<Outlook, String> {
     if history.is_empty() {
         return Err("no job before the horizon: nothing to forecast from".into());
     }
+    let Ask { offset, level, calibration, .. } = ask;
     let end_hour = ((start_s + offset) / 3600.0).floor() as i64;
-    let work = series_until(history, Quantity::CpuHours, offset, end_hour);
-    let jobs = series_until(history, Quantity::Jobs, offset, end_hour);
-    let f = horizon(&work, hours, level, calibration);
-    let n = jobs.values.len();
-    let recent_work = work.values[work.values.len().saturating_sub(hours)..].to_vec();
+    let recent_of = |s: &Series| s.values[s.values.len().saturating_sub(hours)..].to_vec();
+    let forecast = |keep: &dyn Fn(&Job) -> bool| {
+        let work = series_until(history, Quantity::CpuHours, offset, end_hour, keep);
+        let jobs = series_until(history, Quantity::Jobs, offset, end_hour, keep);
+        let n = jobs.values.len();
+        (horizon(&work, hours, level, calibration), Ahead::train(&jobs, n).forecast(&jobs, n, hours), recent_of(&work))
+    };
+    let (f, jobs, recent_work) = forecast(&|_| true);
+    let tenants = ask.by.and_then(|key| {
+        let recent = foresight_simulator::plan::recent_past(history, start_s, ask.window_s);
+        Tenants::largest(recent, key, ask.tenants)
+    });
+    let (split, note) = match (ask.by, tenants) {
+        (None, _) => (None, String::new()),
+        (Some(key), None) => (None, format!("; not split by {key}: the recent past's jobs fall in fewer than two")),
+        (Some(key), Some(tenants)) => {
+            let outlooks = (0..tenants.names.len())
+                .map(|t| {
+                    let (f, jobs, recent) = forecast(&|j| tenants.index(j) == t);
+                    TenantOutlook {
+                        name: tenants.names[t].clone(),
+                        jobs,
+                        work: f.hours,
+                        lower_factor: f.lower_factor,
+                        upper_factor: f.upper_factor,
+                        recent_work: recent.iter().sum(),
+                    }
+                })
+                .collect();
+            let note = format!(
+                "; split by {key}: each of {} tenants forecast on its own series, which sets its share of the work and its hours",
+                tenants.names.len()
+            );
+            (Some(TenantSplit { tenants, outlooks }), note)
+        }
+    };
     Ok(Outlook {
         start_s,
-        jobs: Ahead::train(&jobs, n).forecast(&jobs, n, hours),
+        jobs,
         work: f.hours,
         level,
         lower_factor: f.lower_factor,
         upper_factor: f.upper_factor,
         recent_work,
-        method: f.method,
+        method: f.method + &note,
         calendar_offset_s: offset,
+        split,
     })
 }
 
@@ -217,8 +270,16 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         correction_level: args.correction,
     };
     std::fs::create_dir_all(&args.out)?;
-    let (level, calibration) = (args.level, args.calibration);
-    let forecaster = move |h: &[Job], start: f64, hours: usize| outlook(h, start, hours, offset, level, calibration);
+    let ask = Ask {
+        offset,
+        level: args.level,
+        calibration: args.calibration,
+        by: args.by,
+        tenants: args.tenants,
+        window_s: args.window,
+    };
+    let level = args.level;
+    let forecaster = move |h: &[Job], start: f64, hours: usize| outlook(h, start, hours, ask);
     if args.backtest {
         let period_s = hours as f64 * 3600.0;
         let periods = ((last - jobs[0].submit_s) / period_s).floor() as usize;
@@ -226,11 +287,19 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         let o = BacktestOptions { period_s, plan: options, min_history: args.min_history, level, only_first };
         let count = period_count(&jobs, &o);
         if let Some(shard) = args.shard {
-            let path =
-                args.json.as_ref().ok_or_else(|| BadInput("--shard writes its part to --json FILE: give one".into()))?;
+            let path = args
+                .json
+                .as_ref()
+                .ok_or_else(|| BadInput("--shard writes its part to --json FILE: give one".into()))?;
             let part = backtest_part(&jobs, &base, &o, &forecaster, shard, &|| {})?;
             write_json(&part, path)?;
-            println!("part {}/{}: {} of the backtest's {count} periods written to {}", shard.index, shard.of, part.len(), path.display());
+            println!(
+                "part {}/{}: {} of the backtest's {count} periods written to {}",
+                shard.index,
+                shard.of,
+                part.len(),
+                path.display()
+            );
             return Ok(());
         }
         let periods = match args.slurm_array {

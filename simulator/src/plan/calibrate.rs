@@ -6,7 +6,8 @@
 //! real ones come in bursts, so real periods usually need more. The plan's
 //! size is the synthetic size times a quantile of these ratios.
 
-use super::classes::{JobClasses, work_cpu_h};
+use super::classes::{Demand, JobClasses, work_cpu_h};
+use super::tenants::Tenants;
 use super::{PlanError, PlanOptions, cap_of, recent_past, replay_metric, resize, size_of, smallest};
 use foresight_core::{Cluster, Job};
 use rayon::prelude::*;
@@ -33,14 +34,13 @@ pub fn real_need(jobs: &[Job], base: &Cluster, o: &PlanOptions) -> Result<u32, P
     smallest(&[], today, cap, &o.target, unit, |n| Ok(replay_metric(jobs, &resize(base, n), o)?.0))
 }
 
-/// The size the synthetic workloads (mean metric over `o.seeds`) of
-/// `hours` from `start_s` need, at `work_cpu_h` spread as `shape`, from
-/// the classes of the jobs of `history` before `start_s`.
+/// The size the synthetic workloads (mean metric over `o.seeds`) for
+/// `demand` from `start_s` need, resampled from the classes of the jobs of
+/// `history` before `start_s`.
 pub fn synthetic_need(
     history: &[Job],
     start_s: f64,
-    shape: &[f64],
-    work: f64,
+    demand: &Demand<'_>,
     base: &Cluster,
     o: &PlanOptions,
 ) -> Result<u32, PlanError> {
@@ -51,7 +51,7 @@ pub fn synthetic_need(
         .cloned()
         .collect();
     let classes = JobClasses::find(&recent, o.classes, o.seeds[0])?;
-    let workloads: Vec<Vec<Job>> = o.seeds.iter().map(|&s| classes.synthesize(start_s, shape, work, s)).collect();
+    let workloads: Vec<Vec<Job>> = o.seeds.iter().map(|&s| classes.synthesize_for(start_s, demand, s)).collect();
     let cap = cap_of(workloads.iter().flatten(), base, today);
     smallest(&[], today, cap, &o.target, unit, |n| {
         let c = resize(base, n);
@@ -61,7 +61,8 @@ pub fn synthetic_need(
 }
 
 /// The last `periods` periods of `hours` before `start_s` (those with jobs
-/// and a recent past to resample), most recent first.
+/// and a recent past to resample), most recent first; with `tenants`, the
+/// synthetic workloads are given each tenant's real arrivals and work.
 pub fn calibrate(
     history: &[Job],
     start_s: f64,
@@ -69,6 +70,7 @@ pub fn calibrate(
     periods: usize,
     base: &Cluster,
     o: &PlanOptions,
+    tenants: Option<&Tenants>,
 ) -> Result<Vec<CalibrationPoint>, PlanError> {
     let len = hours as f64 * 3600.0;
     let first = history.first().map_or(start_s, |j| j.submit_s);
@@ -82,12 +84,20 @@ pub fn calibrate(
             if jobs.is_empty() {
                 return Ok(None);
             }
-            let mut shape = vec![0.0; hours];
+            // the period's real arrivals per hour and work, per tenant
+            // when the plan splits its demand
+            let parts = tenants.map_or(1, |t| t.names.len());
+            let mut shares = vec![(vec![0.0; hours], 0.0); parts];
             for j in jobs {
-                shape[(((j.submit_s - s) / 3600.0) as usize).min(hours - 1)] += 1.0;
+                let share = &mut shares[tenants.map_or(0, |t| t.index(j))];
+                share.0[(((j.submit_s - s) / 3600.0) as usize).min(hours - 1)] += 1.0;
+                share.1 += work_cpu_h(j);
             }
-            let work: f64 = jobs.iter().map(work_cpu_h).sum();
-            match synthetic_need(&history[..a], s, &shape, work, base, o) {
+            let demand = match tenants {
+                None => Demand::Whole { shape: &shares[0].0, work: shares[0].1 },
+                Some(tenants) => Demand::Split { tenants, shares: shares.clone() },
+            };
+            match synthetic_need(&history[..a], s, &demand, base, o) {
                 Ok(synthetic) => Ok(Some(CalibrationPoint { start_s: s, real: real_need(jobs, base, o)?, synthetic })),
                 Err(PlanError::Classes(_)) => Ok(None),
                 Err(e) => Err(e),

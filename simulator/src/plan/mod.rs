@@ -13,16 +13,18 @@ pub mod calibrate;
 pub mod classes;
 pub mod size;
 pub mod target;
+pub mod tenants;
 
 use crate::metrics::{JobMetrics, job_metrics};
 use crate::run::{RunSpec, SimError, run};
 use crate::workload::{Workload, WorkloadOptions};
-use classes::{JobClass, JobClasses, NoClasses};
+use classes::{Demand, JobClass, JobClasses, NoClasses};
 use foresight_core::{Cluster, Job};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 pub use size::{Sized, resize, size_of};
 pub use target::{BadTarget, Metric, Target, parse_duration};
+pub use tenants::{BadTenantKey, TenantKey, Tenants};
 
 /// What a forecaster expects of the horizon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +50,54 @@ pub struct Outlook {
     /// Trace time plus this is local calendar time in Unix seconds (for
     /// dates in reports).
     pub calendar_offset_s: f64,
+    /// The demand by tenant, when it was also forecast tenant by tenant:
+    /// the totals and the band above stay the whole cluster's, and each
+    /// tenant gets the share of them its own point forecast has of the
+    /// tenants' sum, in its own forecast hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<TenantSplit>,
+}
+
+/// A horizon's demand forecast tenant by tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantSplit {
+    /// The tenants.
+    pub tenants: Tenants,
+    /// Each tenant's forecast, in [`Tenants::names`] order.
+    pub outlooks: Vec<TenantOutlook>,
+}
+
+/// One tenant's forecast of the horizon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantOutlook {
+    /// The tenant.
+    pub name: String,
+    /// Jobs submitted per hour, point forecast.
+    pub jobs: Vec<f64>,
+    /// Requested CPU hours per hour, point forecast.
+    pub work: Vec<f64>,
+    /// The tenant's own band (from its own earlier horizons; shown, not
+    /// planned with): its work at the lower quantile over its point's.
+    pub lower_factor: f64,
+    /// The tenant's own band: its work at the upper quantile over its
+    /// point's.
+    pub upper_factor: f64,
+    /// Requested CPU hours in the horizon before this one.
+    pub recent_work: f64,
+}
+
+impl TenantOutlook {
+    /// The tenant's point forecast of requested CPU hours.
+    pub fn point_work(&self) -> f64 {
+        self.work.iter().sum()
+    }
+}
+
+/// Which of the band's values a workload is synthesized for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    Point,
+    Upper,
 }
 
 impl Outlook {
@@ -173,8 +223,27 @@ struct Level {
 }
 
 impl Level {
-    fn new(c: &JobClasses, o: &Outlook, work: f64, seeds: &[u64]) -> Self {
-        Self { workloads: seeds.iter().map(|&s| c.synthesize(o.start_s, &o.jobs, work, s)).collect() }
+    fn new(c: &JobClasses, o: &Outlook, edge: Edge, seeds: &[u64]) -> Self {
+        let total = match edge {
+            Edge::Point => o.point_work(),
+            Edge::Upper => o.upper_work(),
+        };
+        let demand = match &o.split {
+            None => Demand::Whole { shape: &o.jobs, work: total },
+            Some(split) => {
+                let sum: f64 = split.outlooks.iter().map(TenantOutlook::point_work).sum();
+                let n = split.outlooks.len() as f64;
+                Demand::Split {
+                    tenants: &split.tenants,
+                    shares: split
+                        .outlooks
+                        .iter()
+                        .map(|t| (t.jobs.clone(), total * if sum > 0.0 { t.point_work() / sum } else { 1.0 / n }))
+                        .collect(),
+                }
+            }
+        };
+        Self { workloads: seeds.iter().map(|&s| c.synthesize_for(o.start_s, &demand, s)).collect() }
     }
 
     /// The metric on each workload at size `n`, and the mean over seeds.
@@ -269,8 +338,8 @@ pub fn plan(
         .collect();
     let classes = JobClasses::find(&recent, o.classes, o.seeds[0])?;
     progress("synthesizing workloads");
-    let point = Level::new(&classes, outlook, outlook.point_work(), &o.seeds);
-    let upper = Level::new(&classes, outlook, outlook.upper_work(), &o.seeds);
+    let point = Level::new(&classes, outlook, Edge::Point, &o.seeds);
+    let upper = Level::new(&classes, outlook, Edge::Upper, &o.seeds);
     let cap = cap_of(upper.workloads.iter().flatten(), base, today);
     let mut seen: Vec<(u32, f64)> = Vec::new();
     let synthetic = smallest(&o.sizes, today, cap, &o.target, unit, |n| {
@@ -281,7 +350,8 @@ pub fn plan(
     })?;
     progress("measuring the synthesis's bias on past periods");
     let hours = outlook.jobs.len().max(1);
-    let calibration = calibrate::calibrate(history, outlook.start_s, hours, o.calibration_periods, base, o)?;
+    let tenants = outlook.split.as_ref().map(|s| &s.tenants);
+    let calibration = calibrate::calibrate(history, outlook.start_s, hours, o.calibration_periods, base, o, tenants)?;
     let correction = calibrate::correction(&calibration, o.correction_level);
     // never below the size every synthetic job fits on; among `--sizes`
     // when they are given
