@@ -54,6 +54,12 @@ pub struct AbArgs {
     /// The slice's length: the busiest window of this many hours.
     #[arg(long, default_value_t = 48.0)]
     window_h: f64,
+    /// Only windows starting at or after this trace time (seconds, as the
+    /// trace's submission times): the busiest window after an earlier
+    /// slice, for a slice not looked at before. The jobs before it are still
+    /// the prefix the candidates are chosen and trained on.
+    #[arg(long, value_name = "TRACE_S")]
+    after: Option<f64>,
     /// Trace seconds per wall second (180: 48 h of arrivals in 16 min).
     #[arg(long, default_value_t = 180.0)]
     compress: f64,
@@ -181,8 +187,13 @@ pub fn run(mut args: AbArgs) -> anyhow::Result<()> {
     }
     let table = foresight_datasets::read_trace(&trace, &Default::default()).context("failed to read trace")?.table;
     let capacity = table.meta.capacity.cpus.ok_or_else(|| super::BadInput("the trace declares no CPU count".into()))?;
-    let mut slice = input::busiest(&table.jobs, capacity, args.window_h * 3600.0)
-        .ok_or_else(|| super::BadInput("the trace has no job that ran".into()))?;
+    let after = args.after.unwrap_or(f64::NEG_INFINITY);
+    let mut slice = input::busiest(&table.jobs, capacity, args.window_h * 3600.0, after).ok_or_else(|| {
+        super::BadInput(match args.after {
+            Some(a) => format!("--after {a}: no job that ran was submitted at or after it"),
+            None => "the trace has no job that ran".into(),
+        })
+    })?;
     if let Some(n) = args.max_jobs {
         slice.jobs.truncate(n);
     }
@@ -292,8 +303,9 @@ pub fn run(mut args: AbArgs) -> anyhow::Result<()> {
         title: "A/B: Slurm alone against Slurm with foresight enforcing".into(),
         trace: trace.display().to_string(),
         rule: format!(
-            "the busiest {} h by offered load (CPU-seconds of the jobs submitted in the window over the machine's), over windows starting at a job's submission; the earliest on a tie.{}",
+            "the busiest {} h by offered load (CPU-seconds of the jobs submitted in the window over the machine's), over windows starting at a job's submission{}; the earliest on a tie.{}",
             args.window_h,
+            args.after.map_or(String::new(), |a| format!(" at or after trace second {a:.0}")),
             args.max_jobs.map_or(String::new(), |n| format!(" Only its first {n} jobs."))
         ),
         slice_from_s: slice.from_s,

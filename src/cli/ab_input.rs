@@ -51,8 +51,10 @@ fn ran(j: &Job) -> Option<f64> {
 
 /// Chooses the busiest `window_s` of the trace by offered load (CPU-seconds
 /// of the jobs submitted in it over the machine's CPU-seconds in it; the
-/// earliest on a tie), over windows that start at a job's submission.
-pub fn busiest(jobs: &[Job], capacity_cpus: u32, window_s: f64) -> Option<Slice> {
+/// earliest on a tie), over windows that start at a job's submission at or
+/// after `after_s` (every job's, with `f64::NEG_INFINITY`). The prefix is
+/// every job that ended before the window, however early.
+pub fn busiest(jobs: &[Job], capacity_cpus: u32, window_s: f64, after_s: f64) -> Option<Slice> {
     let mut ran_jobs: Vec<&Job> = jobs.iter().filter(|j| ran(j).is_some() && j.req_cpus.is_some()).collect();
     ran_jobs.sort_by(|a, b| a.submit_s.total_cmp(&b.submit_s));
     let work = |j: &Job| f64::from(j.req_cpus.unwrap_or(1)) * ran(j).unwrap_or(0.0);
@@ -63,7 +65,7 @@ pub fn busiest(jobs: &[Job], capacity_cpus: u32, window_s: f64) -> Option<Slice>
             sum += work(ran_jobs[hi]);
             hi += 1;
         }
-        if sum > best_work + 1e-9 {
+        if from >= after_s && sum > best_work + 1e-9 {
             (best, best_work) = (Some(lo), sum);
         }
         sum -= work(ran_jobs[lo]);
@@ -308,11 +310,17 @@ mod tests {
             job("c", 150.0, 1000.0, 4),
             job("d", 400.0, 10.0, 1),
         ];
-        let s = busiest(&jobs, 4, 100.0).unwrap();
+        let s = busiest(&jobs, 4, 100.0, f64::NEG_INFINITY).unwrap();
         assert_eq!(s.from_s, 100.0);
         assert_eq!(s.jobs.iter().map(|j| j.job_id.as_str()).collect::<Vec<_>>(), ["b", "c"]);
         assert_eq!(s.prefix.iter().map(|j| j.job_id.as_str()).collect::<Vec<_>>(), ["a"]);
         assert!((s.offered_load - 8000.0 / 400.0).abs() < 1e-9);
+        // from 120 on, the busiest starts at c; the prefix keeps a only (b
+        // has not ended by then)
+        let later = busiest(&jobs, 4, 100.0, 120.0).unwrap();
+        assert_eq!((later.from_s, later.jobs.len()), (150.0, 1));
+        assert_eq!(later.prefix.iter().map(|j| j.job_id.as_str()).collect::<Vec<_>>(), ["a"]);
+        assert!(busiest(&jobs, 4, 100.0, 401.0).is_none(), "no window starts after the last job");
     }
 
     #[test]
