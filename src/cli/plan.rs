@@ -56,10 +56,14 @@ pub struct PlanArgs {
     /// Quantile level of the band's upper edge (planned for).
     #[arg(long, default_value_t = 0.9)]
     level: f64,
-    /// Forecast the demand tenant by tenant: `queue` (a Slurm partition),
-    /// `group` (an account) or `user`. Each of the `--tenants` largest (by
-    /// requested work in `--window`), and the rest together, is forecast on
-    /// its own series with its own band, and synthesized from its own jobs.
+    /// Also forecast the demand tenant by tenant: `queue` (a Slurm
+    /// partition), `group` (an account) or `user`. Each of the `--tenants`
+    /// largest (by requested work in `--window`), and the rest together, is
+    /// forecast on its own series (shown with its own band); its forecast
+    /// sets its share of the whole cluster's work, and its synthetic jobs are
+    /// drawn from its own recent jobs. The totals and the band planned for
+    /// stay the whole cluster's. Not the default: it planned worse on
+    /// KTH-SP2's first quarter (docs/plan.md).
     #[arg(long, value_name = "KEY")]
     by: Option<TenantKey>,
     /// With `--by`: how many tenants are forecast by name.
