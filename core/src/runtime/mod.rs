@@ -299,28 +299,24 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     }
 
     /// The slots of a job the orchestrator started on `nodes` (see
-    /// [`Alloc::Nodes`]); nodes it does not know are left out.
+    /// [`Alloc::Nodes`]); nodes it does not know are left out. Each node in
+    /// turn takes as much of the demand as it has free, as Slurm's block
+    /// distribution fills its nodes: an even split cut to each node's room
+    /// lost the CPUs a full node could not take, and the state then saw
+    /// CPUs free that Slurm had allocated (docs/enforce.md, the fresh
+    /// slice). What the nodes cannot hold is still left out, never refused.
     fn share(&self, key: JobKey, nodes: &[u32]) -> Result<Vec<Slot>, StateError> {
-        fn part(total: u64, k: u64, i: u64) -> u64 {
-            total / k + u64::from(i < total % k)
-        }
         let p = self.state.pending();
         let job = p.binary_search_by_key(&key, |j| j.info.key).map(|i| &p[i]).map_err(|_| StateError::NotPending(key))?;
         // a node the state does not know, or thinks down, holds nothing of it
         let known: Vec<u32> = nodes.iter().copied().filter(|&n| self.state.nodes().get(n as usize).is_some_and(|s| s.up)).collect();
-        let k = known.len().max(1) as u64;
-        let total = job.info.demand.total;
+        let mut left = job.info.demand.total;
         Ok(known
             .iter()
-            .enumerate()
-            .map(|(i, &node)| {
-                let i = i as u64;
+            .map(|&node| {
                 let free = self.state.nodes()[node as usize].free;
-                let res = Resources::new(
-                    (part(total.cpus.into(), k, i) as u32).min(free.cpus),
-                    (part(total.gpus.into(), k, i) as u32).min(free.gpus),
-                    part(total.mem_mb, k, i).min(free.mem_mb),
-                );
+                let res = Resources::new(left.cpus.min(free.cpus), left.gpus.min(free.gpus), left.mem_mb.min(free.mem_mb));
+                left = left.saturating_sub(&res);
                 Slot { node, res }
             })
             .collect())

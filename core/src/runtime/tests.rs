@@ -133,12 +133,28 @@ fn an_observed_allocation_is_shared_over_its_nodes_and_never_refused() {
     rt.submit(info(0, 3, 0.0, 50.0), None).unwrap();
     rt.submit(info(1, 7, 0.0, 50.0), None).unwrap();
     rt.start(JobKey(0), 0.0, Alloc::Nodes(vec![0])).unwrap();
-    // 7 CPUs over nodes 0 and 1: 4 and 3, the first cut to node 0's one free CPU
+    // 7 CPUs over nodes 0 and 1: node 0's one free CPU, then node 1's 4;
+    // the 2 more the orchestrator names no room for are left out
     let (_, est) = rt.start(JobKey(1), 5.0, Alloc::Nodes(vec![0, 1, 9])).unwrap();
     assert_eq!(est, 50.0);
     let j = rt.state().running_job(JobKey(1)).unwrap();
-    assert_eq!(j.slots, vec![Slot { node: 0, res: Resources::new(1, 0, 0) }, Slot { node: 1, res: Resources::new(3, 0, 0) }]);
+    assert_eq!(j.slots, vec![Slot { node: 0, res: Resources::new(1, 0, 0) }, Slot { node: 1, res: Resources::new(4, 0, 0) }]);
     assert_eq!((j.start_s, j.expected_end_s), (5.0, 55.0));
+}
+
+#[test]
+fn an_observed_allocation_fills_its_nodes_in_turn_so_no_allocated_cpu_looks_free() {
+    // Slurm puts 32 CPUs on two 25-CPU nodes as 25 and 7, then 18 more on
+    // the second: an even split (16 and 16) left the second 9 short and
+    // lost 9 of the 18, which the policy then saw free
+    let mut rt = Runtime::new(&cluster(2, 25), policy("fcfs"), Requested::default(), RuntimeConfig::default());
+    rt.submit(info(0, 32, 0.0, 50.0), None).unwrap();
+    rt.submit(info(1, 18, 0.0, 50.0), None).unwrap();
+    rt.start(JobKey(0), 0.0, Alloc::Nodes(vec![0, 1])).unwrap();
+    rt.start(JobKey(1), 0.0, Alloc::Nodes(vec![1])).unwrap();
+    let cpus = |k: u32| rt.state().running_job(JobKey(k)).unwrap().slots.iter().map(|s| s.res.cpus).collect::<Vec<_>>();
+    assert_eq!((cpus(0), cpus(1)), (vec![25, 7], vec![18]));
+    assert_eq!(rt.state().nodes().iter().map(|n| n.free.cpus).sum::<u32>(), 0, "every CPU Slurm allocated is allocated");
 }
 
 #[test]
