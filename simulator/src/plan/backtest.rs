@@ -264,4 +264,65 @@ mod tests {
         assert!((s.short_pct - 25.0).abs() < 1e-9);
         assert_eq!(s.mean_size, 12.25);
     }
+
+    #[test]
+    fn the_parts_of_every_shard_assembled_are_the_whole_backtest() {
+        use crate::plan::{Outlook, PlanOptions, Target};
+        use crate::{RunSpec, WorkloadOptions};
+        use foresight_core::Resources;
+        let base = Cluster::homogeneous("n", 4, Resources::new(4, 0, 0));
+        // 8 days of jobs, busier on some days than others
+        let jobs: Vec<Job> = (0..400u32)
+            .map(|i| Job {
+                job_id: i.to_string(),
+                submit_s: f64::from(i) * 1700.0 + f64::from(i % 13) * 40.0,
+                runtime_s: Some(f64::from(300 + (i * 977) % 7000)),
+                req_time_s: Some(f64::from(600 + (i * 977) % 7000) * 2.0),
+                req_cpus: Some([1, 2, 4, 8, 16][(i % 5) as usize]),
+                ..Job::default()
+            })
+            .collect();
+        let flat = |_: &[Job], start_s: f64, hours: usize| -> Result<Outlook, String> {
+            Ok(Outlook {
+                start_s,
+                jobs: vec![2.0; hours],
+                work: vec![20.0; hours],
+                level: 0.9,
+                lower_factor: 0.8,
+                upper_factor: 1.3,
+                recent_work: vec![],
+                method: "flat".into(),
+                calendar_offset_s: 0.0,
+                split: None,
+            })
+        };
+        let o = BacktestOptions {
+            period_s: 86_400.0,
+            plan: PlanOptions {
+                target: "p95-wait=1h".parse::<Target>().unwrap(),
+                run: RunSpec::new("easy"),
+                seeds: vec![1, 2],
+                classes: 3,
+                window_s: 4.0 * 86_400.0,
+                sizes: vec![],
+                workload: WorkloadOptions::default(),
+                calibration_periods: 2,
+                correction_level: 0.75,
+            },
+            min_history: 2,
+            level: 0.9,
+            only_first: None,
+        };
+        let whole = backtest(&jobs, &base, &o, &flat, &|| {}).unwrap();
+        assert_eq!(whole.periods.len(), period_count(&jobs, &o));
+        assert!(whole.periods.iter().filter(|p| p.sizes[0].is_some()).count() >= 3, "{:?}", whole.periods);
+        let mut parts = Vec::new();
+        for i in 0..3 {
+            let part = backtest_part(&jobs, &base, &o, &flat, Shard { index: i, of: 3 }, &|| {}).unwrap();
+            assert!(part.iter().all(|p| p.index % 3 == i as usize), "shard {i} holds its own periods only");
+            parts.extend(part);
+        }
+        parts.sort_by_key(|p| p.index);
+        assert_eq!(assemble(&base, &o, parts), whole);
+    }
 }
