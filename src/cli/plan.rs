@@ -17,7 +17,6 @@ use foresight_models::demand::{Quantity, Series, hourly};
 use foresight_models::features::calendar_offset;
 use foresight_models::outlook::{Ahead, horizon};
 use foresight_simulator::Shard;
-use foresight_simulator::output::write_json;
 use foresight_simulator::plan::backtest::{BacktestOptions, Period, assemble, backtest_part, period_count};
 use foresight_simulator::plan::{
     Outlook, PlanOptions, Target, TenantKey, TenantOutlook, TenantSplit, Tenants, parse_duration, plan, size_of,
@@ -291,20 +290,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         let o = BacktestOptions { period_s, plan: options, min_history: args.min_history, level, only_first };
         let count = period_count(&jobs, &o);
         if let Some(shard) = args.shard {
-            let path = args
-                .json
-                .as_ref()
-                .ok_or_else(|| BadInput("--shard writes its part to --json FILE: give one".into()))?;
+            let path = super::slurm_array::shard_output(args.json.as_ref())?;
             let part = backtest_part(&jobs, &base, &o, &forecaster, shard, &|| {})?;
-            write_json(&part, path)?;
-            println!(
-                "part {}/{}: {} of the backtest's {count} periods written to {}",
-                shard.index,
-                shard.of,
-                part.len(),
-                path.display()
-            );
-            return Ok(());
+            return super::slurm_array::write_part(&part, shard, &format!("the backtest's {count} periods"), path);
         }
         let periods = match args.slurm_array {
             Some(tasks) => {

@@ -11,6 +11,9 @@
 
 use super::progress::spinner;
 use anyhow::{Context, bail};
+use foresight_simulator::Shard;
+use foresight_simulator::output::write_json;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -133,6 +136,19 @@ pub fn run<T: DeserializeOwned>(a: &Array<'_>, total: usize, position: impl Fn(&
         bail!("the parts of Slurm job {job} hold {} results, not the {total} expected once each", items.len());
     }
     Ok(items)
+}
+
+/// Where `--shard` writes its part: the `--json` file, which it needs.
+pub fn shard_output(json: Option<&PathBuf>) -> anyhow::Result<&Path> {
+    Ok(json.ok_or_else(|| super::BadInput("--shard writes its part to --json FILE: give one".into()))?)
+}
+
+/// Writes `part`, the items of `shard`, to `path` as JSON and says so;
+/// `whole` names what it is part of ("the grid's 12 points").
+pub fn write_part<T: Serialize>(part: &[T], shard: Shard, whole: &str, path: &Path) -> anyhow::Result<()> {
+    write_json(&part, path)?;
+    println!("part {}/{}: {} of {whole} written to {}", shard.index, shard.of, part.len(), path.display());
+    Ok(())
 }
 
 fn part_path(dir: &Path, i: u32) -> PathBuf {

@@ -94,11 +94,9 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
     };
     let part = |shard| -> anyhow::Result<Vec<Placed>> { sweep_shard_with(&table.jobs, &grid, shard, run_point) };
     if let Some(shard) = args.shard {
-        let part = part(shard)?;
-        let path = args.json.as_ref().ok_or_else(|| super::BadInput("--shard writes its part to --json FILE: give one".into()))?;
-        write_json(&part, path)?;
-        println!("part {}/{}: {} of the grid's {} points written to {}", shard.index, shard.of, part.len(), grid_len(&grid), path.display());
-        return Ok(());
+        let path = super::slurm_array::shard_output(args.json.as_ref())?;
+        let whole = format!("the grid's {} points", grid_len(&grid));
+        return super::slurm_array::write_part(&part(shard)?, shard, &whole, path);
     }
     let points: Vec<SweepPoint> = match args.slurm_array {
         Some(tasks) => {

@@ -95,7 +95,7 @@ pub fn calibrate(
             }
             let demand = match tenants {
                 None => Demand::Whole { shape: &shares[0].0, work: shares[0].1 },
-                Some(tenants) => Demand::Split { tenants, shares: shares.clone() },
+                Some(tenants) => Demand::Split { tenants, shares: shares.iter().map(|(h, w)| (&h[..], *w)).collect() },
             };
             match synthetic_need(&history[..a], s, &demand, base, o) {
                 Ok(synthetic) => Ok(Some(CalibrationPoint { start_s: s, real: real_need(jobs, base, o)?, synthetic })),

@@ -259,7 +259,7 @@ pub enum Demand<'a> {
         /// The tenants.
         tenants: &'a Tenants,
         /// Each tenant's arrivals per hour and requested CPU hours.
-        shares: Vec<(Vec<f64>, f64)>,
+        shares: Vec<(&'a [f64], f64)>,
     },
 }
 
@@ -309,7 +309,7 @@ mod tests {
         let tenants = Tenants::largest(&recent, TenantKey::Queue, 4).unwrap();
         assert_eq!(tenants.names, ["big", "small", crate::plan::tenants::OTHER]);
         // 32 CPU hours of big jobs, 10 of small ones, none of the rest
-        let shares = vec![(vec![1.0, 0.0], 32.0 * 10.0), (vec![0.0, 1.0], 10.0), (vec![1.0, 1.0], 0.0)];
+        let shares = vec![(&[1.0, 0.0][..], 32.0 * 10.0), (&[0.0, 1.0][..], 10.0), (&[1.0, 1.0][..], 0.0)];
         let demand = Demand::Split { tenants: &tenants, shares };
         let w = c.synthesize_for(0.0, &demand, 3);
         assert_eq!(w, c.synthesize_for(0.0, &demand, 3), "seeded");
@@ -323,8 +323,10 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), 20, "job ids stay unique across tenants");
         // a tenant with no recent job is resampled from every recent job
-        let other =
-            Demand::Split { tenants: &tenants, shares: vec![(vec![1.0], 0.0), (vec![1.0], 0.0), (vec![1.0], 330.0)] };
+        let other = Demand::Split {
+            tenants: &tenants,
+            shares: vec![(&[1.0][..], 0.0), (&[1.0][..], 0.0), (&[1.0][..], 330.0)],
+        };
         let w = c.synthesize_for(0.0, &other, 5);
         assert!(!w.is_empty() && w.iter().any(|j| j.req_cpus == Some(1)) && w.iter().any(|j| j.req_cpus == Some(32)));
         // a whole demand is `synthesize`

@@ -93,13 +93,6 @@ impl TenantOutlook {
     }
 }
 
-/// Which of the band's values a workload is synthesized for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Edge {
-    Point,
-    Upper,
-}
-
 impl Outlook {
     /// The horizon's point forecast of requested CPU hours.
     pub fn point_work(&self) -> f64 {
@@ -223,11 +216,9 @@ struct Level {
 }
 
 impl Level {
-    fn new(c: &JobClasses, o: &Outlook, edge: Edge, seeds: &[u64]) -> Self {
-        let total = match edge {
-            Edge::Point => o.point_work(),
-            Edge::Upper => o.upper_work(),
-        };
+    /// Workloads of `total` requested CPU hours in the outlook's hours,
+    /// shared over its tenants when it has them.
+    fn new(c: &JobClasses, o: &Outlook, total: f64, seeds: &[u64]) -> Self {
         let demand = match &o.split {
             None => Demand::Whole { shape: &o.jobs, work: total },
             Some(split) => {
@@ -238,7 +229,7 @@ impl Level {
                     shares: split
                         .outlooks
                         .iter()
-                        .map(|t| (t.jobs.clone(), total * if sum > 0.0 { t.point_work() / sum } else { 1.0 / n }))
+                        .map(|t| (&t.jobs[..], total * if sum > 0.0 { t.point_work() / sum } else { 1.0 / n }))
                         .collect(),
                 }
             }
@@ -338,8 +329,8 @@ pub fn plan(
         .collect();
     let classes = JobClasses::find(&recent, o.classes, o.seeds[0])?;
     progress("synthesizing workloads");
-    let point = Level::new(&classes, outlook, Edge::Point, &o.seeds);
-    let upper = Level::new(&classes, outlook, Edge::Upper, &o.seeds);
+    let point = Level::new(&classes, outlook, outlook.point_work(), &o.seeds);
+    let upper = Level::new(&classes, outlook, outlook.upper_work(), &o.seeds);
     let cap = cap_of(upper.workloads.iter().flatten(), base, today);
     let mut seen: Vec<(u32, f64)> = Vec::new();
     let synthetic = smallest(&o.sizes, today, cap, &o.target, unit, |n| {
