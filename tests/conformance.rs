@@ -108,7 +108,14 @@ fn view_at(r: &Replay, t: f64, prev: f64) -> ClusterView {
             status,
             ..record.clone()
         };
-        jobs.push(JobView { job, phase, nodes: if started { on.clone() } else { Vec::new() }, held: false, control: Default::default() });
+        jobs.push(JobView {
+            job,
+            phase,
+            nodes: if started { on.clone() } else { Vec::new() },
+            node_cpus: Vec::new(),
+            held: false,
+            control: Default::default(),
+        });
     }
     ClusterView { at_unix_s: t, nodes, jobs }
 }

@@ -49,6 +49,7 @@ fn job(id: usize, phase: Phase, now: f64, node: Option<usize>) -> JobView {
         },
         phase,
         nodes: node.map(|n| vec![format!("n{n}")]).unwrap_or_default(),
+        node_cpus: Vec::new(),
         held: false,
         control: Default::default(),
     }

@@ -56,7 +56,7 @@ async fn a_hostile_model_file_is_refused_at_load_and_the_engine_falls_back_with_
         allocated: Resources::default(),
     };
     let job = Job { job_id: "1".into(), user: Some("u".into()), submit_s: 99.0, req_cpus: Some(2), req_time_s: Some(600.0), ..Job::default() };
-    let pending = JobView { job, phase: Phase::Pending, nodes: Vec::new(), held: false, control: Default::default() };
+    let pending = JobView { job, phase: Phase::Pending, nodes: Vec::new(), node_cpus: Vec::new(), held: false, control: Default::default() };
     let view = ClusterView { at_unix_s: 100.0, nodes: vec![node], jobs: vec![pending] };
     let bodies = engine.cycle(&view, "timer").await.bodies();
     let opened = bodies.iter().find_map(|b| match b {

@@ -78,7 +78,7 @@ pub fn job_view(j: &pb::Job) -> JobView {
     // a gate (or a retry's backoff) holds it back until then
     let eligible_s = secs(j.not_before_ms).filter(|_| phase == Phase::Pending);
     let control = ControlInfo { eligible_s, ..ControlInfo::default() };
-    JobView { job, phase, nodes, held: false, control }
+    JobView { job, phase, nodes, node_cpus: Vec::new(), held: false, control }
 }
 
 impl ServeAdapter {

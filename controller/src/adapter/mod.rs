@@ -34,6 +34,10 @@ pub struct JobView {
     pub phase: Phase,
     /// The nodes it runs or ran on (empty while pending).
     pub nodes: Vec<String>,
+    /// The CPUs it holds on each of `nodes`, in the same order, when the
+    /// orchestrator says (Slurm's `job_resources`); empty when it does not,
+    /// and the runtime then fills the nodes in turn.
+    pub node_cpus: Vec<u32>,
     /// True when it is held (it will not start until released).
     pub held: bool,
     /// What decides whether foresight may gate it, and whether it is gated.

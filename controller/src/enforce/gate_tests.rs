@@ -10,6 +10,7 @@ fn pending(id: &str, eligible: f64, comment: Option<&str>) -> JobView {
         job: Job { job_id: id.into(), queue: Some("batch".into()), submit_s: 90.0, ..Job::default() },
         phase: Phase::Pending,
         nodes: vec![],
+        node_cpus: vec![],
         held: false,
         control: ControlInfo { qos: None, admin_comment: comment.map(str::to_string), eligible_s: Some(eligible) },
     }

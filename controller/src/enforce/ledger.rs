@@ -181,6 +181,7 @@ mod tests {
             job: Job { job_id: id.into(), ..Job::default() },
             phase: Phase::Pending,
             nodes: vec![],
+            node_cpus: vec![],
             held: false,
             control: ControlInfo { eligible_s: Some(eligible), ..ControlInfo::default() },
         }

@@ -48,6 +48,9 @@ pub enum Fed {
         at: f64,
         /// Its nodes.
         nodes: Vec<u32>,
+        /// The CPUs it holds on each of `nodes`, when the orchestrator
+        /// says; else empty.
+        cpus: Vec<u32>,
     },
     /// A job ended at `at`.
     Ended {
@@ -76,7 +79,14 @@ impl Fed {
             Fed::Submitted { info, record } | Fed::Restored { info, record, .. } => {
                 Input::Submitted { job: *info, record: Some(record) }
             }
-            Fed::Started { key, at, nodes } => Input::Started { key: *key, at: *at, alloc: Alloc::Nodes(nodes.clone()) },
+            Fed::Started { key, at, nodes, cpus } => {
+                let alloc = if cpus.len() == nodes.len() && !cpus.is_empty() {
+                    Alloc::NodeCpus(nodes.iter().copied().zip(cpus.iter().copied()).collect())
+                } else {
+                    Alloc::Nodes(nodes.clone())
+                };
+                Input::Started { key: *key, at: *at, alloc }
+            }
             Fed::Ended { key, at, record } => Input::Ended { key: *key, at: *at, record: Some(record) },
             Fed::Withdrawn { key } => Input::Withdrawn { key: *key },
             Fed::NodeDown(node) => Input::NodeDown { node: *node },
@@ -104,9 +114,21 @@ pub fn node_index(tracker: &Tracker) -> HashMap<String, u32> {
     tracker.nodes().iter().enumerate().map(|(i, n)| (n.spec.name.clone(), i as u32)).collect()
 }
 
-/// The nodes a job runs or ran on, as indices.
-fn nodes_of(t: &Tracked, index: &HashMap<String, u32>) -> Vec<u32> {
-    t.view.nodes.iter().filter_map(|n| index.get(n.as_str()).copied()).collect()
+/// A job's start on its nodes, as indices, with the CPUs it holds on each
+/// when the orchestrator says (a node not in `index` is left out).
+fn start_of(t: &Tracked, index: &HashMap<String, u32>, at: f64) -> Fed {
+    let v = &t.view;
+    let stated = v.node_cpus.len() == v.nodes.len();
+    let (mut nodes, mut cpus) = (Vec::with_capacity(v.nodes.len()), Vec::new());
+    for (i, n) in v.nodes.iter().enumerate() {
+        if let Some(&node) = index.get(n.as_str()) {
+            nodes.push(node);
+            if stated {
+                cpus.push(v.node_cpus[i]);
+            }
+        }
+    }
+    Fed::Started { key: t.info.key, at, nodes, cpus }
 }
 
 /// The inputs that bring a runtime from the last observation to this one:
@@ -132,7 +154,7 @@ pub fn inputs(
     };
     let start = |t: &Tracked, timed: &mut Vec<(f64, u8, JobKey, Fed)>| {
         let at = t.view.job.start_s.unwrap_or(now);
-        timed.push((at, 2, t.info.key, Fed::Started { key: t.info.key, at, nodes: nodes_of(t, index) }));
+        timed.push((at, 2, t.info.key, start_of(t, index, at)));
         at
     };
     let new: std::collections::HashSet<JobKey> = diff.new_jobs.iter().copied().collect();
@@ -188,7 +210,7 @@ pub fn snapshot(tracker: &Tracker, index: &HashMap<String, u32>, estimate: impl 
     let mut running: Vec<&Tracked> = tracker.live().filter(|t| t.view.phase == Phase::Running).collect();
     let start = |t: &Tracked| t.view.job.start_s.unwrap_or(now);
     running.sort_by(|a, b| start(a).total_cmp(&start(b)).then(a.info.key.cmp(&b.info.key)));
-    out.extend(running.into_iter().map(|t| Fed::Started { key: t.info.key, at: start(t), nodes: nodes_of(t, index) }));
+    out.extend(running.into_iter().map(|t| start_of(t, index, start(t))));
     out
 }
 
@@ -208,4 +230,41 @@ pub fn rebuild<P: Policy, R: Predictor>(
         }
     }
     made
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::slurm::parse;
+    use crate::adapter::ClusterView;
+    use crate::shadow::track::tests::node;
+    use foresight_core::policy::PolicySpec;
+    use foresight_core::predictor::PredictorKind;
+    use foresight_core::runtime::RuntimeConfig;
+
+    /// The free CPUs of each node after a runtime is brought to the
+    /// captured view of 4 nodes of 25 CPUs, every one allocated but x1's 0.
+    fn free_after(jobs: Vec<crate::adapter::JobView>) -> Vec<u32> {
+        let mut t = Tracker::new();
+        let nodes = (1..=4).map(|i| node(&format!("x{i}"), 25)).collect();
+        t.apply(&ClusterView { at_unix_s: 1_800_000_000.0, nodes, jobs });
+        let index = node_index(&t);
+        let policy: Box<dyn Policy> = Box::new("fcfs".parse::<PolicySpec>().unwrap().build());
+        let mut rt = Runtime::new(t.cluster(), policy, PredictorKind::Requested.build(Vec::new), RuntimeConfig::default());
+        rebuild(&mut rt, &t, &index, |_| None, 1_800_000_000.0);
+        rt.state().nodes().iter().map(|n| n.free.cpus).collect()
+    }
+
+    /// Slurm put its 32-CPU jobs as 13 + 19 and 20 + 12 (the fixture's
+    /// story is in `parse_tests.rs`): filling the nodes in turn lost CPUs
+    /// on the full x2 and showed them free on x3, where Slurm had none.
+    #[test]
+    fn a_runtime_fed_the_stated_cpus_sees_every_cpu_slurm_allocated() {
+        let path = format!("{}/test_data/squeue-22.05-uneven.json", env!("CARGO_MANIFEST_DIR"));
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let jobs = parse::jobs(&doc).unwrap();
+        assert_eq!(free_after(jobs.clone()), [0, 0, 6, 5]);
+        let unstated = jobs.into_iter().map(|mut j| (j.node_cpus.clear(), j).1).collect();
+        assert_ne!(free_after(unstated), [0, 0, 6, 5], "filled in turn, the nodes' CPUs land elsewhere");
+    }
 }

@@ -29,6 +29,7 @@ pub(crate) fn job(id: &str, phase: Phase, cpus: u32, submit: f64, start: Option<
         },
         phase,
         nodes: if start.is_some() { vec!["n1".into()] } else { vec![] },
+        node_cpus: Vec::new(),
         held: false,
         control: Default::default(),
     }

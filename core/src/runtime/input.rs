@@ -11,11 +11,16 @@ pub enum Alloc {
     /// Exactly these slots (a policy's placement).
     Slots(Vec<Slot>),
     /// These nodes, in order, as an orchestrator reports an allocation
-    /// without its per-node amounts: the demand is shared over them (the
-    /// remainder to the first), each share cut to what the node has free,
-    /// so that the orchestrator's allocation is never refused (a node the
-    /// state does not know, or holds down, is left out).
+    /// without its per-node amounts: each node in turn takes as much of the
+    /// demand as it has free (Slurm's block distribution), so that the
+    /// orchestrator's allocation is never refused (a node the state does
+    /// not know, or holds down, is left out).
     Nodes(Vec<u32>),
+    /// These nodes, in order, each with the CPUs the orchestrator says the
+    /// job holds there (Slurm's `job_resources`): a node takes those CPUs,
+    /// cut to what it has free, and GPUs and memory fill the nodes in turn
+    /// as for [`Alloc::Nodes`].
+    NodeCpus(Vec<(u32, u32)>),
 }
 
 /// Everything that can happen to a runtime: the closed set of its inputs.

@@ -291,7 +291,8 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     pub fn start(&mut self, key: JobKey, at: f64, alloc: Alloc) -> Result<(JobInfo, f64), StateError> {
         let slots = match alloc {
             Alloc::Slots(s) => s,
-            Alloc::Nodes(nodes) => self.share(key, &nodes)?,
+            Alloc::Nodes(nodes) => self.share(key, nodes.into_iter().map(|n| (n, None)))?,
+            Alloc::NodeCpus(nodes) => self.share(key, nodes.into_iter().map(|(n, c)| (n, Some(c))))?,
         };
         let (info, estimate_s) = self.state.start_estimated(key, slots, at)?;
         self.predictor.observe_start(&info, at);
@@ -299,25 +300,26 @@ impl<P: Policy, R: Predictor> Runtime<P, R> {
     }
 
     /// The slots of a job the orchestrator started on `nodes` (see
-    /// [`Alloc::Nodes`]); nodes it does not know are left out. Each node in
-    /// turn takes as much of the demand as it has free, as Slurm's block
+    /// [`Alloc::Nodes`] and [`Alloc::NodeCpus`]), each with the CPUs the
+    /// orchestrator says it holds there when it says; nodes the state does
+    /// not know are left out. Each node in turn takes as much of the rest of
+    /// the demand as it has free (at most its stated CPUs), as Slurm's block
     /// distribution fills its nodes: an even split cut to each node's room
     /// lost the CPUs a full node could not take, and the state then saw
     /// CPUs free that Slurm had allocated (docs/enforce.md, the fresh
     /// slice). What the nodes cannot hold is still left out, never refused.
-    fn share(&self, key: JobKey, nodes: &[u32]) -> Result<Vec<Slot>, StateError> {
+    fn share(&self, key: JobKey, nodes: impl Iterator<Item = (u32, Option<u32>)>) -> Result<Vec<Slot>, StateError> {
         let p = self.state.pending();
         let job = p.binary_search_by_key(&key, |j| j.info.key).map(|i| &p[i]).map_err(|_| StateError::NotPending(key))?;
-        // a node the state does not know, or thinks down, holds nothing of it
-        let known: Vec<u32> = nodes.iter().copied().filter(|&n| self.state.nodes().get(n as usize).is_some_and(|s| s.up)).collect();
         let mut left = job.info.demand.total;
-        Ok(known
-            .iter()
-            .map(|&node| {
-                let free = self.state.nodes()[node as usize].free;
-                let res = Resources::new(left.cpus.min(free.cpus), left.gpus.min(free.gpus), left.mem_mb.min(free.mem_mb));
+        Ok(nodes
+            // a node the state does not know, or thinks down, holds nothing of it
+            .filter_map(|(node, cpus)| {
+                let free = self.state.nodes().get(node as usize).filter(|s| s.up)?.free;
+                let stated = cpus.unwrap_or(u32::MAX);
+                let res = Resources::new(left.cpus.min(free.cpus).min(stated), left.gpus.min(free.gpus), left.mem_mb.min(free.mem_mb));
                 left = left.saturating_sub(&res);
-                Slot { node, res }
+                Some(Slot { node, res })
             })
             .collect())
     }

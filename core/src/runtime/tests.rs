@@ -158,6 +158,23 @@ fn an_observed_allocation_fills_its_nodes_in_turn_so_no_allocated_cpu_looks_free
 }
 
 #[test]
+fn an_allocation_with_stated_cpus_per_node_is_taken_as_stated() {
+    // Slurm may put 32 CPUs on two 25-CPU nodes as 20 and 12 (its
+    // `job_resources` says so): filling in turn would say 25 and 7, and a
+    // later 13-CPU job on the first node would then not fit where it runs
+    let mut rt = Runtime::new(&cluster(2, 25), policy("fcfs"), Requested::default(), RuntimeConfig::default());
+    rt.submit(info(0, 32, 0.0, 50.0), None).unwrap();
+    rt.submit(info(1, 5, 0.0, 50.0), None).unwrap();
+    rt.submit(info(2, 13, 0.0, 50.0), None).unwrap();
+    rt.start(JobKey(0), 0.0, Alloc::NodeCpus(vec![(0, 20), (1, 12)])).unwrap();
+    rt.start(JobKey(1), 0.0, Alloc::NodeCpus(vec![(0, 5)])).unwrap();
+    rt.start(JobKey(2), 0.0, Alloc::NodeCpus(vec![(1, 13)])).unwrap();
+    let cpus = |k: u32| rt.state().running_job(JobKey(k)).unwrap().slots.iter().map(|s| s.res.cpus).collect::<Vec<_>>();
+    assert_eq!((cpus(0), cpus(1), cpus(2)), (vec![20, 12], vec![5], vec![13]));
+    assert_eq!(rt.state().nodes().iter().map(|n| n.free.cpus).sum::<u32>(), 0, "every CPU Slurm allocated is allocated");
+}
+
+#[test]
 fn interrupted_jobs_go_back_with_their_submitted_estimate() {
     let mut rt = Runtime::new(&cluster(2, 1), policy("fcfs"), UserHistory::default(), RuntimeConfig::default());
     rt.submit(info(0, 1, 0.0, 100.0), None).unwrap();

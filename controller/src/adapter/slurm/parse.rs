@@ -129,6 +129,7 @@ pub fn job(v: &Value) -> Result<JobView, AdapterError> {
         ..Job::default()
     };
     let nodes = if ran { text(v, "nodes").map(|n| hostlist::expand(&n)).unwrap_or_default() } else { Vec::new() };
+    let node_cpus = if ran { cpus_on(v, &nodes, cpus.unwrap_or(0)) } else { Vec::new() };
     let held = phase == Phase::Pending
         && (v.get("priority").and_then(Value::as_u64) == Some(0)
             || text(v, "state_reason").is_some_and(|r| r.contains("Held") || r == "JobHeldUser" || r == "JobHeldAdmin"));
@@ -137,7 +138,42 @@ pub fn job(v: &Value) -> Result<JobView, AdapterError> {
         admin_comment: text(v, "admin_comment"),
         eligible_s: if phase == Phase::Pending { time(v, "eligible_time") } else { None },
     };
-    Ok(JobView { job, phase, nodes, held, control })
+    Ok(JobView { job, phase, nodes, node_cpus, held, control })
+}
+
+/// The CPUs a running job holds on each of `nodes`, from its
+/// `job_resources.allocated_nodes`: each entry's `cpus` where the data
+/// format has it (v0.0.39 on), else its allocated cores (v0.0.38 lists
+/// each socket's cores, `allocated` or `allocated_and_in_use`), times the threads per core that make them the
+/// job's `cpus`. Empty, so that the runtime fills the nodes in turn, when
+/// the answer has no such list, names other nodes, or does not add up.
+pub fn cpus_on(v: &Value, nodes: &[String], cpus: u32) -> Vec<u32> {
+    let Some(alloc) = v.pointer("/job_resources/allocated_nodes").and_then(Value::as_array) else { return Vec::new() };
+    let count = |n: &Value| -> Option<(String, u32, bool)> {
+        let name = text(n, "nodename")?;
+        if let Some(c) = num(n, "cpus") {
+            return Some((name, c as u32, true));
+        }
+        let sockets = n.get("sockets")?.as_object()?;
+        let cores = sockets
+            .values()
+            .filter_map(|s| s.get("cores").and_then(Value::as_object))
+            .flat_map(|c| c.values())
+            .filter(|state| state.as_str().is_some_and(|s| s.starts_with("allocated")))
+            .count();
+        Some((name, cores as u32, false))
+    };
+    let Some(per): Option<Vec<(String, u32, bool)>> = alloc.iter().map(count).collect() else { return Vec::new() };
+    if per.len() != nodes.len() || per.iter().zip(nodes).any(|(p, n)| &p.0 != n) {
+        return Vec::new();
+    }
+    let sum: u32 = per.iter().map(|p| p.1).sum();
+    // cores, not CPUs: with several threads per core each core is that many CPUs
+    let threads = if per.iter().all(|p| p.2) || sum == 0 || !cpus.is_multiple_of(sum) { 1 } else { cpus / sum };
+    if sum * threads != cpus {
+        return Vec::new();
+    }
+    per.iter().map(|p| p.1 * threads).collect()
 }
 
 /// Every job of a `squeue --json` (or `/jobs`) answer.
@@ -241,7 +277,7 @@ pub fn sacct(out: &str) -> Result<Vec<JobView>, AdapterError> {
             ..Job::default()
         };
         let nodes = if f[11].is_empty() || f[11] == "None assigned" { Vec::new() } else { hostlist::expand(f[11]) };
-        views.push(JobView { job, phase, nodes, held: false, control: ControlInfo::default() });
+        views.push(JobView { job, phase, nodes, node_cpus: Vec::new(), held: false, control: ControlInfo::default() });
     }
     Ok(views)
 }

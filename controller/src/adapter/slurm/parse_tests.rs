@@ -124,3 +124,48 @@ fn reads_site_factors_from_sprio_and_refuses_a_bad_line() {
     let err = sprio_site("1154 n/a\n").unwrap_err().to_string();
     assert!(err.contains("1154 n/a"), "{err}");
 }
+
+/// Captured from the real Slurm 22.05 of `scripts/slurm-up.sh` with 4 nodes
+/// of 25 CPUs: job 1 took 5 CPUs on x1, job 2 (`--ntasks=32`) 13 on x2 and
+/// 19 on x3, job 3 (`-N 2 --ntasks=32`) 20 on x1 and 12 on x2, job 4 20 on
+/// x4. Neither 32-CPU job fills its nodes in turn, so only the stated CPUs
+/// say where every allocated CPU is.
+#[test]
+fn a_running_job_holds_the_cpus_its_job_resources_list_on_each_node() {
+    let views = jobs(&fixture("squeue-22.05-uneven.json")).unwrap();
+    let by_id = |id: &str| views.iter().find(|v| v.job.job_id == id).unwrap();
+    let on = |id: &str| (by_id(id).nodes.clone(), by_id(id).node_cpus.clone());
+    assert_eq!(on("1"), (vec!["x1".to_string()], vec![5]));
+    assert_eq!(on("2"), (vec!["x2".to_string(), "x3".to_string()], vec![13, 19]));
+    assert_eq!(on("3"), (vec!["x1".to_string(), "x2".to_string()], vec![20, 12]));
+    assert_eq!(on("4"), (vec!["x4".to_string()], vec![20]));
+    let on_x2: u32 = views.iter().flat_map(|v| v.nodes.iter().zip(&v.node_cpus)).filter(|(n, _)| *n == "x2").map(|(_, c)| c).sum();
+    assert_eq!(on_x2, 25, "x2 is full, as sinfo says");
+    // the first capture's finished and pending jobs: as many as their cpus, or none
+    let first = jobs(&fixture("squeue-22.05.json")).unwrap();
+    for v in &first {
+        assert!(v.node_cpus.is_empty() || v.node_cpus.iter().sum::<u32>() == v.job.req_cpus.unwrap(), "job {}", v.job.job_id);
+    }
+    assert_eq!(first.iter().find(|v| v.job.job_id == "3").unwrap().node_cpus, vec![4, 4, 4, 4]);
+}
+
+#[test]
+fn stated_cpus_that_do_not_add_up_or_name_other_nodes_are_not_used() {
+    let v = |alloc: serde_json::Value| serde_json::json!({"job_resources": {"allocated_nodes": alloc}});
+    let nodes = ["a".to_string(), "b".to_string()];
+    let cores = |n: &str, k: usize| {
+        let sockets: serde_json::Map<String, Value> =
+            (0..k).map(|i| (i.to_string(), serde_json::json!({"cores": {"0": "allocated"}}))).collect();
+        serde_json::json!({"nodename": n, "sockets": sockets})
+    };
+    assert_eq!(cpus_on(&v(serde_json::json!([cores("a", 3), cores("b", 1)])), &nodes, 4), vec![3, 1]);
+    // two threads a core: 4 cores are the job's 8 CPUs
+    assert_eq!(cpus_on(&v(serde_json::json!([cores("a", 3), cores("b", 1)])), &nodes, 8), vec![6, 2]);
+    assert!(cpus_on(&v(serde_json::json!([cores("a", 3), cores("b", 1)])), &nodes, 5).is_empty(), "does not add up");
+    assert!(cpus_on(&v(serde_json::json!([cores("a", 3), cores("c", 1)])), &nodes, 4).is_empty(), "another node");
+    assert!(cpus_on(&v(serde_json::json!([cores("a", 4)])), &nodes, 4).is_empty(), "one node of two");
+    // newer data formats state `cpus`
+    let stated = serde_json::json!([{"nodename": "a", "cpus": 7}, {"nodename": "b", "cpus": 9}]);
+    assert_eq!(cpus_on(&v(stated), &nodes, 16), vec![7, 9]);
+    assert!(cpus_on(&serde_json::json!({}), &nodes, 4).is_empty());
+}
