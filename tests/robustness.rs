@@ -67,3 +67,34 @@ fn check_fails_when_the_candidate_breaks_its_promise() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("the candidate breaks its promise in 1 of 1 cells"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_synthetic_log_written_out_replays_to_the_matrixs_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (table, json) = (dir.path().join("synthetic.parquet"), dir.path().join("matrix.json"));
+    let (table_s, json_s) = (table.to_str().unwrap(), json.to_str().unwrap());
+    let args = ["robustness", "--synthetic", "1500", "--seed", "3", "--loads", "1.3", "--synthetic-out", table_s];
+    let out = foresight(&[&args[..], &["--json", json_s]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cells: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let reference = &cells[0]["reports"][1]["summary"];
+    let replay = dir.path().join("replay.json");
+    let out = foresight(&[
+        "simulate",
+        table_s,
+        "--policy",
+        "easy++",
+        "--load-factor",
+        "1.3",
+        "--json",
+        replay.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let replayed: serde_json::Value = serde_json::from_slice(&std::fs::read(&replay).unwrap()).unwrap();
+    assert_eq!(replayed["summary"]["jobs"], 1500);
+    assert_eq!(replayed["summary"]["avg_bsld"], reference["avg_bsld"], "the same log, the same schedule");
+    assert_eq!(replayed["summary"]["mean_wait_s"], reference["mean_wait_s"]);
+    // without --synthetic there is nothing to write
+    let out = foresight(&["robustness", "x.swf", "--synthetic-out", table_s]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

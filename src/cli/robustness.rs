@@ -31,6 +31,10 @@ pub struct RobustnessArgs {
     /// 1x (about 0.7 of its machine's capacity offered).
     #[arg(long, value_name = "JOBS")]
     synthetic: Option<u64>,
+    /// Also write the synthetic log as a Parquet job table, to replay it
+    /// with `simulate` or `compare` (job by job with `simulate --parquet`).
+    #[arg(long, value_name = "FILE", requires = "synthetic")]
+    synthetic_out: Option<PathBuf>,
     /// Load factors: every inter-arrival time divided by each.
     #[arg(long, value_delimiter = ',', default_value = "1,1.3,1.6")]
     loads: Vec<f64>,
@@ -103,6 +107,10 @@ pub fn run_robustness(args: RobustnessArgs) -> anyhow::Result<()> {
     if let Some(jobs) = args.synthetic {
         let cfg = synthetic_config(jobs, args.what_if.sim_options()?.seed);
         let table = Synthetic::table(cfg);
+        if let Some(out) = &args.synthetic_out {
+            foresight_datasets::parquet::write(&table, out)
+                .with_context(|| format!("failed to write the synthetic log to {}", out.display()))?;
+        }
         let cluster = args.what_if.cluster(&table)?;
         logs.push(Log { name: format!("synthetic ({jobs} jobs)"), table, cluster });
     }
