@@ -65,7 +65,9 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
         args.clusters
             .iter()
             .map(|c| match c.as_str() {
-                "trace" => Ok((c.clone(), table.meta.default_cluster().ok_or(foresight_simulator::SimError::NoCluster)?)),
+                "trace" => {
+                    Ok((c.clone(), table.meta.default_cluster().ok_or(foresight_simulator::SimError::NoCluster)?))
+                }
                 path => Ok((c.clone(), cluster_file::read(path.as_ref())?)),
             })
             .collect::<anyhow::Result<Vec<_>>>()?
@@ -112,8 +114,10 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
         }
         None => part(Shard::ALL)?.into_iter().map(|p| p.point).collect(),
     };
-    let rows =
-        points.iter().map(|p| (vec![p.cluster.clone(), format!("{}", p.load_factor), p.seed.to_string()], &p.report)).collect();
+    let rows = points
+        .iter()
+        .map(|p| (vec![p.cluster.clone(), format!("{}", p.load_factor), p.seed.to_string()], &p.report))
+        .collect();
     print!("{}", summary_table(&["cluster", "load", "seed"], rows));
     if let Some(path) = &args.json {
         write_json(&points, path)?;
