@@ -534,10 +534,7 @@ fn a_log_written_before_intervals_were_kept_still_reads() {
 #[tokio::test]
 async fn the_wide_job_the_lua_gated_is_started_where_slurm_would_start_it() {
     use crate::adapter::slurm::parse;
-    let read = |name: &str| -> serde_json::Value {
-        let path = format!("{}/test_data/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
+    let read = parse::tests::fixture;
     let mut nodes = parse::nodes(&read("sinfo-22.05-lua-gated.json")).unwrap();
     let doc = read("squeue-22.05-lua-gated.json");
     let mut jobs = parse::jobs(&doc).unwrap();

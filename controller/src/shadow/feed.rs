@@ -46,11 +46,9 @@ pub enum Fed {
         key: JobKey,
         /// Its start.
         at: f64,
-        /// Its nodes.
-        nodes: Vec<u32>,
-        /// The CPUs it holds on each of `nodes`, when the orchestrator
-        /// says; else empty.
-        cpus: Vec<u32>,
+        /// Its nodes, with the CPUs it holds on each when the
+        /// orchestrator says.
+        alloc: Alloc,
     },
     /// A job ended at `at`.
     Ended {
@@ -79,14 +77,7 @@ impl Fed {
             Fed::Submitted { info, record } | Fed::Restored { info, record, .. } => {
                 Input::Submitted { job: *info, record: Some(record) }
             }
-            Fed::Started { key, at, nodes, cpus } => {
-                let alloc = if cpus.len() == nodes.len() && !cpus.is_empty() {
-                    Alloc::NodeCpus(nodes.iter().copied().zip(cpus.iter().copied()).collect())
-                } else {
-                    Alloc::Nodes(nodes.clone())
-                };
-                Input::Started { key: *key, at: *at, alloc }
-            }
+            Fed::Started { key, at, alloc } => Input::Started { key: *key, at: *at, alloc: alloc.clone() },
             Fed::Ended { key, at, record } => Input::Ended { key: *key, at: *at, record: Some(record) },
             Fed::Withdrawn { key } => Input::Withdrawn { key: *key },
             Fed::NodeDown(node) => Input::NodeDown { node: *node },
@@ -118,17 +109,14 @@ pub fn node_index(tracker: &Tracker) -> HashMap<String, u32> {
 /// when the orchestrator says (a node not in `index` is left out).
 fn start_of(t: &Tracked, index: &HashMap<String, u32>, at: f64) -> Fed {
     let v = &t.view;
-    let stated = v.node_cpus.len() == v.nodes.len();
-    let (mut nodes, mut cpus) = (Vec::with_capacity(v.nodes.len()), Vec::new());
-    for (i, n) in v.nodes.iter().enumerate() {
-        if let Some(&node) = index.get(n.as_str()) {
-            nodes.push(node);
-            if stated {
-                cpus.push(v.node_cpus[i]);
-            }
-        }
-    }
-    Fed::Started { key: t.info.key, at, nodes, cpus }
+    let known = |(i, n): (usize, &String)| index.get(n.as_str()).map(|&node| (i, node));
+    let on = v.nodes.iter().enumerate().filter_map(known);
+    let alloc = if v.node_cpus.len() == v.nodes.len() && !v.node_cpus.is_empty() {
+        Alloc::NodeCpus(on.map(|(i, node)| (node, v.node_cpus[i])).collect())
+    } else {
+        Alloc::Nodes(on.map(|(_, node)| node).collect())
+    };
+    Fed::Started { key: t.info.key, at, alloc }
 }
 
 /// The inputs that bring a runtime from the last observation to this one:
@@ -260,9 +248,7 @@ mod tests {
     /// on the full x2 and showed them free on x3, where Slurm had none.
     #[test]
     fn a_runtime_fed_the_stated_cpus_sees_every_cpu_slurm_allocated() {
-        let path = format!("{}/test_data/squeue-22.05-uneven.json", env!("CARGO_MANIFEST_DIR"));
-        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let jobs = parse::jobs(&doc).unwrap();
+        let jobs = parse::jobs(&parse::tests::fixture("squeue-22.05-uneven.json")).unwrap();
         assert_eq!(free_after(jobs.clone()), [0, 0, 6, 5]);
         let unstated = jobs.into_iter().map(|mut j| (j.node_cpus.clear(), j).1).collect();
         assert_ne!(free_after(unstated), [0, 0, 6, 5], "filled in turn, the nodes' CPUs land elsewhere");

@@ -144,9 +144,10 @@ pub fn job(v: &Value) -> Result<JobView, AdapterError> {
 /// The CPUs a running job holds on each of `nodes`, from its
 /// `job_resources.allocated_nodes`: each entry's `cpus` where the data
 /// format has it (v0.0.39 on), else its allocated cores (v0.0.38 lists
-/// each socket's cores, `allocated` or `allocated_and_in_use`), times the threads per core that make them the
-/// job's `cpus`. Empty, so that the runtime fills the nodes in turn, when
-/// the answer has no such list, names other nodes, or does not add up.
+/// each socket's cores, `allocated` or `allocated_and_in_use`), times the
+/// threads per core that make them the job's `cpus`. Empty, so that the
+/// runtime fills the nodes in turn, when the answer has no such list,
+/// names other nodes, or does not add up.
 pub fn cpus_on(v: &Value, nodes: &[String], cpus: u32) -> Vec<u32> {
     let Some(alloc) = v.pointer("/job_resources/allocated_nodes").and_then(Value::as_array) else { return Vec::new() };
     let count = |n: &Value| -> Option<(String, u32, bool)> {
@@ -284,4 +285,4 @@ pub fn sacct(out: &str) -> Result<Vec<JobView>, AdapterError> {
 
 #[cfg(test)]
 #[path = "parse_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -2,7 +2,9 @@
 
 use super::*;
 
-fn fixture(name: &str) -> Value {
+/// A captured Slurm answer from `controller/test_data/` (also read by the
+/// shadow engine's and feed's tests).
+pub(crate) fn fixture(name: &str) -> Value {
     let path = format!("{}/test_data/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
